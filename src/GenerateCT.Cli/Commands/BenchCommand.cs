@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace GenerateCT.Cli.Commands;
+
+/// <summary>
+/// `gct bench …`: speed measured in benchmarks, not in timed tests. Every benchmark writes JSON
+/// with ratios against a peer measured in the same run.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("bench", "Run a benchmark and write its JSON report.");
+        // Each benchmark adds its sub-command here.
+        return cmd;
+    }
+}
