@@ -39,4 +39,21 @@ public sealed class NoiseSchedule
 
     /// <summary>(α, σ) = (√sigmoid(λ), √sigmoid(−λ)).</summary>
     public static (Tensor Alpha, Tensor Sigma) AlphaSigma(Tensor logSnr) => (logSnr.sigmoid().sqrt(), (-logSnr).sigmoid().sqrt());
+
+    /// <summary>
+    /// Posterior q(x_s | x_t, x₀) for s &lt; t in log-SNR form (VDM, Kingma et al. 2021, eq. 33):
+    /// c = −expm1(λ_t − λ_s), mean = α_s (x_t (1 − c) / α_t + c x₀), variance = σ_s² c.
+    /// </summary>
+    /// <param name="logSnr">λ_t, broadcastable to x_t</param>
+    /// <param name="logSnrNext">λ_s, broadcastable to x_t</param>
+    public static (Tensor Mean, Tensor Variance) Posterior(Tensor xStart, Tensor xT, Tensor logSnr, Tensor logSnrNext)
+    {
+        using var scope = NewDisposeScope();
+        var (alpha, _) = AlphaSigma(logSnr);
+        var (alphaNext, sigmaNext) = AlphaSigma(logSnrNext);
+        var c = -(logSnr - logSnrNext).expm1();
+        var mean = alphaNext * (xT * (1 - c) / alpha + c * xStart);
+        var variance = sigmaNext.pow(2) * c;
+        return (mean.MoveToOuterDisposeScope(), variance.MoveToOuterDisposeScope());
+    }
 }
