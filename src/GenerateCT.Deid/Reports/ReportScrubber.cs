@@ -16,6 +16,7 @@ public enum PhiKind
     Url,
     Address,
     Age,
+    Institution,
 }
 
 /// <summary>One span of the original text the scrubber replaced.</summary>
@@ -80,6 +81,7 @@ public sealed partial class ReportScrubber
         AddMatches(spans, StreetRegex(), text, PhiKind.Address, _ => "[ADDRESS]");
         AddMatches(spans, CityStateZipRegex(), text, PhiKind.Address, _ => "[ADDRESS]");
         AddMatches(spans, PoBoxRegex(), text, PhiKind.Address, _ => "[ADDRESS]");
+        AddMatches(spans, InstitutionRegex(), text, PhiKind.Institution, _ => "[INSTITUTION]");
         AddMatches(spans, LongNumberRegex(), text, PhiKind.Identifier, _ => "[ID]");
         AddAges(spans, text);
         AddKnownNames(spans, text, context.Names);
@@ -328,6 +330,10 @@ public sealed partial class ReportScrubber
     [GeneratedRegex(@"\b(?:[A-Z][a-z]+\s){0,2}[A-Z][a-z]+,\s*(?:[A-Z]{2}|[A-Z][a-z]+)\s+\d{5}(?:-\d{4})?\b|\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")]
     private static partial Regex CityStateZipRegex();
 
+    /// <summary>Named institutions ("Northgate General Hospital", "St. Aldric Medical Center"): they narrow down where, and so who.</summary>
+    [GeneratedRegex(@"\b(?:(?:St|Saint|Mount|Mt)\.?\s+)?(?:[A-Z][a-z'\-]+\s+){1,3}(?:Medical\s+Center|Hospital|Clinic|Health\s+System|Infirmary|Medical\s+Centre)\b")]
+    private static partial Regex InstitutionRegex();
+
     [GeneratedRegex(@"\bP\.?\s?O\.?\s+Box\s+\d+", RegexOptions.IgnoreCase)]
     private static partial Regex PoBoxRegex();
 
@@ -371,7 +377,7 @@ public sealed partial class ReportScrubber
     [GeneratedRegex(@"(?<![\d/])(?<m>0?[1-9]|1[0-2])/(?<d>0?[1-9]|[12]\d|3[01])/(?<y>\d{2})(?![\d/])")]
     private static partial Regex UsShortDateRegex();
 
-    [GeneratedRegex(@"(?<![\d.])(?<d>0?[1-9]|[12]\d|3[01])\.(?<m>0?[1-9]|1[0-2])\.(?<y>(?:19|20)\d{2})(?![\d.])")]
+    [GeneratedRegex(@"(?<!\d|\d\.)(?<d>0?[1-9]|[12]\d|3[01])\.(?<m>0?[1-9]|1[0-2])\.(?<y>(?:19|20)\d{2})(?!\d|\.\d)")]
     private static partial Regex DottedDateRegex();
 
     [GeneratedRegex(@"\b" + MonthPattern + @"\s+(?<d>0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?<y>(?:19|20)\d{2})\b", RegexOptions.IgnoreCase)]
