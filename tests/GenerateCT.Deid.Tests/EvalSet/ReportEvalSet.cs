@@ -198,7 +198,7 @@ internal static partial class ReportEvalSet
             $"MSH|^~\\&|RIS|NORTHGATE|GCT|NODE|{exam.ToString("yyyyMMdd", inv)}1200||ORU^R01^ORU_R01|MSG{index + 1:D5}|P|2.5.1",
             $"PID|1||{mrn}^^^NORTHGATE^MR||{patient.Family}^{patient.Given}||{birth.ToString("yyyyMMdd", inv)}|{sex}",
             $"PV1|1|O|||||^{referring.Family}^{referring.Given}",
-            $"OBR|1||{accession}|71250^CT CHEST^CPT|||{exam.ToString("yyyyMMdd", inv)}0930|||||||||^{referring.Family}^{referring.Given}|||||||||F||||||||||&{radiologist.Family}&{radiologist.Given}",
+            $"OBR|1||{accession}|71250^CT CHEST^CPT|||{exam.ToString("yyyyMMdd", inv)}0930|||||||||^{referring.Family}^{referring.Given}|||||||||F|||||||&{radiologist.Family}&{radiologist.Given}",
         };
         for (var i = 0; i < lines.Length; i++)
             segments.Add($"OBX|{i + 1}|TX|71250&GDT^Report^L||{Hl7Escaping.Escape(lines[i], d)}||||||F");
