@@ -1,0 +1,60 @@
+using System.Security.Cryptography.X509Certificates;
+using GenerateCT.Deid.Datasets;
+using GenerateCT.Deid.Keys;
+using GenerateCT.Deid.Reports;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace GenerateCT.Node.Ingest;
+
+/// <summary>Wires the PACS ingest into the node host: listener, queue, de-identification worker.</summary>
+internal static class IngestRegistration
+{
+    /// <summary>Loads (or creates, 0600) the per-site secret and registers the ingest services.</summary>
+    public static async Task AddNodeIngestAsync(
+        this IServiceCollection services,
+        NodeOptions node,
+        IngestOptions options,
+        DeidentificationProfile profile,
+        X509Certificate2 certificate,
+        string connectionString,
+        CancellationToken cancellationToken)
+    {
+        var storage = new NodeStorage(node.DataDirectory);
+        storage.Create();
+        var secret = await SiteSecret.LoadOrCreateAsync(storage.SiteSecret, cancellationToken);
+        var keys = new KeyedPseudonyms(secret);
+        PseudonymTable? pseudonyms = profile.EnablePseudonymTable
+            ? await PseudonymTable.OpenAsync(Path.Combine(node.DataDirectory, "secrets", "pseudonyms.bin"), secret, cancellationToken)
+            : null;
+
+        services.AddSingleton(options);
+        services.AddSingleton(storage);
+        services.AddSingleton(new IngestQueue(options.QueueCapacity));
+        services.AddSingleton(new DicomDeidentifier(profile, keys, pseudonyms));
+        services.AddSingleton(new ReportDeidentifier(keys));
+        services.AddSingleton(sp => new QuarantineLog(connectionString, sp.GetRequiredService<INodeAudit>()));
+        services.AddSingleton(sp => new DicomIngestService(
+            node,
+            options,
+            storage,
+            sp.GetRequiredService<IngestQueue>(),
+            sp.GetRequiredService<INodeAudit>(),
+            sp.GetRequiredService<QuarantineLog>(),
+            certificate,
+            sp.GetRequiredService<ILogger<DicomIngestService>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<DicomIngestService>());
+        services.AddSingleton(sp => new IngestWorker(
+            sp.GetRequiredService<IngestQueue>(),
+            options,
+            storage,
+            sp.GetRequiredService<DicomDeidentifier>(),
+            sp.GetRequiredService<ReportDeidentifier>(),
+            connectionString,
+            sp.GetRequiredService<INodeAudit>(),
+            sp.GetRequiredService<QuarantineLog>(),
+            sp.GetRequiredService<ILogger<IngestWorker>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
+    }
+}
