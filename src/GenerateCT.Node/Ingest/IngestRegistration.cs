@@ -35,16 +35,8 @@ internal static class IngestRegistration
         services.AddSingleton(new DicomDeidentifier(profile, keys, pseudonyms));
         services.AddSingleton(new ReportDeidentifier(keys));
         services.AddSingleton(sp => new QuarantineLog(connectionString, sp.GetRequiredService<INodeAudit>()));
-        services.AddSingleton(sp => new DicomIngestService(
-            node,
-            options,
-            storage,
-            sp.GetRequiredService<IngestQueue>(),
-            sp.GetRequiredService<INodeAudit>(),
-            sp.GetRequiredService<QuarantineLog>(),
-            certificate,
-            sp.GetRequiredService<ILogger<DicomIngestService>>()));
-        services.AddHostedService(sp => sp.GetRequiredService<DicomIngestService>());
+        // The worker is registered first so that it stops last: the listener drains its associations
+        // (whose handlers may wait on the queue) while the worker still consumes.
         services.AddSingleton(sp => new IngestWorker(
             sp.GetRequiredService<IngestQueue>(),
             options,
@@ -56,5 +48,15 @@ internal static class IngestRegistration
             sp.GetRequiredService<QuarantineLog>(),
             sp.GetRequiredService<ILogger<IngestWorker>>()));
         services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
+        services.AddSingleton(sp => new DicomIngestService(
+            node,
+            options,
+            storage,
+            sp.GetRequiredService<IngestQueue>(),
+            sp.GetRequiredService<INodeAudit>(),
+            sp.GetRequiredService<QuarantineLog>(),
+            certificate,
+            sp.GetRequiredService<ILogger<DicomIngestService>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<DicomIngestService>());
     }
 }
