@@ -13,13 +13,16 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
 
     public DbSet<IngestedSeries> Series => Set<IngestedSeries>();
 
+    public DbSet<QuarantinedInstance> Quarantine => Set<QuarantinedInstance>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<AuditEvent>(e =>
         {
             e.ToTable("audit_events");
             e.HasKey(x => x.Id);
-            e.Property(x => x.Id).UseIdentityAlwaysColumn();
+            // The sequence number of the chain, assigned under the append lock (dense: 1, 2, 3, …).
+            e.Property(x => x.Id).ValueGeneratedNever();
             e.Property(x => x.Actor).HasMaxLength(256).IsRequired();
             e.Property(x => x.Action).HasMaxLength(128).IsRequired();
             e.Property(x => x.Outcome).HasMaxLength(64).IsRequired();
@@ -37,12 +40,22 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
             e.Property(x => x.State).HasMaxLength(32).IsRequired();
             e.HasIndex(x => x.SeriesKey).IsUnique();
         });
+        modelBuilder.Entity<QuarantinedInstance>(e =>
+        {
+            e.ToTable("quarantine");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Reason).HasMaxLength(512).IsRequired();
+            e.Property(x => x.SourceAe).HasMaxLength(16).IsRequired();
+            e.Property(x => x.FileName).HasMaxLength(256).IsRequired();
+            e.HasIndex(x => x.ReceivedAt);
+        });
     }
 }
 
 /// <summary>One row of the append-only, hash-chained audit trail.</summary>
 public sealed class AuditEvent
 {
+    /// <summary>Position in the chain: 1 for the first row, then dense.</summary>
     public long Id { get; set; }
 
     public DateTimeOffset OccurredAt { get; set; }
@@ -62,7 +75,7 @@ public sealed class AuditEvent
     /// <summary>Hash of the previous row (32 zero bytes for the first).</summary>
     public byte[] PreviousHash { get; set; } = [];
 
-    /// <summary>SHA-256 over the previous hash and this row's fields.</summary>
+    /// <summary>SHA-256 over the previous hash and this row's fields (see GenerateCT.Data.Audit.AuditChain).</summary>
     public byte[] Hash { get; set; } = [];
 }
 
@@ -81,4 +94,21 @@ public sealed class IngestedSeries
     public string State { get; set; } = "receiving";
 
     public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>An instance the ingest refused (not CT, burned-in annotation, corrupt), kept aside in quarantine/.</summary>
+public sealed class QuarantinedInstance
+{
+    public Guid Id { get; set; }
+
+    /// <summary>Why it was refused, e.g. "Modality MR is not CT".</summary>
+    public string Reason { get; set; } = "";
+
+    /// <summary>Calling AE title of the peer that sent it.</summary>
+    public string SourceAe { get; set; } = "";
+
+    /// <summary>File name under quarantine/ (no PHI: a random name).</summary>
+    public string FileName { get; set; } = "";
+
+    public DateTimeOffset ReceivedAt { get; set; }
 }
