@@ -1,7 +1,10 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using GenerateCT.Data;
+using GenerateCT.Data.Node;
+using GenerateCT.Deid.Datasets;
 using GenerateCT.Federation.Hosting;
+using GenerateCT.Node.Ingest;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -38,6 +41,9 @@ public sealed class NodeHost : IAsyncDisposable
         var options = new NodeOptions();
         configuration.GetSection(NodeOptions.Section).Bind(options);
         options.Validate();
+        var ingestOptions = new IngestOptions();
+        configuration.GetSection(IngestOptions.Section).Bind(ingestOptions);
+        ingestOptions.Validate();
         Directory.CreateDirectory(options.DataDirectory);
         var certificate = options.Tls.LoadOrCreate(options.DataDirectory, "node");
 
@@ -45,13 +51,22 @@ public sealed class NodeHost : IAsyncDisposable
         try
         {
             await DatabaseSchema.MigrateNodeAsync(database.ConnectionString, cancellationToken);
+            var serviceConnection = await NodeServiceRole.EnsureAsync(
+                database.ConnectionString, Path.Combine(options.DataDirectory, "secrets", "database-service.password"), cancellationToken);
+            var profile = new DeidentificationProfile();
+            configuration.GetSection(NodeOptions.Section + ":Deidentification").Bind(profile);
+            var registerIngest = await IngestRegistration.PrepareAsync(options, ingestOptions, profile, certificate, serviceConnection, cancellationToken);
             var server = await GrpcServiceHost.StartAsync(
                 configuration,
                 IPAddress.Parse(options.GrpcAddress),
                 options.GrpcPort,
                 certificate,
                 database.PingAsync,
-                builder => builder.Services.AddSingleton(options),
+                builder =>
+                {
+                    builder.Services.AddSingleton(options);
+                    registerIngest(builder.Services);
+                },
                 _ => { },
                 cancellationToken);
             return new NodeHost(server, database, options);

@@ -29,7 +29,8 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
         {
             e.ToTable("audit_events");
             e.HasKey(x => x.Id);
-            e.Property(x => x.Id).UseIdentityAlwaysColumn();
+            // The sequence number of the chain, assigned under the append lock (dense: 1, 2, 3, …).
+            e.Property(x => x.Id).ValueGeneratedNever();
             e.Property(x => x.Actor).HasMaxLength(256).IsRequired();
             e.Property(x => x.Action).HasMaxLength(128).IsRequired();
             e.Property(x => x.Outcome).HasMaxLength(64).IsRequired();
@@ -100,6 +101,7 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
 /// <summary>One row of the append-only, hash-chained audit trail.</summary>
 public sealed class AuditEvent
 {
+    /// <summary>Position in the chain: 1 for the first row, then dense.</summary>
     public long Id { get; set; }
 
     public DateTimeOffset OccurredAt { get; set; }
@@ -119,7 +121,7 @@ public sealed class AuditEvent
     /// <summary>Hash of the previous row (32 zero bytes for the first).</summary>
     public byte[] PreviousHash { get; set; } = [];
 
-    /// <summary>SHA-256 over the previous hash and this row's fields.</summary>
+    /// <summary>SHA-256 over the previous hash and this row's fields (see GenerateCT.Data.Audit.AuditChain).</summary>
     public byte[] Hash { get; set; } = [];
 }
 
@@ -239,3 +241,4 @@ public sealed class GenerationJob
 
     public DateTimeOffset? FinishedAt { get; set; }
 }
+

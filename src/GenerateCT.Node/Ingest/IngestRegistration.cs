@@ -11,9 +11,11 @@ namespace GenerateCT.Node.Ingest;
 /// <summary>Wires the PACS ingest into the node host: listener, queue, de-identification worker.</summary>
 internal static class IngestRegistration
 {
-    /// <summary>Loads (or creates, 0600) the per-site secret and registers the ingest services.</summary>
-    public static async Task AddNodeIngestAsync(
-        this IServiceCollection services,
+    /// <summary>
+    /// Loads (or creates, 0600) the per-site secret and returns the registration of the ingest
+    /// services; <paramref name="connectionString"/> is the node's runtime (service-role) connection.
+    /// </summary>
+    public static async Task<Action<IServiceCollection>> PrepareAsync(
         NodeOptions node,
         IngestOptions options,
         DeidentificationProfile profile,
@@ -28,12 +30,25 @@ internal static class IngestRegistration
         PseudonymTable? pseudonyms = profile.EnablePseudonymTable
             ? await PseudonymTable.OpenAsync(Path.Combine(node.DataDirectory, "secrets", "pseudonyms.bin"), secret, cancellationToken)
             : null;
+        return services => Register(services, node, options, storage, new DicomDeidentifier(profile, keys, pseudonyms), new ReportDeidentifier(keys), certificate, connectionString);
+    }
 
+    private static void Register(
+        IServiceCollection services,
+        NodeOptions node,
+        IngestOptions options,
+        NodeStorage storage,
+        DicomDeidentifier deidentifier,
+        ReportDeidentifier reports,
+        X509Certificate2 certificate,
+        string connectionString)
+    {
         services.AddSingleton(options);
         services.AddSingleton(storage);
+        services.AddSingleton<INodeAudit>(new ChainedNodeAudit(new GenerateCT.Data.Audit.AuditTrail(connectionString)));
         services.AddSingleton(new IngestQueue(options.QueueCapacity));
-        services.AddSingleton(new DicomDeidentifier(profile, keys, pseudonyms));
-        services.AddSingleton(new ReportDeidentifier(keys));
+        services.AddSingleton(deidentifier);
+        services.AddSingleton(reports);
         services.AddSingleton(sp => new QuarantineLog(connectionString, sp.GetRequiredService<INodeAudit>()));
         // The worker is registered first so that it stops last: the listener drains its associations
         // (whose handlers may wait on the queue) while the worker still consumes.

@@ -25,10 +25,7 @@ namespace GenerateCT.Data.Node.Migrations
             modelBuilder.Entity("GenerateCT.Data.Node.AuditEvent", b =>
                 {
                     b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
 
                     b.Property<string>("Action")
                         .IsRequired()

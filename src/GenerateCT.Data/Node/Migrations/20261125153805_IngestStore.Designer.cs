@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace GenerateCT.Data.Node.Migrations
 {
     [DbContext(typeof(NodeDb))]
-    [Migration("20261125152712_IngestStore")]
+    [Migration("20261125153805_IngestStore")]
     partial class IngestStore
     {
         /// <inheritdoc />
@@ -28,10 +28,7 @@ namespace GenerateCT.Data.Node.Migrations
             modelBuilder.Entity("GenerateCT.Data.Node.AuditEvent", b =>
                 {
                     b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("bigint");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
 
                     b.Property<string>("Action")
                         .IsRequired()

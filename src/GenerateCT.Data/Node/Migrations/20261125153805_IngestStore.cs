@@ -65,21 +65,6 @@ namespace GenerateCT.Data.Node.Migrations
                 });
 
             migrationBuilder.CreateTable(
-                name: "quarantine",
-                columns: table => new
-                {
-                    Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    Reason = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
-                    SourceAe = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
-                    FileName = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
-                    ReceivedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("PK_quarantine", x => x.Id);
-                });
-
-            migrationBuilder.CreateTable(
                 name: "reports",
                 columns: table => new
                 {
@@ -128,11 +113,6 @@ namespace GenerateCT.Data.Node.Migrations
                 column: "SeriesKey");
 
             migrationBuilder.CreateIndex(
-                name: "IX_quarantine_ReceivedAt",
-                table: "quarantine",
-                column: "ReceivedAt");
-
-            migrationBuilder.CreateIndex(
                 name: "IX_reports_AccessionKey",
                 table: "reports",
                 column: "AccessionKey");
@@ -152,9 +132,6 @@ namespace GenerateCT.Data.Node.Migrations
 
             migrationBuilder.DropTable(
                 name: "instances");
-
-            migrationBuilder.DropTable(
-                name: "quarantine");
 
             migrationBuilder.DropTable(
                 name: "reports");
