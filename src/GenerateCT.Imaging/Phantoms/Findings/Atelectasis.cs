@@ -1,8 +1,11 @@
+using System.Text.Json.Serialization;
+
 namespace GenerateCT.Imaging.Phantoms.Findings;
 
 /// <summary>Plate-like (linear) subsegmental atelectasis: a thin band of collapsed lung in a lower zone.</summary>
 public sealed record Atelectasis(Side Side, double LengthMm) : Finding
 {
+    [JsonIgnore]
     public override FindingKind Kind => FindingKind.Atelectasis;
 
     public static Atelectasis Sample(Random rng) => new(SampleSide(rng, allowBilateral: true), Uniform(rng, 40, 55));

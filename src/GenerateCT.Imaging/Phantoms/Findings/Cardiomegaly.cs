@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace GenerateCT.Imaging.Phantoms.Findings;
 
 /// <summary>
@@ -8,6 +10,7 @@ public sealed record Cardiomegaly(double CardiothoracicRatio) : Finding
 {
     public const double Threshold = 0.5;
 
+    [JsonIgnore]
     public override FindingKind Kind => FindingKind.Cardiomegaly;
 
     /// <summary>Normal hearts in the phantom: CTR 0.38–0.46; enlarged ones 0.55–0.63.</summary>

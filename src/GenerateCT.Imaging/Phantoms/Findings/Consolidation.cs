@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace GenerateCT.Imaging.Phantoms.Findings;
 
 /// <summary>Airspace consolidation: a lobulated soft-tissue-attenuation region within aerated lung.</summary>
@@ -6,6 +8,7 @@ public sealed record Consolidation(Side Side, double RadiusMm) : Finding
     /// <summary>Consolidated volume (mL) above which it is called.</summary>
     public const double ThresholdMl = 10;
 
+    [JsonIgnore]
     public override FindingKind Kind => FindingKind.Consolidation;
 
     public static Consolidation Sample(Random rng) => new(SampleSide(rng, allowBilateral: false), Uniform(rng, 17, 22));

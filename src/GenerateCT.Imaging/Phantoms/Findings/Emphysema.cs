@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace GenerateCT.Imaging.Phantoms.Findings;
 
 /// <summary>Centrilobular emphysema, upper-zone predominant; <see cref="LowAttenuationFraction"/> of lung below −950 HU.</summary>
@@ -9,6 +11,7 @@ public sealed record Emphysema(double LowAttenuationFraction) : Finding
     /// <summary>LAA-950 above 6 % of lung volume is read as emphysema.</summary>
     public const double ThresholdPercent = 6;
 
+    [JsonIgnore]
     public override FindingKind Kind => FindingKind.Emphysema;
 
     public static Emphysema Sample(Random rng) => new(Uniform(rng, 0.14, 0.30));

@@ -6,8 +6,8 @@ namespace GenerateCT.Imaging.Phantoms.Findings;
 public enum FindingKind
 {
     Cardiomegaly,
-    PleuralEffusion,
     PericardialEffusion,
+    PleuralEffusion,
     LungNodules,
     Consolidation,
     Emphysema,

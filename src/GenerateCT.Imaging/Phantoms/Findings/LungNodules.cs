@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace GenerateCT.Imaging.Phantoms.Findings;
 
 /// <summary>Solid pulmonary nodules, well circumscribed and surrounded by aerated lung.</summary>
@@ -6,6 +8,7 @@ public sealed record LungNodules(IReadOnlyList<double> DiametersMm) : Finding
     /// <summary>A nodule is at most 30 mm (Fleischner glossary); larger opacities are masses or consolidation.</summary>
     public const double MaxDiameterMm = 30;
 
+    [JsonIgnore]
     public override FindingKind Kind => FindingKind.LungNodules;
 
     public static LungNodules Sample(Random rng)

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace GenerateCT.Imaging.Phantoms.Findings;
 
 /// <summary>Fluid in the pericardial sac, a water-attenuation rim of <see cref="ThicknessMm"/> around the heart.</summary>
@@ -6,6 +8,7 @@ public sealed record PericardialEffusion(double ThicknessMm) : Finding
     /// <summary>Normal pericardial fluid is 15–50 mL and mostly not resolved as a rim on CT; above this it is called.</summary>
     public const double ThresholdMl = 5;
 
+    [JsonIgnore]
     public override FindingKind Kind => FindingKind.PericardialEffusion;
 
     public static PericardialEffusion Sample(Random rng) => new(Uniform(rng, 10, 20));

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace GenerateCT.Imaging.Phantoms.Findings;
 
 /// <summary>
@@ -9,6 +11,7 @@ public sealed record PleuralEffusion(Side Side, double DepthMm) : Finding
     /// <summary>Fluid below this volume per side (mL) is not called an effusion.</summary>
     public const double ThresholdMl = 10;
 
+    [JsonIgnore]
     public override FindingKind Kind => FindingKind.PleuralEffusion;
 
     public static PleuralEffusion Sample(Random rng) => new(SampleSide(rng, allowBilateral: true), Uniform(rng, 18, 40));
