@@ -141,6 +141,21 @@ public class IngestEndToEndTests
                 }, TimeSpan.FromSeconds(20), "the association's audit row");
             }
 
+            // The idle series becomes a training volume with the series' geometry.
+            await WaitForAsync(async () =>
+            {
+                await using var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString);
+                return await db.TrainingSamples.AnyAsync();
+            }, TimeSpan.FromSeconds(30), "the assembled training volume");
+            await using (var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString))
+            {
+                var sample = await db.TrainingSamples.SingleAsync();
+                Assert.Equal((6, 32, 32), (sample.Depth, sample.Height, sample.Width));
+                Assert.Equal("assembled", (await db.Series.SingleAsync()).State);
+                var nifti = await GenerateCT.Imaging.Nifti.NiftiFile.ReadAsync(Path.Combine(dir, "store", sample.VolumePath));
+                Assert.Equal(-1000 + 40, nifti.Volume[0, 0, 1], 1);
+            }
+
             Assert.Empty(Directory.GetFiles(Path.Combine(dir, "incoming"), "*.dcm"));
             Assert.Empty(MarkerHits(Path.Combine(dir, "store")));
             var verification = await new AuditTrail(node.DatabaseConnectionString).VerifyAsync();

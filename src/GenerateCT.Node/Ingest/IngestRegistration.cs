@@ -63,6 +63,7 @@ internal static class IngestRegistration
             sp.GetRequiredService<QuarantineLog>(),
             sp.GetRequiredService<ILogger<IngestWorker>>()));
         services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
+        services.AddHostedService(sp => new SeriesAssemblyWorker(options, storage, connectionString, sp.GetRequiredService<INodeAudit>(), sp.GetRequiredService<ILogger<SeriesAssemblyWorker>>()));
         services.AddSingleton(sp => new DicomIngestService(
             node,
             options,
