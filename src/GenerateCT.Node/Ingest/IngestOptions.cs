@@ -30,6 +30,15 @@ public sealed class IngestOptions
     /// <summary>A series is assembled into a volume once no instance arrived for this many seconds.</summary>
     public int SeriesIdleSeconds { get; set; } = 30;
 
+    /// <summary>Receive HL7 v2 ORU^R01 reports over MLLP.</summary>
+    public bool Hl7Enabled { get; set; } = true;
+
+    /// <summary>Address of the MLLP listener; restrict it to the interface the RIS reaches.</summary>
+    public string Hl7BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>MLLP port (0 = any free port).</summary>
+    public int Hl7Port { get; set; } = 2575;
+
     /// <summary>Keep identified originals (in originals/) after de-identification; default: delete them.</summary>
     public bool RetainOriginals { get; set; }
 
@@ -67,5 +76,7 @@ public sealed class IngestOptions
         }
 
         HostOptionsValidation.ExistingFile($"{Section}:DicomClientCaPath", DicomClientCaPath);
+        HostOptionsValidation.IpAddress($"{Section}:Hl7BindAddress", Hl7BindAddress);
+        HostOptionsValidation.Port($"{Section}:Hl7Port", Hl7Port);
     }
 }

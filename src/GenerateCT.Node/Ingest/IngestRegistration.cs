@@ -50,6 +50,7 @@ internal static class IngestRegistration
         services.AddSingleton(deidentifier);
         services.AddSingleton(reports);
         services.AddSingleton(sp => new QuarantineLog(connectionString, sp.GetRequiredService<INodeAudit>()));
+        services.AddSingleton(sp => new ReportStore(connectionString, sp.GetRequiredService<INodeAudit>()));
         // The worker is registered first so that it stops last: the listener drains its associations
         // (whose handlers may wait on the queue) while the worker still consumes.
         services.AddSingleton(sp => new IngestWorker(
@@ -61,8 +62,15 @@ internal static class IngestRegistration
             connectionString,
             sp.GetRequiredService<INodeAudit>(),
             sp.GetRequiredService<QuarantineLog>(),
+            sp.GetRequiredService<ReportStore>(),
             sp.GetRequiredService<ILogger<IngestWorker>>()));
         services.AddHostedService(sp => sp.GetRequiredService<IngestWorker>());
+        if (options.Hl7Enabled)
+        {
+            services.AddSingleton(sp => new Hl7IngestService(options, reports, sp.GetRequiredService<ReportStore>(), sp.GetRequiredService<ILogger<Hl7IngestService>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<Hl7IngestService>());
+        }
+
         services.AddHostedService(sp => new SeriesAssemblyWorker(options, storage, connectionString, sp.GetRequiredService<INodeAudit>(), sp.GetRequiredService<ILogger<SeriesAssemblyWorker>>()));
         services.AddSingleton(sp => new DicomIngestService(
             node,

@@ -27,6 +27,7 @@ internal sealed class IngestWorker(
     string connectionString,
     INodeAudit audit,
     QuarantineLog quarantine,
+    ReportStore reportStore,
     ILogger<IngestWorker> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -156,22 +157,8 @@ internal sealed class IngestWorker(
             return;
         }
 
-        await using (var db = DatabaseSchema.CreateNodeDb(connectionString))
-        {
-            db.Reports.Add(new StoredReport
-            {
-                Id = Guid.NewGuid(),
-                AccessionKey = report.PseudonymousAccessionNumber,
-                Source = "sr",
-                ScrubbedText = report.Text,
-                Prompt = report.Prompt,
-                ReceivedAt = DateTimeOffset.UtcNow,
-            });
-            await db.SaveChangesAsync(ct);
-        }
-
+        await reportStore.SaveAsync(report, "sr", $"dicom:{item.SourceAe}", ct);
         RemoveOriginal(item.Path);
-        await audit.RecordAsync($"dicom:{item.SourceAe}", "ingest:report", "success", JsonSerializer.Serialize(new { accession = report.PseudonymousAccessionNumber, source = "sr", scrubbed = report.ScrubbedSpans }), ct);
     }
 
     private async Task QuarantineAsync(IngestItem item, string reason, CancellationToken ct)
