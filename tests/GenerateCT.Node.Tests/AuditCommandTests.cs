@@ -60,6 +60,11 @@ public class AuditCommandTests
             var tampered = await Gct.RunAsync(TimeSpan.FromSeconds(60), "audit", "verify", "--data-dir", dir);
             Assert.Equal(2, tampered.ExitCode);
             Assert.Contains("BROKEN at row 2", tampered.Output);
+
+            var missing = await Gct.RunAsync(TimeSpan.FromSeconds(60), "audit", "verify", "--data-dir", Path.Combine(dir, "not-a-node"));
+            Assert.Equal(1, missing.ExitCode);
+            Assert.Contains("no node database in", missing.Output);
+            Assert.DoesNotContain("   at ", missing.Output);
         }
         finally
         {

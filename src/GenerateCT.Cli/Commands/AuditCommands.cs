@@ -33,7 +33,7 @@ internal static class AuditCommands
         var connection = ConnectionOption();
         cmd.Options.Add(dataDir);
         cmd.Options.Add(connection);
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => Reporting(async () =>
         {
             await using var db = await OpenAsync(parse.GetValue(dataDir), parse.GetValue(connection), ct);
             var result = await new AuditTrail(db.ConnectionString).VerifyAsync(ct);
@@ -45,7 +45,7 @@ internal static class AuditCommands
 
             Console.Out.WriteLine($"audit chain BROKEN at row {result.FirstBrokenRow}: {result.Problem} ({result.RowsChecked} rows read)");
             return 2;
-        });
+        }));
         return cmd;
     }
 
@@ -62,7 +62,7 @@ internal static class AuditCommands
         cmd.Options.Add(since);
         cmd.Options.Add(format);
         cmd.Options.Add(output);
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => Reporting(async () =>
         {
             var exportFormat = AuditExport.ParseFormat(parse.GetValue(format));
             var from = ParseSince(parse.GetValue(since));
@@ -78,8 +78,22 @@ internal static class AuditCommands
 
             await sink.FlushAsync(ct);
             return 0;
-        });
+        }));
         return cmd;
+    }
+
+    /// <summary>Usage errors (missing database, bad --since or --format) print one line and exit 1, without a stack trace.</summary>
+    private static async Task<int> Reporting(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or ArgumentException or PostgresClusterException or Npgsql.NpgsqlException)
+        {
+            await Console.Error.WriteLineAsync("gct audit: " + e.Message);
+            return 1;
+        }
     }
 
     private static DateTimeOffset ParseSince(string? value)
