@@ -30,7 +30,9 @@ public class AuthenticationTests(SecuredNodeFixture node)
         Assert.Equal(node.Node.Options.AeTitle, status.DicomAeTitle);
         Assert.Equal(node.Node.Options.DicomPort, status.DicomPort);
         Assert.False(status.DicomListenerUp);
-        Assert.Equal(0, status.Series);
+        await using var db = GenerateCT.Data.DatabaseSchema.CreateNodeDb(node.Node.DatabaseConnectionString);
+        Assert.Equal(db.Series.LongCount(), status.Series);
+        Assert.Equal(db.Quarantine.LongCount(), status.Quarantined);
         Assert.False(string.IsNullOrEmpty(status.Version));
     }
 
