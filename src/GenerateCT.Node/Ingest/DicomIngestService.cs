@@ -24,6 +24,8 @@ internal sealed class DicomIngestService(
 {
     private DicomListener? _listener;
 
+    public bool IsListening => _listener is not null;
+
     public int Port => _listener?.Port ?? throw new InvalidOperationException("the DICOM listener is not started");
 
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -14,6 +14,8 @@ internal sealed class Hl7IngestService(IngestOptions options, ReportDeidentifier
 {
     private MllpListener? _listener;
 
+    public bool IsListening => _listener is not null;
+
     public int Port => _listener?.LocalEndpoint.Port ?? throw new InvalidOperationException("the HL7 listener is not started");
 
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -21,6 +21,7 @@ internal static class IngestRegistration
         DeidentificationProfile profile,
         X509Certificate2 certificate,
         string connectionString,
+        GenerateCT.Data.Audit.AuditTrail trail,
         CancellationToken cancellationToken)
     {
         var storage = new NodeStorage(node.DataDirectory);
@@ -30,7 +31,7 @@ internal static class IngestRegistration
         PseudonymTable? pseudonyms = profile.EnablePseudonymTable
             ? await PseudonymTable.OpenAsync(Path.Combine(node.DataDirectory, "secrets", "pseudonyms.bin"), secret, cancellationToken)
             : null;
-        return services => Register(services, node, options, storage, new DicomDeidentifier(profile, keys, pseudonyms), new ReportDeidentifier(keys), certificate, connectionString);
+        return services => Register(services, node, options, storage, new DicomDeidentifier(profile, keys, pseudonyms), new ReportDeidentifier(keys), certificate, connectionString, trail);
     }
 
     private static void Register(
@@ -41,11 +42,12 @@ internal static class IngestRegistration
         DicomDeidentifier deidentifier,
         ReportDeidentifier reports,
         X509Certificate2 certificate,
-        string connectionString)
+        string connectionString,
+        GenerateCT.Data.Audit.AuditTrail trail)
     {
         services.AddSingleton(options);
         services.AddSingleton(storage);
-        services.AddSingleton<INodeAudit>(new ChainedNodeAudit(new GenerateCT.Data.Audit.AuditTrail(connectionString)));
+        services.AddSingleton<INodeAudit>(new ChainedNodeAudit(trail));
         services.AddSingleton(new IngestQueue(options.QueueCapacity));
         services.AddSingleton(deidentifier);
         services.AddSingleton(reports);
