@@ -21,6 +21,8 @@ public class AuditCommandTests
             {
                 ["Node:DataDirectory"] = dir,
                 ["Node:GrpcPort"] = "0",
+                ["Node:DicomPort"] = "0",
+                ["Node:Ingest:Hl7Port"] = "0",
                 ["Node:GrpcAddress"] = "127.0.0.1",
             }).Build();
             await using (var node = await NodeHost.StartAsync(config))

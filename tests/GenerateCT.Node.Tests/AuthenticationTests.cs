@@ -28,8 +28,9 @@ public class AuthenticationTests(SecuredNodeFixture node)
     {
         var status = await Admin.GetStatusAsync(new StatusRequest(), SecuredNodeFixture.Bearer(node.Token(NodeRoles.Admin)));
         Assert.Equal(node.Node.Options.AeTitle, status.DicomAeTitle);
-        Assert.Equal(node.Node.Options.DicomPort, status.DicomPort);
-        Assert.False(status.DicomListenerUp);
+        Assert.True(status.DicomListenerUp);
+        Assert.True(status.Hl7ListenerUp);
+        Assert.NotEqual(0, status.DicomPort); // the bound port, configured as 0 (any free port)
         await using var db = GenerateCT.Data.DatabaseSchema.CreateNodeDb(node.Node.DatabaseConnectionString);
         Assert.Equal(db.Series.LongCount(), status.Series);
         Assert.Equal(db.Quarantine.LongCount(), status.Quarantined);

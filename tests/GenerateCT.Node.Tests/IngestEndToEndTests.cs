@@ -57,6 +57,7 @@ public class IngestEndToEndTests
         {
             ["Node:DataDirectory"] = dataDir,
             ["Node:GrpcPort"] = "0",
+            ["Node:Ingest:Hl7Port"] = "0",
             ["Node:GrpcAddress"] = "127.0.0.1",
             ["Node:DicomPort"] = dicomPort.ToString(),
             ["Node:Ingest:SeriesIdleSeconds"] = "1",
@@ -309,6 +310,7 @@ public class IngestEndToEndTests
         }
 
         psi.Environment["GCT_Node__Ingest__SeriesIdleSeconds"] = "1";
+        psi.Environment["GCT_Node__Ingest__Hl7Port"] = "0";
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };

@@ -22,6 +22,8 @@ public class IssuerTrustTests
             {
                 ["Node:DataDirectory"] = Path.Combine(dir, "node"),
                 ["Node:GrpcPort"] = "0",
+                ["Node:DicomPort"] = "0",
+                ["Node:Ingest:Hl7Port"] = "0",
                 ["Node:GrpcAddress"] = "127.0.0.1",
                 ["Node:Identity:Authority"] = issuer.Authority,
                 ["Node:Identity:ClientId"] = clientId,

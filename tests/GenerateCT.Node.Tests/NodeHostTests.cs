@@ -14,6 +14,8 @@ public class NodeHostTests
         {
             ["Node:DataDirectory"] = dataDir,
             ["Node:GrpcPort"] = "0",
+            ["Node:DicomPort"] = "0",
+            ["Node:Ingest:Hl7Port"] = "0",
             ["Node:GrpcAddress"] = "127.0.0.1",
         };
         foreach (var (k, v) in extra)

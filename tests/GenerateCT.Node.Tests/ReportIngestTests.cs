@@ -39,7 +39,8 @@ public class ReportIngestTests
             Assert.DoesNotContain("ZZMARKACC", report.AccessionKey);
             Assert.DoesNotContain("Zzmarkname", report.ScrubbedText, StringComparison.OrdinalIgnoreCase);
             Assert.Contains("Bilateral pleural effusion", report.ScrubbedText);
-            Assert.Equal("64 years old female: Cardiomegaly. Bilateral pleural effusion.", report.Prompt);
+            // Born 1960-03-14, examined 2024-03-05: 63 years old.
+            Assert.Equal("63 years old female: Cardiomegaly. Bilateral pleural effusion.", report.Prompt);
             Assert.True(await db.AuditEvents.AnyAsync(a => a.Action == "ingest:report" && a.Outcome == "success"));
         }
         finally

@@ -34,6 +34,8 @@ public sealed class SecuredNodeFixture : IAsyncLifetime
         {
             ["Node:DataDirectory"] = Path.Combine(_dir, "node"),
             ["Node:GrpcPort"] = "0",
+            ["Node:DicomPort"] = "0",
+            ["Node:Ingest:Hl7Port"] = "0",
             ["Node:GrpcAddress"] = "127.0.0.1",
             ["Node:Identity:Authority"] = Issuer.Authority,
             ["Node:Identity:ClientId"] = ClientId,

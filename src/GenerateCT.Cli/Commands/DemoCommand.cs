@@ -45,6 +45,8 @@ internal static class DemoCommand
                             ["Node:DataDirectory"] = Path.Combine(root, "node"),
                             ["Node:GrpcPort"] = "0",
                             ["Node:GrpcAddress"] = "127.0.0.1",
+                            ["Node:DicomPort"] = "0",
+                            ["Node:Ingest:Hl7Port"] = "0",
                         }),
                         ct);
                 });
