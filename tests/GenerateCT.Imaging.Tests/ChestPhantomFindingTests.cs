@@ -57,7 +57,9 @@ public sealed class ChestPhantomFindingTests(ITestOutputHelper output)
         // 1.875 mm pixels take the median-filtered path of ChestScan and carry ~7 HU of noise.
         var c = ChestPhantomGenerator.Generate(new PhantomSpec
         {
-            Seed = 21, Slices = 64, Size = 192,
+            Seed = 21,
+            Slices = 64,
+            Size = 192,
             Findings = [new Cardiomegaly(0.6), new PleuralEffusion(Side.Bilateral, 30), new LungNodules([12.0, 9.0])],
         });
         var scan = ChestScan.Analyze(c.Volume);

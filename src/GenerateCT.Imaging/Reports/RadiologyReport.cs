@@ -104,7 +104,7 @@ public static class RadiologyReportWriter
         var co = findings.OfType<Consolidation>().FirstOrDefault();
         if (co is not null)
         {
-            yield return $"Consolidation with air bronchograms in the {SideWord(co.Side, capital: false)} lung, about {co.RadiusMm * 2.2:0} mm across.";
+            yield return $"Airspace consolidation in the {SideWord(co.Side, capital: false)} lung, about {co.RadiusMm * 2.2:0} mm across.";
         }
 
         var at = findings.OfType<Atelectasis>().FirstOrDefault();
