@@ -21,6 +21,7 @@ public static class Program
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(AuditCommands.Create());
+        ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         return root;
     }
 }
