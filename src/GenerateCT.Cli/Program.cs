@@ -20,6 +20,7 @@ public static class Program
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(DicomCommands.Create());
         root.Subcommands.Add(DeidCommands.Create());
         return root;
     }
