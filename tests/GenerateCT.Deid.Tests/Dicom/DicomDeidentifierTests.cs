@@ -22,7 +22,7 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
     {
         for (var n = 0; ; n++)
         {
-            var id = MarkerDataset.TextMarker(9100000 + n);
+            var id = ProfileMarkers.TextMarker(9100000 + n);
             if (keys.DateShiftDays(id) < -800)
                 return id;
         }
@@ -35,11 +35,10 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
     public async Task Every_Table_E1_1_marker_is_gone_from_every_byte_of_the_written_file_except_those_the_options_keep(string options)
     {
         var keys = Site(7);
-        var (original, markers) = MarkerDataset.Build();
+        var (original, markers) = ProfileMarkers.Build();
         var pid = PatientIdWithLongShift(keys);
         original.SetString(DicomTag.PatientID, pid, DicomVR.LO);
         var profile = DeidentificationProfile.Parse(options);
-        var enabled = profile.EnabledOptions();
 
         var result = new DicomDeidentifier(profile, keys).Deidentify(original);
         using var dir = new ScratchDirectory("gct-deid");
@@ -52,30 +51,30 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
         var kept = 0;
         foreach (var m in markers)
         {
-            var action = m.Row.ActionFor(enabled);
-            // Kept by the options: K rows, and C rows whose value has nothing to clean (times are not
-            // moved by a whole-day shift; coded and numeric values carry no free text).
-            var mustKeep = action == ProfileAction.K && m.Vr != DicomVR.SQ
-                || action == ProfileAction.C && m.Vr is DicomVR.TM or DicomVR.CS or DicomVR.AS or DicomVR.DS or DicomVR.IS or DicomVR.US;
+            var mustKeep = m.KeptBy(profile);
             if (m.Text is null)
             {
+                // 2-byte binary values cannot be found by a byte scan; read them back instead.
                 var before = original.GetBytes(m.Tag).ToArray();
                 var after = readBack.Contains(m.Tag) ? readBack.GetBytes(m.Tag).ToArray() : null;
                 if (mustKeep) Assert.Equal(before, after);
-                else if (after is not null && after.AsSpan().SequenceEqual(before)) leaked.Add($"{m.Tag} {m.Row.Keyword} (binary) kept");
+                else if (after is not null && after.AsSpan().SequenceEqual(before)) leaked.Add($"{m.Tag} {m.Keyword} (binary) kept");
                 continue;
             }
             var hits = CountHits(bytes, m.Text);
             if (mustKeep)
             {
-                Assert.True(hits > 0, $"{m.Tag} {m.Row.Keyword} should be kept by '{options}' but its marker '{m.Text}' is gone");
+                Assert.True(hits > 0, $"{m.Tag} {m.Keyword} should be kept by '{options}' but its marker '{m.Text}' is gone");
                 kept++;
             }
             else if (hits > 0)
             {
-                leaked.Add($"{m.Tag} {m.Row.Keyword} {m.Vr} action {action}: '{m.Text}' found {hits}x");
+                leaked.Add($"{m.Tag} {m.Keyword} {m.Vr} action {m.ActionUnder(profile)}: '{m.Text}' found {hits}x");
             }
         }
+        var (scanLeaked, scanMissing) = ProfileMarkers.Scan(bytes, markers, profile);
+        Assert.Empty(scanMissing);
+        Assert.Equal(leaked.Count(l => !l.Contains("(binary)")), scanLeaked.Count);
         output.WriteLine($"{markers.Count} markers, {kept} kept by options '{options}', {leaked.Count} leaked, file {bytes.Length} bytes");
         Assert.True(leaked.Count == 0, string.Join("\n", leaked));
         Assert.True(CountHits(bytes, pid) == 0, "the original Patient ID survived");
@@ -232,7 +231,7 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
         var files = new List<string>();
         foreach (var options in new[] { "retain-characteristics,modified-dates,clean-descriptors", "none" })
         {
-            var (marker, _) = MarkerDataset.Build();
+            var (marker, _) = ProfileMarkers.Build();
             marker.SetString(DicomTag.PatientID, "PAT-DCMDUMP", DicomVR.LO);
             var path = dir.Combine($"markers-{files.Count}.dcm");
             await new DicomFile(new DicomDeidentifier(DeidentificationProfile.Parse(options), keys).Deidentify(marker).Dataset).SaveAsync(path);
