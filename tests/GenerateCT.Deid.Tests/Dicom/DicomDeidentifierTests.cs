@@ -137,8 +137,12 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
     {
         var instances = CtSeriesWriter.CreateInstances(new Volume(3, 8, 8), new CtSeriesOptions
         {
-            PatientName = "Abernathy^Thaddeus", PatientId = "00482913", AccessionNumber = "ACC20240305", StudyDescription = "CT CHEST",
-            StudyDateTime = new DateTime(2024, 3, 5, 9, 15, 0), InstitutionName = "Northgate General Hospital",
+            PatientName = "Abernathy^Thaddeus",
+            PatientId = "00482913",
+            AccessionNumber = "ACC20240305",
+            StudyDescription = "CT CHEST",
+            StudyDateTime = new DateTime(2024, 3, 5, 9, 15, 0),
+            InstitutionName = "Northgate General Hospital",
         });
         var siteA1 = new DicomDeidentifier(new DeidentificationProfile(), Site(1));
         var siteA2 = new DicomDeidentifier(new DeidentificationProfile(), Site(1)); // a later run: new objects, same secret
