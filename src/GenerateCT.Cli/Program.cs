@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(DicomCommands.Create());
         root.Subcommands.Add(DeidCommands.Create());
+        ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         return root;
     }
 }
