@@ -62,7 +62,7 @@ public sealed class SiteDeidentifierTests
         Assert.DoesNotContain("Abernathy", r.Text);
         Assert.DoesNotContain("Lindqvist", r.Text);
         Assert.DoesNotContain("01/10/2023", r.Text);
-        Assert.Equal("66 years old male: Stable 7 mm right upper lobe nodule. Discussed with Dr. [NAME].", r.Prompt);
+        Assert.Equal("66 years old male: Stable 7 mm right upper lobe nodule.", r.Prompt); // the communication note is not a finding
 
         var ct = DicomDeidentifierTests.CtInstance("00482913", "20240305");
         ct.SetString(DicomTag.AccessionNumber, "ACC20240305");
