@@ -147,7 +147,6 @@ internal static partial class ReportEvalSet
         b.T("\n");
 
         // The phantom writer's report, its planted identifiers carried over with their offsets.
-        var offset = b.Text.Length;
         var text = core.Text;
         var pos = 0;
         foreach (var span in core.PhiSpans.OrderBy(s => s.Start))
@@ -163,7 +162,6 @@ internal static partial class ReportEvalSet
             pos = span.End;
         }
         b.C(text[pos..].TrimEnd('\n')).T("\n");
-        _ = offset;
 
         if (rng.Next(2) == 0)
             b.T("Findings discussed with Dr. ").P("Name", consultant.Family).T(" by telephone at ").P("Phone", phone).T(" on ").P("Date", FormatDate(phi.StudyDate, rng)).T(".\n");
