@@ -21,6 +21,8 @@ public static class Program
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(AuditCommands.Create());
+        root.Subcommands.Add(DicomCommands.Create());
+        root.Subcommands.Add(DeidCommands.Create());
         ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         return root;
     }

@@ -38,7 +38,7 @@ public static class BasicTextSrReport
                 ids.AddRange(v.Split('\\'));
         }
         if (ds.GetSequence(DicomTag.ContentSequence) is { } content)
-            AppendItems(content, text, 0);
+            AppendItems(content, text, 1); // the data set itself is the root CONTAINER
         var birth = DicomDeidentifier.ParseDa(ds.GetString(DicomTag.PatientBirthDate));
         var observed = DicomDeidentifier.ParseDa(ds.GetString(DicomTag.ContentDate)) ?? DicomDeidentifier.ParseDa(ds.GetString(DicomTag.StudyDate));
         var sex = (ds.GetString(DicomTag.PatientSex) ?? "").Trim();

@@ -151,7 +151,7 @@ public sealed class MllpListener : IAsyncDisposable
     }
 
     /// <summary>UTF-8 when the bytes are valid UTF-8, otherwise ISO-8859-1 (the HL7 default character set).</summary>
-    internal static string Decode(byte[] bytes)
+    public static string Decode(byte[] bytes)
     {
         try
         {

@@ -36,7 +36,7 @@ public sealed class ReportDeidentifier(KeyedPseudonyms keys, ReportScrubber? scr
         return new DeidentifiedReport(
             scrubbed.Text,
             impression,
-            impression is null ? null : ReportImpression.BuildPrompt(age, report.Sex, impression),
+            impression is null || ReportImpression.ForPrompt(impression) is not { Length: > 0 } forPrompt ? null : ReportImpression.BuildPrompt(age, report.Sex, forPrompt),
             report.AccessionNumber is { Length: > 0 } acc ? keys.AccessionNumber(acc) : null,
             report.PatientId is { Length: > 0 } p ? keys.PatientId(p) : null,
             age,

@@ -35,6 +35,23 @@ public static partial class ReportImpression
         return s is null ? $"{age} years old: {impression}" : $"{age} years old {s}: {impression}";
     }
 
+    /// <summary>
+    /// The impression without sentences that held identifiers (now placeholders such as [NAME] or
+    /// [PHONE]): those are communication notes ("discussed with Dr. X at ..."), not findings, and a
+    /// placeholder has no place in a generation prompt.
+    /// </summary>
+    public static string ForPrompt(string impression)
+    {
+        var sentences = SentenceBreak().Split(impression).Where(s => !Placeholder().IsMatch(s));
+        return string.Join(' ', sentences).Trim();
+    }
+
+    [GeneratedRegex(@"(?<=[.!?;])\s+(?=[A-Z0-9(])")]
+    private static partial Regex SentenceBreak();
+
+    [GeneratedRegex(@"\[(?:NAME|ID|PHONE|EMAIL|URL|ADDRESS|INSTITUTION|DATE)\]")]
+    private static partial Regex Placeholder();
+
     [GeneratedRegex(@"(?im)^[ \t]*(?:IMPRESSIONS?|CONCLUSIONS?|SUMMARY|OPINION|ASSESSMENT)[ \t]*(?::|\n|$)")]
     private static partial Regex ImpressionHeading();
 

@@ -63,6 +63,7 @@ public sealed partial class ReportScrubber
         "mrn", "id", "no", "none", "not", "is", "was", "were", "be", "who", "this", "that", "these", "those",
         "at", "as", "result", "results", "critical", "finding", "hospital", "center", "medical", "university",
         "left", "right", "upper", "lower", "middle", "lobe", "lung", "lungs", "heart", "liver", "noted", "seen",
+        "dr", "mr", "mrs", "ms", "prof", "doctor", "contact", "tel", "email", "e-mail", "address", "department", "dept", "addendum", "see", "please",
     };
 
     /// <summary>Scrubs <paramref name="text"/> using what <paramref name="context"/> knows.</summary>
@@ -165,7 +166,7 @@ public sealed partial class ReportScrubber
                     continue;
                 foreach (Match w in Words().Matches(g.Value))
                 {
-                    if (NotNames.Contains(w.Value) || w.Length < 2 && regex != DicomPersonNameRegex())
+                    if (NotNames.Contains(w.Value))
                         continue;
                     var start = g.Index + w.Index;
                     if (!Overlaps(spans, start, w.Length))
@@ -350,7 +351,7 @@ public sealed partial class ReportScrubber
     [GeneratedRegex(@"\b(?:Dr|Drs|Doctor|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Sr|Sister|Nurse)\.?\s+(?<name>(?:[A-Z][\p{L}'\-]+|[A-Z]\.)(?:\s+(?:[A-Z]\.|[A-Z][\p{L}'\-]+)){0,2})")]
     private static partial Regex TitledNameRegex();
 
-    [GeneratedRegex(@"(?:signed\s+by|dictated\s+by|read\s+by|reviewed\s+by|reported\s+by|verified\s+by|transcribed\s+by|interpreted\s+by|approved\s+by|discussed\s+with|communicated\s+to|called\s+to|conveyed\s+to|d/w|attending|radiologist|resident|technologist|referring\s+physician|ordering\s+physician|ordering\s+provider|referred\s+by|cc)\s*:?\s*(?:Dr\.?\s+)?(?<name>[A-Z][\p{L}'\-]+(?:,?\s+(?:[A-Z]\.|[A-Z][\p{L}'\-]+)){0,2})", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\b(?i:signed\s+by|dictated\s+by|read\s+by|reviewed\s+by|reported\s+by|verified\s+by|transcribed\s+by|interpreted\s+by|approved\s+by|discussed\s+with|communicated\s+to|called\s+to|conveyed\s+to|d/w|attending|radiologist|resident|technologist|referring\s+physician|ordering\s+physician|ordering\s+provider|referred\s+by|cc)\b\s*:?\s*(?:(?i:Dr)\.?\s+)?(?<name>(?:[A-Z]\.\s*)?[A-Z][\p{L}'\-]+(?:,?\s+(?:[A-Z]\.|[A-Z][\p{L}'\-]+)){0,2})")]
     private static partial Regex RoleNameRegex();
 
     [GeneratedRegex(@"\b(?<name>[A-Z][A-Za-z'\-]*\^[A-Za-z'\-]*(?:\^[A-Za-z'\-.]*){0,3})")]

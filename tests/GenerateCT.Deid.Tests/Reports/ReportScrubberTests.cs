@@ -27,6 +27,8 @@ public sealed class ReportScrubberTests
         Assert.DoesNotContain("Wojcik", r.Text);
         Assert.DoesNotContain("Maria", r.Text);
         Assert.Contains("Findings called to Dr.", r.Text);
+        var referring = Scrubber.Scrub("Referring physician: Dr. W. Marchetti", new ScrubContext());
+        Assert.Equal("Referring physician: Dr. [NAME]. [NAME]", referring.Text); // initials go with the name
     }
 
     [Fact]
@@ -71,6 +73,7 @@ public sealed class ReportScrubberTests
         Assert.Equal("1. Solid 9 mm nodule in the right upper lobe. 2. Mild emphysema.", impression);
         Assert.Equal("65 years old male: " + impression, ReportImpression.BuildPrompt(65, "M", impression!));
         Assert.Equal("90 years old female: x", ReportImpression.BuildPrompt(97, "F", "x"));
+        Assert.Equal("Cardiomegaly. Ratio 0.60. Right pleural effusion.", ReportImpression.ForPrompt("Cardiomegaly. Ratio 0.60. Findings discussed with Dr. [NAME] at [PHONE]. Right pleural effusion."));
     }
 
     [Fact]
