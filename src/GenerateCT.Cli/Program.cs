@@ -23,7 +23,9 @@ public static class Program
         root.Subcommands.Add(AuditCommands.Create());
         root.Subcommands.Add(DicomCommands.Create());
         root.Subcommands.Add(DeidCommands.Create());
+        PhantomDicom.Register();
         ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
+        root.Subcommands.Add(ConvertCommand.Create());
         return root;
     }
 }
