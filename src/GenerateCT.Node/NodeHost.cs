@@ -51,6 +51,12 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>Connection as the database owner (migrations, administration).</summary>
     public string DatabaseConnectionString => _database.ConnectionString;
 
+    /// <summary>The bound DICOM port (resolves a configured 0).</summary>
+    public int DicomPort => _server.Services.GetRequiredService<DicomIngestService>().Port;
+
+    /// <summary>The bound HL7 MLLP port, or null when HL7 ingest is off.</summary>
+    public int? Hl7Port => _server.Services.GetService<Hl7IngestService>()?.Port;
+
     /// <summary>Connection as the node's service role, which the running node uses.</summary>
     public string ServiceConnectionString { get; }
 
