@@ -77,6 +77,22 @@ public class ThirdPartyFileTests
         Assert.Contains(syntaxName, ex.Message);
     }
 
+    [Fact]
+    public async Task Our_SCU_sends_big_endian_files_as_little_endian_and_refuses_to_send_pixel_data_it_cannot_decode()
+    {
+        await using var scp = await ScpHarness.StartAsync();
+        var be = await DicomFile.OpenAsync(Path.Combine(Corpus, "MR_small_bigendian.dcm"));
+        var j2k = await DicomFile.OpenAsync(Path.Combine(Corpus, "MR_small_jp2klossless.dcm"));
+        await using var client = await Network.DicomClient.ConnectForFilesAsync(scp.ClientOptions(), [be, j2k]);
+        Assert.True((await client.StoreAsync(be)).IsSuccess);
+        var ex = await Assert.ThrowsAsync<DicomNotSupportedException>(() => client.StoreAsync(j2k));
+        Assert.Contains("transcode", ex.Message);
+        var stored = await DicomFile.OpenAsync(Assert.Single(scp.StoredFiles()));
+        Assert.False(stored.TransferSyntax.IsBigEndian);
+        Assert.Null(be.Dataset.DescribeFirstDifference(stored.Dataset));
+        Assert.True((await client.EchoAsync()).IsSuccess); // the association survives
+    }
+
     [Theory]
     [InlineData("rtplan_truncated.dcm")]
     [InlineData("MR_truncated.dcm")]

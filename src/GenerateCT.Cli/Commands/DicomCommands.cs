@@ -152,7 +152,7 @@ internal static class DicomCommands
             }
 
             var contexts = readable.Select(r => (r.SopClass, r.Syntax)).Distinct()
-                .Select(c => (c.SopClass, (IReadOnlyList<DicomTransferSyntax>)[c.Syntax, DicomTransferSyntax.ExplicitVRLittleEndian, DicomTransferSyntax.ImplicitVRLittleEndian]));
+                .Select(c => (c.SopClass, DicomClient.ProposedSyntaxes(c.Syntax)));
             int sent = 0;
             try
             {
@@ -162,11 +162,20 @@ internal static class DicomCommands
                     var task = ctx.AddTask($"C-STORE to {options.CalledAeTitle}", maxValue: readable.Count);
                     foreach (var r in readable)
                     {
-                        var status = await client.StoreAsync(await DicomFile.OpenAsync(r.Path, ct), ct);
+                        DicomStatus status;
+                        try
+                        {
+                            status = await client.StoreAsync(await DicomFile.OpenAsync(r.Path, ct), ct);
+                        }
+                        catch (DicomNotSupportedException ex)
+                        {
+                            status = new DicomStatus(0xFFFF, ex.Message); // not sent: the SCP does not accept a syntax we can produce
+                        }
+
                         if (status.IsFailure)
                         {
                             failed++;
-                            AnsiConsole.MarkupLineInterpolated($"[red]{r.Path}: {status}[/]");
+                            AnsiConsole.MarkupLineInterpolated($"[red]{r.Path}: {(status.Code == 0xFFFF ? "not sent: " + status.ErrorComment : status.ToString())}[/]");
                         }
                         else
                         {

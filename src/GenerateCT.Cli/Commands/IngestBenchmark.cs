@@ -14,7 +14,10 @@ namespace GenerateCT.Cli.Commands;
 /// <summary>
 /// `gct bench ingest`: dcmtk's storescu pushes the same N CT instances over loopback to our SCP
 /// (durable: fsync + atomic rename per instance before the response) and to dcmtk's storescp
-/// (writes without fsync); reports images/s of each and their ratio as JSON.
+/// (writes without fsync); reports images/s of each and their ratio as JSON. dcmtk leaves Nagle's
+/// algorithm on unless TCP_NODELAY=1 is set, which stalls every C-STORE response on delayed ACKs;
+/// the comparison runs dcmtk with TCP_NODELAY=1 (our SCP always sets it) and also reports storescp
+/// with dcmtk's default, and our SCP with a non-durable handler, for reference.
 /// </summary>
 internal static class IngestBenchmark
 {
@@ -70,8 +73,10 @@ internal static class IngestBenchmark
             File.Copy(f, Path.Combine(warm, Path.GetFileName(f)));
         }
 
-        var ours = await MeasureOursAsync(input, warm, Path.Combine(dir, "ours"), n, ct);
-        var dcmtk = await MeasureStorescpAsync(input, warm, Path.Combine(dir, "storescp"), n, ct);
+        var ours = await MeasureOursAsync(input, warm, Path.Combine(dir, "ours"), n, durable: true, ct);
+        var oursNoFsync = await MeasureOursAsync(input, warm, Path.Combine(dir, "ours-nofsync"), n, durable: false, ct);
+        var dcmtk = await MeasureStorescpAsync(input, warm, Path.Combine(dir, "storescp"), n, noDelay: true, ct);
+        var dcmtkDefault = await MeasureStorescpAsync(input, warm, Path.Combine(dir, "storescp-default"), n, noDelay: false, ct);
         return new JsonObject
         {
             ["benchmark"] = "ingest",
@@ -79,11 +84,13 @@ internal static class IngestBenchmark
             ["rows"] = size,
             ["columns"] = size,
             ["bytes_per_instance"] = bytes / n,
-            ["sender"] = "storescu (dcmtk) -xe, one association, loopback",
+            ["sender"] = "storescu (dcmtk) -xe, TCP_NODELAY=1, one association, loopback",
             ["ours"] = ours,
             ["storescp"] = dcmtk,
+            ["storescp_dcmtk_default_nagle_on"] = dcmtkDefault,
+            ["ours_plain_write_handler"] = oursNoFsync,
             ["ratio_ours_over_storescp"] = Math.Round(ours["images_per_s"]!.GetValue<double>() / dcmtk["images_per_s"]!.GetValue<double>(), 3),
-            ["note"] = "ours writes a temp file, fsyncs it, renames it atomically and fsyncs the directory before each C-STORE response; storescp writes without fsync",
+            ["note"] = "ours writes a temp file, fsyncs it, renames it atomically and fsyncs the directory before each C-STORE response; storescp writes without fsync. storescp runs with TCP_NODELAY=1; the _default entry shows dcmtk's default (Nagle on), which stalls on delayed ACKs",
             ["cpu_count"] = Environment.ProcessorCount,
             ["timestamp_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
@@ -128,9 +135,12 @@ internal static class IngestBenchmark
         return total;
     }
 
-    private static async Task<JsonObject> MeasureOursAsync(string input, string warm, string outDir, int n, CancellationToken ct)
+    private static async Task<JsonObject> MeasureOursAsync(string input, string warm, string outDir, int n, bool durable, CancellationToken ct)
     {
-        var store = new DurableFileStore(new DurableFileStoreOptions { IncomingDirectory = outDir, QuarantineDirectory = Path.Combine(outDir, "quarantine") });
+        Directory.CreateDirectory(outDir);
+        ICStoreHandler store = durable
+            ? new DurableFileStore(new DurableFileStoreOptions { IncomingDirectory = outDir, QuarantineDirectory = Path.Combine(outDir, "quarantine") })
+            : new PlainWriteHandler(outDir);
         await using var listener = new DicomListener(new DicomListenerOptions { AeTitle = "GCT", Port = 0 }, store);
         await listener.StartAsync(ct);
         await StorescuAsync(listener.Port, "GCT", warm, ct);
@@ -144,7 +154,7 @@ internal static class IngestBenchmark
         return Result(seconds, n, received);
     }
 
-    private static async Task<JsonObject> MeasureStorescpAsync(string input, string warm, string outDir, int n, CancellationToken ct)
+    private static async Task<JsonObject> MeasureStorescpAsync(string input, string warm, string outDir, int n, bool noDelay, CancellationToken ct)
     {
         Directory.CreateDirectory(outDir);
         int port;
@@ -154,7 +164,7 @@ internal static class IngestBenchmark
             port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        using var scp = Start("storescp", ["-aet", "STORESCP", "-od", outDir, port.ToString(CultureInfo.InvariantCulture)]);
+        using var scp = Start("storescp", ["-aet", "STORESCP", "-od", outDir, port.ToString(CultureInfo.InvariantCulture)], noDelay);
         try
         {
             await WaitForPortAsync(port, ct);
@@ -174,6 +184,17 @@ internal static class IngestBenchmark
         }
     }
 
+    /// <summary>Reference only: parse and write without fsync, to separate protocol cost from durability cost.</summary>
+    private sealed class PlainWriteHandler(string directory) : ICStoreHandler
+    {
+        public async Task<DicomStatus> HandleAsync(CStoreRequest request, CancellationToken cancellationToken)
+        {
+            request.ParseAndValidate();
+            await File.WriteAllBytesAsync(Path.Combine(directory, request.SopInstanceUid + ".dcm"), request.ToPart10Bytes(), cancellationToken);
+            return DicomStatus.Success;
+        }
+    }
+
     private static JsonObject Result(double seconds, int n, int received) => new()
     {
         ["seconds"] = Math.Round(seconds, 3),
@@ -184,7 +205,7 @@ internal static class IngestBenchmark
     private static async Task<double> StorescuAsync(int port, string aet, string directory, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
-        using var p = Start("storescu", ["-xe", "-aet", "BENCH", "-aec", aet, "+sd", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), directory]);
+        using var p = Start("storescu", ["-xe", "-aet", "BENCH", "-aec", aet, "+sd", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture), directory], noDelay: true);
         var stderr = p.StandardError.ReadToEndAsync(ct);
         _ = p.StandardOutput.ReadToEndAsync(ct);
         await p.WaitForExitAsync(ct);
@@ -197,9 +218,14 @@ internal static class IngestBenchmark
         return sw.Elapsed.TotalSeconds;
     }
 
-    private static Process Start(string tool, string[] args)
+    private static Process Start(string tool, string[] args, bool noDelay)
     {
         var psi = new ProcessStartInfo(tool) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        if (noDelay)
+        {
+            psi.Environment["TCP_NODELAY"] = "1"; // dcmtk: disable Nagle's algorithm
+        }
+
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
