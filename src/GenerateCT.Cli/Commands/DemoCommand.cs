@@ -17,8 +17,14 @@ internal static class DemoCommand
         var cmd = new Command("demo", "Start a coordinator and a node on embedded databases and show them working end to end.");
         var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Where the demo keeps its state (default: the 'demo' data directory)." };
         var keepRunning = new Option<bool>("--keep-running") { Description = "Keep both services running until Ctrl+C." };
+        var patients = new Option<int>("--patients") { Description = "Synthetic patients the demo PACS sends.", DefaultValueFactory = _ => 4 };
+        var slices = new Option<int>("--slices") { Description = "Slices per phantom CT (1 + 2k).", DefaultValueFactory = _ => 33 };
+        var size = new Option<int>("--size") { Description = "In-plane size of the phantom CTs.", DefaultValueFactory = _ => 128 };
         cmd.Options.Add(dataDir);
         cmd.Options.Add(keepRunning);
+        cmd.Options.Add(patients);
+        cmd.Options.Add(slices);
+        cmd.Options.Add(size);
         cmd.SetAction(async (parse, ct) =>
         {
             var root = parse.GetValue(dataDir)?.FullName ?? DataDirectories.Default("demo");
@@ -51,6 +57,7 @@ internal static class DemoCommand
                         ct);
                 });
 
+                AnsiConsole.Write(new Rule("[bold]Services[/]").LeftJustified());
                 var table = new Table().AddColumns("service", "gRPC (TLS)", "database", "health");
                 foreach (var (name, address, certificate, db) in new[]
                 {
@@ -65,6 +72,10 @@ internal static class DemoCommand
                 }
 
                 AnsiConsole.Write(table);
+
+                AnsiConsole.Write(new Rule("[bold]Hospital → node: DICOM C-STORE and HL7 reports, de-identified on arrival[/]").LeftJustified());
+                await DemoIngest.RunAsync(node, root, parse.GetValue(patients), parse.GetValue(slices), parse.GetValue(size), ct);
+
                 if (parse.GetValue(keepRunning))
                 {
                     AnsiConsole.MarkupLine("Running; press Ctrl+C to stop.");
