@@ -28,7 +28,7 @@ internal static class ModelBenchmark
         var referenceMs = new Option<double?>("--reference-encode-decode-ms") { Description = "Encode+decode ms per volume of the PyTorch reference on this machine, for the ratio." };
         var output = new Option<FileInfo?>("--out") { Description = "Also write the JSON report to this file." };
         var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, referenceMs, output };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             if (parse.GetValue(threads) is { } n)
             {
@@ -56,7 +56,7 @@ internal static class ModelBenchmark
             }
 
             return 0;
-        });
+        }));
         return cmd;
     }
 

@@ -38,7 +38,7 @@ internal static class TrainCommands
         {
             config, data, steps, output, resume, lr, batch, accumulate, warmup, checkpointEvery, vgg, device,
         };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             var cfg = CtVitConfig.FromName(parse.GetValue(config)!);
             var dir = parse.GetValue(data)!;
@@ -89,7 +89,7 @@ internal static class TrainCommands
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(options.CheckpointPath)}");
             return 0;
-        });
+        }));
         return cmd;
     }
 
