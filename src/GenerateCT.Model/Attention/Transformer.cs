@@ -131,6 +131,9 @@ public sealed class Transformer : nn.Module
         using var scope = NewDisposeScope();
         foreach (var layer in layers)
         {
+            // One scope per layer, so a layer's temporaries are released before the next layer runs
+            // (autograd keeps what backward needs through its own references).
+            using var layerScope = NewDisposeScope();
             if (layer.PegModule is { } peg)
             {
                 var shape = videoShape ?? throw new ArgumentException("a transformer with PEG needs the video shape (b, t, h, w)", nameof(videoShape));
@@ -144,7 +147,7 @@ public sealed class Transformer : nn.Module
                 x = cross.forward(x, crossAttnContextMask, context, null) + x;
             }
 
-            x = layer.Ff.forward(x) + x;
+            x = (layer.Ff.forward(x) + x).MoveToOuterDisposeScope();
         }
 
         return norm_out.forward(x).MoveToOuterDisposeScope();
