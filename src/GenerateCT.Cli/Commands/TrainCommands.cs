@@ -65,7 +65,7 @@ internal static class TrainCommands
             {
                 var report = ReferenceWeights.Load(model, start.FullName, CtVit.IsLossNetworkKey);
                 AnsiConsole.MarkupLine($"initial weights {Markup.Escape(start.FullName)}: {Markup.Escape(report.ToString())}");
-                if (model.Vgg is not null && !report.SkippedOptional.Any(k => k.StartsWith("vgg.", StringComparison.Ordinal)))
+                if (model.Config.UseVggAndGan && !report.SkippedOptional.Any(k => k.StartsWith("vgg.", StringComparison.Ordinal)))
                 {
                     trainer.EnablePerceptualLoss(start.FullName);
                 }
