@@ -26,6 +26,8 @@ public static class Program
         PhantomDicom.Register();
         ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(TrainCommands.Create());
+        root.Subcommands.Add(ModelCommands.Create());
         return root;
     }
 }
