@@ -94,6 +94,8 @@ public sealed class NodeHost : IAsyncDisposable
                 builder =>
                 {
                     builder.Services.AddSingleton(options);
+                    // Anonymous health probes are expected; their "not authenticated" notes are noise.
+                    builder.Logging.AddFilter("GenerateCT.Node.Security.NoIdentityProviderHandler", Microsoft.Extensions.Logging.LogLevel.Warning);
                     builder.Services.AddSingleton(runtime);
                     builder.Services.AddSingleton(trail);
                     registerIngest(builder.Services);
