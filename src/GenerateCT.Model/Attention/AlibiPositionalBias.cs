@@ -5,7 +5,7 @@ namespace GenerateCT.Model.Attention;
 /// <summary>
 /// ALiBi linear distance bias (Press et al. 2022, "Train Short, Test Long", §3): head h adds
 /// −m_h·|i − j| to its logits, with the geometric slopes m_h of the paper. Used by causal
-/// <see cref="Attention"/>; it has no state-dict entries (the reference buffers are non-persistent).
+/// <see cref="CosineSimAttention"/>; it has no state-dict entries (the reference buffers are non-persistent).
 /// </summary>
 internal static class AlibiPositionalBias
 {

@@ -43,7 +43,7 @@ public sealed record TransformerOptions
 /// </summary>
 public sealed class TransformerLayer : nn.Module
 {
-    public TransformerLayer(Peg? peg, Attention selfAttn, Attention? crossAttn, FeedForward ff)
+    public TransformerLayer(Peg? peg, CosineSimAttention selfAttn, CosineSimAttention? crossAttn, FeedForward ff)
         : base(nameof(TransformerLayer))
     {
         PegModule = peg;
@@ -66,9 +66,9 @@ public sealed class TransformerLayer : nn.Module
 
     public Peg? PegModule { get; }
 
-    public Attention SelfAttn { get; }
+    public CosineSimAttention SelfAttn { get; }
 
-    public Attention? CrossAttn { get; }
+    public CosineSimAttention? CrossAttn { get; }
 
     public FeedForward Ff { get; }
 
@@ -97,9 +97,9 @@ public sealed class Transformer : nn.Module
         {
             layers.append(new TransformerLayer(
                 options.Peg ? new Peg(options.Dim, options.PegCausal) : null,
-                new Attention(options.Dim, dimHead: options.DimHead, heads: options.Heads, causal: options.Causal, dropout: options.AttnDropout),
+                new CosineSimAttention(options.Dim, dimHead: options.DimHead, heads: options.Heads, causal: options.Causal, dropout: options.AttnDropout),
                 options.HasCrossAttn
-                    ? new Attention(options.Dim, dimContext: options.DimContext, dimHead: options.DimHead, heads: options.Heads, causal: false, numNullKv: options.AttnNumNullKv, dropout: options.AttnDropout)
+                    ? new CosineSimAttention(options.Dim, dimContext: options.DimContext, dimHead: options.DimHead, heads: options.Heads, causal: false, numNullKv: options.AttnNumNullKv, dropout: options.AttnDropout)
                     : null,
                 new FeedForward(options.Dim, options.FfMult, options.FfDropout)));
         }

@@ -19,7 +19,7 @@ namespace GenerateCT.Model.Attention;
 /// <item>masks fill with −float.MaxValue; a causal layer adds an ALiBi bias and a causal mask.</item>
 /// </list>
 /// </summary>
-public sealed class Attention : nn.Module<Tensor, Tensor>
+public sealed class CosineSimAttention : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "null_kv")]
     private Parameter _nullKv;
@@ -37,7 +37,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
     private readonly Linear _toOut;
     private readonly Dropout _attnDropout;
 
-    public Attention(
+    public CosineSimAttention(
         long dim,
         long? dimContext = null,
         long dimHead = 64,
@@ -47,7 +47,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         bool normContext = true,
         double dropout = 0,
         double scale = 8)
-        : base(nameof(Attention))
+        : base(nameof(CosineSimAttention))
     {
         Heads = heads;
         Causal = causal;
