@@ -8,6 +8,14 @@ using static TorchSharp.torch;
 
 namespace GenerateCT.Model.Tests;
 
+/// <summary>
+/// Runs alone: these tests seed torch's process-wide generator before building models, and the learning
+/// test measures a few hundred optimizer steps, so neither may share the process with other tests.
+/// </summary>
+[CollectionDefinition(nameof(MaskGitTrainingTests), DisableParallelization = true)]
+public sealed class MaskGitTrainingCollection;
+
+[Collection(nameof(MaskGitTrainingTests))]
 public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly string[] Findings =
@@ -111,10 +119,23 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Tiny_MaskGIT_learns_phantom_tokens_from_their_prompts_and_uses_the_text()
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        // xunit runs test classes in parallel on the 2 cores; intra-op threads on top of that make
-        // every tiny op wait for a descheduled OpenMP worker (measured: 4 s per step instead of 0.1 s).
+        // On a loaded 2-core machine intra-op threads make every tiny op wait for a descheduled
+        // OpenMP worker (measured under load: 4 s per step with 2 threads, 0.12 s with 1).
+        var threads = get_num_threads();
         set_num_threads(1);
+        try
+        {
+            LearnPhantomTokens();
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
+    private void LearnPhantomTokens()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         manual_seed(0);
         using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
         using var text = TinyTextEmbedder();
@@ -158,5 +179,106 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
 
         Assert.True(trained <= 0.7 * untrained, $"trained CE {trained:F4} is not 30 % below untrained {untrained:F4}");
         Assert.True(trained < withShuffledText, $"true prompts {trained:F4} do not beat shuffled prompts {withShuffledText:F4}");
+    }
+
+    private static MaskGitBatch RandomBatch(int seed)
+    {
+        var generator = new Generator((ulong)seed);
+        var ids = randint(0, 64, [4, 3, 4, 4], generator: generator);
+        var context = randn([4, 6, 32], generator: generator);
+        context[3, TensorIndex.Slice(4)] = zeros(2, 32);
+        return new MaskGitBatch(ids, context, context.ne(0).any(-1));
+    }
+
+    [Fact]
+    public void Warm_up_rises_linearly_then_the_cosine_decays_to_zero()
+    {
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 10, TotalSteps = 110 });
+
+        Assert.Equal(3e-6, trainer.LearningRateAt(0), 12);
+        Assert.Equal(3e-5, trainer.LearningRateAt(9), 12);
+        Assert.Equal(1.5e-5, trainer.LearningRateAt(60), 12);
+        Assert.Equal(0, trainer.LearningRateAt(110), 12);
+        Assert.Equal(0, trainer.LearningRateAt(500), 12);
+    }
+
+    [Fact]
+    public void Training_masks_a_cosine_share_of_tokens_and_scores_only_masked_positions()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(5);
+        var prob = tensor(new float[] { 1f, 0.5f, 0.01f });
+
+        var mask = MaskGitTransformer.MaskSubset(3, 48, prob, CPU, generator);
+
+        Assert.Equal(new long[] { 48, 24, 1 }, mask.sum(1).data<long>().ToArray());
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        var batch = RandomBatch(1);
+        using var loss = model.Loss(batch.Ids, batch.Context, batch.TextMask, 0.25, new Generator(9));
+        Assert.InRange(loss.MaskedTokens, 4, 4 * 48);
+        Assert.True(float.IsFinite(loss.Loss.item<float>()));
+        Assert.InRange(loss.Accuracy.item<float>(), 0f, 1f);
+    }
+
+    [Fact]
+    public void Resumed_training_continues_exactly_like_an_uninterrupted_run()
+    {
+        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 2, TotalSteps = 6, AccumulationSteps = 2, Seed = 3 };
+        MaskGitBatch[] Micro(int step) => [RandomBatch(100 + (2 * step)), RandomBatch(101 + (2 * step))];
+        var checkpoint = Path.Combine(_dir, "maskgit.ckpt");
+
+        manual_seed(0);
+        using var straight = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var straightTrainer = new MaskGitTrainer(straight, options);
+        for (var step = 0; step < 6; step++)
+        {
+            straightTrainer.TrainStep(Micro(step));
+        }
+
+        manual_seed(0);
+        using var first = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using (var firstTrainer = new MaskGitTrainer(first, options))
+        {
+            for (var step = 0; step < 3; step++)
+            {
+                firstTrainer.TrainStep(Micro(step));
+            }
+
+            firstTrainer.SaveCheckpoint(checkpoint, "tiny");
+        }
+
+        manual_seed(42); // different initial weights: everything must come from the checkpoint
+        using var resumed = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var resumedTrainer = new MaskGitTrainer(resumed, options);
+        resumedTrainer.Resume(checkpoint);
+        Assert.Equal(3, resumedTrainer.Step);
+        for (var step = 3; step < 6; step++)
+        {
+            resumedTrainer.TrainStep(Micro(step));
+        }
+
+        var expected = straight.state_dict();
+        foreach (var (key, value) in resumed.state_dict())
+        {
+            Assert.True(T5EncoderTests.Same(value, expected[key]), $"{key} differs after resume");
+        }
+    }
+
+    [Fact]
+    public void Resume_from_a_checkpoint_of_another_stage_or_without_optimizer_state_is_refused()
+    {
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        var path = Path.Combine(_dir, "weights-only.ckpt");
+        ModelCheckpoint.Save(path, model, new CheckpointInfo { Stage = "maskgit", Config = "tiny" });
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions());
+
+        var e = Assert.Throws<CheckpointFormatException>(() => trainer.Resume(path));
+        Assert.Contains("optimizer", e.Message);
+        ModelCheckpoint.Save(path, model, new CheckpointInfo { Stage = "ctvit", Config = "tiny" });
+        Assert.Contains("ctvit", Assert.Throws<CheckpointFormatException>(() => trainer.Resume(path)).Message);
     }
 }
