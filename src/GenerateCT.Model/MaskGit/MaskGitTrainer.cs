@@ -36,6 +36,9 @@ public sealed record MaskGitTrainingOptions
 /// <summary>One micro-batch: CT-ViT ids (b, t, h, w) and the prompt embeddings (null when unconditional).</summary>
 public sealed record MaskGitBatch(Tensor Ids, Tensor? Context, Tensor? TextMask);
 
+/// <summary>Progress of a training run, reported after every optimizer step.</summary>
+public sealed record MaskGitTrainingProgress(long Step, long TotalSteps, double Loss, double Accuracy, double LearningRate);
+
 /// <summary>What one optimizer step did.</summary>
 public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, double LearningRate);
 
@@ -113,6 +116,58 @@ public sealed class MaskGitTrainer : IDisposable
         Step++;
         return new MaskGitStepReport(Step, loss, accuracy, lr);
     }
+
+    /// <summary>
+    /// Trains until <paramref name="totalSteps"/> optimizer steps (counting resumed ones), sampling
+    /// <paramref name="batchSize"/> volumes per micro-batch with a step-seeded generator (a resumed run
+    /// draws the same batches), writing the checkpoint every <paramref name="checkpointEvery"/> steps and at the end.
+    /// </summary>
+    public async Task RunAsync(
+        MaskGitDataset data,
+        long totalSteps,
+        int batchSize,
+        string checkpointPath,
+        string configName,
+        long checkpointEvery = 0,
+        IProgress<MaskGitTrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        MaskGitStepReport? last = null;
+        while (Step < totalSteps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var random = new Random(unchecked((int)(Options.Seed * 7919) + (int)Step));
+            var micro = new List<MaskGitBatch>(Options.AccumulationSteps);
+            for (var m = 0; m < Options.AccumulationSteps; m++)
+            {
+                micro.Add(data.Batch([.. Enumerable.Range(0, batchSize).Select(_ => random.Next(data.Count))]));
+            }
+
+            last = await Task.Run(() => TrainStep(micro), cancellationToken);
+            foreach (var b in micro)
+            {
+                b.Ids.Dispose();
+                b.Context?.Dispose();
+                b.TextMask?.Dispose();
+            }
+
+            progress?.Report(new MaskGitTrainingProgress(Step, totalSteps, last.Loss, last.Accuracy, last.LearningRate));
+            if (checkpointEvery > 0 && Step % checkpointEvery == 0 && Step < totalSteps)
+            {
+                SaveCheckpoint(checkpointPath, configName, Metrics(last));
+            }
+        }
+
+        SaveCheckpoint(checkpointPath, configName, last is null ? null : Metrics(last));
+    }
+
+    private static Dictionary<string, double> Metrics(MaskGitStepReport report) => new()
+    {
+        ["loss"] = report.Loss,
+        ["masked_accuracy"] = report.Accuracy,
+        ["learning_rate"] = report.LearningRate,
+    };
 
     /// <summary>
     /// Held-out masked-token cross-entropy (no text dropout, eval mode), averaged over
