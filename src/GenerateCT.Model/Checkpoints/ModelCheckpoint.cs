@@ -124,9 +124,10 @@ public sealed class ModelCheckpoint : IDisposable
             }
 
             int jsonLength = reader.ReadInt32();
-            if (jsonLength <= 0 || jsonLength > stream.Length)
+            long remaining = stream.Length - stream.Position;
+            if (jsonLength <= 0 || jsonLength > remaining)
             {
-                throw new CheckpointFormatException($"{path}: corrupt checkpoint header (length {jsonLength})");
+                throw new CheckpointFormatException($"{path} is truncated or corrupt: its header announces {jsonLength} bytes but {remaining} remain");
             }
 
             var info = JsonSerializer.Deserialize<CheckpointInfo>(reader.ReadBytes(jsonLength), Json)

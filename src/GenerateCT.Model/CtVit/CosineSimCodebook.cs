@@ -67,15 +67,15 @@ public sealed class CosineSimCodebook : nn.Module
         {
             using var noGrad = no_grad();
             var onehot = nn.functional.one_hot(indices, CodebookSize).to(float32); // n K
-            var bins = onehot.sum(0);                                               // K
-            _clusterSize[0].lerp_(bins, 1 - Decay);
+            var bins = onehot.sum(dim: 0);                                              // K
+            _clusterSize.mul_(Decay).add_(bins.unsqueeze(0), alpha: 1 - Decay); // lerp towards bins by 1 − decay
             var zeroMask = bins.eq(0);
             var safeBins = bins.masked_fill(zeroMask, 1.0);
             var embedSum = onehot.t().matmul(flatten.detach());                     // K d
             var target = nn.functional.normalize(embedSum / safeBins.unsqueeze(1), p: 2, dim: -1);
             // Codes that received nothing move towards their own normalised row (the reference quirk).
             target = where(zeroMask.unsqueeze(1), embedNormalized, target);
-            _embed[0].lerp_(target, 1 - Decay);
+            _embed.mul_(Decay).add_(target.unsqueeze(0), alpha: 1 - Decay);
         }
 
         return (quantize.MoveToOuterDisposeScope(), indices.MoveToOuterDisposeScope());

@@ -1,0 +1,160 @@
+using GenerateCT.Imaging;
+using GenerateCT.Model.CtVit;
+using TorchSharp;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace GenerateCT.Model.Tests;
+
+public sealed class CtVitTrainingTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("gct-train-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// The volume source of these tests (one function, so it can be switched to the phantom generator):
+    /// chest-like HU volumes — air, an elliptic body of soft tissue, two lungs, a spine, random nodules.
+    /// </summary>
+    internal static List<Volume> TrainingVolumes(int count, int seed, int depth = 9, int size = 48)
+    {
+        var random = new Random(seed);
+        var volumes = new List<Volume>(count);
+        for (int n = 0; n < count; n++)
+        {
+            var v = new Volume(depth, size, size);
+            double bodyA = size * (0.38 + (0.08 * random.NextDouble())), bodyB = size * (0.28 + (0.08 * random.NextDouble()));
+            double lungA = size * (0.12 + (0.05 * random.NextDouble())), lungB = size * (0.17 + (0.05 * random.NextDouble()));
+            double lungOffset = size * (0.17 + (0.04 * random.NextDouble()));
+            double tissue = 20 + (60 * random.NextDouble()), lung = -900 + (150 * random.NextDouble());
+            var nodules = Enumerable.Range(0, random.Next(0, 4)).Select(_ => (
+                Z: random.NextDouble() * depth, Y: (size / 2.0) + ((random.NextDouble() - 0.5) * size * 0.4),
+                X: (size / 2.0) + ((random.NextDouble() < 0.5 ? -1 : 1) * lungOffset), R: 1.5 + (3 * random.NextDouble()))).ToList();
+            double c = size / 2.0;
+            for (int z = 0; z < depth; z++)
+            {
+                double taper = 1 - (0.15 * Math.Abs((z - (depth / 2.0)) / depth));
+                for (int y = 0; y < size; y++)
+                {
+                    for (int x = 0; x < size; x++)
+                    {
+                        double dy = y - c, dx = x - c;
+                        float hu = -1000;
+                        if ((dx * dx / (bodyA * bodyA * taper * taper)) + (dy * dy / (bodyB * bodyB)) <= 1)
+                        {
+                            hu = (float)tissue;
+                            foreach (var side in new[] { -1, 1 })
+                            {
+                                double lx = dx - (side * lungOffset);
+                                if ((lx * lx / (lungA * lungA * taper)) + (dy * dy / (lungB * lungB * taper)) <= 1)
+                                {
+                                    hu = (float)lung;
+                                }
+                            }
+
+                            double sy = dy - (bodyB * 0.7);
+                            if ((dx * dx) + (sy * sy) <= 9)
+                            {
+                                hu = 700;
+                            }
+                        }
+
+                        foreach (var nd in nodules)
+                        {
+                            double d2 = ((z - nd.Z) * (z - nd.Z)) + ((y - nd.Y) * (y - nd.Y)) + ((x - nd.X) * (x - nd.X));
+                            if (d2 <= nd.R * nd.R)
+                            {
+                                hu = 60;
+                            }
+                        }
+
+                        v[z, y, x] = hu + (float)(random.NextDouble() * 20 - 10);
+                    }
+                }
+            }
+
+            volumes.Add(v);
+        }
+
+        return volumes;
+    }
+
+    [Fact]
+    public async Task Tiny_model_learns_to_reconstruct_held_out_chest_volumes()
+    {
+        manual_seed(0);
+        using var train = new CtVolumeDataset(TrainingVolumes(48, seed: 1), CtVitConfig.Tiny);
+        using var heldOut = new CtVolumeDataset(TrainingVolumes(8, seed: 2), CtVitConfig.Tiny);
+        using var model = new CtVit.CtVit(CtVitConfig.Tiny);
+        var before = CtVitTrainer.Evaluate(model, heldOut, CPU);
+
+        var options = new CtVitTrainingOptions { LearningRate = 2e-3, BatchSize = 4, Steps = 300, ProgressEvery = 50, Seed = 3 };
+        using var trainer = new CtVitTrainer(model, train, options, CPU, output.WriteLine);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var reports = new List<CtVitTrainingProgress>();
+        await trainer.RunAsync(new SyncProgress(p =>
+        {
+            reports.Add(p);
+            output.WriteLine($"step {p.Step}: loss {p.Loss:F4}, PSNR {p.Psnr:F2} dB, codebook usage {p.CodebookUsage:P0}");
+        }));
+        var after = CtVitTrainer.Evaluate(model, heldOut, CPU);
+
+        output.WriteLine($"held-out PSNR before {before.Psnr:F2} dB → after {after.Psnr:F2} dB (+{after.Psnr - before.Psnr:F2} dB) in {watch.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"held-out codebook usage before {before.CodebookUsage:P0} → after {after.CodebookUsage:P0} ({after.CodesUsed} of {CtVitConfig.Tiny.CodebookSize} codes)");
+        Assert.Equal(300, trainer.Step);
+        Assert.Equal(6, reports.Count);
+        Assert.True(after.Psnr >= before.Psnr + 6, $"PSNR gain {after.Psnr - before.Psnr:F2} dB < 6 dB");
+        Assert.True(after.CodebookUsage > 0.25, $"codebook usage {after.CodebookUsage:P0} ≤ 25 %");
+    }
+
+    [Fact]
+    public async Task Training_resumes_from_its_checkpoint_exactly_where_it_stopped()
+    {
+        using var data = new CtVolumeDataset(TrainingVolumes(6, seed: 4), CtVitConfig.Tiny);
+        var path = Path.Combine(_dir, "run.gct");
+        var options = new CtVitTrainingOptions { LearningRate = 1e-3, BatchSize = 2, Steps = 4, CheckpointPath = path, Seed = 5, ProgressEvery = 1 };
+
+        manual_seed(0);
+        using var model = new CtVit.CtVit(CtVitConfig.Tiny);
+        using (var trainer = new CtVitTrainer(model, data, options, CPU))
+        {
+            await trainer.RunAsync(new SyncProgress(p => output.WriteLine($"step {p.Step}: loss {p.Loss:F4}")));
+        }
+
+        manual_seed(1);
+        using var resumedModel = new CtVit.CtVit(CtVitConfig.Tiny);
+        using var resumed = new CtVitTrainer(resumedModel, data, options with { Steps = 6 }, CPU);
+        resumed.Resume(path);
+        Assert.Equal(4, resumed.Step);
+        using (var noGrad = no_grad())
+        {
+            foreach (var (a, b) in model.parameters().Zip(resumedModel.parameters()).Where(p => p.First.numel() > 0))
+            {
+                Assert.Equal(0f, (a - b).abs().max().item<float>());
+            }
+        }
+
+        await resumed.RunAsync();
+        Assert.Equal(6, resumed.Step);
+        using var checkpoint = Checkpoints.ModelCheckpoint.Read(path);
+        Assert.Equal(6, checkpoint.Info.Step);
+        Assert.Contains("optimizer", checkpoint.Sections.Keys);
+    }
+
+    [Fact]
+    public void Preprocessing_clips_hounsfield_units_scales_by_1000_and_resamples_to_the_config_size()
+    {
+        var v = new Volume(3, 8, 8);
+        Array.Fill(v.Voxels, 2500f);
+        v[0, 0, 0] = -3000;
+        using var t = CtVolumeDataset.Preprocess(v, 5, 32);
+        Assert.Equal(new long[] { 1, 5, 32, 32 }, t.shape);
+        Assert.Equal(1f, t.max().item<float>());
+        Assert.Equal(-1f, t.min().item<float>());
+    }
+
+    private sealed class SyncProgress(Action<CtVitTrainingProgress> report) : IProgress<CtVitTrainingProgress>
+    {
+        public void Report(CtVitTrainingProgress value) => report(value);
+    }
+}
