@@ -281,4 +281,35 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         ModelCheckpoint.Save(path, model, new CheckpointInfo { Stage = "ctvit", Config = "tiny" });
         Assert.Contains("ctvit", Assert.Throws<CheckpointFormatException>(() => trainer.Resume(path)).Message);
     }
+
+    [Fact]
+    public async Task A_training_run_reports_progress_and_leaves_a_resumable_checkpoint()
+    {
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var text = TinyTextEmbedder();
+        var random = new Random(4);
+        var volumes = Enumerable.Range(0, 4).Select(i => Phantom(i % Findings.Length, random)).ToList();
+        string[] prompts = [.. Enumerable.Range(0, 4).Select(i => $"60 years old male: {Findings[i % Findings.Length]}")];
+        using var data = MaskGitDataset.Encode(model, volumes, prompts, text, CPU);
+        volumes.ForEach(v => v.Dispose());
+        var path = Path.Combine(_dir, "run.ckpt");
+        var reports = new List<MaskGitTrainingProgress>();
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 2, TotalSteps = 4, AccumulationSteps = 2 });
+
+        await trainer.RunAsync(data, totalSteps: 4, batchSize: 2, path, "tiny", checkpointEvery: 2, new SynchronousProgress(reports.Add));
+
+        Assert.Equal([1L, 2, 3, 4], reports.Select(r => r.Step));
+        Assert.All(reports, r => Assert.True(double.IsFinite(r.Loss) && r.Accuracy is >= 0 and <= 1));
+        using var checkpoint = ModelCheckpoint.Read(path);
+        Assert.Equal(4, checkpoint.Info.Step);
+        Assert.Equal("maskgit", checkpoint.Info.Stage);
+        Assert.Contains("loss", checkpoint.Info.Metrics.Keys);
+        Assert.Throws<ArgumentException>(() => MaskGitDataset.Encode(model, [zeros(new long[] { 1, 1, 5, 32, 32 })], [], text, CPU));
+    }
+
+    private sealed class SynchronousProgress(Action<MaskGitTrainingProgress> report) : IProgress<MaskGitTrainingProgress>
+    {
+        public void Report(MaskGitTrainingProgress value) => report(value);
+    }
 }
