@@ -142,6 +142,57 @@ public sealed class CtVitTrainingTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task After_warm_up_the_discriminator_trains_and_the_adversarial_loss_joins_while_perceptual_is_skipped_without_vgg_weights()
+    {
+        using var data = new CtVolumeDataset(TrainingVolumes(4, seed: 6), CtVitConfig.Tiny);
+        manual_seed(2);
+        using var model = new CtVit.CtVit(CtVitConfig.Tiny with { UseVggAndGan = true });
+        var discrBefore = model.Discr!.parameters().Select(p => p.detach().clone()).ToList();
+        var warnings = new List<string>();
+        var options = new CtVitTrainingOptions { LearningRate = 1e-3, BatchSize = 2, Steps = 3, DiscriminatorWarmupSteps = 1, ProgressEvery = 1 };
+        using var trainer = new CtVitTrainer(model, data, options, CPU, warnings.Add);
+        var reports = new List<CtVitTrainingProgress>();
+        await trainer.RunAsync(new SyncProgress(reports.Add));
+
+        foreach (var r in reports)
+        {
+            output.WriteLine($"step {r.Step}: loss {r.Loss:F4}, generator {r.AdversarialLoss}, discriminator {r.DiscriminatorLoss}, perceptual {r.PerceptualLoss}");
+        }
+
+        Assert.Contains(warnings, w => w.Contains("perceptual loss skipped", StringComparison.Ordinal));
+        Assert.False(trainer.PerceptualLossEnabled);
+        Assert.Null(reports[0].AdversarialLoss); // warm-up: autoencoder only
+        Assert.All(reports.Skip(1), r =>
+        {
+            Assert.True(double.IsFinite(r.AdversarialLoss!.Value));
+            Assert.True(double.IsFinite(r.DiscriminatorLoss!.Value));
+            Assert.True(double.IsFinite(r.Loss));
+        });
+        using var noGrad = no_grad();
+        Assert.Contains(model.Discr!.parameters().Zip(discrBefore), p => (p.First - p.Second).abs().max().item<float>() > 0);
+    }
+
+    [Fact]
+    public void With_vgg_weights_the_perceptual_loss_is_part_of_the_objective()
+    {
+        using var data = new CtVolumeDataset(TrainingVolumes(2, seed: 7), CtVitConfig.Tiny);
+        manual_seed(4);
+        using var model = new CtVit.CtVit(CtVitConfig.Tiny with { UseVggAndGan = true });
+        var options = new CtVitTrainingOptions { LearningRate = 1e-3, BatchSize = 1, Steps = 2, DiscriminatorWarmupSteps = 100 };
+        using var trainer = new CtVitTrainer(model, data, options, CPU);
+        trainer.EnablePerceptualLoss("the test's own VGG16 initialisation");
+        var vggBefore = model.Vgg!.parameters().First().detach().clone();
+
+        var step = trainer.TrainStep();
+        output.WriteLine($"loss {step.Loss:F4} = L2 {step.ReconstructionLoss:F4} + commit {step.CommitLoss:F4} + perceptual {step.PerceptualLoss:E3}");
+
+        Assert.True(step.PerceptualLoss is > 0 and < double.PositiveInfinity);
+        Assert.Equal(step.ReconstructionLoss + step.CommitLoss + step.PerceptualLoss!.Value, step.Loss, 4);
+        using var noGrad = no_grad();
+        Assert.Equal(0f, (model.Vgg!.parameters().First() - vggBefore).abs().max().item<float>()); // VGG stays frozen
+    }
+
+    [Fact]
     public void Preprocessing_clips_hounsfield_units_scales_by_1000_and_resamples_to_the_config_size()
     {
         var v = new Volume(3, 8, 8);

@@ -37,7 +37,7 @@ internal static class MaskGitCommands
         {
             config, ctvit, data, steps, output, resume, textEncoder, lr, warmup, batch, accumulate, checkpointEvery, seed, device,
         };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             var name = parse.GetValue(config)!;
             var torchDevice = TorchDevice.Select(parse.GetValue(device)!);
@@ -108,7 +108,7 @@ internal static class MaskGitCommands
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(outPath)}");
             return 0;
-        });
+        }));
         return cmd;
     }
 

@@ -30,7 +30,7 @@ internal static class ModelBenchmark
         var sampleSteps = new Option<int>("--sample-steps") { Description = "maskgit: demasking steps of the timed sample.", DefaultValueFactory = _ => 18 };
         var allPairs = new Option<bool>("--all-pairs") { Description = "maskgit: also run the reference all-pairs position bias (≈10 GB of activations at 101×8×8)." };
         var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, referenceMs, output, sampleSteps, allPairs };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             if (parse.GetValue(threads) is { } n)
             {
@@ -63,7 +63,7 @@ internal static class ModelBenchmark
             }
 
             return 0;
-        });
+        }));
         return cmd;
     }
 

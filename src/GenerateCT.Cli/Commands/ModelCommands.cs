@@ -23,10 +23,11 @@ internal static class ModelCommands
         var stage = new Option<string?>("--stage") { Description = "Stage to check the keys against (default: from the checkpoint, or guessed from its keys)." };
         var config = new Option<string?>("--config") { Description = "Named config to check against (default: from the checkpoint, or guessed from shapes)." };
         var json = new Option<bool>("--json") { Description = "Write the report as JSON." };
-        var cmd = new Command("inspect", "List a checkpoint's stage, config, parameter count and key report.") { path, stage, config, json };
-        cmd.SetAction((parse, ct) =>
+        var prefix = new Option<string?>("--strip-prefix") { Description = "Key prefix to remove first (e.g. 'ctvit.' inside transformer_pretrained.pt)." };
+        var cmd = new Command("inspect", "List a checkpoint's stage, config, parameter count and key report.") { path, stage, config, json, prefix };
+        cmd.SetAction((parse, ct) => CliErrors.Run(() =>
         {
-            var report = Inspect(parse.GetValue(path)!.FullName, parse.GetValue(stage), parse.GetValue(config));
+            var report = Inspect(parse.GetValue(path)!.FullName, parse.GetValue(stage), parse.GetValue(config), parse.GetValue(prefix));
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
@@ -40,13 +41,13 @@ internal static class ModelCommands
                 table.AddRow("config", Markup.Escape(report.Config ?? "unknown"));
                 table.AddRow("step", report.Step?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-");
                 table.AddRow("tensors", report.Tensors.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
-                table.AddRow("parameters (elements)", report.Elements.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+                table.AddRow("elements (parameters + buffers)", report.Elements.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
                 table.AddRow("key report", Markup.Escape(report.KeyReport ?? "no model to compare with"));
                 AnsiConsole.Write(table);
             }
 
-            return Task.FromResult(report.KeysMatch == false ? 1 : 0);
-        });
+            return report.KeysMatch == false ? 1 : 0;
+        }));
         return cmd;
     }
 
@@ -64,7 +65,7 @@ internal static class ModelCommands
         IReadOnlyList<string> Unexpected,
         IReadOnlyList<string> ShapeMismatched);
 
-    internal static InspectionReport Inspect(string path, string? stage, string? config)
+    internal static InspectionReport Inspect(string path, string? stage, string? config, string? stripPrefix = null)
     {
         var format = ReferenceWeights.DetectFormat(path);
         long? step = null;
@@ -77,6 +78,17 @@ internal static class ModelCommands
         }
 
         var state = ReferenceWeights.ReadStateDict(path);
+        if (!string.IsNullOrEmpty(stripPrefix))
+        {
+            var kept = state.Where(kv => kv.Key.StartsWith(stripPrefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[stripPrefix.Length..], kv => kv.Value);
+            foreach (var (key, t) in state.Where(kv => !kv.Key.StartsWith(stripPrefix, StringComparison.Ordinal)))
+            {
+                t.Dispose();
+            }
+
+            state = kept;
+        }
+
         try
         {
             stage ??= state.ContainsKey("vq._codebook.embed") ? CtVitTrainer.Stage : null;
@@ -113,6 +125,26 @@ internal static class ModelCommands
             {
                 t.Dispose();
             }
+        }
+    }
+}
+
+/// <summary>Turns the typed errors of the model commands into one readable line and exit code 2 (no stack trace).</summary>
+internal static class CliErrors
+{
+    public static Task<int> Run(Func<int> action) => RunAsync(() => Task.FromResult(action()));
+
+    public static async Task<int> RunAsync(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (Exception e) when (e is CheckpointFormatException or CheckpointKeyMismatchException or FileNotFoundException
+            or DirectoryNotFoundException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            return 2;
         }
     }
 }

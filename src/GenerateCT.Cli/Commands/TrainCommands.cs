@@ -1,6 +1,7 @@
 using System.CommandLine;
 using GenerateCT.Imaging;
 using GenerateCT.Model;
+using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
 using Spectre.Console;
 
@@ -27,6 +28,7 @@ internal static class TrainCommands
         var steps = new Option<long>("--steps") { Description = "Optimizer steps to train (in total, including resumed ones).", DefaultValueFactory = _ => 1000 };
         var output = new Option<FileInfo>("--out") { Description = "Checkpoint to write (also every --checkpoint-every steps).", Required = true };
         var resume = new Option<FileInfo?>("--resume") { Description = "Training checkpoint to continue from." };
+        var init = new Option<FileInfo?>("--init") { Description = "Weights to start from (e.g. the released ctvit_pretrained.pt); its vgg.* enable the perceptual loss." };
         var lr = new Option<double>("--lr") { Description = "Adam learning rate (paper: 3e-5).", DefaultValueFactory = _ => 3e-5 };
         var batch = new Option<int>("--batch") { Description = "Volumes per forward pass.", DefaultValueFactory = _ => 1 };
         var accumulate = new Option<int>("--accumulate") { Description = "Gradient accumulation steps (effective batch = batch × accumulate).", DefaultValueFactory = _ => 1 };
@@ -37,9 +39,9 @@ internal static class TrainCommands
 
         var cmd = new Command("ctvit", "Train the CT-ViT tokenizer (stage 1).")
         {
-            config, data, steps, output, resume, lr, batch, accumulate, warmup, checkpointEvery, vgg, device,
+            config, data, steps, output, resume, init, lr, batch, accumulate, warmup, checkpointEvery, vgg, device,
         };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             var cfg = CtVitConfig.FromName(parse.GetValue(config)!);
             var dir = parse.GetValue(data)!;
@@ -60,6 +62,16 @@ internal static class TrainCommands
 
             using var model = new CtVit(cfg);
             using var trainer = new CtVitTrainer(model, dataset, options, torchDevice, m => AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(m)}[/]"));
+            if (parse.GetValue(init) is { } start)
+            {
+                var report = ReferenceWeights.Load(model, start.FullName, CtVit.IsLossNetworkKey);
+                AnsiConsole.MarkupLine($"initial weights {Markup.Escape(start.FullName)}: {Markup.Escape(report.ToString())}");
+                if (model.Config.UseVggAndGan && !report.SkippedOptional.Any(k => k.StartsWith("vgg.", StringComparison.Ordinal)))
+                {
+                    trainer.EnablePerceptualLoss(start.FullName);
+                }
+            }
+
             if (parse.GetValue(resume) is { } from)
             {
                 trainer.Resume(from.FullName);
@@ -90,7 +102,7 @@ internal static class TrainCommands
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(options.CheckpointPath)}");
             return 0;
-        });
+        }));
         return cmd;
     }
 

@@ -85,6 +85,21 @@ public sealed class CtVitTrainer : IDisposable
     /// <summary>True from the step the adversarial loss and the discriminator are active.</summary>
     public bool AdversarialLossActive => _model.Discr is not null && Step >= Options.DiscriminatorWarmupSteps;
 
+    /// <summary>
+    /// Turns the perceptual loss on when the model's VGG16 already holds real weights, e.g. after loading a
+    /// reference CT-ViT checkpoint, which carries the ImageNet VGG16 as <c>vgg.*</c>.
+    /// </summary>
+    public void EnablePerceptualLoss(string weightsSource)
+    {
+        if (_model.Vgg is null)
+        {
+            throw new InvalidOperationException($"config '{_model.Config.Name}' has no VGG16 (UseVggAndGan is off); the perceptual loss needs it");
+        }
+
+        PerceptualLossEnabled = true;
+        _warn($"perceptual loss on: VGG16 weights from {weightsSource}");
+    }
+
     /// <summary>Runs until <see cref="CtVitTrainingOptions.Steps"/>; reports progress and writes checkpoints.</summary>
     public Task<CtVitTrainingProgress?> RunAsync(IProgress<CtVitTrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Run(progress, cancellationToken), cancellationToken);
