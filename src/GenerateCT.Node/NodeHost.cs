@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace GenerateCT.Node;
 
@@ -95,7 +96,7 @@ public sealed class NodeHost : IAsyncDisposable
                 {
                     builder.Services.AddSingleton(options);
                     // Anonymous health probes are expected; their "not authenticated" notes are noise.
-                    builder.Logging.AddFilter("GenerateCT.Node.Security.NoIdentityProviderHandler", Microsoft.Extensions.Logging.LogLevel.Warning);
+                    builder.Logging.AddFilter("GenerateCT.Node.Security.NoIdentityProviderHandler", LogLevel.Warning);
                     builder.Services.AddSingleton(runtime);
                     builder.Services.AddSingleton(trail);
                     registerIngest(builder.Services);
