@@ -28,9 +28,6 @@ public sealed record SuperResTrainingOptions
     /// <summary>Micro-batches whose gradients are summed (each scaled 1/n) before one optimiser step.</summary>
     public int GradientAccumulationSteps { get; init; } = 1;
 
-    /// <summary>Gradient-norm clip; null = none (released).</summary>
-    public double? MaxGradNorm { get; init; }
-
     /// <summary>Optimiser steps between checkpoints (released save_every_x_it 200); 0 disables periodic saves.</summary>
     public int CheckpointEvery { get; init; } = 200;
 
@@ -120,11 +117,6 @@ public sealed class SuperResTrainer : IDisposable
             var loss = _diffusion.Loss(high, low, text.to(device), mask.to(device), generator) / micro;
             loss.backward();
             total += loss.item<float>();
-        }
-
-        if (_options.MaxGradNorm is { } clip)
-        {
-            nn.utils.clip_grad_norm_(_diffusion.Unet.parameters(), clip);
         }
 
         _optimizer.step();
