@@ -112,10 +112,7 @@ public sealed class DicomFile
             throw new DicomNotSupportedException($"pixel data is encapsulated; it cannot be written as {TransferSyntax.Name} without decompressing it first");
         }
 
-        var meta = BuildMeta();
-        output.Write(new byte[128]);
-        output.Write(Prefix);
-        DicomDatasetWriter.Write(output, meta, DicomTransferSyntax.ExplicitVRLittleEndian);
+        Part10.WriteHeader(output, BuildMeta());
         if (TransferSyntax.IsDeflated)
         {
             // Deflated Explicit VR LE: raw deflate (RFC 1951, no zlib header) of the explicit LE data set (PS3.5 §A.5).
@@ -143,25 +140,11 @@ public sealed class DicomFile
 
     private DicomDataset BuildMeta()
     {
-        var meta = FileMetaInformation.Clone();
-        meta.Remove(DicomTag.FileMetaInformationGroupLength);
-        meta.SetBytes(DicomTag.FileMetaInformationVersion, DicomVR.OB, new byte[] { 0, 1 });
-        var sopClass = Dataset.GetUid(DicomTag.SOPClassUID) ?? meta.GetUid(DicomTag.MediaStorageSOPClassUID)
+        var sopClass = Dataset.GetUid(DicomTag.SOPClassUID) ?? FileMetaInformation.GetUid(DicomTag.MediaStorageSOPClassUID)
             ?? throw new InvalidOperationException("the data set has no SOP Class UID (0008,0016); a Part 10 file needs one");
-        var sopInstance = Dataset.GetUid(DicomTag.SOPInstanceUID) ?? meta.GetUid(DicomTag.MediaStorageSOPInstanceUID)
+        var sopInstance = Dataset.GetUid(DicomTag.SOPInstanceUID) ?? FileMetaInformation.GetUid(DicomTag.MediaStorageSOPInstanceUID)
             ?? throw new InvalidOperationException("the data set has no SOP Instance UID (0008,0018); a Part 10 file needs one");
-        meta.SetString(DicomTag.MediaStorageSOPClassUID, sopClass, DicomVR.UI);
-        meta.SetString(DicomTag.MediaStorageSOPInstanceUID, sopInstance, DicomVR.UI);
-        meta.SetString(DicomTag.TransferSyntaxUID, TransferSyntax.Uid, DicomVR.UI);
-        if (!meta.Contains(DicomTag.ImplementationClassUID))
-        {
-            meta.SetString(DicomTag.ImplementationClassUID, DicomUid.ImplementationClassUid, DicomVR.UI);
-            meta.SetString(DicomTag.ImplementationVersionName, DicomUid.ImplementationVersionName);
-        }
-
-        var length = DicomDatasetWriter.Measure(meta, DicomTransferSyntax.ExplicitVRLittleEndian);
-        meta.SetInt(DicomTag.FileMetaInformationGroupLength, length);
-        return meta;
+        return Part10.BuildMeta(FileMetaInformation, sopClass, sopInstance, TransferSyntax);
     }
 
     private static ReadOnlyMemory<byte> Inflate(ReadOnlyMemory<byte> body, DicomReadOptions options)
