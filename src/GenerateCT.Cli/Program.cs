@@ -20,6 +20,9 @@ public static class Program
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(BundleCommands.CreateGroup());
+        root.Subcommands.Add(TrainAllCommand.CreateGroup());
         return root;
     }
 }

@@ -150,12 +150,13 @@ public static class BundleTrainer
                 : nn.functional.interpolate(high, [stage.Diffusion.LowResSize, stage.Diffusion.LowResSize], mode: InterpolationMode.Area);
             var slicePrompts = prompts.SelectMany(p => Enumerable.Repeat(p, config.Frames)).ToList();
             using var unet = new SuperResUnet(stage.Unet);
+            ReinitPixelShuffleKernels(unet);
             unet.to(device);
             var diffusion = new SuperResDiffusion(unet, stage.Diffusion);
             var name = config.SuperRes.Count == 1 ? "superres" : $"superres-{s + 1}";
             RunSteps(name, options.SuperResSteps, unet.parameters(), options.SuperResLearningRate, progress, ct, () =>
             {
-                var index = SampleBatch((int)high.shape[0], options.BatchSize * 2, rng, device);
+                var index = SampleBatch((int)high.shape[0], options.BatchSize, rng, device);
                 using var embedding = text.Embed(Pick(slicePrompts, index));
                 unet.train();
                 return diffusion.Loss(high.index_select(0, index), low.index_select(0, index), embedding.Embeddings, embedding.Mask, generator);
@@ -202,6 +203,33 @@ public static class BundleTrainer
             }
 
             progress?.Report(new TrainingProgress(stage, step, steps, scalar));
+        }
+    }
+
+    /// <summary>
+    /// Workaround for the superres branch as merged at 386a350: PixelShuffleUpsample fills its kernel with
+    /// <c>kaiming_uniform_</c> on <c>empty()</c> memory but keeps the unfilled tensor, so the initial weights
+    /// are whatever the allocator held (NaN, 1e30, denormals: divergent and very slow). Re-applies the
+    /// released ICNR-style init (one kaiming-uniform kernel per 4 sub-pixels, zero bias); the fix is pending
+    /// in the superres branch, after which this is a no-op to delete.
+    /// </summary>
+    internal static void ReinitPixelShuffleKernels(nn.Module module)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, child) in module.named_modules())
+        {
+            if (child is not PixelShuffleUpsample)
+            {
+                continue;
+            }
+
+            var parameters = child.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            var weight = parameters["net.0.weight"];
+            using var kernel = zeros(weight.shape[0] / 4, weight.shape[1], 1, 1);
+            using var filled = nn.init.kaiming_uniform_(kernel);
+            using var repeated = filled.repeat_interleave(4, 0);
+            weight.copy_(repeated);
+            parameters["net.0.bias"].zero_();
         }
     }
 
