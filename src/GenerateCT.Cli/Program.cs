@@ -23,6 +23,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BundleCommands.CreateGroup());
         root.Subcommands.Add(TrainAllCommand.CreateGroup());
+        ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         return root;
     }
 }
