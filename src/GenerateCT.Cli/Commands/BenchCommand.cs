@@ -12,6 +12,7 @@ internal static class BenchCommand
     {
         var cmd = new Command("bench", "Run a benchmark and write its JSON report.");
         // Each benchmark adds its sub-command here.
+        cmd.Subcommands.Add(PipelineBenchmark.Create());
         return cmd;
     }
 }
