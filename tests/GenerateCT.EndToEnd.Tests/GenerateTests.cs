@@ -20,7 +20,7 @@ public sealed class GenerateTests(ITestOutputHelper output)
             var data = Path.Combine(dir, "phantoms");
             var bundle = Path.Combine(dir, "bundle");
             var timer = Stopwatch.StartNew();
-            var phantoms = await Gct.RunAsync(TimeSpan.FromMinutes(3), "phantom", "--count", "24", "--slices", "9", "--size", "64", "--out", data);
+            var phantoms = await Gct.RunAsync(TimeSpan.FromMinutes(3), "phantom", "--count", "24", "--slices", "9", "--size", "64", "--findings", "random", "--out", data);
             Assert.True(phantoms.ExitCode == 0, phantoms.Output);
             output.WriteLine($"phantom: {timer.Elapsed.TotalSeconds:F0} s");
 

@@ -13,6 +13,7 @@ internal static class BenchCommand
         var cmd = new Command("bench", "Run a benchmark and write its JSON report.");
         // Each benchmark adds its sub-command here.
         cmd.Subcommands.Add(PipelineBenchmark.Create());
+        cmd.Subcommands.Add(PromptFollowingBenchmark.Create());
         return cmd;
     }
 }
