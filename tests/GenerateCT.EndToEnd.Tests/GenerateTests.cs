@@ -26,7 +26,7 @@ public sealed class GenerateTests(ITestOutputHelper output)
 
             timer.Restart();
             var train = await Gct.RunAsync(TimeSpan.FromMinutes(6), "train", "all", "--config", "tiny", "--data", data, "--out", bundle,
-                "--ctvit-steps", "60", "--maskgit-steps", "40", "--superres-steps", "20", "--device", "cpu");
+                "--ctvit-steps", "40", "--maskgit-steps", "30", "--superres-steps", "12", "--device", "cpu");
             Assert.True(train.ExitCode == 0, train.Output);
             output.WriteLine($"train all: {timer.Elapsed.TotalSeconds:F0} s");
             Assert.True(File.Exists(Path.Combine(bundle, "manifest.json")));

@@ -17,7 +17,7 @@ public sealed class PipelineFixture : IDisposable
         Directory = System.IO.Directory.CreateTempSubdirectory("gct-pipeline-").FullName;
         BundleDirectory = Path.Combine(Directory, "bundle");
         var cases = Enumerable.Range(0, 24).Select(i => SyntheticChest(i, cardiomegaly: i % 2 == 0)).ToList();
-        var options = new TrainAllOptions { CtVitSteps = 60, MaskGitSteps = 40, SuperResSteps = 20, BatchSize = 4, Seed = 3 };
+        var options = new TrainAllOptions { CtVitSteps = 40, MaskGitSteps = 30, SuperResSteps = 12, BatchSize = 4, Seed = 3 };
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         Manifest = BundleTrainer.TrainAsync(GenerationConfig.Tiny, cases, ReferenceFixture.PathOf("spm_tiny.model"), BundleDirectory, options, CPU)
             .GetAwaiter().GetResult();

@@ -25,7 +25,7 @@ public sealed class PipelineTests(PipelineFixture fixture, ITestOutputHelper out
         output.WriteLine($"generate one tiny volume: {stopwatch.Elapsed.TotalSeconds:F1} s");
         // A cohort (two prompts, other SR batch size) from the same seed: its first volume is the one above.
         var cohort = await pipeline.GenerateAsync(new GenerationRequest([Prompt, "50 years old male: No acute findings."], Seed: 7) { SlicesPerBatch = 3 });
-        var other = await pipeline.GenerateAsync(new GenerationRequest([Prompt], Seed: 8));
+        var other = await pipeline.GenerateAsync(new GenerationRequest([Prompt], Seed: 8) { SlicesPerBatch = 9 });
 
         var v = first[0].Volume;
         var config = GenerationConfig.Tiny;
@@ -36,7 +36,10 @@ public sealed class PipelineTests(PipelineFixture fixture, ITestOutputHelper out
         Assert.True(v.Voxels.Max() - v.Voxels.Min() > 100, "a generated volume is not a constant image");
         Assert.Equal(2, cohort.Count);
         Assert.NotEqual(cohort[0].Seed, cohort[1].Seed);
-        Assert.Equal(v.Voxels, cohort[0].Volume.Voxels);            // same seed, in a cohort, other SR batch size: same volume
+        // Same seed, in a cohort, other SR batch size: the same volume up to float rounding of batched kernels.
+        Assert.True(v.Voxels.Zip(cohort[0].Volume.Voxels).Max(p => Math.Abs(p.First - p.Second)) < 0.05f, "cohort volume differs from the single one");
+        var repeat = await pipeline.GenerateAsync(new GenerationRequest([Prompt], Seed: 7));
+        Assert.Equal(v.Voxels, repeat[0].Volume.Voxels);             // same seed, same batching: bit-identical
         Assert.NotEqual(v.Voxels, other[0].Volume.Voxels);
 
         Assert.Contains(events, e => e.Stage == GenerationStage.Tokens && e.Step == 18 && e.Steps == 18);
@@ -67,7 +70,6 @@ public sealed class PipelineTests(PipelineFixture fixture, ITestOutputHelper out
     [InlineData("   ", PromptProblem.Empty, "empty")]
     [InlineData("64 years old female:\u0007 Cardiomegaly.", PromptProblem.NotText, "U+0007")]
     [InlineData("64 years old \uFFFD female", PromptProblem.NotText, "U+FFFD")]
-    [InlineData("64 years old \ud800 female", PromptProblem.NotText, "U+D800")]
     public void Unusable_prompts_are_refused_with_the_reason(string prompt, PromptProblem problem, string mentioned)
     {
         using var bundle = ModelBundle.Load(fixture.BundleDirectory);
@@ -77,6 +79,16 @@ public sealed class PipelineTests(PipelineFixture fixture, ITestOutputHelper out
         Assert.Equal(1, e.PromptIndex);
         Assert.Contains(mentioned, e.Message, StringComparison.Ordinal);
         Assert.Contains("prompt 2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_prompt_with_a_lone_surrogate_is_not_text()
+    {
+        using var bundle = ModelBundle.Load(fixture.BundleDirectory);
+        var prompt = "64 years old " + new string((char)0xD800, 1) + " female";
+        var e = Assert.Throws<InvalidPromptException>(() => new GenerationPipeline(bundle).ValidatePrompts([prompt]));
+        Assert.Equal(PromptProblem.NotText, e.Problem);
+        Assert.Contains("U+D800", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -216,7 +228,7 @@ public sealed class PipelineTests(PipelineFixture fixture, ITestOutputHelper out
             var sa = a.state_dict();
             var sb = b.state_dict();
             Assert.Equal(sa.Keys.Order(), sb.Keys.Order());
-            Assert.All(sa, kv => Assert.True(kv.Value.equal(sb[kv.Key]).item<bool>(), kv.Key));
+            Assert.All(sa, kv => Assert.True(kv.Value.eq(sb[kv.Key]).all().item<bool>(), kv.Key));
         }
 
         // And the imported bundle generates (the first SR batch is enough to show it runs end to end).
