@@ -132,7 +132,7 @@ public class SuperResDiffusionTests(ITestOutputHelper output)
         Assert.Equal(new[] { new SuperResProgress(2, 3), new SuperResProgress(3, 3) }, reports);
         var again = diffusion.SuperResolve(lowRes, text, null, seed: 1, slicesPerBatch: 3);
         var otherSeed = diffusion.SuperResolve(lowRes, text, null, seed: 2, slicesPerBatch: 3);
-        Assert.Equal(0.0, ReferenceFixture.MaxAbsDiff(again, first));
+        Assert.True(ReferenceFixture.MaxAbsDiff(again, first) <= 1e-5); // same seed, other batching
         Assert.True(ReferenceFixture.MaxAbsDiff(otherSeed, first) > 1e-2);
 
         using var cts = new CancellationTokenSource();

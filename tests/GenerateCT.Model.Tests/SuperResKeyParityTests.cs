@@ -62,4 +62,30 @@ public class SuperResKeyParityTests(ITestOutputHelper output)
         Assert.Equal("unets.0.dummy_parameter", actual[0].Key);
         Assert.Equal(22_190_441, model.parameters().Sum(p => p.numel()));
     }
+
+    [Fact]
+    public void A_released_layout_state_loads_strictly_into_the_unet_after_removing_the_wrapper_prefix()
+    {
+        using var scope = NewDisposeScope();
+        using var f = ReferenceFixture.Load("superres_unet_tiny");
+        var released = f.State().ToDictionary(kv => Superres.UnetKeyPrefix + kv.Key, kv => kv.Value);
+        released["unets.0.dummy_parameter"] = zeros(1);
+        using var wrapper = new Superres(SuperResUnetConfig.Tiny);
+        wrapper.load_state_dict(released, strict: true);
+        using var unet = new SuperResUnet(SuperResUnetConfig.Tiny);
+        unet.load_state_dict(Superres.UnetStateFromReleased(released), strict: true);
+        var a = wrapper.Unet.state_dict();
+        Assert.All(unet.state_dict(), kv => Assert.True(kv.Value.allclose(a[kv.Key], 0, 0)));
+    }
+
+    [Fact]
+    public void A_fresh_unet_starts_from_torch_initialisation_with_unit_gain_group_norms()
+    {
+        using var scope = NewDisposeScope();
+        using var unet = new SuperResUnet(SuperResUnetConfig.Tiny);
+        var norms = unet.named_parameters().Where(p => p.name.Contains(".groupnorm.")).ToList();
+        Assert.NotEmpty(norms);
+        Assert.All(norms, p => Assert.Equal(p.name.EndsWith(".weight") ? 1f : 0f, p.parameter.abs().max().item<float>()));
+        Assert.All(unet.parameters(), p => Assert.True(p.isfinite().all().item<bool>() && p.abs().max().item<float>() < 100));
+    }
 }

@@ -15,6 +15,14 @@ internal sealed class ResnetConvBlock : nn.Module<Tensor, Tensor?, Tensor?, Tens
     public ResnetConvBlock(long dim, long dimOut, long groups) : base("Block")
     {
         groupnorm = nn.GroupNorm(groups, dim);
+        // torch initialises the affine GroupNorm to weight 1, bias 0; TorchSharp 0.107's GroupNorm left them
+        // uninitialised (values up to 1e38 seen), so set them explicitly.
+        using (no_grad())
+        {
+            groupnorm.weight!.fill_(1);
+            groupnorm.bias!.zero_();
+        }
+
         project = nn.Conv2d(dim, dimOut, 3, padding: 1);
         RegisterComponents();
     }

@@ -33,6 +33,13 @@ public sealed class SuperResDiffusion
 
     public SuperResDiffusionOptions Options { get; }
 
+    /// <summary>
+    /// Slices per batch when the caller says "auto": on CUDA 16 (a 512² paper-config slice needs well under
+    /// 2 GB of activations at inference, so 16 fit an 80 GB card with room for the other stages), on CPU 4
+    /// (batching there mostly saves per-op overhead). A heuristic, not a measurement of free memory.
+    /// </summary>
+    public static int AutoSlicesPerBatch(Device device) => device.type == DeviceType.CUDA ? 16 : 4;
+
     /// <summary>The generator seed of slice <paramref name="sliceIndex"/> (SplitMix64 of seed and index).</summary>
     public static ulong SliceSeed(long seed, int sliceIndex)
     {

@@ -41,6 +41,23 @@ public sealed class Superres : nn.Module
 
     public SuperResUnet Unet => _unet;
 
+    /// <summary>
+    /// The SR Unet's own state from a released-layout dictionary (the <c>model</c> entry of
+    /// superres_pretrained.pt): keys under <c>unets.1.</c> with the prefix removed; <c>unets.0.dummy_parameter</c>
+    /// is dropped. A dictionary that already has the Unet's own keys is returned as is.
+    /// </summary>
+    public static Dictionary<string, Tensor> UnetStateFromReleased(IReadOnlyDictionary<string, Tensor> state)
+    {
+        if (!state.Keys.Any(k => k.StartsWith(UnetKeyPrefix, StringComparison.Ordinal)))
+        {
+            return state.ToDictionary(kv => kv.Key, kv => kv.Value);
+        }
+
+        return state
+            .Where(kv => kv.Key.StartsWith(UnetKeyPrefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[UnetKeyPrefix.Length..], kv => kv.Value);
+    }
+
     // Registration is by hand; reflection over the C# fields would add the Unet a second time.
     protected override void RegisterComponents()
     {

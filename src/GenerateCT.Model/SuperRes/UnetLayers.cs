@@ -109,11 +109,12 @@ internal sealed class PixelShuffleUpsample : nn.Module<Tensor, Tensor>
         // ICNR-style init as released: one kaiming-uniform kernel repeated for each of the 4 sub-pixels, zero bias.
         using (no_grad())
         {
-            var w = empty(dimOut, dim, 1, 1);
-            nn.init.kaiming_uniform_(w);
-            conv.weight!.copy_(w.repeat_interleave(4, 0));
+            // kaiming_uniform_ defaults (a = 0, fan_in, leaky_relu gain √2): U(−√(6/fan_in), √(6/fan_in))
+            var bound = Math.Sqrt(6.0 / dim);
+            using var w = rand(dimOut, dim, 1, 1) * (2 * bound) - bound;
+            using var repeated = w.repeat_interleave(4, 0);
+            conv.weight!.copy_(repeated);
             conv.bias!.zero_();
-            w.Dispose();
         }
 
         net = nn.Sequential(conv, nn.SiLU(), nn.PixelShuffle(2));
