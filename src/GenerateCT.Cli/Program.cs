@@ -24,6 +24,7 @@ public static class Program
         root.Subcommands.Add(BundleCommands.CreateGroup());
         root.Subcommands.Add(TrainAllCommand.CreateGroup());
         ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
+        root.Subcommands.Add(DicomCommands.Create());
         return root;
     }
 }

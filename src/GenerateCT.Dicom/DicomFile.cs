@@ -49,7 +49,7 @@ public sealed class DicomFile
         DicomDataset meta;
         try
         {
-            meta = metaReader.ReadDataset(bytes.Length - 132, 0, stopAtGroupAbove: 0x0002);
+            meta = metaReader.ReadDataset(bytes.Length - 132, 0, metaOnly: true);
         }
         catch (DicomParseException ex)
         {
@@ -76,7 +76,7 @@ public sealed class DicomFile
         try
         {
             var r = new DicomDatasetReader(body, syntax, options, reportOffset: dataStart);
-            dataset = r.ReadDataset(body.Length, 0, null);
+            dataset = r.ReadDataset(body.Length, 0);
             if (r.Position != body.Length)
             {
                 throw new DicomParseException("item delimiter outside any sequence", dataStart + r.Position - 8);

@@ -129,5 +129,18 @@ public class ScpInteropTests
         Assert.True((await DicomClient.EchoAsync(scp.ClientOptions())).IsSuccess);
     }
 
+    [Fact]
+    public async Task Associations_beyond_the_limit_are_rejected_transiently_until_one_is_released()
+    {
+        await using var scp = await ScpHarness.StartAsync(o => o.MaxAssociations = 1);
+        var first = await DicomClient.ConnectAsync(scp.ClientOptions("FIRST"), []);
+        var ex = await Assert.ThrowsAsync<DicomAssociationRejectedException>(() => DicomClient.EchoAsync(scp.ClientOptions("SECOND")));
+        Assert.Equal(AssociationRejection.LocalLimitExceeded, ex.Rejection);
+        Assert.Contains("transient", ex.Message);
+        await first.ReleaseAsync();
+        await scp.WaitForEventAsync(e => e.Outcome == DicomAssociationOutcome.Released && e.CallingAeTitle == "FIRST");
+        Assert.True((await DicomClient.EchoAsync(scp.ClientOptions("SECOND"))).IsSuccess);
+    }
+
     private static string Port(ScpHarness scp) => scp.Port.ToString(CultureInfo.InvariantCulture);
 }

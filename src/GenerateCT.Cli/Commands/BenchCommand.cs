@@ -14,6 +14,7 @@ internal static class BenchCommand
         // Each benchmark adds its sub-command here.
         cmd.Subcommands.Add(PipelineBenchmark.Create());
         cmd.Subcommands.Add(PromptFollowingBenchmark.Create());
+        cmd.Subcommands.Add(IngestBenchmark.Create());
         return cmd;
     }
 }

@@ -7,4999 +7,5001 @@ namespace GenerateCT.Dicom;
 
 public static partial class DicomDictionary
 {
-    private static readonly DicomDictionaryEntry[] ExactEntries =
-    [
-        new(new DicomTag(0x0000, 0x0000), DicomVR.UL, "1", "CommandGroupLength", false),
-        new(new DicomTag(0x0000, 0x0001), DicomVR.UL, "1", "RETIRED_CommandLengthToEnd", true),
-        new(new DicomTag(0x0000, 0x0002), DicomVR.UI, "1", "AffectedSOPClassUID", false),
-        new(new DicomTag(0x0000, 0x0003), DicomVR.UI, "1", "RequestedSOPClassUID", false),
-        new(new DicomTag(0x0000, 0x0010), DicomVR.SH, "1", "RETIRED_CommandRecognitionCode", true),
-        new(new DicomTag(0x0000, 0x0100), DicomVR.US, "1", "CommandField", false),
-        new(new DicomTag(0x0000, 0x0110), DicomVR.US, "1", "MessageID", false),
-        new(new DicomTag(0x0000, 0x0120), DicomVR.US, "1", "MessageIDBeingRespondedTo", false),
-        new(new DicomTag(0x0000, 0x0200), DicomVR.AE, "1", "RETIRED_Initiator", true),
-        new(new DicomTag(0x0000, 0x0300), DicomVR.AE, "1", "RETIRED_Receiver", true),
-        new(new DicomTag(0x0000, 0x0400), DicomVR.AE, "1", "RETIRED_FindLocation", true),
-        new(new DicomTag(0x0000, 0x0600), DicomVR.AE, "1", "MoveDestination", false),
-        new(new DicomTag(0x0000, 0x0700), DicomVR.US, "1", "Priority", false),
-        new(new DicomTag(0x0000, 0x0800), DicomVR.US, "1", "CommandDataSetType", false),
-        new(new DicomTag(0x0000, 0x0850), DicomVR.US, "1", "RETIRED_NumberOfMatches", true),
-        new(new DicomTag(0x0000, 0x0860), DicomVR.US, "1", "RETIRED_ResponseSequenceNumber", true),
-        new(new DicomTag(0x0000, 0x0900), DicomVR.US, "1", "Status", false),
-        new(new DicomTag(0x0000, 0x0901), DicomVR.AT, "1-n", "OffendingElement", false),
-        new(new DicomTag(0x0000, 0x0902), DicomVR.LO, "1", "ErrorComment", false),
-        new(new DicomTag(0x0000, 0x0903), DicomVR.US, "1", "ErrorID", false),
-        new(new DicomTag(0x0000, 0x1000), DicomVR.UI, "1", "AffectedSOPInstanceUID", false),
-        new(new DicomTag(0x0000, 0x1001), DicomVR.UI, "1", "RequestedSOPInstanceUID", false),
-        new(new DicomTag(0x0000, 0x1002), DicomVR.US, "1", "EventTypeID", false),
-        new(new DicomTag(0x0000, 0x1005), DicomVR.AT, "1-n", "AttributeIdentifierList", false),
-        new(new DicomTag(0x0000, 0x1008), DicomVR.US, "1", "ActionTypeID", false),
-        new(new DicomTag(0x0000, 0x1020), DicomVR.US, "1", "NumberOfRemainingSuboperations", false),
-        new(new DicomTag(0x0000, 0x1021), DicomVR.US, "1", "NumberOfCompletedSuboperations", false),
-        new(new DicomTag(0x0000, 0x1022), DicomVR.US, "1", "NumberOfFailedSuboperations", false),
-        new(new DicomTag(0x0000, 0x1023), DicomVR.US, "1", "NumberOfWarningSuboperations", false),
-        new(new DicomTag(0x0000, 0x1030), DicomVR.AE, "1", "MoveOriginatorApplicationEntityTitle", false),
-        new(new DicomTag(0x0000, 0x1031), DicomVR.US, "1", "MoveOriginatorMessageID", false),
-        new(new DicomTag(0x0000, 0x4000), DicomVR.LT, "1", "RETIRED_DialogReceiver", true),
-        new(new DicomTag(0x0000, 0x4010), DicomVR.LT, "1", "RETIRED_TerminalType", true),
-        new(new DicomTag(0x0000, 0x5010), DicomVR.SH, "1", "RETIRED_MessageSetID", true),
-        new(new DicomTag(0x0000, 0x5020), DicomVR.SH, "1", "RETIRED_EndMessageID", true),
-        new(new DicomTag(0x0000, 0x5110), DicomVR.LT, "1", "RETIRED_DisplayFormat", true),
-        new(new DicomTag(0x0000, 0x5120), DicomVR.LT, "1", "RETIRED_PagePositionID", true),
-        new(new DicomTag(0x0000, 0x5130), DicomVR.CS, "1", "RETIRED_TextFormatID", true),
-        new(new DicomTag(0x0000, 0x5140), DicomVR.CS, "1", "RETIRED_NormalReverse", true),
-        new(new DicomTag(0x0000, 0x5150), DicomVR.CS, "1", "RETIRED_AddGrayScale", true),
-        new(new DicomTag(0x0000, 0x5160), DicomVR.CS, "1", "RETIRED_Borders", true),
-        new(new DicomTag(0x0000, 0x5170), DicomVR.IS, "1", "RETIRED_Copies", true),
-        new(new DicomTag(0x0000, 0x5180), DicomVR.CS, "1", "RETIRED_CommandMagnificationType", true),
-        new(new DicomTag(0x0000, 0x5190), DicomVR.CS, "1", "RETIRED_Erase", true),
-        new(new DicomTag(0x0000, 0x51A0), DicomVR.CS, "1", "RETIRED_Print", true),
-        new(new DicomTag(0x0000, 0x51B0), DicomVR.US, "1-n", "RETIRED_Overlays", true),
-        new(new DicomTag(0x0002, 0x0000), DicomVR.UL, "1", "FileMetaInformationGroupLength", false),
-        new(new DicomTag(0x0002, 0x0001), DicomVR.OB, "1", "FileMetaInformationVersion", false),
-        new(new DicomTag(0x0002, 0x0002), DicomVR.UI, "1", "MediaStorageSOPClassUID", false),
-        new(new DicomTag(0x0002, 0x0003), DicomVR.UI, "1", "MediaStorageSOPInstanceUID", false),
-        new(new DicomTag(0x0002, 0x0010), DicomVR.UI, "1", "TransferSyntaxUID", false),
-        new(new DicomTag(0x0002, 0x0012), DicomVR.UI, "1", "ImplementationClassUID", false),
-        new(new DicomTag(0x0002, 0x0013), DicomVR.SH, "1", "ImplementationVersionName", false),
-        new(new DicomTag(0x0002, 0x0016), DicomVR.AE, "1", "SourceApplicationEntityTitle", false),
-        new(new DicomTag(0x0002, 0x0017), DicomVR.AE, "1", "SendingApplicationEntityTitle", false),
-        new(new DicomTag(0x0002, 0x0018), DicomVR.AE, "1", "ReceivingApplicationEntityTitle", false),
-        new(new DicomTag(0x0002, 0x0026), DicomVR.UR, "1", "SourcePresentationAddress", false),
-        new(new DicomTag(0x0002, 0x0027), DicomVR.UR, "1", "SendingPresentationAddress", false),
-        new(new DicomTag(0x0002, 0x0028), DicomVR.UR, "1", "ReceivingPresentationAddress", false),
-        new(new DicomTag(0x0002, 0x0031), DicomVR.OB, "1", "RTVMetaInformationVersion", false),
-        new(new DicomTag(0x0002, 0x0032), DicomVR.UI, "1", "RTVCommunicationSOPClassUID", false),
-        new(new DicomTag(0x0002, 0x0033), DicomVR.UI, "1", "RTVCommunicationSOPInstanceUID", false),
-        new(new DicomTag(0x0002, 0x0035), DicomVR.OB, "1", "RTVSourceIdentifier", false),
-        new(new DicomTag(0x0002, 0x0036), DicomVR.OB, "1", "RTVFlowIdentifier", false),
-        new(new DicomTag(0x0002, 0x0037), DicomVR.UL, "1", "RTVFlowRTPSamplingRate", false),
-        new(new DicomTag(0x0002, 0x0038), DicomVR.FD, "1", "RTVFlowActualFrameDuration", false),
-        new(new DicomTag(0x0002, 0x0100), DicomVR.UI, "1", "PrivateInformationCreatorUID", false),
-        new(new DicomTag(0x0002, 0x0102), DicomVR.OB, "1", "PrivateInformation", false),
-        new(new DicomTag(0x0004, 0x1130), DicomVR.CS, "1", "FileSetID", false),
-        new(new DicomTag(0x0004, 0x1141), DicomVR.CS, "1-8", "FileSetDescriptorFileID", false),
-        new(new DicomTag(0x0004, 0x1142), DicomVR.CS, "1", "SpecificCharacterSetOfFileSetDescriptorFile", false),
-        new(new DicomTag(0x0004, 0x1200), DicomVR.UL, "1", "OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity", false),
-        new(new DicomTag(0x0004, 0x1202), DicomVR.UL, "1", "OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity", false),
-        new(new DicomTag(0x0004, 0x1212), DicomVR.US, "1", "FileSetConsistencyFlag", false),
-        new(new DicomTag(0x0004, 0x1220), DicomVR.SQ, "1", "DirectoryRecordSequence", false),
-        new(new DicomTag(0x0004, 0x1400), DicomVR.UL, "1", "OffsetOfTheNextDirectoryRecord", false),
-        new(new DicomTag(0x0004, 0x1410), DicomVR.US, "1", "RecordInUseFlag", false),
-        new(new DicomTag(0x0004, 0x1420), DicomVR.UL, "1", "OffsetOfReferencedLowerLevelDirectoryEntity", false),
-        new(new DicomTag(0x0004, 0x1430), DicomVR.CS, "1", "DirectoryRecordType", false),
-        new(new DicomTag(0x0004, 0x1432), DicomVR.UI, "1", "PrivateRecordUID", false),
-        new(new DicomTag(0x0004, 0x1500), DicomVR.CS, "1-8", "ReferencedFileID", false),
-        new(new DicomTag(0x0004, 0x1504), DicomVR.UL, "1", "RETIRED_MRDRDirectoryRecordOffset", true),
-        new(new DicomTag(0x0004, 0x1510), DicomVR.UI, "1", "ReferencedSOPClassUIDInFile", false),
-        new(new DicomTag(0x0004, 0x1511), DicomVR.UI, "1", "ReferencedSOPInstanceUIDInFile", false),
-        new(new DicomTag(0x0004, 0x1512), DicomVR.UI, "1", "ReferencedTransferSyntaxUIDInFile", false),
-        new(new DicomTag(0x0004, 0x151A), DicomVR.UI, "1-n", "ReferencedRelatedGeneralSOPClassUIDInFile", false),
-        new(new DicomTag(0x0004, 0x1600), DicomVR.UL, "1", "RETIRED_NumberOfReferences", true),
-        new(new DicomTag(0x0006, 0x0001), DicomVR.SQ, "1", "CurrentFrameFunctionalGroupsSequence", false),
-        new(new DicomTag(0x0008, 0x0001), DicomVR.UL, "1", "RETIRED_LengthToEnd", true),
-        new(new DicomTag(0x0008, 0x0005), DicomVR.CS, "1-n", "SpecificCharacterSet", false),
-        new(new DicomTag(0x0008, 0x0006), DicomVR.SQ, "1", "LanguageCodeSequence", false),
-        new(new DicomTag(0x0008, 0x0008), DicomVR.CS, "2-n", "ImageType", false),
-        new(new DicomTag(0x0008, 0x0010), DicomVR.SH, "1", "RETIRED_RecognitionCode", true),
-        new(new DicomTag(0x0008, 0x0012), DicomVR.DA, "1", "InstanceCreationDate", false),
-        new(new DicomTag(0x0008, 0x0013), DicomVR.TM, "1", "InstanceCreationTime", false),
-        new(new DicomTag(0x0008, 0x0014), DicomVR.UI, "1", "InstanceCreatorUID", false),
-        new(new DicomTag(0x0008, 0x0015), DicomVR.DT, "1", "InstanceCoercionDateTime", false),
-        new(new DicomTag(0x0008, 0x0016), DicomVR.UI, "1", "SOPClassUID", false),
-        new(new DicomTag(0x0008, 0x0017), DicomVR.UI, "1", "AcquisitionUID", false),
-        new(new DicomTag(0x0008, 0x0018), DicomVR.UI, "1", "SOPInstanceUID", false),
-        new(new DicomTag(0x0008, 0x0019), DicomVR.UI, "1", "PyramidUID", false),
-        new(new DicomTag(0x0008, 0x001A), DicomVR.UI, "1-n", "RelatedGeneralSOPClassUID", false),
-        new(new DicomTag(0x0008, 0x001B), DicomVR.UI, "1", "OriginalSpecializedSOPClassUID", false),
-        new(new DicomTag(0x0008, 0x0020), DicomVR.DA, "1", "StudyDate", false),
-        new(new DicomTag(0x0008, 0x0021), DicomVR.DA, "1", "SeriesDate", false),
-        new(new DicomTag(0x0008, 0x0022), DicomVR.DA, "1", "AcquisitionDate", false),
-        new(new DicomTag(0x0008, 0x0023), DicomVR.DA, "1", "ContentDate", false),
-        new(new DicomTag(0x0008, 0x0024), DicomVR.DA, "1", "RETIRED_OverlayDate", true),
-        new(new DicomTag(0x0008, 0x0025), DicomVR.DA, "1", "RETIRED_CurveDate", true),
-        new(new DicomTag(0x0008, 0x002A), DicomVR.DT, "1", "AcquisitionDateTime", false),
-        new(new DicomTag(0x0008, 0x0030), DicomVR.TM, "1", "StudyTime", false),
-        new(new DicomTag(0x0008, 0x0031), DicomVR.TM, "1", "SeriesTime", false),
-        new(new DicomTag(0x0008, 0x0032), DicomVR.TM, "1", "AcquisitionTime", false),
-        new(new DicomTag(0x0008, 0x0033), DicomVR.TM, "1", "ContentTime", false),
-        new(new DicomTag(0x0008, 0x0034), DicomVR.TM, "1", "RETIRED_OverlayTime", true),
-        new(new DicomTag(0x0008, 0x0035), DicomVR.TM, "1", "RETIRED_CurveTime", true),
-        new(new DicomTag(0x0008, 0x0040), DicomVR.US, "1", "RETIRED_DataSetType", true),
-        new(new DicomTag(0x0008, 0x0041), DicomVR.LO, "1", "RETIRED_DataSetSubtype", true),
-        new(new DicomTag(0x0008, 0x0042), DicomVR.CS, "1", "RETIRED_NuclearMedicineSeriesType", true),
-        new(new DicomTag(0x0008, 0x0050), DicomVR.SH, "1", "AccessionNumber", false),
-        new(new DicomTag(0x0008, 0x0051), DicomVR.SQ, "1", "IssuerOfAccessionNumberSequence", false),
-        new(new DicomTag(0x0008, 0x0052), DicomVR.CS, "1", "QueryRetrieveLevel", false),
-        new(new DicomTag(0x0008, 0x0053), DicomVR.CS, "1", "QueryRetrieveView", false),
-        new(new DicomTag(0x0008, 0x0054), DicomVR.AE, "1-n", "RetrieveAETitle", false),
-        new(new DicomTag(0x0008, 0x0055), DicomVR.AE, "1", "StationAETitle", false),
-        new(new DicomTag(0x0008, 0x0056), DicomVR.CS, "1", "InstanceAvailability", false),
-        new(new DicomTag(0x0008, 0x0058), DicomVR.UI, "1-n", "FailedSOPInstanceUIDList", false),
-        new(new DicomTag(0x0008, 0x0060), DicomVR.CS, "1", "Modality", false),
-        new(new DicomTag(0x0008, 0x0061), DicomVR.CS, "1-n", "ModalitiesInStudy", false),
-        new(new DicomTag(0x0008, 0x0062), DicomVR.UI, "1-n", "SOPClassesInStudy", false),
-        new(new DicomTag(0x0008, 0x0063), DicomVR.SQ, "1", "AnatomicRegionsInStudyCodeSequence", false),
-        new(new DicomTag(0x0008, 0x0064), DicomVR.CS, "1", "ConversionType", false),
-        new(new DicomTag(0x0008, 0x0068), DicomVR.CS, "1", "PresentationIntentType", false),
-        new(new DicomTag(0x0008, 0x0070), DicomVR.LO, "1", "Manufacturer", false),
-        new(new DicomTag(0x0008, 0x0080), DicomVR.LO, "1", "InstitutionName", false),
-        new(new DicomTag(0x0008, 0x0081), DicomVR.ST, "1", "InstitutionAddress", false),
-        new(new DicomTag(0x0008, 0x0082), DicomVR.SQ, "1", "InstitutionCodeSequence", false),
-        new(new DicomTag(0x0008, 0x0090), DicomVR.PN, "1", "ReferringPhysicianName", false),
-        new(new DicomTag(0x0008, 0x0092), DicomVR.ST, "1", "ReferringPhysicianAddress", false),
-        new(new DicomTag(0x0008, 0x0094), DicomVR.SH, "1-n", "ReferringPhysicianTelephoneNumbers", false),
-        new(new DicomTag(0x0008, 0x0096), DicomVR.SQ, "1", "ReferringPhysicianIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x009C), DicomVR.PN, "1-n", "ConsultingPhysicianName", false),
-        new(new DicomTag(0x0008, 0x009D), DicomVR.SQ, "1", "ConsultingPhysicianIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x0100), DicomVR.SH, "1", "CodeValue", false),
-        new(new DicomTag(0x0008, 0x0101), DicomVR.LO, "1", "ExtendedCodeValue", false),
-        new(new DicomTag(0x0008, 0x0102), DicomVR.SH, "1", "CodingSchemeDesignator", false),
-        new(new DicomTag(0x0008, 0x0103), DicomVR.SH, "1", "CodingSchemeVersion", false),
-        new(new DicomTag(0x0008, 0x0104), DicomVR.LO, "1", "CodeMeaning", false),
-        new(new DicomTag(0x0008, 0x0105), DicomVR.CS, "1", "MappingResource", false),
-        new(new DicomTag(0x0008, 0x0106), DicomVR.DT, "1", "ContextGroupVersion", false),
-        new(new DicomTag(0x0008, 0x0107), DicomVR.DT, "1", "ContextGroupLocalVersion", false),
-        new(new DicomTag(0x0008, 0x0108), DicomVR.LT, "1", "ExtendedCodeMeaning", false),
-        new(new DicomTag(0x0008, 0x0109), DicomVR.SQ, "1", "CodingSchemeResourcesSequence", false),
-        new(new DicomTag(0x0008, 0x010A), DicomVR.CS, "1", "CodingSchemeURLType", false),
-        new(new DicomTag(0x0008, 0x010B), DicomVR.CS, "1", "ContextGroupExtensionFlag", false),
-        new(new DicomTag(0x0008, 0x010C), DicomVR.UI, "1", "CodingSchemeUID", false),
-        new(new DicomTag(0x0008, 0x010D), DicomVR.UI, "1", "ContextGroupExtensionCreatorUID", false),
-        new(new DicomTag(0x0008, 0x010E), DicomVR.UR, "1", "CodingSchemeURL", false),
-        new(new DicomTag(0x0008, 0x010F), DicomVR.CS, "1", "ContextIdentifier", false),
-        new(new DicomTag(0x0008, 0x0110), DicomVR.SQ, "1", "CodingSchemeIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x0112), DicomVR.LO, "1", "CodingSchemeRegistry", false),
-        new(new DicomTag(0x0008, 0x0114), DicomVR.ST, "1", "CodingSchemeExternalID", false),
-        new(new DicomTag(0x0008, 0x0115), DicomVR.ST, "1", "CodingSchemeName", false),
-        new(new DicomTag(0x0008, 0x0116), DicomVR.ST, "1", "CodingSchemeResponsibleOrganization", false),
-        new(new DicomTag(0x0008, 0x0117), DicomVR.UI, "1", "ContextUID", false),
-        new(new DicomTag(0x0008, 0x0118), DicomVR.UI, "1", "MappingResourceUID", false),
-        new(new DicomTag(0x0008, 0x0119), DicomVR.UC, "1", "LongCodeValue", false),
-        new(new DicomTag(0x0008, 0x0120), DicomVR.UR, "1", "URNCodeValue", false),
-        new(new DicomTag(0x0008, 0x0121), DicomVR.SQ, "1", "EquivalentCodeSequence", false),
-        new(new DicomTag(0x0008, 0x0122), DicomVR.LO, "1", "MappingResourceName", false),
-        new(new DicomTag(0x0008, 0x0123), DicomVR.SQ, "1", "ContextGroupIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x0124), DicomVR.SQ, "1", "MappingResourceIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x0201), DicomVR.SH, "1", "TimezoneOffsetFromUTC", false),
-        new(new DicomTag(0x0008, 0x0220), DicomVR.SQ, "1", "ResponsibleGroupCodeSequence", false),
-        new(new DicomTag(0x0008, 0x0221), DicomVR.CS, "1", "EquipmentModality", false),
-        new(new DicomTag(0x0008, 0x0222), DicomVR.LO, "1", "ManufacturerRelatedModelGroup", false),
-        new(new DicomTag(0x0008, 0x0300), DicomVR.SQ, "1", "PrivateDataElementCharacteristicsSequence", false),
-        new(new DicomTag(0x0008, 0x0301), DicomVR.US, "1", "PrivateGroupReference", false),
-        new(new DicomTag(0x0008, 0x0302), DicomVR.LO, "1", "PrivateCreatorReference", false),
-        new(new DicomTag(0x0008, 0x0303), DicomVR.CS, "1", "BlockIdentifyingInformationStatus", false),
-        new(new DicomTag(0x0008, 0x0304), DicomVR.US, "1-n", "NonidentifyingPrivateElements", false),
-        new(new DicomTag(0x0008, 0x0305), DicomVR.SQ, "1", "DeidentificationActionSequence", false),
-        new(new DicomTag(0x0008, 0x0306), DicomVR.US, "1-n", "IdentifyingPrivateElements", false),
-        new(new DicomTag(0x0008, 0x0307), DicomVR.CS, "1", "DeidentificationAction", false),
-        new(new DicomTag(0x0008, 0x0308), DicomVR.US, "1", "PrivateDataElement", false),
-        new(new DicomTag(0x0008, 0x0309), DicomVR.UL, "1-3", "PrivateDataElementValueMultiplicity", false),
-        new(new DicomTag(0x0008, 0x030A), DicomVR.CS, "1", "PrivateDataElementValueRepresentation", false),
-        new(new DicomTag(0x0008, 0x030B), DicomVR.UL, "1-2", "PrivateDataElementNumberOfItems", false),
-        new(new DicomTag(0x0008, 0x030C), DicomVR.UC, "1", "PrivateDataElementName", false),
-        new(new DicomTag(0x0008, 0x030D), DicomVR.UC, "1", "PrivateDataElementKeyword", false),
-        new(new DicomTag(0x0008, 0x030E), DicomVR.UT, "1", "PrivateDataElementDescription", false),
-        new(new DicomTag(0x0008, 0x030F), DicomVR.UT, "1", "PrivateDataElementEncoding", false),
-        new(new DicomTag(0x0008, 0x0310), DicomVR.SQ, "1", "PrivateDataElementDefinitionSequence", false),
-        new(new DicomTag(0x0008, 0x1000), DicomVR.AE, "1", "RETIRED_NetworkID", true),
-        new(new DicomTag(0x0008, 0x1010), DicomVR.SH, "1", "StationName", false),
-        new(new DicomTag(0x0008, 0x1030), DicomVR.LO, "1", "StudyDescription", false),
-        new(new DicomTag(0x0008, 0x1032), DicomVR.SQ, "1", "ProcedureCodeSequence", false),
-        new(new DicomTag(0x0008, 0x103E), DicomVR.LO, "1", "SeriesDescription", false),
-        new(new DicomTag(0x0008, 0x103F), DicomVR.SQ, "1", "SeriesDescriptionCodeSequence", false),
-        new(new DicomTag(0x0008, 0x1040), DicomVR.LO, "1", "InstitutionalDepartmentName", false),
-        new(new DicomTag(0x0008, 0x1041), DicomVR.SQ, "1", "InstitutionalDepartmentTypeCodeSequence", false),
-        new(new DicomTag(0x0008, 0x1048), DicomVR.PN, "1-n", "PhysiciansOfRecord", false),
-        new(new DicomTag(0x0008, 0x1049), DicomVR.SQ, "1", "PhysiciansOfRecordIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x1050), DicomVR.PN, "1-n", "PerformingPhysicianName", false),
-        new(new DicomTag(0x0008, 0x1052), DicomVR.SQ, "1", "PerformingPhysicianIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x1060), DicomVR.PN, "1-n", "NameOfPhysiciansReadingStudy", false),
-        new(new DicomTag(0x0008, 0x1062), DicomVR.SQ, "1", "PhysiciansReadingStudyIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x1070), DicomVR.PN, "1-n", "OperatorsName", false),
-        new(new DicomTag(0x0008, 0x1072), DicomVR.SQ, "1", "OperatorIdentificationSequence", false),
-        new(new DicomTag(0x0008, 0x1080), DicomVR.LO, "1-n", "AdmittingDiagnosesDescription", false),
-        new(new DicomTag(0x0008, 0x1084), DicomVR.SQ, "1", "AdmittingDiagnosesCodeSequence", false),
-        new(new DicomTag(0x0008, 0x1088), DicomVR.LO, "1", "PyramidDescription", false),
-        new(new DicomTag(0x0008, 0x1090), DicomVR.LO, "1", "ManufacturerModelName", false),
-        new(new DicomTag(0x0008, 0x1100), DicomVR.SQ, "1", "RETIRED_ReferencedResultsSequence", true),
-        new(new DicomTag(0x0008, 0x1110), DicomVR.SQ, "1", "ReferencedStudySequence", false),
-        new(new DicomTag(0x0008, 0x1111), DicomVR.SQ, "1", "ReferencedPerformedProcedureStepSequence", false),
-        new(new DicomTag(0x0008, 0x1115), DicomVR.SQ, "1", "ReferencedSeriesSequence", false),
-        new(new DicomTag(0x0008, 0x1120), DicomVR.SQ, "1", "ReferencedPatientSequence", false),
-        new(new DicomTag(0x0008, 0x1125), DicomVR.SQ, "1", "ReferencedVisitSequence", false),
-        new(new DicomTag(0x0008, 0x1130), DicomVR.SQ, "1", "RETIRED_ReferencedOverlaySequence", true),
-        new(new DicomTag(0x0008, 0x1134), DicomVR.SQ, "1", "ReferencedStereometricInstanceSequence", false),
-        new(new DicomTag(0x0008, 0x113A), DicomVR.SQ, "1", "ReferencedWaveformSequence", false),
-        new(new DicomTag(0x0008, 0x1140), DicomVR.SQ, "1", "ReferencedImageSequence", false),
-        new(new DicomTag(0x0008, 0x1145), DicomVR.SQ, "1", "RETIRED_ReferencedCurveSequence", true),
-        new(new DicomTag(0x0008, 0x114A), DicomVR.SQ, "1", "ReferencedInstanceSequence", false),
-        new(new DicomTag(0x0008, 0x114B), DicomVR.SQ, "1", "ReferencedRealWorldValueMappingInstanceSequence", false),
-        new(new DicomTag(0x0008, 0x1150), DicomVR.UI, "1", "ReferencedSOPClassUID", false),
-        new(new DicomTag(0x0008, 0x1155), DicomVR.UI, "1", "ReferencedSOPInstanceUID", false),
-        new(new DicomTag(0x0008, 0x1156), DicomVR.SQ, "1", "DefinitionSourceSequence", false),
-        new(new DicomTag(0x0008, 0x115A), DicomVR.UI, "1-n", "SOPClassesSupported", false),
-        new(new DicomTag(0x0008, 0x1160), DicomVR.IS, "1-n", "ReferencedFrameNumber", false),
-        new(new DicomTag(0x0008, 0x1161), DicomVR.UL, "1-n", "SimpleFrameList", false),
-        new(new DicomTag(0x0008, 0x1162), DicomVR.UL, "3-3n", "CalculatedFrameList", false),
-        new(new DicomTag(0x0008, 0x1163), DicomVR.FD, "2", "TimeRange", false),
-        new(new DicomTag(0x0008, 0x1164), DicomVR.SQ, "1", "FrameExtractionSequence", false),
-        new(new DicomTag(0x0008, 0x1167), DicomVR.UI, "1", "MultiFrameSourceSOPInstanceUID", false),
-        new(new DicomTag(0x0008, 0x1190), DicomVR.UR, "1", "RetrieveURL", false),
-        new(new DicomTag(0x0008, 0x1195), DicomVR.UI, "1", "TransactionUID", false),
-        new(new DicomTag(0x0008, 0x1196), DicomVR.US, "1", "WarningReason", false),
-        new(new DicomTag(0x0008, 0x1197), DicomVR.US, "1", "FailureReason", false),
-        new(new DicomTag(0x0008, 0x1198), DicomVR.SQ, "1", "FailedSOPSequence", false),
-        new(new DicomTag(0x0008, 0x1199), DicomVR.SQ, "1", "ReferencedSOPSequence", false),
-        new(new DicomTag(0x0008, 0x119A), DicomVR.SQ, "1", "OtherFailuresSequence", false),
-        new(new DicomTag(0x0008, 0x1200), DicomVR.SQ, "1", "StudiesContainingOtherReferencedInstancesSequence", false),
-        new(new DicomTag(0x0008, 0x1250), DicomVR.SQ, "1", "RelatedSeriesSequence", false),
-        new(new DicomTag(0x0008, 0x2110), DicomVR.CS, "1", "RETIRED_LossyImageCompressionRetired", true),
-        new(new DicomTag(0x0008, 0x2111), DicomVR.ST, "1", "DerivationDescription", false),
-        new(new DicomTag(0x0008, 0x2112), DicomVR.SQ, "1", "SourceImageSequence", false),
-        new(new DicomTag(0x0008, 0x2120), DicomVR.SH, "1", "StageName", false),
-        new(new DicomTag(0x0008, 0x2122), DicomVR.IS, "1", "StageNumber", false),
-        new(new DicomTag(0x0008, 0x2124), DicomVR.IS, "1", "NumberOfStages", false),
-        new(new DicomTag(0x0008, 0x2127), DicomVR.SH, "1", "ViewName", false),
-        new(new DicomTag(0x0008, 0x2128), DicomVR.IS, "1", "ViewNumber", false),
-        new(new DicomTag(0x0008, 0x2129), DicomVR.IS, "1", "NumberOfEventTimers", false),
-        new(new DicomTag(0x0008, 0x212A), DicomVR.IS, "1", "NumberOfViewsInStage", false),
-        new(new DicomTag(0x0008, 0x2130), DicomVR.DS, "1-n", "EventElapsedTimes", false),
-        new(new DicomTag(0x0008, 0x2132), DicomVR.LO, "1-n", "EventTimerNames", false),
-        new(new DicomTag(0x0008, 0x2133), DicomVR.SQ, "1", "EventTimerSequence", false),
-        new(new DicomTag(0x0008, 0x2134), DicomVR.FD, "1", "EventTimeOffset", false),
-        new(new DicomTag(0x0008, 0x2135), DicomVR.SQ, "1", "EventCodeSequence", false),
-        new(new DicomTag(0x0008, 0x2142), DicomVR.IS, "1", "StartTrim", false),
-        new(new DicomTag(0x0008, 0x2143), DicomVR.IS, "1", "StopTrim", false),
-        new(new DicomTag(0x0008, 0x2144), DicomVR.IS, "1", "RecommendedDisplayFrameRate", false),
-        new(new DicomTag(0x0008, 0x2200), DicomVR.CS, "1", "RETIRED_TransducerPosition", true),
-        new(new DicomTag(0x0008, 0x2204), DicomVR.CS, "1", "RETIRED_TransducerOrientation", true),
-        new(new DicomTag(0x0008, 0x2208), DicomVR.CS, "1", "RETIRED_AnatomicStructure", true),
-        new(new DicomTag(0x0008, 0x2218), DicomVR.SQ, "1", "AnatomicRegionSequence", false),
-        new(new DicomTag(0x0008, 0x2220), DicomVR.SQ, "1", "AnatomicRegionModifierSequence", false),
-        new(new DicomTag(0x0008, 0x2228), DicomVR.SQ, "1", "PrimaryAnatomicStructureSequence", false),
-        new(new DicomTag(0x0008, 0x2229), DicomVR.SQ, "1", "RETIRED_AnatomicStructureSpaceOrRegionSequence", true),
-        new(new DicomTag(0x0008, 0x2230), DicomVR.SQ, "1", "PrimaryAnatomicStructureModifierSequence", false),
-        new(new DicomTag(0x0008, 0x2240), DicomVR.SQ, "1", "RETIRED_TransducerPositionSequence", true),
-        new(new DicomTag(0x0008, 0x2242), DicomVR.SQ, "1", "RETIRED_TransducerPositionModifierSequence", true),
-        new(new DicomTag(0x0008, 0x2244), DicomVR.SQ, "1", "RETIRED_TransducerOrientationSequence", true),
-        new(new DicomTag(0x0008, 0x2246), DicomVR.SQ, "1", "RETIRED_TransducerOrientationModifierSequence", true),
-        new(new DicomTag(0x0008, 0x2251), DicomVR.SQ, "1", "RETIRED_AnatomicStructureSpaceOrRegionCodeSequenceTrial", true),
-        new(new DicomTag(0x0008, 0x2253), DicomVR.SQ, "1", "RETIRED_AnatomicPortalOfEntranceCodeSequenceTrial", true),
-        new(new DicomTag(0x0008, 0x2255), DicomVR.SQ, "1", "RETIRED_AnatomicApproachDirectionCodeSequenceTrial", true),
-        new(new DicomTag(0x0008, 0x2256), DicomVR.ST, "1", "RETIRED_AnatomicPerspectiveDescriptionTrial", true),
-        new(new DicomTag(0x0008, 0x2257), DicomVR.SQ, "1", "RETIRED_AnatomicPerspectiveCodeSequenceTrial", true),
-        new(new DicomTag(0x0008, 0x2258), DicomVR.ST, "1", "RETIRED_AnatomicLocationOfExaminingInstrumentDescriptionTrial", true),
-        new(new DicomTag(0x0008, 0x2259), DicomVR.SQ, "1", "RETIRED_AnatomicLocationOfExaminingInstrumentCodeSequenceTrial", true),
-        new(new DicomTag(0x0008, 0x225A), DicomVR.SQ, "1", "RETIRED_AnatomicStructureSpaceOrRegionModifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0008, 0x225C), DicomVR.SQ, "1", "RETIRED_OnAxisBackgroundAnatomicStructureCodeSequenceTrial", true),
-        new(new DicomTag(0x0008, 0x3001), DicomVR.SQ, "1", "AlternateRepresentationSequence", false),
-        new(new DicomTag(0x0008, 0x3002), DicomVR.UI, "1-n", "AvailableTransferSyntaxUID", false),
-        new(new DicomTag(0x0008, 0x3010), DicomVR.UI, "1-n", "IrradiationEventUID", false),
-        new(new DicomTag(0x0008, 0x3011), DicomVR.SQ, "1", "SourceIrradiationEventSequence", false),
-        new(new DicomTag(0x0008, 0x3012), DicomVR.UI, "1", "RadiopharmaceuticalAdministrationEventUID", false),
-        new(new DicomTag(0x0008, 0x4000), DicomVR.LT, "1", "RETIRED_IdentifyingComments", true),
-        new(new DicomTag(0x0008, 0x9007), DicomVR.CS, "4", "FrameType", false),
-        new(new DicomTag(0x0008, 0x9092), DicomVR.SQ, "1", "ReferencedImageEvidenceSequence", false),
-        new(new DicomTag(0x0008, 0x9121), DicomVR.SQ, "1", "ReferencedRawDataSequence", false),
-        new(new DicomTag(0x0008, 0x9123), DicomVR.UI, "1", "CreatorVersionUID", false),
-        new(new DicomTag(0x0008, 0x9124), DicomVR.SQ, "1", "DerivationImageSequence", false),
-        new(new DicomTag(0x0008, 0x9154), DicomVR.SQ, "1", "SourceImageEvidenceSequence", false),
-        new(new DicomTag(0x0008, 0x9205), DicomVR.CS, "1", "PixelPresentation", false),
-        new(new DicomTag(0x0008, 0x9206), DicomVR.CS, "1", "VolumetricProperties", false),
-        new(new DicomTag(0x0008, 0x9207), DicomVR.CS, "1", "VolumeBasedCalculationTechnique", false),
-        new(new DicomTag(0x0008, 0x9208), DicomVR.CS, "1", "ComplexImageComponent", false),
-        new(new DicomTag(0x0008, 0x9209), DicomVR.CS, "1", "AcquisitionContrast", false),
-        new(new DicomTag(0x0008, 0x9215), DicomVR.SQ, "1", "DerivationCodeSequence", false),
-        new(new DicomTag(0x0008, 0x9237), DicomVR.SQ, "1", "ReferencedPresentationStateSequence", false),
-        new(new DicomTag(0x0008, 0x9410), DicomVR.SQ, "1", "ReferencedOtherPlaneSequence", false),
-        new(new DicomTag(0x0008, 0x9458), DicomVR.SQ, "1", "FrameDisplaySequence", false),
-        new(new DicomTag(0x0008, 0x9459), DicomVR.FL, "1", "RecommendedDisplayFrameRateInFloat", false),
-        new(new DicomTag(0x0008, 0x9460), DicomVR.CS, "1", "SkipFrameRangeFlag", false),
-        new(new DicomTag(0x0010, 0x0010), DicomVR.PN, "1", "PatientName", false),
-        new(new DicomTag(0x0010, 0x0020), DicomVR.LO, "1", "PatientID", false),
-        new(new DicomTag(0x0010, 0x0021), DicomVR.LO, "1", "IssuerOfPatientID", false),
-        new(new DicomTag(0x0010, 0x0022), DicomVR.CS, "1", "TypeOfPatientID", false),
-        new(new DicomTag(0x0010, 0x0024), DicomVR.SQ, "1", "IssuerOfPatientIDQualifiersSequence", false),
-        new(new DicomTag(0x0010, 0x0026), DicomVR.SQ, "1", "SourcePatientGroupIdentificationSequence", false),
-        new(new DicomTag(0x0010, 0x0027), DicomVR.SQ, "1", "GroupOfPatientsIdentificationSequence", false),
-        new(new DicomTag(0x0010, 0x0028), DicomVR.US, "3", "SubjectRelativePositionInImage", false),
-        new(new DicomTag(0x0010, 0x0030), DicomVR.DA, "1", "PatientBirthDate", false),
-        new(new DicomTag(0x0010, 0x0032), DicomVR.TM, "1", "PatientBirthTime", false),
-        new(new DicomTag(0x0010, 0x0033), DicomVR.LO, "1", "PatientBirthDateInAlternativeCalendar", false),
-        new(new DicomTag(0x0010, 0x0034), DicomVR.LO, "1", "PatientDeathDateInAlternativeCalendar", false),
-        new(new DicomTag(0x0010, 0x0035), DicomVR.CS, "1", "PatientAlternativeCalendar", false),
-        new(new DicomTag(0x0010, 0x0040), DicomVR.CS, "1", "PatientSex", false),
-        new(new DicomTag(0x0010, 0x0050), DicomVR.SQ, "1", "PatientInsurancePlanCodeSequence", false),
-        new(new DicomTag(0x0010, 0x0101), DicomVR.SQ, "1", "PatientPrimaryLanguageCodeSequence", false),
-        new(new DicomTag(0x0010, 0x0102), DicomVR.SQ, "1", "PatientPrimaryLanguageModifierCodeSequence", false),
-        new(new DicomTag(0x0010, 0x0200), DicomVR.CS, "1", "QualityControlSubject", false),
-        new(new DicomTag(0x0010, 0x0201), DicomVR.SQ, "1", "QualityControlSubjectTypeCodeSequence", false),
-        new(new DicomTag(0x0010, 0x0212), DicomVR.UC, "1", "StrainDescription", false),
-        new(new DicomTag(0x0010, 0x0213), DicomVR.LO, "1", "StrainNomenclature", false),
-        new(new DicomTag(0x0010, 0x0214), DicomVR.LO, "1", "StrainStockNumber", false),
-        new(new DicomTag(0x0010, 0x0215), DicomVR.SQ, "1", "StrainSourceRegistryCodeSequence", false),
-        new(new DicomTag(0x0010, 0x0216), DicomVR.SQ, "1", "StrainStockSequence", false),
-        new(new DicomTag(0x0010, 0x0217), DicomVR.LO, "1", "StrainSource", false),
-        new(new DicomTag(0x0010, 0x0218), DicomVR.UT, "1", "StrainAdditionalInformation", false),
-        new(new DicomTag(0x0010, 0x0219), DicomVR.SQ, "1", "StrainCodeSequence", false),
-        new(new DicomTag(0x0010, 0x0221), DicomVR.SQ, "1", "GeneticModificationsSequence", false),
-        new(new DicomTag(0x0010, 0x0222), DicomVR.UC, "1", "GeneticModificationsDescription", false),
-        new(new DicomTag(0x0010, 0x0223), DicomVR.LO, "1", "GeneticModificationsNomenclature", false),
-        new(new DicomTag(0x0010, 0x0229), DicomVR.SQ, "1", "GeneticModificationsCodeSequence", false),
-        new(new DicomTag(0x0010, 0x1000), DicomVR.LO, "1-n", "RETIRED_OtherPatientIDs", true),
-        new(new DicomTag(0x0010, 0x1001), DicomVR.PN, "1-n", "OtherPatientNames", false),
-        new(new DicomTag(0x0010, 0x1002), DicomVR.SQ, "1", "OtherPatientIDsSequence", false),
-        new(new DicomTag(0x0010, 0x1005), DicomVR.PN, "1", "PatientBirthName", false),
-        new(new DicomTag(0x0010, 0x1010), DicomVR.AS, "1", "PatientAge", false),
-        new(new DicomTag(0x0010, 0x1020), DicomVR.DS, "1", "PatientSize", false),
-        new(new DicomTag(0x0010, 0x1021), DicomVR.SQ, "1", "PatientSizeCodeSequence", false),
-        new(new DicomTag(0x0010, 0x1022), DicomVR.DS, "1", "PatientBodyMassIndex", false),
-        new(new DicomTag(0x0010, 0x1023), DicomVR.DS, "1", "MeasuredAPDimension", false),
-        new(new DicomTag(0x0010, 0x1024), DicomVR.DS, "1", "MeasuredLateralDimension", false),
-        new(new DicomTag(0x0010, 0x1030), DicomVR.DS, "1", "PatientWeight", false),
-        new(new DicomTag(0x0010, 0x1040), DicomVR.LO, "1", "PatientAddress", false),
-        new(new DicomTag(0x0010, 0x1050), DicomVR.LO, "1-n", "RETIRED_InsurancePlanIdentification", true),
-        new(new DicomTag(0x0010, 0x1060), DicomVR.PN, "1", "PatientMotherBirthName", false),
-        new(new DicomTag(0x0010, 0x1080), DicomVR.LO, "1", "MilitaryRank", false),
-        new(new DicomTag(0x0010, 0x1081), DicomVR.LO, "1", "BranchOfService", false),
-        new(new DicomTag(0x0010, 0x1090), DicomVR.LO, "1", "RETIRED_MedicalRecordLocator", true),
-        new(new DicomTag(0x0010, 0x1100), DicomVR.SQ, "1", "ReferencedPatientPhotoSequence", false),
-        new(new DicomTag(0x0010, 0x2000), DicomVR.LO, "1-n", "MedicalAlerts", false),
-        new(new DicomTag(0x0010, 0x2110), DicomVR.LO, "1-n", "Allergies", false),
-        new(new DicomTag(0x0010, 0x2150), DicomVR.LO, "1", "CountryOfResidence", false),
-        new(new DicomTag(0x0010, 0x2152), DicomVR.LO, "1", "RegionOfResidence", false),
-        new(new DicomTag(0x0010, 0x2154), DicomVR.SH, "1-n", "PatientTelephoneNumbers", false),
-        new(new DicomTag(0x0010, 0x2155), DicomVR.LT, "1", "PatientTelecomInformation", false),
-        new(new DicomTag(0x0010, 0x2160), DicomVR.SH, "1", "EthnicGroup", false),
-        new(new DicomTag(0x0010, 0x2180), DicomVR.SH, "1", "Occupation", false),
-        new(new DicomTag(0x0010, 0x21A0), DicomVR.CS, "1", "SmokingStatus", false),
-        new(new DicomTag(0x0010, 0x21B0), DicomVR.LT, "1", "AdditionalPatientHistory", false),
-        new(new DicomTag(0x0010, 0x21C0), DicomVR.US, "1", "PregnancyStatus", false),
-        new(new DicomTag(0x0010, 0x21D0), DicomVR.DA, "1", "LastMenstrualDate", false),
-        new(new DicomTag(0x0010, 0x21F0), DicomVR.LO, "1", "PatientReligiousPreference", false),
-        new(new DicomTag(0x0010, 0x2201), DicomVR.LO, "1", "PatientSpeciesDescription", false),
-        new(new DicomTag(0x0010, 0x2202), DicomVR.SQ, "1", "PatientSpeciesCodeSequence", false),
-        new(new DicomTag(0x0010, 0x2203), DicomVR.CS, "1", "PatientSexNeutered", false),
-        new(new DicomTag(0x0010, 0x2210), DicomVR.CS, "1", "AnatomicalOrientationType", false),
-        new(new DicomTag(0x0010, 0x2292), DicomVR.LO, "1", "PatientBreedDescription", false),
-        new(new DicomTag(0x0010, 0x2293), DicomVR.SQ, "1", "PatientBreedCodeSequence", false),
-        new(new DicomTag(0x0010, 0x2294), DicomVR.SQ, "1", "BreedRegistrationSequence", false),
-        new(new DicomTag(0x0010, 0x2295), DicomVR.LO, "1", "BreedRegistrationNumber", false),
-        new(new DicomTag(0x0010, 0x2296), DicomVR.SQ, "1", "BreedRegistryCodeSequence", false),
-        new(new DicomTag(0x0010, 0x2297), DicomVR.PN, "1", "ResponsiblePerson", false),
-        new(new DicomTag(0x0010, 0x2298), DicomVR.CS, "1", "ResponsiblePersonRole", false),
-        new(new DicomTag(0x0010, 0x2299), DicomVR.LO, "1", "ResponsibleOrganization", false),
-        new(new DicomTag(0x0010, 0x4000), DicomVR.LT, "1", "PatientComments", false),
-        new(new DicomTag(0x0010, 0x9431), DicomVR.FL, "1", "ExaminedBodyThickness", false),
-        new(new DicomTag(0x0012, 0x0010), DicomVR.LO, "1", "ClinicalTrialSponsorName", false),
-        new(new DicomTag(0x0012, 0x0020), DicomVR.LO, "1", "ClinicalTrialProtocolID", false),
-        new(new DicomTag(0x0012, 0x0021), DicomVR.LO, "1", "ClinicalTrialProtocolName", false),
-        new(new DicomTag(0x0012, 0x0030), DicomVR.LO, "1", "ClinicalTrialSiteID", false),
-        new(new DicomTag(0x0012, 0x0031), DicomVR.LO, "1", "ClinicalTrialSiteName", false),
-        new(new DicomTag(0x0012, 0x0040), DicomVR.LO, "1", "ClinicalTrialSubjectID", false),
-        new(new DicomTag(0x0012, 0x0042), DicomVR.LO, "1", "ClinicalTrialSubjectReadingID", false),
-        new(new DicomTag(0x0012, 0x0050), DicomVR.LO, "1", "ClinicalTrialTimePointID", false),
-        new(new DicomTag(0x0012, 0x0051), DicomVR.ST, "1", "ClinicalTrialTimePointDescription", false),
-        new(new DicomTag(0x0012, 0x0052), DicomVR.FD, "1", "LongitudinalTemporalOffsetFromEvent", false),
-        new(new DicomTag(0x0012, 0x0053), DicomVR.CS, "1", "LongitudinalTemporalEventType", false),
-        new(new DicomTag(0x0012, 0x0060), DicomVR.LO, "1", "ClinicalTrialCoordinatingCenterName", false),
-        new(new DicomTag(0x0012, 0x0062), DicomVR.CS, "1", "PatientIdentityRemoved", false),
-        new(new DicomTag(0x0012, 0x0063), DicomVR.LO, "1-n", "DeidentificationMethod", false),
-        new(new DicomTag(0x0012, 0x0064), DicomVR.SQ, "1", "DeidentificationMethodCodeSequence", false),
-        new(new DicomTag(0x0012, 0x0071), DicomVR.LO, "1", "ClinicalTrialSeriesID", false),
-        new(new DicomTag(0x0012, 0x0072), DicomVR.LO, "1", "ClinicalTrialSeriesDescription", false),
-        new(new DicomTag(0x0012, 0x0081), DicomVR.LO, "1", "ClinicalTrialProtocolEthicsCommitteeName", false),
-        new(new DicomTag(0x0012, 0x0082), DicomVR.LO, "1", "ClinicalTrialProtocolEthicsCommitteeApprovalNumber", false),
-        new(new DicomTag(0x0012, 0x0083), DicomVR.SQ, "1", "ConsentForClinicalTrialUseSequence", false),
-        new(new DicomTag(0x0012, 0x0084), DicomVR.CS, "1", "DistributionType", false),
-        new(new DicomTag(0x0012, 0x0085), DicomVR.CS, "1", "ConsentForDistributionFlag", false),
-        new(new DicomTag(0x0012, 0x0086), DicomVR.DA, "1", "EthicsCommitteeApprovalEffectivenessStartDate", false),
-        new(new DicomTag(0x0012, 0x0087), DicomVR.DA, "1", "EthicsCommitteeApprovalEffectivenessEndDate", false),
-        new(new DicomTag(0x0014, 0x0023), DicomVR.ST, "1", "RETIRED_CADFileFormat", true),
-        new(new DicomTag(0x0014, 0x0024), DicomVR.ST, "1", "RETIRED_ComponentReferenceSystem", true),
-        new(new DicomTag(0x0014, 0x0025), DicomVR.ST, "1", "ComponentManufacturingProcedure", false),
-        new(new DicomTag(0x0014, 0x0028), DicomVR.ST, "1", "ComponentManufacturer", false),
-        new(new DicomTag(0x0014, 0x0030), DicomVR.DS, "1-n", "MaterialThickness", false),
-        new(new DicomTag(0x0014, 0x0032), DicomVR.DS, "1-n", "MaterialPipeDiameter", false),
-        new(new DicomTag(0x0014, 0x0034), DicomVR.DS, "1-n", "MaterialIsolationDiameter", false),
-        new(new DicomTag(0x0014, 0x0042), DicomVR.ST, "1", "MaterialGrade", false),
-        new(new DicomTag(0x0014, 0x0044), DicomVR.ST, "1", "MaterialPropertiesDescription", false),
-        new(new DicomTag(0x0014, 0x0045), DicomVR.ST, "1", "RETIRED_MaterialPropertiesFileFormatRetired", true),
-        new(new DicomTag(0x0014, 0x0046), DicomVR.LT, "1", "MaterialNotes", false),
-        new(new DicomTag(0x0014, 0x0050), DicomVR.CS, "1", "ComponentShape", false),
-        new(new DicomTag(0x0014, 0x0052), DicomVR.CS, "1", "CurvatureType", false),
-        new(new DicomTag(0x0014, 0x0054), DicomVR.DS, "1", "OuterDiameter", false),
-        new(new DicomTag(0x0014, 0x0056), DicomVR.DS, "1", "InnerDiameter", false),
-        new(new DicomTag(0x0014, 0x0100), DicomVR.LO, "1-n", "ComponentWelderIDs", false),
-        new(new DicomTag(0x0014, 0x0101), DicomVR.CS, "1", "SecondaryApprovalStatus", false),
-        new(new DicomTag(0x0014, 0x0102), DicomVR.DA, "1", "SecondaryReviewDate", false),
-        new(new DicomTag(0x0014, 0x0103), DicomVR.TM, "1", "SecondaryReviewTime", false),
-        new(new DicomTag(0x0014, 0x0104), DicomVR.PN, "1", "SecondaryReviewerName", false),
-        new(new DicomTag(0x0014, 0x0105), DicomVR.ST, "1", "RepairID", false),
-        new(new DicomTag(0x0014, 0x0106), DicomVR.SQ, "1", "MultipleComponentApprovalSequence", false),
-        new(new DicomTag(0x0014, 0x0107), DicomVR.CS, "1-n", "OtherApprovalStatus", false),
-        new(new DicomTag(0x0014, 0x0108), DicomVR.CS, "1-n", "OtherSecondaryApprovalStatus", false),
-        new(new DicomTag(0x0014, 0x1010), DicomVR.ST, "1", "ActualEnvironmentalConditions", false),
-        new(new DicomTag(0x0014, 0x1020), DicomVR.DA, "1", "ExpiryDate", false),
-        new(new DicomTag(0x0014, 0x1040), DicomVR.ST, "1", "EnvironmentalConditions", false),
-        new(new DicomTag(0x0014, 0x2002), DicomVR.SQ, "1", "EvaluatorSequence", false),
-        new(new DicomTag(0x0014, 0x2004), DicomVR.IS, "1", "EvaluatorNumber", false),
-        new(new DicomTag(0x0014, 0x2006), DicomVR.PN, "1", "EvaluatorName", false),
-        new(new DicomTag(0x0014, 0x2008), DicomVR.IS, "1", "EvaluationAttempt", false),
-        new(new DicomTag(0x0014, 0x2012), DicomVR.SQ, "1", "IndicationSequence", false),
-        new(new DicomTag(0x0014, 0x2014), DicomVR.IS, "1", "IndicationNumber", false),
-        new(new DicomTag(0x0014, 0x2016), DicomVR.SH, "1", "IndicationLabel", false),
-        new(new DicomTag(0x0014, 0x2018), DicomVR.ST, "1", "IndicationDescription", false),
-        new(new DicomTag(0x0014, 0x201A), DicomVR.CS, "1-n", "IndicationType", false),
-        new(new DicomTag(0x0014, 0x201C), DicomVR.CS, "1", "IndicationDisposition", false),
-        new(new DicomTag(0x0014, 0x201E), DicomVR.SQ, "1", "IndicationROISequence", false),
-        new(new DicomTag(0x0014, 0x2030), DicomVR.SQ, "1", "IndicationPhysicalPropertySequence", false),
-        new(new DicomTag(0x0014, 0x2032), DicomVR.SH, "1", "PropertyLabel", false),
-        new(new DicomTag(0x0014, 0x2202), DicomVR.IS, "1", "CoordinateSystemNumberOfAxes", false),
-        new(new DicomTag(0x0014, 0x2204), DicomVR.SQ, "1", "CoordinateSystemAxesSequence", false),
-        new(new DicomTag(0x0014, 0x2206), DicomVR.ST, "1", "CoordinateSystemAxisDescription", false),
-        new(new DicomTag(0x0014, 0x2208), DicomVR.CS, "1", "CoordinateSystemDataSetMapping", false),
-        new(new DicomTag(0x0014, 0x220A), DicomVR.IS, "1", "CoordinateSystemAxisNumber", false),
-        new(new DicomTag(0x0014, 0x220C), DicomVR.CS, "1", "CoordinateSystemAxisType", false),
-        new(new DicomTag(0x0014, 0x220E), DicomVR.CS, "1", "CoordinateSystemAxisUnits", false),
-        new(new DicomTag(0x0014, 0x2210), DicomVR.OB, "1", "CoordinateSystemAxisValues", false),
-        new(new DicomTag(0x0014, 0x2220), DicomVR.SQ, "1", "CoordinateSystemTransformSequence", false),
-        new(new DicomTag(0x0014, 0x2222), DicomVR.ST, "1", "TransformDescription", false),
-        new(new DicomTag(0x0014, 0x2224), DicomVR.IS, "1", "TransformNumberOfAxes", false),
-        new(new DicomTag(0x0014, 0x2226), DicomVR.IS, "1-n", "TransformOrderOfAxes", false),
-        new(new DicomTag(0x0014, 0x2228), DicomVR.CS, "1", "TransformedAxisUnits", false),
-        new(new DicomTag(0x0014, 0x222A), DicomVR.DS, "1-n", "CoordinateSystemTransformRotationAndScaleMatrix", false),
-        new(new DicomTag(0x0014, 0x222C), DicomVR.DS, "1-n", "CoordinateSystemTransformTranslationMatrix", false),
-        new(new DicomTag(0x0014, 0x3011), DicomVR.DS, "1", "InternalDetectorFrameTime", false),
-        new(new DicomTag(0x0014, 0x3012), DicomVR.DS, "1", "NumberOfFramesIntegrated", false),
-        new(new DicomTag(0x0014, 0x3020), DicomVR.SQ, "1", "DetectorTemperatureSequence", false),
-        new(new DicomTag(0x0014, 0x3022), DicomVR.ST, "1", "SensorName", false),
-        new(new DicomTag(0x0014, 0x3024), DicomVR.DS, "1", "HorizontalOffsetOfSensor", false),
-        new(new DicomTag(0x0014, 0x3026), DicomVR.DS, "1", "VerticalOffsetOfSensor", false),
-        new(new DicomTag(0x0014, 0x3028), DicomVR.DS, "1", "SensorTemperature", false),
-        new(new DicomTag(0x0014, 0x3040), DicomVR.SQ, "1", "DarkCurrentSequence", false),
-        new(new DicomTag(0x0014, 0x3050), DicomVR.OW, "1", "DarkCurrentCounts", false),
-        new(new DicomTag(0x0014, 0x3060), DicomVR.SQ, "1", "GainCorrectionReferenceSequence", false),
-        new(new DicomTag(0x0014, 0x3070), DicomVR.OW, "1", "AirCounts", false),
-        new(new DicomTag(0x0014, 0x3071), DicomVR.DS, "1", "KVUsedInGainCalibration", false),
-        new(new DicomTag(0x0014, 0x3072), DicomVR.DS, "1", "MAUsedInGainCalibration", false),
-        new(new DicomTag(0x0014, 0x3073), DicomVR.DS, "1", "NumberOfFramesUsedForIntegration", false),
-        new(new DicomTag(0x0014, 0x3074), DicomVR.LO, "1", "FilterMaterialUsedInGainCalibration", false),
-        new(new DicomTag(0x0014, 0x3075), DicomVR.DS, "1", "FilterThicknessUsedInGainCalibration", false),
-        new(new DicomTag(0x0014, 0x3076), DicomVR.DA, "1", "DateOfGainCalibration", false),
-        new(new DicomTag(0x0014, 0x3077), DicomVR.TM, "1", "TimeOfGainCalibration", false),
-        new(new DicomTag(0x0014, 0x3080), DicomVR.OB, "1", "BadPixelImage", false),
-        new(new DicomTag(0x0014, 0x3099), DicomVR.LT, "1", "CalibrationNotes", false),
-        new(new DicomTag(0x0014, 0x3100), DicomVR.LT, "1", "LinearityCorrectionTechnique", false),
-        new(new DicomTag(0x0014, 0x3101), DicomVR.LT, "1", "BeamHardeningCorrectionTechnique", false),
-        new(new DicomTag(0x0014, 0x4002), DicomVR.SQ, "1", "PulserEquipmentSequence", false),
-        new(new DicomTag(0x0014, 0x4004), DicomVR.CS, "1", "PulserType", false),
-        new(new DicomTag(0x0014, 0x4006), DicomVR.LT, "1", "PulserNotes", false),
-        new(new DicomTag(0x0014, 0x4008), DicomVR.SQ, "1", "ReceiverEquipmentSequence", false),
-        new(new DicomTag(0x0014, 0x400A), DicomVR.CS, "1", "AmplifierType", false),
-        new(new DicomTag(0x0014, 0x400C), DicomVR.LT, "1", "ReceiverNotes", false),
-        new(new DicomTag(0x0014, 0x400E), DicomVR.SQ, "1", "PreAmplifierEquipmentSequence", false),
-        new(new DicomTag(0x0014, 0x400F), DicomVR.LT, "1", "PreAmplifierNotes", false),
-        new(new DicomTag(0x0014, 0x4010), DicomVR.SQ, "1", "TransmitTransducerSequence", false),
-        new(new DicomTag(0x0014, 0x4011), DicomVR.SQ, "1", "ReceiveTransducerSequence", false),
-        new(new DicomTag(0x0014, 0x4012), DicomVR.US, "1", "NumberOfElements", false),
-        new(new DicomTag(0x0014, 0x4013), DicomVR.CS, "1", "ElementShape", false),
-        new(new DicomTag(0x0014, 0x4014), DicomVR.DS, "1", "ElementDimensionA", false),
-        new(new DicomTag(0x0014, 0x4015), DicomVR.DS, "1", "ElementDimensionB", false),
-        new(new DicomTag(0x0014, 0x4016), DicomVR.DS, "1", "ElementPitchA", false),
-        new(new DicomTag(0x0014, 0x4017), DicomVR.DS, "1", "MeasuredBeamDimensionA", false),
-        new(new DicomTag(0x0014, 0x4018), DicomVR.DS, "1", "MeasuredBeamDimensionB", false),
-        new(new DicomTag(0x0014, 0x4019), DicomVR.DS, "1", "LocationOfMeasuredBeamDiameter", false),
-        new(new DicomTag(0x0014, 0x401A), DicomVR.DS, "1", "NominalFrequency", false),
-        new(new DicomTag(0x0014, 0x401B), DicomVR.DS, "1", "MeasuredCenterFrequency", false),
-        new(new DicomTag(0x0014, 0x401C), DicomVR.DS, "1", "MeasuredBandwidth", false),
-        new(new DicomTag(0x0014, 0x401D), DicomVR.DS, "1", "ElementPitchB", false),
-        new(new DicomTag(0x0014, 0x4020), DicomVR.SQ, "1", "PulserSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4022), DicomVR.DS, "1", "PulseWidth", false),
-        new(new DicomTag(0x0014, 0x4024), DicomVR.DS, "1", "ExcitationFrequency", false),
-        new(new DicomTag(0x0014, 0x4026), DicomVR.CS, "1", "ModulationType", false),
-        new(new DicomTag(0x0014, 0x4028), DicomVR.DS, "1", "Damping", false),
-        new(new DicomTag(0x0014, 0x4030), DicomVR.SQ, "1", "ReceiverSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4031), DicomVR.DS, "1", "AcquiredSoundpathLength", false),
-        new(new DicomTag(0x0014, 0x4032), DicomVR.CS, "1", "AcquisitionCompressionType", false),
-        new(new DicomTag(0x0014, 0x4033), DicomVR.IS, "1", "AcquisitionSampleSize", false),
-        new(new DicomTag(0x0014, 0x4034), DicomVR.DS, "1", "RectifierSmoothing", false),
-        new(new DicomTag(0x0014, 0x4035), DicomVR.SQ, "1", "DACSequence", false),
-        new(new DicomTag(0x0014, 0x4036), DicomVR.CS, "1", "DACType", false),
-        new(new DicomTag(0x0014, 0x4038), DicomVR.DS, "1-n", "DACGainPoints", false),
-        new(new DicomTag(0x0014, 0x403A), DicomVR.DS, "1-n", "DACTimePoints", false),
-        new(new DicomTag(0x0014, 0x403C), DicomVR.DS, "1-n", "DACAmplitude", false),
-        new(new DicomTag(0x0014, 0x4040), DicomVR.SQ, "1", "PreAmplifierSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4050), DicomVR.SQ, "1", "TransmitTransducerSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4051), DicomVR.SQ, "1", "ReceiveTransducerSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4052), DicomVR.DS, "1", "IncidentAngle", false),
-        new(new DicomTag(0x0014, 0x4054), DicomVR.ST, "1", "CouplingTechnique", false),
-        new(new DicomTag(0x0014, 0x4056), DicomVR.ST, "1", "CouplingMedium", false),
-        new(new DicomTag(0x0014, 0x4057), DicomVR.DS, "1", "CouplingVelocity", false),
-        new(new DicomTag(0x0014, 0x4058), DicomVR.DS, "1", "ProbeCenterLocationX", false),
-        new(new DicomTag(0x0014, 0x4059), DicomVR.DS, "1", "ProbeCenterLocationZ", false),
-        new(new DicomTag(0x0014, 0x405A), DicomVR.DS, "1", "SoundPathLength", false),
-        new(new DicomTag(0x0014, 0x405C), DicomVR.ST, "1", "DelayLawIdentifier", false),
-        new(new DicomTag(0x0014, 0x4060), DicomVR.SQ, "1", "GateSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4062), DicomVR.DS, "1", "GateThreshold", false),
-        new(new DicomTag(0x0014, 0x4064), DicomVR.DS, "1", "VelocityOfSound", false),
-        new(new DicomTag(0x0014, 0x4070), DicomVR.SQ, "1", "CalibrationSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4072), DicomVR.ST, "1", "CalibrationProcedure", false),
-        new(new DicomTag(0x0014, 0x4074), DicomVR.SH, "1", "ProcedureVersion", false),
-        new(new DicomTag(0x0014, 0x4076), DicomVR.DA, "1", "ProcedureCreationDate", false),
-        new(new DicomTag(0x0014, 0x4078), DicomVR.DA, "1", "ProcedureExpirationDate", false),
-        new(new DicomTag(0x0014, 0x407A), DicomVR.DA, "1", "ProcedureLastModifiedDate", false),
-        new(new DicomTag(0x0014, 0x407C), DicomVR.TM, "1-n", "CalibrationTime", false),
-        new(new DicomTag(0x0014, 0x407E), DicomVR.DA, "1-n", "CalibrationDate", false),
-        new(new DicomTag(0x0014, 0x4080), DicomVR.SQ, "1", "ProbeDriveEquipmentSequence", false),
-        new(new DicomTag(0x0014, 0x4081), DicomVR.CS, "1", "DriveType", false),
-        new(new DicomTag(0x0014, 0x4082), DicomVR.LT, "1", "ProbeDriveNotes", false),
-        new(new DicomTag(0x0014, 0x4083), DicomVR.SQ, "1", "DriveProbeSequence", false),
-        new(new DicomTag(0x0014, 0x4084), DicomVR.DS, "1", "ProbeInductance", false),
-        new(new DicomTag(0x0014, 0x4085), DicomVR.DS, "1", "ProbeResistance", false),
-        new(new DicomTag(0x0014, 0x4086), DicomVR.SQ, "1", "ReceiveProbeSequence", false),
-        new(new DicomTag(0x0014, 0x4087), DicomVR.SQ, "1", "ProbeDriveSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4088), DicomVR.DS, "1", "BridgeResistors", false),
-        new(new DicomTag(0x0014, 0x4089), DicomVR.DS, "1", "ProbeOrientationAngle", false),
-        new(new DicomTag(0x0014, 0x408B), DicomVR.DS, "1", "UserSelectedGainY", false),
-        new(new DicomTag(0x0014, 0x408C), DicomVR.DS, "1", "UserSelectedPhase", false),
-        new(new DicomTag(0x0014, 0x408D), DicomVR.DS, "1", "UserSelectedOffsetX", false),
-        new(new DicomTag(0x0014, 0x408E), DicomVR.DS, "1", "UserSelectedOffsetY", false),
-        new(new DicomTag(0x0014, 0x4091), DicomVR.SQ, "1", "ChannelSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x4092), DicomVR.DS, "1", "ChannelThreshold", false),
-        new(new DicomTag(0x0014, 0x409A), DicomVR.SQ, "1", "ScannerSettingsSequence", false),
-        new(new DicomTag(0x0014, 0x409B), DicomVR.ST, "1", "ScanProcedure", false),
-        new(new DicomTag(0x0014, 0x409C), DicomVR.DS, "1", "TranslationRateX", false),
-        new(new DicomTag(0x0014, 0x409D), DicomVR.DS, "1", "TranslationRateY", false),
-        new(new DicomTag(0x0014, 0x409F), DicomVR.DS, "1", "ChannelOverlap", false),
-        new(new DicomTag(0x0014, 0x40A0), DicomVR.LO, "1-n", "ImageQualityIndicatorType", false),
-        new(new DicomTag(0x0014, 0x40A1), DicomVR.LO, "1-n", "ImageQualityIndicatorMaterial", false),
-        new(new DicomTag(0x0014, 0x40A2), DicomVR.LO, "1-n", "ImageQualityIndicatorSize", false),
-        new(new DicomTag(0x0014, 0x5002), DicomVR.IS, "1", "LINACEnergy", false),
-        new(new DicomTag(0x0014, 0x5004), DicomVR.IS, "1", "LINACOutput", false),
-        new(new DicomTag(0x0014, 0x5100), DicomVR.US, "1", "ActiveAperture", false),
-        new(new DicomTag(0x0014, 0x5101), DicomVR.DS, "1", "TotalAperture", false),
-        new(new DicomTag(0x0014, 0x5102), DicomVR.DS, "1", "ApertureElevation", false),
-        new(new DicomTag(0x0014, 0x5103), DicomVR.DS, "1", "MainLobeAngle", false),
-        new(new DicomTag(0x0014, 0x5104), DicomVR.DS, "1", "MainRoofAngle", false),
-        new(new DicomTag(0x0014, 0x5105), DicomVR.CS, "1", "ConnectorType", false),
-        new(new DicomTag(0x0014, 0x5106), DicomVR.SH, "1", "WedgeModelNumber", false),
-        new(new DicomTag(0x0014, 0x5107), DicomVR.DS, "1", "WedgeAngleFloat", false),
-        new(new DicomTag(0x0014, 0x5108), DicomVR.DS, "1", "WedgeRoofAngle", false),
-        new(new DicomTag(0x0014, 0x5109), DicomVR.CS, "1", "WedgeElement1Position", false),
-        new(new DicomTag(0x0014, 0x510A), DicomVR.DS, "1", "WedgeMaterialVelocity", false),
-        new(new DicomTag(0x0014, 0x510B), DicomVR.SH, "1", "WedgeMaterial", false),
-        new(new DicomTag(0x0014, 0x510C), DicomVR.DS, "1", "WedgeOffsetZ", false),
-        new(new DicomTag(0x0014, 0x510D), DicomVR.DS, "1", "WedgeOriginOffsetX", false),
-        new(new DicomTag(0x0014, 0x510E), DicomVR.DS, "1", "WedgeTimeDelay", false),
-        new(new DicomTag(0x0014, 0x510F), DicomVR.SH, "1", "WedgeName", false),
-        new(new DicomTag(0x0014, 0x5110), DicomVR.SH, "1", "WedgeManufacturerName", false),
-        new(new DicomTag(0x0014, 0x5111), DicomVR.LO, "1", "WedgeDescription", false),
-        new(new DicomTag(0x0014, 0x5112), DicomVR.DS, "1", "NominalBeamAngle", false),
-        new(new DicomTag(0x0014, 0x5113), DicomVR.DS, "1", "WedgeOffsetX", false),
-        new(new DicomTag(0x0014, 0x5114), DicomVR.DS, "1", "WedgeOffsetY", false),
-        new(new DicomTag(0x0014, 0x5115), DicomVR.DS, "1", "WedgeTotalLength", false),
-        new(new DicomTag(0x0014, 0x5116), DicomVR.DS, "1", "WedgeInContactLength", false),
-        new(new DicomTag(0x0014, 0x5117), DicomVR.DS, "1", "WedgeFrontGap", false),
-        new(new DicomTag(0x0014, 0x5118), DicomVR.DS, "1", "WedgeTotalHeight", false),
-        new(new DicomTag(0x0014, 0x5119), DicomVR.DS, "1", "WedgeFrontHeight", false),
-        new(new DicomTag(0x0014, 0x511A), DicomVR.DS, "1", "WedgeRearHeight", false),
-        new(new DicomTag(0x0014, 0x511B), DicomVR.DS, "1", "WedgeTotalWidth", false),
-        new(new DicomTag(0x0014, 0x511C), DicomVR.DS, "1", "WedgeInContactWidth", false),
-        new(new DicomTag(0x0014, 0x511D), DicomVR.DS, "1", "WedgeChamferHeight", false),
-        new(new DicomTag(0x0014, 0x511E), DicomVR.CS, "1", "WedgeCurve", false),
-        new(new DicomTag(0x0014, 0x511F), DicomVR.DS, "1", "RadiusAlongWedge", false),
-        new(new DicomTag(0x0016, 0x0001), DicomVR.DS, "1", "WhitePoint", false),
-        new(new DicomTag(0x0016, 0x0002), DicomVR.DS, "3", "PrimaryChromaticities", false),
-        new(new DicomTag(0x0016, 0x0003), DicomVR.UT, "1", "BatteryLevel", false),
-        new(new DicomTag(0x0016, 0x0004), DicomVR.DS, "1", "ExposureTimeInSeconds", false),
-        new(new DicomTag(0x0016, 0x0005), DicomVR.DS, "1", "FNumber", false),
-        new(new DicomTag(0x0016, 0x0006), DicomVR.IS, "1", "OECFRows", false),
-        new(new DicomTag(0x0016, 0x0007), DicomVR.IS, "1", "OECFColumns", false),
-        new(new DicomTag(0x0016, 0x0008), DicomVR.UC, "1-n", "OECFColumnNames", false),
-        new(new DicomTag(0x0016, 0x0009), DicomVR.DS, "1-n", "OECFValues", false),
-        new(new DicomTag(0x0016, 0x000A), DicomVR.IS, "1", "SpatialFrequencyResponseRows", false),
-        new(new DicomTag(0x0016, 0x000B), DicomVR.IS, "1", "SpatialFrequencyResponseColumns", false),
-        new(new DicomTag(0x0016, 0x000C), DicomVR.UC, "1-n", "SpatialFrequencyResponseColumnNames", false),
-        new(new DicomTag(0x0016, 0x000D), DicomVR.DS, "1-n", "SpatialFrequencyResponseValues", false),
-        new(new DicomTag(0x0016, 0x000E), DicomVR.IS, "1", "ColorFilterArrayPatternRows", false),
-        new(new DicomTag(0x0016, 0x000F), DicomVR.IS, "1", "ColorFilterArrayPatternColumns", false),
-        new(new DicomTag(0x0016, 0x0010), DicomVR.DS, "1-n", "ColorFilterArrayPatternValues", false),
-        new(new DicomTag(0x0016, 0x0011), DicomVR.US, "1", "FlashFiringStatus", false),
-        new(new DicomTag(0x0016, 0x0012), DicomVR.US, "1", "FlashReturnStatus", false),
-        new(new DicomTag(0x0016, 0x0013), DicomVR.US, "1", "FlashMode", false),
-        new(new DicomTag(0x0016, 0x0014), DicomVR.US, "1", "FlashFunctionPresent", false),
-        new(new DicomTag(0x0016, 0x0015), DicomVR.US, "1", "FlashRedEyeMode", false),
-        new(new DicomTag(0x0016, 0x0016), DicomVR.US, "1", "ExposureProgram", false),
-        new(new DicomTag(0x0016, 0x0017), DicomVR.UT, "1", "SpectralSensitivity", false),
-        new(new DicomTag(0x0016, 0x0018), DicomVR.IS, "1", "PhotographicSensitivity", false),
-        new(new DicomTag(0x0016, 0x0019), DicomVR.IS, "1", "SelfTimerMode", false),
-        new(new DicomTag(0x0016, 0x001A), DicomVR.US, "1", "SensitivityType", false),
-        new(new DicomTag(0x0016, 0x001B), DicomVR.IS, "1", "StandardOutputSensitivity", false),
-        new(new DicomTag(0x0016, 0x001C), DicomVR.IS, "1", "RecommendedExposureIndex", false),
-        new(new DicomTag(0x0016, 0x001D), DicomVR.IS, "1", "ISOSpeed", false),
-        new(new DicomTag(0x0016, 0x001E), DicomVR.IS, "1", "ISOSpeedLatitudeyyy", false),
-        new(new DicomTag(0x0016, 0x001F), DicomVR.IS, "1", "ISOSpeedLatitudezzz", false),
-        new(new DicomTag(0x0016, 0x0020), DicomVR.UT, "1", "EXIFVersion", false),
-        new(new DicomTag(0x0016, 0x0021), DicomVR.DS, "1", "ShutterSpeedValue", false),
-        new(new DicomTag(0x0016, 0x0022), DicomVR.DS, "1", "ApertureValue", false),
-        new(new DicomTag(0x0016, 0x0023), DicomVR.DS, "1", "BrightnessValue", false),
-        new(new DicomTag(0x0016, 0x0024), DicomVR.DS, "1", "ExposureBiasValue", false),
-        new(new DicomTag(0x0016, 0x0025), DicomVR.DS, "1", "MaxApertureValue", false),
-        new(new DicomTag(0x0016, 0x0026), DicomVR.DS, "1", "SubjectDistance", false),
-        new(new DicomTag(0x0016, 0x0027), DicomVR.US, "1", "MeteringMode", false),
-        new(new DicomTag(0x0016, 0x0028), DicomVR.US, "1", "LightSource", false),
-        new(new DicomTag(0x0016, 0x0029), DicomVR.DS, "1", "FocalLength", false),
-        new(new DicomTag(0x0016, 0x002A), DicomVR.IS, "2-4", "SubjectArea", false),
-        new(new DicomTag(0x0016, 0x002B), DicomVR.OB, "1", "MakerNote", false),
-        new(new DicomTag(0x0016, 0x0030), DicomVR.DS, "1", "Temperature", false),
-        new(new DicomTag(0x0016, 0x0031), DicomVR.DS, "1", "Humidity", false),
-        new(new DicomTag(0x0016, 0x0032), DicomVR.DS, "1", "Pressure", false),
-        new(new DicomTag(0x0016, 0x0033), DicomVR.DS, "1", "WaterDepth", false),
-        new(new DicomTag(0x0016, 0x0034), DicomVR.DS, "1", "Acceleration", false),
-        new(new DicomTag(0x0016, 0x0035), DicomVR.DS, "1", "CameraElevationAngle", false),
-        new(new DicomTag(0x0016, 0x0036), DicomVR.DS, "1-2", "FlashEnergy", false),
-        new(new DicomTag(0x0016, 0x0037), DicomVR.IS, "2", "SubjectLocation", false),
-        new(new DicomTag(0x0016, 0x0038), DicomVR.DS, "1", "PhotographicExposureIndex", false),
-        new(new DicomTag(0x0016, 0x0039), DicomVR.US, "1", "SensingMethod", false),
-        new(new DicomTag(0x0016, 0x003A), DicomVR.US, "1", "FileSource", false),
-        new(new DicomTag(0x0016, 0x003B), DicomVR.US, "1", "SceneType", false),
-        new(new DicomTag(0x0016, 0x0041), DicomVR.US, "1", "CustomRendered", false),
-        new(new DicomTag(0x0016, 0x0042), DicomVR.US, "1", "ExposureMode", false),
-        new(new DicomTag(0x0016, 0x0043), DicomVR.US, "1", "WhiteBalance", false),
-        new(new DicomTag(0x0016, 0x0044), DicomVR.DS, "1", "DigitalZoomRatio", false),
-        new(new DicomTag(0x0016, 0x0045), DicomVR.IS, "1", "FocalLengthIn35mmFilm", false),
-        new(new DicomTag(0x0016, 0x0046), DicomVR.US, "1", "SceneCaptureType", false),
-        new(new DicomTag(0x0016, 0x0047), DicomVR.US, "1", "GainControl", false),
-        new(new DicomTag(0x0016, 0x0048), DicomVR.US, "1", "Contrast", false),
-        new(new DicomTag(0x0016, 0x0049), DicomVR.US, "1", "Saturation", false),
-        new(new DicomTag(0x0016, 0x004A), DicomVR.US, "1", "Sharpness", false),
-        new(new DicomTag(0x0016, 0x004B), DicomVR.OB, "1", "DeviceSettingDescription", false),
-        new(new DicomTag(0x0016, 0x004C), DicomVR.US, "1", "SubjectDistanceRange", false),
-        new(new DicomTag(0x0016, 0x004D), DicomVR.UT, "1", "CameraOwnerName", false),
-        new(new DicomTag(0x0016, 0x004E), DicomVR.DS, "4", "LensSpecification", false),
-        new(new DicomTag(0x0016, 0x004F), DicomVR.UT, "1", "LensMake", false),
-        new(new DicomTag(0x0016, 0x0050), DicomVR.UT, "1", "LensModel", false),
-        new(new DicomTag(0x0016, 0x0051), DicomVR.UT, "1", "LensSerialNumber", false),
-        new(new DicomTag(0x0016, 0x0061), DicomVR.CS, "1", "InteroperabilityIndex", false),
-        new(new DicomTag(0x0016, 0x0062), DicomVR.OB, "1", "InteroperabilityVersion", false),
-        new(new DicomTag(0x0016, 0x0070), DicomVR.OB, "1", "GPSVersionID", false),
-        new(new DicomTag(0x0016, 0x0071), DicomVR.CS, "1", "GPSLatitudeRef", false),
-        new(new DicomTag(0x0016, 0x0072), DicomVR.DS, "3", "GPSLatitude", false),
-        new(new DicomTag(0x0016, 0x0073), DicomVR.CS, "1", "GPSLongitudeRef", false),
-        new(new DicomTag(0x0016, 0x0074), DicomVR.DS, "3", "GPSLongitude", false),
-        new(new DicomTag(0x0016, 0x0075), DicomVR.US, "1", "GPSAltitudeRef", false),
-        new(new DicomTag(0x0016, 0x0076), DicomVR.DS, "1", "GPSAltitude", false),
-        new(new DicomTag(0x0016, 0x0077), DicomVR.DT, "1", "GPSTimeStamp", false),
-        new(new DicomTag(0x0016, 0x0078), DicomVR.UT, "1", "GPSSatellites", false),
-        new(new DicomTag(0x0016, 0x0079), DicomVR.CS, "1", "GPSStatus", false),
-        new(new DicomTag(0x0016, 0x007A), DicomVR.CS, "1", "GPSMeasureMode", false),
-        new(new DicomTag(0x0016, 0x007B), DicomVR.DS, "1", "GPSDOP", false),
-        new(new DicomTag(0x0016, 0x007C), DicomVR.CS, "1", "GPSSpeedRef", false),
-        new(new DicomTag(0x0016, 0x007D), DicomVR.DS, "1", "GPSSpeed", false),
-        new(new DicomTag(0x0016, 0x007E), DicomVR.CS, "1", "GPSTrackRef", false),
-        new(new DicomTag(0x0016, 0x007F), DicomVR.DS, "1", "GPSTrack", false),
-        new(new DicomTag(0x0016, 0x0080), DicomVR.CS, "1", "GPSImgDirectionRef", false),
-        new(new DicomTag(0x0016, 0x0081), DicomVR.DS, "1", "GPSImgDirection", false),
-        new(new DicomTag(0x0016, 0x0082), DicomVR.UT, "1", "GPSMapDatum", false),
-        new(new DicomTag(0x0016, 0x0083), DicomVR.CS, "1", "GPSDestLatitudeRef", false),
-        new(new DicomTag(0x0016, 0x0084), DicomVR.DS, "3", "GPSDestLatitude", false),
-        new(new DicomTag(0x0016, 0x0085), DicomVR.CS, "1", "GPSDestLongitudeRef", false),
-        new(new DicomTag(0x0016, 0x0086), DicomVR.DS, "3", "GPSDestLongitude", false),
-        new(new DicomTag(0x0016, 0x0087), DicomVR.CS, "1", "GPSDestBearingRef", false),
-        new(new DicomTag(0x0016, 0x0088), DicomVR.DS, "1", "GPSDestBearing", false),
-        new(new DicomTag(0x0016, 0x0089), DicomVR.CS, "1", "GPSDestDistanceRef", false),
-        new(new DicomTag(0x0016, 0x008A), DicomVR.DS, "1", "GPSDestDistance", false),
-        new(new DicomTag(0x0016, 0x008B), DicomVR.OB, "1", "GPSProcessingMethod", false),
-        new(new DicomTag(0x0016, 0x008C), DicomVR.OB, "1", "GPSAreaInformation", false),
-        new(new DicomTag(0x0016, 0x008D), DicomVR.DT, "1", "GPSDateStamp", false),
-        new(new DicomTag(0x0016, 0x008E), DicomVR.IS, "1", "GPSDifferential", false),
-        new(new DicomTag(0x0016, 0x1001), DicomVR.CS, "1", "LightSourcePolarization", false),
-        new(new DicomTag(0x0016, 0x1002), DicomVR.DS, "1", "EmitterColorTemperature", false),
-        new(new DicomTag(0x0016, 0x1003), DicomVR.CS, "1", "ContactMethod", false),
-        new(new DicomTag(0x0016, 0x1004), DicomVR.CS, "1-n", "ImmersionMedia", false),
-        new(new DicomTag(0x0016, 0x1005), DicomVR.DS, "1", "OpticalMagnificationFactor", false),
-        new(new DicomTag(0x0018, 0x0010), DicomVR.LO, "1", "ContrastBolusAgent", false),
-        new(new DicomTag(0x0018, 0x0012), DicomVR.SQ, "1", "ContrastBolusAgentSequence", false),
-        new(new DicomTag(0x0018, 0x0013), DicomVR.FL, "1", "ContrastBolusT1Relaxivity", false),
-        new(new DicomTag(0x0018, 0x0014), DicomVR.SQ, "1", "ContrastBolusAdministrationRouteSequence", false),
-        new(new DicomTag(0x0018, 0x0015), DicomVR.CS, "1", "BodyPartExamined", false),
-        new(new DicomTag(0x0018, 0x0020), DicomVR.CS, "1-n", "ScanningSequence", false),
-        new(new DicomTag(0x0018, 0x0021), DicomVR.CS, "1-n", "SequenceVariant", false),
-        new(new DicomTag(0x0018, 0x0022), DicomVR.CS, "1-n", "ScanOptions", false),
-        new(new DicomTag(0x0018, 0x0023), DicomVR.CS, "1", "MRAcquisitionType", false),
-        new(new DicomTag(0x0018, 0x0024), DicomVR.SH, "1", "SequenceName", false),
-        new(new DicomTag(0x0018, 0x0025), DicomVR.CS, "1", "AngioFlag", false),
-        new(new DicomTag(0x0018, 0x0026), DicomVR.SQ, "1", "InterventionDrugInformationSequence", false),
-        new(new DicomTag(0x0018, 0x0027), DicomVR.TM, "1", "InterventionDrugStopTime", false),
-        new(new DicomTag(0x0018, 0x0028), DicomVR.DS, "1", "InterventionDrugDose", false),
-        new(new DicomTag(0x0018, 0x0029), DicomVR.SQ, "1", "InterventionDrugCodeSequence", false),
-        new(new DicomTag(0x0018, 0x002A), DicomVR.SQ, "1", "AdditionalDrugSequence", false),
-        new(new DicomTag(0x0018, 0x0030), DicomVR.LO, "1-n", "RETIRED_Radionuclide", true),
-        new(new DicomTag(0x0018, 0x0031), DicomVR.LO, "1", "Radiopharmaceutical", false),
-        new(new DicomTag(0x0018, 0x0032), DicomVR.DS, "1", "RETIRED_EnergyWindowCenterline", true),
-        new(new DicomTag(0x0018, 0x0033), DicomVR.DS, "1-n", "RETIRED_EnergyWindowTotalWidth", true),
-        new(new DicomTag(0x0018, 0x0034), DicomVR.LO, "1", "InterventionDrugName", false),
-        new(new DicomTag(0x0018, 0x0035), DicomVR.TM, "1", "InterventionDrugStartTime", false),
-        new(new DicomTag(0x0018, 0x0036), DicomVR.SQ, "1", "InterventionSequence", false),
-        new(new DicomTag(0x0018, 0x0037), DicomVR.CS, "1", "RETIRED_TherapyType", true),
-        new(new DicomTag(0x0018, 0x0038), DicomVR.CS, "1", "InterventionStatus", false),
-        new(new DicomTag(0x0018, 0x0039), DicomVR.CS, "1", "RETIRED_TherapyDescription", true),
-        new(new DicomTag(0x0018, 0x003A), DicomVR.ST, "1", "InterventionDescription", false),
-        new(new DicomTag(0x0018, 0x0040), DicomVR.IS, "1", "CineRate", false),
-        new(new DicomTag(0x0018, 0x0042), DicomVR.CS, "1", "InitialCineRunState", false),
-        new(new DicomTag(0x0018, 0x0050), DicomVR.DS, "1", "SliceThickness", false),
-        new(new DicomTag(0x0018, 0x0060), DicomVR.DS, "1", "KVP", false),
-        new(new DicomTag(0x0018, 0x0070), DicomVR.IS, "1", "CountsAccumulated", false),
-        new(new DicomTag(0x0018, 0x0071), DicomVR.CS, "1", "AcquisitionTerminationCondition", false),
-        new(new DicomTag(0x0018, 0x0072), DicomVR.DS, "1", "EffectiveDuration", false),
-        new(new DicomTag(0x0018, 0x0073), DicomVR.CS, "1", "AcquisitionStartCondition", false),
-        new(new DicomTag(0x0018, 0x0074), DicomVR.IS, "1", "AcquisitionStartConditionData", false),
-        new(new DicomTag(0x0018, 0x0075), DicomVR.IS, "1", "AcquisitionTerminationConditionData", false),
-        new(new DicomTag(0x0018, 0x0080), DicomVR.DS, "1", "RepetitionTime", false),
-        new(new DicomTag(0x0018, 0x0081), DicomVR.DS, "1", "EchoTime", false),
-        new(new DicomTag(0x0018, 0x0082), DicomVR.DS, "1", "InversionTime", false),
-        new(new DicomTag(0x0018, 0x0083), DicomVR.DS, "1", "NumberOfAverages", false),
-        new(new DicomTag(0x0018, 0x0084), DicomVR.DS, "1", "ImagingFrequency", false),
-        new(new DicomTag(0x0018, 0x0085), DicomVR.SH, "1", "ImagedNucleus", false),
-        new(new DicomTag(0x0018, 0x0086), DicomVR.IS, "1-n", "EchoNumbers", false),
-        new(new DicomTag(0x0018, 0x0087), DicomVR.DS, "1", "MagneticFieldStrength", false),
-        new(new DicomTag(0x0018, 0x0088), DicomVR.DS, "1", "SpacingBetweenSlices", false),
-        new(new DicomTag(0x0018, 0x0089), DicomVR.IS, "1", "NumberOfPhaseEncodingSteps", false),
-        new(new DicomTag(0x0018, 0x0090), DicomVR.DS, "1", "DataCollectionDiameter", false),
-        new(new DicomTag(0x0018, 0x0091), DicomVR.IS, "1", "EchoTrainLength", false),
-        new(new DicomTag(0x0018, 0x0093), DicomVR.DS, "1", "PercentSampling", false),
-        new(new DicomTag(0x0018, 0x0094), DicomVR.DS, "1", "PercentPhaseFieldOfView", false),
-        new(new DicomTag(0x0018, 0x0095), DicomVR.DS, "1", "PixelBandwidth", false),
-        new(new DicomTag(0x0018, 0x1000), DicomVR.LO, "1", "DeviceSerialNumber", false),
-        new(new DicomTag(0x0018, 0x1002), DicomVR.UI, "1", "DeviceUID", false),
-        new(new DicomTag(0x0018, 0x1003), DicomVR.LO, "1", "DeviceID", false),
-        new(new DicomTag(0x0018, 0x1004), DicomVR.LO, "1", "PlateID", false),
-        new(new DicomTag(0x0018, 0x1005), DicomVR.LO, "1", "GeneratorID", false),
-        new(new DicomTag(0x0018, 0x1006), DicomVR.LO, "1", "GridID", false),
-        new(new DicomTag(0x0018, 0x1007), DicomVR.LO, "1", "CassetteID", false),
-        new(new DicomTag(0x0018, 0x1008), DicomVR.LO, "1", "GantryID", false),
-        new(new DicomTag(0x0018, 0x1009), DicomVR.UT, "1", "UniqueDeviceIdentifier", false),
-        new(new DicomTag(0x0018, 0x100A), DicomVR.SQ, "1", "UDISequence", false),
-        new(new DicomTag(0x0018, 0x100B), DicomVR.UI, "1-n", "ManufacturerDeviceClassUID", false),
-        new(new DicomTag(0x0018, 0x1010), DicomVR.LO, "1", "SecondaryCaptureDeviceID", false),
-        new(new DicomTag(0x0018, 0x1011), DicomVR.LO, "1", "RETIRED_HardcopyCreationDeviceID", true),
-        new(new DicomTag(0x0018, 0x1012), DicomVR.DA, "1", "DateOfSecondaryCapture", false),
-        new(new DicomTag(0x0018, 0x1014), DicomVR.TM, "1", "TimeOfSecondaryCapture", false),
-        new(new DicomTag(0x0018, 0x1016), DicomVR.LO, "1", "SecondaryCaptureDeviceManufacturer", false),
-        new(new DicomTag(0x0018, 0x1017), DicomVR.LO, "1", "RETIRED_HardcopyDeviceManufacturer", true),
-        new(new DicomTag(0x0018, 0x1018), DicomVR.LO, "1", "SecondaryCaptureDeviceManufacturerModelName", false),
-        new(new DicomTag(0x0018, 0x1019), DicomVR.LO, "1-n", "SecondaryCaptureDeviceSoftwareVersions", false),
-        new(new DicomTag(0x0018, 0x101A), DicomVR.LO, "1-n", "RETIRED_HardcopyDeviceSoftwareVersion", true),
-        new(new DicomTag(0x0018, 0x101B), DicomVR.LO, "1", "RETIRED_HardcopyDeviceManufacturerModelName", true),
-        new(new DicomTag(0x0018, 0x1020), DicomVR.LO, "1-n", "SoftwareVersions", false),
-        new(new DicomTag(0x0018, 0x1022), DicomVR.SH, "1", "VideoImageFormatAcquired", false),
-        new(new DicomTag(0x0018, 0x1023), DicomVR.LO, "1", "DigitalImageFormatAcquired", false),
-        new(new DicomTag(0x0018, 0x1030), DicomVR.LO, "1", "ProtocolName", false),
-        new(new DicomTag(0x0018, 0x1040), DicomVR.LO, "1", "ContrastBolusRoute", false),
-        new(new DicomTag(0x0018, 0x1041), DicomVR.DS, "1", "ContrastBolusVolume", false),
-        new(new DicomTag(0x0018, 0x1042), DicomVR.TM, "1", "ContrastBolusStartTime", false),
-        new(new DicomTag(0x0018, 0x1043), DicomVR.TM, "1", "ContrastBolusStopTime", false),
-        new(new DicomTag(0x0018, 0x1044), DicomVR.DS, "1", "ContrastBolusTotalDose", false),
-        new(new DicomTag(0x0018, 0x1045), DicomVR.IS, "1", "SyringeCounts", false),
-        new(new DicomTag(0x0018, 0x1046), DicomVR.DS, "1-n", "ContrastFlowRate", false),
-        new(new DicomTag(0x0018, 0x1047), DicomVR.DS, "1-n", "ContrastFlowDuration", false),
-        new(new DicomTag(0x0018, 0x1048), DicomVR.CS, "1", "ContrastBolusIngredient", false),
-        new(new DicomTag(0x0018, 0x1049), DicomVR.DS, "1", "ContrastBolusIngredientConcentration", false),
-        new(new DicomTag(0x0018, 0x1050), DicomVR.DS, "1", "SpatialResolution", false),
-        new(new DicomTag(0x0018, 0x1060), DicomVR.DS, "1", "TriggerTime", false),
-        new(new DicomTag(0x0018, 0x1061), DicomVR.LO, "1", "TriggerSourceOrType", false),
-        new(new DicomTag(0x0018, 0x1062), DicomVR.IS, "1", "NominalInterval", false),
-        new(new DicomTag(0x0018, 0x1063), DicomVR.DS, "1", "FrameTime", false),
-        new(new DicomTag(0x0018, 0x1064), DicomVR.LO, "1", "CardiacFramingType", false),
-        new(new DicomTag(0x0018, 0x1065), DicomVR.DS, "1-n", "FrameTimeVector", false),
-        new(new DicomTag(0x0018, 0x1066), DicomVR.DS, "1", "FrameDelay", false),
-        new(new DicomTag(0x0018, 0x1067), DicomVR.DS, "1", "ImageTriggerDelay", false),
-        new(new DicomTag(0x0018, 0x1068), DicomVR.DS, "1", "MultiplexGroupTimeOffset", false),
-        new(new DicomTag(0x0018, 0x1069), DicomVR.DS, "1", "TriggerTimeOffset", false),
-        new(new DicomTag(0x0018, 0x106A), DicomVR.CS, "1", "SynchronizationTrigger", false),
-        new(new DicomTag(0x0018, 0x106C), DicomVR.US, "2", "SynchronizationChannel", false),
-        new(new DicomTag(0x0018, 0x106E), DicomVR.UL, "1", "TriggerSamplePosition", false),
-        new(new DicomTag(0x0018, 0x1070), DicomVR.LO, "1", "RadiopharmaceuticalRoute", false),
-        new(new DicomTag(0x0018, 0x1071), DicomVR.DS, "1", "RadiopharmaceuticalVolume", false),
-        new(new DicomTag(0x0018, 0x1072), DicomVR.TM, "1", "RadiopharmaceuticalStartTime", false),
-        new(new DicomTag(0x0018, 0x1073), DicomVR.TM, "1", "RadiopharmaceuticalStopTime", false),
-        new(new DicomTag(0x0018, 0x1074), DicomVR.DS, "1", "RadionuclideTotalDose", false),
-        new(new DicomTag(0x0018, 0x1075), DicomVR.DS, "1", "RadionuclideHalfLife", false),
-        new(new DicomTag(0x0018, 0x1076), DicomVR.DS, "1", "RadionuclidePositronFraction", false),
-        new(new DicomTag(0x0018, 0x1077), DicomVR.DS, "1", "RadiopharmaceuticalSpecificActivity", false),
-        new(new DicomTag(0x0018, 0x1078), DicomVR.DT, "1", "RadiopharmaceuticalStartDateTime", false),
-        new(new DicomTag(0x0018, 0x1079), DicomVR.DT, "1", "RadiopharmaceuticalStopDateTime", false),
-        new(new DicomTag(0x0018, 0x1080), DicomVR.CS, "1", "BeatRejectionFlag", false),
-        new(new DicomTag(0x0018, 0x1081), DicomVR.IS, "1", "LowRRValue", false),
-        new(new DicomTag(0x0018, 0x1082), DicomVR.IS, "1", "HighRRValue", false),
-        new(new DicomTag(0x0018, 0x1083), DicomVR.IS, "1", "IntervalsAcquired", false),
-        new(new DicomTag(0x0018, 0x1084), DicomVR.IS, "1", "IntervalsRejected", false),
-        new(new DicomTag(0x0018, 0x1085), DicomVR.LO, "1", "PVCRejection", false),
-        new(new DicomTag(0x0018, 0x1086), DicomVR.IS, "1", "SkipBeats", false),
-        new(new DicomTag(0x0018, 0x1088), DicomVR.IS, "1", "HeartRate", false),
-        new(new DicomTag(0x0018, 0x1090), DicomVR.IS, "1", "CardiacNumberOfImages", false),
-        new(new DicomTag(0x0018, 0x1094), DicomVR.IS, "1", "TriggerWindow", false),
-        new(new DicomTag(0x0018, 0x1100), DicomVR.DS, "1", "ReconstructionDiameter", false),
-        new(new DicomTag(0x0018, 0x1110), DicomVR.DS, "1", "DistanceSourceToDetector", false),
-        new(new DicomTag(0x0018, 0x1111), DicomVR.DS, "1", "DistanceSourceToPatient", false),
-        new(new DicomTag(0x0018, 0x1114), DicomVR.DS, "1", "EstimatedRadiographicMagnificationFactor", false),
-        new(new DicomTag(0x0018, 0x1120), DicomVR.DS, "1", "GantryDetectorTilt", false),
-        new(new DicomTag(0x0018, 0x1121), DicomVR.DS, "1", "GantryDetectorSlew", false),
-        new(new DicomTag(0x0018, 0x1130), DicomVR.DS, "1", "TableHeight", false),
-        new(new DicomTag(0x0018, 0x1131), DicomVR.DS, "1", "TableTraverse", false),
-        new(new DicomTag(0x0018, 0x1134), DicomVR.CS, "1", "TableMotion", false),
-        new(new DicomTag(0x0018, 0x1135), DicomVR.DS, "1-n", "TableVerticalIncrement", false),
-        new(new DicomTag(0x0018, 0x1136), DicomVR.DS, "1-n", "TableLateralIncrement", false),
-        new(new DicomTag(0x0018, 0x1137), DicomVR.DS, "1-n", "TableLongitudinalIncrement", false),
-        new(new DicomTag(0x0018, 0x1138), DicomVR.DS, "1", "TableAngle", false),
-        new(new DicomTag(0x0018, 0x113A), DicomVR.CS, "1", "TableType", false),
-        new(new DicomTag(0x0018, 0x1140), DicomVR.CS, "1", "RotationDirection", false),
-        new(new DicomTag(0x0018, 0x1141), DicomVR.DS, "1", "RETIRED_AngularPosition", true),
-        new(new DicomTag(0x0018, 0x1142), DicomVR.DS, "1-n", "RadialPosition", false),
-        new(new DicomTag(0x0018, 0x1143), DicomVR.DS, "1", "ScanArc", false),
-        new(new DicomTag(0x0018, 0x1144), DicomVR.DS, "1", "AngularStep", false),
-        new(new DicomTag(0x0018, 0x1145), DicomVR.DS, "1", "CenterOfRotationOffset", false),
-        new(new DicomTag(0x0018, 0x1146), DicomVR.DS, "1-n", "RETIRED_RotationOffset", true),
-        new(new DicomTag(0x0018, 0x1147), DicomVR.CS, "1", "FieldOfViewShape", false),
-        new(new DicomTag(0x0018, 0x1149), DicomVR.IS, "1-2", "FieldOfViewDimensions", false),
-        new(new DicomTag(0x0018, 0x1150), DicomVR.IS, "1", "ExposureTime", false),
-        new(new DicomTag(0x0018, 0x1151), DicomVR.IS, "1", "XRayTubeCurrent", false),
-        new(new DicomTag(0x0018, 0x1152), DicomVR.IS, "1", "Exposure", false),
-        new(new DicomTag(0x0018, 0x1153), DicomVR.IS, "1", "ExposureInuAs", false),
-        new(new DicomTag(0x0018, 0x1154), DicomVR.DS, "1", "AveragePulseWidth", false),
-        new(new DicomTag(0x0018, 0x1155), DicomVR.CS, "1", "RadiationSetting", false),
-        new(new DicomTag(0x0018, 0x1156), DicomVR.CS, "1", "RectificationType", false),
-        new(new DicomTag(0x0018, 0x115A), DicomVR.CS, "1", "RadiationMode", false),
-        new(new DicomTag(0x0018, 0x115E), DicomVR.DS, "1", "ImageAndFluoroscopyAreaDoseProduct", false),
-        new(new DicomTag(0x0018, 0x1160), DicomVR.SH, "1", "FilterType", false),
-        new(new DicomTag(0x0018, 0x1161), DicomVR.LO, "1-n", "TypeOfFilters", false),
-        new(new DicomTag(0x0018, 0x1162), DicomVR.DS, "1", "IntensifierSize", false),
-        new(new DicomTag(0x0018, 0x1164), DicomVR.DS, "2", "ImagerPixelSpacing", false),
-        new(new DicomTag(0x0018, 0x1166), DicomVR.CS, "1-n", "Grid", false),
-        new(new DicomTag(0x0018, 0x1170), DicomVR.IS, "1", "GeneratorPower", false),
-        new(new DicomTag(0x0018, 0x1180), DicomVR.SH, "1", "CollimatorGridName", false),
-        new(new DicomTag(0x0018, 0x1181), DicomVR.CS, "1", "CollimatorType", false),
-        new(new DicomTag(0x0018, 0x1182), DicomVR.IS, "1-2", "FocalDistance", false),
-        new(new DicomTag(0x0018, 0x1183), DicomVR.DS, "1-2", "XFocusCenter", false),
-        new(new DicomTag(0x0018, 0x1184), DicomVR.DS, "1-2", "YFocusCenter", false),
-        new(new DicomTag(0x0018, 0x1190), DicomVR.DS, "1-n", "FocalSpots", false),
-        new(new DicomTag(0x0018, 0x1191), DicomVR.CS, "1", "AnodeTargetMaterial", false),
-        new(new DicomTag(0x0018, 0x11A0), DicomVR.DS, "1", "BodyPartThickness", false),
-        new(new DicomTag(0x0018, 0x11A2), DicomVR.DS, "1", "CompressionForce", false),
-        new(new DicomTag(0x0018, 0x11A3), DicomVR.DS, "1", "CompressionPressure", false),
-        new(new DicomTag(0x0018, 0x11A4), DicomVR.LO, "1", "PaddleDescription", false),
-        new(new DicomTag(0x0018, 0x11A5), DicomVR.DS, "1", "CompressionContactArea", false),
-        new(new DicomTag(0x0018, 0x11B0), DicomVR.LO, "1", "AcquisitionMode", false),
-        new(new DicomTag(0x0018, 0x11B1), DicomVR.LO, "1", "DoseModeName", false),
-        new(new DicomTag(0x0018, 0x11B2), DicomVR.CS, "1", "AcquiredSubtractionMaskFlag", false),
-        new(new DicomTag(0x0018, 0x11B3), DicomVR.CS, "1", "FluoroscopyPersistenceFlag", false),
-        new(new DicomTag(0x0018, 0x11B4), DicomVR.CS, "1", "FluoroscopyLastImageHoldPersistenceFlag", false),
-        new(new DicomTag(0x0018, 0x11B5), DicomVR.IS, "1", "UpperLimitNumberOfPersistentFluoroscopyFrames", false),
-        new(new DicomTag(0x0018, 0x11B6), DicomVR.CS, "1", "ContrastBolusAutoInjectionTriggerFlag", false),
-        new(new DicomTag(0x0018, 0x11B7), DicomVR.FD, "1", "ContrastBolusInjectionDelay", false),
-        new(new DicomTag(0x0018, 0x11B8), DicomVR.SQ, "1", "XAAcquisitionPhaseDetailsSequence", false),
-        new(new DicomTag(0x0018, 0x11B9), DicomVR.FD, "1", "XAAcquisitionFrameRate", false),
-        new(new DicomTag(0x0018, 0x11BA), DicomVR.SQ, "1", "XAPlaneDetailsSequence", false),
-        new(new DicomTag(0x0018, 0x11BB), DicomVR.LO, "1", "AcquisitionFieldOfViewLabel", false),
-        new(new DicomTag(0x0018, 0x11BC), DicomVR.SQ, "1", "XRayFilterDetailsSequence", false),
-        new(new DicomTag(0x0018, 0x11BD), DicomVR.FD, "1", "XAAcquisitionDuration", false),
-        new(new DicomTag(0x0018, 0x11BE), DicomVR.CS, "1", "ReconstructionPipelineType", false),
-        new(new DicomTag(0x0018, 0x11BF), DicomVR.SQ, "1", "ImageFilterDetailsSequence", false),
-        new(new DicomTag(0x0018, 0x11C0), DicomVR.CS, "1", "AppliedMaskSubtractionFlag", false),
-        new(new DicomTag(0x0018, 0x11C1), DicomVR.SQ, "1", "RequestedSeriesDescriptionCodeSequence", false),
-        new(new DicomTag(0x0018, 0x1200), DicomVR.DA, "1-n", "DateOfLastCalibration", false),
-        new(new DicomTag(0x0018, 0x1201), DicomVR.TM, "1-n", "TimeOfLastCalibration", false),
-        new(new DicomTag(0x0018, 0x1202), DicomVR.DT, "1", "DateTimeOfLastCalibration", false),
-        new(new DicomTag(0x0018, 0x1203), DicomVR.DT, "1", "CalibrationDateTime", false),
-        new(new DicomTag(0x0018, 0x1210), DicomVR.SH, "1-n", "ConvolutionKernel", false),
-        new(new DicomTag(0x0018, 0x1240), DicomVR.IS, "1-n", "RETIRED_UpperLowerPixelValues", true),
-        new(new DicomTag(0x0018, 0x1242), DicomVR.IS, "1", "ActualFrameDuration", false),
-        new(new DicomTag(0x0018, 0x1243), DicomVR.IS, "1", "CountRate", false),
-        new(new DicomTag(0x0018, 0x1244), DicomVR.US, "1", "PreferredPlaybackSequencing", false),
-        new(new DicomTag(0x0018, 0x1250), DicomVR.SH, "1", "ReceiveCoilName", false),
-        new(new DicomTag(0x0018, 0x1251), DicomVR.SH, "1", "TransmitCoilName", false),
-        new(new DicomTag(0x0018, 0x1260), DicomVR.SH, "1", "PlateType", false),
-        new(new DicomTag(0x0018, 0x1261), DicomVR.LO, "1", "PhosphorType", false),
-        new(new DicomTag(0x0018, 0x1271), DicomVR.FD, "1", "WaterEquivalentDiameter", false),
-        new(new DicomTag(0x0018, 0x1272), DicomVR.SQ, "1", "WaterEquivalentDiameterCalculationMethodCodeSequence", false),
-        new(new DicomTag(0x0018, 0x1300), DicomVR.DS, "1", "ScanVelocity", false),
-        new(new DicomTag(0x0018, 0x1301), DicomVR.CS, "1-n", "WholeBodyTechnique", false),
-        new(new DicomTag(0x0018, 0x1302), DicomVR.IS, "1", "ScanLength", false),
-        new(new DicomTag(0x0018, 0x1310), DicomVR.US, "4", "AcquisitionMatrix", false),
-        new(new DicomTag(0x0018, 0x1312), DicomVR.CS, "1", "InPlanePhaseEncodingDirection", false),
-        new(new DicomTag(0x0018, 0x1314), DicomVR.DS, "1", "FlipAngle", false),
-        new(new DicomTag(0x0018, 0x1315), DicomVR.CS, "1", "VariableFlipAngleFlag", false),
-        new(new DicomTag(0x0018, 0x1316), DicomVR.DS, "1", "SAR", false),
-        new(new DicomTag(0x0018, 0x1318), DicomVR.DS, "1", "dBdt", false),
-        new(new DicomTag(0x0018, 0x1320), DicomVR.FL, "1", "B1rms", false),
-        new(new DicomTag(0x0018, 0x1400), DicomVR.LO, "1", "AcquisitionDeviceProcessingDescription", false),
-        new(new DicomTag(0x0018, 0x1401), DicomVR.LO, "1", "AcquisitionDeviceProcessingCode", false),
-        new(new DicomTag(0x0018, 0x1402), DicomVR.CS, "1", "CassetteOrientation", false),
-        new(new DicomTag(0x0018, 0x1403), DicomVR.CS, "1", "CassetteSize", false),
-        new(new DicomTag(0x0018, 0x1404), DicomVR.US, "1", "ExposuresOnPlate", false),
-        new(new DicomTag(0x0018, 0x1405), DicomVR.IS, "1", "RelativeXRayExposure", false),
-        new(new DicomTag(0x0018, 0x1411), DicomVR.DS, "1", "ExposureIndex", false),
-        new(new DicomTag(0x0018, 0x1412), DicomVR.DS, "1", "TargetExposureIndex", false),
-        new(new DicomTag(0x0018, 0x1413), DicomVR.DS, "1", "DeviationIndex", false),
-        new(new DicomTag(0x0018, 0x1450), DicomVR.DS, "1", "ColumnAngulation", false),
-        new(new DicomTag(0x0018, 0x1460), DicomVR.DS, "1", "TomoLayerHeight", false),
-        new(new DicomTag(0x0018, 0x1470), DicomVR.DS, "1", "TomoAngle", false),
-        new(new DicomTag(0x0018, 0x1480), DicomVR.DS, "1", "TomoTime", false),
-        new(new DicomTag(0x0018, 0x1490), DicomVR.CS, "1", "TomoType", false),
-        new(new DicomTag(0x0018, 0x1491), DicomVR.CS, "1", "TomoClass", false),
-        new(new DicomTag(0x0018, 0x1495), DicomVR.IS, "1", "NumberOfTomosynthesisSourceImages", false),
-        new(new DicomTag(0x0018, 0x1500), DicomVR.CS, "1", "PositionerMotion", false),
-        new(new DicomTag(0x0018, 0x1508), DicomVR.CS, "1", "PositionerType", false),
-        new(new DicomTag(0x0018, 0x1510), DicomVR.DS, "1", "PositionerPrimaryAngle", false),
-        new(new DicomTag(0x0018, 0x1511), DicomVR.DS, "1", "PositionerSecondaryAngle", false),
-        new(new DicomTag(0x0018, 0x1520), DicomVR.DS, "1-n", "PositionerPrimaryAngleIncrement", false),
-        new(new DicomTag(0x0018, 0x1521), DicomVR.DS, "1-n", "PositionerSecondaryAngleIncrement", false),
-        new(new DicomTag(0x0018, 0x1530), DicomVR.DS, "1", "DetectorPrimaryAngle", false),
-        new(new DicomTag(0x0018, 0x1531), DicomVR.DS, "1", "DetectorSecondaryAngle", false),
-        new(new DicomTag(0x0018, 0x1600), DicomVR.CS, "1-3", "ShutterShape", false),
-        new(new DicomTag(0x0018, 0x1602), DicomVR.IS, "1", "ShutterLeftVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x1604), DicomVR.IS, "1", "ShutterRightVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x1606), DicomVR.IS, "1", "ShutterUpperHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x1608), DicomVR.IS, "1", "ShutterLowerHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x1610), DicomVR.IS, "2", "CenterOfCircularShutter", false),
-        new(new DicomTag(0x0018, 0x1612), DicomVR.IS, "1", "RadiusOfCircularShutter", false),
-        new(new DicomTag(0x0018, 0x1620), DicomVR.IS, "2-2n", "VerticesOfThePolygonalShutter", false),
-        new(new DicomTag(0x0018, 0x1622), DicomVR.US, "1", "ShutterPresentationValue", false),
-        new(new DicomTag(0x0018, 0x1623), DicomVR.US, "1", "ShutterOverlayGroup", false),
-        new(new DicomTag(0x0018, 0x1624), DicomVR.US, "3", "ShutterPresentationColorCIELabValue", false),
-        new(new DicomTag(0x0018, 0x1630), DicomVR.CS, "1", "OutlineShapeType", false),
-        new(new DicomTag(0x0018, 0x1631), DicomVR.FD, "1", "OutlineLeftVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x1632), DicomVR.FD, "1", "OutlineRightVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x1633), DicomVR.FD, "1", "OutlineUpperHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x1634), DicomVR.FD, "1", "OutlineLowerHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x1635), DicomVR.FD, "2", "CenterOfCircularOutline", false),
-        new(new DicomTag(0x0018, 0x1636), DicomVR.FD, "1", "DiameterOfCircularOutline", false),
-        new(new DicomTag(0x0018, 0x1637), DicomVR.UL, "1", "NumberOfPolygonalVertices", false),
-        new(new DicomTag(0x0018, 0x1638), DicomVR.OF, "1", "VerticesOfThePolygonalOutline", false),
-        new(new DicomTag(0x0018, 0x1700), DicomVR.CS, "1-3", "CollimatorShape", false),
-        new(new DicomTag(0x0018, 0x1702), DicomVR.IS, "1", "CollimatorLeftVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x1704), DicomVR.IS, "1", "CollimatorRightVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x1706), DicomVR.IS, "1", "CollimatorUpperHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x1708), DicomVR.IS, "1", "CollimatorLowerHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x1710), DicomVR.IS, "2", "CenterOfCircularCollimator", false),
-        new(new DicomTag(0x0018, 0x1712), DicomVR.IS, "1", "RadiusOfCircularCollimator", false),
-        new(new DicomTag(0x0018, 0x1720), DicomVR.IS, "2-2n", "VerticesOfThePolygonalCollimator", false),
-        new(new DicomTag(0x0018, 0x1800), DicomVR.CS, "1", "AcquisitionTimeSynchronized", false),
-        new(new DicomTag(0x0018, 0x1801), DicomVR.SH, "1", "TimeSource", false),
-        new(new DicomTag(0x0018, 0x1802), DicomVR.CS, "1", "TimeDistributionProtocol", false),
-        new(new DicomTag(0x0018, 0x1803), DicomVR.LO, "1", "NTPSourceAddress", false),
-        new(new DicomTag(0x0018, 0x2001), DicomVR.IS, "1-n", "PageNumberVector", false),
-        new(new DicomTag(0x0018, 0x2002), DicomVR.SH, "1-n", "FrameLabelVector", false),
-        new(new DicomTag(0x0018, 0x2003), DicomVR.DS, "1-n", "FramePrimaryAngleVector", false),
-        new(new DicomTag(0x0018, 0x2004), DicomVR.DS, "1-n", "FrameSecondaryAngleVector", false),
-        new(new DicomTag(0x0018, 0x2005), DicomVR.DS, "1-n", "SliceLocationVector", false),
-        new(new DicomTag(0x0018, 0x2006), DicomVR.SH, "1-n", "DisplayWindowLabelVector", false),
-        new(new DicomTag(0x0018, 0x2010), DicomVR.DS, "2", "NominalScannedPixelSpacing", false),
-        new(new DicomTag(0x0018, 0x2020), DicomVR.CS, "1", "DigitizingDeviceTransportDirection", false),
-        new(new DicomTag(0x0018, 0x2030), DicomVR.DS, "1", "RotationOfScannedFilm", false),
-        new(new DicomTag(0x0018, 0x2041), DicomVR.SQ, "1", "BiopsyTargetSequence", false),
-        new(new DicomTag(0x0018, 0x2042), DicomVR.UI, "1", "TargetUID", false),
-        new(new DicomTag(0x0018, 0x2043), DicomVR.FL, "2", "LocalizingCursorPosition", false),
-        new(new DicomTag(0x0018, 0x2044), DicomVR.FL, "3", "CalculatedTargetPosition", false),
-        new(new DicomTag(0x0018, 0x2045), DicomVR.SH, "1", "TargetLabel", false),
-        new(new DicomTag(0x0018, 0x2046), DicomVR.FL, "1", "DisplayedZValue", false),
-        new(new DicomTag(0x0018, 0x3100), DicomVR.CS, "1", "IVUSAcquisition", false),
-        new(new DicomTag(0x0018, 0x3101), DicomVR.DS, "1", "IVUSPullbackRate", false),
-        new(new DicomTag(0x0018, 0x3102), DicomVR.DS, "1", "IVUSGatedRate", false),
-        new(new DicomTag(0x0018, 0x3103), DicomVR.IS, "1", "IVUSPullbackStartFrameNumber", false),
-        new(new DicomTag(0x0018, 0x3104), DicomVR.IS, "1", "IVUSPullbackStopFrameNumber", false),
-        new(new DicomTag(0x0018, 0x3105), DicomVR.IS, "1-n", "LesionNumber", false),
-        new(new DicomTag(0x0018, 0x4000), DicomVR.LT, "1", "RETIRED_AcquisitionComments", true),
-        new(new DicomTag(0x0018, 0x5000), DicomVR.SH, "1-n", "OutputPower", false),
-        new(new DicomTag(0x0018, 0x5010), DicomVR.LO, "1-n", "TransducerData", false),
-        new(new DicomTag(0x0018, 0x5011), DicomVR.SQ, "1", "TransducerIdentificationSequence", false),
-        new(new DicomTag(0x0018, 0x5012), DicomVR.DS, "1", "FocusDepth", false),
-        new(new DicomTag(0x0018, 0x5020), DicomVR.LO, "1", "ProcessingFunction", false),
-        new(new DicomTag(0x0018, 0x5021), DicomVR.LO, "1", "RETIRED_PostprocessingFunction", true),
-        new(new DicomTag(0x0018, 0x5022), DicomVR.DS, "1", "MechanicalIndex", false),
-        new(new DicomTag(0x0018, 0x5024), DicomVR.DS, "1", "BoneThermalIndex", false),
-        new(new DicomTag(0x0018, 0x5026), DicomVR.DS, "1", "CranialThermalIndex", false),
-        new(new DicomTag(0x0018, 0x5027), DicomVR.DS, "1", "SoftTissueThermalIndex", false),
-        new(new DicomTag(0x0018, 0x5028), DicomVR.DS, "1", "SoftTissueFocusThermalIndex", false),
-        new(new DicomTag(0x0018, 0x5029), DicomVR.DS, "1", "SoftTissueSurfaceThermalIndex", false),
-        new(new DicomTag(0x0018, 0x5030), DicomVR.DS, "1", "RETIRED_DynamicRange", true),
-        new(new DicomTag(0x0018, 0x5040), DicomVR.DS, "1", "RETIRED_TotalGain", true),
-        new(new DicomTag(0x0018, 0x5050), DicomVR.IS, "1", "DepthOfScanField", false),
-        new(new DicomTag(0x0018, 0x5100), DicomVR.CS, "1", "PatientPosition", false),
-        new(new DicomTag(0x0018, 0x5101), DicomVR.CS, "1", "ViewPosition", false),
-        new(new DicomTag(0x0018, 0x5104), DicomVR.SQ, "1", "ProjectionEponymousNameCodeSequence", false),
-        new(new DicomTag(0x0018, 0x5210), DicomVR.DS, "6", "RETIRED_ImageTransformationMatrix", true),
-        new(new DicomTag(0x0018, 0x5212), DicomVR.DS, "3", "RETIRED_ImageTranslationVector", true),
-        new(new DicomTag(0x0018, 0x6000), DicomVR.DS, "1", "Sensitivity", false),
-        new(new DicomTag(0x0018, 0x6011), DicomVR.SQ, "1", "SequenceOfUltrasoundRegions", false),
-        new(new DicomTag(0x0018, 0x6012), DicomVR.US, "1", "RegionSpatialFormat", false),
-        new(new DicomTag(0x0018, 0x6014), DicomVR.US, "1", "RegionDataType", false),
-        new(new DicomTag(0x0018, 0x6016), DicomVR.UL, "1", "RegionFlags", false),
-        new(new DicomTag(0x0018, 0x6018), DicomVR.UL, "1", "RegionLocationMinX0", false),
-        new(new DicomTag(0x0018, 0x601A), DicomVR.UL, "1", "RegionLocationMinY0", false),
-        new(new DicomTag(0x0018, 0x601C), DicomVR.UL, "1", "RegionLocationMaxX1", false),
-        new(new DicomTag(0x0018, 0x601E), DicomVR.UL, "1", "RegionLocationMaxY1", false),
-        new(new DicomTag(0x0018, 0x6020), DicomVR.SL, "1", "ReferencePixelX0", false),
-        new(new DicomTag(0x0018, 0x6022), DicomVR.SL, "1", "ReferencePixelY0", false),
-        new(new DicomTag(0x0018, 0x6024), DicomVR.US, "1", "PhysicalUnitsXDirection", false),
-        new(new DicomTag(0x0018, 0x6026), DicomVR.US, "1", "PhysicalUnitsYDirection", false),
-        new(new DicomTag(0x0018, 0x6028), DicomVR.FD, "1", "ReferencePixelPhysicalValueX", false),
-        new(new DicomTag(0x0018, 0x602A), DicomVR.FD, "1", "ReferencePixelPhysicalValueY", false),
-        new(new DicomTag(0x0018, 0x602C), DicomVR.FD, "1", "PhysicalDeltaX", false),
-        new(new DicomTag(0x0018, 0x602E), DicomVR.FD, "1", "PhysicalDeltaY", false),
-        new(new DicomTag(0x0018, 0x6030), DicomVR.UL, "1", "TransducerFrequency", false),
-        new(new DicomTag(0x0018, 0x6031), DicomVR.CS, "1", "TransducerType", false),
-        new(new DicomTag(0x0018, 0x6032), DicomVR.UL, "1", "PulseRepetitionFrequency", false),
-        new(new DicomTag(0x0018, 0x6034), DicomVR.FD, "1", "DopplerCorrectionAngle", false),
-        new(new DicomTag(0x0018, 0x6036), DicomVR.FD, "1", "SteeringAngle", false),
-        new(new DicomTag(0x0018, 0x6038), DicomVR.UL, "1", "RETIRED_DopplerSampleVolumeXPositionRetired", true),
-        new(new DicomTag(0x0018, 0x6039), DicomVR.SL, "1", "DopplerSampleVolumeXPosition", false),
-        new(new DicomTag(0x0018, 0x603A), DicomVR.UL, "1", "RETIRED_DopplerSampleVolumeYPositionRetired", true),
-        new(new DicomTag(0x0018, 0x603B), DicomVR.SL, "1", "DopplerSampleVolumeYPosition", false),
-        new(new DicomTag(0x0018, 0x603C), DicomVR.UL, "1", "RETIRED_TMLinePositionX0Retired", true),
-        new(new DicomTag(0x0018, 0x603D), DicomVR.SL, "1", "TMLinePositionX0", false),
-        new(new DicomTag(0x0018, 0x603E), DicomVR.UL, "1", "RETIRED_TMLinePositionY0Retired", true),
-        new(new DicomTag(0x0018, 0x603F), DicomVR.SL, "1", "TMLinePositionY0", false),
-        new(new DicomTag(0x0018, 0x6040), DicomVR.UL, "1", "RETIRED_TMLinePositionX1Retired", true),
-        new(new DicomTag(0x0018, 0x6041), DicomVR.SL, "1", "TMLinePositionX1", false),
-        new(new DicomTag(0x0018, 0x6042), DicomVR.UL, "1", "RETIRED_TMLinePositionY1Retired", true),
-        new(new DicomTag(0x0018, 0x6043), DicomVR.SL, "1", "TMLinePositionY1", false),
-        new(new DicomTag(0x0018, 0x6044), DicomVR.US, "1", "PixelComponentOrganization", false),
-        new(new DicomTag(0x0018, 0x6046), DicomVR.UL, "1", "PixelComponentMask", false),
-        new(new DicomTag(0x0018, 0x6048), DicomVR.UL, "1", "PixelComponentRangeStart", false),
-        new(new DicomTag(0x0018, 0x604A), DicomVR.UL, "1", "PixelComponentRangeStop", false),
-        new(new DicomTag(0x0018, 0x604C), DicomVR.US, "1", "PixelComponentPhysicalUnits", false),
-        new(new DicomTag(0x0018, 0x604E), DicomVR.US, "1", "PixelComponentDataType", false),
-        new(new DicomTag(0x0018, 0x6050), DicomVR.UL, "1", "NumberOfTableBreakPoints", false),
-        new(new DicomTag(0x0018, 0x6052), DicomVR.UL, "1-n", "TableOfXBreakPoints", false),
-        new(new DicomTag(0x0018, 0x6054), DicomVR.FD, "1-n", "TableOfYBreakPoints", false),
-        new(new DicomTag(0x0018, 0x6056), DicomVR.UL, "1", "NumberOfTableEntries", false),
-        new(new DicomTag(0x0018, 0x6058), DicomVR.UL, "1-n", "TableOfPixelValues", false),
-        new(new DicomTag(0x0018, 0x605A), DicomVR.FL, "1-n", "TableOfParameterValues", false),
-        new(new DicomTag(0x0018, 0x6060), DicomVR.FL, "1-n", "RWaveTimeVector", false),
-        new(new DicomTag(0x0018, 0x6070), DicomVR.US, "1", "ActiveImageAreaOverlayGroup", false),
-        new(new DicomTag(0x0018, 0x7000), DicomVR.CS, "1", "DetectorConditionsNominalFlag", false),
-        new(new DicomTag(0x0018, 0x7001), DicomVR.DS, "1", "DetectorTemperature", false),
-        new(new DicomTag(0x0018, 0x7004), DicomVR.CS, "1", "DetectorType", false),
-        new(new DicomTag(0x0018, 0x7005), DicomVR.CS, "1", "DetectorConfiguration", false),
-        new(new DicomTag(0x0018, 0x7006), DicomVR.LT, "1", "DetectorDescription", false),
-        new(new DicomTag(0x0018, 0x7008), DicomVR.LT, "1", "DetectorMode", false),
-        new(new DicomTag(0x0018, 0x700A), DicomVR.SH, "1", "DetectorID", false),
-        new(new DicomTag(0x0018, 0x700C), DicomVR.DA, "1", "DateOfLastDetectorCalibration", false),
-        new(new DicomTag(0x0018, 0x700E), DicomVR.TM, "1", "TimeOfLastDetectorCalibration", false),
-        new(new DicomTag(0x0018, 0x7010), DicomVR.IS, "1", "ExposuresOnDetectorSinceLastCalibration", false),
-        new(new DicomTag(0x0018, 0x7011), DicomVR.IS, "1", "ExposuresOnDetectorSinceManufactured", false),
-        new(new DicomTag(0x0018, 0x7012), DicomVR.DS, "1", "DetectorTimeSinceLastExposure", false),
-        new(new DicomTag(0x0018, 0x7014), DicomVR.DS, "1", "DetectorActiveTime", false),
-        new(new DicomTag(0x0018, 0x7016), DicomVR.DS, "1", "DetectorActivationOffsetFromExposure", false),
-        new(new DicomTag(0x0018, 0x701A), DicomVR.DS, "2", "DetectorBinning", false),
-        new(new DicomTag(0x0018, 0x7020), DicomVR.DS, "2", "DetectorElementPhysicalSize", false),
-        new(new DicomTag(0x0018, 0x7022), DicomVR.DS, "2", "DetectorElementSpacing", false),
-        new(new DicomTag(0x0018, 0x7024), DicomVR.CS, "1", "DetectorActiveShape", false),
-        new(new DicomTag(0x0018, 0x7026), DicomVR.DS, "1-2", "DetectorActiveDimensions", false),
-        new(new DicomTag(0x0018, 0x7028), DicomVR.DS, "2", "DetectorActiveOrigin", false),
-        new(new DicomTag(0x0018, 0x702A), DicomVR.LO, "1", "DetectorManufacturerName", false),
-        new(new DicomTag(0x0018, 0x702B), DicomVR.LO, "1", "DetectorManufacturerModelName", false),
-        new(new DicomTag(0x0018, 0x7030), DicomVR.DS, "2", "FieldOfViewOrigin", false),
-        new(new DicomTag(0x0018, 0x7032), DicomVR.DS, "1", "FieldOfViewRotation", false),
-        new(new DicomTag(0x0018, 0x7034), DicomVR.CS, "1", "FieldOfViewHorizontalFlip", false),
-        new(new DicomTag(0x0018, 0x7036), DicomVR.FL, "2", "PixelDataAreaOriginRelativeToFOV", false),
-        new(new DicomTag(0x0018, 0x7038), DicomVR.FL, "1", "PixelDataAreaRotationAngleRelativeToFOV", false),
-        new(new DicomTag(0x0018, 0x7040), DicomVR.LT, "1", "GridAbsorbingMaterial", false),
-        new(new DicomTag(0x0018, 0x7041), DicomVR.LT, "1", "GridSpacingMaterial", false),
-        new(new DicomTag(0x0018, 0x7042), DicomVR.DS, "1", "GridThickness", false),
-        new(new DicomTag(0x0018, 0x7044), DicomVR.DS, "1", "GridPitch", false),
-        new(new DicomTag(0x0018, 0x7046), DicomVR.IS, "2", "GridAspectRatio", false),
-        new(new DicomTag(0x0018, 0x7048), DicomVR.DS, "1", "GridPeriod", false),
-        new(new DicomTag(0x0018, 0x704C), DicomVR.DS, "1", "GridFocalDistance", false),
-        new(new DicomTag(0x0018, 0x7050), DicomVR.CS, "1-n", "FilterMaterial", false),
-        new(new DicomTag(0x0018, 0x7052), DicomVR.DS, "1-n", "FilterThicknessMinimum", false),
-        new(new DicomTag(0x0018, 0x7054), DicomVR.DS, "1-n", "FilterThicknessMaximum", false),
-        new(new DicomTag(0x0018, 0x7056), DicomVR.FL, "1-n", "FilterBeamPathLengthMinimum", false),
-        new(new DicomTag(0x0018, 0x7058), DicomVR.FL, "1-n", "FilterBeamPathLengthMaximum", false),
-        new(new DicomTag(0x0018, 0x7060), DicomVR.CS, "1", "ExposureControlMode", false),
-        new(new DicomTag(0x0018, 0x7062), DicomVR.LT, "1", "ExposureControlModeDescription", false),
-        new(new DicomTag(0x0018, 0x7064), DicomVR.CS, "1", "ExposureStatus", false),
-        new(new DicomTag(0x0018, 0x7065), DicomVR.DS, "1", "PhototimerSetting", false),
-        new(new DicomTag(0x0018, 0x8150), DicomVR.DS, "1", "ExposureTimeInuS", false),
-        new(new DicomTag(0x0018, 0x8151), DicomVR.DS, "1", "XRayTubeCurrentInuA", false),
-        new(new DicomTag(0x0018, 0x9004), DicomVR.CS, "1", "ContentQualification", false),
-        new(new DicomTag(0x0018, 0x9005), DicomVR.SH, "1", "PulseSequenceName", false),
-        new(new DicomTag(0x0018, 0x9006), DicomVR.SQ, "1", "MRImagingModifierSequence", false),
-        new(new DicomTag(0x0018, 0x9008), DicomVR.CS, "1", "EchoPulseSequence", false),
-        new(new DicomTag(0x0018, 0x9009), DicomVR.CS, "1", "InversionRecovery", false),
-        new(new DicomTag(0x0018, 0x9010), DicomVR.CS, "1", "FlowCompensation", false),
-        new(new DicomTag(0x0018, 0x9011), DicomVR.CS, "1", "MultipleSpinEcho", false),
-        new(new DicomTag(0x0018, 0x9012), DicomVR.CS, "1", "MultiPlanarExcitation", false),
-        new(new DicomTag(0x0018, 0x9014), DicomVR.CS, "1", "PhaseContrast", false),
-        new(new DicomTag(0x0018, 0x9015), DicomVR.CS, "1", "TimeOfFlightContrast", false),
-        new(new DicomTag(0x0018, 0x9016), DicomVR.CS, "1", "Spoiling", false),
-        new(new DicomTag(0x0018, 0x9017), DicomVR.CS, "1", "SteadyStatePulseSequence", false),
-        new(new DicomTag(0x0018, 0x9018), DicomVR.CS, "1", "EchoPlanarPulseSequence", false),
-        new(new DicomTag(0x0018, 0x9019), DicomVR.FD, "1", "TagAngleFirstAxis", false),
-        new(new DicomTag(0x0018, 0x9020), DicomVR.CS, "1", "MagnetizationTransfer", false),
-        new(new DicomTag(0x0018, 0x9021), DicomVR.CS, "1", "T2Preparation", false),
-        new(new DicomTag(0x0018, 0x9022), DicomVR.CS, "1", "BloodSignalNulling", false),
-        new(new DicomTag(0x0018, 0x9024), DicomVR.CS, "1", "SaturationRecovery", false),
-        new(new DicomTag(0x0018, 0x9025), DicomVR.CS, "1", "SpectrallySelectedSuppression", false),
-        new(new DicomTag(0x0018, 0x9026), DicomVR.CS, "1", "SpectrallySelectedExcitation", false),
-        new(new DicomTag(0x0018, 0x9027), DicomVR.CS, "1", "SpatialPresaturation", false),
-        new(new DicomTag(0x0018, 0x9028), DicomVR.CS, "1", "Tagging", false),
-        new(new DicomTag(0x0018, 0x9029), DicomVR.CS, "1", "OversamplingPhase", false),
-        new(new DicomTag(0x0018, 0x9030), DicomVR.FD, "1", "TagSpacingFirstDimension", false),
-        new(new DicomTag(0x0018, 0x9032), DicomVR.CS, "1", "GeometryOfKSpaceTraversal", false),
-        new(new DicomTag(0x0018, 0x9033), DicomVR.CS, "1", "SegmentedKSpaceTraversal", false),
-        new(new DicomTag(0x0018, 0x9034), DicomVR.CS, "1", "RectilinearPhaseEncodeReordering", false),
-        new(new DicomTag(0x0018, 0x9035), DicomVR.FD, "1", "TagThickness", false),
-        new(new DicomTag(0x0018, 0x9036), DicomVR.CS, "1", "PartialFourierDirection", false),
-        new(new DicomTag(0x0018, 0x9037), DicomVR.CS, "1", "CardiacSynchronizationTechnique", false),
-        new(new DicomTag(0x0018, 0x9041), DicomVR.LO, "1", "ReceiveCoilManufacturerName", false),
-        new(new DicomTag(0x0018, 0x9042), DicomVR.SQ, "1", "MRReceiveCoilSequence", false),
-        new(new DicomTag(0x0018, 0x9043), DicomVR.CS, "1", "ReceiveCoilType", false),
-        new(new DicomTag(0x0018, 0x9044), DicomVR.CS, "1", "QuadratureReceiveCoil", false),
-        new(new DicomTag(0x0018, 0x9045), DicomVR.SQ, "1", "MultiCoilDefinitionSequence", false),
-        new(new DicomTag(0x0018, 0x9046), DicomVR.LO, "1", "MultiCoilConfiguration", false),
-        new(new DicomTag(0x0018, 0x9047), DicomVR.SH, "1", "MultiCoilElementName", false),
-        new(new DicomTag(0x0018, 0x9048), DicomVR.CS, "1", "MultiCoilElementUsed", false),
-        new(new DicomTag(0x0018, 0x9049), DicomVR.SQ, "1", "MRTransmitCoilSequence", false),
-        new(new DicomTag(0x0018, 0x9050), DicomVR.LO, "1", "TransmitCoilManufacturerName", false),
-        new(new DicomTag(0x0018, 0x9051), DicomVR.CS, "1", "TransmitCoilType", false),
-        new(new DicomTag(0x0018, 0x9052), DicomVR.FD, "1-2", "SpectralWidth", false),
-        new(new DicomTag(0x0018, 0x9053), DicomVR.FD, "1-2", "ChemicalShiftReference", false),
-        new(new DicomTag(0x0018, 0x9054), DicomVR.CS, "1", "VolumeLocalizationTechnique", false),
-        new(new DicomTag(0x0018, 0x9058), DicomVR.US, "1", "MRAcquisitionFrequencyEncodingSteps", false),
-        new(new DicomTag(0x0018, 0x9059), DicomVR.CS, "1", "Decoupling", false),
-        new(new DicomTag(0x0018, 0x9060), DicomVR.CS, "1-2", "DecoupledNucleus", false),
-        new(new DicomTag(0x0018, 0x9061), DicomVR.FD, "1-2", "DecouplingFrequency", false),
-        new(new DicomTag(0x0018, 0x9062), DicomVR.CS, "1", "DecouplingMethod", false),
-        new(new DicomTag(0x0018, 0x9063), DicomVR.FD, "1-2", "DecouplingChemicalShiftReference", false),
-        new(new DicomTag(0x0018, 0x9064), DicomVR.CS, "1", "KSpaceFiltering", false),
-        new(new DicomTag(0x0018, 0x9065), DicomVR.CS, "1-2", "TimeDomainFiltering", false),
-        new(new DicomTag(0x0018, 0x9066), DicomVR.US, "1-2", "NumberOfZeroFills", false),
-        new(new DicomTag(0x0018, 0x9067), DicomVR.CS, "1", "BaselineCorrection", false),
-        new(new DicomTag(0x0018, 0x9069), DicomVR.FD, "1", "ParallelReductionFactorInPlane", false),
-        new(new DicomTag(0x0018, 0x9070), DicomVR.FD, "1", "CardiacRRIntervalSpecified", false),
-        new(new DicomTag(0x0018, 0x9073), DicomVR.FD, "1", "AcquisitionDuration", false),
-        new(new DicomTag(0x0018, 0x9074), DicomVR.DT, "1", "FrameAcquisitionDateTime", false),
-        new(new DicomTag(0x0018, 0x9075), DicomVR.CS, "1", "DiffusionDirectionality", false),
-        new(new DicomTag(0x0018, 0x9076), DicomVR.SQ, "1", "DiffusionGradientDirectionSequence", false),
-        new(new DicomTag(0x0018, 0x9077), DicomVR.CS, "1", "ParallelAcquisition", false),
-        new(new DicomTag(0x0018, 0x9078), DicomVR.CS, "1", "ParallelAcquisitionTechnique", false),
-        new(new DicomTag(0x0018, 0x9079), DicomVR.FD, "1-n", "InversionTimes", false),
-        new(new DicomTag(0x0018, 0x9080), DicomVR.ST, "1", "MetaboliteMapDescription", false),
-        new(new DicomTag(0x0018, 0x9081), DicomVR.CS, "1", "PartialFourier", false),
-        new(new DicomTag(0x0018, 0x9082), DicomVR.FD, "1", "EffectiveEchoTime", false),
-        new(new DicomTag(0x0018, 0x9083), DicomVR.SQ, "1", "MetaboliteMapCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9084), DicomVR.SQ, "1", "ChemicalShiftSequence", false),
-        new(new DicomTag(0x0018, 0x9085), DicomVR.CS, "1", "CardiacSignalSource", false),
-        new(new DicomTag(0x0018, 0x9087), DicomVR.FD, "1", "DiffusionBValue", false),
-        new(new DicomTag(0x0018, 0x9089), DicomVR.FD, "3", "DiffusionGradientOrientation", false),
-        new(new DicomTag(0x0018, 0x9090), DicomVR.FD, "3", "VelocityEncodingDirection", false),
-        new(new DicomTag(0x0018, 0x9091), DicomVR.FD, "1", "VelocityEncodingMinimumValue", false),
-        new(new DicomTag(0x0018, 0x9092), DicomVR.SQ, "1", "VelocityEncodingAcquisitionSequence", false),
-        new(new DicomTag(0x0018, 0x9093), DicomVR.US, "1", "NumberOfKSpaceTrajectories", false),
-        new(new DicomTag(0x0018, 0x9094), DicomVR.CS, "1", "CoverageOfKSpace", false),
-        new(new DicomTag(0x0018, 0x9095), DicomVR.UL, "1", "SpectroscopyAcquisitionPhaseRows", false),
-        new(new DicomTag(0x0018, 0x9096), DicomVR.FD, "1", "RETIRED_ParallelReductionFactorInPlaneRetired", true),
-        new(new DicomTag(0x0018, 0x9098), DicomVR.FD, "1-2", "TransmitterFrequency", false),
-        new(new DicomTag(0x0018, 0x9100), DicomVR.CS, "1-2", "ResonantNucleus", false),
-        new(new DicomTag(0x0018, 0x9101), DicomVR.CS, "1", "FrequencyCorrection", false),
-        new(new DicomTag(0x0018, 0x9103), DicomVR.SQ, "1", "MRSpectroscopyFOVGeometrySequence", false),
-        new(new DicomTag(0x0018, 0x9104), DicomVR.FD, "1", "SlabThickness", false),
-        new(new DicomTag(0x0018, 0x9105), DicomVR.FD, "3", "SlabOrientation", false),
-        new(new DicomTag(0x0018, 0x9106), DicomVR.FD, "3", "MidSlabPosition", false),
-        new(new DicomTag(0x0018, 0x9107), DicomVR.SQ, "1", "MRSpatialSaturationSequence", false),
-        new(new DicomTag(0x0018, 0x9112), DicomVR.SQ, "1", "MRTimingAndRelatedParametersSequence", false),
-        new(new DicomTag(0x0018, 0x9114), DicomVR.SQ, "1", "MREchoSequence", false),
-        new(new DicomTag(0x0018, 0x9115), DicomVR.SQ, "1", "MRModifierSequence", false),
-        new(new DicomTag(0x0018, 0x9117), DicomVR.SQ, "1", "MRDiffusionSequence", false),
-        new(new DicomTag(0x0018, 0x9118), DicomVR.SQ, "1", "CardiacSynchronizationSequence", false),
-        new(new DicomTag(0x0018, 0x9119), DicomVR.SQ, "1", "MRAveragesSequence", false),
-        new(new DicomTag(0x0018, 0x9125), DicomVR.SQ, "1", "MRFOVGeometrySequence", false),
-        new(new DicomTag(0x0018, 0x9126), DicomVR.SQ, "1", "VolumeLocalizationSequence", false),
-        new(new DicomTag(0x0018, 0x9127), DicomVR.UL, "1", "SpectroscopyAcquisitionDataColumns", false),
-        new(new DicomTag(0x0018, 0x9147), DicomVR.CS, "1", "DiffusionAnisotropyType", false),
-        new(new DicomTag(0x0018, 0x9151), DicomVR.DT, "1", "FrameReferenceDateTime", false),
-        new(new DicomTag(0x0018, 0x9152), DicomVR.SQ, "1", "MRMetaboliteMapSequence", false),
-        new(new DicomTag(0x0018, 0x9155), DicomVR.FD, "1", "ParallelReductionFactorOutOfPlane", false),
-        new(new DicomTag(0x0018, 0x9159), DicomVR.UL, "1", "SpectroscopyAcquisitionOutOfPlanePhaseSteps", false),
-        new(new DicomTag(0x0018, 0x9166), DicomVR.CS, "1", "RETIRED_BulkMotionStatus", true),
-        new(new DicomTag(0x0018, 0x9168), DicomVR.FD, "1", "ParallelReductionFactorSecondInPlane", false),
-        new(new DicomTag(0x0018, 0x9169), DicomVR.CS, "1", "CardiacBeatRejectionTechnique", false),
-        new(new DicomTag(0x0018, 0x9170), DicomVR.CS, "1", "RespiratoryMotionCompensationTechnique", false),
-        new(new DicomTag(0x0018, 0x9171), DicomVR.CS, "1", "RespiratorySignalSource", false),
-        new(new DicomTag(0x0018, 0x9172), DicomVR.CS, "1", "BulkMotionCompensationTechnique", false),
-        new(new DicomTag(0x0018, 0x9173), DicomVR.CS, "1", "BulkMotionSignalSource", false),
-        new(new DicomTag(0x0018, 0x9174), DicomVR.CS, "1", "ApplicableSafetyStandardAgency", false),
-        new(new DicomTag(0x0018, 0x9175), DicomVR.LO, "1", "ApplicableSafetyStandardDescription", false),
-        new(new DicomTag(0x0018, 0x9176), DicomVR.SQ, "1", "OperatingModeSequence", false),
-        new(new DicomTag(0x0018, 0x9177), DicomVR.CS, "1", "OperatingModeType", false),
-        new(new DicomTag(0x0018, 0x9178), DicomVR.CS, "1", "OperatingMode", false),
-        new(new DicomTag(0x0018, 0x9179), DicomVR.CS, "1", "SpecificAbsorptionRateDefinition", false),
-        new(new DicomTag(0x0018, 0x9180), DicomVR.CS, "1", "GradientOutputType", false),
-        new(new DicomTag(0x0018, 0x9181), DicomVR.FD, "1", "SpecificAbsorptionRateValue", false),
-        new(new DicomTag(0x0018, 0x9182), DicomVR.FD, "1", "GradientOutput", false),
-        new(new DicomTag(0x0018, 0x9183), DicomVR.CS, "1", "FlowCompensationDirection", false),
-        new(new DicomTag(0x0018, 0x9184), DicomVR.FD, "1", "TaggingDelay", false),
-        new(new DicomTag(0x0018, 0x9185), DicomVR.ST, "1", "RespiratoryMotionCompensationTechniqueDescription", false),
-        new(new DicomTag(0x0018, 0x9186), DicomVR.SH, "1", "RespiratorySignalSourceID", false),
-        new(new DicomTag(0x0018, 0x9195), DicomVR.FD, "1", "RETIRED_ChemicalShiftMinimumIntegrationLimitInHz", true),
-        new(new DicomTag(0x0018, 0x9196), DicomVR.FD, "1", "RETIRED_ChemicalShiftMaximumIntegrationLimitInHz", true),
-        new(new DicomTag(0x0018, 0x9197), DicomVR.SQ, "1", "MRVelocityEncodingSequence", false),
-        new(new DicomTag(0x0018, 0x9198), DicomVR.CS, "1", "FirstOrderPhaseCorrection", false),
-        new(new DicomTag(0x0018, 0x9199), DicomVR.CS, "1", "WaterReferencedPhaseCorrection", false),
-        new(new DicomTag(0x0018, 0x9200), DicomVR.CS, "1", "MRSpectroscopyAcquisitionType", false),
-        new(new DicomTag(0x0018, 0x9214), DicomVR.CS, "1", "RespiratoryCyclePosition", false),
-        new(new DicomTag(0x0018, 0x9217), DicomVR.FD, "1", "VelocityEncodingMaximumValue", false),
-        new(new DicomTag(0x0018, 0x9218), DicomVR.FD, "1", "TagSpacingSecondDimension", false),
-        new(new DicomTag(0x0018, 0x9219), DicomVR.SS, "1", "TagAngleSecondAxis", false),
-        new(new DicomTag(0x0018, 0x9220), DicomVR.FD, "1", "FrameAcquisitionDuration", false),
-        new(new DicomTag(0x0018, 0x9226), DicomVR.SQ, "1", "MRImageFrameTypeSequence", false),
-        new(new DicomTag(0x0018, 0x9227), DicomVR.SQ, "1", "MRSpectroscopyFrameTypeSequence", false),
-        new(new DicomTag(0x0018, 0x9231), DicomVR.US, "1", "MRAcquisitionPhaseEncodingStepsInPlane", false),
-        new(new DicomTag(0x0018, 0x9232), DicomVR.US, "1", "MRAcquisitionPhaseEncodingStepsOutOfPlane", false),
-        new(new DicomTag(0x0018, 0x9234), DicomVR.UL, "1", "SpectroscopyAcquisitionPhaseColumns", false),
-        new(new DicomTag(0x0018, 0x9236), DicomVR.CS, "1", "CardiacCyclePosition", false),
-        new(new DicomTag(0x0018, 0x9239), DicomVR.SQ, "1", "SpecificAbsorptionRateSequence", false),
-        new(new DicomTag(0x0018, 0x9240), DicomVR.US, "1", "RFEchoTrainLength", false),
-        new(new DicomTag(0x0018, 0x9241), DicomVR.US, "1", "GradientEchoTrainLength", false),
-        new(new DicomTag(0x0018, 0x9250), DicomVR.CS, "1", "ArterialSpinLabelingContrast", false),
-        new(new DicomTag(0x0018, 0x9251), DicomVR.SQ, "1", "MRArterialSpinLabelingSequence", false),
-        new(new DicomTag(0x0018, 0x9252), DicomVR.LO, "1", "ASLTechniqueDescription", false),
-        new(new DicomTag(0x0018, 0x9253), DicomVR.US, "1", "ASLSlabNumber", false),
-        new(new DicomTag(0x0018, 0x9254), DicomVR.FD, "1", "ASLSlabThickness", false),
-        new(new DicomTag(0x0018, 0x9255), DicomVR.FD, "3", "ASLSlabOrientation", false),
-        new(new DicomTag(0x0018, 0x9256), DicomVR.FD, "3", "ASLMidSlabPosition", false),
-        new(new DicomTag(0x0018, 0x9257), DicomVR.CS, "1", "ASLContext", false),
-        new(new DicomTag(0x0018, 0x9258), DicomVR.UL, "1", "ASLPulseTrainDuration", false),
-        new(new DicomTag(0x0018, 0x9259), DicomVR.CS, "1", "ASLCrusherFlag", false),
-        new(new DicomTag(0x0018, 0x925A), DicomVR.FD, "1", "ASLCrusherFlowLimit", false),
-        new(new DicomTag(0x0018, 0x925B), DicomVR.LO, "1", "ASLCrusherDescription", false),
-        new(new DicomTag(0x0018, 0x925C), DicomVR.CS, "1", "ASLBolusCutoffFlag", false),
-        new(new DicomTag(0x0018, 0x925D), DicomVR.SQ, "1", "ASLBolusCutoffTimingSequence", false),
-        new(new DicomTag(0x0018, 0x925E), DicomVR.LO, "1", "ASLBolusCutoffTechnique", false),
-        new(new DicomTag(0x0018, 0x925F), DicomVR.UL, "1", "ASLBolusCutoffDelayTime", false),
-        new(new DicomTag(0x0018, 0x9260), DicomVR.SQ, "1", "ASLSlabSequence", false),
-        new(new DicomTag(0x0018, 0x9295), DicomVR.FD, "1", "ChemicalShiftMinimumIntegrationLimitInppm", false),
-        new(new DicomTag(0x0018, 0x9296), DicomVR.FD, "1", "ChemicalShiftMaximumIntegrationLimitInppm", false),
-        new(new DicomTag(0x0018, 0x9297), DicomVR.CS, "1", "WaterReferenceAcquisition", false),
-        new(new DicomTag(0x0018, 0x9298), DicomVR.IS, "1", "EchoPeakPosition", false),
-        new(new DicomTag(0x0018, 0x9301), DicomVR.SQ, "1", "CTAcquisitionTypeSequence", false),
-        new(new DicomTag(0x0018, 0x9302), DicomVR.CS, "1", "AcquisitionType", false),
-        new(new DicomTag(0x0018, 0x9303), DicomVR.FD, "1", "TubeAngle", false),
-        new(new DicomTag(0x0018, 0x9304), DicomVR.SQ, "1", "CTAcquisitionDetailsSequence", false),
-        new(new DicomTag(0x0018, 0x9305), DicomVR.FD, "1", "RevolutionTime", false),
-        new(new DicomTag(0x0018, 0x9306), DicomVR.FD, "1", "SingleCollimationWidth", false),
-        new(new DicomTag(0x0018, 0x9307), DicomVR.FD, "1", "TotalCollimationWidth", false),
-        new(new DicomTag(0x0018, 0x9308), DicomVR.SQ, "1", "CTTableDynamicsSequence", false),
-        new(new DicomTag(0x0018, 0x9309), DicomVR.FD, "1", "TableSpeed", false),
-        new(new DicomTag(0x0018, 0x9310), DicomVR.FD, "1", "TableFeedPerRotation", false),
-        new(new DicomTag(0x0018, 0x9311), DicomVR.FD, "1", "SpiralPitchFactor", false),
-        new(new DicomTag(0x0018, 0x9312), DicomVR.SQ, "1", "CTGeometrySequence", false),
-        new(new DicomTag(0x0018, 0x9313), DicomVR.FD, "3", "DataCollectionCenterPatient", false),
-        new(new DicomTag(0x0018, 0x9314), DicomVR.SQ, "1", "CTReconstructionSequence", false),
-        new(new DicomTag(0x0018, 0x9315), DicomVR.CS, "1", "ReconstructionAlgorithm", false),
-        new(new DicomTag(0x0018, 0x9316), DicomVR.CS, "1", "ConvolutionKernelGroup", false),
-        new(new DicomTag(0x0018, 0x9317), DicomVR.FD, "2", "ReconstructionFieldOfView", false),
-        new(new DicomTag(0x0018, 0x9318), DicomVR.FD, "3", "ReconstructionTargetCenterPatient", false),
-        new(new DicomTag(0x0018, 0x9319), DicomVR.FD, "1", "ReconstructionAngle", false),
-        new(new DicomTag(0x0018, 0x9320), DicomVR.SH, "1", "ImageFilter", false),
-        new(new DicomTag(0x0018, 0x9321), DicomVR.SQ, "1", "CTExposureSequence", false),
-        new(new DicomTag(0x0018, 0x9322), DicomVR.FD, "2", "ReconstructionPixelSpacing", false),
-        new(new DicomTag(0x0018, 0x9323), DicomVR.CS, "1-n", "ExposureModulationType", false),
-        new(new DicomTag(0x0018, 0x9324), DicomVR.FD, "1", "RETIRED_EstimatedDoseSaving", true),
-        new(new DicomTag(0x0018, 0x9325), DicomVR.SQ, "1", "CTXRayDetailsSequence", false),
-        new(new DicomTag(0x0018, 0x9326), DicomVR.SQ, "1", "CTPositionSequence", false),
-        new(new DicomTag(0x0018, 0x9327), DicomVR.FD, "1", "TablePosition", false),
-        new(new DicomTag(0x0018, 0x9328), DicomVR.FD, "1", "ExposureTimeInms", false),
-        new(new DicomTag(0x0018, 0x9329), DicomVR.SQ, "1", "CTImageFrameTypeSequence", false),
-        new(new DicomTag(0x0018, 0x9330), DicomVR.FD, "1", "XRayTubeCurrentInmA", false),
-        new(new DicomTag(0x0018, 0x9332), DicomVR.FD, "1", "ExposureInmAs", false),
-        new(new DicomTag(0x0018, 0x9333), DicomVR.CS, "1", "ConstantVolumeFlag", false),
-        new(new DicomTag(0x0018, 0x9334), DicomVR.CS, "1", "FluoroscopyFlag", false),
-        new(new DicomTag(0x0018, 0x9335), DicomVR.FD, "1", "DistanceSourceToDataCollectionCenter", false),
-        new(new DicomTag(0x0018, 0x9337), DicomVR.US, "1", "ContrastBolusAgentNumber", false),
-        new(new DicomTag(0x0018, 0x9338), DicomVR.SQ, "1", "ContrastBolusIngredientCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9340), DicomVR.SQ, "1", "ContrastAdministrationProfileSequence", false),
-        new(new DicomTag(0x0018, 0x9341), DicomVR.SQ, "1", "ContrastBolusUsageSequence", false),
-        new(new DicomTag(0x0018, 0x9342), DicomVR.CS, "1", "ContrastBolusAgentAdministered", false),
-        new(new DicomTag(0x0018, 0x9343), DicomVR.CS, "1", "ContrastBolusAgentDetected", false),
-        new(new DicomTag(0x0018, 0x9344), DicomVR.CS, "1", "ContrastBolusAgentPhase", false),
-        new(new DicomTag(0x0018, 0x9345), DicomVR.FD, "1", "CTDIvol", false),
-        new(new DicomTag(0x0018, 0x9346), DicomVR.SQ, "1", "CTDIPhantomTypeCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9351), DicomVR.FL, "1", "CalciumScoringMassFactorPatient", false),
-        new(new DicomTag(0x0018, 0x9352), DicomVR.FL, "3", "CalciumScoringMassFactorDevice", false),
-        new(new DicomTag(0x0018, 0x9353), DicomVR.FL, "1", "EnergyWeightingFactor", false),
-        new(new DicomTag(0x0018, 0x9360), DicomVR.SQ, "1", "CTAdditionalXRaySourceSequence", false),
-        new(new DicomTag(0x0018, 0x9361), DicomVR.CS, "1", "MultienergyCTAcquisition", false),
-        new(new DicomTag(0x0018, 0x9362), DicomVR.SQ, "1", "MultienergyCTAcquisitionSequence", false),
-        new(new DicomTag(0x0018, 0x9363), DicomVR.SQ, "1", "MultienergyCTProcessingSequence", false),
-        new(new DicomTag(0x0018, 0x9364), DicomVR.SQ, "1", "MultienergyCTCharacteristicsSequence", false),
-        new(new DicomTag(0x0018, 0x9365), DicomVR.SQ, "1", "MultienergyCTXRaySourceSequence", false),
-        new(new DicomTag(0x0018, 0x9366), DicomVR.US, "1", "XRaySourceIndex", false),
-        new(new DicomTag(0x0018, 0x9367), DicomVR.UC, "1", "XRaySourceID", false),
-        new(new DicomTag(0x0018, 0x9368), DicomVR.CS, "1", "MultienergySourceTechnique", false),
-        new(new DicomTag(0x0018, 0x9369), DicomVR.DT, "1", "SourceStartDateTime", false),
-        new(new DicomTag(0x0018, 0x936A), DicomVR.DT, "1", "SourceEndDateTime", false),
-        new(new DicomTag(0x0018, 0x936B), DicomVR.US, "1", "SwitchingPhaseNumber", false),
-        new(new DicomTag(0x0018, 0x936C), DicomVR.DS, "1", "SwitchingPhaseNominalDuration", false),
-        new(new DicomTag(0x0018, 0x936D), DicomVR.DS, "1", "SwitchingPhaseTransitionDuration", false),
-        new(new DicomTag(0x0018, 0x936E), DicomVR.DS, "1", "EffectiveBinEnergy", false),
-        new(new DicomTag(0x0018, 0x936F), DicomVR.SQ, "1", "MultienergyCTXRayDetectorSequence", false),
-        new(new DicomTag(0x0018, 0x9370), DicomVR.US, "1", "XRayDetectorIndex", false),
-        new(new DicomTag(0x0018, 0x9371), DicomVR.UC, "1", "XRayDetectorID", false),
-        new(new DicomTag(0x0018, 0x9372), DicomVR.CS, "1", "MultienergyDetectorType", false),
-        new(new DicomTag(0x0018, 0x9373), DicomVR.ST, "1", "XRayDetectorLabel", false),
-        new(new DicomTag(0x0018, 0x9374), DicomVR.DS, "1", "NominalMaxEnergy", false),
-        new(new DicomTag(0x0018, 0x9375), DicomVR.DS, "1", "NominalMinEnergy", false),
-        new(new DicomTag(0x0018, 0x9376), DicomVR.US, "1-n", "ReferencedXRayDetectorIndex", false),
-        new(new DicomTag(0x0018, 0x9377), DicomVR.US, "1-n", "ReferencedXRaySourceIndex", false),
-        new(new DicomTag(0x0018, 0x9378), DicomVR.US, "1-n", "ReferencedPathIndex", false),
-        new(new DicomTag(0x0018, 0x9379), DicomVR.SQ, "1", "MultienergyCTPathSequence", false),
-        new(new DicomTag(0x0018, 0x937A), DicomVR.US, "1", "MultienergyCTPathIndex", false),
-        new(new DicomTag(0x0018, 0x937B), DicomVR.UT, "1", "MultienergyAcquisitionDescription", false),
-        new(new DicomTag(0x0018, 0x937C), DicomVR.FD, "1", "MonoenergeticEnergyEquivalent", false),
-        new(new DicomTag(0x0018, 0x937D), DicomVR.SQ, "1", "MaterialCodeSequence", false),
-        new(new DicomTag(0x0018, 0x937E), DicomVR.CS, "1", "DecompositionMethod", false),
-        new(new DicomTag(0x0018, 0x937F), DicomVR.UT, "1", "DecompositionDescription", false),
-        new(new DicomTag(0x0018, 0x9380), DicomVR.SQ, "1", "DecompositionAlgorithmIdentificationSequence", false),
-        new(new DicomTag(0x0018, 0x9381), DicomVR.SQ, "1", "DecompositionMaterialSequence", false),
-        new(new DicomTag(0x0018, 0x9382), DicomVR.SQ, "1", "MaterialAttenuationSequence", false),
-        new(new DicomTag(0x0018, 0x9383), DicomVR.DS, "1", "PhotonEnergy", false),
-        new(new DicomTag(0x0018, 0x9384), DicomVR.DS, "1", "XRayMassAttenuationCoefficient", false),
-        new(new DicomTag(0x0018, 0x9401), DicomVR.SQ, "1", "ProjectionPixelCalibrationSequence", false),
-        new(new DicomTag(0x0018, 0x9402), DicomVR.FL, "1", "DistanceSourceToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9403), DicomVR.FL, "1", "DistanceObjectToTableTop", false),
-        new(new DicomTag(0x0018, 0x9404), DicomVR.FL, "2", "ObjectPixelSpacingInCenterOfBeam", false),
-        new(new DicomTag(0x0018, 0x9405), DicomVR.SQ, "1", "PositionerPositionSequence", false),
-        new(new DicomTag(0x0018, 0x9406), DicomVR.SQ, "1", "TablePositionSequence", false),
-        new(new DicomTag(0x0018, 0x9407), DicomVR.SQ, "1", "CollimatorShapeSequence", false),
-        new(new DicomTag(0x0018, 0x9410), DicomVR.CS, "1", "PlanesInAcquisition", false),
-        new(new DicomTag(0x0018, 0x9412), DicomVR.SQ, "1", "XAXRFFrameCharacteristicsSequence", false),
-        new(new DicomTag(0x0018, 0x9417), DicomVR.SQ, "1", "FrameAcquisitionSequence", false),
-        new(new DicomTag(0x0018, 0x9420), DicomVR.CS, "1", "XRayReceptorType", false),
-        new(new DicomTag(0x0018, 0x9423), DicomVR.LO, "1", "AcquisitionProtocolName", false),
-        new(new DicomTag(0x0018, 0x9424), DicomVR.LT, "1", "AcquisitionProtocolDescription", false),
-        new(new DicomTag(0x0018, 0x9425), DicomVR.CS, "1", "ContrastBolusIngredientOpaque", false),
-        new(new DicomTag(0x0018, 0x9426), DicomVR.FL, "1", "DistanceReceptorPlaneToDetectorHousing", false),
-        new(new DicomTag(0x0018, 0x9427), DicomVR.CS, "1", "IntensifierActiveShape", false),
-        new(new DicomTag(0x0018, 0x9428), DicomVR.FL, "1-2", "IntensifierActiveDimensions", false),
-        new(new DicomTag(0x0018, 0x9429), DicomVR.FL, "2", "PhysicalDetectorSize", false),
-        new(new DicomTag(0x0018, 0x9430), DicomVR.FL, "2", "PositionOfIsocenterProjection", false),
-        new(new DicomTag(0x0018, 0x9432), DicomVR.SQ, "1", "FieldOfViewSequence", false),
-        new(new DicomTag(0x0018, 0x9433), DicomVR.LO, "1", "FieldOfViewDescription", false),
-        new(new DicomTag(0x0018, 0x9434), DicomVR.SQ, "1", "ExposureControlSensingRegionsSequence", false),
-        new(new DicomTag(0x0018, 0x9435), DicomVR.CS, "1", "ExposureControlSensingRegionShape", false),
-        new(new DicomTag(0x0018, 0x9436), DicomVR.SS, "1", "ExposureControlSensingRegionLeftVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x9437), DicomVR.SS, "1", "ExposureControlSensingRegionRightVerticalEdge", false),
-        new(new DicomTag(0x0018, 0x9438), DicomVR.SS, "1", "ExposureControlSensingRegionUpperHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x9439), DicomVR.SS, "1", "ExposureControlSensingRegionLowerHorizontalEdge", false),
-        new(new DicomTag(0x0018, 0x9440), DicomVR.SS, "2", "CenterOfCircularExposureControlSensingRegion", false),
-        new(new DicomTag(0x0018, 0x9441), DicomVR.US, "1", "RadiusOfCircularExposureControlSensingRegion", false),
-        new(new DicomTag(0x0018, 0x9442), DicomVR.SS, "2-n", "VerticesOfThePolygonalExposureControlSensingRegion", false),
-        new(new DicomTag(0x0018, 0x9447), DicomVR.FL, "1", "ColumnAngulationPatient", false),
-        new(new DicomTag(0x0018, 0x9449), DicomVR.FL, "1", "BeamAngle", false),
-        new(new DicomTag(0x0018, 0x9451), DicomVR.SQ, "1", "FrameDetectorParametersSequence", false),
-        new(new DicomTag(0x0018, 0x9452), DicomVR.FL, "1", "CalculatedAnatomyThickness", false),
-        new(new DicomTag(0x0018, 0x9455), DicomVR.SQ, "1", "CalibrationSequence", false),
-        new(new DicomTag(0x0018, 0x9456), DicomVR.SQ, "1", "ObjectThicknessSequence", false),
-        new(new DicomTag(0x0018, 0x9457), DicomVR.CS, "1", "PlaneIdentification", false),
-        new(new DicomTag(0x0018, 0x9461), DicomVR.FL, "1-2", "FieldOfViewDimensionsInFloat", false),
-        new(new DicomTag(0x0018, 0x9462), DicomVR.SQ, "1", "IsocenterReferenceSystemSequence", false),
-        new(new DicomTag(0x0018, 0x9463), DicomVR.FL, "1", "PositionerIsocenterPrimaryAngle", false),
-        new(new DicomTag(0x0018, 0x9464), DicomVR.FL, "1", "PositionerIsocenterSecondaryAngle", false),
-        new(new DicomTag(0x0018, 0x9465), DicomVR.FL, "1", "PositionerIsocenterDetectorRotationAngle", false),
-        new(new DicomTag(0x0018, 0x9466), DicomVR.FL, "1", "TableXPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9467), DicomVR.FL, "1", "TableYPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9468), DicomVR.FL, "1", "TableZPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9469), DicomVR.FL, "1", "TableHorizontalRotationAngle", false),
-        new(new DicomTag(0x0018, 0x9470), DicomVR.FL, "1", "TableHeadTiltAngle", false),
-        new(new DicomTag(0x0018, 0x9471), DicomVR.FL, "1", "TableCradleTiltAngle", false),
-        new(new DicomTag(0x0018, 0x9472), DicomVR.SQ, "1", "FrameDisplayShutterSequence", false),
-        new(new DicomTag(0x0018, 0x9473), DicomVR.FL, "1", "AcquiredImageAreaDoseProduct", false),
-        new(new DicomTag(0x0018, 0x9474), DicomVR.CS, "1", "CArmPositionerTabletopRelationship", false),
-        new(new DicomTag(0x0018, 0x9476), DicomVR.SQ, "1", "XRayGeometrySequence", false),
-        new(new DicomTag(0x0018, 0x9477), DicomVR.SQ, "1", "IrradiationEventIdentificationSequence", false),
-        new(new DicomTag(0x0018, 0x9504), DicomVR.SQ, "1", "XRay3DFrameTypeSequence", false),
-        new(new DicomTag(0x0018, 0x9506), DicomVR.SQ, "1", "ContributingSourcesSequence", false),
-        new(new DicomTag(0x0018, 0x9507), DicomVR.SQ, "1", "XRay3DAcquisitionSequence", false),
-        new(new DicomTag(0x0018, 0x9508), DicomVR.FL, "1", "PrimaryPositionerScanArc", false),
-        new(new DicomTag(0x0018, 0x9509), DicomVR.FL, "1", "SecondaryPositionerScanArc", false),
-        new(new DicomTag(0x0018, 0x9510), DicomVR.FL, "1", "PrimaryPositionerScanStartAngle", false),
-        new(new DicomTag(0x0018, 0x9511), DicomVR.FL, "1", "SecondaryPositionerScanStartAngle", false),
-        new(new DicomTag(0x0018, 0x9514), DicomVR.FL, "1", "PrimaryPositionerIncrement", false),
-        new(new DicomTag(0x0018, 0x9515), DicomVR.FL, "1", "SecondaryPositionerIncrement", false),
-        new(new DicomTag(0x0018, 0x9516), DicomVR.DT, "1", "StartAcquisitionDateTime", false),
-        new(new DicomTag(0x0018, 0x9517), DicomVR.DT, "1", "EndAcquisitionDateTime", false),
-        new(new DicomTag(0x0018, 0x9518), DicomVR.SS, "1", "PrimaryPositionerIncrementSign", false),
-        new(new DicomTag(0x0018, 0x9519), DicomVR.SS, "1", "SecondaryPositionerIncrementSign", false),
-        new(new DicomTag(0x0018, 0x9524), DicomVR.LO, "1", "ApplicationName", false),
-        new(new DicomTag(0x0018, 0x9525), DicomVR.LO, "1", "ApplicationVersion", false),
-        new(new DicomTag(0x0018, 0x9526), DicomVR.LO, "1", "ApplicationManufacturer", false),
-        new(new DicomTag(0x0018, 0x9527), DicomVR.CS, "1", "AlgorithmType", false),
-        new(new DicomTag(0x0018, 0x9528), DicomVR.LO, "1", "AlgorithmDescription", false),
-        new(new DicomTag(0x0018, 0x9530), DicomVR.SQ, "1", "XRay3DReconstructionSequence", false),
-        new(new DicomTag(0x0018, 0x9531), DicomVR.LO, "1", "ReconstructionDescription", false),
-        new(new DicomTag(0x0018, 0x9538), DicomVR.SQ, "1", "PerProjectionAcquisitionSequence", false),
-        new(new DicomTag(0x0018, 0x9541), DicomVR.SQ, "1", "DetectorPositionSequence", false),
-        new(new DicomTag(0x0018, 0x9542), DicomVR.SQ, "1", "XRayAcquisitionDoseSequence", false),
-        new(new DicomTag(0x0018, 0x9543), DicomVR.FD, "1", "XRaySourceIsocenterPrimaryAngle", false),
-        new(new DicomTag(0x0018, 0x9544), DicomVR.FD, "1", "XRaySourceIsocenterSecondaryAngle", false),
-        new(new DicomTag(0x0018, 0x9545), DicomVR.FD, "1", "BreastSupportIsocenterPrimaryAngle", false),
-        new(new DicomTag(0x0018, 0x9546), DicomVR.FD, "1", "BreastSupportIsocenterSecondaryAngle", false),
-        new(new DicomTag(0x0018, 0x9547), DicomVR.FD, "1", "BreastSupportXPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9548), DicomVR.FD, "1", "BreastSupportYPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9549), DicomVR.FD, "1", "BreastSupportZPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9550), DicomVR.FD, "1", "DetectorIsocenterPrimaryAngle", false),
-        new(new DicomTag(0x0018, 0x9551), DicomVR.FD, "1", "DetectorIsocenterSecondaryAngle", false),
-        new(new DicomTag(0x0018, 0x9552), DicomVR.FD, "1", "DetectorXPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9553), DicomVR.FD, "1", "DetectorYPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9554), DicomVR.FD, "1", "DetectorZPositionToIsocenter", false),
-        new(new DicomTag(0x0018, 0x9555), DicomVR.SQ, "1", "XRayGridSequence", false),
-        new(new DicomTag(0x0018, 0x9556), DicomVR.SQ, "1", "XRayFilterSequence", false),
-        new(new DicomTag(0x0018, 0x9557), DicomVR.FD, "3", "DetectorActiveAreaTLHCPosition", false),
-        new(new DicomTag(0x0018, 0x9558), DicomVR.FD, "6", "DetectorActiveAreaOrientation", false),
-        new(new DicomTag(0x0018, 0x9559), DicomVR.CS, "1", "PositionerPrimaryAngleDirection", false),
-        new(new DicomTag(0x0018, 0x9601), DicomVR.SQ, "1", "DiffusionBMatrixSequence", false),
-        new(new DicomTag(0x0018, 0x9602), DicomVR.FD, "1", "DiffusionBValueXX", false),
-        new(new DicomTag(0x0018, 0x9603), DicomVR.FD, "1", "DiffusionBValueXY", false),
-        new(new DicomTag(0x0018, 0x9604), DicomVR.FD, "1", "DiffusionBValueXZ", false),
-        new(new DicomTag(0x0018, 0x9605), DicomVR.FD, "1", "DiffusionBValueYY", false),
-        new(new DicomTag(0x0018, 0x9606), DicomVR.FD, "1", "DiffusionBValueYZ", false),
-        new(new DicomTag(0x0018, 0x9607), DicomVR.FD, "1", "DiffusionBValueZZ", false),
-        new(new DicomTag(0x0018, 0x9621), DicomVR.SQ, "1", "FunctionalMRSequence", false),
-        new(new DicomTag(0x0018, 0x9622), DicomVR.CS, "1", "FunctionalSettlingPhaseFramesPresent", false),
-        new(new DicomTag(0x0018, 0x9623), DicomVR.DT, "1", "FunctionalSyncPulse", false),
-        new(new DicomTag(0x0018, 0x9624), DicomVR.CS, "1", "SettlingPhaseFrame", false),
-        new(new DicomTag(0x0018, 0x9701), DicomVR.DT, "1", "DecayCorrectionDateTime", false),
-        new(new DicomTag(0x0018, 0x9715), DicomVR.FD, "1", "StartDensityThreshold", false),
-        new(new DicomTag(0x0018, 0x9716), DicomVR.FD, "1", "StartRelativeDensityDifferenceThreshold", false),
-        new(new DicomTag(0x0018, 0x9717), DicomVR.FD, "1", "StartCardiacTriggerCountThreshold", false),
-        new(new DicomTag(0x0018, 0x9718), DicomVR.FD, "1", "StartRespiratoryTriggerCountThreshold", false),
-        new(new DicomTag(0x0018, 0x9719), DicomVR.FD, "1", "TerminationCountsThreshold", false),
-        new(new DicomTag(0x0018, 0x9720), DicomVR.FD, "1", "TerminationDensityThreshold", false),
-        new(new DicomTag(0x0018, 0x9721), DicomVR.FD, "1", "TerminationRelativeDensityThreshold", false),
-        new(new DicomTag(0x0018, 0x9722), DicomVR.FD, "1", "TerminationTimeThreshold", false),
-        new(new DicomTag(0x0018, 0x9723), DicomVR.FD, "1", "TerminationCardiacTriggerCountThreshold", false),
-        new(new DicomTag(0x0018, 0x9724), DicomVR.FD, "1", "TerminationRespiratoryTriggerCountThreshold", false),
-        new(new DicomTag(0x0018, 0x9725), DicomVR.CS, "1", "DetectorGeometry", false),
-        new(new DicomTag(0x0018, 0x9726), DicomVR.FD, "1", "TransverseDetectorSeparation", false),
-        new(new DicomTag(0x0018, 0x9727), DicomVR.FD, "1", "AxialDetectorDimension", false),
-        new(new DicomTag(0x0018, 0x9729), DicomVR.US, "1", "RadiopharmaceuticalAgentNumber", false),
-        new(new DicomTag(0x0018, 0x9732), DicomVR.SQ, "1", "PETFrameAcquisitionSequence", false),
-        new(new DicomTag(0x0018, 0x9733), DicomVR.SQ, "1", "PETDetectorMotionDetailsSequence", false),
-        new(new DicomTag(0x0018, 0x9734), DicomVR.SQ, "1", "PETTableDynamicsSequence", false),
-        new(new DicomTag(0x0018, 0x9735), DicomVR.SQ, "1", "PETPositionSequence", false),
-        new(new DicomTag(0x0018, 0x9736), DicomVR.SQ, "1", "PETFrameCorrectionFactorsSequence", false),
-        new(new DicomTag(0x0018, 0x9737), DicomVR.SQ, "1", "RadiopharmaceuticalUsageSequence", false),
-        new(new DicomTag(0x0018, 0x9738), DicomVR.CS, "1", "AttenuationCorrectionSource", false),
-        new(new DicomTag(0x0018, 0x9739), DicomVR.US, "1", "NumberOfIterations", false),
-        new(new DicomTag(0x0018, 0x9740), DicomVR.US, "1", "NumberOfSubsets", false),
-        new(new DicomTag(0x0018, 0x9749), DicomVR.SQ, "1", "PETReconstructionSequence", false),
-        new(new DicomTag(0x0018, 0x9751), DicomVR.SQ, "1", "PETFrameTypeSequence", false),
-        new(new DicomTag(0x0018, 0x9755), DicomVR.CS, "1", "TimeOfFlightInformationUsed", false),
-        new(new DicomTag(0x0018, 0x9756), DicomVR.CS, "1", "ReconstructionType", false),
-        new(new DicomTag(0x0018, 0x9758), DicomVR.CS, "1", "DecayCorrected", false),
-        new(new DicomTag(0x0018, 0x9759), DicomVR.CS, "1", "AttenuationCorrected", false),
-        new(new DicomTag(0x0018, 0x9760), DicomVR.CS, "1", "ScatterCorrected", false),
-        new(new DicomTag(0x0018, 0x9761), DicomVR.CS, "1", "DeadTimeCorrected", false),
-        new(new DicomTag(0x0018, 0x9762), DicomVR.CS, "1", "GantryMotionCorrected", false),
-        new(new DicomTag(0x0018, 0x9763), DicomVR.CS, "1", "PatientMotionCorrected", false),
-        new(new DicomTag(0x0018, 0x9764), DicomVR.CS, "1", "CountLossNormalizationCorrected", false),
-        new(new DicomTag(0x0018, 0x9765), DicomVR.CS, "1", "RandomsCorrected", false),
-        new(new DicomTag(0x0018, 0x9766), DicomVR.CS, "1", "NonUniformRadialSamplingCorrected", false),
-        new(new DicomTag(0x0018, 0x9767), DicomVR.CS, "1", "SensitivityCalibrated", false),
-        new(new DicomTag(0x0018, 0x9768), DicomVR.CS, "1", "DetectorNormalizationCorrection", false),
-        new(new DicomTag(0x0018, 0x9769), DicomVR.CS, "1", "IterativeReconstructionMethod", false),
-        new(new DicomTag(0x0018, 0x9770), DicomVR.CS, "1", "AttenuationCorrectionTemporalRelationship", false),
-        new(new DicomTag(0x0018, 0x9771), DicomVR.SQ, "1", "PatientPhysiologicalStateSequence", false),
-        new(new DicomTag(0x0018, 0x9772), DicomVR.SQ, "1", "PatientPhysiologicalStateCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9801), DicomVR.FD, "1-n", "DepthsOfFocus", false),
-        new(new DicomTag(0x0018, 0x9803), DicomVR.SQ, "1", "ExcludedIntervalsSequence", false),
-        new(new DicomTag(0x0018, 0x9804), DicomVR.DT, "1", "ExclusionStartDateTime", false),
-        new(new DicomTag(0x0018, 0x9805), DicomVR.FD, "1", "ExclusionDuration", false),
-        new(new DicomTag(0x0018, 0x9806), DicomVR.SQ, "1", "USImageDescriptionSequence", false),
-        new(new DicomTag(0x0018, 0x9807), DicomVR.SQ, "1", "ImageDataTypeSequence", false),
-        new(new DicomTag(0x0018, 0x9808), DicomVR.CS, "1", "DataType", false),
-        new(new DicomTag(0x0018, 0x9809), DicomVR.SQ, "1", "TransducerScanPatternCodeSequence", false),
-        new(new DicomTag(0x0018, 0x980B), DicomVR.CS, "1", "AliasedDataType", false),
-        new(new DicomTag(0x0018, 0x980C), DicomVR.CS, "1", "PositionMeasuringDeviceUsed", false),
-        new(new DicomTag(0x0018, 0x980D), DicomVR.SQ, "1", "TransducerGeometryCodeSequence", false),
-        new(new DicomTag(0x0018, 0x980E), DicomVR.SQ, "1", "TransducerBeamSteeringCodeSequence", false),
-        new(new DicomTag(0x0018, 0x980F), DicomVR.SQ, "1", "TransducerApplicationCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9810), DicomVR.US, "1", "ZeroVelocityPixelValue", false),
-        new(new DicomTag(0x0018, 0x9900), DicomVR.LO, "1", "ReferenceLocationLabel", false),
-        new(new DicomTag(0x0018, 0x9901), DicomVR.UT, "1", "ReferenceLocationDescription", false),
-        new(new DicomTag(0x0018, 0x9902), DicomVR.SQ, "1", "ReferenceBasisCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9903), DicomVR.SQ, "1", "ReferenceGeometryCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9904), DicomVR.DS, "1", "OffsetDistance", false),
-        new(new DicomTag(0x0018, 0x9905), DicomVR.CS, "1", "OffsetDirection", false),
-        new(new DicomTag(0x0018, 0x9906), DicomVR.SQ, "1", "PotentialScheduledProtocolCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9907), DicomVR.SQ, "1", "PotentialRequestedProcedureCodeSequence", false),
-        new(new DicomTag(0x0018, 0x9908), DicomVR.UC, "1-n", "PotentialReasonsForProcedure", false),
-        new(new DicomTag(0x0018, 0x9909), DicomVR.SQ, "1", "PotentialReasonsForProcedureCodeSequence", false),
-        new(new DicomTag(0x0018, 0x990A), DicomVR.UC, "1-n", "PotentialDiagnosticTasks", false),
-        new(new DicomTag(0x0018, 0x990B), DicomVR.SQ, "1", "ContraindicationsCodeSequence", false),
-        new(new DicomTag(0x0018, 0x990C), DicomVR.SQ, "1", "ReferencedDefinedProtocolSequence", false),
-        new(new DicomTag(0x0018, 0x990D), DicomVR.SQ, "1", "ReferencedPerformedProtocolSequence", false),
-        new(new DicomTag(0x0018, 0x990E), DicomVR.SQ, "1", "PredecessorProtocolSequence", false),
-        new(new DicomTag(0x0018, 0x990F), DicomVR.UT, "1", "ProtocolPlanningInformation", false),
-        new(new DicomTag(0x0018, 0x9910), DicomVR.UT, "1", "ProtocolDesignRationale", false),
-        new(new DicomTag(0x0018, 0x9911), DicomVR.SQ, "1", "PatientSpecificationSequence", false),
-        new(new DicomTag(0x0018, 0x9912), DicomVR.SQ, "1", "ModelSpecificationSequence", false),
-        new(new DicomTag(0x0018, 0x9913), DicomVR.SQ, "1", "ParametersSpecificationSequence", false),
-        new(new DicomTag(0x0018, 0x9914), DicomVR.SQ, "1", "InstructionSequence", false),
-        new(new DicomTag(0x0018, 0x9915), DicomVR.US, "1", "InstructionIndex", false),
-        new(new DicomTag(0x0018, 0x9916), DicomVR.LO, "1", "InstructionText", false),
-        new(new DicomTag(0x0018, 0x9917), DicomVR.UT, "1", "InstructionDescription", false),
-        new(new DicomTag(0x0018, 0x9918), DicomVR.CS, "1", "InstructionPerformedFlag", false),
-        new(new DicomTag(0x0018, 0x9919), DicomVR.DT, "1", "InstructionPerformedDateTime", false),
-        new(new DicomTag(0x0018, 0x991A), DicomVR.UT, "1", "InstructionPerformanceComment", false),
-        new(new DicomTag(0x0018, 0x991B), DicomVR.SQ, "1", "PatientPositioningInstructionSequence", false),
-        new(new DicomTag(0x0018, 0x991C), DicomVR.SQ, "1", "PositioningMethodCodeSequence", false),
-        new(new DicomTag(0x0018, 0x991D), DicomVR.SQ, "1", "PositioningLandmarkSequence", false),
-        new(new DicomTag(0x0018, 0x991E), DicomVR.UI, "1", "TargetFrameOfReferenceUID", false),
-        new(new DicomTag(0x0018, 0x991F), DicomVR.SQ, "1", "AcquisitionProtocolElementSpecificationSequence", false),
-        new(new DicomTag(0x0018, 0x9920), DicomVR.SQ, "1", "AcquisitionProtocolElementSequence", false),
-        new(new DicomTag(0x0018, 0x9921), DicomVR.US, "1", "ProtocolElementNumber", false),
-        new(new DicomTag(0x0018, 0x9922), DicomVR.LO, "1", "ProtocolElementName", false),
-        new(new DicomTag(0x0018, 0x9923), DicomVR.UT, "1", "ProtocolElementCharacteristicsSummary", false),
-        new(new DicomTag(0x0018, 0x9924), DicomVR.UT, "1", "ProtocolElementPurpose", false),
-        new(new DicomTag(0x0018, 0x9930), DicomVR.CS, "1", "AcquisitionMotion", false),
-        new(new DicomTag(0x0018, 0x9931), DicomVR.SQ, "1", "AcquisitionStartLocationSequence", false),
-        new(new DicomTag(0x0018, 0x9932), DicomVR.SQ, "1", "AcquisitionEndLocationSequence", false),
-        new(new DicomTag(0x0018, 0x9933), DicomVR.SQ, "1", "ReconstructionProtocolElementSpecificationSequence", false),
-        new(new DicomTag(0x0018, 0x9934), DicomVR.SQ, "1", "ReconstructionProtocolElementSequence", false),
-        new(new DicomTag(0x0018, 0x9935), DicomVR.SQ, "1", "StorageProtocolElementSpecificationSequence", false),
-        new(new DicomTag(0x0018, 0x9936), DicomVR.SQ, "1", "StorageProtocolElementSequence", false),
-        new(new DicomTag(0x0018, 0x9937), DicomVR.LO, "1", "RequestedSeriesDescription", false),
-        new(new DicomTag(0x0018, 0x9938), DicomVR.US, "1-n", "SourceAcquisitionProtocolElementNumber", false),
-        new(new DicomTag(0x0018, 0x9939), DicomVR.US, "1-n", "SourceAcquisitionBeamNumber", false),
-        new(new DicomTag(0x0018, 0x993A), DicomVR.US, "1-n", "SourceReconstructionProtocolElementNumber", false),
-        new(new DicomTag(0x0018, 0x993B), DicomVR.SQ, "1", "ReconstructionStartLocationSequence", false),
-        new(new DicomTag(0x0018, 0x993C), DicomVR.SQ, "1", "ReconstructionEndLocationSequence", false),
-        new(new DicomTag(0x0018, 0x993D), DicomVR.SQ, "1", "ReconstructionAlgorithmSequence", false),
-        new(new DicomTag(0x0018, 0x993E), DicomVR.SQ, "1", "ReconstructionTargetCenterLocationSequence", false),
-        new(new DicomTag(0x0018, 0x9941), DicomVR.UT, "1", "ImageFilterDescription", false),
-        new(new DicomTag(0x0018, 0x9942), DicomVR.FD, "1", "CTDIvolNotificationTrigger", false),
-        new(new DicomTag(0x0018, 0x9943), DicomVR.FD, "1", "DLPNotificationTrigger", false),
-        new(new DicomTag(0x0018, 0x9944), DicomVR.CS, "1", "AutoKVPSelectionType", false),
-        new(new DicomTag(0x0018, 0x9945), DicomVR.FD, "1", "AutoKVPUpperBound", false),
-        new(new DicomTag(0x0018, 0x9946), DicomVR.FD, "1", "AutoKVPLowerBound", false),
-        new(new DicomTag(0x0018, 0x9947), DicomVR.CS, "1", "ProtocolDefinedPatientPosition", false),
-        new(new DicomTag(0x0018, 0xA001), DicomVR.SQ, "1", "ContributingEquipmentSequence", false),
-        new(new DicomTag(0x0018, 0xA002), DicomVR.DT, "1", "ContributionDateTime", false),
-        new(new DicomTag(0x0018, 0xA003), DicomVR.ST, "1", "ContributionDescription", false),
-        new(new DicomTag(0x0020, 0x000D), DicomVR.UI, "1", "StudyInstanceUID", false),
-        new(new DicomTag(0x0020, 0x000E), DicomVR.UI, "1", "SeriesInstanceUID", false),
-        new(new DicomTag(0x0020, 0x0010), DicomVR.SH, "1", "StudyID", false),
-        new(new DicomTag(0x0020, 0x0011), DicomVR.IS, "1", "SeriesNumber", false),
-        new(new DicomTag(0x0020, 0x0012), DicomVR.IS, "1", "AcquisitionNumber", false),
-        new(new DicomTag(0x0020, 0x0013), DicomVR.IS, "1", "InstanceNumber", false),
-        new(new DicomTag(0x0020, 0x0014), DicomVR.IS, "1", "RETIRED_IsotopeNumber", true),
-        new(new DicomTag(0x0020, 0x0015), DicomVR.IS, "1", "RETIRED_PhaseNumber", true),
-        new(new DicomTag(0x0020, 0x0016), DicomVR.IS, "1", "RETIRED_IntervalNumber", true),
-        new(new DicomTag(0x0020, 0x0017), DicomVR.IS, "1", "RETIRED_TimeSlotNumber", true),
-        new(new DicomTag(0x0020, 0x0018), DicomVR.IS, "1", "RETIRED_AngleNumber", true),
-        new(new DicomTag(0x0020, 0x0019), DicomVR.IS, "1", "ItemNumber", false),
-        new(new DicomTag(0x0020, 0x0020), DicomVR.CS, "2", "PatientOrientation", false),
-        new(new DicomTag(0x0020, 0x0022), DicomVR.IS, "1", "RETIRED_OverlayNumber", true),
-        new(new DicomTag(0x0020, 0x0024), DicomVR.IS, "1", "RETIRED_CurveNumber", true),
-        new(new DicomTag(0x0020, 0x0026), DicomVR.IS, "1", "RETIRED_LUTNumber", true),
-        new(new DicomTag(0x0020, 0x0027), DicomVR.LO, "1", "PyramidLabel", false),
-        new(new DicomTag(0x0020, 0x0030), DicomVR.DS, "3", "RETIRED_ImagePosition", true),
-        new(new DicomTag(0x0020, 0x0032), DicomVR.DS, "3", "ImagePositionPatient", false),
-        new(new DicomTag(0x0020, 0x0035), DicomVR.DS, "6", "RETIRED_ImageOrientation", true),
-        new(new DicomTag(0x0020, 0x0037), DicomVR.DS, "6", "ImageOrientationPatient", false),
-        new(new DicomTag(0x0020, 0x0050), DicomVR.DS, "1", "RETIRED_Location", true),
-        new(new DicomTag(0x0020, 0x0052), DicomVR.UI, "1", "FrameOfReferenceUID", false),
-        new(new DicomTag(0x0020, 0x0060), DicomVR.CS, "1", "Laterality", false),
-        new(new DicomTag(0x0020, 0x0062), DicomVR.CS, "1", "ImageLaterality", false),
-        new(new DicomTag(0x0020, 0x0070), DicomVR.LO, "1", "RETIRED_ImageGeometryType", true),
-        new(new DicomTag(0x0020, 0x0080), DicomVR.CS, "1-n", "RETIRED_MaskingImage", true),
-        new(new DicomTag(0x0020, 0x00AA), DicomVR.IS, "1", "RETIRED_ReportNumber", true),
-        new(new DicomTag(0x0020, 0x0100), DicomVR.IS, "1", "TemporalPositionIdentifier", false),
-        new(new DicomTag(0x0020, 0x0105), DicomVR.IS, "1", "NumberOfTemporalPositions", false),
-        new(new DicomTag(0x0020, 0x0110), DicomVR.DS, "1", "TemporalResolution", false),
-        new(new DicomTag(0x0020, 0x0200), DicomVR.UI, "1", "SynchronizationFrameOfReferenceUID", false),
-        new(new DicomTag(0x0020, 0x0242), DicomVR.UI, "1", "SOPInstanceUIDOfConcatenationSource", false),
-        new(new DicomTag(0x0020, 0x1000), DicomVR.IS, "1", "RETIRED_SeriesInStudy", true),
-        new(new DicomTag(0x0020, 0x1001), DicomVR.IS, "1", "RETIRED_AcquisitionsInSeries", true),
-        new(new DicomTag(0x0020, 0x1002), DicomVR.IS, "1", "ImagesInAcquisition", false),
-        new(new DicomTag(0x0020, 0x1003), DicomVR.IS, "1", "RETIRED_ImagesInSeries", true),
-        new(new DicomTag(0x0020, 0x1004), DicomVR.IS, "1", "RETIRED_AcquisitionsInStudy", true),
-        new(new DicomTag(0x0020, 0x1005), DicomVR.IS, "1", "RETIRED_ImagesInStudy", true),
-        new(new DicomTag(0x0020, 0x1020), DicomVR.LO, "1-n", "RETIRED_Reference", true),
-        new(new DicomTag(0x0020, 0x103F), DicomVR.LO, "1", "TargetPositionReferenceIndicator", false),
-        new(new DicomTag(0x0020, 0x1040), DicomVR.LO, "1", "PositionReferenceIndicator", false),
-        new(new DicomTag(0x0020, 0x1041), DicomVR.DS, "1", "SliceLocation", false),
-        new(new DicomTag(0x0020, 0x1070), DicomVR.IS, "1-n", "RETIRED_OtherStudyNumbers", true),
-        new(new DicomTag(0x0020, 0x1200), DicomVR.IS, "1", "NumberOfPatientRelatedStudies", false),
-        new(new DicomTag(0x0020, 0x1202), DicomVR.IS, "1", "NumberOfPatientRelatedSeries", false),
-        new(new DicomTag(0x0020, 0x1204), DicomVR.IS, "1", "NumberOfPatientRelatedInstances", false),
-        new(new DicomTag(0x0020, 0x1206), DicomVR.IS, "1", "NumberOfStudyRelatedSeries", false),
-        new(new DicomTag(0x0020, 0x1208), DicomVR.IS, "1", "NumberOfStudyRelatedInstances", false),
-        new(new DicomTag(0x0020, 0x1209), DicomVR.IS, "1", "NumberOfSeriesRelatedInstances", false),
-        new(new DicomTag(0x0020, 0x3401), DicomVR.CS, "1", "RETIRED_ModifyingDeviceID", true),
-        new(new DicomTag(0x0020, 0x3402), DicomVR.CS, "1", "RETIRED_ModifiedImageID", true),
-        new(new DicomTag(0x0020, 0x3403), DicomVR.DA, "1", "RETIRED_ModifiedImageDate", true),
-        new(new DicomTag(0x0020, 0x3404), DicomVR.LO, "1", "RETIRED_ModifyingDeviceManufacturer", true),
-        new(new DicomTag(0x0020, 0x3405), DicomVR.TM, "1", "RETIRED_ModifiedImageTime", true),
-        new(new DicomTag(0x0020, 0x3406), DicomVR.LO, "1", "RETIRED_ModifiedImageDescription", true),
-        new(new DicomTag(0x0020, 0x4000), DicomVR.LT, "1", "ImageComments", false),
-        new(new DicomTag(0x0020, 0x5000), DicomVR.AT, "1-n", "RETIRED_OriginalImageIdentification", true),
-        new(new DicomTag(0x0020, 0x5002), DicomVR.LO, "1-n", "RETIRED_OriginalImageIdentificationNomenclature", true),
-        new(new DicomTag(0x0020, 0x9056), DicomVR.SH, "1", "StackID", false),
-        new(new DicomTag(0x0020, 0x9057), DicomVR.UL, "1", "InStackPositionNumber", false),
-        new(new DicomTag(0x0020, 0x9071), DicomVR.SQ, "1", "FrameAnatomySequence", false),
-        new(new DicomTag(0x0020, 0x9072), DicomVR.CS, "1", "FrameLaterality", false),
-        new(new DicomTag(0x0020, 0x9111), DicomVR.SQ, "1", "FrameContentSequence", false),
-        new(new DicomTag(0x0020, 0x9113), DicomVR.SQ, "1", "PlanePositionSequence", false),
-        new(new DicomTag(0x0020, 0x9116), DicomVR.SQ, "1", "PlaneOrientationSequence", false),
-        new(new DicomTag(0x0020, 0x9128), DicomVR.UL, "1", "TemporalPositionIndex", false),
-        new(new DicomTag(0x0020, 0x9153), DicomVR.FD, "1", "NominalCardiacTriggerDelayTime", false),
-        new(new DicomTag(0x0020, 0x9154), DicomVR.FL, "1", "NominalCardiacTriggerTimePriorToRPeak", false),
-        new(new DicomTag(0x0020, 0x9155), DicomVR.FL, "1", "ActualCardiacTriggerTimePriorToRPeak", false),
-        new(new DicomTag(0x0020, 0x9156), DicomVR.US, "1", "FrameAcquisitionNumber", false),
-        new(new DicomTag(0x0020, 0x9157), DicomVR.UL, "1-n", "DimensionIndexValues", false),
-        new(new DicomTag(0x0020, 0x9158), DicomVR.LT, "1", "FrameComments", false),
-        new(new DicomTag(0x0020, 0x9161), DicomVR.UI, "1", "ConcatenationUID", false),
-        new(new DicomTag(0x0020, 0x9162), DicomVR.US, "1", "InConcatenationNumber", false),
-        new(new DicomTag(0x0020, 0x9163), DicomVR.US, "1", "InConcatenationTotalNumber", false),
-        new(new DicomTag(0x0020, 0x9164), DicomVR.UI, "1", "DimensionOrganizationUID", false),
-        new(new DicomTag(0x0020, 0x9165), DicomVR.AT, "1", "DimensionIndexPointer", false),
-        new(new DicomTag(0x0020, 0x9167), DicomVR.AT, "1", "FunctionalGroupPointer", false),
-        new(new DicomTag(0x0020, 0x9170), DicomVR.SQ, "1", "UnassignedSharedConvertedAttributesSequence", false),
-        new(new DicomTag(0x0020, 0x9171), DicomVR.SQ, "1", "UnassignedPerFrameConvertedAttributesSequence", false),
-        new(new DicomTag(0x0020, 0x9172), DicomVR.SQ, "1", "ConversionSourceAttributesSequence", false),
-        new(new DicomTag(0x0020, 0x9213), DicomVR.LO, "1", "DimensionIndexPrivateCreator", false),
-        new(new DicomTag(0x0020, 0x9221), DicomVR.SQ, "1", "DimensionOrganizationSequence", false),
-        new(new DicomTag(0x0020, 0x9222), DicomVR.SQ, "1", "DimensionIndexSequence", false),
-        new(new DicomTag(0x0020, 0x9228), DicomVR.UL, "1", "ConcatenationFrameOffsetNumber", false),
-        new(new DicomTag(0x0020, 0x9238), DicomVR.LO, "1", "FunctionalGroupPrivateCreator", false),
-        new(new DicomTag(0x0020, 0x9241), DicomVR.FL, "1", "NominalPercentageOfCardiacPhase", false),
-        new(new DicomTag(0x0020, 0x9245), DicomVR.FL, "1", "NominalPercentageOfRespiratoryPhase", false),
-        new(new DicomTag(0x0020, 0x9246), DicomVR.FL, "1", "StartingRespiratoryAmplitude", false),
-        new(new DicomTag(0x0020, 0x9247), DicomVR.CS, "1", "StartingRespiratoryPhase", false),
-        new(new DicomTag(0x0020, 0x9248), DicomVR.FL, "1", "EndingRespiratoryAmplitude", false),
-        new(new DicomTag(0x0020, 0x9249), DicomVR.CS, "1", "EndingRespiratoryPhase", false),
-        new(new DicomTag(0x0020, 0x9250), DicomVR.CS, "1", "RespiratoryTriggerType", false),
-        new(new DicomTag(0x0020, 0x9251), DicomVR.FD, "1", "RRIntervalTimeNominal", false),
-        new(new DicomTag(0x0020, 0x9252), DicomVR.FD, "1", "ActualCardiacTriggerDelayTime", false),
-        new(new DicomTag(0x0020, 0x9253), DicomVR.SQ, "1", "RespiratorySynchronizationSequence", false),
-        new(new DicomTag(0x0020, 0x9254), DicomVR.FD, "1", "RespiratoryIntervalTime", false),
-        new(new DicomTag(0x0020, 0x9255), DicomVR.FD, "1", "NominalRespiratoryTriggerDelayTime", false),
-        new(new DicomTag(0x0020, 0x9256), DicomVR.FD, "1", "RespiratoryTriggerDelayThreshold", false),
-        new(new DicomTag(0x0020, 0x9257), DicomVR.FD, "1", "ActualRespiratoryTriggerDelayTime", false),
-        new(new DicomTag(0x0020, 0x9301), DicomVR.FD, "3", "ImagePositionVolume", false),
-        new(new DicomTag(0x0020, 0x9302), DicomVR.FD, "6", "ImageOrientationVolume", false),
-        new(new DicomTag(0x0020, 0x9307), DicomVR.CS, "1", "UltrasoundAcquisitionGeometry", false),
-        new(new DicomTag(0x0020, 0x9308), DicomVR.FD, "3", "ApexPosition", false),
-        new(new DicomTag(0x0020, 0x9309), DicomVR.FD, "16", "VolumeToTransducerMappingMatrix", false),
-        new(new DicomTag(0x0020, 0x930A), DicomVR.FD, "16", "VolumeToTableMappingMatrix", false),
-        new(new DicomTag(0x0020, 0x930B), DicomVR.CS, "1", "VolumeToTransducerRelationship", false),
-        new(new DicomTag(0x0020, 0x930C), DicomVR.CS, "1", "PatientFrameOfReferenceSource", false),
-        new(new DicomTag(0x0020, 0x930D), DicomVR.FD, "1", "TemporalPositionTimeOffset", false),
-        new(new DicomTag(0x0020, 0x930E), DicomVR.SQ, "1", "PlanePositionVolumeSequence", false),
-        new(new DicomTag(0x0020, 0x930F), DicomVR.SQ, "1", "PlaneOrientationVolumeSequence", false),
-        new(new DicomTag(0x0020, 0x9310), DicomVR.SQ, "1", "TemporalPositionSequence", false),
-        new(new DicomTag(0x0020, 0x9311), DicomVR.CS, "1", "DimensionOrganizationType", false),
-        new(new DicomTag(0x0020, 0x9312), DicomVR.UI, "1", "VolumeFrameOfReferenceUID", false),
-        new(new DicomTag(0x0020, 0x9313), DicomVR.UI, "1", "TableFrameOfReferenceUID", false),
-        new(new DicomTag(0x0020, 0x9421), DicomVR.LO, "1", "DimensionDescriptionLabel", false),
-        new(new DicomTag(0x0020, 0x9450), DicomVR.SQ, "1", "PatientOrientationInFrameSequence", false),
-        new(new DicomTag(0x0020, 0x9453), DicomVR.LO, "1", "FrameLabel", false),
-        new(new DicomTag(0x0020, 0x9518), DicomVR.US, "1-n", "AcquisitionIndex", false),
-        new(new DicomTag(0x0020, 0x9529), DicomVR.SQ, "1", "ContributingSOPInstancesReferenceSequence", false),
-        new(new DicomTag(0x0020, 0x9536), DicomVR.US, "1", "ReconstructionIndex", false),
-        new(new DicomTag(0x0022, 0x0001), DicomVR.US, "1", "LightPathFilterPassThroughWavelength", false),
-        new(new DicomTag(0x0022, 0x0002), DicomVR.US, "2", "LightPathFilterPassBand", false),
-        new(new DicomTag(0x0022, 0x0003), DicomVR.US, "1", "ImagePathFilterPassThroughWavelength", false),
-        new(new DicomTag(0x0022, 0x0004), DicomVR.US, "2", "ImagePathFilterPassBand", false),
-        new(new DicomTag(0x0022, 0x0005), DicomVR.CS, "1", "PatientEyeMovementCommanded", false),
-        new(new DicomTag(0x0022, 0x0006), DicomVR.SQ, "1", "PatientEyeMovementCommandCodeSequence", false),
-        new(new DicomTag(0x0022, 0x0007), DicomVR.FL, "1", "SphericalLensPower", false),
-        new(new DicomTag(0x0022, 0x0008), DicomVR.FL, "1", "CylinderLensPower", false),
-        new(new DicomTag(0x0022, 0x0009), DicomVR.FL, "1", "CylinderAxis", false),
-        new(new DicomTag(0x0022, 0x000A), DicomVR.FL, "1", "EmmetropicMagnification", false),
-        new(new DicomTag(0x0022, 0x000B), DicomVR.FL, "1", "IntraOcularPressure", false),
-        new(new DicomTag(0x0022, 0x000C), DicomVR.FL, "1", "HorizontalFieldOfView", false),
-        new(new DicomTag(0x0022, 0x000D), DicomVR.CS, "1", "PupilDilated", false),
-        new(new DicomTag(0x0022, 0x000E), DicomVR.FL, "1", "DegreeOfDilation", false),
-        new(new DicomTag(0x0022, 0x0010), DicomVR.FL, "1", "StereoBaselineAngle", false),
-        new(new DicomTag(0x0022, 0x0011), DicomVR.FL, "1", "StereoBaselineDisplacement", false),
-        new(new DicomTag(0x0022, 0x0012), DicomVR.FL, "1", "StereoHorizontalPixelOffset", false),
-        new(new DicomTag(0x0022, 0x0013), DicomVR.FL, "1", "StereoVerticalPixelOffset", false),
-        new(new DicomTag(0x0022, 0x0014), DicomVR.FL, "1", "StereoRotation", false),
-        new(new DicomTag(0x0022, 0x0015), DicomVR.SQ, "1", "AcquisitionDeviceTypeCodeSequence", false),
-        new(new DicomTag(0x0022, 0x0016), DicomVR.SQ, "1", "IlluminationTypeCodeSequence", false),
-        new(new DicomTag(0x0022, 0x0017), DicomVR.SQ, "1", "LightPathFilterTypeStackCodeSequence", false),
-        new(new DicomTag(0x0022, 0x0018), DicomVR.SQ, "1", "ImagePathFilterTypeStackCodeSequence", false),
-        new(new DicomTag(0x0022, 0x0019), DicomVR.SQ, "1", "LensesCodeSequence", false),
-        new(new DicomTag(0x0022, 0x001A), DicomVR.SQ, "1", "ChannelDescriptionCodeSequence", false),
-        new(new DicomTag(0x0022, 0x001B), DicomVR.SQ, "1", "RefractiveStateSequence", false),
-        new(new DicomTag(0x0022, 0x001C), DicomVR.SQ, "1", "MydriaticAgentCodeSequence", false),
-        new(new DicomTag(0x0022, 0x001D), DicomVR.SQ, "1", "RelativeImagePositionCodeSequence", false),
-        new(new DicomTag(0x0022, 0x001E), DicomVR.FL, "1", "CameraAngleOfView", false),
-        new(new DicomTag(0x0022, 0x0020), DicomVR.SQ, "1", "StereoPairsSequence", false),
-        new(new DicomTag(0x0022, 0x0021), DicomVR.SQ, "1", "LeftImageSequence", false),
-        new(new DicomTag(0x0022, 0x0022), DicomVR.SQ, "1", "RightImageSequence", false),
-        new(new DicomTag(0x0022, 0x0028), DicomVR.CS, "1", "StereoPairsPresent", false),
-        new(new DicomTag(0x0022, 0x0030), DicomVR.FL, "1", "AxialLengthOfTheEye", false),
-        new(new DicomTag(0x0022, 0x0031), DicomVR.SQ, "1", "OphthalmicFrameLocationSequence", false),
-        new(new DicomTag(0x0022, 0x0032), DicomVR.FL, "2-2n", "ReferenceCoordinates", false),
-        new(new DicomTag(0x0022, 0x0035), DicomVR.FL, "1", "DepthSpatialResolution", false),
-        new(new DicomTag(0x0022, 0x0036), DicomVR.FL, "1", "MaximumDepthDistortion", false),
-        new(new DicomTag(0x0022, 0x0037), DicomVR.FL, "1", "AlongScanSpatialResolution", false),
-        new(new DicomTag(0x0022, 0x0038), DicomVR.FL, "1", "MaximumAlongScanDistortion", false),
-        new(new DicomTag(0x0022, 0x0039), DicomVR.CS, "1", "OphthalmicImageOrientation", false),
-        new(new DicomTag(0x0022, 0x0041), DicomVR.FL, "1", "DepthOfTransverseImage", false),
-        new(new DicomTag(0x0022, 0x0042), DicomVR.SQ, "1", "MydriaticAgentConcentrationUnitsSequence", false),
-        new(new DicomTag(0x0022, 0x0048), DicomVR.FL, "1", "AcrossScanSpatialResolution", false),
-        new(new DicomTag(0x0022, 0x0049), DicomVR.FL, "1", "MaximumAcrossScanDistortion", false),
-        new(new DicomTag(0x0022, 0x004E), DicomVR.DS, "1", "MydriaticAgentConcentration", false),
-        new(new DicomTag(0x0022, 0x0055), DicomVR.FL, "1", "IlluminationWaveLength", false),
-        new(new DicomTag(0x0022, 0x0056), DicomVR.FL, "1", "IlluminationPower", false),
-        new(new DicomTag(0x0022, 0x0057), DicomVR.FL, "1", "IlluminationBandwidth", false),
-        new(new DicomTag(0x0022, 0x0058), DicomVR.SQ, "1", "MydriaticAgentSequence", false),
-        new(new DicomTag(0x0022, 0x1007), DicomVR.SQ, "1", "OphthalmicAxialMeasurementsRightEyeSequence", false),
-        new(new DicomTag(0x0022, 0x1008), DicomVR.SQ, "1", "OphthalmicAxialMeasurementsLeftEyeSequence", false),
-        new(new DicomTag(0x0022, 0x1009), DicomVR.CS, "1", "OphthalmicAxialMeasurementsDeviceType", false),
-        new(new DicomTag(0x0022, 0x1010), DicomVR.CS, "1", "OphthalmicAxialLengthMeasurementsType", false),
-        new(new DicomTag(0x0022, 0x1012), DicomVR.SQ, "1", "OphthalmicAxialLengthSequence", false),
-        new(new DicomTag(0x0022, 0x1019), DicomVR.FL, "1", "OphthalmicAxialLength", false),
-        new(new DicomTag(0x0022, 0x1024), DicomVR.SQ, "1", "LensStatusCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1025), DicomVR.SQ, "1", "VitreousStatusCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1028), DicomVR.SQ, "1", "IOLFormulaCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1029), DicomVR.LO, "1", "IOLFormulaDetail", false),
-        new(new DicomTag(0x0022, 0x1033), DicomVR.FL, "1", "KeratometerIndex", false),
-        new(new DicomTag(0x0022, 0x1035), DicomVR.SQ, "1", "SourceOfOphthalmicAxialLengthCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1036), DicomVR.SQ, "1", "SourceOfCornealSizeDataCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1037), DicomVR.FL, "1", "TargetRefraction", false),
-        new(new DicomTag(0x0022, 0x1039), DicomVR.CS, "1", "RefractiveProcedureOccurred", false),
-        new(new DicomTag(0x0022, 0x1040), DicomVR.SQ, "1", "RefractiveSurgeryTypeCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1044), DicomVR.SQ, "1", "OphthalmicUltrasoundMethodCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1045), DicomVR.SQ, "1", "SurgicallyInducedAstigmatismSequence", false),
-        new(new DicomTag(0x0022, 0x1046), DicomVR.CS, "1", "TypeOfOpticalCorrection", false),
-        new(new DicomTag(0x0022, 0x1047), DicomVR.SQ, "1", "ToricIOLPowerSequence", false),
-        new(new DicomTag(0x0022, 0x1048), DicomVR.SQ, "1", "PredictedToricErrorSequence", false),
-        new(new DicomTag(0x0022, 0x1049), DicomVR.CS, "1", "PreSelectedForImplantation", false),
-        new(new DicomTag(0x0022, 0x104A), DicomVR.SQ, "1", "ToricIOLPowerForExactEmmetropiaSequence", false),
-        new(new DicomTag(0x0022, 0x104B), DicomVR.SQ, "1", "ToricIOLPowerForExactTargetRefractionSequence", false),
-        new(new DicomTag(0x0022, 0x1050), DicomVR.SQ, "1", "OphthalmicAxialLengthMeasurementsSequence", false),
-        new(new DicomTag(0x0022, 0x1053), DicomVR.FL, "1", "IOLPower", false),
-        new(new DicomTag(0x0022, 0x1054), DicomVR.FL, "1", "PredictedRefractiveError", false),
-        new(new DicomTag(0x0022, 0x1059), DicomVR.FL, "1", "OphthalmicAxialLengthVelocity", false),
-        new(new DicomTag(0x0022, 0x1065), DicomVR.LO, "1", "LensStatusDescription", false),
-        new(new DicomTag(0x0022, 0x1066), DicomVR.LO, "1", "VitreousStatusDescription", false),
-        new(new DicomTag(0x0022, 0x1090), DicomVR.SQ, "1", "IOLPowerSequence", false),
-        new(new DicomTag(0x0022, 0x1092), DicomVR.SQ, "1", "LensConstantSequence", false),
-        new(new DicomTag(0x0022, 0x1093), DicomVR.LO, "1", "IOLManufacturer", false),
-        new(new DicomTag(0x0022, 0x1094), DicomVR.LO, "1", "RETIRED_LensConstantDescription", true),
-        new(new DicomTag(0x0022, 0x1095), DicomVR.LO, "1", "ImplantName", false),
-        new(new DicomTag(0x0022, 0x1096), DicomVR.SQ, "1", "KeratometryMeasurementTypeCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1097), DicomVR.LO, "1", "ImplantPartNumber", false),
-        new(new DicomTag(0x0022, 0x1100), DicomVR.SQ, "1", "ReferencedOphthalmicAxialMeasurementsSequence", false),
-        new(new DicomTag(0x0022, 0x1101), DicomVR.SQ, "1", "OphthalmicAxialLengthMeasurementsSegmentNameCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1103), DicomVR.SQ, "1", "RefractiveErrorBeforeRefractiveSurgeryCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1121), DicomVR.FL, "1", "IOLPowerForExactEmmetropia", false),
-        new(new DicomTag(0x0022, 0x1122), DicomVR.FL, "1", "IOLPowerForExactTargetRefraction", false),
-        new(new DicomTag(0x0022, 0x1125), DicomVR.SQ, "1", "AnteriorChamberDepthDefinitionCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1127), DicomVR.SQ, "1", "LensThicknessSequence", false),
-        new(new DicomTag(0x0022, 0x1128), DicomVR.SQ, "1", "AnteriorChamberDepthSequence", false),
-        new(new DicomTag(0x0022, 0x112A), DicomVR.SQ, "1", "CalculationCommentSequence", false),
-        new(new DicomTag(0x0022, 0x112B), DicomVR.CS, "1", "CalculationCommentType", false),
-        new(new DicomTag(0x0022, 0x112C), DicomVR.LT, "1", "CalculationComment", false),
-        new(new DicomTag(0x0022, 0x1130), DicomVR.FL, "1", "LensThickness", false),
-        new(new DicomTag(0x0022, 0x1131), DicomVR.FL, "1", "AnteriorChamberDepth", false),
-        new(new DicomTag(0x0022, 0x1132), DicomVR.SQ, "1", "SourceOfLensThicknessDataCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1133), DicomVR.SQ, "1", "SourceOfAnteriorChamberDepthDataCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1134), DicomVR.SQ, "1", "SourceOfRefractiveMeasurementsSequence", false),
-        new(new DicomTag(0x0022, 0x1135), DicomVR.SQ, "1", "SourceOfRefractiveMeasurementsCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1140), DicomVR.CS, "1", "OphthalmicAxialLengthMeasurementModified", false),
-        new(new DicomTag(0x0022, 0x1150), DicomVR.SQ, "1", "OphthalmicAxialLengthDataSourceCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1153), DicomVR.SQ, "1", "RETIRED_OphthalmicAxialLengthAcquisitionMethodCodeSequence", true),
-        new(new DicomTag(0x0022, 0x1155), DicomVR.FL, "1", "SignalToNoiseRatio", false),
-        new(new DicomTag(0x0022, 0x1159), DicomVR.LO, "1", "OphthalmicAxialLengthDataSourceDescription", false),
-        new(new DicomTag(0x0022, 0x1210), DicomVR.SQ, "1", "OphthalmicAxialLengthMeasurementsTotalLengthSequence", false),
-        new(new DicomTag(0x0022, 0x1211), DicomVR.SQ, "1", "OphthalmicAxialLengthMeasurementsSegmentalLengthSequence", false),
-        new(new DicomTag(0x0022, 0x1212), DicomVR.SQ, "1", "OphthalmicAxialLengthMeasurementsLengthSummationSequence", false),
-        new(new DicomTag(0x0022, 0x1220), DicomVR.SQ, "1", "UltrasoundOphthalmicAxialLengthMeasurementsSequence", false),
-        new(new DicomTag(0x0022, 0x1225), DicomVR.SQ, "1", "OpticalOphthalmicAxialLengthMeasurementsSequence", false),
-        new(new DicomTag(0x0022, 0x1230), DicomVR.SQ, "1", "UltrasoundSelectedOphthalmicAxialLengthSequence", false),
-        new(new DicomTag(0x0022, 0x1250), DicomVR.SQ, "1", "OphthalmicAxialLengthSelectionMethodCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1255), DicomVR.SQ, "1", "OpticalSelectedOphthalmicAxialLengthSequence", false),
-        new(new DicomTag(0x0022, 0x1257), DicomVR.SQ, "1", "SelectedSegmentalOphthalmicAxialLengthSequence", false),
-        new(new DicomTag(0x0022, 0x1260), DicomVR.SQ, "1", "SelectedTotalOphthalmicAxialLengthSequence", false),
-        new(new DicomTag(0x0022, 0x1262), DicomVR.SQ, "1", "OphthalmicAxialLengthQualityMetricSequence", false),
-        new(new DicomTag(0x0022, 0x1265), DicomVR.SQ, "1", "RETIRED_OphthalmicAxialLengthQualityMetricTypeCodeSequence", true),
-        new(new DicomTag(0x0022, 0x1273), DicomVR.LO, "1", "RETIRED_OphthalmicAxialLengthQualityMetricTypeDescription", true),
-        new(new DicomTag(0x0022, 0x1300), DicomVR.SQ, "1", "IntraocularLensCalculationsRightEyeSequence", false),
-        new(new DicomTag(0x0022, 0x1310), DicomVR.SQ, "1", "IntraocularLensCalculationsLeftEyeSequence", false),
-        new(new DicomTag(0x0022, 0x1330), DicomVR.SQ, "1", "ReferencedOphthalmicAxialLengthMeasurementQCImageSequence", false),
-        new(new DicomTag(0x0022, 0x1415), DicomVR.CS, "1", "OphthalmicMappingDeviceType", false),
-        new(new DicomTag(0x0022, 0x1420), DicomVR.SQ, "1", "AcquisitionMethodCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1423), DicomVR.SQ, "1", "AcquisitionMethodAlgorithmSequence", false),
-        new(new DicomTag(0x0022, 0x1436), DicomVR.SQ, "1", "OphthalmicThicknessMapTypeCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1443), DicomVR.SQ, "1", "OphthalmicThicknessMappingNormalsSequence", false),
-        new(new DicomTag(0x0022, 0x1445), DicomVR.SQ, "1", "RetinalThicknessDefinitionCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1450), DicomVR.SQ, "1", "PixelValueMappingToCodedConceptSequence", false),
-        new(new DicomTag(0x0022, 0x1452), DicomVR.US, "1", "MappedPixelValue", false),
-        new(new DicomTag(0x0022, 0x1454), DicomVR.LO, "1", "PixelValueMappingExplanation", false),
-        new(new DicomTag(0x0022, 0x1458), DicomVR.SQ, "1", "OphthalmicThicknessMapQualityThresholdSequence", false),
-        new(new DicomTag(0x0022, 0x1460), DicomVR.FL, "1", "OphthalmicThicknessMapThresholdQualityRating", false),
-        new(new DicomTag(0x0022, 0x1463), DicomVR.FL, "2", "AnatomicStructureReferencePoint", false),
-        new(new DicomTag(0x0022, 0x1465), DicomVR.SQ, "1", "RegistrationToLocalizerSequence", false),
-        new(new DicomTag(0x0022, 0x1466), DicomVR.CS, "1", "RegisteredLocalizerUnits", false),
-        new(new DicomTag(0x0022, 0x1467), DicomVR.FL, "2", "RegisteredLocalizerTopLeftHandCorner", false),
-        new(new DicomTag(0x0022, 0x1468), DicomVR.FL, "2", "RegisteredLocalizerBottomRightHandCorner", false),
-        new(new DicomTag(0x0022, 0x1470), DicomVR.SQ, "1", "OphthalmicThicknessMapQualityRatingSequence", false),
-        new(new DicomTag(0x0022, 0x1472), DicomVR.SQ, "1", "RelevantOPTAttributesSequence", false),
-        new(new DicomTag(0x0022, 0x1512), DicomVR.SQ, "1", "TransformationMethodCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1513), DicomVR.SQ, "1", "TransformationAlgorithmSequence", false),
-        new(new DicomTag(0x0022, 0x1515), DicomVR.CS, "1", "OphthalmicAxialLengthMethod", false),
-        new(new DicomTag(0x0022, 0x1517), DicomVR.FL, "1", "OphthalmicFOV", false),
-        new(new DicomTag(0x0022, 0x1518), DicomVR.SQ, "1", "TwoDimensionalToThreeDimensionalMapSequence", false),
-        new(new DicomTag(0x0022, 0x1525), DicomVR.SQ, "1", "WideFieldOphthalmicPhotographyQualityRatingSequence", false),
-        new(new DicomTag(0x0022, 0x1526), DicomVR.SQ, "1", "WideFieldOphthalmicPhotographyQualityThresholdSequence", false),
-        new(new DicomTag(0x0022, 0x1527), DicomVR.FL, "1", "WideFieldOphthalmicPhotographyThresholdQualityRating", false),
-        new(new DicomTag(0x0022, 0x1528), DicomVR.FL, "1", "XCoordinatesCenterPixelViewAngle", false),
-        new(new DicomTag(0x0022, 0x1529), DicomVR.FL, "1", "YCoordinatesCenterPixelViewAngle", false),
-        new(new DicomTag(0x0022, 0x1530), DicomVR.UL, "1", "NumberOfMapPoints", false),
-        new(new DicomTag(0x0022, 0x1531), DicomVR.OF, "1", "TwoDimensionalToThreeDimensionalMapData", false),
-        new(new DicomTag(0x0022, 0x1612), DicomVR.SQ, "1", "DerivationAlgorithmSequence", false),
-        new(new DicomTag(0x0022, 0x1615), DicomVR.SQ, "1", "OphthalmicImageTypeCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1616), DicomVR.LO, "1", "OphthalmicImageTypeDescription", false),
-        new(new DicomTag(0x0022, 0x1618), DicomVR.SQ, "1", "ScanPatternTypeCodeSequence", false),
-        new(new DicomTag(0x0022, 0x1620), DicomVR.SQ, "1", "ReferencedSurfaceMeshIdentificationSequence", false),
-        new(new DicomTag(0x0022, 0x1622), DicomVR.CS, "1", "OphthalmicVolumetricPropertiesFlag", false),
-        new(new DicomTag(0x0022, 0x1624), DicomVR.FL, "1", "OphthalmicAnatomicReferencePointXCoordinate", false),
-        new(new DicomTag(0x0022, 0x1626), DicomVR.FL, "1", "OphthalmicAnatomicReferencePointYCoordinate", false),
-        new(new DicomTag(0x0022, 0x1628), DicomVR.SQ, "1", "OphthalmicEnFaceImageQualityRatingSequence", false),
-        new(new DicomTag(0x0022, 0x1630), DicomVR.DS, "1", "QualityThreshold", false),
-        new(new DicomTag(0x0022, 0x1640), DicomVR.SQ, "1", "OCTBscanAnalysisAcquisitionParametersSequence", false),
-        new(new DicomTag(0x0022, 0x1642), DicomVR.UL, "1", "NumberOfBscansPerFrame", false),
-        new(new DicomTag(0x0022, 0x1643), DicomVR.FL, "1", "BscanSlabThickness", false),
-        new(new DicomTag(0x0022, 0x1644), DicomVR.FL, "1", "DistanceBetweenBscanSlabs", false),
-        new(new DicomTag(0x0022, 0x1645), DicomVR.FL, "1", "BscanCycleTime", false),
-        new(new DicomTag(0x0022, 0x1646), DicomVR.FL, "1-n", "BscanCycleTimeVector", false),
-        new(new DicomTag(0x0022, 0x1649), DicomVR.FL, "1", "AscanRate", false),
-        new(new DicomTag(0x0022, 0x1650), DicomVR.FL, "1", "BscanRate", false),
-        new(new DicomTag(0x0022, 0x1658), DicomVR.UL, "1", "SurfaceMeshZPixelOffset", false),
-        new(new DicomTag(0x0024, 0x0010), DicomVR.FL, "1", "VisualFieldHorizontalExtent", false),
-        new(new DicomTag(0x0024, 0x0011), DicomVR.FL, "1", "VisualFieldVerticalExtent", false),
-        new(new DicomTag(0x0024, 0x0012), DicomVR.CS, "1", "VisualFieldShape", false),
-        new(new DicomTag(0x0024, 0x0016), DicomVR.SQ, "1", "ScreeningTestModeCodeSequence", false),
-        new(new DicomTag(0x0024, 0x0018), DicomVR.FL, "1", "MaximumStimulusLuminance", false),
-        new(new DicomTag(0x0024, 0x0020), DicomVR.FL, "1", "BackgroundLuminance", false),
-        new(new DicomTag(0x0024, 0x0021), DicomVR.SQ, "1", "StimulusColorCodeSequence", false),
-        new(new DicomTag(0x0024, 0x0024), DicomVR.SQ, "1", "BackgroundIlluminationColorCodeSequence", false),
-        new(new DicomTag(0x0024, 0x0025), DicomVR.FL, "1", "StimulusArea", false),
-        new(new DicomTag(0x0024, 0x0028), DicomVR.FL, "1", "StimulusPresentationTime", false),
-        new(new DicomTag(0x0024, 0x0032), DicomVR.SQ, "1", "FixationSequence", false),
-        new(new DicomTag(0x0024, 0x0033), DicomVR.SQ, "1", "FixationMonitoringCodeSequence", false),
-        new(new DicomTag(0x0024, 0x0034), DicomVR.SQ, "1", "VisualFieldCatchTrialSequence", false),
-        new(new DicomTag(0x0024, 0x0035), DicomVR.US, "1", "FixationCheckedQuantity", false),
-        new(new DicomTag(0x0024, 0x0036), DicomVR.US, "1", "PatientNotProperlyFixatedQuantity", false),
-        new(new DicomTag(0x0024, 0x0037), DicomVR.CS, "1", "PresentedVisualStimuliDataFlag", false),
-        new(new DicomTag(0x0024, 0x0038), DicomVR.US, "1", "NumberOfVisualStimuli", false),
-        new(new DicomTag(0x0024, 0x0039), DicomVR.CS, "1", "ExcessiveFixationLossesDataFlag", false),
-        new(new DicomTag(0x0024, 0x0040), DicomVR.CS, "1", "ExcessiveFixationLosses", false),
-        new(new DicomTag(0x0024, 0x0042), DicomVR.US, "1", "StimuliRetestingQuantity", false),
-        new(new DicomTag(0x0024, 0x0044), DicomVR.LT, "1", "CommentsOnPatientPerformanceOfVisualField", false),
-        new(new DicomTag(0x0024, 0x0045), DicomVR.CS, "1", "FalseNegativesEstimateFlag", false),
-        new(new DicomTag(0x0024, 0x0046), DicomVR.FL, "1", "FalseNegativesEstimate", false),
-        new(new DicomTag(0x0024, 0x0048), DicomVR.US, "1", "NegativeCatchTrialsQuantity", false),
-        new(new DicomTag(0x0024, 0x0050), DicomVR.US, "1", "FalseNegativesQuantity", false),
-        new(new DicomTag(0x0024, 0x0051), DicomVR.CS, "1", "ExcessiveFalseNegativesDataFlag", false),
-        new(new DicomTag(0x0024, 0x0052), DicomVR.CS, "1", "ExcessiveFalseNegatives", false),
-        new(new DicomTag(0x0024, 0x0053), DicomVR.CS, "1", "FalsePositivesEstimateFlag", false),
-        new(new DicomTag(0x0024, 0x0054), DicomVR.FL, "1", "FalsePositivesEstimate", false),
-        new(new DicomTag(0x0024, 0x0055), DicomVR.CS, "1", "CatchTrialsDataFlag", false),
-        new(new DicomTag(0x0024, 0x0056), DicomVR.US, "1", "PositiveCatchTrialsQuantity", false),
-        new(new DicomTag(0x0024, 0x0057), DicomVR.CS, "1", "TestPointNormalsDataFlag", false),
-        new(new DicomTag(0x0024, 0x0058), DicomVR.SQ, "1", "TestPointNormalsSequence", false),
-        new(new DicomTag(0x0024, 0x0059), DicomVR.CS, "1", "GlobalDeviationProbabilityNormalsFlag", false),
-        new(new DicomTag(0x0024, 0x0060), DicomVR.US, "1", "FalsePositivesQuantity", false),
-        new(new DicomTag(0x0024, 0x0061), DicomVR.CS, "1", "ExcessiveFalsePositivesDataFlag", false),
-        new(new DicomTag(0x0024, 0x0062), DicomVR.CS, "1", "ExcessiveFalsePositives", false),
-        new(new DicomTag(0x0024, 0x0063), DicomVR.CS, "1", "VisualFieldTestNormalsFlag", false),
-        new(new DicomTag(0x0024, 0x0064), DicomVR.SQ, "1", "ResultsNormalsSequence", false),
-        new(new DicomTag(0x0024, 0x0065), DicomVR.SQ, "1", "AgeCorrectedSensitivityDeviationAlgorithmSequence", false),
-        new(new DicomTag(0x0024, 0x0066), DicomVR.FL, "1", "GlobalDeviationFromNormal", false),
-        new(new DicomTag(0x0024, 0x0067), DicomVR.SQ, "1", "GeneralizedDefectSensitivityDeviationAlgorithmSequence", false),
-        new(new DicomTag(0x0024, 0x0068), DicomVR.FL, "1", "LocalizedDeviationFromNormal", false),
-        new(new DicomTag(0x0024, 0x0069), DicomVR.LO, "1", "PatientReliabilityIndicator", false),
-        new(new DicomTag(0x0024, 0x0070), DicomVR.FL, "1", "VisualFieldMeanSensitivity", false),
-        new(new DicomTag(0x0024, 0x0071), DicomVR.FL, "1", "GlobalDeviationProbability", false),
-        new(new DicomTag(0x0024, 0x0072), DicomVR.CS, "1", "LocalDeviationProbabilityNormalsFlag", false),
-        new(new DicomTag(0x0024, 0x0073), DicomVR.FL, "1", "LocalizedDeviationProbability", false),
-        new(new DicomTag(0x0024, 0x0074), DicomVR.CS, "1", "ShortTermFluctuationCalculated", false),
-        new(new DicomTag(0x0024, 0x0075), DicomVR.FL, "1", "ShortTermFluctuation", false),
-        new(new DicomTag(0x0024, 0x0076), DicomVR.CS, "1", "ShortTermFluctuationProbabilityCalculated", false),
-        new(new DicomTag(0x0024, 0x0077), DicomVR.FL, "1", "ShortTermFluctuationProbability", false),
-        new(new DicomTag(0x0024, 0x0078), DicomVR.CS, "1", "CorrectedLocalizedDeviationFromNormalCalculated", false),
-        new(new DicomTag(0x0024, 0x0079), DicomVR.FL, "1", "CorrectedLocalizedDeviationFromNormal", false),
-        new(new DicomTag(0x0024, 0x0080), DicomVR.CS, "1", "CorrectedLocalizedDeviationFromNormalProbabilityCalculated", false),
-        new(new DicomTag(0x0024, 0x0081), DicomVR.FL, "1", "CorrectedLocalizedDeviationFromNormalProbability", false),
-        new(new DicomTag(0x0024, 0x0083), DicomVR.SQ, "1", "GlobalDeviationProbabilitySequence", false),
-        new(new DicomTag(0x0024, 0x0085), DicomVR.SQ, "1", "LocalizedDeviationProbabilitySequence", false),
-        new(new DicomTag(0x0024, 0x0086), DicomVR.CS, "1", "FovealSensitivityMeasured", false),
-        new(new DicomTag(0x0024, 0x0087), DicomVR.FL, "1", "FovealSensitivity", false),
-        new(new DicomTag(0x0024, 0x0088), DicomVR.FL, "1", "VisualFieldTestDuration", false),
-        new(new DicomTag(0x0024, 0x0089), DicomVR.SQ, "1", "VisualFieldTestPointSequence", false),
-        new(new DicomTag(0x0024, 0x0090), DicomVR.FL, "1", "VisualFieldTestPointXCoordinate", false),
-        new(new DicomTag(0x0024, 0x0091), DicomVR.FL, "1", "VisualFieldTestPointYCoordinate", false),
-        new(new DicomTag(0x0024, 0x0092), DicomVR.FL, "1", "AgeCorrectedSensitivityDeviationValue", false),
-        new(new DicomTag(0x0024, 0x0093), DicomVR.CS, "1", "StimulusResults", false),
-        new(new DicomTag(0x0024, 0x0094), DicomVR.FL, "1", "SensitivityValue", false),
-        new(new DicomTag(0x0024, 0x0095), DicomVR.CS, "1", "RetestStimulusSeen", false),
-        new(new DicomTag(0x0024, 0x0096), DicomVR.FL, "1", "RetestSensitivityValue", false),
-        new(new DicomTag(0x0024, 0x0097), DicomVR.SQ, "1", "VisualFieldTestPointNormalsSequence", false),
-        new(new DicomTag(0x0024, 0x0098), DicomVR.FL, "1", "QuantifiedDefect", false),
-        new(new DicomTag(0x0024, 0x0100), DicomVR.FL, "1", "AgeCorrectedSensitivityDeviationProbabilityValue", false),
-        new(new DicomTag(0x0024, 0x0102), DicomVR.CS, "1", "GeneralizedDefectCorrectedSensitivityDeviationFlag", false),
-        new(new DicomTag(0x0024, 0x0103), DicomVR.FL, "1", "GeneralizedDefectCorrectedSensitivityDeviationValue", false),
-        new(new DicomTag(0x0024, 0x0104), DicomVR.FL, "1", "GeneralizedDefectCorrectedSensitivityDeviationProbabilityValue", false),
-        new(new DicomTag(0x0024, 0x0105), DicomVR.FL, "1", "MinimumSensitivityValue", false),
-        new(new DicomTag(0x0024, 0x0106), DicomVR.CS, "1", "BlindSpotLocalized", false),
-        new(new DicomTag(0x0024, 0x0107), DicomVR.FL, "1", "BlindSpotXCoordinate", false),
-        new(new DicomTag(0x0024, 0x0108), DicomVR.FL, "1", "BlindSpotYCoordinate", false),
-        new(new DicomTag(0x0024, 0x0110), DicomVR.SQ, "1", "VisualAcuityMeasurementSequence", false),
-        new(new DicomTag(0x0024, 0x0112), DicomVR.SQ, "1", "RefractiveParametersUsedOnPatientSequence", false),
-        new(new DicomTag(0x0024, 0x0113), DicomVR.CS, "1", "MeasurementLaterality", false),
-        new(new DicomTag(0x0024, 0x0114), DicomVR.SQ, "1", "OphthalmicPatientClinicalInformationLeftEyeSequence", false),
-        new(new DicomTag(0x0024, 0x0115), DicomVR.SQ, "1", "OphthalmicPatientClinicalInformationRightEyeSequence", false),
-        new(new DicomTag(0x0024, 0x0117), DicomVR.CS, "1", "FovealPointNormativeDataFlag", false),
-        new(new DicomTag(0x0024, 0x0118), DicomVR.FL, "1", "FovealPointProbabilityValue", false),
-        new(new DicomTag(0x0024, 0x0120), DicomVR.CS, "1", "ScreeningBaselineMeasured", false),
-        new(new DicomTag(0x0024, 0x0122), DicomVR.SQ, "1", "ScreeningBaselineMeasuredSequence", false),
-        new(new DicomTag(0x0024, 0x0124), DicomVR.CS, "1", "ScreeningBaselineType", false),
-        new(new DicomTag(0x0024, 0x0126), DicomVR.FL, "1", "ScreeningBaselineValue", false),
-        new(new DicomTag(0x0024, 0x0202), DicomVR.LO, "1", "AlgorithmSource", false),
-        new(new DicomTag(0x0024, 0x0306), DicomVR.LO, "1", "DataSetName", false),
-        new(new DicomTag(0x0024, 0x0307), DicomVR.LO, "1", "DataSetVersion", false),
-        new(new DicomTag(0x0024, 0x0308), DicomVR.LO, "1", "DataSetSource", false),
-        new(new DicomTag(0x0024, 0x0309), DicomVR.LO, "1", "DataSetDescription", false),
-        new(new DicomTag(0x0024, 0x0317), DicomVR.SQ, "1", "VisualFieldTestReliabilityGlobalIndexSequence", false),
-        new(new DicomTag(0x0024, 0x0320), DicomVR.SQ, "1", "VisualFieldGlobalResultsIndexSequence", false),
-        new(new DicomTag(0x0024, 0x0325), DicomVR.SQ, "1", "DataObservationSequence", false),
-        new(new DicomTag(0x0024, 0x0338), DicomVR.CS, "1", "IndexNormalsFlag", false),
-        new(new DicomTag(0x0024, 0x0341), DicomVR.FL, "1", "IndexProbability", false),
-        new(new DicomTag(0x0024, 0x0344), DicomVR.SQ, "1", "IndexProbabilitySequence", false),
-        new(new DicomTag(0x0028, 0x0002), DicomVR.US, "1", "SamplesPerPixel", false),
-        new(new DicomTag(0x0028, 0x0003), DicomVR.US, "1", "SamplesPerPixelUsed", false),
-        new(new DicomTag(0x0028, 0x0004), DicomVR.CS, "1", "PhotometricInterpretation", false),
-        new(new DicomTag(0x0028, 0x0005), DicomVR.US, "1", "RETIRED_ImageDimensions", true),
-        new(new DicomTag(0x0028, 0x0006), DicomVR.US, "1", "PlanarConfiguration", false),
-        new(new DicomTag(0x0028, 0x0008), DicomVR.IS, "1", "NumberOfFrames", false),
-        new(new DicomTag(0x0028, 0x0009), DicomVR.AT, "1-n", "FrameIncrementPointer", false),
-        new(new DicomTag(0x0028, 0x000A), DicomVR.AT, "1-n", "FrameDimensionPointer", false),
-        new(new DicomTag(0x0028, 0x0010), DicomVR.US, "1", "Rows", false),
-        new(new DicomTag(0x0028, 0x0011), DicomVR.US, "1", "Columns", false),
-        new(new DicomTag(0x0028, 0x0012), DicomVR.US, "1", "RETIRED_Planes", true),
-        new(new DicomTag(0x0028, 0x0014), DicomVR.US, "1", "UltrasoundColorDataPresent", false),
-        new(new DicomTag(0x0028, 0x0030), DicomVR.DS, "2", "PixelSpacing", false),
-        new(new DicomTag(0x0028, 0x0031), DicomVR.DS, "2", "ZoomFactor", false),
-        new(new DicomTag(0x0028, 0x0032), DicomVR.DS, "2", "ZoomCenter", false),
-        new(new DicomTag(0x0028, 0x0034), DicomVR.IS, "2", "PixelAspectRatio", false),
-        new(new DicomTag(0x0028, 0x0040), DicomVR.CS, "1", "RETIRED_ImageFormat", true),
-        new(new DicomTag(0x0028, 0x0050), DicomVR.LO, "1-n", "RETIRED_ManipulatedImage", true),
-        new(new DicomTag(0x0028, 0x0051), DicomVR.CS, "1-n", "CorrectedImage", false),
-        new(new DicomTag(0x0028, 0x005F), DicomVR.LO, "1", "RETIRED_CompressionRecognitionCode", true),
-        new(new DicomTag(0x0028, 0x0060), DicomVR.CS, "1", "RETIRED_CompressionCode", true),
-        new(new DicomTag(0x0028, 0x0061), DicomVR.SH, "1", "RETIRED_CompressionOriginator", true),
-        new(new DicomTag(0x0028, 0x0062), DicomVR.LO, "1", "RETIRED_CompressionLabel", true),
-        new(new DicomTag(0x0028, 0x0063), DicomVR.SH, "1", "RETIRED_CompressionDescription", true),
-        new(new DicomTag(0x0028, 0x0065), DicomVR.CS, "1-n", "RETIRED_CompressionSequence", true),
-        new(new DicomTag(0x0028, 0x0066), DicomVR.AT, "1-n", "RETIRED_CompressionStepPointers", true),
-        new(new DicomTag(0x0028, 0x0068), DicomVR.US, "1", "RETIRED_RepeatInterval", true),
-        new(new DicomTag(0x0028, 0x0069), DicomVR.US, "1", "RETIRED_BitsGrouped", true),
-        new(new DicomTag(0x0028, 0x0070), DicomVR.US, "1-n", "RETIRED_PerimeterTable", true),
-        new(new DicomTag(0x0028, 0x0071), DicomVR.US, "1", "RETIRED_PerimeterValue", true),
-        new(new DicomTag(0x0028, 0x0080), DicomVR.US, "1", "RETIRED_PredictorRows", true),
-        new(new DicomTag(0x0028, 0x0081), DicomVR.US, "1", "RETIRED_PredictorColumns", true),
-        new(new DicomTag(0x0028, 0x0082), DicomVR.US, "1-n", "RETIRED_PredictorConstants", true),
-        new(new DicomTag(0x0028, 0x0090), DicomVR.CS, "1", "RETIRED_BlockedPixels", true),
-        new(new DicomTag(0x0028, 0x0091), DicomVR.US, "1", "RETIRED_BlockRows", true),
-        new(new DicomTag(0x0028, 0x0092), DicomVR.US, "1", "RETIRED_BlockColumns", true),
-        new(new DicomTag(0x0028, 0x0093), DicomVR.US, "1", "RETIRED_RowOverlap", true),
-        new(new DicomTag(0x0028, 0x0094), DicomVR.US, "1", "RETIRED_ColumnOverlap", true),
-        new(new DicomTag(0x0028, 0x0100), DicomVR.US, "1", "BitsAllocated", false),
-        new(new DicomTag(0x0028, 0x0101), DicomVR.US, "1", "BitsStored", false),
-        new(new DicomTag(0x0028, 0x0102), DicomVR.US, "1", "HighBit", false),
-        new(new DicomTag(0x0028, 0x0103), DicomVR.US, "1", "PixelRepresentation", false),
-        new(new DicomTag(0x0028, 0x0104), DicomVR.US, "1", "RETIRED_SmallestValidPixelValue", true),
-        new(new DicomTag(0x0028, 0x0105), DicomVR.US, "1", "RETIRED_LargestValidPixelValue", true),
-        new(new DicomTag(0x0028, 0x0106), DicomVR.US, "1", "SmallestImagePixelValue", false),
-        new(new DicomTag(0x0028, 0x0107), DicomVR.US, "1", "LargestImagePixelValue", false),
-        new(new DicomTag(0x0028, 0x0108), DicomVR.US, "1", "SmallestPixelValueInSeries", false),
-        new(new DicomTag(0x0028, 0x0109), DicomVR.US, "1", "LargestPixelValueInSeries", false),
-        new(new DicomTag(0x0028, 0x0110), DicomVR.US, "1", "RETIRED_SmallestImagePixelValueInPlane", true),
-        new(new DicomTag(0x0028, 0x0111), DicomVR.US, "1", "RETIRED_LargestImagePixelValueInPlane", true),
-        new(new DicomTag(0x0028, 0x0120), DicomVR.US, "1", "PixelPaddingValue", false),
-        new(new DicomTag(0x0028, 0x0121), DicomVR.US, "1", "PixelPaddingRangeLimit", false),
-        new(new DicomTag(0x0028, 0x0122), DicomVR.FL, "1", "FloatPixelPaddingValue", false),
-        new(new DicomTag(0x0028, 0x0123), DicomVR.FD, "1", "DoubleFloatPixelPaddingValue", false),
-        new(new DicomTag(0x0028, 0x0124), DicomVR.FL, "1", "FloatPixelPaddingRangeLimit", false),
-        new(new DicomTag(0x0028, 0x0125), DicomVR.FD, "1", "DoubleFloatPixelPaddingRangeLimit", false),
-        new(new DicomTag(0x0028, 0x0200), DicomVR.US, "1", "RETIRED_ImageLocation", true),
-        new(new DicomTag(0x0028, 0x0300), DicomVR.CS, "1", "QualityControlImage", false),
-        new(new DicomTag(0x0028, 0x0301), DicomVR.CS, "1", "BurnedInAnnotation", false),
-        new(new DicomTag(0x0028, 0x0302), DicomVR.CS, "1", "RecognizableVisualFeatures", false),
-        new(new DicomTag(0x0028, 0x0303), DicomVR.CS, "1", "LongitudinalTemporalInformationModified", false),
-        new(new DicomTag(0x0028, 0x0304), DicomVR.UI, "1", "ReferencedColorPaletteInstanceUID", false),
-        new(new DicomTag(0x0028, 0x0400), DicomVR.LO, "1", "RETIRED_TransformLabel", true),
-        new(new DicomTag(0x0028, 0x0401), DicomVR.LO, "1", "RETIRED_TransformVersionNumber", true),
-        new(new DicomTag(0x0028, 0x0402), DicomVR.US, "1", "RETIRED_NumberOfTransformSteps", true),
-        new(new DicomTag(0x0028, 0x0403), DicomVR.LO, "1-n", "RETIRED_SequenceOfCompressedData", true),
-        new(new DicomTag(0x0028, 0x0404), DicomVR.AT, "1-n", "RETIRED_DetailsOfCoefficients", true),
-        new(new DicomTag(0x0028, 0x0410), DicomVR.US, "1", "RETIRED_RowsForNthOrderCoefficients", true),
-        new(new DicomTag(0x0028, 0x0411), DicomVR.US, "1", "RETIRED_ColumnsForNthOrderCoefficients", true),
-        new(new DicomTag(0x0028, 0x0412), DicomVR.LO, "1-n", "RETIRED_CoefficientCoding", true),
-        new(new DicomTag(0x0028, 0x0413), DicomVR.AT, "1-n", "RETIRED_CoefficientCodingPointers", true),
-        new(new DicomTag(0x0028, 0x0700), DicomVR.LO, "1", "RETIRED_DCTLabel", true),
-        new(new DicomTag(0x0028, 0x0701), DicomVR.CS, "1-n", "RETIRED_DataBlockDescription", true),
-        new(new DicomTag(0x0028, 0x0702), DicomVR.AT, "1-n", "RETIRED_DataBlock", true),
-        new(new DicomTag(0x0028, 0x0710), DicomVR.US, "1", "RETIRED_NormalizationFactorFormat", true),
-        new(new DicomTag(0x0028, 0x0720), DicomVR.US, "1", "RETIRED_ZonalMapNumberFormat", true),
-        new(new DicomTag(0x0028, 0x0721), DicomVR.AT, "1-n", "RETIRED_ZonalMapLocation", true),
-        new(new DicomTag(0x0028, 0x0722), DicomVR.US, "1", "RETIRED_ZonalMapFormat", true),
-        new(new DicomTag(0x0028, 0x0730), DicomVR.US, "1", "RETIRED_AdaptiveMapFormat", true),
-        new(new DicomTag(0x0028, 0x0740), DicomVR.US, "1", "RETIRED_CodeNumberFormat", true),
-        new(new DicomTag(0x0028, 0x0800), DicomVR.CS, "1-n", "RETIRED_CodeLabel", true),
-        new(new DicomTag(0x0028, 0x0802), DicomVR.US, "1", "RETIRED_NumberOfTables", true),
-        new(new DicomTag(0x0028, 0x0803), DicomVR.AT, "1-n", "RETIRED_CodeTableLocation", true),
-        new(new DicomTag(0x0028, 0x0804), DicomVR.US, "1", "RETIRED_BitsForCodeWord", true),
-        new(new DicomTag(0x0028, 0x0808), DicomVR.AT, "1-n", "RETIRED_ImageDataLocation", true),
-        new(new DicomTag(0x0028, 0x0A02), DicomVR.CS, "1", "PixelSpacingCalibrationType", false),
-        new(new DicomTag(0x0028, 0x0A04), DicomVR.LO, "1", "PixelSpacingCalibrationDescription", false),
-        new(new DicomTag(0x0028, 0x1040), DicomVR.CS, "1", "PixelIntensityRelationship", false),
-        new(new DicomTag(0x0028, 0x1041), DicomVR.SS, "1", "PixelIntensityRelationshipSign", false),
-        new(new DicomTag(0x0028, 0x1050), DicomVR.DS, "1-n", "WindowCenter", false),
-        new(new DicomTag(0x0028, 0x1051), DicomVR.DS, "1-n", "WindowWidth", false),
-        new(new DicomTag(0x0028, 0x1052), DicomVR.DS, "1", "RescaleIntercept", false),
-        new(new DicomTag(0x0028, 0x1053), DicomVR.DS, "1", "RescaleSlope", false),
-        new(new DicomTag(0x0028, 0x1054), DicomVR.LO, "1", "RescaleType", false),
-        new(new DicomTag(0x0028, 0x1055), DicomVR.LO, "1-n", "WindowCenterWidthExplanation", false),
-        new(new DicomTag(0x0028, 0x1056), DicomVR.CS, "1", "VOILUTFunction", false),
-        new(new DicomTag(0x0028, 0x1080), DicomVR.CS, "1", "RETIRED_GrayScale", true),
-        new(new DicomTag(0x0028, 0x1090), DicomVR.CS, "1", "RecommendedViewingMode", false),
-        new(new DicomTag(0x0028, 0x1100), DicomVR.US, "3", "RETIRED_GrayLookupTableDescriptor", true),
-        new(new DicomTag(0x0028, 0x1101), DicomVR.US, "3", "RedPaletteColorLookupTableDescriptor", false),
-        new(new DicomTag(0x0028, 0x1102), DicomVR.US, "3", "GreenPaletteColorLookupTableDescriptor", false),
-        new(new DicomTag(0x0028, 0x1103), DicomVR.US, "3", "BluePaletteColorLookupTableDescriptor", false),
-        new(new DicomTag(0x0028, 0x1104), DicomVR.US, "3", "AlphaPaletteColorLookupTableDescriptor", false),
-        new(new DicomTag(0x0028, 0x1111), DicomVR.US, "4", "RETIRED_LargeRedPaletteColorLookupTableDescriptor", true),
-        new(new DicomTag(0x0028, 0x1112), DicomVR.US, "4", "RETIRED_LargeGreenPaletteColorLookupTableDescriptor", true),
-        new(new DicomTag(0x0028, 0x1113), DicomVR.US, "4", "RETIRED_LargeBluePaletteColorLookupTableDescriptor", true),
-        new(new DicomTag(0x0028, 0x1199), DicomVR.UI, "1", "PaletteColorLookupTableUID", false),
-        new(new DicomTag(0x0028, 0x1200), DicomVR.OW, "1-n", "RETIRED_GrayLookupTableData", true),
-        new(new DicomTag(0x0028, 0x1201), DicomVR.OW, "1", "RedPaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1202), DicomVR.OW, "1", "GreenPaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1203), DicomVR.OW, "1", "BluePaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1204), DicomVR.OW, "1", "AlphaPaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1211), DicomVR.OW, "1", "RETIRED_LargeRedPaletteColorLookupTableData", true),
-        new(new DicomTag(0x0028, 0x1212), DicomVR.OW, "1", "RETIRED_LargeGreenPaletteColorLookupTableData", true),
-        new(new DicomTag(0x0028, 0x1213), DicomVR.OW, "1", "RETIRED_LargeBluePaletteColorLookupTableData", true),
-        new(new DicomTag(0x0028, 0x1214), DicomVR.UI, "1", "RETIRED_LargePaletteColorLookupTableUID", true),
-        new(new DicomTag(0x0028, 0x1221), DicomVR.OW, "1", "SegmentedRedPaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1222), DicomVR.OW, "1", "SegmentedGreenPaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1223), DicomVR.OW, "1", "SegmentedBluePaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1224), DicomVR.OW, "1", "SegmentedAlphaPaletteColorLookupTableData", false),
-        new(new DicomTag(0x0028, 0x1230), DicomVR.SQ, "1", "StoredValueColorRangeSequence", false),
-        new(new DicomTag(0x0028, 0x1231), DicomVR.FD, "1", "MinimumStoredValueMapped", false),
-        new(new DicomTag(0x0028, 0x1232), DicomVR.FD, "1", "MaximumStoredValueMapped", false),
-        new(new DicomTag(0x0028, 0x1300), DicomVR.CS, "1", "BreastImplantPresent", false),
-        new(new DicomTag(0x0028, 0x1350), DicomVR.CS, "1", "PartialView", false),
-        new(new DicomTag(0x0028, 0x1351), DicomVR.ST, "1", "PartialViewDescription", false),
-        new(new DicomTag(0x0028, 0x1352), DicomVR.SQ, "1", "PartialViewCodeSequence", false),
-        new(new DicomTag(0x0028, 0x135A), DicomVR.CS, "1", "SpatialLocationsPreserved", false),
-        new(new DicomTag(0x0028, 0x1401), DicomVR.SQ, "1", "DataFrameAssignmentSequence", false),
-        new(new DicomTag(0x0028, 0x1402), DicomVR.CS, "1", "DataPathAssignment", false),
-        new(new DicomTag(0x0028, 0x1403), DicomVR.US, "1", "BitsMappedToColorLookupTable", false),
-        new(new DicomTag(0x0028, 0x1404), DicomVR.SQ, "1", "BlendingLUT1Sequence", false),
-        new(new DicomTag(0x0028, 0x1405), DicomVR.CS, "1", "BlendingLUT1TransferFunction", false),
-        new(new DicomTag(0x0028, 0x1406), DicomVR.FD, "1", "BlendingWeightConstant", false),
-        new(new DicomTag(0x0028, 0x1407), DicomVR.US, "3", "BlendingLookupTableDescriptor", false),
-        new(new DicomTag(0x0028, 0x1408), DicomVR.OW, "1", "BlendingLookupTableData", false),
-        new(new DicomTag(0x0028, 0x140B), DicomVR.SQ, "1", "EnhancedPaletteColorLookupTableSequence", false),
-        new(new DicomTag(0x0028, 0x140C), DicomVR.SQ, "1", "BlendingLUT2Sequence", false),
-        new(new DicomTag(0x0028, 0x140D), DicomVR.CS, "1", "BlendingLUT2TransferFunction", false),
-        new(new DicomTag(0x0028, 0x140E), DicomVR.CS, "1", "DataPathID", false),
-        new(new DicomTag(0x0028, 0x140F), DicomVR.CS, "1", "RGBLUTTransferFunction", false),
-        new(new DicomTag(0x0028, 0x1410), DicomVR.CS, "1", "AlphaLUTTransferFunction", false),
-        new(new DicomTag(0x0028, 0x2000), DicomVR.OB, "1", "ICCProfile", false),
-        new(new DicomTag(0x0028, 0x2002), DicomVR.CS, "1", "ColorSpace", false),
-        new(new DicomTag(0x0028, 0x2110), DicomVR.CS, "1", "LossyImageCompression", false),
-        new(new DicomTag(0x0028, 0x2112), DicomVR.DS, "1-n", "LossyImageCompressionRatio", false),
-        new(new DicomTag(0x0028, 0x2114), DicomVR.CS, "1-n", "LossyImageCompressionMethod", false),
-        new(new DicomTag(0x0028, 0x3000), DicomVR.SQ, "1", "ModalityLUTSequence", false),
-        new(new DicomTag(0x0028, 0x3002), DicomVR.US, "3", "LUTDescriptor", false),
-        new(new DicomTag(0x0028, 0x3003), DicomVR.LO, "1", "LUTExplanation", false),
-        new(new DicomTag(0x0028, 0x3004), DicomVR.LO, "1", "ModalityLUTType", false),
-        new(new DicomTag(0x0028, 0x3006), DicomVR.OW, "1-n", "LUTData", false),
-        new(new DicomTag(0x0028, 0x3010), DicomVR.SQ, "1", "VOILUTSequence", false),
-        new(new DicomTag(0x0028, 0x3110), DicomVR.SQ, "1", "SoftcopyVOILUTSequence", false),
-        new(new DicomTag(0x0028, 0x4000), DicomVR.LT, "1", "RETIRED_ImagePresentationComments", true),
-        new(new DicomTag(0x0028, 0x5000), DicomVR.SQ, "1", "RETIRED_BiPlaneAcquisitionSequence", true),
-        new(new DicomTag(0x0028, 0x6010), DicomVR.US, "1", "RepresentativeFrameNumber", false),
-        new(new DicomTag(0x0028, 0x6020), DicomVR.US, "1-n", "FrameNumbersOfInterest", false),
-        new(new DicomTag(0x0028, 0x6022), DicomVR.LO, "1-n", "FrameOfInterestDescription", false),
-        new(new DicomTag(0x0028, 0x6023), DicomVR.CS, "1-n", "FrameOfInterestType", false),
-        new(new DicomTag(0x0028, 0x6030), DicomVR.US, "1-n", "RETIRED_MaskPointers", true),
-        new(new DicomTag(0x0028, 0x6040), DicomVR.US, "1-n", "RWavePointer", false),
-        new(new DicomTag(0x0028, 0x6100), DicomVR.SQ, "1", "MaskSubtractionSequence", false),
-        new(new DicomTag(0x0028, 0x6101), DicomVR.CS, "1", "MaskOperation", false),
-        new(new DicomTag(0x0028, 0x6102), DicomVR.US, "2-2n", "ApplicableFrameRange", false),
-        new(new DicomTag(0x0028, 0x6110), DicomVR.US, "1-n", "MaskFrameNumbers", false),
-        new(new DicomTag(0x0028, 0x6112), DicomVR.US, "1", "ContrastFrameAveraging", false),
-        new(new DicomTag(0x0028, 0x6114), DicomVR.FL, "2", "MaskSubPixelShift", false),
-        new(new DicomTag(0x0028, 0x6120), DicomVR.SS, "1", "TIDOffset", false),
-        new(new DicomTag(0x0028, 0x6190), DicomVR.ST, "1", "MaskOperationExplanation", false),
-        new(new DicomTag(0x0028, 0x7000), DicomVR.SQ, "1", "EquipmentAdministratorSequence", false),
-        new(new DicomTag(0x0028, 0x7001), DicomVR.US, "1", "NumberOfDisplaySubsystems", false),
-        new(new DicomTag(0x0028, 0x7002), DicomVR.US, "1", "CurrentConfigurationID", false),
-        new(new DicomTag(0x0028, 0x7003), DicomVR.US, "1", "DisplaySubsystemID", false),
-        new(new DicomTag(0x0028, 0x7004), DicomVR.SH, "1", "DisplaySubsystemName", false),
-        new(new DicomTag(0x0028, 0x7005), DicomVR.LO, "1", "DisplaySubsystemDescription", false),
-        new(new DicomTag(0x0028, 0x7006), DicomVR.CS, "1", "SystemStatus", false),
-        new(new DicomTag(0x0028, 0x7007), DicomVR.LO, "1", "SystemStatusComment", false),
-        new(new DicomTag(0x0028, 0x7008), DicomVR.SQ, "1", "TargetLuminanceCharacteristicsSequence", false),
-        new(new DicomTag(0x0028, 0x7009), DicomVR.US, "1", "LuminanceCharacteristicsID", false),
-        new(new DicomTag(0x0028, 0x700A), DicomVR.SQ, "1", "DisplaySubsystemConfigurationSequence", false),
-        new(new DicomTag(0x0028, 0x700B), DicomVR.US, "1", "ConfigurationID", false),
-        new(new DicomTag(0x0028, 0x700C), DicomVR.SH, "1", "ConfigurationName", false),
-        new(new DicomTag(0x0028, 0x700D), DicomVR.LO, "1", "ConfigurationDescription", false),
-        new(new DicomTag(0x0028, 0x700E), DicomVR.US, "1", "ReferencedTargetLuminanceCharacteristicsID", false),
-        new(new DicomTag(0x0028, 0x700F), DicomVR.SQ, "1", "QAResultsSequence", false),
-        new(new DicomTag(0x0028, 0x7010), DicomVR.SQ, "1", "DisplaySubsystemQAResultsSequence", false),
-        new(new DicomTag(0x0028, 0x7011), DicomVR.SQ, "1", "ConfigurationQAResultsSequence", false),
-        new(new DicomTag(0x0028, 0x7012), DicomVR.SQ, "1", "MeasurementEquipmentSequence", false),
-        new(new DicomTag(0x0028, 0x7013), DicomVR.CS, "1-n", "MeasurementFunctions", false),
-        new(new DicomTag(0x0028, 0x7014), DicomVR.CS, "1", "MeasurementEquipmentType", false),
-        new(new DicomTag(0x0028, 0x7015), DicomVR.SQ, "1", "VisualEvaluationResultSequence", false),
-        new(new DicomTag(0x0028, 0x7016), DicomVR.SQ, "1", "DisplayCalibrationResultSequence", false),
-        new(new DicomTag(0x0028, 0x7017), DicomVR.US, "1", "DDLValue", false),
-        new(new DicomTag(0x0028, 0x7018), DicomVR.FL, "2", "CIExyWhitePoint", false),
-        new(new DicomTag(0x0028, 0x7019), DicomVR.CS, "1", "DisplayFunctionType", false),
-        new(new DicomTag(0x0028, 0x701A), DicomVR.FL, "1", "GammaValue", false),
-        new(new DicomTag(0x0028, 0x701B), DicomVR.US, "1", "NumberOfLuminancePoints", false),
-        new(new DicomTag(0x0028, 0x701C), DicomVR.SQ, "1", "LuminanceResponseSequence", false),
-        new(new DicomTag(0x0028, 0x701D), DicomVR.FL, "1", "TargetMinimumLuminance", false),
-        new(new DicomTag(0x0028, 0x701E), DicomVR.FL, "1", "TargetMaximumLuminance", false),
-        new(new DicomTag(0x0028, 0x701F), DicomVR.FL, "1", "LuminanceValue", false),
-        new(new DicomTag(0x0028, 0x7020), DicomVR.LO, "1", "LuminanceResponseDescription", false),
-        new(new DicomTag(0x0028, 0x7021), DicomVR.CS, "1", "WhitePointFlag", false),
-        new(new DicomTag(0x0028, 0x7022), DicomVR.SQ, "1", "DisplayDeviceTypeCodeSequence", false),
-        new(new DicomTag(0x0028, 0x7023), DicomVR.SQ, "1", "DisplaySubsystemSequence", false),
-        new(new DicomTag(0x0028, 0x7024), DicomVR.SQ, "1", "LuminanceResultSequence", false),
-        new(new DicomTag(0x0028, 0x7025), DicomVR.CS, "1", "AmbientLightValueSource", false),
-        new(new DicomTag(0x0028, 0x7026), DicomVR.CS, "1-n", "MeasuredCharacteristics", false),
-        new(new DicomTag(0x0028, 0x7027), DicomVR.SQ, "1", "LuminanceUniformityResultSequence", false),
-        new(new DicomTag(0x0028, 0x7028), DicomVR.SQ, "1", "VisualEvaluationTestSequence", false),
-        new(new DicomTag(0x0028, 0x7029), DicomVR.CS, "1", "TestResult", false),
-        new(new DicomTag(0x0028, 0x702A), DicomVR.LO, "1", "TestResultComment", false),
-        new(new DicomTag(0x0028, 0x702B), DicomVR.CS, "1", "TestImageValidation", false),
-        new(new DicomTag(0x0028, 0x702C), DicomVR.SQ, "1", "TestPatternCodeSequence", false),
-        new(new DicomTag(0x0028, 0x702D), DicomVR.SQ, "1", "MeasurementPatternCodeSequence", false),
-        new(new DicomTag(0x0028, 0x702E), DicomVR.SQ, "1", "VisualEvaluationMethodCodeSequence", false),
-        new(new DicomTag(0x0028, 0x7FE0), DicomVR.UR, "1", "PixelDataProviderURL", false),
-        new(new DicomTag(0x0028, 0x9001), DicomVR.UL, "1", "DataPointRows", false),
-        new(new DicomTag(0x0028, 0x9002), DicomVR.UL, "1", "DataPointColumns", false),
-        new(new DicomTag(0x0028, 0x9003), DicomVR.CS, "1", "SignalDomainColumns", false),
-        new(new DicomTag(0x0028, 0x9099), DicomVR.US, "1", "RETIRED_LargestMonochromePixelValue", true),
-        new(new DicomTag(0x0028, 0x9108), DicomVR.CS, "1", "DataRepresentation", false),
-        new(new DicomTag(0x0028, 0x9110), DicomVR.SQ, "1", "PixelMeasuresSequence", false),
-        new(new DicomTag(0x0028, 0x9132), DicomVR.SQ, "1", "FrameVOILUTSequence", false),
-        new(new DicomTag(0x0028, 0x9145), DicomVR.SQ, "1", "PixelValueTransformationSequence", false),
-        new(new DicomTag(0x0028, 0x9235), DicomVR.CS, "1", "SignalDomainRows", false),
-        new(new DicomTag(0x0028, 0x9411), DicomVR.FL, "1", "DisplayFilterPercentage", false),
-        new(new DicomTag(0x0028, 0x9415), DicomVR.SQ, "1", "FramePixelShiftSequence", false),
-        new(new DicomTag(0x0028, 0x9416), DicomVR.US, "1", "SubtractionItemID", false),
-        new(new DicomTag(0x0028, 0x9422), DicomVR.SQ, "1", "PixelIntensityRelationshipLUTSequence", false),
-        new(new DicomTag(0x0028, 0x9443), DicomVR.SQ, "1", "FramePixelDataPropertiesSequence", false),
-        new(new DicomTag(0x0028, 0x9444), DicomVR.CS, "1", "GeometricalProperties", false),
-        new(new DicomTag(0x0028, 0x9445), DicomVR.FL, "1", "GeometricMaximumDistortion", false),
-        new(new DicomTag(0x0028, 0x9446), DicomVR.CS, "1-n", "ImageProcessingApplied", false),
-        new(new DicomTag(0x0028, 0x9454), DicomVR.CS, "1", "MaskSelectionMode", false),
-        new(new DicomTag(0x0028, 0x9474), DicomVR.CS, "1", "LUTFunction", false),
-        new(new DicomTag(0x0028, 0x9478), DicomVR.FL, "1", "MaskVisibilityPercentage", false),
-        new(new DicomTag(0x0028, 0x9501), DicomVR.SQ, "1", "PixelShiftSequence", false),
-        new(new DicomTag(0x0028, 0x9502), DicomVR.SQ, "1", "RegionPixelShiftSequence", false),
-        new(new DicomTag(0x0028, 0x9503), DicomVR.SS, "2-2n", "VerticesOfTheRegion", false),
-        new(new DicomTag(0x0028, 0x9505), DicomVR.SQ, "1", "MultiFramePresentationSequence", false),
-        new(new DicomTag(0x0028, 0x9506), DicomVR.US, "2-2n", "PixelShiftFrameRange", false),
-        new(new DicomTag(0x0028, 0x9507), DicomVR.US, "2-2n", "LUTFrameRange", false),
-        new(new DicomTag(0x0028, 0x9520), DicomVR.DS, "16", "ImageToEquipmentMappingMatrix", false),
-        new(new DicomTag(0x0028, 0x9537), DicomVR.CS, "1", "EquipmentCoordinateSystemIdentification", false),
-        new(new DicomTag(0x0032, 0x000A), DicomVR.CS, "1", "RETIRED_StudyStatusID", true),
-        new(new DicomTag(0x0032, 0x000C), DicomVR.CS, "1", "RETIRED_StudyPriorityID", true),
-        new(new DicomTag(0x0032, 0x0012), DicomVR.LO, "1", "RETIRED_StudyIDIssuer", true),
-        new(new DicomTag(0x0032, 0x0032), DicomVR.DA, "1", "RETIRED_StudyVerifiedDate", true),
-        new(new DicomTag(0x0032, 0x0033), DicomVR.TM, "1", "RETIRED_StudyVerifiedTime", true),
-        new(new DicomTag(0x0032, 0x0034), DicomVR.DA, "1", "RETIRED_StudyReadDate", true),
-        new(new DicomTag(0x0032, 0x0035), DicomVR.TM, "1", "RETIRED_StudyReadTime", true),
-        new(new DicomTag(0x0032, 0x1000), DicomVR.DA, "1", "RETIRED_ScheduledStudyStartDate", true),
-        new(new DicomTag(0x0032, 0x1001), DicomVR.TM, "1", "RETIRED_ScheduledStudyStartTime", true),
-        new(new DicomTag(0x0032, 0x1010), DicomVR.DA, "1", "RETIRED_ScheduledStudyStopDate", true),
-        new(new DicomTag(0x0032, 0x1011), DicomVR.TM, "1", "RETIRED_ScheduledStudyStopTime", true),
-        new(new DicomTag(0x0032, 0x1020), DicomVR.LO, "1", "RETIRED_ScheduledStudyLocation", true),
-        new(new DicomTag(0x0032, 0x1021), DicomVR.AE, "1-n", "RETIRED_ScheduledStudyLocationAETitle", true),
-        new(new DicomTag(0x0032, 0x1030), DicomVR.LO, "1", "RETIRED_ReasonForStudy", true),
-        new(new DicomTag(0x0032, 0x1031), DicomVR.SQ, "1", "RequestingPhysicianIdentificationSequence", false),
-        new(new DicomTag(0x0032, 0x1032), DicomVR.PN, "1", "RequestingPhysician", false),
-        new(new DicomTag(0x0032, 0x1033), DicomVR.LO, "1", "RequestingService", false),
-        new(new DicomTag(0x0032, 0x1034), DicomVR.SQ, "1", "RequestingServiceCodeSequence", false),
-        new(new DicomTag(0x0032, 0x1040), DicomVR.DA, "1", "RETIRED_StudyArrivalDate", true),
-        new(new DicomTag(0x0032, 0x1041), DicomVR.TM, "1", "RETIRED_StudyArrivalTime", true),
-        new(new DicomTag(0x0032, 0x1050), DicomVR.DA, "1", "RETIRED_StudyCompletionDate", true),
-        new(new DicomTag(0x0032, 0x1051), DicomVR.TM, "1", "RETIRED_StudyCompletionTime", true),
-        new(new DicomTag(0x0032, 0x1055), DicomVR.CS, "1", "RETIRED_StudyComponentStatusID", true),
-        new(new DicomTag(0x0032, 0x1060), DicomVR.LO, "1", "RequestedProcedureDescription", false),
-        new(new DicomTag(0x0032, 0x1064), DicomVR.SQ, "1", "RequestedProcedureCodeSequence", false),
-        new(new DicomTag(0x0032, 0x1065), DicomVR.SQ, "1", "RequestedLateralityCodeSequence", false),
-        new(new DicomTag(0x0032, 0x1066), DicomVR.UT, "1", "ReasonForVisit", false),
-        new(new DicomTag(0x0032, 0x1067), DicomVR.SQ, "1", "ReasonForVisitCodeSequence", false),
-        new(new DicomTag(0x0032, 0x1070), DicomVR.LO, "1", "RequestedContrastAgent", false),
-        new(new DicomTag(0x0032, 0x4000), DicomVR.LT, "1", "RETIRED_StudyComments", true),
-        new(new DicomTag(0x0034, 0x0001), DicomVR.SQ, "1", "FlowIdentifierSequence", false),
-        new(new DicomTag(0x0034, 0x0002), DicomVR.OB, "1", "FlowIdentifier", false),
-        new(new DicomTag(0x0034, 0x0003), DicomVR.UI, "1", "FlowTransferSyntaxUID", false),
-        new(new DicomTag(0x0034, 0x0004), DicomVR.UL, "1", "FlowRTPSamplingRate", false),
-        new(new DicomTag(0x0034, 0x0005), DicomVR.OB, "1", "SourceIdentifier", false),
-        new(new DicomTag(0x0034, 0x0007), DicomVR.OB, "1", "FrameOriginTimestamp", false),
-        new(new DicomTag(0x0034, 0x0008), DicomVR.CS, "1", "IncludesImagingSubject", false),
-        new(new DicomTag(0x0034, 0x0009), DicomVR.SQ, "1", "FrameUsefulnessGroupSequence", false),
-        new(new DicomTag(0x0034, 0x000A), DicomVR.SQ, "1", "RealTimeBulkDataFlowSequence", false),
-        new(new DicomTag(0x0034, 0x000B), DicomVR.SQ, "1", "CameraPositionGroupSequence", false),
-        new(new DicomTag(0x0034, 0x000C), DicomVR.CS, "1", "IncludesInformation", false),
-        new(new DicomTag(0x0034, 0x000D), DicomVR.SQ, "1", "TimeOfFrameGroupSequence", false),
-        new(new DicomTag(0x0038, 0x0004), DicomVR.SQ, "1", "ReferencedPatientAliasSequence", false),
-        new(new DicomTag(0x0038, 0x0008), DicomVR.CS, "1", "VisitStatusID", false),
-        new(new DicomTag(0x0038, 0x0010), DicomVR.LO, "1", "AdmissionID", false),
-        new(new DicomTag(0x0038, 0x0011), DicomVR.LO, "1", "RETIRED_IssuerOfAdmissionID", true),
-        new(new DicomTag(0x0038, 0x0014), DicomVR.SQ, "1", "IssuerOfAdmissionIDSequence", false),
-        new(new DicomTag(0x0038, 0x0016), DicomVR.LO, "1", "RouteOfAdmissions", false),
-        new(new DicomTag(0x0038, 0x001A), DicomVR.DA, "1", "RETIRED_ScheduledAdmissionDate", true),
-        new(new DicomTag(0x0038, 0x001B), DicomVR.TM, "1", "RETIRED_ScheduledAdmissionTime", true),
-        new(new DicomTag(0x0038, 0x001C), DicomVR.DA, "1", "RETIRED_ScheduledDischargeDate", true),
-        new(new DicomTag(0x0038, 0x001D), DicomVR.TM, "1", "RETIRED_ScheduledDischargeTime", true),
-        new(new DicomTag(0x0038, 0x001E), DicomVR.LO, "1", "RETIRED_ScheduledPatientInstitutionResidence", true),
-        new(new DicomTag(0x0038, 0x0020), DicomVR.DA, "1", "AdmittingDate", false),
-        new(new DicomTag(0x0038, 0x0021), DicomVR.TM, "1", "AdmittingTime", false),
-        new(new DicomTag(0x0038, 0x0030), DicomVR.DA, "1", "RETIRED_DischargeDate", true),
-        new(new DicomTag(0x0038, 0x0032), DicomVR.TM, "1", "RETIRED_DischargeTime", true),
-        new(new DicomTag(0x0038, 0x0040), DicomVR.LO, "1", "RETIRED_DischargeDiagnosisDescription", true),
-        new(new DicomTag(0x0038, 0x0044), DicomVR.SQ, "1", "RETIRED_DischargeDiagnosisCodeSequence", true),
-        new(new DicomTag(0x0038, 0x0050), DicomVR.LO, "1", "SpecialNeeds", false),
-        new(new DicomTag(0x0038, 0x0060), DicomVR.LO, "1", "ServiceEpisodeID", false),
-        new(new DicomTag(0x0038, 0x0061), DicomVR.LO, "1", "RETIRED_IssuerOfServiceEpisodeID", true),
-        new(new DicomTag(0x0038, 0x0062), DicomVR.LO, "1", "ServiceEpisodeDescription", false),
-        new(new DicomTag(0x0038, 0x0064), DicomVR.SQ, "1", "IssuerOfServiceEpisodeIDSequence", false),
-        new(new DicomTag(0x0038, 0x0100), DicomVR.SQ, "1", "PertinentDocumentsSequence", false),
-        new(new DicomTag(0x0038, 0x0101), DicomVR.SQ, "1", "PertinentResourcesSequence", false),
-        new(new DicomTag(0x0038, 0x0102), DicomVR.LO, "1", "ResourceDescription", false),
-        new(new DicomTag(0x0038, 0x0300), DicomVR.LO, "1", "CurrentPatientLocation", false),
-        new(new DicomTag(0x0038, 0x0400), DicomVR.LO, "1", "PatientInstitutionResidence", false),
-        new(new DicomTag(0x0038, 0x0500), DicomVR.LO, "1", "PatientState", false),
-        new(new DicomTag(0x0038, 0x0502), DicomVR.SQ, "1", "PatientClinicalTrialParticipationSequence", false),
-        new(new DicomTag(0x0038, 0x4000), DicomVR.LT, "1", "VisitComments", false),
-        new(new DicomTag(0x003A, 0x0004), DicomVR.CS, "1", "WaveformOriginality", false),
-        new(new DicomTag(0x003A, 0x0005), DicomVR.US, "1", "NumberOfWaveformChannels", false),
-        new(new DicomTag(0x003A, 0x0010), DicomVR.UL, "1", "NumberOfWaveformSamples", false),
-        new(new DicomTag(0x003A, 0x001A), DicomVR.DS, "1", "SamplingFrequency", false),
-        new(new DicomTag(0x003A, 0x0020), DicomVR.SH, "1", "MultiplexGroupLabel", false),
-        new(new DicomTag(0x003A, 0x0200), DicomVR.SQ, "1", "ChannelDefinitionSequence", false),
-        new(new DicomTag(0x003A, 0x0202), DicomVR.IS, "1", "WaveformChannelNumber", false),
-        new(new DicomTag(0x003A, 0x0203), DicomVR.SH, "1", "ChannelLabel", false),
-        new(new DicomTag(0x003A, 0x0205), DicomVR.CS, "1-n", "ChannelStatus", false),
-        new(new DicomTag(0x003A, 0x0208), DicomVR.SQ, "1", "ChannelSourceSequence", false),
-        new(new DicomTag(0x003A, 0x0209), DicomVR.SQ, "1", "ChannelSourceModifiersSequence", false),
-        new(new DicomTag(0x003A, 0x020A), DicomVR.SQ, "1", "SourceWaveformSequence", false),
-        new(new DicomTag(0x003A, 0x020C), DicomVR.LO, "1", "ChannelDerivationDescription", false),
-        new(new DicomTag(0x003A, 0x0210), DicomVR.DS, "1", "ChannelSensitivity", false),
-        new(new DicomTag(0x003A, 0x0211), DicomVR.SQ, "1", "ChannelSensitivityUnitsSequence", false),
-        new(new DicomTag(0x003A, 0x0212), DicomVR.DS, "1", "ChannelSensitivityCorrectionFactor", false),
-        new(new DicomTag(0x003A, 0x0213), DicomVR.DS, "1", "ChannelBaseline", false),
-        new(new DicomTag(0x003A, 0x0214), DicomVR.DS, "1", "ChannelTimeSkew", false),
-        new(new DicomTag(0x003A, 0x0215), DicomVR.DS, "1", "ChannelSampleSkew", false),
-        new(new DicomTag(0x003A, 0x0218), DicomVR.DS, "1", "ChannelOffset", false),
-        new(new DicomTag(0x003A, 0x021A), DicomVR.US, "1", "WaveformBitsStored", false),
-        new(new DicomTag(0x003A, 0x0220), DicomVR.DS, "1", "FilterLowFrequency", false),
-        new(new DicomTag(0x003A, 0x0221), DicomVR.DS, "1", "FilterHighFrequency", false),
-        new(new DicomTag(0x003A, 0x0222), DicomVR.DS, "1", "NotchFilterFrequency", false),
-        new(new DicomTag(0x003A, 0x0223), DicomVR.DS, "1", "NotchFilterBandwidth", false),
-        new(new DicomTag(0x003A, 0x0230), DicomVR.FL, "1", "WaveformDataDisplayScale", false),
-        new(new DicomTag(0x003A, 0x0231), DicomVR.US, "3", "WaveformDisplayBackgroundCIELabValue", false),
-        new(new DicomTag(0x003A, 0x0240), DicomVR.SQ, "1", "WaveformPresentationGroupSequence", false),
-        new(new DicomTag(0x003A, 0x0241), DicomVR.US, "1", "PresentationGroupNumber", false),
-        new(new DicomTag(0x003A, 0x0242), DicomVR.SQ, "1", "ChannelDisplaySequence", false),
-        new(new DicomTag(0x003A, 0x0244), DicomVR.US, "3", "ChannelRecommendedDisplayCIELabValue", false),
-        new(new DicomTag(0x003A, 0x0245), DicomVR.FL, "1", "ChannelPosition", false),
-        new(new DicomTag(0x003A, 0x0246), DicomVR.CS, "1", "DisplayShadingFlag", false),
-        new(new DicomTag(0x003A, 0x0247), DicomVR.FL, "1", "FractionalChannelDisplayScale", false),
-        new(new DicomTag(0x003A, 0x0248), DicomVR.FL, "1", "AbsoluteChannelDisplayScale", false),
-        new(new DicomTag(0x003A, 0x0300), DicomVR.SQ, "1", "MultiplexedAudioChannelsDescriptionCodeSequence", false),
-        new(new DicomTag(0x003A, 0x0301), DicomVR.IS, "1", "ChannelIdentificationCode", false),
-        new(new DicomTag(0x003A, 0x0302), DicomVR.CS, "1", "ChannelMode", false),
-        new(new DicomTag(0x003A, 0x0310), DicomVR.UI, "1", "MultiplexGroupUID", false),
-        new(new DicomTag(0x003A, 0x0311), DicomVR.DS, "1", "PowerlineFrequency", false),
-        new(new DicomTag(0x003A, 0x0312), DicomVR.SQ, "1", "ChannelImpedanceSequence", false),
-        new(new DicomTag(0x003A, 0x0313), DicomVR.DS, "1", "ImpedanceValue", false),
-        new(new DicomTag(0x003A, 0x0314), DicomVR.DT, "1", "ImpedanceMeasurementDateTime", false),
-        new(new DicomTag(0x003A, 0x0315), DicomVR.DS, "1", "ImpedanceMeasurementFrequency", false),
-        new(new DicomTag(0x003A, 0x0316), DicomVR.CS, "1", "ImpedanceMeasurementCurrentType", false),
-        new(new DicomTag(0x0040, 0x0001), DicomVR.AE, "1-n", "ScheduledStationAETitle", false),
-        new(new DicomTag(0x0040, 0x0002), DicomVR.DA, "1", "ScheduledProcedureStepStartDate", false),
-        new(new DicomTag(0x0040, 0x0003), DicomVR.TM, "1", "ScheduledProcedureStepStartTime", false),
-        new(new DicomTag(0x0040, 0x0004), DicomVR.DA, "1", "ScheduledProcedureStepEndDate", false),
-        new(new DicomTag(0x0040, 0x0005), DicomVR.TM, "1", "ScheduledProcedureStepEndTime", false),
-        new(new DicomTag(0x0040, 0x0006), DicomVR.PN, "1", "ScheduledPerformingPhysicianName", false),
-        new(new DicomTag(0x0040, 0x0007), DicomVR.LO, "1", "ScheduledProcedureStepDescription", false),
-        new(new DicomTag(0x0040, 0x0008), DicomVR.SQ, "1", "ScheduledProtocolCodeSequence", false),
-        new(new DicomTag(0x0040, 0x0009), DicomVR.SH, "1", "ScheduledProcedureStepID", false),
-        new(new DicomTag(0x0040, 0x000A), DicomVR.SQ, "1", "StageCodeSequence", false),
-        new(new DicomTag(0x0040, 0x000B), DicomVR.SQ, "1", "ScheduledPerformingPhysicianIdentificationSequence", false),
-        new(new DicomTag(0x0040, 0x0010), DicomVR.SH, "1-n", "ScheduledStationName", false),
-        new(new DicomTag(0x0040, 0x0011), DicomVR.SH, "1", "ScheduledProcedureStepLocation", false),
-        new(new DicomTag(0x0040, 0x0012), DicomVR.LO, "1", "PreMedication", false),
-        new(new DicomTag(0x0040, 0x0020), DicomVR.CS, "1", "ScheduledProcedureStepStatus", false),
-        new(new DicomTag(0x0040, 0x0026), DicomVR.SQ, "1", "OrderPlacerIdentifierSequence", false),
-        new(new DicomTag(0x0040, 0x0027), DicomVR.SQ, "1", "OrderFillerIdentifierSequence", false),
-        new(new DicomTag(0x0040, 0x0031), DicomVR.UT, "1", "LocalNamespaceEntityID", false),
-        new(new DicomTag(0x0040, 0x0032), DicomVR.UT, "1", "UniversalEntityID", false),
-        new(new DicomTag(0x0040, 0x0033), DicomVR.CS, "1", "UniversalEntityIDType", false),
-        new(new DicomTag(0x0040, 0x0035), DicomVR.CS, "1", "IdentifierTypeCode", false),
-        new(new DicomTag(0x0040, 0x0036), DicomVR.SQ, "1", "AssigningFacilitySequence", false),
-        new(new DicomTag(0x0040, 0x0039), DicomVR.SQ, "1", "AssigningJurisdictionCodeSequence", false),
-        new(new DicomTag(0x0040, 0x003A), DicomVR.SQ, "1", "AssigningAgencyOrDepartmentCodeSequence", false),
-        new(new DicomTag(0x0040, 0x0100), DicomVR.SQ, "1", "ScheduledProcedureStepSequence", false),
-        new(new DicomTag(0x0040, 0x0220), DicomVR.SQ, "1", "ReferencedNonImageCompositeSOPInstanceSequence", false),
-        new(new DicomTag(0x0040, 0x0241), DicomVR.AE, "1", "PerformedStationAETitle", false),
-        new(new DicomTag(0x0040, 0x0242), DicomVR.SH, "1", "PerformedStationName", false),
-        new(new DicomTag(0x0040, 0x0243), DicomVR.SH, "1", "PerformedLocation", false),
-        new(new DicomTag(0x0040, 0x0244), DicomVR.DA, "1", "PerformedProcedureStepStartDate", false),
-        new(new DicomTag(0x0040, 0x0245), DicomVR.TM, "1", "PerformedProcedureStepStartTime", false),
-        new(new DicomTag(0x0040, 0x0250), DicomVR.DA, "1", "PerformedProcedureStepEndDate", false),
-        new(new DicomTag(0x0040, 0x0251), DicomVR.TM, "1", "PerformedProcedureStepEndTime", false),
-        new(new DicomTag(0x0040, 0x0252), DicomVR.CS, "1", "PerformedProcedureStepStatus", false),
-        new(new DicomTag(0x0040, 0x0253), DicomVR.SH, "1", "PerformedProcedureStepID", false),
-        new(new DicomTag(0x0040, 0x0254), DicomVR.LO, "1", "PerformedProcedureStepDescription", false),
-        new(new DicomTag(0x0040, 0x0255), DicomVR.LO, "1", "PerformedProcedureTypeDescription", false),
-        new(new DicomTag(0x0040, 0x0260), DicomVR.SQ, "1", "PerformedProtocolCodeSequence", false),
-        new(new DicomTag(0x0040, 0x0261), DicomVR.CS, "1", "PerformedProtocolType", false),
-        new(new DicomTag(0x0040, 0x0270), DicomVR.SQ, "1", "ScheduledStepAttributesSequence", false),
-        new(new DicomTag(0x0040, 0x0275), DicomVR.SQ, "1", "RequestAttributesSequence", false),
-        new(new DicomTag(0x0040, 0x0280), DicomVR.ST, "1", "CommentsOnThePerformedProcedureStep", false),
-        new(new DicomTag(0x0040, 0x0281), DicomVR.SQ, "1", "PerformedProcedureStepDiscontinuationReasonCodeSequence", false),
-        new(new DicomTag(0x0040, 0x0293), DicomVR.SQ, "1", "QuantitySequence", false),
-        new(new DicomTag(0x0040, 0x0294), DicomVR.DS, "1", "Quantity", false),
-        new(new DicomTag(0x0040, 0x0295), DicomVR.SQ, "1", "MeasuringUnitsSequence", false),
-        new(new DicomTag(0x0040, 0x0296), DicomVR.SQ, "1", "BillingItemSequence", false),
-        new(new DicomTag(0x0040, 0x0300), DicomVR.US, "1", "RETIRED_TotalTimeOfFluoroscopy", true),
-        new(new DicomTag(0x0040, 0x0301), DicomVR.US, "1", "RETIRED_TotalNumberOfExposures", true),
-        new(new DicomTag(0x0040, 0x0302), DicomVR.US, "1", "EntranceDose", false),
-        new(new DicomTag(0x0040, 0x0303), DicomVR.US, "1-2", "ExposedArea", false),
-        new(new DicomTag(0x0040, 0x0306), DicomVR.DS, "1", "DistanceSourceToEntrance", false),
-        new(new DicomTag(0x0040, 0x0307), DicomVR.DS, "1", "RETIRED_DistanceSourceToSupport", true),
-        new(new DicomTag(0x0040, 0x030E), DicomVR.SQ, "1", "RETIRED_ExposureDoseSequence", true),
-        new(new DicomTag(0x0040, 0x0310), DicomVR.ST, "1", "CommentsOnRadiationDose", false),
-        new(new DicomTag(0x0040, 0x0312), DicomVR.DS, "1", "XRayOutput", false),
-        new(new DicomTag(0x0040, 0x0314), DicomVR.DS, "1", "HalfValueLayer", false),
-        new(new DicomTag(0x0040, 0x0316), DicomVR.DS, "1", "OrganDose", false),
-        new(new DicomTag(0x0040, 0x0318), DicomVR.CS, "1", "OrganExposed", false),
-        new(new DicomTag(0x0040, 0x0320), DicomVR.SQ, "1", "BillingProcedureStepSequence", false),
-        new(new DicomTag(0x0040, 0x0321), DicomVR.SQ, "1", "FilmConsumptionSequence", false),
-        new(new DicomTag(0x0040, 0x0324), DicomVR.SQ, "1", "BillingSuppliesAndDevicesSequence", false),
-        new(new DicomTag(0x0040, 0x0330), DicomVR.SQ, "1", "RETIRED_ReferencedProcedureStepSequence", true),
-        new(new DicomTag(0x0040, 0x0340), DicomVR.SQ, "1", "PerformedSeriesSequence", false),
-        new(new DicomTag(0x0040, 0x0400), DicomVR.LT, "1", "CommentsOnTheScheduledProcedureStep", false),
-        new(new DicomTag(0x0040, 0x0440), DicomVR.SQ, "1", "ProtocolContextSequence", false),
-        new(new DicomTag(0x0040, 0x0441), DicomVR.SQ, "1", "ContentItemModifierSequence", false),
-        new(new DicomTag(0x0040, 0x0500), DicomVR.SQ, "1", "ScheduledSpecimenSequence", false),
-        new(new DicomTag(0x0040, 0x050A), DicomVR.LO, "1", "RETIRED_SpecimenAccessionNumber", true),
-        new(new DicomTag(0x0040, 0x0512), DicomVR.LO, "1", "ContainerIdentifier", false),
-        new(new DicomTag(0x0040, 0x0513), DicomVR.SQ, "1", "IssuerOfTheContainerIdentifierSequence", false),
-        new(new DicomTag(0x0040, 0x0515), DicomVR.SQ, "1", "AlternateContainerIdentifierSequence", false),
-        new(new DicomTag(0x0040, 0x0518), DicomVR.SQ, "1", "ContainerTypeCodeSequence", false),
-        new(new DicomTag(0x0040, 0x051A), DicomVR.LO, "1", "ContainerDescription", false),
-        new(new DicomTag(0x0040, 0x0520), DicomVR.SQ, "1", "ContainerComponentSequence", false),
-        new(new DicomTag(0x0040, 0x0550), DicomVR.SQ, "1", "RETIRED_SpecimenSequence", true),
-        new(new DicomTag(0x0040, 0x0551), DicomVR.LO, "1", "SpecimenIdentifier", false),
-        new(new DicomTag(0x0040, 0x0552), DicomVR.SQ, "1", "RETIRED_SpecimenDescriptionSequenceTrial", true),
-        new(new DicomTag(0x0040, 0x0553), DicomVR.ST, "1", "RETIRED_SpecimenDescriptionTrial", true),
-        new(new DicomTag(0x0040, 0x0554), DicomVR.UI, "1", "SpecimenUID", false),
-        new(new DicomTag(0x0040, 0x0555), DicomVR.SQ, "1", "AcquisitionContextSequence", false),
-        new(new DicomTag(0x0040, 0x0556), DicomVR.ST, "1", "AcquisitionContextDescription", false),
-        new(new DicomTag(0x0040, 0x0560), DicomVR.SQ, "1", "SpecimenDescriptionSequence", false),
-        new(new DicomTag(0x0040, 0x0562), DicomVR.SQ, "1", "IssuerOfTheSpecimenIdentifierSequence", false),
-        new(new DicomTag(0x0040, 0x059A), DicomVR.SQ, "1", "SpecimenTypeCodeSequence", false),
-        new(new DicomTag(0x0040, 0x0600), DicomVR.LO, "1", "SpecimenShortDescription", false),
-        new(new DicomTag(0x0040, 0x0602), DicomVR.UT, "1", "SpecimenDetailedDescription", false),
-        new(new DicomTag(0x0040, 0x0610), DicomVR.SQ, "1", "SpecimenPreparationSequence", false),
-        new(new DicomTag(0x0040, 0x0612), DicomVR.SQ, "1", "SpecimenPreparationStepContentItemSequence", false),
-        new(new DicomTag(0x0040, 0x0620), DicomVR.SQ, "1", "SpecimenLocalizationContentItemSequence", false),
-        new(new DicomTag(0x0040, 0x06FA), DicomVR.LO, "1", "RETIRED_SlideIdentifier", true),
-        new(new DicomTag(0x0040, 0x0710), DicomVR.SQ, "1", "WholeSlideMicroscopyImageFrameTypeSequence", false),
-        new(new DicomTag(0x0040, 0x071A), DicomVR.SQ, "1", "ImageCenterPointCoordinatesSequence", false),
-        new(new DicomTag(0x0040, 0x072A), DicomVR.DS, "1", "XOffsetInSlideCoordinateSystem", false),
-        new(new DicomTag(0x0040, 0x073A), DicomVR.DS, "1", "YOffsetInSlideCoordinateSystem", false),
-        new(new DicomTag(0x0040, 0x074A), DicomVR.DS, "1", "ZOffsetInSlideCoordinateSystem", false),
-        new(new DicomTag(0x0040, 0x08D8), DicomVR.SQ, "1", "RETIRED_PixelSpacingSequence", true),
-        new(new DicomTag(0x0040, 0x08DA), DicomVR.SQ, "1", "RETIRED_CoordinateSystemAxisCodeSequence", true),
-        new(new DicomTag(0x0040, 0x08EA), DicomVR.SQ, "1", "MeasurementUnitsCodeSequence", false),
-        new(new DicomTag(0x0040, 0x09F8), DicomVR.SQ, "1", "RETIRED_VitalStainCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0x1001), DicomVR.SH, "1", "RequestedProcedureID", false),
-        new(new DicomTag(0x0040, 0x1002), DicomVR.LO, "1", "ReasonForTheRequestedProcedure", false),
-        new(new DicomTag(0x0040, 0x1003), DicomVR.SH, "1", "RequestedProcedurePriority", false),
-        new(new DicomTag(0x0040, 0x1004), DicomVR.LO, "1", "PatientTransportArrangements", false),
-        new(new DicomTag(0x0040, 0x1005), DicomVR.LO, "1", "RequestedProcedureLocation", false),
-        new(new DicomTag(0x0040, 0x1006), DicomVR.SH, "1", "RETIRED_PlacerOrderNumberProcedure", true),
-        new(new DicomTag(0x0040, 0x1007), DicomVR.SH, "1", "RETIRED_FillerOrderNumberProcedure", true),
-        new(new DicomTag(0x0040, 0x1008), DicomVR.LO, "1", "ConfidentialityCode", false),
-        new(new DicomTag(0x0040, 0x1009), DicomVR.SH, "1", "ReportingPriority", false),
-        new(new DicomTag(0x0040, 0x100A), DicomVR.SQ, "1", "ReasonForRequestedProcedureCodeSequence", false),
-        new(new DicomTag(0x0040, 0x1010), DicomVR.PN, "1-n", "NamesOfIntendedRecipientsOfResults", false),
-        new(new DicomTag(0x0040, 0x1011), DicomVR.SQ, "1", "IntendedRecipientsOfResultsIdentificationSequence", false),
-        new(new DicomTag(0x0040, 0x1012), DicomVR.SQ, "1", "ReasonForPerformedProcedureCodeSequence", false),
-        new(new DicomTag(0x0040, 0x1060), DicomVR.LO, "1", "RETIRED_RequestedProcedureDescriptionTrial", true),
-        new(new DicomTag(0x0040, 0x1101), DicomVR.SQ, "1", "PersonIdentificationCodeSequence", false),
-        new(new DicomTag(0x0040, 0x1102), DicomVR.ST, "1", "PersonAddress", false),
-        new(new DicomTag(0x0040, 0x1103), DicomVR.LO, "1-n", "PersonTelephoneNumbers", false),
-        new(new DicomTag(0x0040, 0x1104), DicomVR.LT, "1", "PersonTelecomInformation", false),
-        new(new DicomTag(0x0040, 0x1400), DicomVR.LT, "1", "RequestedProcedureComments", false),
-        new(new DicomTag(0x0040, 0x2001), DicomVR.LO, "1", "RETIRED_ReasonForTheImagingServiceRequest", true),
-        new(new DicomTag(0x0040, 0x2004), DicomVR.DA, "1", "IssueDateOfImagingServiceRequest", false),
-        new(new DicomTag(0x0040, 0x2005), DicomVR.TM, "1", "IssueTimeOfImagingServiceRequest", false),
-        new(new DicomTag(0x0040, 0x2006), DicomVR.SH, "1", "RETIRED_PlacerOrderNumberImagingServiceRequestRetired", true),
-        new(new DicomTag(0x0040, 0x2007), DicomVR.SH, "1", "RETIRED_FillerOrderNumberImagingServiceRequestRetired", true),
-        new(new DicomTag(0x0040, 0x2008), DicomVR.PN, "1", "OrderEnteredBy", false),
-        new(new DicomTag(0x0040, 0x2009), DicomVR.SH, "1", "OrderEntererLocation", false),
-        new(new DicomTag(0x0040, 0x2010), DicomVR.SH, "1", "OrderCallbackPhoneNumber", false),
-        new(new DicomTag(0x0040, 0x2011), DicomVR.LT, "1", "OrderCallbackTelecomInformation", false),
-        new(new DicomTag(0x0040, 0x2016), DicomVR.LO, "1", "PlacerOrderNumberImagingServiceRequest", false),
-        new(new DicomTag(0x0040, 0x2017), DicomVR.LO, "1", "FillerOrderNumberImagingServiceRequest", false),
-        new(new DicomTag(0x0040, 0x2400), DicomVR.LT, "1", "ImagingServiceRequestComments", false),
-        new(new DicomTag(0x0040, 0x3001), DicomVR.LO, "1", "ConfidentialityConstraintOnPatientDataDescription", false),
-        new(new DicomTag(0x0040, 0x4001), DicomVR.CS, "1", "RETIRED_GeneralPurposeScheduledProcedureStepStatus", true),
-        new(new DicomTag(0x0040, 0x4002), DicomVR.CS, "1", "RETIRED_GeneralPurposePerformedProcedureStepStatus", true),
-        new(new DicomTag(0x0040, 0x4003), DicomVR.CS, "1", "RETIRED_GeneralPurposeScheduledProcedureStepPriority", true),
-        new(new DicomTag(0x0040, 0x4004), DicomVR.SQ, "1", "RETIRED_ScheduledProcessingApplicationsCodeSequence", true),
-        new(new DicomTag(0x0040, 0x4005), DicomVR.DT, "1", "ScheduledProcedureStepStartDateTime", false),
-        new(new DicomTag(0x0040, 0x4006), DicomVR.CS, "1", "RETIRED_MultipleCopiesFlag", true),
-        new(new DicomTag(0x0040, 0x4007), DicomVR.SQ, "1", "RETIRED_PerformedProcessingApplicationsCodeSequence", true),
-        new(new DicomTag(0x0040, 0x4008), DicomVR.DT, "1", "ScheduledProcedureStepExpirationDateTime", false),
-        new(new DicomTag(0x0040, 0x4009), DicomVR.SQ, "1", "HumanPerformerCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4010), DicomVR.DT, "1", "ScheduledProcedureStepModificationDateTime", false),
-        new(new DicomTag(0x0040, 0x4011), DicomVR.DT, "1", "ExpectedCompletionDateTime", false),
-        new(new DicomTag(0x0040, 0x4015), DicomVR.SQ, "1", "RETIRED_ResultingGeneralPurposePerformedProcedureStepsSequence", true),
-        new(new DicomTag(0x0040, 0x4016), DicomVR.SQ, "1", "RETIRED_ReferencedGeneralPurposeScheduledProcedureStepSequence", true),
-        new(new DicomTag(0x0040, 0x4018), DicomVR.SQ, "1", "ScheduledWorkitemCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4019), DicomVR.SQ, "1", "PerformedWorkitemCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4020), DicomVR.CS, "1", "RETIRED_InputAvailabilityFlag", true),
-        new(new DicomTag(0x0040, 0x4021), DicomVR.SQ, "1", "InputInformationSequence", false),
-        new(new DicomTag(0x0040, 0x4022), DicomVR.SQ, "1", "RETIRED_RelevantInformationSequence", true),
-        new(new DicomTag(0x0040, 0x4023), DicomVR.UI, "1", "RETIRED_ReferencedGeneralPurposeScheduledProcedureStepTransactionUID", true),
-        new(new DicomTag(0x0040, 0x4025), DicomVR.SQ, "1", "ScheduledStationNameCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4026), DicomVR.SQ, "1", "ScheduledStationClassCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4027), DicomVR.SQ, "1", "ScheduledStationGeographicLocationCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4028), DicomVR.SQ, "1", "PerformedStationNameCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4029), DicomVR.SQ, "1", "PerformedStationClassCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4030), DicomVR.SQ, "1", "PerformedStationGeographicLocationCodeSequence", false),
-        new(new DicomTag(0x0040, 0x4031), DicomVR.SQ, "1", "RETIRED_RequestedSubsequentWorkitemCodeSequence", true),
-        new(new DicomTag(0x0040, 0x4032), DicomVR.SQ, "1", "RETIRED_NonDICOMOutputCodeSequence", true),
-        new(new DicomTag(0x0040, 0x4033), DicomVR.SQ, "1", "OutputInformationSequence", false),
-        new(new DicomTag(0x0040, 0x4034), DicomVR.SQ, "1", "ScheduledHumanPerformersSequence", false),
-        new(new DicomTag(0x0040, 0x4035), DicomVR.SQ, "1", "ActualHumanPerformersSequence", false),
-        new(new DicomTag(0x0040, 0x4036), DicomVR.LO, "1", "HumanPerformerOrganization", false),
-        new(new DicomTag(0x0040, 0x4037), DicomVR.PN, "1", "HumanPerformerName", false),
-        new(new DicomTag(0x0040, 0x4040), DicomVR.CS, "1", "RawDataHandling", false),
-        new(new DicomTag(0x0040, 0x4041), DicomVR.CS, "1", "InputReadinessState", false),
-        new(new DicomTag(0x0040, 0x4050), DicomVR.DT, "1", "PerformedProcedureStepStartDateTime", false),
-        new(new DicomTag(0x0040, 0x4051), DicomVR.DT, "1", "PerformedProcedureStepEndDateTime", false),
-        new(new DicomTag(0x0040, 0x4052), DicomVR.DT, "1", "ProcedureStepCancellationDateTime", false),
-        new(new DicomTag(0x0040, 0x4070), DicomVR.SQ, "1", "OutputDestinationSequence", false),
-        new(new DicomTag(0x0040, 0x4071), DicomVR.SQ, "1", "DICOMStorageSequence", false),
-        new(new DicomTag(0x0040, 0x4072), DicomVR.SQ, "1", "STOWRSStorageSequence", false),
-        new(new DicomTag(0x0040, 0x4073), DicomVR.UR, "1", "StorageURL", false),
-        new(new DicomTag(0x0040, 0x4074), DicomVR.SQ, "1", "XDSStorageSequence", false),
-        new(new DicomTag(0x0040, 0x8302), DicomVR.DS, "1", "EntranceDoseInmGy", false),
-        new(new DicomTag(0x0040, 0x8303), DicomVR.CS, "1", "EntranceDoseDerivation", false),
-        new(new DicomTag(0x0040, 0x9092), DicomVR.SQ, "1", "ParametricMapFrameTypeSequence", false),
-        new(new DicomTag(0x0040, 0x9094), DicomVR.SQ, "1", "ReferencedImageRealWorldValueMappingSequence", false),
-        new(new DicomTag(0x0040, 0x9096), DicomVR.SQ, "1", "RealWorldValueMappingSequence", false),
-        new(new DicomTag(0x0040, 0x9098), DicomVR.SQ, "1", "PixelValueMappingCodeSequence", false),
-        new(new DicomTag(0x0040, 0x9210), DicomVR.SH, "1", "LUTLabel", false),
-        new(new DicomTag(0x0040, 0x9211), DicomVR.US, "1", "RealWorldValueLastValueMapped", false),
-        new(new DicomTag(0x0040, 0x9212), DicomVR.FD, "1-n", "RealWorldValueLUTData", false),
-        new(new DicomTag(0x0040, 0x9213), DicomVR.FD, "1", "DoubleFloatRealWorldValueLastValueMapped", false),
-        new(new DicomTag(0x0040, 0x9214), DicomVR.FD, "1", "DoubleFloatRealWorldValueFirstValueMapped", false),
-        new(new DicomTag(0x0040, 0x9216), DicomVR.US, "1", "RealWorldValueFirstValueMapped", false),
-        new(new DicomTag(0x0040, 0x9220), DicomVR.SQ, "1", "QuantityDefinitionSequence", false),
-        new(new DicomTag(0x0040, 0x9224), DicomVR.FD, "1", "RealWorldValueIntercept", false),
-        new(new DicomTag(0x0040, 0x9225), DicomVR.FD, "1", "RealWorldValueSlope", false),
-        new(new DicomTag(0x0040, 0xA007), DicomVR.CS, "1", "RETIRED_FindingsFlagTrial", true),
-        new(new DicomTag(0x0040, 0xA010), DicomVR.CS, "1", "RelationshipType", false),
-        new(new DicomTag(0x0040, 0xA020), DicomVR.SQ, "1", "RETIRED_FindingsSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA021), DicomVR.UI, "1", "RETIRED_FindingsGroupUIDTrial", true),
-        new(new DicomTag(0x0040, 0xA022), DicomVR.UI, "1", "RETIRED_ReferencedFindingsGroupUIDTrial", true),
-        new(new DicomTag(0x0040, 0xA023), DicomVR.DA, "1", "RETIRED_FindingsGroupRecordingDateTrial", true),
-        new(new DicomTag(0x0040, 0xA024), DicomVR.TM, "1", "RETIRED_FindingsGroupRecordingTimeTrial", true),
-        new(new DicomTag(0x0040, 0xA026), DicomVR.SQ, "1", "RETIRED_FindingsSourceCategoryCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA027), DicomVR.LO, "1", "VerifyingOrganization", false),
-        new(new DicomTag(0x0040, 0xA028), DicomVR.SQ, "1", "RETIRED_DocumentingOrganizationIdentifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA030), DicomVR.DT, "1", "VerificationDateTime", false),
-        new(new DicomTag(0x0040, 0xA032), DicomVR.DT, "1", "ObservationDateTime", false),
-        new(new DicomTag(0x0040, 0xA033), DicomVR.DT, "1", "ObservationStartDateTime", false),
-        new(new DicomTag(0x0040, 0xA040), DicomVR.CS, "1", "ValueType", false),
-        new(new DicomTag(0x0040, 0xA043), DicomVR.SQ, "1", "ConceptNameCodeSequence", false),
-        new(new DicomTag(0x0040, 0xA047), DicomVR.LO, "1", "RETIRED_MeasurementPrecisionDescriptionTrial", true),
-        new(new DicomTag(0x0040, 0xA050), DicomVR.CS, "1", "ContinuityOfContent", false),
-        new(new DicomTag(0x0040, 0xA057), DicomVR.CS, "1-n", "RETIRED_UrgencyOrPriorityAlertsTrial", true),
-        new(new DicomTag(0x0040, 0xA060), DicomVR.LO, "1", "RETIRED_SequencingIndicatorTrial", true),
-        new(new DicomTag(0x0040, 0xA066), DicomVR.SQ, "1", "RETIRED_DocumentIdentifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA067), DicomVR.PN, "1", "RETIRED_DocumentAuthorTrial", true),
-        new(new DicomTag(0x0040, 0xA068), DicomVR.SQ, "1", "RETIRED_DocumentAuthorIdentifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA070), DicomVR.SQ, "1", "RETIRED_IdentifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA073), DicomVR.SQ, "1", "VerifyingObserverSequence", false),
-        new(new DicomTag(0x0040, 0xA074), DicomVR.OB, "1", "RETIRED_ObjectBinaryIdentifierTrial", true),
-        new(new DicomTag(0x0040, 0xA075), DicomVR.PN, "1", "VerifyingObserverName", false),
-        new(new DicomTag(0x0040, 0xA076), DicomVR.SQ, "1", "RETIRED_DocumentingObserverIdentifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA078), DicomVR.SQ, "1", "AuthorObserverSequence", false),
-        new(new DicomTag(0x0040, 0xA07A), DicomVR.SQ, "1", "ParticipantSequence", false),
-        new(new DicomTag(0x0040, 0xA07C), DicomVR.SQ, "1", "CustodialOrganizationSequence", false),
-        new(new DicomTag(0x0040, 0xA080), DicomVR.CS, "1", "ParticipationType", false),
-        new(new DicomTag(0x0040, 0xA082), DicomVR.DT, "1", "ParticipationDateTime", false),
-        new(new DicomTag(0x0040, 0xA084), DicomVR.CS, "1", "ObserverType", false),
-        new(new DicomTag(0x0040, 0xA085), DicomVR.SQ, "1", "RETIRED_ProcedureIdentifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA088), DicomVR.SQ, "1", "VerifyingObserverIdentificationCodeSequence", false),
-        new(new DicomTag(0x0040, 0xA089), DicomVR.OB, "1", "RETIRED_ObjectDirectoryBinaryIdentifierTrial", true),
-        new(new DicomTag(0x0040, 0xA090), DicomVR.SQ, "1", "RETIRED_EquivalentCDADocumentSequence", true),
-        new(new DicomTag(0x0040, 0xA0B0), DicomVR.US, "2-2n", "ReferencedWaveformChannels", false),
-        new(new DicomTag(0x0040, 0xA110), DicomVR.DA, "1", "RETIRED_DateOfDocumentOrVerbalTransactionTrial", true),
-        new(new DicomTag(0x0040, 0xA112), DicomVR.TM, "1", "RETIRED_TimeOfDocumentCreationOrVerbalTransactionTrial", true),
-        new(new DicomTag(0x0040, 0xA120), DicomVR.DT, "1", "DateTime", false),
-        new(new DicomTag(0x0040, 0xA121), DicomVR.DA, "1", "Date", false),
-        new(new DicomTag(0x0040, 0xA122), DicomVR.TM, "1", "Time", false),
-        new(new DicomTag(0x0040, 0xA123), DicomVR.PN, "1", "PersonName", false),
-        new(new DicomTag(0x0040, 0xA124), DicomVR.UI, "1", "UID", false),
-        new(new DicomTag(0x0040, 0xA125), DicomVR.CS, "2", "RETIRED_ReportStatusIDTrial", true),
-        new(new DicomTag(0x0040, 0xA130), DicomVR.CS, "1", "TemporalRangeType", false),
-        new(new DicomTag(0x0040, 0xA132), DicomVR.UL, "1-n", "ReferencedSamplePositions", false),
-        new(new DicomTag(0x0040, 0xA136), DicomVR.US, "1-n", "RETIRED_ReferencedFrameNumbers", true),
-        new(new DicomTag(0x0040, 0xA138), DicomVR.DS, "1-n", "ReferencedTimeOffsets", false),
-        new(new DicomTag(0x0040, 0xA13A), DicomVR.DT, "1-n", "ReferencedDateTime", false),
-        new(new DicomTag(0x0040, 0xA160), DicomVR.UT, "1", "TextValue", false),
-        new(new DicomTag(0x0040, 0xA161), DicomVR.FD, "1-n", "FloatingPointValue", false),
-        new(new DicomTag(0x0040, 0xA162), DicomVR.SL, "1-n", "RationalNumeratorValue", false),
-        new(new DicomTag(0x0040, 0xA163), DicomVR.UL, "1-n", "RationalDenominatorValue", false),
-        new(new DicomTag(0x0040, 0xA167), DicomVR.SQ, "1", "RETIRED_ObservationCategoryCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA168), DicomVR.SQ, "1", "ConceptCodeSequence", false),
-        new(new DicomTag(0x0040, 0xA16A), DicomVR.ST, "1", "RETIRED_BibliographicCitationTrial", true),
-        new(new DicomTag(0x0040, 0xA170), DicomVR.SQ, "1", "PurposeOfReferenceCodeSequence", false),
-        new(new DicomTag(0x0040, 0xA171), DicomVR.UI, "1", "ObservationUID", false),
-        new(new DicomTag(0x0040, 0xA172), DicomVR.UI, "1", "RETIRED_ReferencedObservationUIDTrial", true),
-        new(new DicomTag(0x0040, 0xA173), DicomVR.CS, "1", "RETIRED_ReferencedObservationClassTrial", true),
-        new(new DicomTag(0x0040, 0xA174), DicomVR.CS, "1", "RETIRED_ReferencedObjectObservationClassTrial", true),
-        new(new DicomTag(0x0040, 0xA180), DicomVR.US, "1", "AnnotationGroupNumber", false),
-        new(new DicomTag(0x0040, 0xA192), DicomVR.DA, "1", "RETIRED_ObservationDateTrial", true),
-        new(new DicomTag(0x0040, 0xA193), DicomVR.TM, "1", "RETIRED_ObservationTimeTrial", true),
-        new(new DicomTag(0x0040, 0xA194), DicomVR.CS, "1", "RETIRED_MeasurementAutomationTrial", true),
-        new(new DicomTag(0x0040, 0xA195), DicomVR.SQ, "1", "ModifierCodeSequence", false),
-        new(new DicomTag(0x0040, 0xA224), DicomVR.ST, "1", "RETIRED_IdentificationDescriptionTrial", true),
-        new(new DicomTag(0x0040, 0xA290), DicomVR.CS, "1", "RETIRED_CoordinatesSetGeometricTypeTrial", true),
-        new(new DicomTag(0x0040, 0xA296), DicomVR.SQ, "1", "RETIRED_AlgorithmCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA297), DicomVR.ST, "1", "RETIRED_AlgorithmDescriptionTrial", true),
-        new(new DicomTag(0x0040, 0xA29A), DicomVR.SL, "2-2n", "RETIRED_PixelCoordinatesSetTrial", true),
-        new(new DicomTag(0x0040, 0xA300), DicomVR.SQ, "1", "MeasuredValueSequence", false),
-        new(new DicomTag(0x0040, 0xA301), DicomVR.SQ, "1", "NumericValueQualifierCodeSequence", false),
-        new(new DicomTag(0x0040, 0xA307), DicomVR.PN, "1", "RETIRED_CurrentObserverTrial", true),
-        new(new DicomTag(0x0040, 0xA30A), DicomVR.DS, "1-n", "NumericValue", false),
-        new(new DicomTag(0x0040, 0xA313), DicomVR.SQ, "1", "RETIRED_ReferencedAccessionSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA33A), DicomVR.ST, "1", "RETIRED_ReportStatusCommentTrial", true),
-        new(new DicomTag(0x0040, 0xA340), DicomVR.SQ, "1", "RETIRED_ProcedureContextSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA352), DicomVR.PN, "1", "RETIRED_VerbalSourceTrial", true),
-        new(new DicomTag(0x0040, 0xA353), DicomVR.ST, "1", "RETIRED_AddressTrial", true),
-        new(new DicomTag(0x0040, 0xA354), DicomVR.LO, "1", "RETIRED_TelephoneNumberTrial", true),
-        new(new DicomTag(0x0040, 0xA358), DicomVR.SQ, "1", "RETIRED_VerbalSourceIdentifierCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA360), DicomVR.SQ, "1", "PredecessorDocumentsSequence", false),
-        new(new DicomTag(0x0040, 0xA370), DicomVR.SQ, "1", "ReferencedRequestSequence", false),
-        new(new DicomTag(0x0040, 0xA372), DicomVR.SQ, "1", "PerformedProcedureCodeSequence", false),
-        new(new DicomTag(0x0040, 0xA375), DicomVR.SQ, "1", "CurrentRequestedProcedureEvidenceSequence", false),
-        new(new DicomTag(0x0040, 0xA380), DicomVR.SQ, "1", "RETIRED_ReportDetailSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA385), DicomVR.SQ, "1", "PertinentOtherEvidenceSequence", false),
-        new(new DicomTag(0x0040, 0xA390), DicomVR.SQ, "1", "HL7StructuredDocumentReferenceSequence", false),
-        new(new DicomTag(0x0040, 0xA402), DicomVR.UI, "1", "RETIRED_ObservationSubjectUIDTrial", true),
-        new(new DicomTag(0x0040, 0xA403), DicomVR.CS, "1", "RETIRED_ObservationSubjectClassTrial", true),
-        new(new DicomTag(0x0040, 0xA404), DicomVR.SQ, "1", "RETIRED_ObservationSubjectTypeCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA491), DicomVR.CS, "1", "CompletionFlag", false),
-        new(new DicomTag(0x0040, 0xA492), DicomVR.LO, "1", "CompletionFlagDescription", false),
-        new(new DicomTag(0x0040, 0xA493), DicomVR.CS, "1", "VerificationFlag", false),
-        new(new DicomTag(0x0040, 0xA494), DicomVR.CS, "1", "ArchiveRequested", false),
-        new(new DicomTag(0x0040, 0xA496), DicomVR.CS, "1", "PreliminaryFlag", false),
-        new(new DicomTag(0x0040, 0xA504), DicomVR.SQ, "1", "ContentTemplateSequence", false),
-        new(new DicomTag(0x0040, 0xA525), DicomVR.SQ, "1", "IdenticalDocumentsSequence", false),
-        new(new DicomTag(0x0040, 0xA600), DicomVR.CS, "1", "RETIRED_ObservationSubjectContextFlagTrial", true),
-        new(new DicomTag(0x0040, 0xA601), DicomVR.CS, "1", "RETIRED_ObserverContextFlagTrial", true),
-        new(new DicomTag(0x0040, 0xA603), DicomVR.CS, "1", "RETIRED_ProcedureContextFlagTrial", true),
-        new(new DicomTag(0x0040, 0xA730), DicomVR.SQ, "1", "ContentSequence", false),
-        new(new DicomTag(0x0040, 0xA731), DicomVR.SQ, "1", "RETIRED_RelationshipSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA732), DicomVR.SQ, "1", "RETIRED_RelationshipTypeCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA744), DicomVR.SQ, "1", "RETIRED_LanguageCodeSequenceTrial", true),
-        new(new DicomTag(0x0040, 0xA801), DicomVR.SQ, "1", "TabulatedValuesSequence", false),
-        new(new DicomTag(0x0040, 0xA802), DicomVR.UL, "1", "NumberOfTableRows", false),
-        new(new DicomTag(0x0040, 0xA803), DicomVR.UL, "1", "NumberOfTableColumns", false),
-        new(new DicomTag(0x0040, 0xA804), DicomVR.UL, "1", "TableRowNumber", false),
-        new(new DicomTag(0x0040, 0xA805), DicomVR.UL, "1", "TableColumnNumber", false),
-        new(new DicomTag(0x0040, 0xA806), DicomVR.SQ, "1", "TableRowDefinitionSequence", false),
-        new(new DicomTag(0x0040, 0xA807), DicomVR.SQ, "1", "TableColumnDefinitionSequence", false),
-        new(new DicomTag(0x0040, 0xA808), DicomVR.SQ, "1", "CellValuesSequence", false),
-        new(new DicomTag(0x0040, 0xA992), DicomVR.ST, "1", "RETIRED_UniformResourceLocatorTrial", true),
-        new(new DicomTag(0x0040, 0xB020), DicomVR.SQ, "1", "WaveformAnnotationSequence", false),
-        new(new DicomTag(0x0040, 0xDB00), DicomVR.CS, "1", "TemplateIdentifier", false),
-        new(new DicomTag(0x0040, 0xDB06), DicomVR.DT, "1", "RETIRED_TemplateVersion", true),
-        new(new DicomTag(0x0040, 0xDB07), DicomVR.DT, "1", "RETIRED_TemplateLocalVersion", true),
-        new(new DicomTag(0x0040, 0xDB0B), DicomVR.CS, "1", "RETIRED_TemplateExtensionFlag", true),
-        new(new DicomTag(0x0040, 0xDB0C), DicomVR.UI, "1", "RETIRED_TemplateExtensionOrganizationUID", true),
-        new(new DicomTag(0x0040, 0xDB0D), DicomVR.UI, "1", "RETIRED_TemplateExtensionCreatorUID", true),
-        new(new DicomTag(0x0040, 0xDB73), DicomVR.UL, "1-n", "ReferencedContentItemIdentifier", false),
-        new(new DicomTag(0x0040, 0xE001), DicomVR.ST, "1", "HL7InstanceIdentifier", false),
-        new(new DicomTag(0x0040, 0xE004), DicomVR.DT, "1", "HL7DocumentEffectiveTime", false),
-        new(new DicomTag(0x0040, 0xE006), DicomVR.SQ, "1", "HL7DocumentTypeCodeSequence", false),
-        new(new DicomTag(0x0040, 0xE008), DicomVR.SQ, "1", "DocumentClassCodeSequence", false),
-        new(new DicomTag(0x0040, 0xE010), DicomVR.UR, "1", "RetrieveURI", false),
-        new(new DicomTag(0x0040, 0xE011), DicomVR.UI, "1", "RetrieveLocationUID", false),
-        new(new DicomTag(0x0040, 0xE020), DicomVR.CS, "1", "TypeOfInstances", false),
-        new(new DicomTag(0x0040, 0xE021), DicomVR.SQ, "1", "DICOMRetrievalSequence", false),
-        new(new DicomTag(0x0040, 0xE022), DicomVR.SQ, "1", "DICOMMediaRetrievalSequence", false),
-        new(new DicomTag(0x0040, 0xE023), DicomVR.SQ, "1", "WADORetrievalSequence", false),
-        new(new DicomTag(0x0040, 0xE024), DicomVR.SQ, "1", "XDSRetrievalSequence", false),
-        new(new DicomTag(0x0040, 0xE025), DicomVR.SQ, "1", "WADORSRetrievalSequence", false),
-        new(new DicomTag(0x0040, 0xE030), DicomVR.UI, "1", "RepositoryUniqueID", false),
-        new(new DicomTag(0x0040, 0xE031), DicomVR.UI, "1", "HomeCommunityID", false),
-        new(new DicomTag(0x0042, 0x0010), DicomVR.ST, "1", "DocumentTitle", false),
-        new(new DicomTag(0x0042, 0x0011), DicomVR.OB, "1", "EncapsulatedDocument", false),
-        new(new DicomTag(0x0042, 0x0012), DicomVR.LO, "1", "MIMETypeOfEncapsulatedDocument", false),
-        new(new DicomTag(0x0042, 0x0013), DicomVR.SQ, "1", "SourceInstanceSequence", false),
-        new(new DicomTag(0x0042, 0x0014), DicomVR.LO, "1-n", "ListOfMIMETypes", false),
-        new(new DicomTag(0x0042, 0x0015), DicomVR.UL, "1", "EncapsulatedDocumentLength", false),
-        new(new DicomTag(0x0044, 0x0001), DicomVR.ST, "1", "ProductPackageIdentifier", false),
-        new(new DicomTag(0x0044, 0x0002), DicomVR.CS, "1", "SubstanceAdministrationApproval", false),
-        new(new DicomTag(0x0044, 0x0003), DicomVR.LT, "1", "ApprovalStatusFurtherDescription", false),
-        new(new DicomTag(0x0044, 0x0004), DicomVR.DT, "1", "ApprovalStatusDateTime", false),
-        new(new DicomTag(0x0044, 0x0007), DicomVR.SQ, "1", "ProductTypeCodeSequence", false),
-        new(new DicomTag(0x0044, 0x0008), DicomVR.LO, "1-n", "ProductName", false),
-        new(new DicomTag(0x0044, 0x0009), DicomVR.LT, "1", "ProductDescription", false),
-        new(new DicomTag(0x0044, 0x000A), DicomVR.LO, "1", "ProductLotIdentifier", false),
-        new(new DicomTag(0x0044, 0x000B), DicomVR.DT, "1", "ProductExpirationDateTime", false),
-        new(new DicomTag(0x0044, 0x0010), DicomVR.DT, "1", "SubstanceAdministrationDateTime", false),
-        new(new DicomTag(0x0044, 0x0011), DicomVR.LO, "1", "SubstanceAdministrationNotes", false),
-        new(new DicomTag(0x0044, 0x0012), DicomVR.LO, "1", "SubstanceAdministrationDeviceID", false),
-        new(new DicomTag(0x0044, 0x0013), DicomVR.SQ, "1", "ProductParameterSequence", false),
-        new(new DicomTag(0x0044, 0x0019), DicomVR.SQ, "1", "SubstanceAdministrationParameterSequence", false),
-        new(new DicomTag(0x0044, 0x0100), DicomVR.SQ, "1", "ApprovalSequence", false),
-        new(new DicomTag(0x0044, 0x0101), DicomVR.SQ, "1", "AssertionCodeSequence", false),
-        new(new DicomTag(0x0044, 0x0102), DicomVR.UI, "1", "AssertionUID", false),
-        new(new DicomTag(0x0044, 0x0103), DicomVR.SQ, "1", "AsserterIdentificationSequence", false),
-        new(new DicomTag(0x0044, 0x0104), DicomVR.DT, "1", "AssertionDateTime", false),
-        new(new DicomTag(0x0044, 0x0105), DicomVR.DT, "1", "AssertionExpirationDateTime", false),
-        new(new DicomTag(0x0044, 0x0106), DicomVR.UT, "1", "AssertionComments", false),
-        new(new DicomTag(0x0044, 0x0107), DicomVR.SQ, "1", "RelatedAssertionSequence", false),
-        new(new DicomTag(0x0044, 0x0108), DicomVR.UI, "1", "ReferencedAssertionUID", false),
-        new(new DicomTag(0x0044, 0x0109), DicomVR.SQ, "1", "ApprovalSubjectSequence", false),
-        new(new DicomTag(0x0044, 0x010A), DicomVR.SQ, "1", "OrganizationalRoleCodeSequence", false),
-        new(new DicomTag(0x0046, 0x0012), DicomVR.LO, "1", "LensDescription", false),
-        new(new DicomTag(0x0046, 0x0014), DicomVR.SQ, "1", "RightLensSequence", false),
-        new(new DicomTag(0x0046, 0x0015), DicomVR.SQ, "1", "LeftLensSequence", false),
-        new(new DicomTag(0x0046, 0x0016), DicomVR.SQ, "1", "UnspecifiedLateralityLensSequence", false),
-        new(new DicomTag(0x0046, 0x0018), DicomVR.SQ, "1", "CylinderSequence", false),
-        new(new DicomTag(0x0046, 0x0028), DicomVR.SQ, "1", "PrismSequence", false),
-        new(new DicomTag(0x0046, 0x0030), DicomVR.FD, "1", "HorizontalPrismPower", false),
-        new(new DicomTag(0x0046, 0x0032), DicomVR.CS, "1", "HorizontalPrismBase", false),
-        new(new DicomTag(0x0046, 0x0034), DicomVR.FD, "1", "VerticalPrismPower", false),
-        new(new DicomTag(0x0046, 0x0036), DicomVR.CS, "1", "VerticalPrismBase", false),
-        new(new DicomTag(0x0046, 0x0038), DicomVR.CS, "1", "LensSegmentType", false),
-        new(new DicomTag(0x0046, 0x0040), DicomVR.FD, "1", "OpticalTransmittance", false),
-        new(new DicomTag(0x0046, 0x0042), DicomVR.FD, "1", "ChannelWidth", false),
-        new(new DicomTag(0x0046, 0x0044), DicomVR.FD, "1", "PupilSize", false),
-        new(new DicomTag(0x0046, 0x0046), DicomVR.FD, "1", "CornealSize", false),
-        new(new DicomTag(0x0046, 0x0047), DicomVR.SQ, "1", "CornealSizeSequence", false),
-        new(new DicomTag(0x0046, 0x0050), DicomVR.SQ, "1", "AutorefractionRightEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0052), DicomVR.SQ, "1", "AutorefractionLeftEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0060), DicomVR.FD, "1", "DistancePupillaryDistance", false),
-        new(new DicomTag(0x0046, 0x0062), DicomVR.FD, "1", "NearPupillaryDistance", false),
-        new(new DicomTag(0x0046, 0x0063), DicomVR.FD, "1", "IntermediatePupillaryDistance", false),
-        new(new DicomTag(0x0046, 0x0064), DicomVR.FD, "1", "OtherPupillaryDistance", false),
-        new(new DicomTag(0x0046, 0x0070), DicomVR.SQ, "1", "KeratometryRightEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0071), DicomVR.SQ, "1", "KeratometryLeftEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0074), DicomVR.SQ, "1", "SteepKeratometricAxisSequence", false),
-        new(new DicomTag(0x0046, 0x0075), DicomVR.FD, "1", "RadiusOfCurvature", false),
-        new(new DicomTag(0x0046, 0x0076), DicomVR.FD, "1", "KeratometricPower", false),
-        new(new DicomTag(0x0046, 0x0077), DicomVR.FD, "1", "KeratometricAxis", false),
-        new(new DicomTag(0x0046, 0x0080), DicomVR.SQ, "1", "FlatKeratometricAxisSequence", false),
-        new(new DicomTag(0x0046, 0x0092), DicomVR.CS, "1", "BackgroundColor", false),
-        new(new DicomTag(0x0046, 0x0094), DicomVR.CS, "1", "Optotype", false),
-        new(new DicomTag(0x0046, 0x0095), DicomVR.CS, "1", "OptotypePresentation", false),
-        new(new DicomTag(0x0046, 0x0097), DicomVR.SQ, "1", "SubjectiveRefractionRightEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0098), DicomVR.SQ, "1", "SubjectiveRefractionLeftEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0100), DicomVR.SQ, "1", "AddNearSequence", false),
-        new(new DicomTag(0x0046, 0x0101), DicomVR.SQ, "1", "AddIntermediateSequence", false),
-        new(new DicomTag(0x0046, 0x0102), DicomVR.SQ, "1", "AddOtherSequence", false),
-        new(new DicomTag(0x0046, 0x0104), DicomVR.FD, "1", "AddPower", false),
-        new(new DicomTag(0x0046, 0x0106), DicomVR.FD, "1", "ViewingDistance", false),
-        new(new DicomTag(0x0046, 0x0110), DicomVR.SQ, "1", "CorneaMeasurementsSequence", false),
-        new(new DicomTag(0x0046, 0x0111), DicomVR.SQ, "1", "SourceOfCorneaMeasurementDataCodeSequence", false),
-        new(new DicomTag(0x0046, 0x0112), DicomVR.SQ, "1", "SteepCornealAxisSequence", false),
-        new(new DicomTag(0x0046, 0x0113), DicomVR.SQ, "1", "FlatCornealAxisSequence", false),
-        new(new DicomTag(0x0046, 0x0114), DicomVR.FD, "1", "CornealPower", false),
-        new(new DicomTag(0x0046, 0x0115), DicomVR.FD, "1", "CornealAxis", false),
-        new(new DicomTag(0x0046, 0x0116), DicomVR.SQ, "1", "CorneaMeasurementMethodCodeSequence", false),
-        new(new DicomTag(0x0046, 0x0117), DicomVR.FL, "1", "RefractiveIndexOfCornea", false),
-        new(new DicomTag(0x0046, 0x0118), DicomVR.FL, "1", "RefractiveIndexOfAqueousHumor", false),
-        new(new DicomTag(0x0046, 0x0121), DicomVR.SQ, "1", "VisualAcuityTypeCodeSequence", false),
-        new(new DicomTag(0x0046, 0x0122), DicomVR.SQ, "1", "VisualAcuityRightEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0123), DicomVR.SQ, "1", "VisualAcuityLeftEyeSequence", false),
-        new(new DicomTag(0x0046, 0x0124), DicomVR.SQ, "1", "VisualAcuityBothEyesOpenSequence", false),
-        new(new DicomTag(0x0046, 0x0125), DicomVR.CS, "1", "ViewingDistanceType", false),
-        new(new DicomTag(0x0046, 0x0135), DicomVR.SS, "2", "VisualAcuityModifiers", false),
-        new(new DicomTag(0x0046, 0x0137), DicomVR.FD, "1", "DecimalVisualAcuity", false),
-        new(new DicomTag(0x0046, 0x0139), DicomVR.LO, "1", "OptotypeDetailedDefinition", false),
-        new(new DicomTag(0x0046, 0x0145), DicomVR.SQ, "1", "ReferencedRefractiveMeasurementsSequence", false),
-        new(new DicomTag(0x0046, 0x0146), DicomVR.FD, "1", "SpherePower", false),
-        new(new DicomTag(0x0046, 0x0147), DicomVR.FD, "1", "CylinderPower", false),
-        new(new DicomTag(0x0046, 0x0201), DicomVR.CS, "1", "CornealTopographySurface", false),
-        new(new DicomTag(0x0046, 0x0202), DicomVR.FL, "2", "CornealVertexLocation", false),
-        new(new DicomTag(0x0046, 0x0203), DicomVR.FL, "1", "PupilCentroidXCoordinate", false),
-        new(new DicomTag(0x0046, 0x0204), DicomVR.FL, "1", "PupilCentroidYCoordinate", false),
-        new(new DicomTag(0x0046, 0x0205), DicomVR.FL, "1", "EquivalentPupilRadius", false),
-        new(new DicomTag(0x0046, 0x0207), DicomVR.SQ, "1", "CornealTopographyMapTypeCodeSequence", false),
-        new(new DicomTag(0x0046, 0x0208), DicomVR.IS, "2-2n", "VerticesOfTheOutlineOfPupil", false),
-        new(new DicomTag(0x0046, 0x0210), DicomVR.SQ, "1", "CornealTopographyMappingNormalsSequence", false),
-        new(new DicomTag(0x0046, 0x0211), DicomVR.SQ, "1", "MaximumCornealCurvatureSequence", false),
-        new(new DicomTag(0x0046, 0x0212), DicomVR.FL, "1", "MaximumCornealCurvature", false),
-        new(new DicomTag(0x0046, 0x0213), DicomVR.FL, "2", "MaximumCornealCurvatureLocation", false),
-        new(new DicomTag(0x0046, 0x0215), DicomVR.SQ, "1", "MinimumKeratometricSequence", false),
-        new(new DicomTag(0x0046, 0x0218), DicomVR.SQ, "1", "SimulatedKeratometricCylinderSequence", false),
-        new(new DicomTag(0x0046, 0x0220), DicomVR.FL, "1", "AverageCornealPower", false),
-        new(new DicomTag(0x0046, 0x0224), DicomVR.FL, "1", "CornealISValue", false),
-        new(new DicomTag(0x0046, 0x0227), DicomVR.FL, "1", "AnalyzedArea", false),
-        new(new DicomTag(0x0046, 0x0230), DicomVR.FL, "1", "SurfaceRegularityIndex", false),
-        new(new DicomTag(0x0046, 0x0232), DicomVR.FL, "1", "SurfaceAsymmetryIndex", false),
-        new(new DicomTag(0x0046, 0x0234), DicomVR.FL, "1", "CornealEccentricityIndex", false),
-        new(new DicomTag(0x0046, 0x0236), DicomVR.FL, "1", "KeratoconusPredictionIndex", false),
-        new(new DicomTag(0x0046, 0x0238), DicomVR.FL, "1", "DecimalPotentialVisualAcuity", false),
-        new(new DicomTag(0x0046, 0x0242), DicomVR.CS, "1", "CornealTopographyMapQualityEvaluation", false),
-        new(new DicomTag(0x0046, 0x0244), DicomVR.SQ, "1", "SourceImageCornealProcessedDataSequence", false),
-        new(new DicomTag(0x0046, 0x0247), DicomVR.FL, "3", "CornealPointLocation", false),
-        new(new DicomTag(0x0046, 0x0248), DicomVR.CS, "1", "CornealPointEstimated", false),
-        new(new DicomTag(0x0046, 0x0249), DicomVR.FL, "1", "AxialPower", false),
-        new(new DicomTag(0x0046, 0x0250), DicomVR.FL, "1", "TangentialPower", false),
-        new(new DicomTag(0x0046, 0x0251), DicomVR.FL, "1", "RefractivePower", false),
-        new(new DicomTag(0x0046, 0x0252), DicomVR.FL, "1", "RelativeElevation", false),
-        new(new DicomTag(0x0046, 0x0253), DicomVR.FL, "1", "CornealWavefront", false),
-        new(new DicomTag(0x0048, 0x0001), DicomVR.FL, "1", "ImagedVolumeWidth", false),
-        new(new DicomTag(0x0048, 0x0002), DicomVR.FL, "1", "ImagedVolumeHeight", false),
-        new(new DicomTag(0x0048, 0x0003), DicomVR.FL, "1", "ImagedVolumeDepth", false),
-        new(new DicomTag(0x0048, 0x0006), DicomVR.UL, "1", "TotalPixelMatrixColumns", false),
-        new(new DicomTag(0x0048, 0x0007), DicomVR.UL, "1", "TotalPixelMatrixRows", false),
-        new(new DicomTag(0x0048, 0x0008), DicomVR.SQ, "1", "TotalPixelMatrixOriginSequence", false),
-        new(new DicomTag(0x0048, 0x0010), DicomVR.CS, "1", "SpecimenLabelInImage", false),
-        new(new DicomTag(0x0048, 0x0011), DicomVR.CS, "1", "FocusMethod", false),
-        new(new DicomTag(0x0048, 0x0012), DicomVR.CS, "1", "ExtendedDepthOfField", false),
-        new(new DicomTag(0x0048, 0x0013), DicomVR.US, "1", "NumberOfFocalPlanes", false),
-        new(new DicomTag(0x0048, 0x0014), DicomVR.FL, "1", "DistanceBetweenFocalPlanes", false),
-        new(new DicomTag(0x0048, 0x0015), DicomVR.US, "3", "RecommendedAbsentPixelCIELabValue", false),
-        new(new DicomTag(0x0048, 0x0100), DicomVR.SQ, "1", "IlluminatorTypeCodeSequence", false),
-        new(new DicomTag(0x0048, 0x0102), DicomVR.DS, "6", "ImageOrientationSlide", false),
-        new(new DicomTag(0x0048, 0x0105), DicomVR.SQ, "1", "OpticalPathSequence", false),
-        new(new DicomTag(0x0048, 0x0106), DicomVR.SH, "1", "OpticalPathIdentifier", false),
-        new(new DicomTag(0x0048, 0x0107), DicomVR.ST, "1", "OpticalPathDescription", false),
-        new(new DicomTag(0x0048, 0x0108), DicomVR.SQ, "1", "IlluminationColorCodeSequence", false),
-        new(new DicomTag(0x0048, 0x0110), DicomVR.SQ, "1", "SpecimenReferenceSequence", false),
-        new(new DicomTag(0x0048, 0x0111), DicomVR.DS, "1", "CondenserLensPower", false),
-        new(new DicomTag(0x0048, 0x0112), DicomVR.DS, "1", "ObjectiveLensPower", false),
-        new(new DicomTag(0x0048, 0x0113), DicomVR.DS, "1", "ObjectiveLensNumericalAperture", false),
-        new(new DicomTag(0x0048, 0x0120), DicomVR.SQ, "1", "PaletteColorLookupTableSequence", false),
-        new(new DicomTag(0x0048, 0x0200), DicomVR.SQ, "1", "RETIRED_ReferencedImageNavigationSequence", true),
-        new(new DicomTag(0x0048, 0x0201), DicomVR.US, "2", "RETIRED_TopLeftHandCornerOfLocalizerArea", true),
-        new(new DicomTag(0x0048, 0x0202), DicomVR.US, "2", "RETIRED_BottomRightHandCornerOfLocalizerArea", true),
-        new(new DicomTag(0x0048, 0x0207), DicomVR.SQ, "1", "OpticalPathIdentificationSequence", false),
-        new(new DicomTag(0x0048, 0x021A), DicomVR.SQ, "1", "PlanePositionSlideSequence", false),
-        new(new DicomTag(0x0048, 0x021E), DicomVR.SL, "1", "ColumnPositionInTotalImagePixelMatrix", false),
-        new(new DicomTag(0x0048, 0x021F), DicomVR.SL, "1", "RowPositionInTotalImagePixelMatrix", false),
-        new(new DicomTag(0x0048, 0x0301), DicomVR.CS, "1", "PixelOriginInterpretation", false),
-        new(new DicomTag(0x0048, 0x0302), DicomVR.UL, "1", "NumberOfOpticalPaths", false),
-        new(new DicomTag(0x0048, 0x0303), DicomVR.UL, "1", "TotalPixelMatrixFocalPlanes", false),
-        new(new DicomTag(0x0050, 0x0004), DicomVR.CS, "1", "CalibrationImage", false),
-        new(new DicomTag(0x0050, 0x0010), DicomVR.SQ, "1", "DeviceSequence", false),
-        new(new DicomTag(0x0050, 0x0012), DicomVR.SQ, "1", "ContainerComponentTypeCodeSequence", false),
-        new(new DicomTag(0x0050, 0x0013), DicomVR.FD, "1", "ContainerComponentThickness", false),
-        new(new DicomTag(0x0050, 0x0014), DicomVR.DS, "1", "DeviceLength", false),
-        new(new DicomTag(0x0050, 0x0015), DicomVR.FD, "1", "ContainerComponentWidth", false),
-        new(new DicomTag(0x0050, 0x0016), DicomVR.DS, "1", "DeviceDiameter", false),
-        new(new DicomTag(0x0050, 0x0017), DicomVR.CS, "1", "DeviceDiameterUnits", false),
-        new(new DicomTag(0x0050, 0x0018), DicomVR.DS, "1", "DeviceVolume", false),
-        new(new DicomTag(0x0050, 0x0019), DicomVR.DS, "1", "InterMarkerDistance", false),
-        new(new DicomTag(0x0050, 0x001A), DicomVR.CS, "1", "ContainerComponentMaterial", false),
-        new(new DicomTag(0x0050, 0x001B), DicomVR.LO, "1", "ContainerComponentID", false),
-        new(new DicomTag(0x0050, 0x001C), DicomVR.FD, "1", "ContainerComponentLength", false),
-        new(new DicomTag(0x0050, 0x001D), DicomVR.FD, "1", "ContainerComponentDiameter", false),
-        new(new DicomTag(0x0050, 0x001E), DicomVR.LO, "1", "ContainerComponentDescription", false),
-        new(new DicomTag(0x0050, 0x0020), DicomVR.LO, "1", "DeviceDescription", false),
-        new(new DicomTag(0x0050, 0x0021), DicomVR.ST, "1", "LongDeviceDescription", false),
-        new(new DicomTag(0x0052, 0x0001), DicomVR.FL, "1", "ContrastBolusIngredientPercentByVolume", false),
-        new(new DicomTag(0x0052, 0x0002), DicomVR.FD, "1", "OCTFocalDistance", false),
-        new(new DicomTag(0x0052, 0x0003), DicomVR.FD, "1", "BeamSpotSize", false),
-        new(new DicomTag(0x0052, 0x0004), DicomVR.FD, "1", "EffectiveRefractiveIndex", false),
-        new(new DicomTag(0x0052, 0x0006), DicomVR.CS, "1", "OCTAcquisitionDomain", false),
-        new(new DicomTag(0x0052, 0x0007), DicomVR.FD, "1", "OCTOpticalCenterWavelength", false),
-        new(new DicomTag(0x0052, 0x0008), DicomVR.FD, "1", "AxialResolution", false),
-        new(new DicomTag(0x0052, 0x0009), DicomVR.FD, "1", "RangingDepth", false),
-        new(new DicomTag(0x0052, 0x0011), DicomVR.FD, "1", "ALineRate", false),
-        new(new DicomTag(0x0052, 0x0012), DicomVR.US, "1", "ALinesPerFrame", false),
-        new(new DicomTag(0x0052, 0x0013), DicomVR.FD, "1", "CatheterRotationalRate", false),
-        new(new DicomTag(0x0052, 0x0014), DicomVR.FD, "1", "ALinePixelSpacing", false),
-        new(new DicomTag(0x0052, 0x0016), DicomVR.SQ, "1", "ModeOfPercutaneousAccessSequence", false),
-        new(new DicomTag(0x0052, 0x0025), DicomVR.SQ, "1", "IntravascularOCTFrameTypeSequence", false),
-        new(new DicomTag(0x0052, 0x0026), DicomVR.CS, "1", "OCTZOffsetApplied", false),
-        new(new DicomTag(0x0052, 0x0027), DicomVR.SQ, "1", "IntravascularFrameContentSequence", false),
-        new(new DicomTag(0x0052, 0x0028), DicomVR.FD, "1", "IntravascularLongitudinalDistance", false),
-        new(new DicomTag(0x0052, 0x0029), DicomVR.SQ, "1", "IntravascularOCTFrameContentSequence", false),
-        new(new DicomTag(0x0052, 0x0030), DicomVR.SS, "1", "OCTZOffsetCorrection", false),
-        new(new DicomTag(0x0052, 0x0031), DicomVR.CS, "1", "CatheterDirectionOfRotation", false),
-        new(new DicomTag(0x0052, 0x0033), DicomVR.FD, "1", "SeamLineLocation", false),
-        new(new DicomTag(0x0052, 0x0034), DicomVR.FD, "1", "FirstALineLocation", false),
-        new(new DicomTag(0x0052, 0x0036), DicomVR.US, "1", "SeamLineIndex", false),
-        new(new DicomTag(0x0052, 0x0038), DicomVR.US, "1", "NumberOfPaddedALines", false),
-        new(new DicomTag(0x0052, 0x0039), DicomVR.CS, "1", "InterpolationType", false),
-        new(new DicomTag(0x0052, 0x003A), DicomVR.CS, "1", "RefractiveIndexApplied", false),
-        new(new DicomTag(0x0054, 0x0010), DicomVR.US, "1-n", "EnergyWindowVector", false),
-        new(new DicomTag(0x0054, 0x0011), DicomVR.US, "1", "NumberOfEnergyWindows", false),
-        new(new DicomTag(0x0054, 0x0012), DicomVR.SQ, "1", "EnergyWindowInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0013), DicomVR.SQ, "1", "EnergyWindowRangeSequence", false),
-        new(new DicomTag(0x0054, 0x0014), DicomVR.DS, "1", "EnergyWindowLowerLimit", false),
-        new(new DicomTag(0x0054, 0x0015), DicomVR.DS, "1", "EnergyWindowUpperLimit", false),
-        new(new DicomTag(0x0054, 0x0016), DicomVR.SQ, "1", "RadiopharmaceuticalInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0017), DicomVR.IS, "1", "ResidualSyringeCounts", false),
-        new(new DicomTag(0x0054, 0x0018), DicomVR.SH, "1", "EnergyWindowName", false),
-        new(new DicomTag(0x0054, 0x0020), DicomVR.US, "1-n", "DetectorVector", false),
-        new(new DicomTag(0x0054, 0x0021), DicomVR.US, "1", "NumberOfDetectors", false),
-        new(new DicomTag(0x0054, 0x0022), DicomVR.SQ, "1", "DetectorInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0030), DicomVR.US, "1-n", "PhaseVector", false),
-        new(new DicomTag(0x0054, 0x0031), DicomVR.US, "1", "NumberOfPhases", false),
-        new(new DicomTag(0x0054, 0x0032), DicomVR.SQ, "1", "PhaseInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0033), DicomVR.US, "1", "NumberOfFramesInPhase", false),
-        new(new DicomTag(0x0054, 0x0036), DicomVR.IS, "1", "PhaseDelay", false),
-        new(new DicomTag(0x0054, 0x0038), DicomVR.IS, "1", "PauseBetweenFrames", false),
-        new(new DicomTag(0x0054, 0x0039), DicomVR.CS, "1", "PhaseDescription", false),
-        new(new DicomTag(0x0054, 0x0050), DicomVR.US, "1-n", "RotationVector", false),
-        new(new DicomTag(0x0054, 0x0051), DicomVR.US, "1", "NumberOfRotations", false),
-        new(new DicomTag(0x0054, 0x0052), DicomVR.SQ, "1", "RotationInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0053), DicomVR.US, "1", "NumberOfFramesInRotation", false),
-        new(new DicomTag(0x0054, 0x0060), DicomVR.US, "1-n", "RRIntervalVector", false),
-        new(new DicomTag(0x0054, 0x0061), DicomVR.US, "1", "NumberOfRRIntervals", false),
-        new(new DicomTag(0x0054, 0x0062), DicomVR.SQ, "1", "GatedInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0063), DicomVR.SQ, "1", "DataInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0070), DicomVR.US, "1-n", "TimeSlotVector", false),
-        new(new DicomTag(0x0054, 0x0071), DicomVR.US, "1", "NumberOfTimeSlots", false),
-        new(new DicomTag(0x0054, 0x0072), DicomVR.SQ, "1", "TimeSlotInformationSequence", false),
-        new(new DicomTag(0x0054, 0x0073), DicomVR.DS, "1", "TimeSlotTime", false),
-        new(new DicomTag(0x0054, 0x0080), DicomVR.US, "1-n", "SliceVector", false),
-        new(new DicomTag(0x0054, 0x0081), DicomVR.US, "1", "NumberOfSlices", false),
-        new(new DicomTag(0x0054, 0x0090), DicomVR.US, "1-n", "AngularViewVector", false),
-        new(new DicomTag(0x0054, 0x0100), DicomVR.US, "1-n", "TimeSliceVector", false),
-        new(new DicomTag(0x0054, 0x0101), DicomVR.US, "1", "NumberOfTimeSlices", false),
-        new(new DicomTag(0x0054, 0x0200), DicomVR.DS, "1", "StartAngle", false),
-        new(new DicomTag(0x0054, 0x0202), DicomVR.CS, "1", "TypeOfDetectorMotion", false),
-        new(new DicomTag(0x0054, 0x0210), DicomVR.IS, "1-n", "TriggerVector", false),
-        new(new DicomTag(0x0054, 0x0211), DicomVR.US, "1", "NumberOfTriggersInPhase", false),
-        new(new DicomTag(0x0054, 0x0220), DicomVR.SQ, "1", "ViewCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0222), DicomVR.SQ, "1", "ViewModifierCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0300), DicomVR.SQ, "1", "RadionuclideCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0302), DicomVR.SQ, "1", "AdministrationRouteCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0304), DicomVR.SQ, "1", "RadiopharmaceuticalCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0306), DicomVR.SQ, "1", "CalibrationDataSequence", false),
-        new(new DicomTag(0x0054, 0x0308), DicomVR.US, "1", "EnergyWindowNumber", false),
-        new(new DicomTag(0x0054, 0x0400), DicomVR.SH, "1", "ImageID", false),
-        new(new DicomTag(0x0054, 0x0410), DicomVR.SQ, "1", "PatientOrientationCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0412), DicomVR.SQ, "1", "PatientOrientationModifierCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0414), DicomVR.SQ, "1", "PatientGantryRelationshipCodeSequence", false),
-        new(new DicomTag(0x0054, 0x0500), DicomVR.CS, "1", "SliceProgressionDirection", false),
-        new(new DicomTag(0x0054, 0x0501), DicomVR.CS, "1", "ScanProgressionDirection", false),
-        new(new DicomTag(0x0054, 0x1000), DicomVR.CS, "2", "SeriesType", false),
-        new(new DicomTag(0x0054, 0x1001), DicomVR.CS, "1", "Units", false),
-        new(new DicomTag(0x0054, 0x1002), DicomVR.CS, "1", "CountsSource", false),
-        new(new DicomTag(0x0054, 0x1004), DicomVR.CS, "1", "ReprojectionMethod", false),
-        new(new DicomTag(0x0054, 0x1006), DicomVR.CS, "1", "SUVType", false),
-        new(new DicomTag(0x0054, 0x1100), DicomVR.CS, "1", "RandomsCorrectionMethod", false),
-        new(new DicomTag(0x0054, 0x1101), DicomVR.LO, "1", "AttenuationCorrectionMethod", false),
-        new(new DicomTag(0x0054, 0x1102), DicomVR.CS, "1", "DecayCorrection", false),
-        new(new DicomTag(0x0054, 0x1103), DicomVR.LO, "1", "ReconstructionMethod", false),
-        new(new DicomTag(0x0054, 0x1104), DicomVR.LO, "1", "DetectorLinesOfResponseUsed", false),
-        new(new DicomTag(0x0054, 0x1105), DicomVR.LO, "1", "ScatterCorrectionMethod", false),
-        new(new DicomTag(0x0054, 0x1200), DicomVR.DS, "1", "AxialAcceptance", false),
-        new(new DicomTag(0x0054, 0x1201), DicomVR.IS, "2", "AxialMash", false),
-        new(new DicomTag(0x0054, 0x1202), DicomVR.IS, "1", "TransverseMash", false),
-        new(new DicomTag(0x0054, 0x1203), DicomVR.DS, "2", "DetectorElementSize", false),
-        new(new DicomTag(0x0054, 0x1210), DicomVR.DS, "1", "CoincidenceWindowWidth", false),
-        new(new DicomTag(0x0054, 0x1220), DicomVR.CS, "1-n", "SecondaryCountsType", false),
-        new(new DicomTag(0x0054, 0x1300), DicomVR.DS, "1", "FrameReferenceTime", false),
-        new(new DicomTag(0x0054, 0x1310), DicomVR.IS, "1", "PrimaryPromptsCountsAccumulated", false),
-        new(new DicomTag(0x0054, 0x1311), DicomVR.IS, "1-n", "SecondaryCountsAccumulated", false),
-        new(new DicomTag(0x0054, 0x1320), DicomVR.DS, "1", "SliceSensitivityFactor", false),
-        new(new DicomTag(0x0054, 0x1321), DicomVR.DS, "1", "DecayFactor", false),
-        new(new DicomTag(0x0054, 0x1322), DicomVR.DS, "1", "DoseCalibrationFactor", false),
-        new(new DicomTag(0x0054, 0x1323), DicomVR.DS, "1", "ScatterFractionFactor", false),
-        new(new DicomTag(0x0054, 0x1324), DicomVR.DS, "1", "DeadTimeFactor", false),
-        new(new DicomTag(0x0054, 0x1330), DicomVR.US, "1", "ImageIndex", false),
-        new(new DicomTag(0x0054, 0x1400), DicomVR.CS, "1-n", "RETIRED_CountsIncluded", true),
-        new(new DicomTag(0x0054, 0x1401), DicomVR.CS, "1", "RETIRED_DeadTimeCorrectionFlag", true),
-        new(new DicomTag(0x0060, 0x3000), DicomVR.SQ, "1", "HistogramSequence", false),
-        new(new DicomTag(0x0060, 0x3002), DicomVR.US, "1", "HistogramNumberOfBins", false),
-        new(new DicomTag(0x0060, 0x3004), DicomVR.US, "1", "HistogramFirstBinValue", false),
-        new(new DicomTag(0x0060, 0x3006), DicomVR.US, "1", "HistogramLastBinValue", false),
-        new(new DicomTag(0x0060, 0x3008), DicomVR.US, "1", "HistogramBinWidth", false),
-        new(new DicomTag(0x0060, 0x3010), DicomVR.LO, "1", "HistogramExplanation", false),
-        new(new DicomTag(0x0060, 0x3020), DicomVR.UL, "1-n", "HistogramData", false),
-        new(new DicomTag(0x0062, 0x0001), DicomVR.CS, "1", "SegmentationType", false),
-        new(new DicomTag(0x0062, 0x0002), DicomVR.SQ, "1", "SegmentSequence", false),
-        new(new DicomTag(0x0062, 0x0003), DicomVR.SQ, "1", "SegmentedPropertyCategoryCodeSequence", false),
-        new(new DicomTag(0x0062, 0x0004), DicomVR.US, "1", "SegmentNumber", false),
-        new(new DicomTag(0x0062, 0x0005), DicomVR.LO, "1", "SegmentLabel", false),
-        new(new DicomTag(0x0062, 0x0006), DicomVR.ST, "1", "SegmentDescription", false),
-        new(new DicomTag(0x0062, 0x0007), DicomVR.SQ, "1", "SegmentationAlgorithmIdentificationSequence", false),
-        new(new DicomTag(0x0062, 0x0008), DicomVR.CS, "1", "SegmentAlgorithmType", false),
-        new(new DicomTag(0x0062, 0x0009), DicomVR.LO, "1-n", "SegmentAlgorithmName", false),
-        new(new DicomTag(0x0062, 0x000A), DicomVR.SQ, "1", "SegmentIdentificationSequence", false),
-        new(new DicomTag(0x0062, 0x000B), DicomVR.US, "1-n", "ReferencedSegmentNumber", false),
-        new(new DicomTag(0x0062, 0x000C), DicomVR.US, "1", "RecommendedDisplayGrayscaleValue", false),
-        new(new DicomTag(0x0062, 0x000D), DicomVR.US, "3", "RecommendedDisplayCIELabValue", false),
-        new(new DicomTag(0x0062, 0x000E), DicomVR.US, "1", "MaximumFractionalValue", false),
-        new(new DicomTag(0x0062, 0x000F), DicomVR.SQ, "1", "SegmentedPropertyTypeCodeSequence", false),
-        new(new DicomTag(0x0062, 0x0010), DicomVR.CS, "1", "SegmentationFractionalType", false),
-        new(new DicomTag(0x0062, 0x0011), DicomVR.SQ, "1", "SegmentedPropertyTypeModifierCodeSequence", false),
-        new(new DicomTag(0x0062, 0x0012), DicomVR.SQ, "1", "UsedSegmentsSequence", false),
-        new(new DicomTag(0x0062, 0x0013), DicomVR.CS, "1", "SegmentsOverlap", false),
-        new(new DicomTag(0x0062, 0x0020), DicomVR.UT, "1", "TrackingID", false),
-        new(new DicomTag(0x0062, 0x0021), DicomVR.UI, "1", "TrackingUID", false),
-        new(new DicomTag(0x0064, 0x0002), DicomVR.SQ, "1", "DeformableRegistrationSequence", false),
-        new(new DicomTag(0x0064, 0x0003), DicomVR.UI, "1", "SourceFrameOfReferenceUID", false),
-        new(new DicomTag(0x0064, 0x0005), DicomVR.SQ, "1", "DeformableRegistrationGridSequence", false),
-        new(new DicomTag(0x0064, 0x0007), DicomVR.UL, "3", "GridDimensions", false),
-        new(new DicomTag(0x0064, 0x0008), DicomVR.FD, "3", "GridResolution", false),
-        new(new DicomTag(0x0064, 0x0009), DicomVR.OF, "1", "VectorGridData", false),
-        new(new DicomTag(0x0064, 0x000F), DicomVR.SQ, "1", "PreDeformationMatrixRegistrationSequence", false),
-        new(new DicomTag(0x0064, 0x0010), DicomVR.SQ, "1", "PostDeformationMatrixRegistrationSequence", false),
-        new(new DicomTag(0x0066, 0x0001), DicomVR.UL, "1", "NumberOfSurfaces", false),
-        new(new DicomTag(0x0066, 0x0002), DicomVR.SQ, "1", "SurfaceSequence", false),
-        new(new DicomTag(0x0066, 0x0003), DicomVR.UL, "1", "SurfaceNumber", false),
-        new(new DicomTag(0x0066, 0x0004), DicomVR.LT, "1", "SurfaceComments", false),
-        new(new DicomTag(0x0066, 0x0009), DicomVR.CS, "1", "SurfaceProcessing", false),
-        new(new DicomTag(0x0066, 0x000A), DicomVR.FL, "1", "SurfaceProcessingRatio", false),
-        new(new DicomTag(0x0066, 0x000B), DicomVR.LO, "1", "SurfaceProcessingDescription", false),
-        new(new DicomTag(0x0066, 0x000C), DicomVR.FL, "1", "RecommendedPresentationOpacity", false),
-        new(new DicomTag(0x0066, 0x000D), DicomVR.CS, "1", "RecommendedPresentationType", false),
-        new(new DicomTag(0x0066, 0x000E), DicomVR.CS, "1", "FiniteVolume", false),
-        new(new DicomTag(0x0066, 0x0010), DicomVR.CS, "1", "Manifold", false),
-        new(new DicomTag(0x0066, 0x0011), DicomVR.SQ, "1", "SurfacePointsSequence", false),
-        new(new DicomTag(0x0066, 0x0012), DicomVR.SQ, "1", "SurfacePointsNormalsSequence", false),
-        new(new DicomTag(0x0066, 0x0013), DicomVR.SQ, "1", "SurfaceMeshPrimitivesSequence", false),
-        new(new DicomTag(0x0066, 0x0015), DicomVR.UL, "1", "NumberOfSurfacePoints", false),
-        new(new DicomTag(0x0066, 0x0016), DicomVR.OF, "1", "PointCoordinatesData", false),
-        new(new DicomTag(0x0066, 0x0017), DicomVR.FL, "3", "PointPositionAccuracy", false),
-        new(new DicomTag(0x0066, 0x0018), DicomVR.FL, "1", "MeanPointDistance", false),
-        new(new DicomTag(0x0066, 0x0019), DicomVR.FL, "1", "MaximumPointDistance", false),
-        new(new DicomTag(0x0066, 0x001A), DicomVR.FL, "6", "PointsBoundingBoxCoordinates", false),
-        new(new DicomTag(0x0066, 0x001B), DicomVR.FL, "3", "AxisOfRotation", false),
-        new(new DicomTag(0x0066, 0x001C), DicomVR.FL, "3", "CenterOfRotation", false),
-        new(new DicomTag(0x0066, 0x001E), DicomVR.UL, "1", "NumberOfVectors", false),
-        new(new DicomTag(0x0066, 0x001F), DicomVR.US, "1", "VectorDimensionality", false),
-        new(new DicomTag(0x0066, 0x0020), DicomVR.FL, "1-n", "VectorAccuracy", false),
-        new(new DicomTag(0x0066, 0x0021), DicomVR.OF, "1", "VectorCoordinateData", false),
-        new(new DicomTag(0x0066, 0x0022), DicomVR.OD, "1", "DoublePointCoordinatesData", false),
-        new(new DicomTag(0x0066, 0x0023), DicomVR.OW, "1", "RETIRED_TrianglePointIndexList", true),
-        new(new DicomTag(0x0066, 0x0024), DicomVR.OW, "1", "RETIRED_EdgePointIndexList", true),
-        new(new DicomTag(0x0066, 0x0025), DicomVR.OW, "1", "RETIRED_VertexPointIndexList", true),
-        new(new DicomTag(0x0066, 0x0026), DicomVR.SQ, "1", "TriangleStripSequence", false),
-        new(new DicomTag(0x0066, 0x0027), DicomVR.SQ, "1", "TriangleFanSequence", false),
-        new(new DicomTag(0x0066, 0x0028), DicomVR.SQ, "1", "LineSequence", false),
-        new(new DicomTag(0x0066, 0x0029), DicomVR.OW, "1", "RETIRED_PrimitivePointIndexList", true),
-        new(new DicomTag(0x0066, 0x002A), DicomVR.UL, "1", "SurfaceCount", false),
-        new(new DicomTag(0x0066, 0x002B), DicomVR.SQ, "1", "ReferencedSurfaceSequence", false),
-        new(new DicomTag(0x0066, 0x002C), DicomVR.UL, "1", "ReferencedSurfaceNumber", false),
-        new(new DicomTag(0x0066, 0x002D), DicomVR.SQ, "1", "SegmentSurfaceGenerationAlgorithmIdentificationSequence", false),
-        new(new DicomTag(0x0066, 0x002E), DicomVR.SQ, "1", "SegmentSurfaceSourceInstanceSequence", false),
-        new(new DicomTag(0x0066, 0x002F), DicomVR.SQ, "1", "AlgorithmFamilyCodeSequence", false),
-        new(new DicomTag(0x0066, 0x0030), DicomVR.SQ, "1", "AlgorithmNameCodeSequence", false),
-        new(new DicomTag(0x0066, 0x0031), DicomVR.LO, "1", "AlgorithmVersion", false),
-        new(new DicomTag(0x0066, 0x0032), DicomVR.LT, "1", "AlgorithmParameters", false),
-        new(new DicomTag(0x0066, 0x0034), DicomVR.SQ, "1", "FacetSequence", false),
-        new(new DicomTag(0x0066, 0x0035), DicomVR.SQ, "1", "SurfaceProcessingAlgorithmIdentificationSequence", false),
-        new(new DicomTag(0x0066, 0x0036), DicomVR.LO, "1", "AlgorithmName", false),
-        new(new DicomTag(0x0066, 0x0037), DicomVR.FL, "1", "RecommendedPointRadius", false),
-        new(new DicomTag(0x0066, 0x0038), DicomVR.FL, "1", "RecommendedLineThickness", false),
-        new(new DicomTag(0x0066, 0x0040), DicomVR.OL, "1", "LongPrimitivePointIndexList", false),
-        new(new DicomTag(0x0066, 0x0041), DicomVR.OL, "1", "LongTrianglePointIndexList", false),
-        new(new DicomTag(0x0066, 0x0042), DicomVR.OL, "1", "LongEdgePointIndexList", false),
-        new(new DicomTag(0x0066, 0x0043), DicomVR.OL, "1", "LongVertexPointIndexList", false),
-        new(new DicomTag(0x0066, 0x0101), DicomVR.SQ, "1", "TrackSetSequence", false),
-        new(new DicomTag(0x0066, 0x0102), DicomVR.SQ, "1", "TrackSequence", false),
-        new(new DicomTag(0x0066, 0x0103), DicomVR.OW, "1", "RecommendedDisplayCIELabValueList", false),
-        new(new DicomTag(0x0066, 0x0104), DicomVR.SQ, "1", "TrackingAlgorithmIdentificationSequence", false),
-        new(new DicomTag(0x0066, 0x0105), DicomVR.UL, "1", "TrackSetNumber", false),
-        new(new DicomTag(0x0066, 0x0106), DicomVR.LO, "1", "TrackSetLabel", false),
-        new(new DicomTag(0x0066, 0x0107), DicomVR.UT, "1", "TrackSetDescription", false),
-        new(new DicomTag(0x0066, 0x0108), DicomVR.SQ, "1", "TrackSetAnatomicalTypeCodeSequence", false),
-        new(new DicomTag(0x0066, 0x0121), DicomVR.SQ, "1", "MeasurementsSequence", false),
-        new(new DicomTag(0x0066, 0x0124), DicomVR.SQ, "1", "TrackSetStatisticsSequence", false),
-        new(new DicomTag(0x0066, 0x0125), DicomVR.OF, "1", "FloatingPointValues", false),
-        new(new DicomTag(0x0066, 0x0129), DicomVR.OL, "1", "TrackPointIndexList", false),
-        new(new DicomTag(0x0066, 0x0130), DicomVR.SQ, "1", "TrackStatisticsSequence", false),
-        new(new DicomTag(0x0066, 0x0132), DicomVR.SQ, "1", "MeasurementValuesSequence", false),
-        new(new DicomTag(0x0066, 0x0133), DicomVR.SQ, "1", "DiffusionAcquisitionCodeSequence", false),
-        new(new DicomTag(0x0066, 0x0134), DicomVR.SQ, "1", "DiffusionModelCodeSequence", false),
-        new(new DicomTag(0x0068, 0x6210), DicomVR.LO, "1", "ImplantSize", false),
-        new(new DicomTag(0x0068, 0x6221), DicomVR.LO, "1", "ImplantTemplateVersion", false),
-        new(new DicomTag(0x0068, 0x6222), DicomVR.SQ, "1", "ReplacedImplantTemplateSequence", false),
-        new(new DicomTag(0x0068, 0x6223), DicomVR.CS, "1", "ImplantType", false),
-        new(new DicomTag(0x0068, 0x6224), DicomVR.SQ, "1", "DerivationImplantTemplateSequence", false),
-        new(new DicomTag(0x0068, 0x6225), DicomVR.SQ, "1", "OriginalImplantTemplateSequence", false),
-        new(new DicomTag(0x0068, 0x6226), DicomVR.DT, "1", "EffectiveDateTime", false),
-        new(new DicomTag(0x0068, 0x6230), DicomVR.SQ, "1", "ImplantTargetAnatomySequence", false),
-        new(new DicomTag(0x0068, 0x6260), DicomVR.SQ, "1", "InformationFromManufacturerSequence", false),
-        new(new DicomTag(0x0068, 0x6265), DicomVR.SQ, "1", "NotificationFromManufacturerSequence", false),
-        new(new DicomTag(0x0068, 0x6270), DicomVR.DT, "1", "InformationIssueDateTime", false),
-        new(new DicomTag(0x0068, 0x6280), DicomVR.ST, "1", "InformationSummary", false),
-        new(new DicomTag(0x0068, 0x62A0), DicomVR.SQ, "1", "ImplantRegulatoryDisapprovalCodeSequence", false),
-        new(new DicomTag(0x0068, 0x62A5), DicomVR.FD, "1", "OverallTemplateSpatialTolerance", false),
-        new(new DicomTag(0x0068, 0x62C0), DicomVR.SQ, "1", "HPGLDocumentSequence", false),
-        new(new DicomTag(0x0068, 0x62D0), DicomVR.US, "1", "HPGLDocumentID", false),
-        new(new DicomTag(0x0068, 0x62D5), DicomVR.LO, "1", "HPGLDocumentLabel", false),
-        new(new DicomTag(0x0068, 0x62E0), DicomVR.SQ, "1", "ViewOrientationCodeSequence", false),
-        new(new DicomTag(0x0068, 0x62F0), DicomVR.SQ, "1", "ViewOrientationModifierCodeSequence", false),
-        new(new DicomTag(0x0068, 0x62F2), DicomVR.FD, "1", "HPGLDocumentScaling", false),
-        new(new DicomTag(0x0068, 0x6300), DicomVR.OB, "1", "HPGLDocument", false),
-        new(new DicomTag(0x0068, 0x6310), DicomVR.US, "1", "HPGLContourPenNumber", false),
-        new(new DicomTag(0x0068, 0x6320), DicomVR.SQ, "1", "HPGLPenSequence", false),
-        new(new DicomTag(0x0068, 0x6330), DicomVR.US, "1", "HPGLPenNumber", false),
-        new(new DicomTag(0x0068, 0x6340), DicomVR.LO, "1", "HPGLPenLabel", false),
-        new(new DicomTag(0x0068, 0x6345), DicomVR.ST, "1", "HPGLPenDescription", false),
-        new(new DicomTag(0x0068, 0x6346), DicomVR.FD, "2", "RecommendedRotationPoint", false),
-        new(new DicomTag(0x0068, 0x6347), DicomVR.FD, "4", "BoundingRectangle", false),
-        new(new DicomTag(0x0068, 0x6350), DicomVR.US, "1-n", "ImplantTemplate3DModelSurfaceNumber", false),
-        new(new DicomTag(0x0068, 0x6360), DicomVR.SQ, "1", "SurfaceModelDescriptionSequence", false),
-        new(new DicomTag(0x0068, 0x6380), DicomVR.LO, "1", "SurfaceModelLabel", false),
-        new(new DicomTag(0x0068, 0x6390), DicomVR.FD, "1", "SurfaceModelScalingFactor", false),
-        new(new DicomTag(0x0068, 0x63A0), DicomVR.SQ, "1", "MaterialsCodeSequence", false),
-        new(new DicomTag(0x0068, 0x63A4), DicomVR.SQ, "1", "CoatingMaterialsCodeSequence", false),
-        new(new DicomTag(0x0068, 0x63A8), DicomVR.SQ, "1", "ImplantTypeCodeSequence", false),
-        new(new DicomTag(0x0068, 0x63AC), DicomVR.SQ, "1", "FixationMethodCodeSequence", false),
-        new(new DicomTag(0x0068, 0x63B0), DicomVR.SQ, "1", "MatingFeatureSetsSequence", false),
-        new(new DicomTag(0x0068, 0x63C0), DicomVR.US, "1", "MatingFeatureSetID", false),
-        new(new DicomTag(0x0068, 0x63D0), DicomVR.LO, "1", "MatingFeatureSetLabel", false),
-        new(new DicomTag(0x0068, 0x63E0), DicomVR.SQ, "1", "MatingFeatureSequence", false),
-        new(new DicomTag(0x0068, 0x63F0), DicomVR.US, "1", "MatingFeatureID", false),
-        new(new DicomTag(0x0068, 0x6400), DicomVR.SQ, "1", "MatingFeatureDegreeOfFreedomSequence", false),
-        new(new DicomTag(0x0068, 0x6410), DicomVR.US, "1", "DegreeOfFreedomID", false),
-        new(new DicomTag(0x0068, 0x6420), DicomVR.CS, "1", "DegreeOfFreedomType", false),
-        new(new DicomTag(0x0068, 0x6430), DicomVR.SQ, "1", "TwoDMatingFeatureCoordinatesSequence", false),
-        new(new DicomTag(0x0068, 0x6440), DicomVR.US, "1", "ReferencedHPGLDocumentID", false),
-        new(new DicomTag(0x0068, 0x6450), DicomVR.FD, "2", "TwoDMatingPoint", false),
-        new(new DicomTag(0x0068, 0x6460), DicomVR.FD, "4", "TwoDMatingAxes", false),
-        new(new DicomTag(0x0068, 0x6470), DicomVR.SQ, "1", "TwoDDegreeOfFreedomSequence", false),
-        new(new DicomTag(0x0068, 0x6490), DicomVR.FD, "3", "ThreeDDegreeOfFreedomAxis", false),
-        new(new DicomTag(0x0068, 0x64A0), DicomVR.FD, "2", "RangeOfFreedom", false),
-        new(new DicomTag(0x0068, 0x64C0), DicomVR.FD, "3", "ThreeDMatingPoint", false),
-        new(new DicomTag(0x0068, 0x64D0), DicomVR.FD, "9", "ThreeDMatingAxes", false),
-        new(new DicomTag(0x0068, 0x64F0), DicomVR.FD, "3", "TwoDDegreeOfFreedomAxis", false),
-        new(new DicomTag(0x0068, 0x6500), DicomVR.SQ, "1", "PlanningLandmarkPointSequence", false),
-        new(new DicomTag(0x0068, 0x6510), DicomVR.SQ, "1", "PlanningLandmarkLineSequence", false),
-        new(new DicomTag(0x0068, 0x6520), DicomVR.SQ, "1", "PlanningLandmarkPlaneSequence", false),
-        new(new DicomTag(0x0068, 0x6530), DicomVR.US, "1", "PlanningLandmarkID", false),
-        new(new DicomTag(0x0068, 0x6540), DicomVR.LO, "1", "PlanningLandmarkDescription", false),
-        new(new DicomTag(0x0068, 0x6545), DicomVR.SQ, "1", "PlanningLandmarkIdentificationCodeSequence", false),
-        new(new DicomTag(0x0068, 0x6550), DicomVR.SQ, "1", "TwoDPointCoordinatesSequence", false),
-        new(new DicomTag(0x0068, 0x6560), DicomVR.FD, "2", "TwoDPointCoordinates", false),
-        new(new DicomTag(0x0068, 0x6590), DicomVR.FD, "3", "ThreeDPointCoordinates", false),
-        new(new DicomTag(0x0068, 0x65A0), DicomVR.SQ, "1", "TwoDLineCoordinatesSequence", false),
-        new(new DicomTag(0x0068, 0x65B0), DicomVR.FD, "4", "TwoDLineCoordinates", false),
-        new(new DicomTag(0x0068, 0x65D0), DicomVR.FD, "6", "ThreeDLineCoordinates", false),
-        new(new DicomTag(0x0068, 0x65E0), DicomVR.SQ, "1", "TwoDPlaneCoordinatesSequence", false),
-        new(new DicomTag(0x0068, 0x65F0), DicomVR.FD, "4", "TwoDPlaneIntersection", false),
-        new(new DicomTag(0x0068, 0x6610), DicomVR.FD, "3", "ThreeDPlaneOrigin", false),
-        new(new DicomTag(0x0068, 0x6620), DicomVR.FD, "3", "ThreeDPlaneNormal", false),
-        new(new DicomTag(0x0068, 0x7001), DicomVR.CS, "1", "ModelModification", false),
-        new(new DicomTag(0x0068, 0x7002), DicomVR.CS, "1", "ModelMirroring", false),
-        new(new DicomTag(0x0068, 0x7003), DicomVR.SQ, "1", "ModelUsageCodeSequence", false),
-        new(new DicomTag(0x0068, 0x7004), DicomVR.UI, "1", "ModelGroupUID", false),
-        new(new DicomTag(0x0068, 0x7005), DicomVR.UR, "1", "RelativeURIReferenceWithinEncapsulatedDocument", false),
-        new(new DicomTag(0x006A, 0x0001), DicomVR.CS, "1", "AnnotationCoordinateType", false),
-        new(new DicomTag(0x006A, 0x0002), DicomVR.SQ, "1", "AnnotationGroupSequence", false),
-        new(new DicomTag(0x006A, 0x0003), DicomVR.UI, "1", "AnnotationGroupUID", false),
-        new(new DicomTag(0x006A, 0x0005), DicomVR.LO, "1", "AnnotationGroupLabel", false),
-        new(new DicomTag(0x006A, 0x0006), DicomVR.UT, "1", "AnnotationGroupDescription", false),
-        new(new DicomTag(0x006A, 0x0007), DicomVR.CS, "1", "AnnotationGroupGenerationType", false),
-        new(new DicomTag(0x006A, 0x0008), DicomVR.SQ, "1", "AnnotationGroupAlgorithmIdentificationSequence", false),
-        new(new DicomTag(0x006A, 0x0009), DicomVR.SQ, "1", "AnnotationPropertyCategoryCodeSequence", false),
-        new(new DicomTag(0x006A, 0x000A), DicomVR.SQ, "1", "AnnotationPropertyTypeCodeSequence", false),
-        new(new DicomTag(0x006A, 0x000B), DicomVR.SQ, "1", "AnnotationPropertyTypeModifierCodeSequence", false),
-        new(new DicomTag(0x006A, 0x000C), DicomVR.UL, "1", "NumberOfAnnotations", false),
-        new(new DicomTag(0x006A, 0x000D), DicomVR.CS, "1", "AnnotationAppliesToAllOpticalPaths", false),
-        new(new DicomTag(0x006A, 0x000E), DicomVR.SH, "1-n", "ReferencedOpticalPathIdentifier", false),
-        new(new DicomTag(0x006A, 0x000F), DicomVR.CS, "1", "AnnotationAppliesToAllZPlanes", false),
-        new(new DicomTag(0x006A, 0x0010), DicomVR.FD, "1-n", "CommonZCoordinateValue", false),
-        new(new DicomTag(0x006A, 0x0011), DicomVR.OL, "1", "AnnotationIndexList", false),
-        new(new DicomTag(0x0070, 0x0001), DicomVR.SQ, "1", "GraphicAnnotationSequence", false),
-        new(new DicomTag(0x0070, 0x0002), DicomVR.CS, "1", "GraphicLayer", false),
-        new(new DicomTag(0x0070, 0x0003), DicomVR.CS, "1", "BoundingBoxAnnotationUnits", false),
-        new(new DicomTag(0x0070, 0x0004), DicomVR.CS, "1", "AnchorPointAnnotationUnits", false),
-        new(new DicomTag(0x0070, 0x0005), DicomVR.CS, "1", "GraphicAnnotationUnits", false),
-        new(new DicomTag(0x0070, 0x0006), DicomVR.ST, "1", "UnformattedTextValue", false),
-        new(new DicomTag(0x0070, 0x0008), DicomVR.SQ, "1", "TextObjectSequence", false),
-        new(new DicomTag(0x0070, 0x0009), DicomVR.SQ, "1", "GraphicObjectSequence", false),
-        new(new DicomTag(0x0070, 0x0010), DicomVR.FL, "2", "BoundingBoxTopLeftHandCorner", false),
-        new(new DicomTag(0x0070, 0x0011), DicomVR.FL, "2", "BoundingBoxBottomRightHandCorner", false),
-        new(new DicomTag(0x0070, 0x0012), DicomVR.CS, "1", "BoundingBoxTextHorizontalJustification", false),
-        new(new DicomTag(0x0070, 0x0014), DicomVR.FL, "2", "AnchorPoint", false),
-        new(new DicomTag(0x0070, 0x0015), DicomVR.CS, "1", "AnchorPointVisibility", false),
-        new(new DicomTag(0x0070, 0x0020), DicomVR.US, "1", "GraphicDimensions", false),
-        new(new DicomTag(0x0070, 0x0021), DicomVR.US, "1", "NumberOfGraphicPoints", false),
-        new(new DicomTag(0x0070, 0x0022), DicomVR.FL, "2-n", "GraphicData", false),
-        new(new DicomTag(0x0070, 0x0023), DicomVR.CS, "1", "GraphicType", false),
-        new(new DicomTag(0x0070, 0x0024), DicomVR.CS, "1", "GraphicFilled", false),
-        new(new DicomTag(0x0070, 0x0040), DicomVR.IS, "1", "RETIRED_ImageRotationRetired", true),
-        new(new DicomTag(0x0070, 0x0041), DicomVR.CS, "1", "ImageHorizontalFlip", false),
-        new(new DicomTag(0x0070, 0x0042), DicomVR.US, "1", "ImageRotation", false),
-        new(new DicomTag(0x0070, 0x0050), DicomVR.US, "2", "RETIRED_DisplayedAreaTopLeftHandCornerTrial", true),
-        new(new DicomTag(0x0070, 0x0051), DicomVR.US, "2", "RETIRED_DisplayedAreaBottomRightHandCornerTrial", true),
-        new(new DicomTag(0x0070, 0x0052), DicomVR.SL, "2", "DisplayedAreaTopLeftHandCorner", false),
-        new(new DicomTag(0x0070, 0x0053), DicomVR.SL, "2", "DisplayedAreaBottomRightHandCorner", false),
-        new(new DicomTag(0x0070, 0x005A), DicomVR.SQ, "1", "DisplayedAreaSelectionSequence", false),
-        new(new DicomTag(0x0070, 0x0060), DicomVR.SQ, "1", "GraphicLayerSequence", false),
-        new(new DicomTag(0x0070, 0x0062), DicomVR.IS, "1", "GraphicLayerOrder", false),
-        new(new DicomTag(0x0070, 0x0066), DicomVR.US, "1", "GraphicLayerRecommendedDisplayGrayscaleValue", false),
-        new(new DicomTag(0x0070, 0x0067), DicomVR.US, "3", "RETIRED_GraphicLayerRecommendedDisplayRGBValue", true),
-        new(new DicomTag(0x0070, 0x0068), DicomVR.LO, "1", "GraphicLayerDescription", false),
-        new(new DicomTag(0x0070, 0x0080), DicomVR.CS, "1", "ContentLabel", false),
-        new(new DicomTag(0x0070, 0x0081), DicomVR.LO, "1", "ContentDescription", false),
-        new(new DicomTag(0x0070, 0x0082), DicomVR.DA, "1", "PresentationCreationDate", false),
-        new(new DicomTag(0x0070, 0x0083), DicomVR.TM, "1", "PresentationCreationTime", false),
-        new(new DicomTag(0x0070, 0x0084), DicomVR.PN, "1", "ContentCreatorName", false),
-        new(new DicomTag(0x0070, 0x0086), DicomVR.SQ, "1", "ContentCreatorIdentificationCodeSequence", false),
-        new(new DicomTag(0x0070, 0x0087), DicomVR.SQ, "1", "AlternateContentDescriptionSequence", false),
-        new(new DicomTag(0x0070, 0x0100), DicomVR.CS, "1", "PresentationSizeMode", false),
-        new(new DicomTag(0x0070, 0x0101), DicomVR.DS, "2", "PresentationPixelSpacing", false),
-        new(new DicomTag(0x0070, 0x0102), DicomVR.IS, "2", "PresentationPixelAspectRatio", false),
-        new(new DicomTag(0x0070, 0x0103), DicomVR.FL, "1", "PresentationPixelMagnificationRatio", false),
-        new(new DicomTag(0x0070, 0x0207), DicomVR.LO, "1", "GraphicGroupLabel", false),
-        new(new DicomTag(0x0070, 0x0208), DicomVR.ST, "1", "GraphicGroupDescription", false),
-        new(new DicomTag(0x0070, 0x0209), DicomVR.SQ, "1", "CompoundGraphicSequence", false),
-        new(new DicomTag(0x0070, 0x0226), DicomVR.UL, "1", "CompoundGraphicInstanceID", false),
-        new(new DicomTag(0x0070, 0x0227), DicomVR.LO, "1", "FontName", false),
-        new(new DicomTag(0x0070, 0x0228), DicomVR.CS, "1", "FontNameType", false),
-        new(new DicomTag(0x0070, 0x0229), DicomVR.LO, "1", "CSSFontName", false),
-        new(new DicomTag(0x0070, 0x0230), DicomVR.FD, "1", "RotationAngle", false),
-        new(new DicomTag(0x0070, 0x0231), DicomVR.SQ, "1", "TextStyleSequence", false),
-        new(new DicomTag(0x0070, 0x0232), DicomVR.SQ, "1", "LineStyleSequence", false),
-        new(new DicomTag(0x0070, 0x0233), DicomVR.SQ, "1", "FillStyleSequence", false),
-        new(new DicomTag(0x0070, 0x0234), DicomVR.SQ, "1", "GraphicGroupSequence", false),
-        new(new DicomTag(0x0070, 0x0241), DicomVR.US, "3", "TextColorCIELabValue", false),
-        new(new DicomTag(0x0070, 0x0242), DicomVR.CS, "1", "HorizontalAlignment", false),
-        new(new DicomTag(0x0070, 0x0243), DicomVR.CS, "1", "VerticalAlignment", false),
-        new(new DicomTag(0x0070, 0x0244), DicomVR.CS, "1", "ShadowStyle", false),
-        new(new DicomTag(0x0070, 0x0245), DicomVR.FL, "1", "ShadowOffsetX", false),
-        new(new DicomTag(0x0070, 0x0246), DicomVR.FL, "1", "ShadowOffsetY", false),
-        new(new DicomTag(0x0070, 0x0247), DicomVR.US, "3", "ShadowColorCIELabValue", false),
-        new(new DicomTag(0x0070, 0x0248), DicomVR.CS, "1", "Underlined", false),
-        new(new DicomTag(0x0070, 0x0249), DicomVR.CS, "1", "Bold", false),
-        new(new DicomTag(0x0070, 0x0250), DicomVR.CS, "1", "Italic", false),
-        new(new DicomTag(0x0070, 0x0251), DicomVR.US, "3", "PatternOnColorCIELabValue", false),
-        new(new DicomTag(0x0070, 0x0252), DicomVR.US, "3", "PatternOffColorCIELabValue", false),
-        new(new DicomTag(0x0070, 0x0253), DicomVR.FL, "1", "LineThickness", false),
-        new(new DicomTag(0x0070, 0x0254), DicomVR.CS, "1", "LineDashingStyle", false),
-        new(new DicomTag(0x0070, 0x0255), DicomVR.UL, "1", "LinePattern", false),
-        new(new DicomTag(0x0070, 0x0256), DicomVR.OB, "1", "FillPattern", false),
-        new(new DicomTag(0x0070, 0x0257), DicomVR.CS, "1", "FillMode", false),
-        new(new DicomTag(0x0070, 0x0258), DicomVR.FL, "1", "ShadowOpacity", false),
-        new(new DicomTag(0x0070, 0x0261), DicomVR.FL, "1", "GapLength", false),
-        new(new DicomTag(0x0070, 0x0262), DicomVR.FL, "1", "DiameterOfVisibility", false),
-        new(new DicomTag(0x0070, 0x0273), DicomVR.FL, "2", "RotationPoint", false),
-        new(new DicomTag(0x0070, 0x0274), DicomVR.CS, "1", "TickAlignment", false),
-        new(new DicomTag(0x0070, 0x0278), DicomVR.CS, "1", "ShowTickLabel", false),
-        new(new DicomTag(0x0070, 0x0279), DicomVR.CS, "1", "TickLabelAlignment", false),
-        new(new DicomTag(0x0070, 0x0282), DicomVR.CS, "1", "CompoundGraphicUnits", false),
-        new(new DicomTag(0x0070, 0x0284), DicomVR.FL, "1", "PatternOnOpacity", false),
-        new(new DicomTag(0x0070, 0x0285), DicomVR.FL, "1", "PatternOffOpacity", false),
-        new(new DicomTag(0x0070, 0x0287), DicomVR.SQ, "1", "MajorTicksSequence", false),
-        new(new DicomTag(0x0070, 0x0288), DicomVR.FL, "1", "TickPosition", false),
-        new(new DicomTag(0x0070, 0x0289), DicomVR.SH, "1", "TickLabel", false),
-        new(new DicomTag(0x0070, 0x0294), DicomVR.CS, "1", "CompoundGraphicType", false),
-        new(new DicomTag(0x0070, 0x0295), DicomVR.UL, "1", "GraphicGroupID", false),
-        new(new DicomTag(0x0070, 0x0306), DicomVR.CS, "1", "ShapeType", false),
-        new(new DicomTag(0x0070, 0x0308), DicomVR.SQ, "1", "RegistrationSequence", false),
-        new(new DicomTag(0x0070, 0x0309), DicomVR.SQ, "1", "MatrixRegistrationSequence", false),
-        new(new DicomTag(0x0070, 0x030A), DicomVR.SQ, "1", "MatrixSequence", false),
-        new(new DicomTag(0x0070, 0x030B), DicomVR.FD, "16", "FrameOfReferenceToDisplayedCoordinateSystemTransformationMatrix", false),
-        new(new DicomTag(0x0070, 0x030C), DicomVR.CS, "1", "FrameOfReferenceTransformationMatrixType", false),
-        new(new DicomTag(0x0070, 0x030D), DicomVR.SQ, "1", "RegistrationTypeCodeSequence", false),
-        new(new DicomTag(0x0070, 0x030F), DicomVR.ST, "1", "FiducialDescription", false),
-        new(new DicomTag(0x0070, 0x0310), DicomVR.SH, "1", "FiducialIdentifier", false),
-        new(new DicomTag(0x0070, 0x0311), DicomVR.SQ, "1", "FiducialIdentifierCodeSequence", false),
-        new(new DicomTag(0x0070, 0x0312), DicomVR.FD, "1", "ContourUncertaintyRadius", false),
-        new(new DicomTag(0x0070, 0x0314), DicomVR.SQ, "1", "UsedFiducialsSequence", false),
-        new(new DicomTag(0x0070, 0x0318), DicomVR.SQ, "1", "GraphicCoordinatesDataSequence", false),
-        new(new DicomTag(0x0070, 0x031A), DicomVR.UI, "1", "FiducialUID", false),
-        new(new DicomTag(0x0070, 0x031B), DicomVR.UI, "1", "ReferencedFiducialUID", false),
-        new(new DicomTag(0x0070, 0x031C), DicomVR.SQ, "1", "FiducialSetSequence", false),
-        new(new DicomTag(0x0070, 0x031E), DicomVR.SQ, "1", "FiducialSequence", false),
-        new(new DicomTag(0x0070, 0x031F), DicomVR.SQ, "1", "FiducialsPropertyCategoryCodeSequence", false),
-        new(new DicomTag(0x0070, 0x0401), DicomVR.US, "3", "GraphicLayerRecommendedDisplayCIELabValue", false),
-        new(new DicomTag(0x0070, 0x0402), DicomVR.SQ, "1", "BlendingSequence", false),
-        new(new DicomTag(0x0070, 0x0403), DicomVR.FL, "1", "RelativeOpacity", false),
-        new(new DicomTag(0x0070, 0x0404), DicomVR.SQ, "1", "ReferencedSpatialRegistrationSequence", false),
-        new(new DicomTag(0x0070, 0x0405), DicomVR.CS, "1", "BlendingPosition", false),
-        new(new DicomTag(0x0070, 0x1101), DicomVR.UI, "1", "PresentationDisplayCollectionUID", false),
-        new(new DicomTag(0x0070, 0x1102), DicomVR.UI, "1", "PresentationSequenceCollectionUID", false),
-        new(new DicomTag(0x0070, 0x1103), DicomVR.US, "1", "PresentationSequencePositionIndex", false),
-        new(new DicomTag(0x0070, 0x1104), DicomVR.SQ, "1", "RenderedImageReferenceSequence", false),
-        new(new DicomTag(0x0070, 0x1201), DicomVR.SQ, "1", "VolumetricPresentationStateInputSequence", false),
-        new(new DicomTag(0x0070, 0x1202), DicomVR.CS, "1", "PresentationInputType", false),
-        new(new DicomTag(0x0070, 0x1203), DicomVR.US, "1", "InputSequencePositionIndex", false),
-        new(new DicomTag(0x0070, 0x1204), DicomVR.CS, "1", "Crop", false),
-        new(new DicomTag(0x0070, 0x1205), DicomVR.US, "1-n", "CroppingSpecificationIndex", false),
-        new(new DicomTag(0x0070, 0x1206), DicomVR.CS, "1", "RETIRED_CompositingMethod", true),
-        new(new DicomTag(0x0070, 0x1207), DicomVR.US, "1", "VolumetricPresentationInputNumber", false),
-        new(new DicomTag(0x0070, 0x1208), DicomVR.CS, "1", "ImageVolumeGeometry", false),
-        new(new DicomTag(0x0070, 0x1209), DicomVR.UI, "1", "VolumetricPresentationInputSetUID", false),
-        new(new DicomTag(0x0070, 0x120A), DicomVR.SQ, "1", "VolumetricPresentationInputSetSequence", false),
-        new(new DicomTag(0x0070, 0x120B), DicomVR.CS, "1", "GlobalCrop", false),
-        new(new DicomTag(0x0070, 0x120C), DicomVR.US, "1-n", "GlobalCroppingSpecificationIndex", false),
-        new(new DicomTag(0x0070, 0x120D), DicomVR.CS, "1", "RenderingMethod", false),
-        new(new DicomTag(0x0070, 0x1301), DicomVR.SQ, "1", "VolumeCroppingSequence", false),
-        new(new DicomTag(0x0070, 0x1302), DicomVR.CS, "1", "VolumeCroppingMethod", false),
-        new(new DicomTag(0x0070, 0x1303), DicomVR.FD, "6", "BoundingBoxCrop", false),
-        new(new DicomTag(0x0070, 0x1304), DicomVR.SQ, "1", "ObliqueCroppingPlaneSequence", false),
-        new(new DicomTag(0x0070, 0x1305), DicomVR.FD, "4", "Plane", false),
-        new(new DicomTag(0x0070, 0x1306), DicomVR.FD, "3", "PlaneNormal", false),
-        new(new DicomTag(0x0070, 0x1309), DicomVR.US, "1", "CroppingSpecificationNumber", false),
-        new(new DicomTag(0x0070, 0x1501), DicomVR.CS, "1", "MultiPlanarReconstructionStyle", false),
-        new(new DicomTag(0x0070, 0x1502), DicomVR.CS, "1", "MPRThicknessType", false),
-        new(new DicomTag(0x0070, 0x1503), DicomVR.FD, "1", "MPRSlabThickness", false),
-        new(new DicomTag(0x0070, 0x1505), DicomVR.FD, "3", "MPRTopLeftHandCorner", false),
-        new(new DicomTag(0x0070, 0x1507), DicomVR.FD, "3", "MPRViewWidthDirection", false),
-        new(new DicomTag(0x0070, 0x1508), DicomVR.FD, "1", "MPRViewWidth", false),
-        new(new DicomTag(0x0070, 0x150C), DicomVR.UL, "1", "NumberOfVolumetricCurvePoints", false),
-        new(new DicomTag(0x0070, 0x150D), DicomVR.OD, "1", "VolumetricCurvePoints", false),
-        new(new DicomTag(0x0070, 0x1511), DicomVR.FD, "3", "MPRViewHeightDirection", false),
-        new(new DicomTag(0x0070, 0x1512), DicomVR.FD, "1", "MPRViewHeight", false),
-        new(new DicomTag(0x0070, 0x1602), DicomVR.CS, "1", "RenderProjection", false),
-        new(new DicomTag(0x0070, 0x1603), DicomVR.FD, "3", "ViewpointPosition", false),
-        new(new DicomTag(0x0070, 0x1604), DicomVR.FD, "3", "ViewpointLookAtPoint", false),
-        new(new DicomTag(0x0070, 0x1605), DicomVR.FD, "3", "ViewpointUpDirection", false),
-        new(new DicomTag(0x0070, 0x1606), DicomVR.FD, "6", "RenderFieldOfView", false),
-        new(new DicomTag(0x0070, 0x1607), DicomVR.FD, "1", "SamplingStepSize", false),
-        new(new DicomTag(0x0070, 0x1701), DicomVR.CS, "1", "ShadingStyle", false),
-        new(new DicomTag(0x0070, 0x1702), DicomVR.FD, "1", "AmbientReflectionIntensity", false),
-        new(new DicomTag(0x0070, 0x1703), DicomVR.FD, "3", "LightDirection", false),
-        new(new DicomTag(0x0070, 0x1704), DicomVR.FD, "1", "DiffuseReflectionIntensity", false),
-        new(new DicomTag(0x0070, 0x1705), DicomVR.FD, "1", "SpecularReflectionIntensity", false),
-        new(new DicomTag(0x0070, 0x1706), DicomVR.FD, "1", "Shininess", false),
-        new(new DicomTag(0x0070, 0x1801), DicomVR.SQ, "1", "PresentationStateClassificationComponentSequence", false),
-        new(new DicomTag(0x0070, 0x1802), DicomVR.CS, "1", "ComponentType", false),
-        new(new DicomTag(0x0070, 0x1803), DicomVR.SQ, "1", "ComponentInputSequence", false),
-        new(new DicomTag(0x0070, 0x1804), DicomVR.US, "1", "VolumetricPresentationInputIndex", false),
-        new(new DicomTag(0x0070, 0x1805), DicomVR.SQ, "1", "PresentationStateCompositorComponentSequence", false),
-        new(new DicomTag(0x0070, 0x1806), DicomVR.SQ, "1", "WeightingTransferFunctionSequence", false),
-        new(new DicomTag(0x0070, 0x1807), DicomVR.US, "3", "WeightingLookupTableDescriptor", false),
-        new(new DicomTag(0x0070, 0x1808), DicomVR.OB, "1", "WeightingLookupTableData", false),
-        new(new DicomTag(0x0070, 0x1901), DicomVR.SQ, "1", "VolumetricAnnotationSequence", false),
-        new(new DicomTag(0x0070, 0x1903), DicomVR.SQ, "1", "ReferencedStructuredContextSequence", false),
-        new(new DicomTag(0x0070, 0x1904), DicomVR.UI, "1", "ReferencedContentItem", false),
-        new(new DicomTag(0x0070, 0x1905), DicomVR.SQ, "1", "VolumetricPresentationInputAnnotationSequence", false),
-        new(new DicomTag(0x0070, 0x1907), DicomVR.CS, "1", "AnnotationClipping", false),
-        new(new DicomTag(0x0070, 0x1A01), DicomVR.CS, "1", "PresentationAnimationStyle", false),
-        new(new DicomTag(0x0070, 0x1A03), DicomVR.FD, "1", "RecommendedAnimationRate", false),
-        new(new DicomTag(0x0070, 0x1A04), DicomVR.SQ, "1", "AnimationCurveSequence", false),
-        new(new DicomTag(0x0070, 0x1A05), DicomVR.FD, "1", "AnimationStepSize", false),
-        new(new DicomTag(0x0070, 0x1A06), DicomVR.FD, "1", "SwivelRange", false),
-        new(new DicomTag(0x0070, 0x1A07), DicomVR.OD, "1", "VolumetricCurveUpDirections", false),
-        new(new DicomTag(0x0070, 0x1A08), DicomVR.SQ, "1", "VolumeStreamSequence", false),
-        new(new DicomTag(0x0070, 0x1A09), DicomVR.LO, "1", "RGBATransferFunctionDescription", false),
-        new(new DicomTag(0x0070, 0x1B01), DicomVR.SQ, "1", "AdvancedBlendingSequence", false),
-        new(new DicomTag(0x0070, 0x1B02), DicomVR.US, "1", "BlendingInputNumber", false),
-        new(new DicomTag(0x0070, 0x1B03), DicomVR.SQ, "1", "BlendingDisplayInputSequence", false),
-        new(new DicomTag(0x0070, 0x1B04), DicomVR.SQ, "1", "BlendingDisplaySequence", false),
-        new(new DicomTag(0x0070, 0x1B06), DicomVR.CS, "1", "BlendingMode", false),
-        new(new DicomTag(0x0070, 0x1B07), DicomVR.CS, "1", "TimeSeriesBlending", false),
-        new(new DicomTag(0x0070, 0x1B08), DicomVR.CS, "1", "GeometryForDisplay", false),
-        new(new DicomTag(0x0070, 0x1B11), DicomVR.SQ, "1", "ThresholdSequence", false),
-        new(new DicomTag(0x0070, 0x1B12), DicomVR.SQ, "1", "ThresholdValueSequence", false),
-        new(new DicomTag(0x0070, 0x1B13), DicomVR.CS, "1", "ThresholdType", false),
-        new(new DicomTag(0x0070, 0x1B14), DicomVR.FD, "1", "ThresholdValue", false),
-        new(new DicomTag(0x0072, 0x0002), DicomVR.SH, "1", "HangingProtocolName", false),
-        new(new DicomTag(0x0072, 0x0004), DicomVR.LO, "1", "HangingProtocolDescription", false),
-        new(new DicomTag(0x0072, 0x0006), DicomVR.CS, "1", "HangingProtocolLevel", false),
-        new(new DicomTag(0x0072, 0x0008), DicomVR.LO, "1", "HangingProtocolCreator", false),
-        new(new DicomTag(0x0072, 0x000A), DicomVR.DT, "1", "HangingProtocolCreationDateTime", false),
-        new(new DicomTag(0x0072, 0x000C), DicomVR.SQ, "1", "HangingProtocolDefinitionSequence", false),
-        new(new DicomTag(0x0072, 0x000E), DicomVR.SQ, "1", "HangingProtocolUserIdentificationCodeSequence", false),
-        new(new DicomTag(0x0072, 0x0010), DicomVR.LO, "1", "HangingProtocolUserGroupName", false),
-        new(new DicomTag(0x0072, 0x0012), DicomVR.SQ, "1", "SourceHangingProtocolSequence", false),
-        new(new DicomTag(0x0072, 0x0014), DicomVR.US, "1", "NumberOfPriorsReferenced", false),
-        new(new DicomTag(0x0072, 0x0020), DicomVR.SQ, "1", "ImageSetsSequence", false),
-        new(new DicomTag(0x0072, 0x0022), DicomVR.SQ, "1", "ImageSetSelectorSequence", false),
-        new(new DicomTag(0x0072, 0x0024), DicomVR.CS, "1", "ImageSetSelectorUsageFlag", false),
-        new(new DicomTag(0x0072, 0x0026), DicomVR.AT, "1", "SelectorAttribute", false),
-        new(new DicomTag(0x0072, 0x0028), DicomVR.US, "1", "SelectorValueNumber", false),
-        new(new DicomTag(0x0072, 0x0030), DicomVR.SQ, "1", "TimeBasedImageSetsSequence", false),
-        new(new DicomTag(0x0072, 0x0032), DicomVR.US, "1", "ImageSetNumber", false),
-        new(new DicomTag(0x0072, 0x0034), DicomVR.CS, "1", "ImageSetSelectorCategory", false),
-        new(new DicomTag(0x0072, 0x0038), DicomVR.US, "2", "RelativeTime", false),
-        new(new DicomTag(0x0072, 0x003A), DicomVR.CS, "1", "RelativeTimeUnits", false),
-        new(new DicomTag(0x0072, 0x003C), DicomVR.SS, "2", "AbstractPriorValue", false),
-        new(new DicomTag(0x0072, 0x003E), DicomVR.SQ, "1", "AbstractPriorCodeSequence", false),
-        new(new DicomTag(0x0072, 0x0040), DicomVR.LO, "1", "ImageSetLabel", false),
-        new(new DicomTag(0x0072, 0x0050), DicomVR.CS, "1", "SelectorAttributeVR", false),
-        new(new DicomTag(0x0072, 0x0052), DicomVR.AT, "1-n", "SelectorSequencePointer", false),
-        new(new DicomTag(0x0072, 0x0054), DicomVR.LO, "1-n", "SelectorSequencePointerPrivateCreator", false),
-        new(new DicomTag(0x0072, 0x0056), DicomVR.LO, "1", "SelectorAttributePrivateCreator", false),
-        new(new DicomTag(0x0072, 0x005E), DicomVR.AE, "1-n", "SelectorAEValue", false),
-        new(new DicomTag(0x0072, 0x005F), DicomVR.AS, "1-n", "SelectorASValue", false),
-        new(new DicomTag(0x0072, 0x0060), DicomVR.AT, "1-n", "SelectorATValue", false),
-        new(new DicomTag(0x0072, 0x0061), DicomVR.DA, "1-n", "SelectorDAValue", false),
-        new(new DicomTag(0x0072, 0x0062), DicomVR.CS, "1-n", "SelectorCSValue", false),
-        new(new DicomTag(0x0072, 0x0063), DicomVR.DT, "1-n", "SelectorDTValue", false),
-        new(new DicomTag(0x0072, 0x0064), DicomVR.IS, "1-n", "SelectorISValue", false),
-        new(new DicomTag(0x0072, 0x0065), DicomVR.OB, "1", "SelectorOBValue", false),
-        new(new DicomTag(0x0072, 0x0066), DicomVR.LO, "1-n", "SelectorLOValue", false),
-        new(new DicomTag(0x0072, 0x0067), DicomVR.OF, "1", "SelectorOFValue", false),
-        new(new DicomTag(0x0072, 0x0068), DicomVR.LT, "1", "SelectorLTValue", false),
-        new(new DicomTag(0x0072, 0x0069), DicomVR.OW, "1", "SelectorOWValue", false),
-        new(new DicomTag(0x0072, 0x006A), DicomVR.PN, "1-n", "SelectorPNValue", false),
-        new(new DicomTag(0x0072, 0x006B), DicomVR.TM, "1-n", "SelectorTMValue", false),
-        new(new DicomTag(0x0072, 0x006C), DicomVR.SH, "1-n", "SelectorSHValue", false),
-        new(new DicomTag(0x0072, 0x006D), DicomVR.UN, "1", "SelectorUNValue", false),
-        new(new DicomTag(0x0072, 0x006E), DicomVR.ST, "1", "SelectorSTValue", false),
-        new(new DicomTag(0x0072, 0x006F), DicomVR.UC, "1-n", "SelectorUCValue", false),
-        new(new DicomTag(0x0072, 0x0070), DicomVR.UT, "1", "SelectorUTValue", false),
-        new(new DicomTag(0x0072, 0x0071), DicomVR.UR, "1", "SelectorURValue", false),
-        new(new DicomTag(0x0072, 0x0072), DicomVR.DS, "1-n", "SelectorDSValue", false),
-        new(new DicomTag(0x0072, 0x0073), DicomVR.OD, "1", "SelectorODValue", false),
-        new(new DicomTag(0x0072, 0x0074), DicomVR.FD, "1-n", "SelectorFDValue", false),
-        new(new DicomTag(0x0072, 0x0075), DicomVR.OL, "1", "SelectorOLValue", false),
-        new(new DicomTag(0x0072, 0x0076), DicomVR.FL, "1-n", "SelectorFLValue", false),
-        new(new DicomTag(0x0072, 0x0078), DicomVR.UL, "1-n", "SelectorULValue", false),
-        new(new DicomTag(0x0072, 0x007A), DicomVR.US, "1-n", "SelectorUSValue", false),
-        new(new DicomTag(0x0072, 0x007C), DicomVR.SL, "1-n", "SelectorSLValue", false),
-        new(new DicomTag(0x0072, 0x007E), DicomVR.SS, "1-n", "SelectorSSValue", false),
-        new(new DicomTag(0x0072, 0x007F), DicomVR.UI, "1-n", "SelectorUIValue", false),
-        new(new DicomTag(0x0072, 0x0080), DicomVR.SQ, "1", "SelectorCodeSequenceValue", false),
-        new(new DicomTag(0x0072, 0x0081), DicomVR.OV, "1", "SelectorOVValue", false),
-        new(new DicomTag(0x0072, 0x0082), DicomVR.SV, "1-n", "SelectorSVValue", false),
-        new(new DicomTag(0x0072, 0x0083), DicomVR.UV, "1-n", "SelectorUVValue", false),
-        new(new DicomTag(0x0072, 0x0100), DicomVR.US, "1", "NumberOfScreens", false),
-        new(new DicomTag(0x0072, 0x0102), DicomVR.SQ, "1", "NominalScreenDefinitionSequence", false),
-        new(new DicomTag(0x0072, 0x0104), DicomVR.US, "1", "NumberOfVerticalPixels", false),
-        new(new DicomTag(0x0072, 0x0106), DicomVR.US, "1", "NumberOfHorizontalPixels", false),
-        new(new DicomTag(0x0072, 0x0108), DicomVR.FD, "4", "DisplayEnvironmentSpatialPosition", false),
-        new(new DicomTag(0x0072, 0x010A), DicomVR.US, "1", "ScreenMinimumGrayscaleBitDepth", false),
-        new(new DicomTag(0x0072, 0x010C), DicomVR.US, "1", "ScreenMinimumColorBitDepth", false),
-        new(new DicomTag(0x0072, 0x010E), DicomVR.US, "1", "ApplicationMaximumRepaintTime", false),
-        new(new DicomTag(0x0072, 0x0200), DicomVR.SQ, "1", "DisplaySetsSequence", false),
-        new(new DicomTag(0x0072, 0x0202), DicomVR.US, "1", "DisplaySetNumber", false),
-        new(new DicomTag(0x0072, 0x0203), DicomVR.LO, "1", "DisplaySetLabel", false),
-        new(new DicomTag(0x0072, 0x0204), DicomVR.US, "1", "DisplaySetPresentationGroup", false),
-        new(new DicomTag(0x0072, 0x0206), DicomVR.LO, "1", "DisplaySetPresentationGroupDescription", false),
-        new(new DicomTag(0x0072, 0x0208), DicomVR.CS, "1", "PartialDataDisplayHandling", false),
-        new(new DicomTag(0x0072, 0x0210), DicomVR.SQ, "1", "SynchronizedScrollingSequence", false),
-        new(new DicomTag(0x0072, 0x0212), DicomVR.US, "2-n", "DisplaySetScrollingGroup", false),
-        new(new DicomTag(0x0072, 0x0214), DicomVR.SQ, "1", "NavigationIndicatorSequence", false),
-        new(new DicomTag(0x0072, 0x0216), DicomVR.US, "1", "NavigationDisplaySet", false),
-        new(new DicomTag(0x0072, 0x0218), DicomVR.US, "1-n", "ReferenceDisplaySets", false),
-        new(new DicomTag(0x0072, 0x0300), DicomVR.SQ, "1", "ImageBoxesSequence", false),
-        new(new DicomTag(0x0072, 0x0302), DicomVR.US, "1", "ImageBoxNumber", false),
-        new(new DicomTag(0x0072, 0x0304), DicomVR.CS, "1", "ImageBoxLayoutType", false),
-        new(new DicomTag(0x0072, 0x0306), DicomVR.US, "1", "ImageBoxTileHorizontalDimension", false),
-        new(new DicomTag(0x0072, 0x0308), DicomVR.US, "1", "ImageBoxTileVerticalDimension", false),
-        new(new DicomTag(0x0072, 0x0310), DicomVR.CS, "1", "ImageBoxScrollDirection", false),
-        new(new DicomTag(0x0072, 0x0312), DicomVR.CS, "1", "ImageBoxSmallScrollType", false),
-        new(new DicomTag(0x0072, 0x0314), DicomVR.US, "1", "ImageBoxSmallScrollAmount", false),
-        new(new DicomTag(0x0072, 0x0316), DicomVR.CS, "1", "ImageBoxLargeScrollType", false),
-        new(new DicomTag(0x0072, 0x0318), DicomVR.US, "1", "ImageBoxLargeScrollAmount", false),
-        new(new DicomTag(0x0072, 0x0320), DicomVR.US, "1", "ImageBoxOverlapPriority", false),
-        new(new DicomTag(0x0072, 0x0330), DicomVR.FD, "1", "CineRelativeToRealTime", false),
-        new(new DicomTag(0x0072, 0x0400), DicomVR.SQ, "1", "FilterOperationsSequence", false),
-        new(new DicomTag(0x0072, 0x0402), DicomVR.CS, "1", "FilterByCategory", false),
-        new(new DicomTag(0x0072, 0x0404), DicomVR.CS, "1", "FilterByAttributePresence", false),
-        new(new DicomTag(0x0072, 0x0406), DicomVR.CS, "1", "FilterByOperator", false),
-        new(new DicomTag(0x0072, 0x0420), DicomVR.US, "3", "StructuredDisplayBackgroundCIELabValue", false),
-        new(new DicomTag(0x0072, 0x0421), DicomVR.US, "3", "EmptyImageBoxCIELabValue", false),
-        new(new DicomTag(0x0072, 0x0422), DicomVR.SQ, "1", "StructuredDisplayImageBoxSequence", false),
-        new(new DicomTag(0x0072, 0x0424), DicomVR.SQ, "1", "StructuredDisplayTextBoxSequence", false),
-        new(new DicomTag(0x0072, 0x0427), DicomVR.SQ, "1", "ReferencedFirstFrameSequence", false),
-        new(new DicomTag(0x0072, 0x0430), DicomVR.SQ, "1", "ImageBoxSynchronizationSequence", false),
-        new(new DicomTag(0x0072, 0x0432), DicomVR.US, "2-n", "SynchronizedImageBoxList", false),
-        new(new DicomTag(0x0072, 0x0434), DicomVR.CS, "1", "TypeOfSynchronization", false),
-        new(new DicomTag(0x0072, 0x0500), DicomVR.CS, "1", "BlendingOperationType", false),
-        new(new DicomTag(0x0072, 0x0510), DicomVR.CS, "1", "ReformattingOperationType", false),
-        new(new DicomTag(0x0072, 0x0512), DicomVR.FD, "1", "ReformattingThickness", false),
-        new(new DicomTag(0x0072, 0x0514), DicomVR.FD, "1", "ReformattingInterval", false),
-        new(new DicomTag(0x0072, 0x0516), DicomVR.CS, "1", "ReformattingOperationInitialViewDirection", false),
-        new(new DicomTag(0x0072, 0x0520), DicomVR.CS, "1-n", "ThreeDRenderingType", false),
-        new(new DicomTag(0x0072, 0x0600), DicomVR.SQ, "1", "SortingOperationsSequence", false),
-        new(new DicomTag(0x0072, 0x0602), DicomVR.CS, "1", "SortByCategory", false),
-        new(new DicomTag(0x0072, 0x0604), DicomVR.CS, "1", "SortingDirection", false),
-        new(new DicomTag(0x0072, 0x0700), DicomVR.CS, "2", "DisplaySetPatientOrientation", false),
-        new(new DicomTag(0x0072, 0x0702), DicomVR.CS, "1", "VOIType", false),
-        new(new DicomTag(0x0072, 0x0704), DicomVR.CS, "1", "PseudoColorType", false),
-        new(new DicomTag(0x0072, 0x0705), DicomVR.SQ, "1", "PseudoColorPaletteInstanceReferenceSequence", false),
-        new(new DicomTag(0x0072, 0x0706), DicomVR.CS, "1", "ShowGrayscaleInverted", false),
-        new(new DicomTag(0x0072, 0x0710), DicomVR.CS, "1", "ShowImageTrueSizeFlag", false),
-        new(new DicomTag(0x0072, 0x0712), DicomVR.CS, "1", "ShowGraphicAnnotationFlag", false),
-        new(new DicomTag(0x0072, 0x0714), DicomVR.CS, "1", "ShowPatientDemographicsFlag", false),
-        new(new DicomTag(0x0072, 0x0716), DicomVR.CS, "1", "ShowAcquisitionTechniquesFlag", false),
-        new(new DicomTag(0x0072, 0x0717), DicomVR.CS, "1", "DisplaySetHorizontalJustification", false),
-        new(new DicomTag(0x0072, 0x0718), DicomVR.CS, "1", "DisplaySetVerticalJustification", false),
-        new(new DicomTag(0x0074, 0x0120), DicomVR.FD, "1", "ContinuationStartMeterset", false),
-        new(new DicomTag(0x0074, 0x0121), DicomVR.FD, "1", "ContinuationEndMeterset", false),
-        new(new DicomTag(0x0074, 0x1000), DicomVR.CS, "1", "ProcedureStepState", false),
-        new(new DicomTag(0x0074, 0x1002), DicomVR.SQ, "1", "ProcedureStepProgressInformationSequence", false),
-        new(new DicomTag(0x0074, 0x1004), DicomVR.DS, "1", "ProcedureStepProgress", false),
-        new(new DicomTag(0x0074, 0x1006), DicomVR.ST, "1", "ProcedureStepProgressDescription", false),
-        new(new DicomTag(0x0074, 0x1007), DicomVR.SQ, "1", "ProcedureStepProgressParametersSequence", false),
-        new(new DicomTag(0x0074, 0x1008), DicomVR.SQ, "1", "ProcedureStepCommunicationsURISequence", false),
-        new(new DicomTag(0x0074, 0x100A), DicomVR.UR, "1", "ContactURI", false),
-        new(new DicomTag(0x0074, 0x100C), DicomVR.LO, "1", "ContactDisplayName", false),
-        new(new DicomTag(0x0074, 0x100E), DicomVR.SQ, "1", "ProcedureStepDiscontinuationReasonCodeSequence", false),
-        new(new DicomTag(0x0074, 0x1020), DicomVR.SQ, "1", "BeamTaskSequence", false),
-        new(new DicomTag(0x0074, 0x1022), DicomVR.CS, "1", "BeamTaskType", false),
-        new(new DicomTag(0x0074, 0x1024), DicomVR.IS, "1", "RETIRED_BeamOrderIndexTrial", true),
-        new(new DicomTag(0x0074, 0x1025), DicomVR.CS, "1", "AutosequenceFlag", false),
-        new(new DicomTag(0x0074, 0x1026), DicomVR.FD, "1", "TableTopVerticalAdjustedPosition", false),
-        new(new DicomTag(0x0074, 0x1027), DicomVR.FD, "1", "TableTopLongitudinalAdjustedPosition", false),
-        new(new DicomTag(0x0074, 0x1028), DicomVR.FD, "1", "TableTopLateralAdjustedPosition", false),
-        new(new DicomTag(0x0074, 0x102A), DicomVR.FD, "1", "PatientSupportAdjustedAngle", false),
-        new(new DicomTag(0x0074, 0x102B), DicomVR.FD, "1", "TableTopEccentricAdjustedAngle", false),
-        new(new DicomTag(0x0074, 0x102C), DicomVR.FD, "1", "TableTopPitchAdjustedAngle", false),
-        new(new DicomTag(0x0074, 0x102D), DicomVR.FD, "1", "TableTopRollAdjustedAngle", false),
-        new(new DicomTag(0x0074, 0x1030), DicomVR.SQ, "1", "DeliveryVerificationImageSequence", false),
-        new(new DicomTag(0x0074, 0x1032), DicomVR.CS, "1", "VerificationImageTiming", false),
-        new(new DicomTag(0x0074, 0x1034), DicomVR.CS, "1", "DoubleExposureFlag", false),
-        new(new DicomTag(0x0074, 0x1036), DicomVR.CS, "1", "DoubleExposureOrdering", false),
-        new(new DicomTag(0x0074, 0x1038), DicomVR.DS, "1", "RETIRED_DoubleExposureMetersetTrial", true),
-        new(new DicomTag(0x0074, 0x103A), DicomVR.DS, "4", "RETIRED_DoubleExposureFieldDeltaTrial", true),
-        new(new DicomTag(0x0074, 0x1040), DicomVR.SQ, "1", "RelatedReferenceRTImageSequence", false),
-        new(new DicomTag(0x0074, 0x1042), DicomVR.SQ, "1", "GeneralMachineVerificationSequence", false),
-        new(new DicomTag(0x0074, 0x1044), DicomVR.SQ, "1", "ConventionalMachineVerificationSequence", false),
-        new(new DicomTag(0x0074, 0x1046), DicomVR.SQ, "1", "IonMachineVerificationSequence", false),
-        new(new DicomTag(0x0074, 0x1048), DicomVR.SQ, "1", "FailedAttributesSequence", false),
-        new(new DicomTag(0x0074, 0x104A), DicomVR.SQ, "1", "OverriddenAttributesSequence", false),
-        new(new DicomTag(0x0074, 0x104C), DicomVR.SQ, "1", "ConventionalControlPointVerificationSequence", false),
-        new(new DicomTag(0x0074, 0x104E), DicomVR.SQ, "1", "IonControlPointVerificationSequence", false),
-        new(new DicomTag(0x0074, 0x1050), DicomVR.SQ, "1", "AttributeOccurrenceSequence", false),
-        new(new DicomTag(0x0074, 0x1052), DicomVR.AT, "1", "AttributeOccurrencePointer", false),
-        new(new DicomTag(0x0074, 0x1054), DicomVR.UL, "1", "AttributeItemSelector", false),
-        new(new DicomTag(0x0074, 0x1056), DicomVR.LO, "1", "AttributeOccurrencePrivateCreator", false),
-        new(new DicomTag(0x0074, 0x1057), DicomVR.IS, "1-n", "SelectorSequencePointerItems", false),
-        new(new DicomTag(0x0074, 0x1200), DicomVR.CS, "1", "ScheduledProcedureStepPriority", false),
-        new(new DicomTag(0x0074, 0x1202), DicomVR.LO, "1", "WorklistLabel", false),
-        new(new DicomTag(0x0074, 0x1204), DicomVR.LO, "1", "ProcedureStepLabel", false),
-        new(new DicomTag(0x0074, 0x1210), DicomVR.SQ, "1", "ScheduledProcessingParametersSequence", false),
-        new(new DicomTag(0x0074, 0x1212), DicomVR.SQ, "1", "PerformedProcessingParametersSequence", false),
-        new(new DicomTag(0x0074, 0x1216), DicomVR.SQ, "1", "UnifiedProcedureStepPerformedProcedureSequence", false),
-        new(new DicomTag(0x0074, 0x1220), DicomVR.SQ, "1", "RETIRED_RelatedProcedureStepSequence", true),
-        new(new DicomTag(0x0074, 0x1222), DicomVR.LO, "1", "RETIRED_ProcedureStepRelationshipType", true),
-        new(new DicomTag(0x0074, 0x1224), DicomVR.SQ, "1", "ReplacedProcedureStepSequence", false),
-        new(new DicomTag(0x0074, 0x1230), DicomVR.LO, "1", "DeletionLock", false),
-        new(new DicomTag(0x0074, 0x1234), DicomVR.AE, "1", "ReceivingAE", false),
-        new(new DicomTag(0x0074, 0x1236), DicomVR.AE, "1", "RequestingAE", false),
-        new(new DicomTag(0x0074, 0x1238), DicomVR.LT, "1", "ReasonForCancellation", false),
-        new(new DicomTag(0x0074, 0x1242), DicomVR.CS, "1", "SCPStatus", false),
-        new(new DicomTag(0x0074, 0x1244), DicomVR.CS, "1", "SubscriptionListStatus", false),
-        new(new DicomTag(0x0074, 0x1246), DicomVR.CS, "1", "UnifiedProcedureStepListStatus", false),
-        new(new DicomTag(0x0074, 0x1324), DicomVR.UL, "1", "BeamOrderIndex", false),
-        new(new DicomTag(0x0074, 0x1338), DicomVR.FD, "1", "DoubleExposureMeterset", false),
-        new(new DicomTag(0x0074, 0x133A), DicomVR.FD, "4", "DoubleExposureFieldDelta", false),
-        new(new DicomTag(0x0074, 0x1401), DicomVR.SQ, "1", "BrachyTaskSequence", false),
-        new(new DicomTag(0x0074, 0x1402), DicomVR.DS, "1", "ContinuationStartTotalReferenceAirKerma", false),
-        new(new DicomTag(0x0074, 0x1403), DicomVR.DS, "1", "ContinuationEndTotalReferenceAirKerma", false),
-        new(new DicomTag(0x0074, 0x1404), DicomVR.IS, "1", "ContinuationPulseNumber", false),
-        new(new DicomTag(0x0074, 0x1405), DicomVR.SQ, "1", "ChannelDeliveryOrderSequence", false),
-        new(new DicomTag(0x0074, 0x1406), DicomVR.IS, "1", "ReferencedChannelNumber", false),
-        new(new DicomTag(0x0074, 0x1407), DicomVR.DS, "1", "StartCumulativeTimeWeight", false),
-        new(new DicomTag(0x0074, 0x1408), DicomVR.DS, "1", "EndCumulativeTimeWeight", false),
-        new(new DicomTag(0x0074, 0x1409), DicomVR.SQ, "1", "OmittedChannelSequence", false),
-        new(new DicomTag(0x0074, 0x140A), DicomVR.CS, "1", "ReasonForChannelOmission", false),
-        new(new DicomTag(0x0074, 0x140B), DicomVR.LO, "1", "ReasonForChannelOmissionDescription", false),
-        new(new DicomTag(0x0074, 0x140C), DicomVR.IS, "1", "ChannelDeliveryOrderIndex", false),
-        new(new DicomTag(0x0074, 0x140D), DicomVR.SQ, "1", "ChannelDeliveryContinuationSequence", false),
-        new(new DicomTag(0x0074, 0x140E), DicomVR.SQ, "1", "OmittedApplicationSetupSequence", false),
-        new(new DicomTag(0x0076, 0x0001), DicomVR.LO, "1", "ImplantAssemblyTemplateName", false),
-        new(new DicomTag(0x0076, 0x0003), DicomVR.LO, "1", "ImplantAssemblyTemplateIssuer", false),
-        new(new DicomTag(0x0076, 0x0006), DicomVR.LO, "1", "ImplantAssemblyTemplateVersion", false),
-        new(new DicomTag(0x0076, 0x0008), DicomVR.SQ, "1", "ReplacedImplantAssemblyTemplateSequence", false),
-        new(new DicomTag(0x0076, 0x000A), DicomVR.CS, "1", "ImplantAssemblyTemplateType", false),
-        new(new DicomTag(0x0076, 0x000C), DicomVR.SQ, "1", "OriginalImplantAssemblyTemplateSequence", false),
-        new(new DicomTag(0x0076, 0x000E), DicomVR.SQ, "1", "DerivationImplantAssemblyTemplateSequence", false),
-        new(new DicomTag(0x0076, 0x0010), DicomVR.SQ, "1", "ImplantAssemblyTemplateTargetAnatomySequence", false),
-        new(new DicomTag(0x0076, 0x0020), DicomVR.SQ, "1", "ProcedureTypeCodeSequence", false),
-        new(new DicomTag(0x0076, 0x0030), DicomVR.LO, "1", "SurgicalTechnique", false),
-        new(new DicomTag(0x0076, 0x0032), DicomVR.SQ, "1", "ComponentTypesSequence", false),
-        new(new DicomTag(0x0076, 0x0034), DicomVR.SQ, "1", "ComponentTypeCodeSequence", false),
-        new(new DicomTag(0x0076, 0x0036), DicomVR.CS, "1", "ExclusiveComponentType", false),
-        new(new DicomTag(0x0076, 0x0038), DicomVR.CS, "1", "MandatoryComponentType", false),
-        new(new DicomTag(0x0076, 0x0040), DicomVR.SQ, "1", "ComponentSequence", false),
-        new(new DicomTag(0x0076, 0x0055), DicomVR.US, "1", "ComponentID", false),
-        new(new DicomTag(0x0076, 0x0060), DicomVR.SQ, "1", "ComponentAssemblySequence", false),
-        new(new DicomTag(0x0076, 0x0070), DicomVR.US, "1", "Component1ReferencedID", false),
-        new(new DicomTag(0x0076, 0x0080), DicomVR.US, "1", "Component1ReferencedMatingFeatureSetID", false),
-        new(new DicomTag(0x0076, 0x0090), DicomVR.US, "1", "Component1ReferencedMatingFeatureID", false),
-        new(new DicomTag(0x0076, 0x00A0), DicomVR.US, "1", "Component2ReferencedID", false),
-        new(new DicomTag(0x0076, 0x00B0), DicomVR.US, "1", "Component2ReferencedMatingFeatureSetID", false),
-        new(new DicomTag(0x0076, 0x00C0), DicomVR.US, "1", "Component2ReferencedMatingFeatureID", false),
-        new(new DicomTag(0x0078, 0x0001), DicomVR.LO, "1", "ImplantTemplateGroupName", false),
-        new(new DicomTag(0x0078, 0x0010), DicomVR.ST, "1", "ImplantTemplateGroupDescription", false),
-        new(new DicomTag(0x0078, 0x0020), DicomVR.LO, "1", "ImplantTemplateGroupIssuer", false),
-        new(new DicomTag(0x0078, 0x0024), DicomVR.LO, "1", "ImplantTemplateGroupVersion", false),
-        new(new DicomTag(0x0078, 0x0026), DicomVR.SQ, "1", "ReplacedImplantTemplateGroupSequence", false),
-        new(new DicomTag(0x0078, 0x0028), DicomVR.SQ, "1", "ImplantTemplateGroupTargetAnatomySequence", false),
-        new(new DicomTag(0x0078, 0x002A), DicomVR.SQ, "1", "ImplantTemplateGroupMembersSequence", false),
-        new(new DicomTag(0x0078, 0x002E), DicomVR.US, "1", "ImplantTemplateGroupMemberID", false),
-        new(new DicomTag(0x0078, 0x0050), DicomVR.FD, "3", "ThreeDImplantTemplateGroupMemberMatchingPoint", false),
-        new(new DicomTag(0x0078, 0x0060), DicomVR.FD, "9", "ThreeDImplantTemplateGroupMemberMatchingAxes", false),
-        new(new DicomTag(0x0078, 0x0070), DicomVR.SQ, "1", "ImplantTemplateGroupMemberMatching2DCoordinatesSequence", false),
-        new(new DicomTag(0x0078, 0x0090), DicomVR.FD, "2", "TwoDImplantTemplateGroupMemberMatchingPoint", false),
-        new(new DicomTag(0x0078, 0x00A0), DicomVR.FD, "4", "TwoDImplantTemplateGroupMemberMatchingAxes", false),
-        new(new DicomTag(0x0078, 0x00B0), DicomVR.SQ, "1", "ImplantTemplateGroupVariationDimensionSequence", false),
-        new(new DicomTag(0x0078, 0x00B2), DicomVR.LO, "1", "ImplantTemplateGroupVariationDimensionName", false),
-        new(new DicomTag(0x0078, 0x00B4), DicomVR.SQ, "1", "ImplantTemplateGroupVariationDimensionRankSequence", false),
-        new(new DicomTag(0x0078, 0x00B6), DicomVR.US, "1", "ReferencedImplantTemplateGroupMemberID", false),
-        new(new DicomTag(0x0078, 0x00B8), DicomVR.US, "1", "ImplantTemplateGroupVariationDimensionRank", false),
-        new(new DicomTag(0x0080, 0x0001), DicomVR.SQ, "1", "SurfaceScanAcquisitionTypeCodeSequence", false),
-        new(new DicomTag(0x0080, 0x0002), DicomVR.SQ, "1", "SurfaceScanModeCodeSequence", false),
-        new(new DicomTag(0x0080, 0x0003), DicomVR.SQ, "1", "RegistrationMethodCodeSequence", false),
-        new(new DicomTag(0x0080, 0x0004), DicomVR.FD, "1", "ShotDurationTime", false),
-        new(new DicomTag(0x0080, 0x0005), DicomVR.FD, "1", "ShotOffsetTime", false),
-        new(new DicomTag(0x0080, 0x0006), DicomVR.US, "1-n", "SurfacePointPresentationValueData", false),
-        new(new DicomTag(0x0080, 0x0007), DicomVR.US, "3-3n", "SurfacePointColorCIELabValueData", false),
-        new(new DicomTag(0x0080, 0x0008), DicomVR.SQ, "1", "UVMappingSequence", false),
-        new(new DicomTag(0x0080, 0x0009), DicomVR.SH, "1", "TextureLabel", false),
-        new(new DicomTag(0x0080, 0x0010), DicomVR.OF, "1", "UValueData", false),
-        new(new DicomTag(0x0080, 0x0011), DicomVR.OF, "1", "VValueData", false),
-        new(new DicomTag(0x0080, 0x0012), DicomVR.SQ, "1", "ReferencedTextureSequence", false),
-        new(new DicomTag(0x0080, 0x0013), DicomVR.SQ, "1", "ReferencedSurfaceDataSequence", false),
-        new(new DicomTag(0x0082, 0x0001), DicomVR.CS, "1", "AssessmentSummary", false),
-        new(new DicomTag(0x0082, 0x0003), DicomVR.UT, "1", "AssessmentSummaryDescription", false),
-        new(new DicomTag(0x0082, 0x0004), DicomVR.SQ, "1", "AssessedSOPInstanceSequence", false),
-        new(new DicomTag(0x0082, 0x0005), DicomVR.SQ, "1", "ReferencedComparisonSOPInstanceSequence", false),
-        new(new DicomTag(0x0082, 0x0006), DicomVR.UL, "1", "NumberOfAssessmentObservations", false),
-        new(new DicomTag(0x0082, 0x0007), DicomVR.SQ, "1", "AssessmentObservationsSequence", false),
-        new(new DicomTag(0x0082, 0x0008), DicomVR.CS, "1", "ObservationSignificance", false),
-        new(new DicomTag(0x0082, 0x000A), DicomVR.UT, "1", "ObservationDescription", false),
-        new(new DicomTag(0x0082, 0x000C), DicomVR.SQ, "1", "StructuredConstraintObservationSequence", false),
-        new(new DicomTag(0x0082, 0x0010), DicomVR.SQ, "1", "AssessedAttributeValueSequence", false),
-        new(new DicomTag(0x0082, 0x0016), DicomVR.LO, "1", "AssessmentSetID", false),
-        new(new DicomTag(0x0082, 0x0017), DicomVR.SQ, "1", "AssessmentRequesterSequence", false),
-        new(new DicomTag(0x0082, 0x0018), DicomVR.LO, "1", "SelectorAttributeName", false),
-        new(new DicomTag(0x0082, 0x0019), DicomVR.LO, "1", "SelectorAttributeKeyword", false),
-        new(new DicomTag(0x0082, 0x0021), DicomVR.SQ, "1", "AssessmentTypeCodeSequence", false),
-        new(new DicomTag(0x0082, 0x0022), DicomVR.SQ, "1", "ObservationBasisCodeSequence", false),
-        new(new DicomTag(0x0082, 0x0023), DicomVR.LO, "1", "AssessmentLabel", false),
-        new(new DicomTag(0x0082, 0x0032), DicomVR.CS, "1", "ConstraintType", false),
-        new(new DicomTag(0x0082, 0x0033), DicomVR.UT, "1", "SpecificationSelectionGuidance", false),
-        new(new DicomTag(0x0082, 0x0034), DicomVR.SQ, "1", "ConstraintValueSequence", false),
-        new(new DicomTag(0x0082, 0x0035), DicomVR.SQ, "1", "RecommendedDefaultValueSequence", false),
-        new(new DicomTag(0x0082, 0x0036), DicomVR.CS, "1", "ConstraintViolationSignificance", false),
-        new(new DicomTag(0x0082, 0x0037), DicomVR.UT, "1", "ConstraintViolationCondition", false),
-        new(new DicomTag(0x0082, 0x0038), DicomVR.CS, "1", "ModifiableConstraintFlag", false),
-        new(new DicomTag(0x0088, 0x0130), DicomVR.SH, "1", "StorageMediaFileSetID", false),
-        new(new DicomTag(0x0088, 0x0140), DicomVR.UI, "1", "StorageMediaFileSetUID", false),
-        new(new DicomTag(0x0088, 0x0200), DicomVR.SQ, "1", "IconImageSequence", false),
-        new(new DicomTag(0x0088, 0x0904), DicomVR.LO, "1", "RETIRED_TopicTitle", true),
-        new(new DicomTag(0x0088, 0x0906), DicomVR.ST, "1", "RETIRED_TopicSubject", true),
-        new(new DicomTag(0x0088, 0x0910), DicomVR.LO, "1", "RETIRED_TopicAuthor", true),
-        new(new DicomTag(0x0088, 0x0912), DicomVR.LO, "1-32", "RETIRED_TopicKeywords", true),
-        new(new DicomTag(0x0100, 0x0410), DicomVR.CS, "1", "SOPInstanceStatus", false),
-        new(new DicomTag(0x0100, 0x0420), DicomVR.DT, "1", "SOPAuthorizationDateTime", false),
-        new(new DicomTag(0x0100, 0x0424), DicomVR.LT, "1", "SOPAuthorizationComment", false),
-        new(new DicomTag(0x0100, 0x0426), DicomVR.LO, "1", "AuthorizationEquipmentCertificationNumber", false),
-        new(new DicomTag(0x0400, 0x0005), DicomVR.US, "1", "MACIDNumber", false),
-        new(new DicomTag(0x0400, 0x0010), DicomVR.UI, "1", "MACCalculationTransferSyntaxUID", false),
-        new(new DicomTag(0x0400, 0x0015), DicomVR.CS, "1", "MACAlgorithm", false),
-        new(new DicomTag(0x0400, 0x0020), DicomVR.AT, "1-n", "DataElementsSigned", false),
-        new(new DicomTag(0x0400, 0x0100), DicomVR.UI, "1", "DigitalSignatureUID", false),
-        new(new DicomTag(0x0400, 0x0105), DicomVR.DT, "1", "DigitalSignatureDateTime", false),
-        new(new DicomTag(0x0400, 0x0110), DicomVR.CS, "1", "CertificateType", false),
-        new(new DicomTag(0x0400, 0x0115), DicomVR.OB, "1", "CertificateOfSigner", false),
-        new(new DicomTag(0x0400, 0x0120), DicomVR.OB, "1", "Signature", false),
-        new(new DicomTag(0x0400, 0x0305), DicomVR.CS, "1", "CertifiedTimestampType", false),
-        new(new DicomTag(0x0400, 0x0310), DicomVR.OB, "1", "CertifiedTimestamp", false),
-        new(new DicomTag(0x0400, 0x0401), DicomVR.SQ, "1", "DigitalSignaturePurposeCodeSequence", false),
-        new(new DicomTag(0x0400, 0x0402), DicomVR.SQ, "1", "ReferencedDigitalSignatureSequence", false),
-        new(new DicomTag(0x0400, 0x0403), DicomVR.SQ, "1", "ReferencedSOPInstanceMACSequence", false),
-        new(new DicomTag(0x0400, 0x0404), DicomVR.OB, "1", "MAC", false),
-        new(new DicomTag(0x0400, 0x0500), DicomVR.SQ, "1", "EncryptedAttributesSequence", false),
-        new(new DicomTag(0x0400, 0x0510), DicomVR.UI, "1", "EncryptedContentTransferSyntaxUID", false),
-        new(new DicomTag(0x0400, 0x0520), DicomVR.OB, "1", "EncryptedContent", false),
-        new(new DicomTag(0x0400, 0x0550), DicomVR.SQ, "1", "ModifiedAttributesSequence", false),
-        new(new DicomTag(0x0400, 0x0551), DicomVR.SQ, "1", "NonconformingModifiedAttributesSequence", false),
-        new(new DicomTag(0x0400, 0x0552), DicomVR.OB, "1", "NonconformingDataElementValue", false),
-        new(new DicomTag(0x0400, 0x0561), DicomVR.SQ, "1", "OriginalAttributesSequence", false),
-        new(new DicomTag(0x0400, 0x0562), DicomVR.DT, "1", "AttributeModificationDateTime", false),
-        new(new DicomTag(0x0400, 0x0563), DicomVR.LO, "1", "ModifyingSystem", false),
-        new(new DicomTag(0x0400, 0x0564), DicomVR.LO, "1", "SourceOfPreviousValues", false),
-        new(new DicomTag(0x0400, 0x0565), DicomVR.CS, "1", "ReasonForTheAttributeModification", false),
-        new(new DicomTag(0x0400, 0x0600), DicomVR.CS, "1", "InstanceOriginStatus", false),
-        new(new DicomTag(0x1000, 0x0010), DicomVR.US, "3", "RETIRED_EscapeTriplet", true),
-        new(new DicomTag(0x1000, 0x0011), DicomVR.US, "3", "RETIRED_RunLengthTriplet", true),
-        new(new DicomTag(0x1000, 0x0012), DicomVR.US, "1", "RETIRED_HuffmanTableSize", true),
-        new(new DicomTag(0x1000, 0x0013), DicomVR.US, "3", "RETIRED_HuffmanTableTriplet", true),
-        new(new DicomTag(0x1000, 0x0014), DicomVR.US, "1", "RETIRED_ShiftTableSize", true),
-        new(new DicomTag(0x1000, 0x0015), DicomVR.US, "3", "RETIRED_ShiftTableTriplet", true),
-        new(new DicomTag(0x1010, 0x0004), DicomVR.US, "1-n", "RETIRED_ZonalMap", true),
-        new(new DicomTag(0x2000, 0x0010), DicomVR.IS, "1", "NumberOfCopies", false),
-        new(new DicomTag(0x2000, 0x001E), DicomVR.SQ, "1", "PrinterConfigurationSequence", false),
-        new(new DicomTag(0x2000, 0x0020), DicomVR.CS, "1", "PrintPriority", false),
-        new(new DicomTag(0x2000, 0x0030), DicomVR.CS, "1", "MediumType", false),
-        new(new DicomTag(0x2000, 0x0040), DicomVR.CS, "1", "FilmDestination", false),
-        new(new DicomTag(0x2000, 0x0050), DicomVR.LO, "1", "FilmSessionLabel", false),
-        new(new DicomTag(0x2000, 0x0060), DicomVR.IS, "1", "MemoryAllocation", false),
-        new(new DicomTag(0x2000, 0x0061), DicomVR.IS, "1", "MaximumMemoryAllocation", false),
-        new(new DicomTag(0x2000, 0x0062), DicomVR.CS, "1", "RETIRED_ColorImagePrintingFlag", true),
-        new(new DicomTag(0x2000, 0x0063), DicomVR.CS, "1", "RETIRED_CollationFlag", true),
-        new(new DicomTag(0x2000, 0x0065), DicomVR.CS, "1", "RETIRED_AnnotationFlag", true),
-        new(new DicomTag(0x2000, 0x0067), DicomVR.CS, "1", "RETIRED_ImageOverlayFlag", true),
-        new(new DicomTag(0x2000, 0x0069), DicomVR.CS, "1", "RETIRED_PresentationLUTFlag", true),
-        new(new DicomTag(0x2000, 0x006A), DicomVR.CS, "1", "RETIRED_ImageBoxPresentationLUTFlag", true),
-        new(new DicomTag(0x2000, 0x00A0), DicomVR.US, "1", "MemoryBitDepth", false),
-        new(new DicomTag(0x2000, 0x00A1), DicomVR.US, "1", "PrintingBitDepth", false),
-        new(new DicomTag(0x2000, 0x00A2), DicomVR.SQ, "1", "MediaInstalledSequence", false),
-        new(new DicomTag(0x2000, 0x00A4), DicomVR.SQ, "1", "OtherMediaAvailableSequence", false),
-        new(new DicomTag(0x2000, 0x00A8), DicomVR.SQ, "1", "SupportedImageDisplayFormatsSequence", false),
-        new(new DicomTag(0x2000, 0x0500), DicomVR.SQ, "1", "ReferencedFilmBoxSequence", false),
-        new(new DicomTag(0x2000, 0x0510), DicomVR.SQ, "1", "RETIRED_ReferencedStoredPrintSequence", true),
-        new(new DicomTag(0x2010, 0x0010), DicomVR.ST, "1", "ImageDisplayFormat", false),
-        new(new DicomTag(0x2010, 0x0030), DicomVR.CS, "1", "AnnotationDisplayFormatID", false),
-        new(new DicomTag(0x2010, 0x0040), DicomVR.CS, "1", "FilmOrientation", false),
-        new(new DicomTag(0x2010, 0x0050), DicomVR.CS, "1", "FilmSizeID", false),
-        new(new DicomTag(0x2010, 0x0052), DicomVR.CS, "1", "PrinterResolutionID", false),
-        new(new DicomTag(0x2010, 0x0054), DicomVR.CS, "1", "DefaultPrinterResolutionID", false),
-        new(new DicomTag(0x2010, 0x0060), DicomVR.CS, "1", "MagnificationType", false),
-        new(new DicomTag(0x2010, 0x0080), DicomVR.CS, "1", "SmoothingType", false),
-        new(new DicomTag(0x2010, 0x00A6), DicomVR.CS, "1", "DefaultMagnificationType", false),
-        new(new DicomTag(0x2010, 0x00A7), DicomVR.CS, "1-n", "OtherMagnificationTypesAvailable", false),
-        new(new DicomTag(0x2010, 0x00A8), DicomVR.CS, "1", "DefaultSmoothingType", false),
-        new(new DicomTag(0x2010, 0x00A9), DicomVR.CS, "1-n", "OtherSmoothingTypesAvailable", false),
-        new(new DicomTag(0x2010, 0x0100), DicomVR.CS, "1", "BorderDensity", false),
-        new(new DicomTag(0x2010, 0x0110), DicomVR.CS, "1", "EmptyImageDensity", false),
-        new(new DicomTag(0x2010, 0x0120), DicomVR.US, "1", "MinDensity", false),
-        new(new DicomTag(0x2010, 0x0130), DicomVR.US, "1", "MaxDensity", false),
-        new(new DicomTag(0x2010, 0x0140), DicomVR.CS, "1", "Trim", false),
-        new(new DicomTag(0x2010, 0x0150), DicomVR.ST, "1", "ConfigurationInformation", false),
-        new(new DicomTag(0x2010, 0x0152), DicomVR.LT, "1", "ConfigurationInformationDescription", false),
-        new(new DicomTag(0x2010, 0x0154), DicomVR.IS, "1", "MaximumCollatedFilms", false),
-        new(new DicomTag(0x2010, 0x015E), DicomVR.US, "1", "Illumination", false),
-        new(new DicomTag(0x2010, 0x0160), DicomVR.US, "1", "ReflectedAmbientLight", false),
-        new(new DicomTag(0x2010, 0x0376), DicomVR.DS, "2", "PrinterPixelSpacing", false),
-        new(new DicomTag(0x2010, 0x0500), DicomVR.SQ, "1", "ReferencedFilmSessionSequence", false),
-        new(new DicomTag(0x2010, 0x0510), DicomVR.SQ, "1", "ReferencedImageBoxSequence", false),
-        new(new DicomTag(0x2010, 0x0520), DicomVR.SQ, "1", "ReferencedBasicAnnotationBoxSequence", false),
-        new(new DicomTag(0x2020, 0x0010), DicomVR.US, "1", "ImageBoxPosition", false),
-        new(new DicomTag(0x2020, 0x0020), DicomVR.CS, "1", "Polarity", false),
-        new(new DicomTag(0x2020, 0x0030), DicomVR.DS, "1", "RequestedImageSize", false),
-        new(new DicomTag(0x2020, 0x0040), DicomVR.CS, "1", "RequestedDecimateCropBehavior", false),
-        new(new DicomTag(0x2020, 0x0050), DicomVR.CS, "1", "RequestedResolutionID", false),
-        new(new DicomTag(0x2020, 0x00A0), DicomVR.CS, "1", "RequestedImageSizeFlag", false),
-        new(new DicomTag(0x2020, 0x00A2), DicomVR.CS, "1", "DecimateCropResult", false),
-        new(new DicomTag(0x2020, 0x0110), DicomVR.SQ, "1", "BasicGrayscaleImageSequence", false),
-        new(new DicomTag(0x2020, 0x0111), DicomVR.SQ, "1", "BasicColorImageSequence", false),
-        new(new DicomTag(0x2020, 0x0130), DicomVR.SQ, "1", "RETIRED_ReferencedImageOverlayBoxSequence", true),
-        new(new DicomTag(0x2020, 0x0140), DicomVR.SQ, "1", "RETIRED_ReferencedVOILUTBoxSequence", true),
-        new(new DicomTag(0x2030, 0x0010), DicomVR.US, "1", "AnnotationPosition", false),
-        new(new DicomTag(0x2030, 0x0020), DicomVR.LO, "1", "TextString", false),
-        new(new DicomTag(0x2040, 0x0010), DicomVR.SQ, "1", "RETIRED_ReferencedOverlayPlaneSequence", true),
-        new(new DicomTag(0x2040, 0x0011), DicomVR.US, "1-99", "RETIRED_ReferencedOverlayPlaneGroups", true),
-        new(new DicomTag(0x2040, 0x0020), DicomVR.SQ, "1", "RETIRED_OverlayPixelDataSequence", true),
-        new(new DicomTag(0x2040, 0x0060), DicomVR.CS, "1", "RETIRED_OverlayMagnificationType", true),
-        new(new DicomTag(0x2040, 0x0070), DicomVR.CS, "1", "RETIRED_OverlaySmoothingType", true),
-        new(new DicomTag(0x2040, 0x0072), DicomVR.CS, "1", "RETIRED_OverlayOrImageMagnification", true),
-        new(new DicomTag(0x2040, 0x0074), DicomVR.US, "1", "RETIRED_MagnifyToNumberOfColumns", true),
-        new(new DicomTag(0x2040, 0x0080), DicomVR.CS, "1", "RETIRED_OverlayForegroundDensity", true),
-        new(new DicomTag(0x2040, 0x0082), DicomVR.CS, "1", "RETIRED_OverlayBackgroundDensity", true),
-        new(new DicomTag(0x2040, 0x0090), DicomVR.CS, "1", "RETIRED_OverlayMode", true),
-        new(new DicomTag(0x2040, 0x0100), DicomVR.CS, "1", "RETIRED_ThresholdDensity", true),
-        new(new DicomTag(0x2040, 0x0500), DicomVR.SQ, "1", "RETIRED_ReferencedImageBoxSequenceRetired", true),
-        new(new DicomTag(0x2050, 0x0010), DicomVR.SQ, "1", "PresentationLUTSequence", false),
-        new(new DicomTag(0x2050, 0x0020), DicomVR.CS, "1", "PresentationLUTShape", false),
-        new(new DicomTag(0x2050, 0x0500), DicomVR.SQ, "1", "ReferencedPresentationLUTSequence", false),
-        new(new DicomTag(0x2100, 0x0010), DicomVR.SH, "1", "RETIRED_PrintJobID", true),
-        new(new DicomTag(0x2100, 0x0020), DicomVR.CS, "1", "ExecutionStatus", false),
-        new(new DicomTag(0x2100, 0x0030), DicomVR.CS, "1", "ExecutionStatusInfo", false),
-        new(new DicomTag(0x2100, 0x0040), DicomVR.DA, "1", "CreationDate", false),
-        new(new DicomTag(0x2100, 0x0050), DicomVR.TM, "1", "CreationTime", false),
-        new(new DicomTag(0x2100, 0x0070), DicomVR.AE, "1", "Originator", false),
-        new(new DicomTag(0x2100, 0x0140), DicomVR.AE, "1", "DestinationAE", false),
-        new(new DicomTag(0x2100, 0x0160), DicomVR.SH, "1", "OwnerID", false),
-        new(new DicomTag(0x2100, 0x0170), DicomVR.IS, "1", "NumberOfFilms", false),
-        new(new DicomTag(0x2100, 0x0500), DicomVR.SQ, "1", "RETIRED_ReferencedPrintJobSequencePullStoredPrint", true),
-        new(new DicomTag(0x2110, 0x0010), DicomVR.CS, "1", "PrinterStatus", false),
-        new(new DicomTag(0x2110, 0x0020), DicomVR.CS, "1", "PrinterStatusInfo", false),
-        new(new DicomTag(0x2110, 0x0030), DicomVR.LO, "1", "PrinterName", false),
-        new(new DicomTag(0x2110, 0x0099), DicomVR.SH, "1", "RETIRED_PrintQueueID", true),
-        new(new DicomTag(0x2120, 0x0010), DicomVR.CS, "1", "RETIRED_QueueStatus", true),
-        new(new DicomTag(0x2120, 0x0050), DicomVR.SQ, "1", "RETIRED_PrintJobDescriptionSequence", true),
-        new(new DicomTag(0x2120, 0x0070), DicomVR.SQ, "1", "RETIRED_ReferencedPrintJobSequence", true),
-        new(new DicomTag(0x2130, 0x0010), DicomVR.SQ, "1", "RETIRED_PrintManagementCapabilitiesSequence", true),
-        new(new DicomTag(0x2130, 0x0015), DicomVR.SQ, "1", "RETIRED_PrinterCharacteristicsSequence", true),
-        new(new DicomTag(0x2130, 0x0030), DicomVR.SQ, "1", "RETIRED_FilmBoxContentSequence", true),
-        new(new DicomTag(0x2130, 0x0040), DicomVR.SQ, "1", "RETIRED_ImageBoxContentSequence", true),
-        new(new DicomTag(0x2130, 0x0050), DicomVR.SQ, "1", "RETIRED_AnnotationContentSequence", true),
-        new(new DicomTag(0x2130, 0x0060), DicomVR.SQ, "1", "RETIRED_ImageOverlayBoxContentSequence", true),
-        new(new DicomTag(0x2130, 0x0080), DicomVR.SQ, "1", "RETIRED_PresentationLUTContentSequence", true),
-        new(new DicomTag(0x2130, 0x00A0), DicomVR.SQ, "1", "ProposedStudySequence", false),
-        new(new DicomTag(0x2130, 0x00C0), DicomVR.SQ, "1", "OriginalImageSequence", false),
-        new(new DicomTag(0x2200, 0x0001), DicomVR.CS, "1", "LabelUsingInformationExtractedFromInstances", false),
-        new(new DicomTag(0x2200, 0x0002), DicomVR.UT, "1", "LabelText", false),
-        new(new DicomTag(0x2200, 0x0003), DicomVR.CS, "1", "LabelStyleSelection", false),
-        new(new DicomTag(0x2200, 0x0004), DicomVR.LT, "1", "MediaDisposition", false),
-        new(new DicomTag(0x2200, 0x0005), DicomVR.LT, "1", "BarcodeValue", false),
-        new(new DicomTag(0x2200, 0x0006), DicomVR.CS, "1", "BarcodeSymbology", false),
-        new(new DicomTag(0x2200, 0x0007), DicomVR.CS, "1", "AllowMediaSplitting", false),
-        new(new DicomTag(0x2200, 0x0008), DicomVR.CS, "1", "IncludeNonDICOMObjects", false),
-        new(new DicomTag(0x2200, 0x0009), DicomVR.CS, "1", "IncludeDisplayApplication", false),
-        new(new DicomTag(0x2200, 0x000A), DicomVR.CS, "1", "PreserveCompositeInstancesAfterMediaCreation", false),
-        new(new DicomTag(0x2200, 0x000B), DicomVR.US, "1", "TotalNumberOfPiecesOfMediaCreated", false),
-        new(new DicomTag(0x2200, 0x000C), DicomVR.LO, "1", "RequestedMediaApplicationProfile", false),
-        new(new DicomTag(0x2200, 0x000D), DicomVR.SQ, "1", "ReferencedStorageMediaSequence", false),
-        new(new DicomTag(0x2200, 0x000E), DicomVR.AT, "1-n", "FailureAttributes", false),
-        new(new DicomTag(0x2200, 0x000F), DicomVR.CS, "1", "AllowLossyCompression", false),
-        new(new DicomTag(0x2200, 0x0020), DicomVR.CS, "1", "RequestPriority", false),
-        new(new DicomTag(0x3002, 0x0002), DicomVR.SH, "1", "RTImageLabel", false),
-        new(new DicomTag(0x3002, 0x0003), DicomVR.LO, "1", "RTImageName", false),
-        new(new DicomTag(0x3002, 0x0004), DicomVR.ST, "1", "RTImageDescription", false),
-        new(new DicomTag(0x3002, 0x000A), DicomVR.CS, "1", "ReportedValuesOrigin", false),
-        new(new DicomTag(0x3002, 0x000C), DicomVR.CS, "1", "RTImagePlane", false),
-        new(new DicomTag(0x3002, 0x000D), DicomVR.DS, "3", "XRayImageReceptorTranslation", false),
-        new(new DicomTag(0x3002, 0x000E), DicomVR.DS, "1", "XRayImageReceptorAngle", false),
-        new(new DicomTag(0x3002, 0x0010), DicomVR.DS, "6", "RTImageOrientation", false),
-        new(new DicomTag(0x3002, 0x0011), DicomVR.DS, "2", "ImagePlanePixelSpacing", false),
-        new(new DicomTag(0x3002, 0x0012), DicomVR.DS, "2", "RTImagePosition", false),
-        new(new DicomTag(0x3002, 0x0020), DicomVR.SH, "1", "RadiationMachineName", false),
-        new(new DicomTag(0x3002, 0x0022), DicomVR.DS, "1", "RadiationMachineSAD", false),
-        new(new DicomTag(0x3002, 0x0024), DicomVR.DS, "1", "RadiationMachineSSD", false),
-        new(new DicomTag(0x3002, 0x0026), DicomVR.DS, "1", "RTImageSID", false),
-        new(new DicomTag(0x3002, 0x0028), DicomVR.DS, "1", "SourceToReferenceObjectDistance", false),
-        new(new DicomTag(0x3002, 0x0029), DicomVR.IS, "1", "FractionNumber", false),
-        new(new DicomTag(0x3002, 0x0030), DicomVR.SQ, "1", "ExposureSequence", false),
-        new(new DicomTag(0x3002, 0x0032), DicomVR.DS, "1", "MetersetExposure", false),
-        new(new DicomTag(0x3002, 0x0034), DicomVR.DS, "4", "DiaphragmPosition", false),
-        new(new DicomTag(0x3002, 0x0040), DicomVR.SQ, "1", "FluenceMapSequence", false),
-        new(new DicomTag(0x3002, 0x0041), DicomVR.CS, "1", "FluenceDataSource", false),
-        new(new DicomTag(0x3002, 0x0042), DicomVR.DS, "1", "FluenceDataScale", false),
-        new(new DicomTag(0x3002, 0x0050), DicomVR.SQ, "1", "PrimaryFluenceModeSequence", false),
-        new(new DicomTag(0x3002, 0x0051), DicomVR.CS, "1", "FluenceMode", false),
-        new(new DicomTag(0x3002, 0x0052), DicomVR.SH, "1", "FluenceModeID", false),
-        new(new DicomTag(0x3004, 0x0001), DicomVR.CS, "1", "DVHType", false),
-        new(new DicomTag(0x3004, 0x0002), DicomVR.CS, "1", "DoseUnits", false),
-        new(new DicomTag(0x3004, 0x0004), DicomVR.CS, "1", "DoseType", false),
-        new(new DicomTag(0x3004, 0x0005), DicomVR.CS, "1", "SpatialTransformOfDose", false),
-        new(new DicomTag(0x3004, 0x0006), DicomVR.LO, "1", "DoseComment", false),
-        new(new DicomTag(0x3004, 0x0008), DicomVR.DS, "3", "NormalizationPoint", false),
-        new(new DicomTag(0x3004, 0x000A), DicomVR.CS, "1", "DoseSummationType", false),
-        new(new DicomTag(0x3004, 0x000C), DicomVR.DS, "2-n", "GridFrameOffsetVector", false),
-        new(new DicomTag(0x3004, 0x000E), DicomVR.DS, "1", "DoseGridScaling", false),
-        new(new DicomTag(0x3004, 0x0010), DicomVR.SQ, "1", "RTDoseROISequence", false),
-        new(new DicomTag(0x3004, 0x0012), DicomVR.DS, "1", "DoseValue", false),
-        new(new DicomTag(0x3004, 0x0014), DicomVR.CS, "1-3", "TissueHeterogeneityCorrection", false),
-        new(new DicomTag(0x3004, 0x0040), DicomVR.DS, "3", "DVHNormalizationPoint", false),
-        new(new DicomTag(0x3004, 0x0042), DicomVR.DS, "1", "DVHNormalizationDoseValue", false),
-        new(new DicomTag(0x3004, 0x0050), DicomVR.SQ, "1", "DVHSequence", false),
-        new(new DicomTag(0x3004, 0x0052), DicomVR.DS, "1", "DVHDoseScaling", false),
-        new(new DicomTag(0x3004, 0x0054), DicomVR.CS, "1", "DVHVolumeUnits", false),
-        new(new DicomTag(0x3004, 0x0056), DicomVR.IS, "1", "DVHNumberOfBins", false),
-        new(new DicomTag(0x3004, 0x0058), DicomVR.DS, "2-2n", "DVHData", false),
-        new(new DicomTag(0x3004, 0x0060), DicomVR.SQ, "1", "DVHReferencedROISequence", false),
-        new(new DicomTag(0x3004, 0x0062), DicomVR.CS, "1", "DVHROIContributionType", false),
-        new(new DicomTag(0x3004, 0x0070), DicomVR.DS, "1", "DVHMinimumDose", false),
-        new(new DicomTag(0x3004, 0x0072), DicomVR.DS, "1", "DVHMaximumDose", false),
-        new(new DicomTag(0x3004, 0x0074), DicomVR.DS, "1", "DVHMeanDose", false),
-        new(new DicomTag(0x3006, 0x0002), DicomVR.SH, "1", "StructureSetLabel", false),
-        new(new DicomTag(0x3006, 0x0004), DicomVR.LO, "1", "StructureSetName", false),
-        new(new DicomTag(0x3006, 0x0006), DicomVR.ST, "1", "StructureSetDescription", false),
-        new(new DicomTag(0x3006, 0x0008), DicomVR.DA, "1", "StructureSetDate", false),
-        new(new DicomTag(0x3006, 0x0009), DicomVR.TM, "1", "StructureSetTime", false),
-        new(new DicomTag(0x3006, 0x0010), DicomVR.SQ, "1", "ReferencedFrameOfReferenceSequence", false),
-        new(new DicomTag(0x3006, 0x0012), DicomVR.SQ, "1", "RTReferencedStudySequence", false),
-        new(new DicomTag(0x3006, 0x0014), DicomVR.SQ, "1", "RTReferencedSeriesSequence", false),
-        new(new DicomTag(0x3006, 0x0016), DicomVR.SQ, "1", "ContourImageSequence", false),
-        new(new DicomTag(0x3006, 0x0018), DicomVR.SQ, "1", "PredecessorStructureSetSequence", false),
-        new(new DicomTag(0x3006, 0x0020), DicomVR.SQ, "1", "StructureSetROISequence", false),
-        new(new DicomTag(0x3006, 0x0022), DicomVR.IS, "1", "ROINumber", false),
-        new(new DicomTag(0x3006, 0x0024), DicomVR.UI, "1", "ReferencedFrameOfReferenceUID", false),
-        new(new DicomTag(0x3006, 0x0026), DicomVR.LO, "1", "ROIName", false),
-        new(new DicomTag(0x3006, 0x0028), DicomVR.ST, "1", "ROIDescription", false),
-        new(new DicomTag(0x3006, 0x002A), DicomVR.IS, "3", "ROIDisplayColor", false),
-        new(new DicomTag(0x3006, 0x002C), DicomVR.DS, "1", "ROIVolume", false),
-        new(new DicomTag(0x3006, 0x0030), DicomVR.SQ, "1", "RTRelatedROISequence", false),
-        new(new DicomTag(0x3006, 0x0033), DicomVR.CS, "1", "RTROIRelationship", false),
-        new(new DicomTag(0x3006, 0x0036), DicomVR.CS, "1", "ROIGenerationAlgorithm", false),
-        new(new DicomTag(0x3006, 0x0037), DicomVR.SQ, "1", "ROIDerivationAlgorithmIdentificationSequence", false),
-        new(new DicomTag(0x3006, 0x0038), DicomVR.LO, "1", "ROIGenerationDescription", false),
-        new(new DicomTag(0x3006, 0x0039), DicomVR.SQ, "1", "ROIContourSequence", false),
-        new(new DicomTag(0x3006, 0x0040), DicomVR.SQ, "1", "ContourSequence", false),
-        new(new DicomTag(0x3006, 0x0042), DicomVR.CS, "1", "ContourGeometricType", false),
-        new(new DicomTag(0x3006, 0x0044), DicomVR.DS, "1", "RETIRED_ContourSlabThickness", true),
-        new(new DicomTag(0x3006, 0x0045), DicomVR.DS, "3", "RETIRED_ContourOffsetVector", true),
-        new(new DicomTag(0x3006, 0x0046), DicomVR.IS, "1", "NumberOfContourPoints", false),
-        new(new DicomTag(0x3006, 0x0048), DicomVR.IS, "1", "ContourNumber", false),
-        new(new DicomTag(0x3006, 0x0049), DicomVR.IS, "1-n", "RETIRED_AttachedContours", true),
-        new(new DicomTag(0x3006, 0x004A), DicomVR.SQ, "1", "SourcePixelPlanesCharacteristicsSequence", false),
-        new(new DicomTag(0x3006, 0x0050), DicomVR.DS, "3-3n", "ContourData", false),
-        new(new DicomTag(0x3006, 0x0080), DicomVR.SQ, "1", "RTROIObservationsSequence", false),
-        new(new DicomTag(0x3006, 0x0082), DicomVR.IS, "1", "ObservationNumber", false),
-        new(new DicomTag(0x3006, 0x0084), DicomVR.IS, "1", "ReferencedROINumber", false),
-        new(new DicomTag(0x3006, 0x0085), DicomVR.SH, "1", "ROIObservationLabel", false),
-        new(new DicomTag(0x3006, 0x0086), DicomVR.SQ, "1", "RTROIIdentificationCodeSequence", false),
-        new(new DicomTag(0x3006, 0x0088), DicomVR.ST, "1", "ROIObservationDescription", false),
-        new(new DicomTag(0x3006, 0x00A0), DicomVR.SQ, "1", "RelatedRTROIObservationsSequence", false),
-        new(new DicomTag(0x3006, 0x00A4), DicomVR.CS, "1", "RTROIInterpretedType", false),
-        new(new DicomTag(0x3006, 0x00A6), DicomVR.PN, "1", "ROIInterpreter", false),
-        new(new DicomTag(0x3006, 0x00B0), DicomVR.SQ, "1", "ROIPhysicalPropertiesSequence", false),
-        new(new DicomTag(0x3006, 0x00B2), DicomVR.CS, "1", "ROIPhysicalProperty", false),
-        new(new DicomTag(0x3006, 0x00B4), DicomVR.DS, "1", "ROIPhysicalPropertyValue", false),
-        new(new DicomTag(0x3006, 0x00B6), DicomVR.SQ, "1", "ROIElementalCompositionSequence", false),
-        new(new DicomTag(0x3006, 0x00B7), DicomVR.US, "1", "ROIElementalCompositionAtomicNumber", false),
-        new(new DicomTag(0x3006, 0x00B8), DicomVR.FL, "1", "ROIElementalCompositionAtomicMassFraction", false),
-        new(new DicomTag(0x3006, 0x00B9), DicomVR.SQ, "1", "RETIRED_AdditionalRTROIIdentificationCodeSequence", true),
-        new(new DicomTag(0x3006, 0x00C0), DicomVR.SQ, "1", "RETIRED_FrameOfReferenceRelationshipSequence", true),
-        new(new DicomTag(0x3006, 0x00C2), DicomVR.UI, "1", "RETIRED_RelatedFrameOfReferenceUID", true),
-        new(new DicomTag(0x3006, 0x00C4), DicomVR.CS, "1", "RETIRED_FrameOfReferenceTransformationType", true),
-        new(new DicomTag(0x3006, 0x00C6), DicomVR.DS, "16", "FrameOfReferenceTransformationMatrix", false),
-        new(new DicomTag(0x3006, 0x00C8), DicomVR.LO, "1", "FrameOfReferenceTransformationComment", false),
-        new(new DicomTag(0x3006, 0x00C9), DicomVR.SQ, "1", "PatientLocationCoordinatesSequence", false),
-        new(new DicomTag(0x3006, 0x00CA), DicomVR.SQ, "1", "PatientLocationCoordinatesCodeSequence", false),
-        new(new DicomTag(0x3006, 0x00CB), DicomVR.SQ, "1", "PatientSupportPositionSequence", false),
-        new(new DicomTag(0x3008, 0x0010), DicomVR.SQ, "1", "MeasuredDoseReferenceSequence", false),
-        new(new DicomTag(0x3008, 0x0012), DicomVR.ST, "1", "MeasuredDoseDescription", false),
-        new(new DicomTag(0x3008, 0x0014), DicomVR.CS, "1", "MeasuredDoseType", false),
-        new(new DicomTag(0x3008, 0x0016), DicomVR.DS, "1", "MeasuredDoseValue", false),
-        new(new DicomTag(0x3008, 0x0020), DicomVR.SQ, "1", "TreatmentSessionBeamSequence", false),
-        new(new DicomTag(0x3008, 0x0021), DicomVR.SQ, "1", "TreatmentSessionIonBeamSequence", false),
-        new(new DicomTag(0x3008, 0x0022), DicomVR.IS, "1", "CurrentFractionNumber", false),
-        new(new DicomTag(0x3008, 0x0024), DicomVR.DA, "1", "TreatmentControlPointDate", false),
-        new(new DicomTag(0x3008, 0x0025), DicomVR.TM, "1", "TreatmentControlPointTime", false),
-        new(new DicomTag(0x3008, 0x002A), DicomVR.CS, "1", "TreatmentTerminationStatus", false),
-        new(new DicomTag(0x3008, 0x002B), DicomVR.SH, "1", "TreatmentTerminationCode", false),
-        new(new DicomTag(0x3008, 0x002C), DicomVR.CS, "1", "TreatmentVerificationStatus", false),
-        new(new DicomTag(0x3008, 0x0030), DicomVR.SQ, "1", "ReferencedTreatmentRecordSequence", false),
-        new(new DicomTag(0x3008, 0x0032), DicomVR.DS, "1", "SpecifiedPrimaryMeterset", false),
-        new(new DicomTag(0x3008, 0x0033), DicomVR.DS, "1", "SpecifiedSecondaryMeterset", false),
-        new(new DicomTag(0x3008, 0x0036), DicomVR.DS, "1", "DeliveredPrimaryMeterset", false),
-        new(new DicomTag(0x3008, 0x0037), DicomVR.DS, "1", "DeliveredSecondaryMeterset", false),
-        new(new DicomTag(0x3008, 0x003A), DicomVR.DS, "1", "SpecifiedTreatmentTime", false),
-        new(new DicomTag(0x3008, 0x003B), DicomVR.DS, "1", "DeliveredTreatmentTime", false),
-        new(new DicomTag(0x3008, 0x0040), DicomVR.SQ, "1", "ControlPointDeliverySequence", false),
-        new(new DicomTag(0x3008, 0x0041), DicomVR.SQ, "1", "IonControlPointDeliverySequence", false),
-        new(new DicomTag(0x3008, 0x0042), DicomVR.DS, "1", "SpecifiedMeterset", false),
-        new(new DicomTag(0x3008, 0x0044), DicomVR.DS, "1", "DeliveredMeterset", false),
-        new(new DicomTag(0x3008, 0x0045), DicomVR.FL, "1", "MetersetRateSet", false),
-        new(new DicomTag(0x3008, 0x0046), DicomVR.FL, "1", "MetersetRateDelivered", false),
-        new(new DicomTag(0x3008, 0x0047), DicomVR.FL, "1-n", "ScanSpotMetersetsDelivered", false),
-        new(new DicomTag(0x3008, 0x0048), DicomVR.DS, "1", "DoseRateDelivered", false),
-        new(new DicomTag(0x3008, 0x0050), DicomVR.SQ, "1", "TreatmentSummaryCalculatedDoseReferenceSequence", false),
-        new(new DicomTag(0x3008, 0x0052), DicomVR.DS, "1", "CumulativeDoseToDoseReference", false),
-        new(new DicomTag(0x3008, 0x0054), DicomVR.DA, "1", "FirstTreatmentDate", false),
-        new(new DicomTag(0x3008, 0x0056), DicomVR.DA, "1", "MostRecentTreatmentDate", false),
-        new(new DicomTag(0x3008, 0x005A), DicomVR.IS, "1", "NumberOfFractionsDelivered", false),
-        new(new DicomTag(0x3008, 0x0060), DicomVR.SQ, "1", "OverrideSequence", false),
-        new(new DicomTag(0x3008, 0x0061), DicomVR.AT, "1", "ParameterSequencePointer", false),
-        new(new DicomTag(0x3008, 0x0062), DicomVR.AT, "1", "OverrideParameterPointer", false),
-        new(new DicomTag(0x3008, 0x0063), DicomVR.IS, "1", "ParameterItemIndex", false),
-        new(new DicomTag(0x3008, 0x0064), DicomVR.IS, "1", "MeasuredDoseReferenceNumber", false),
-        new(new DicomTag(0x3008, 0x0065), DicomVR.AT, "1", "ParameterPointer", false),
-        new(new DicomTag(0x3008, 0x0066), DicomVR.ST, "1", "OverrideReason", false),
-        new(new DicomTag(0x3008, 0x0067), DicomVR.US, "1", "ParameterValueNumber", false),
-        new(new DicomTag(0x3008, 0x0068), DicomVR.SQ, "1", "CorrectedParameterSequence", false),
-        new(new DicomTag(0x3008, 0x006A), DicomVR.FL, "1", "CorrectionValue", false),
-        new(new DicomTag(0x3008, 0x0070), DicomVR.SQ, "1", "CalculatedDoseReferenceSequence", false),
-        new(new DicomTag(0x3008, 0x0072), DicomVR.IS, "1", "CalculatedDoseReferenceNumber", false),
-        new(new DicomTag(0x3008, 0x0074), DicomVR.ST, "1", "CalculatedDoseReferenceDescription", false),
-        new(new DicomTag(0x3008, 0x0076), DicomVR.DS, "1", "CalculatedDoseReferenceDoseValue", false),
-        new(new DicomTag(0x3008, 0x0078), DicomVR.DS, "1", "StartMeterset", false),
-        new(new DicomTag(0x3008, 0x007A), DicomVR.DS, "1", "EndMeterset", false),
-        new(new DicomTag(0x3008, 0x0080), DicomVR.SQ, "1", "ReferencedMeasuredDoseReferenceSequence", false),
-        new(new DicomTag(0x3008, 0x0082), DicomVR.IS, "1", "ReferencedMeasuredDoseReferenceNumber", false),
-        new(new DicomTag(0x3008, 0x0090), DicomVR.SQ, "1", "ReferencedCalculatedDoseReferenceSequence", false),
-        new(new DicomTag(0x3008, 0x0092), DicomVR.IS, "1", "ReferencedCalculatedDoseReferenceNumber", false),
-        new(new DicomTag(0x3008, 0x00A0), DicomVR.SQ, "1", "BeamLimitingDeviceLeafPairsSequence", false),
-        new(new DicomTag(0x3008, 0x00B0), DicomVR.SQ, "1", "RecordedWedgeSequence", false),
-        new(new DicomTag(0x3008, 0x00C0), DicomVR.SQ, "1", "RecordedCompensatorSequence", false),
-        new(new DicomTag(0x3008, 0x00D0), DicomVR.SQ, "1", "RecordedBlockSequence", false),
-        new(new DicomTag(0x3008, 0x00D1), DicomVR.SQ, "1", "RecordedBlockSlabSequence", false),
-        new(new DicomTag(0x3008, 0x00E0), DicomVR.SQ, "1", "TreatmentSummaryMeasuredDoseReferenceSequence", false),
-        new(new DicomTag(0x3008, 0x00F0), DicomVR.SQ, "1", "RecordedSnoutSequence", false),
-        new(new DicomTag(0x3008, 0x00F2), DicomVR.SQ, "1", "RecordedRangeShifterSequence", false),
-        new(new DicomTag(0x3008, 0x00F4), DicomVR.SQ, "1", "RecordedLateralSpreadingDeviceSequence", false),
-        new(new DicomTag(0x3008, 0x00F6), DicomVR.SQ, "1", "RecordedRangeModulatorSequence", false),
-        new(new DicomTag(0x3008, 0x0100), DicomVR.SQ, "1", "RecordedSourceSequence", false),
-        new(new DicomTag(0x3008, 0x0105), DicomVR.LO, "1", "SourceSerialNumber", false),
-        new(new DicomTag(0x3008, 0x0110), DicomVR.SQ, "1", "TreatmentSessionApplicationSetupSequence", false),
-        new(new DicomTag(0x3008, 0x0116), DicomVR.CS, "1", "ApplicationSetupCheck", false),
-        new(new DicomTag(0x3008, 0x0120), DicomVR.SQ, "1", "RecordedBrachyAccessoryDeviceSequence", false),
-        new(new DicomTag(0x3008, 0x0122), DicomVR.IS, "1", "ReferencedBrachyAccessoryDeviceNumber", false),
-        new(new DicomTag(0x3008, 0x0130), DicomVR.SQ, "1", "RecordedChannelSequence", false),
-        new(new DicomTag(0x3008, 0x0132), DicomVR.DS, "1", "SpecifiedChannelTotalTime", false),
-        new(new DicomTag(0x3008, 0x0134), DicomVR.DS, "1", "DeliveredChannelTotalTime", false),
-        new(new DicomTag(0x3008, 0x0136), DicomVR.IS, "1", "SpecifiedNumberOfPulses", false),
-        new(new DicomTag(0x3008, 0x0138), DicomVR.IS, "1", "DeliveredNumberOfPulses", false),
-        new(new DicomTag(0x3008, 0x013A), DicomVR.DS, "1", "SpecifiedPulseRepetitionInterval", false),
-        new(new DicomTag(0x3008, 0x013C), DicomVR.DS, "1", "DeliveredPulseRepetitionInterval", false),
-        new(new DicomTag(0x3008, 0x0140), DicomVR.SQ, "1", "RecordedSourceApplicatorSequence", false),
-        new(new DicomTag(0x3008, 0x0142), DicomVR.IS, "1", "ReferencedSourceApplicatorNumber", false),
-        new(new DicomTag(0x3008, 0x0150), DicomVR.SQ, "1", "RecordedChannelShieldSequence", false),
-        new(new DicomTag(0x3008, 0x0152), DicomVR.IS, "1", "ReferencedChannelShieldNumber", false),
-        new(new DicomTag(0x3008, 0x0160), DicomVR.SQ, "1", "BrachyControlPointDeliveredSequence", false),
-        new(new DicomTag(0x3008, 0x0162), DicomVR.DA, "1", "SafePositionExitDate", false),
-        new(new DicomTag(0x3008, 0x0164), DicomVR.TM, "1", "SafePositionExitTime", false),
-        new(new DicomTag(0x3008, 0x0166), DicomVR.DA, "1", "SafePositionReturnDate", false),
-        new(new DicomTag(0x3008, 0x0168), DicomVR.TM, "1", "SafePositionReturnTime", false),
-        new(new DicomTag(0x3008, 0x0171), DicomVR.SQ, "1", "PulseSpecificBrachyControlPointDeliveredSequence", false),
-        new(new DicomTag(0x3008, 0x0172), DicomVR.US, "1", "PulseNumber", false),
-        new(new DicomTag(0x3008, 0x0173), DicomVR.SQ, "1", "BrachyPulseControlPointDeliveredSequence", false),
-        new(new DicomTag(0x3008, 0x0200), DicomVR.CS, "1", "CurrentTreatmentStatus", false),
-        new(new DicomTag(0x3008, 0x0202), DicomVR.ST, "1", "TreatmentStatusComment", false),
-        new(new DicomTag(0x3008, 0x0220), DicomVR.SQ, "1", "FractionGroupSummarySequence", false),
-        new(new DicomTag(0x3008, 0x0223), DicomVR.IS, "1", "ReferencedFractionNumber", false),
-        new(new DicomTag(0x3008, 0x0224), DicomVR.CS, "1", "FractionGroupType", false),
-        new(new DicomTag(0x3008, 0x0230), DicomVR.CS, "1", "BeamStopperPosition", false),
-        new(new DicomTag(0x3008, 0x0240), DicomVR.SQ, "1", "FractionStatusSummarySequence", false),
-        new(new DicomTag(0x3008, 0x0250), DicomVR.DA, "1", "TreatmentDate", false),
-        new(new DicomTag(0x3008, 0x0251), DicomVR.TM, "1", "TreatmentTime", false),
-        new(new DicomTag(0x300A, 0x0002), DicomVR.SH, "1", "RTPlanLabel", false),
-        new(new DicomTag(0x300A, 0x0003), DicomVR.LO, "1", "RTPlanName", false),
-        new(new DicomTag(0x300A, 0x0004), DicomVR.ST, "1", "RTPlanDescription", false),
-        new(new DicomTag(0x300A, 0x0006), DicomVR.DA, "1", "RTPlanDate", false),
-        new(new DicomTag(0x300A, 0x0007), DicomVR.TM, "1", "RTPlanTime", false),
-        new(new DicomTag(0x300A, 0x0009), DicomVR.LO, "1-n", "TreatmentProtocols", false),
-        new(new DicomTag(0x300A, 0x000A), DicomVR.CS, "1", "PlanIntent", false),
-        new(new DicomTag(0x300A, 0x000B), DicomVR.LO, "1-n", "RETIRED_TreatmentSites", true),
-        new(new DicomTag(0x300A, 0x000C), DicomVR.CS, "1", "RTPlanGeometry", false),
-        new(new DicomTag(0x300A, 0x000E), DicomVR.ST, "1", "PrescriptionDescription", false),
-        new(new DicomTag(0x300A, 0x0010), DicomVR.SQ, "1", "DoseReferenceSequence", false),
-        new(new DicomTag(0x300A, 0x0012), DicomVR.IS, "1", "DoseReferenceNumber", false),
-        new(new DicomTag(0x300A, 0x0013), DicomVR.UI, "1", "DoseReferenceUID", false),
-        new(new DicomTag(0x300A, 0x0014), DicomVR.CS, "1", "DoseReferenceStructureType", false),
-        new(new DicomTag(0x300A, 0x0015), DicomVR.CS, "1", "NominalBeamEnergyUnit", false),
-        new(new DicomTag(0x300A, 0x0016), DicomVR.LO, "1", "DoseReferenceDescription", false),
-        new(new DicomTag(0x300A, 0x0018), DicomVR.DS, "3", "DoseReferencePointCoordinates", false),
-        new(new DicomTag(0x300A, 0x001A), DicomVR.DS, "1", "NominalPriorDose", false),
-        new(new DicomTag(0x300A, 0x0020), DicomVR.CS, "1", "DoseReferenceType", false),
-        new(new DicomTag(0x300A, 0x0021), DicomVR.DS, "1", "ConstraintWeight", false),
-        new(new DicomTag(0x300A, 0x0022), DicomVR.DS, "1", "DeliveryWarningDose", false),
-        new(new DicomTag(0x300A, 0x0023), DicomVR.DS, "1", "DeliveryMaximumDose", false),
-        new(new DicomTag(0x300A, 0x0025), DicomVR.DS, "1", "TargetMinimumDose", false),
-        new(new DicomTag(0x300A, 0x0026), DicomVR.DS, "1", "TargetPrescriptionDose", false),
-        new(new DicomTag(0x300A, 0x0027), DicomVR.DS, "1", "TargetMaximumDose", false),
-        new(new DicomTag(0x300A, 0x0028), DicomVR.DS, "1", "TargetUnderdoseVolumeFraction", false),
-        new(new DicomTag(0x300A, 0x002A), DicomVR.DS, "1", "OrganAtRiskFullVolumeDose", false),
-        new(new DicomTag(0x300A, 0x002B), DicomVR.DS, "1", "OrganAtRiskLimitDose", false),
-        new(new DicomTag(0x300A, 0x002C), DicomVR.DS, "1", "OrganAtRiskMaximumDose", false),
-        new(new DicomTag(0x300A, 0x002D), DicomVR.DS, "1", "OrganAtRiskOverdoseVolumeFraction", false),
-        new(new DicomTag(0x300A, 0x0040), DicomVR.SQ, "1", "ToleranceTableSequence", false),
-        new(new DicomTag(0x300A, 0x0042), DicomVR.IS, "1", "ToleranceTableNumber", false),
-        new(new DicomTag(0x300A, 0x0043), DicomVR.SH, "1", "ToleranceTableLabel", false),
-        new(new DicomTag(0x300A, 0x0044), DicomVR.DS, "1", "GantryAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0046), DicomVR.DS, "1", "BeamLimitingDeviceAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0048), DicomVR.SQ, "1", "BeamLimitingDeviceToleranceSequence", false),
-        new(new DicomTag(0x300A, 0x004A), DicomVR.DS, "1", "BeamLimitingDevicePositionTolerance", false),
-        new(new DicomTag(0x300A, 0x004B), DicomVR.FL, "1", "SnoutPositionTolerance", false),
-        new(new DicomTag(0x300A, 0x004C), DicomVR.DS, "1", "PatientSupportAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x004E), DicomVR.DS, "1", "TableTopEccentricAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x004F), DicomVR.FL, "1", "TableTopPitchAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0050), DicomVR.FL, "1", "TableTopRollAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0051), DicomVR.DS, "1", "TableTopVerticalPositionTolerance", false),
-        new(new DicomTag(0x300A, 0x0052), DicomVR.DS, "1", "TableTopLongitudinalPositionTolerance", false),
-        new(new DicomTag(0x300A, 0x0053), DicomVR.DS, "1", "TableTopLateralPositionTolerance", false),
-        new(new DicomTag(0x300A, 0x0055), DicomVR.CS, "1", "RTPlanRelationship", false),
-        new(new DicomTag(0x300A, 0x0070), DicomVR.SQ, "1", "FractionGroupSequence", false),
-        new(new DicomTag(0x300A, 0x0071), DicomVR.IS, "1", "FractionGroupNumber", false),
-        new(new DicomTag(0x300A, 0x0072), DicomVR.LO, "1", "FractionGroupDescription", false),
-        new(new DicomTag(0x300A, 0x0078), DicomVR.IS, "1", "NumberOfFractionsPlanned", false),
-        new(new DicomTag(0x300A, 0x0079), DicomVR.IS, "1", "NumberOfFractionPatternDigitsPerDay", false),
-        new(new DicomTag(0x300A, 0x007A), DicomVR.IS, "1", "RepeatFractionCycleLength", false),
-        new(new DicomTag(0x300A, 0x007B), DicomVR.LT, "1", "FractionPattern", false),
-        new(new DicomTag(0x300A, 0x0080), DicomVR.IS, "1", "NumberOfBeams", false),
-        new(new DicomTag(0x300A, 0x0082), DicomVR.DS, "3", "RETIRED_BeamDoseSpecificationPoint", true),
-        new(new DicomTag(0x300A, 0x0083), DicomVR.UI, "1", "ReferencedDoseReferenceUID", false),
-        new(new DicomTag(0x300A, 0x0084), DicomVR.DS, "1", "BeamDose", false),
-        new(new DicomTag(0x300A, 0x0086), DicomVR.DS, "1", "BeamMeterset", false),
-        new(new DicomTag(0x300A, 0x0088), DicomVR.FL, "1", "BeamDosePointDepth", false),
-        new(new DicomTag(0x300A, 0x0089), DicomVR.FL, "1", "BeamDosePointEquivalentDepth", false),
-        new(new DicomTag(0x300A, 0x008A), DicomVR.FL, "1", "BeamDosePointSSD", false),
-        new(new DicomTag(0x300A, 0x008B), DicomVR.CS, "1", "BeamDoseMeaning", false),
-        new(new DicomTag(0x300A, 0x008C), DicomVR.SQ, "1", "BeamDoseVerificationControlPointSequence", false),
-        new(new DicomTag(0x300A, 0x008D), DicomVR.FL, "1", "RETIRED_AverageBeamDosePointDepth", true),
-        new(new DicomTag(0x300A, 0x008E), DicomVR.FL, "1", "RETIRED_AverageBeamDosePointEquivalentDepth", true),
-        new(new DicomTag(0x300A, 0x008F), DicomVR.FL, "1", "RETIRED_AverageBeamDosePointSSD", true),
-        new(new DicomTag(0x300A, 0x0090), DicomVR.CS, "1", "BeamDoseType", false),
-        new(new DicomTag(0x300A, 0x0091), DicomVR.DS, "1", "AlternateBeamDose", false),
-        new(new DicomTag(0x300A, 0x0092), DicomVR.CS, "1", "AlternateBeamDoseType", false),
-        new(new DicomTag(0x300A, 0x0093), DicomVR.CS, "1", "DepthValueAveragingFlag", false),
-        new(new DicomTag(0x300A, 0x0094), DicomVR.DS, "1", "BeamDosePointSourceToExternalContourDistance", false),
-        new(new DicomTag(0x300A, 0x00A0), DicomVR.IS, "1", "NumberOfBrachyApplicationSetups", false),
-        new(new DicomTag(0x300A, 0x00A2), DicomVR.DS, "3", "BrachyApplicationSetupDoseSpecificationPoint", false),
-        new(new DicomTag(0x300A, 0x00A4), DicomVR.DS, "1", "BrachyApplicationSetupDose", false),
-        new(new DicomTag(0x300A, 0x00B0), DicomVR.SQ, "1", "BeamSequence", false),
-        new(new DicomTag(0x300A, 0x00B2), DicomVR.SH, "1", "TreatmentMachineName", false),
-        new(new DicomTag(0x300A, 0x00B3), DicomVR.CS, "1", "PrimaryDosimeterUnit", false),
-        new(new DicomTag(0x300A, 0x00B4), DicomVR.DS, "1", "SourceAxisDistance", false),
-        new(new DicomTag(0x300A, 0x00B6), DicomVR.SQ, "1", "BeamLimitingDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x00B8), DicomVR.CS, "1", "RTBeamLimitingDeviceType", false),
-        new(new DicomTag(0x300A, 0x00BA), DicomVR.DS, "1", "SourceToBeamLimitingDeviceDistance", false),
-        new(new DicomTag(0x300A, 0x00BB), DicomVR.FL, "1", "IsocenterToBeamLimitingDeviceDistance", false),
-        new(new DicomTag(0x300A, 0x00BC), DicomVR.IS, "1", "NumberOfLeafJawPairs", false),
-        new(new DicomTag(0x300A, 0x00BE), DicomVR.DS, "3-n", "LeafPositionBoundaries", false),
-        new(new DicomTag(0x300A, 0x00C0), DicomVR.IS, "1", "BeamNumber", false),
-        new(new DicomTag(0x300A, 0x00C2), DicomVR.LO, "1", "BeamName", false),
-        new(new DicomTag(0x300A, 0x00C3), DicomVR.ST, "1", "BeamDescription", false),
-        new(new DicomTag(0x300A, 0x00C4), DicomVR.CS, "1", "BeamType", false),
-        new(new DicomTag(0x300A, 0x00C5), DicomVR.FD, "1", "BeamDeliveryDurationLimit", false),
-        new(new DicomTag(0x300A, 0x00C6), DicomVR.CS, "1", "RadiationType", false),
-        new(new DicomTag(0x300A, 0x00C7), DicomVR.CS, "1", "HighDoseTechniqueType", false),
-        new(new DicomTag(0x300A, 0x00C8), DicomVR.IS, "1", "ReferenceImageNumber", false),
-        new(new DicomTag(0x300A, 0x00CA), DicomVR.SQ, "1", "PlannedVerificationImageSequence", false),
-        new(new DicomTag(0x300A, 0x00CC), DicomVR.LO, "1-n", "ImagingDeviceSpecificAcquisitionParameters", false),
-        new(new DicomTag(0x300A, 0x00CE), DicomVR.CS, "1", "TreatmentDeliveryType", false),
-        new(new DicomTag(0x300A, 0x00D0), DicomVR.IS, "1", "NumberOfWedges", false),
-        new(new DicomTag(0x300A, 0x00D1), DicomVR.SQ, "1", "WedgeSequence", false),
-        new(new DicomTag(0x300A, 0x00D2), DicomVR.IS, "1", "WedgeNumber", false),
-        new(new DicomTag(0x300A, 0x00D3), DicomVR.CS, "1", "WedgeType", false),
-        new(new DicomTag(0x300A, 0x00D4), DicomVR.SH, "1", "WedgeID", false),
-        new(new DicomTag(0x300A, 0x00D5), DicomVR.IS, "1", "WedgeAngle", false),
-        new(new DicomTag(0x300A, 0x00D6), DicomVR.DS, "1", "WedgeFactor", false),
-        new(new DicomTag(0x300A, 0x00D7), DicomVR.FL, "1", "TotalWedgeTrayWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x00D8), DicomVR.DS, "1", "WedgeOrientation", false),
-        new(new DicomTag(0x300A, 0x00D9), DicomVR.FL, "1", "IsocenterToWedgeTrayDistance", false),
-        new(new DicomTag(0x300A, 0x00DA), DicomVR.DS, "1", "SourceToWedgeTrayDistance", false),
-        new(new DicomTag(0x300A, 0x00DB), DicomVR.FL, "1", "WedgeThinEdgePosition", false),
-        new(new DicomTag(0x300A, 0x00DC), DicomVR.SH, "1", "BolusID", false),
-        new(new DicomTag(0x300A, 0x00DD), DicomVR.ST, "1", "BolusDescription", false),
-        new(new DicomTag(0x300A, 0x00DE), DicomVR.DS, "1", "EffectiveWedgeAngle", false),
-        new(new DicomTag(0x300A, 0x00E0), DicomVR.IS, "1", "NumberOfCompensators", false),
-        new(new DicomTag(0x300A, 0x00E1), DicomVR.SH, "1", "MaterialID", false),
-        new(new DicomTag(0x300A, 0x00E2), DicomVR.DS, "1", "TotalCompensatorTrayFactor", false),
-        new(new DicomTag(0x300A, 0x00E3), DicomVR.SQ, "1", "CompensatorSequence", false),
-        new(new DicomTag(0x300A, 0x00E4), DicomVR.IS, "1", "CompensatorNumber", false),
-        new(new DicomTag(0x300A, 0x00E5), DicomVR.SH, "1", "CompensatorID", false),
-        new(new DicomTag(0x300A, 0x00E6), DicomVR.DS, "1", "SourceToCompensatorTrayDistance", false),
-        new(new DicomTag(0x300A, 0x00E7), DicomVR.IS, "1", "CompensatorRows", false),
-        new(new DicomTag(0x300A, 0x00E8), DicomVR.IS, "1", "CompensatorColumns", false),
-        new(new DicomTag(0x300A, 0x00E9), DicomVR.DS, "2", "CompensatorPixelSpacing", false),
-        new(new DicomTag(0x300A, 0x00EA), DicomVR.DS, "2", "CompensatorPosition", false),
-        new(new DicomTag(0x300A, 0x00EB), DicomVR.DS, "1-n", "CompensatorTransmissionData", false),
-        new(new DicomTag(0x300A, 0x00EC), DicomVR.DS, "1-n", "CompensatorThicknessData", false),
-        new(new DicomTag(0x300A, 0x00ED), DicomVR.IS, "1", "NumberOfBoli", false),
-        new(new DicomTag(0x300A, 0x00EE), DicomVR.CS, "1", "CompensatorType", false),
-        new(new DicomTag(0x300A, 0x00EF), DicomVR.SH, "1", "CompensatorTrayID", false),
-        new(new DicomTag(0x300A, 0x00F0), DicomVR.IS, "1", "NumberOfBlocks", false),
-        new(new DicomTag(0x300A, 0x00F2), DicomVR.DS, "1", "TotalBlockTrayFactor", false),
-        new(new DicomTag(0x300A, 0x00F3), DicomVR.FL, "1", "TotalBlockTrayWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x00F4), DicomVR.SQ, "1", "BlockSequence", false),
-        new(new DicomTag(0x300A, 0x00F5), DicomVR.SH, "1", "BlockTrayID", false),
-        new(new DicomTag(0x300A, 0x00F6), DicomVR.DS, "1", "SourceToBlockTrayDistance", false),
-        new(new DicomTag(0x300A, 0x00F7), DicomVR.FL, "1", "IsocenterToBlockTrayDistance", false),
-        new(new DicomTag(0x300A, 0x00F8), DicomVR.CS, "1", "BlockType", false),
-        new(new DicomTag(0x300A, 0x00F9), DicomVR.LO, "1", "AccessoryCode", false),
-        new(new DicomTag(0x300A, 0x00FA), DicomVR.CS, "1", "BlockDivergence", false),
-        new(new DicomTag(0x300A, 0x00FB), DicomVR.CS, "1", "BlockMountingPosition", false),
-        new(new DicomTag(0x300A, 0x00FC), DicomVR.IS, "1", "BlockNumber", false),
-        new(new DicomTag(0x300A, 0x00FE), DicomVR.LO, "1", "BlockName", false),
-        new(new DicomTag(0x300A, 0x0100), DicomVR.DS, "1", "BlockThickness", false),
-        new(new DicomTag(0x300A, 0x0102), DicomVR.DS, "1", "BlockTransmission", false),
-        new(new DicomTag(0x300A, 0x0104), DicomVR.IS, "1", "BlockNumberOfPoints", false),
-        new(new DicomTag(0x300A, 0x0106), DicomVR.DS, "2-2n", "BlockData", false),
-        new(new DicomTag(0x300A, 0x0107), DicomVR.SQ, "1", "ApplicatorSequence", false),
-        new(new DicomTag(0x300A, 0x0108), DicomVR.SH, "1", "ApplicatorID", false),
-        new(new DicomTag(0x300A, 0x0109), DicomVR.CS, "1", "ApplicatorType", false),
-        new(new DicomTag(0x300A, 0x010A), DicomVR.LO, "1", "ApplicatorDescription", false),
-        new(new DicomTag(0x300A, 0x010C), DicomVR.DS, "1", "CumulativeDoseReferenceCoefficient", false),
-        new(new DicomTag(0x300A, 0x010E), DicomVR.DS, "1", "FinalCumulativeMetersetWeight", false),
-        new(new DicomTag(0x300A, 0x0110), DicomVR.IS, "1", "NumberOfControlPoints", false),
-        new(new DicomTag(0x300A, 0x0111), DicomVR.SQ, "1", "ControlPointSequence", false),
-        new(new DicomTag(0x300A, 0x0112), DicomVR.IS, "1", "ControlPointIndex", false),
-        new(new DicomTag(0x300A, 0x0114), DicomVR.DS, "1", "NominalBeamEnergy", false),
-        new(new DicomTag(0x300A, 0x0115), DicomVR.DS, "1", "DoseRateSet", false),
-        new(new DicomTag(0x300A, 0x0116), DicomVR.SQ, "1", "WedgePositionSequence", false),
-        new(new DicomTag(0x300A, 0x0118), DicomVR.CS, "1", "WedgePosition", false),
-        new(new DicomTag(0x300A, 0x011A), DicomVR.SQ, "1", "BeamLimitingDevicePositionSequence", false),
-        new(new DicomTag(0x300A, 0x011C), DicomVR.DS, "2-2n", "LeafJawPositions", false),
-        new(new DicomTag(0x300A, 0x011E), DicomVR.DS, "1", "GantryAngle", false),
-        new(new DicomTag(0x300A, 0x011F), DicomVR.CS, "1", "GantryRotationDirection", false),
-        new(new DicomTag(0x300A, 0x0120), DicomVR.DS, "1", "BeamLimitingDeviceAngle", false),
-        new(new DicomTag(0x300A, 0x0121), DicomVR.CS, "1", "BeamLimitingDeviceRotationDirection", false),
-        new(new DicomTag(0x300A, 0x0122), DicomVR.DS, "1", "PatientSupportAngle", false),
-        new(new DicomTag(0x300A, 0x0123), DicomVR.CS, "1", "PatientSupportRotationDirection", false),
-        new(new DicomTag(0x300A, 0x0124), DicomVR.DS, "1", "TableTopEccentricAxisDistance", false),
-        new(new DicomTag(0x300A, 0x0125), DicomVR.DS, "1", "TableTopEccentricAngle", false),
-        new(new DicomTag(0x300A, 0x0126), DicomVR.CS, "1", "TableTopEccentricRotationDirection", false),
-        new(new DicomTag(0x300A, 0x0128), DicomVR.DS, "1", "TableTopVerticalPosition", false),
-        new(new DicomTag(0x300A, 0x0129), DicomVR.DS, "1", "TableTopLongitudinalPosition", false),
-        new(new DicomTag(0x300A, 0x012A), DicomVR.DS, "1", "TableTopLateralPosition", false),
-        new(new DicomTag(0x300A, 0x012C), DicomVR.DS, "3", "IsocenterPosition", false),
-        new(new DicomTag(0x300A, 0x012E), DicomVR.DS, "3", "SurfaceEntryPoint", false),
-        new(new DicomTag(0x300A, 0x0130), DicomVR.DS, "1", "SourceToSurfaceDistance", false),
-        new(new DicomTag(0x300A, 0x0131), DicomVR.FL, "1", "AverageBeamDosePointSourceToExternalContourDistance", false),
-        new(new DicomTag(0x300A, 0x0132), DicomVR.FL, "1", "SourceToExternalContourDistance", false),
-        new(new DicomTag(0x300A, 0x0133), DicomVR.FL, "3", "ExternalContourEntryPoint", false),
-        new(new DicomTag(0x300A, 0x0134), DicomVR.DS, "1", "CumulativeMetersetWeight", false),
-        new(new DicomTag(0x300A, 0x0140), DicomVR.FL, "1", "TableTopPitchAngle", false),
-        new(new DicomTag(0x300A, 0x0142), DicomVR.CS, "1", "TableTopPitchRotationDirection", false),
-        new(new DicomTag(0x300A, 0x0144), DicomVR.FL, "1", "TableTopRollAngle", false),
-        new(new DicomTag(0x300A, 0x0146), DicomVR.CS, "1", "TableTopRollRotationDirection", false),
-        new(new DicomTag(0x300A, 0x0148), DicomVR.FL, "1", "HeadFixationAngle", false),
-        new(new DicomTag(0x300A, 0x014A), DicomVR.FL, "1", "GantryPitchAngle", false),
-        new(new DicomTag(0x300A, 0x014C), DicomVR.CS, "1", "GantryPitchRotationDirection", false),
-        new(new DicomTag(0x300A, 0x014E), DicomVR.FL, "1", "GantryPitchAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0150), DicomVR.CS, "1", "FixationEye", false),
-        new(new DicomTag(0x300A, 0x0151), DicomVR.DS, "1", "ChairHeadFramePosition", false),
-        new(new DicomTag(0x300A, 0x0152), DicomVR.DS, "1", "HeadFixationAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0153), DicomVR.DS, "1", "ChairHeadFramePositionTolerance", false),
-        new(new DicomTag(0x300A, 0x0154), DicomVR.DS, "1", "FixationLightAzimuthalAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0155), DicomVR.DS, "1", "FixationLightPolarAngleTolerance", false),
-        new(new DicomTag(0x300A, 0x0180), DicomVR.SQ, "1", "PatientSetupSequence", false),
-        new(new DicomTag(0x300A, 0x0182), DicomVR.IS, "1", "PatientSetupNumber", false),
-        new(new DicomTag(0x300A, 0x0183), DicomVR.LO, "1", "PatientSetupLabel", false),
-        new(new DicomTag(0x300A, 0x0184), DicomVR.LO, "1", "PatientAdditionalPosition", false),
-        new(new DicomTag(0x300A, 0x0190), DicomVR.SQ, "1", "FixationDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x0192), DicomVR.CS, "1", "FixationDeviceType", false),
-        new(new DicomTag(0x300A, 0x0194), DicomVR.SH, "1", "FixationDeviceLabel", false),
-        new(new DicomTag(0x300A, 0x0196), DicomVR.ST, "1", "FixationDeviceDescription", false),
-        new(new DicomTag(0x300A, 0x0198), DicomVR.SH, "1", "FixationDevicePosition", false),
-        new(new DicomTag(0x300A, 0x0199), DicomVR.FL, "1", "FixationDevicePitchAngle", false),
-        new(new DicomTag(0x300A, 0x019A), DicomVR.FL, "1", "FixationDeviceRollAngle", false),
-        new(new DicomTag(0x300A, 0x01A0), DicomVR.SQ, "1", "ShieldingDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x01A2), DicomVR.CS, "1", "ShieldingDeviceType", false),
-        new(new DicomTag(0x300A, 0x01A4), DicomVR.SH, "1", "ShieldingDeviceLabel", false),
-        new(new DicomTag(0x300A, 0x01A6), DicomVR.ST, "1", "ShieldingDeviceDescription", false),
-        new(new DicomTag(0x300A, 0x01A8), DicomVR.SH, "1", "ShieldingDevicePosition", false),
-        new(new DicomTag(0x300A, 0x01B0), DicomVR.CS, "1", "SetupTechnique", false),
-        new(new DicomTag(0x300A, 0x01B2), DicomVR.ST, "1", "SetupTechniqueDescription", false),
-        new(new DicomTag(0x300A, 0x01B4), DicomVR.SQ, "1", "SetupDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x01B6), DicomVR.CS, "1", "SetupDeviceType", false),
-        new(new DicomTag(0x300A, 0x01B8), DicomVR.SH, "1", "SetupDeviceLabel", false),
-        new(new DicomTag(0x300A, 0x01BA), DicomVR.ST, "1", "SetupDeviceDescription", false),
-        new(new DicomTag(0x300A, 0x01BC), DicomVR.DS, "1", "SetupDeviceParameter", false),
-        new(new DicomTag(0x300A, 0x01D0), DicomVR.ST, "1", "SetupReferenceDescription", false),
-        new(new DicomTag(0x300A, 0x01D2), DicomVR.DS, "1", "TableTopVerticalSetupDisplacement", false),
-        new(new DicomTag(0x300A, 0x01D4), DicomVR.DS, "1", "TableTopLongitudinalSetupDisplacement", false),
-        new(new DicomTag(0x300A, 0x01D6), DicomVR.DS, "1", "TableTopLateralSetupDisplacement", false),
-        new(new DicomTag(0x300A, 0x0200), DicomVR.CS, "1", "BrachyTreatmentTechnique", false),
-        new(new DicomTag(0x300A, 0x0202), DicomVR.CS, "1", "BrachyTreatmentType", false),
-        new(new DicomTag(0x300A, 0x0206), DicomVR.SQ, "1", "TreatmentMachineSequence", false),
-        new(new DicomTag(0x300A, 0x0210), DicomVR.SQ, "1", "SourceSequence", false),
-        new(new DicomTag(0x300A, 0x0212), DicomVR.IS, "1", "SourceNumber", false),
-        new(new DicomTag(0x300A, 0x0214), DicomVR.CS, "1", "SourceType", false),
-        new(new DicomTag(0x300A, 0x0216), DicomVR.LO, "1", "SourceManufacturer", false),
-        new(new DicomTag(0x300A, 0x0218), DicomVR.DS, "1", "ActiveSourceDiameter", false),
-        new(new DicomTag(0x300A, 0x021A), DicomVR.DS, "1", "ActiveSourceLength", false),
-        new(new DicomTag(0x300A, 0x021B), DicomVR.SH, "1", "SourceModelID", false),
-        new(new DicomTag(0x300A, 0x021C), DicomVR.LO, "1", "SourceDescription", false),
-        new(new DicomTag(0x300A, 0x0222), DicomVR.DS, "1", "SourceEncapsulationNominalThickness", false),
-        new(new DicomTag(0x300A, 0x0224), DicomVR.DS, "1", "SourceEncapsulationNominalTransmission", false),
-        new(new DicomTag(0x300A, 0x0226), DicomVR.LO, "1", "SourceIsotopeName", false),
-        new(new DicomTag(0x300A, 0x0228), DicomVR.DS, "1", "SourceIsotopeHalfLife", false),
-        new(new DicomTag(0x300A, 0x0229), DicomVR.CS, "1", "SourceStrengthUnits", false),
-        new(new DicomTag(0x300A, 0x022A), DicomVR.DS, "1", "ReferenceAirKermaRate", false),
-        new(new DicomTag(0x300A, 0x022B), DicomVR.DS, "1", "SourceStrength", false),
-        new(new DicomTag(0x300A, 0x022C), DicomVR.DA, "1", "SourceStrengthReferenceDate", false),
-        new(new DicomTag(0x300A, 0x022E), DicomVR.TM, "1", "SourceStrengthReferenceTime", false),
-        new(new DicomTag(0x300A, 0x0230), DicomVR.SQ, "1", "ApplicationSetupSequence", false),
-        new(new DicomTag(0x300A, 0x0232), DicomVR.CS, "1", "ApplicationSetupType", false),
-        new(new DicomTag(0x300A, 0x0234), DicomVR.IS, "1", "ApplicationSetupNumber", false),
-        new(new DicomTag(0x300A, 0x0236), DicomVR.LO, "1", "ApplicationSetupName", false),
-        new(new DicomTag(0x300A, 0x0238), DicomVR.LO, "1", "ApplicationSetupManufacturer", false),
-        new(new DicomTag(0x300A, 0x0240), DicomVR.IS, "1", "TemplateNumber", false),
-        new(new DicomTag(0x300A, 0x0242), DicomVR.SH, "1", "TemplateType", false),
-        new(new DicomTag(0x300A, 0x0244), DicomVR.LO, "1", "TemplateName", false),
-        new(new DicomTag(0x300A, 0x0250), DicomVR.DS, "1", "TotalReferenceAirKerma", false),
-        new(new DicomTag(0x300A, 0x0260), DicomVR.SQ, "1", "BrachyAccessoryDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x0262), DicomVR.IS, "1", "BrachyAccessoryDeviceNumber", false),
-        new(new DicomTag(0x300A, 0x0263), DicomVR.SH, "1", "BrachyAccessoryDeviceID", false),
-        new(new DicomTag(0x300A, 0x0264), DicomVR.CS, "1", "BrachyAccessoryDeviceType", false),
-        new(new DicomTag(0x300A, 0x0266), DicomVR.LO, "1", "BrachyAccessoryDeviceName", false),
-        new(new DicomTag(0x300A, 0x026A), DicomVR.DS, "1", "BrachyAccessoryDeviceNominalThickness", false),
-        new(new DicomTag(0x300A, 0x026C), DicomVR.DS, "1", "BrachyAccessoryDeviceNominalTransmission", false),
-        new(new DicomTag(0x300A, 0x0271), DicomVR.DS, "1", "ChannelEffectiveLength", false),
-        new(new DicomTag(0x300A, 0x0272), DicomVR.DS, "1", "ChannelInnerLength", false),
-        new(new DicomTag(0x300A, 0x0273), DicomVR.SH, "1", "AfterloaderChannelID", false),
-        new(new DicomTag(0x300A, 0x0274), DicomVR.DS, "1", "SourceApplicatorTipLength", false),
-        new(new DicomTag(0x300A, 0x0280), DicomVR.SQ, "1", "ChannelSequence", false),
-        new(new DicomTag(0x300A, 0x0282), DicomVR.IS, "1", "ChannelNumber", false),
-        new(new DicomTag(0x300A, 0x0284), DicomVR.DS, "1", "ChannelLength", false),
-        new(new DicomTag(0x300A, 0x0286), DicomVR.DS, "1", "ChannelTotalTime", false),
-        new(new DicomTag(0x300A, 0x0288), DicomVR.CS, "1", "SourceMovementType", false),
-        new(new DicomTag(0x300A, 0x028A), DicomVR.IS, "1", "NumberOfPulses", false),
-        new(new DicomTag(0x300A, 0x028C), DicomVR.DS, "1", "PulseRepetitionInterval", false),
-        new(new DicomTag(0x300A, 0x0290), DicomVR.IS, "1", "SourceApplicatorNumber", false),
-        new(new DicomTag(0x300A, 0x0291), DicomVR.SH, "1", "SourceApplicatorID", false),
-        new(new DicomTag(0x300A, 0x0292), DicomVR.CS, "1", "SourceApplicatorType", false),
-        new(new DicomTag(0x300A, 0x0294), DicomVR.LO, "1", "SourceApplicatorName", false),
-        new(new DicomTag(0x300A, 0x0296), DicomVR.DS, "1", "SourceApplicatorLength", false),
-        new(new DicomTag(0x300A, 0x0298), DicomVR.LO, "1", "SourceApplicatorManufacturer", false),
-        new(new DicomTag(0x300A, 0x029C), DicomVR.DS, "1", "SourceApplicatorWallNominalThickness", false),
-        new(new DicomTag(0x300A, 0x029E), DicomVR.DS, "1", "SourceApplicatorWallNominalTransmission", false),
-        new(new DicomTag(0x300A, 0x02A0), DicomVR.DS, "1", "SourceApplicatorStepSize", false),
-        new(new DicomTag(0x300A, 0x02A1), DicomVR.IS, "1", "ApplicatorShapeReferencedROINumber", false),
-        new(new DicomTag(0x300A, 0x02A2), DicomVR.IS, "1", "TransferTubeNumber", false),
-        new(new DicomTag(0x300A, 0x02A4), DicomVR.DS, "1", "TransferTubeLength", false),
-        new(new DicomTag(0x300A, 0x02B0), DicomVR.SQ, "1", "ChannelShieldSequence", false),
-        new(new DicomTag(0x300A, 0x02B2), DicomVR.IS, "1", "ChannelShieldNumber", false),
-        new(new DicomTag(0x300A, 0x02B3), DicomVR.SH, "1", "ChannelShieldID", false),
-        new(new DicomTag(0x300A, 0x02B4), DicomVR.LO, "1", "ChannelShieldName", false),
-        new(new DicomTag(0x300A, 0x02B8), DicomVR.DS, "1", "ChannelShieldNominalThickness", false),
-        new(new DicomTag(0x300A, 0x02BA), DicomVR.DS, "1", "ChannelShieldNominalTransmission", false),
-        new(new DicomTag(0x300A, 0x02C8), DicomVR.DS, "1", "FinalCumulativeTimeWeight", false),
-        new(new DicomTag(0x300A, 0x02D0), DicomVR.SQ, "1", "BrachyControlPointSequence", false),
-        new(new DicomTag(0x300A, 0x02D2), DicomVR.DS, "1", "ControlPointRelativePosition", false),
-        new(new DicomTag(0x300A, 0x02D4), DicomVR.DS, "3", "ControlPoint3DPosition", false),
-        new(new DicomTag(0x300A, 0x02D6), DicomVR.DS, "1", "CumulativeTimeWeight", false),
-        new(new DicomTag(0x300A, 0x02E0), DicomVR.CS, "1", "CompensatorDivergence", false),
-        new(new DicomTag(0x300A, 0x02E1), DicomVR.CS, "1", "CompensatorMountingPosition", false),
-        new(new DicomTag(0x300A, 0x02E2), DicomVR.DS, "1-n", "SourceToCompensatorDistance", false),
-        new(new DicomTag(0x300A, 0x02E3), DicomVR.FL, "1", "TotalCompensatorTrayWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x02E4), DicomVR.FL, "1", "IsocenterToCompensatorTrayDistance", false),
-        new(new DicomTag(0x300A, 0x02E5), DicomVR.FL, "1", "CompensatorColumnOffset", false),
-        new(new DicomTag(0x300A, 0x02E6), DicomVR.FL, "1-n", "IsocenterToCompensatorDistances", false),
-        new(new DicomTag(0x300A, 0x02E7), DicomVR.FL, "1", "CompensatorRelativeStoppingPowerRatio", false),
-        new(new DicomTag(0x300A, 0x02E8), DicomVR.FL, "1", "CompensatorMillingToolDiameter", false),
-        new(new DicomTag(0x300A, 0x02EA), DicomVR.SQ, "1", "IonRangeCompensatorSequence", false),
-        new(new DicomTag(0x300A, 0x02EB), DicomVR.LT, "1", "CompensatorDescription", false),
-        new(new DicomTag(0x300A, 0x0302), DicomVR.IS, "1", "RadiationMassNumber", false),
-        new(new DicomTag(0x300A, 0x0304), DicomVR.IS, "1", "RadiationAtomicNumber", false),
-        new(new DicomTag(0x300A, 0x0306), DicomVR.SS, "1", "RadiationChargeState", false),
-        new(new DicomTag(0x300A, 0x0308), DicomVR.CS, "1", "ScanMode", false),
-        new(new DicomTag(0x300A, 0x0309), DicomVR.CS, "1", "ModulatedScanModeType", false),
-        new(new DicomTag(0x300A, 0x030A), DicomVR.FL, "2", "VirtualSourceAxisDistances", false),
-        new(new DicomTag(0x300A, 0x030C), DicomVR.SQ, "1", "SnoutSequence", false),
-        new(new DicomTag(0x300A, 0x030D), DicomVR.FL, "1", "SnoutPosition", false),
-        new(new DicomTag(0x300A, 0x030F), DicomVR.SH, "1", "SnoutID", false),
-        new(new DicomTag(0x300A, 0x0312), DicomVR.IS, "1", "NumberOfRangeShifters", false),
-        new(new DicomTag(0x300A, 0x0314), DicomVR.SQ, "1", "RangeShifterSequence", false),
-        new(new DicomTag(0x300A, 0x0316), DicomVR.IS, "1", "RangeShifterNumber", false),
-        new(new DicomTag(0x300A, 0x0318), DicomVR.SH, "1", "RangeShifterID", false),
-        new(new DicomTag(0x300A, 0x0320), DicomVR.CS, "1", "RangeShifterType", false),
-        new(new DicomTag(0x300A, 0x0322), DicomVR.LO, "1", "RangeShifterDescription", false),
-        new(new DicomTag(0x300A, 0x0330), DicomVR.IS, "1", "NumberOfLateralSpreadingDevices", false),
-        new(new DicomTag(0x300A, 0x0332), DicomVR.SQ, "1", "LateralSpreadingDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x0334), DicomVR.IS, "1", "LateralSpreadingDeviceNumber", false),
-        new(new DicomTag(0x300A, 0x0336), DicomVR.SH, "1", "LateralSpreadingDeviceID", false),
-        new(new DicomTag(0x300A, 0x0338), DicomVR.CS, "1", "LateralSpreadingDeviceType", false),
-        new(new DicomTag(0x300A, 0x033A), DicomVR.LO, "1", "LateralSpreadingDeviceDescription", false),
-        new(new DicomTag(0x300A, 0x033C), DicomVR.FL, "1", "LateralSpreadingDeviceWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x0340), DicomVR.IS, "1", "NumberOfRangeModulators", false),
-        new(new DicomTag(0x300A, 0x0342), DicomVR.SQ, "1", "RangeModulatorSequence", false),
-        new(new DicomTag(0x300A, 0x0344), DicomVR.IS, "1", "RangeModulatorNumber", false),
-        new(new DicomTag(0x300A, 0x0346), DicomVR.SH, "1", "RangeModulatorID", false),
-        new(new DicomTag(0x300A, 0x0348), DicomVR.CS, "1", "RangeModulatorType", false),
-        new(new DicomTag(0x300A, 0x034A), DicomVR.LO, "1", "RangeModulatorDescription", false),
-        new(new DicomTag(0x300A, 0x034C), DicomVR.SH, "1", "BeamCurrentModulationID", false),
-        new(new DicomTag(0x300A, 0x0350), DicomVR.CS, "1", "PatientSupportType", false),
-        new(new DicomTag(0x300A, 0x0352), DicomVR.SH, "1", "PatientSupportID", false),
-        new(new DicomTag(0x300A, 0x0354), DicomVR.LO, "1", "PatientSupportAccessoryCode", false),
-        new(new DicomTag(0x300A, 0x0355), DicomVR.LO, "1", "TrayAccessoryCode", false),
-        new(new DicomTag(0x300A, 0x0356), DicomVR.FL, "1", "FixationLightAzimuthalAngle", false),
-        new(new DicomTag(0x300A, 0x0358), DicomVR.FL, "1", "FixationLightPolarAngle", false),
-        new(new DicomTag(0x300A, 0x035A), DicomVR.FL, "1", "MetersetRate", false),
-        new(new DicomTag(0x300A, 0x0360), DicomVR.SQ, "1", "RangeShifterSettingsSequence", false),
-        new(new DicomTag(0x300A, 0x0362), DicomVR.LO, "1", "RangeShifterSetting", false),
-        new(new DicomTag(0x300A, 0x0364), DicomVR.FL, "1", "IsocenterToRangeShifterDistance", false),
-        new(new DicomTag(0x300A, 0x0366), DicomVR.FL, "1", "RangeShifterWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x0370), DicomVR.SQ, "1", "LateralSpreadingDeviceSettingsSequence", false),
-        new(new DicomTag(0x300A, 0x0372), DicomVR.LO, "1", "LateralSpreadingDeviceSetting", false),
-        new(new DicomTag(0x300A, 0x0374), DicomVR.FL, "1", "IsocenterToLateralSpreadingDeviceDistance", false),
-        new(new DicomTag(0x300A, 0x0380), DicomVR.SQ, "1", "RangeModulatorSettingsSequence", false),
-        new(new DicomTag(0x300A, 0x0382), DicomVR.FL, "1", "RangeModulatorGatingStartValue", false),
-        new(new DicomTag(0x300A, 0x0384), DicomVR.FL, "1", "RangeModulatorGatingStopValue", false),
-        new(new DicomTag(0x300A, 0x0386), DicomVR.FL, "1", "RangeModulatorGatingStartWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x0388), DicomVR.FL, "1", "RangeModulatorGatingStopWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x038A), DicomVR.FL, "1", "IsocenterToRangeModulatorDistance", false),
-        new(new DicomTag(0x300A, 0x038F), DicomVR.FL, "1-n", "ScanSpotTimeOffset", false),
-        new(new DicomTag(0x300A, 0x0390), DicomVR.SH, "1", "ScanSpotTuneID", false),
-        new(new DicomTag(0x300A, 0x0391), DicomVR.IS, "1-n", "ScanSpotPrescribedIndices", false),
-        new(new DicomTag(0x300A, 0x0392), DicomVR.IS, "1", "NumberOfScanSpotPositions", false),
-        new(new DicomTag(0x300A, 0x0393), DicomVR.CS, "1", "ScanSpotReordered", false),
-        new(new DicomTag(0x300A, 0x0394), DicomVR.FL, "1-n", "ScanSpotPositionMap", false),
-        new(new DicomTag(0x300A, 0x0395), DicomVR.CS, "1", "ScanSpotReorderingAllowed", false),
-        new(new DicomTag(0x300A, 0x0396), DicomVR.FL, "1-n", "ScanSpotMetersetWeights", false),
-        new(new DicomTag(0x300A, 0x0398), DicomVR.FL, "2", "ScanningSpotSize", false),
-        new(new DicomTag(0x300A, 0x0399), DicomVR.FL, "2-2n", "ScanSpotSizesDelivered", false),
-        new(new DicomTag(0x300A, 0x039A), DicomVR.IS, "1", "NumberOfPaintings", false),
-        new(new DicomTag(0x300A, 0x03A0), DicomVR.SQ, "1", "IonToleranceTableSequence", false),
-        new(new DicomTag(0x300A, 0x03A2), DicomVR.SQ, "1", "IonBeamSequence", false),
-        new(new DicomTag(0x300A, 0x03A4), DicomVR.SQ, "1", "IonBeamLimitingDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x03A6), DicomVR.SQ, "1", "IonBlockSequence", false),
-        new(new DicomTag(0x300A, 0x03A8), DicomVR.SQ, "1", "IonControlPointSequence", false),
-        new(new DicomTag(0x300A, 0x03AA), DicomVR.SQ, "1", "IonWedgeSequence", false),
-        new(new DicomTag(0x300A, 0x03AC), DicomVR.SQ, "1", "IonWedgePositionSequence", false),
-        new(new DicomTag(0x300A, 0x0401), DicomVR.SQ, "1", "ReferencedSetupImageSequence", false),
-        new(new DicomTag(0x300A, 0x0402), DicomVR.ST, "1", "SetupImageComment", false),
-        new(new DicomTag(0x300A, 0x0410), DicomVR.SQ, "1", "MotionSynchronizationSequence", false),
-        new(new DicomTag(0x300A, 0x0412), DicomVR.FL, "3", "ControlPointOrientation", false),
-        new(new DicomTag(0x300A, 0x0420), DicomVR.SQ, "1", "GeneralAccessorySequence", false),
-        new(new DicomTag(0x300A, 0x0421), DicomVR.SH, "1", "GeneralAccessoryID", false),
-        new(new DicomTag(0x300A, 0x0422), DicomVR.ST, "1", "GeneralAccessoryDescription", false),
-        new(new DicomTag(0x300A, 0x0423), DicomVR.CS, "1", "GeneralAccessoryType", false),
-        new(new DicomTag(0x300A, 0x0424), DicomVR.IS, "1", "GeneralAccessoryNumber", false),
-        new(new DicomTag(0x300A, 0x0425), DicomVR.FL, "1", "SourceToGeneralAccessoryDistance", false),
-        new(new DicomTag(0x300A, 0x0426), DicomVR.DS, "1", "IsocenterToGeneralAccessoryDistance", false),
-        new(new DicomTag(0x300A, 0x0431), DicomVR.SQ, "1", "ApplicatorGeometrySequence", false),
-        new(new DicomTag(0x300A, 0x0432), DicomVR.CS, "1", "ApplicatorApertureShape", false),
-        new(new DicomTag(0x300A, 0x0433), DicomVR.FL, "1", "ApplicatorOpening", false),
-        new(new DicomTag(0x300A, 0x0434), DicomVR.FL, "1", "ApplicatorOpeningX", false),
-        new(new DicomTag(0x300A, 0x0435), DicomVR.FL, "1", "ApplicatorOpeningY", false),
-        new(new DicomTag(0x300A, 0x0436), DicomVR.FL, "1", "SourceToApplicatorMountingPositionDistance", false),
-        new(new DicomTag(0x300A, 0x0440), DicomVR.IS, "1", "NumberOfBlockSlabItems", false),
-        new(new DicomTag(0x300A, 0x0441), DicomVR.SQ, "1", "BlockSlabSequence", false),
-        new(new DicomTag(0x300A, 0x0442), DicomVR.DS, "1", "BlockSlabThickness", false),
-        new(new DicomTag(0x300A, 0x0443), DicomVR.US, "1", "BlockSlabNumber", false),
-        new(new DicomTag(0x300A, 0x0450), DicomVR.SQ, "1", "DeviceMotionControlSequence", false),
-        new(new DicomTag(0x300A, 0x0451), DicomVR.CS, "1", "DeviceMotionExecutionMode", false),
-        new(new DicomTag(0x300A, 0x0452), DicomVR.CS, "1", "DeviceMotionObservationMode", false),
-        new(new DicomTag(0x300A, 0x0453), DicomVR.SQ, "1", "DeviceMotionParameterCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0501), DicomVR.FL, "1", "DistalDepthFraction", false),
-        new(new DicomTag(0x300A, 0x0502), DicomVR.FL, "1", "DistalDepth", false),
-        new(new DicomTag(0x300A, 0x0503), DicomVR.FL, "2", "NominalRangeModulationFractions", false),
-        new(new DicomTag(0x300A, 0x0504), DicomVR.FL, "2", "NominalRangeModulatedRegionDepths", false),
-        new(new DicomTag(0x300A, 0x0505), DicomVR.SQ, "1", "DepthDoseParametersSequence", false),
-        new(new DicomTag(0x300A, 0x0506), DicomVR.SQ, "1", "DeliveredDepthDoseParametersSequence", false),
-        new(new DicomTag(0x300A, 0x0507), DicomVR.FL, "1", "DeliveredDistalDepthFraction", false),
-        new(new DicomTag(0x300A, 0x0508), DicomVR.FL, "1", "DeliveredDistalDepth", false),
-        new(new DicomTag(0x300A, 0x0509), DicomVR.FL, "2", "DeliveredNominalRangeModulationFractions", false),
-        new(new DicomTag(0x300A, 0x0510), DicomVR.FL, "2", "DeliveredNominalRangeModulatedRegionDepths", false),
-        new(new DicomTag(0x300A, 0x0511), DicomVR.CS, "1", "DeliveredReferenceDoseDefinition", false),
-        new(new DicomTag(0x300A, 0x0512), DicomVR.CS, "1", "ReferenceDoseDefinition", false),
-        new(new DicomTag(0x300A, 0x0600), DicomVR.US, "1", "RTControlPointIndex", false),
-        new(new DicomTag(0x300A, 0x0601), DicomVR.US, "1", "RadiationGenerationModeIndex", false),
-        new(new DicomTag(0x300A, 0x0602), DicomVR.US, "1", "ReferencedDefinedDeviceIndex", false),
-        new(new DicomTag(0x300A, 0x0603), DicomVR.US, "1", "RadiationDoseIdentificationIndex", false),
-        new(new DicomTag(0x300A, 0x0604), DicomVR.US, "1", "NumberOfRTControlPoints", false),
-        new(new DicomTag(0x300A, 0x0605), DicomVR.US, "1", "ReferencedRadiationGenerationModeIndex", false),
-        new(new DicomTag(0x300A, 0x0606), DicomVR.US, "1", "TreatmentPositionIndex", false),
-        new(new DicomTag(0x300A, 0x0607), DicomVR.US, "1", "ReferencedDeviceIndex", false),
-        new(new DicomTag(0x300A, 0x0608), DicomVR.LO, "1", "TreatmentPositionGroupLabel", false),
-        new(new DicomTag(0x300A, 0x0609), DicomVR.UI, "1", "TreatmentPositionGroupUID", false),
-        new(new DicomTag(0x300A, 0x060A), DicomVR.SQ, "1", "TreatmentPositionGroupSequence", false),
-        new(new DicomTag(0x300A, 0x060B), DicomVR.US, "1", "ReferencedTreatmentPositionIndex", false),
-        new(new DicomTag(0x300A, 0x060C), DicomVR.US, "1", "ReferencedRadiationDoseIdentificationIndex", false),
-        new(new DicomTag(0x300A, 0x060D), DicomVR.FD, "1", "RTAccessoryHolderWaterEquivalentThickness", false),
-        new(new DicomTag(0x300A, 0x060E), DicomVR.US, "1", "ReferencedRTAccessoryHolderDeviceIndex", false),
-        new(new DicomTag(0x300A, 0x060F), DicomVR.CS, "1", "RTAccessoryHolderSlotExistenceFlag", false),
-        new(new DicomTag(0x300A, 0x0610), DicomVR.SQ, "1", "RTAccessoryHolderSlotSequence", false),
-        new(new DicomTag(0x300A, 0x0611), DicomVR.LO, "1", "RTAccessoryHolderSlotID", false),
-        new(new DicomTag(0x300A, 0x0612), DicomVR.FD, "1", "RTAccessoryHolderSlotDistance", false),
-        new(new DicomTag(0x300A, 0x0613), DicomVR.FD, "1", "RTAccessorySlotDistance", false),
-        new(new DicomTag(0x300A, 0x0614), DicomVR.SQ, "1", "RTAccessoryHolderDefinitionSequence", false),
-        new(new DicomTag(0x300A, 0x0615), DicomVR.LO, "1", "RTAccessoryDeviceSlotID", false),
-        new(new DicomTag(0x300A, 0x0616), DicomVR.SQ, "1", "RTRadiationSequence", false),
-        new(new DicomTag(0x300A, 0x0617), DicomVR.SQ, "1", "RadiationDoseSequence", false),
-        new(new DicomTag(0x300A, 0x0618), DicomVR.SQ, "1", "RadiationDoseIdentificationSequence", false),
-        new(new DicomTag(0x300A, 0x0619), DicomVR.LO, "1", "RadiationDoseIdentificationLabel", false),
-        new(new DicomTag(0x300A, 0x061A), DicomVR.CS, "1", "ReferenceDoseType", false),
-        new(new DicomTag(0x300A, 0x061B), DicomVR.CS, "1", "PrimaryDoseValueIndicator", false),
-        new(new DicomTag(0x300A, 0x061C), DicomVR.SQ, "1", "DoseValuesSequence", false),
-        new(new DicomTag(0x300A, 0x061D), DicomVR.CS, "1-n", "DoseValuePurpose", false),
-        new(new DicomTag(0x300A, 0x061E), DicomVR.FD, "3", "ReferenceDosePointCoordinates", false),
-        new(new DicomTag(0x300A, 0x061F), DicomVR.SQ, "1", "RadiationDoseValuesParametersSequence", false),
-        new(new DicomTag(0x300A, 0x0620), DicomVR.SQ, "1", "MetersetToDoseMappingSequence", false),
-        new(new DicomTag(0x300A, 0x0621), DicomVR.SQ, "1", "ExpectedInVivoMeasurementValuesSequence", false),
-        new(new DicomTag(0x300A, 0x0622), DicomVR.US, "1", "ExpectedInVivoMeasurementValueIndex", false),
-        new(new DicomTag(0x300A, 0x0623), DicomVR.LO, "1", "RadiationDoseInVivoMeasurementLabel", false),
-        new(new DicomTag(0x300A, 0x0624), DicomVR.FD, "2", "RadiationDoseCentralAxisDisplacement", false),
-        new(new DicomTag(0x300A, 0x0625), DicomVR.FD, "1", "RadiationDoseValue", false),
-        new(new DicomTag(0x300A, 0x0626), DicomVR.FD, "1", "RadiationDoseSourceToSkinDistance", false),
-        new(new DicomTag(0x300A, 0x0627), DicomVR.FD, "3", "RadiationDoseMeasurementPointCoordinates", false),
-        new(new DicomTag(0x300A, 0x0628), DicomVR.FD, "1", "RadiationDoseSourceToExternalContourDistance", false),
-        new(new DicomTag(0x300A, 0x0629), DicomVR.SQ, "1", "RTToleranceSetSequence", false),
-        new(new DicomTag(0x300A, 0x062A), DicomVR.LO, "1", "RTToleranceSetLabel", false),
-        new(new DicomTag(0x300A, 0x062B), DicomVR.SQ, "1", "AttributeToleranceValuesSequence", false),
-        new(new DicomTag(0x300A, 0x062C), DicomVR.FD, "1", "ToleranceValue", false),
-        new(new DicomTag(0x300A, 0x062D), DicomVR.SQ, "1", "PatientSupportPositionToleranceSequence", false),
-        new(new DicomTag(0x300A, 0x062E), DicomVR.FD, "1", "TreatmentTimeLimit", false),
-        new(new DicomTag(0x300A, 0x062F), DicomVR.SQ, "1", "CArmPhotonElectronControlPointSequence", false),
-        new(new DicomTag(0x300A, 0x0630), DicomVR.SQ, "1", "ReferencedRTRadiationSequence", false),
-        new(new DicomTag(0x300A, 0x0631), DicomVR.SQ, "1", "ReferencedRTInstanceSequence", false),
-        new(new DicomTag(0x300A, 0x0632), DicomVR.SQ, "1", "RETIRED_ReferencedRTPatientSetupSequence", true),
-        new(new DicomTag(0x300A, 0x0634), DicomVR.FD, "1", "SourceToPatientSurfaceDistance", false),
-        new(new DicomTag(0x300A, 0x0635), DicomVR.SQ, "1", "TreatmentMachineSpecialModeCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0636), DicomVR.US, "1", "IntendedNumberOfFractions", false),
-        new(new DicomTag(0x300A, 0x0637), DicomVR.CS, "1", "RTRadiationSetIntent", false),
-        new(new DicomTag(0x300A, 0x0638), DicomVR.CS, "1", "RTRadiationPhysicalAndGeometricContentDetailFlag", false),
-        new(new DicomTag(0x300A, 0x0639), DicomVR.CS, "1", "RTRecordFlag", false),
-        new(new DicomTag(0x300A, 0x063A), DicomVR.SQ, "1", "TreatmentDeviceIdentificationSequence", false),
-        new(new DicomTag(0x300A, 0x063B), DicomVR.SQ, "1", "ReferencedRTPhysicianIntentSequence", false),
-        new(new DicomTag(0x300A, 0x063C), DicomVR.FD, "1", "CumulativeMeterset", false),
-        new(new DicomTag(0x300A, 0x063D), DicomVR.FD, "1", "DeliveryRate", false),
-        new(new DicomTag(0x300A, 0x063E), DicomVR.SQ, "1", "DeliveryRateUnitSequence", false),
-        new(new DicomTag(0x300A, 0x063F), DicomVR.SQ, "1", "TreatmentPositionSequence", false),
-        new(new DicomTag(0x300A, 0x0640), DicomVR.FD, "1", "RadiationSourceAxisDistance", false),
-        new(new DicomTag(0x300A, 0x0641), DicomVR.US, "1", "NumberOfRTBeamLimitingDevices", false),
-        new(new DicomTag(0x300A, 0x0642), DicomVR.FD, "1", "RTBeamLimitingDeviceProximalDistance", false),
-        new(new DicomTag(0x300A, 0x0643), DicomVR.FD, "1", "RTBeamLimitingDeviceDistalDistance", false),
-        new(new DicomTag(0x300A, 0x0644), DicomVR.SQ, "1", "ParallelRTBeamDelimiterDeviceOrientationLabelCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0645), DicomVR.FD, "1", "BeamModifierOrientationAngle", false),
-        new(new DicomTag(0x300A, 0x0646), DicomVR.SQ, "1", "FixedRTBeamDelimiterDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x0647), DicomVR.SQ, "1", "ParallelRTBeamDelimiterDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x0648), DicomVR.US, "1", "NumberOfParallelRTBeamDelimiters", false),
-        new(new DicomTag(0x300A, 0x0649), DicomVR.FD, "2-n", "ParallelRTBeamDelimiterBoundaries", false),
-        new(new DicomTag(0x300A, 0x064A), DicomVR.FD, "2-n", "ParallelRTBeamDelimiterPositions", false),
-        new(new DicomTag(0x300A, 0x064B), DicomVR.FD, "2", "RTBeamLimitingDeviceOffset", false),
-        new(new DicomTag(0x300A, 0x064C), DicomVR.SQ, "1", "RTBeamDelimiterGeometrySequence", false),
-        new(new DicomTag(0x300A, 0x064D), DicomVR.SQ, "1", "RTBeamLimitingDeviceDefinitionSequence", false),
-        new(new DicomTag(0x300A, 0x064E), DicomVR.CS, "1", "ParallelRTBeamDelimiterOpeningMode", false),
-        new(new DicomTag(0x300A, 0x064F), DicomVR.CS, "1-n", "ParallelRTBeamDelimiterLeafMountingSide", false),
-        new(new DicomTag(0x300A, 0x0650), DicomVR.UI, "1", "RETIRED_PatientSetupUID", true),
-        new(new DicomTag(0x300A, 0x0651), DicomVR.SQ, "1", "WedgeDefinitionSequence", false),
-        new(new DicomTag(0x300A, 0x0652), DicomVR.FD, "1", "RadiationBeamWedgeAngle", false),
-        new(new DicomTag(0x300A, 0x0653), DicomVR.FD, "1", "RadiationBeamWedgeThinEdgeDistance", false),
-        new(new DicomTag(0x300A, 0x0654), DicomVR.FD, "1", "RadiationBeamEffectiveWedgeAngle", false),
-        new(new DicomTag(0x300A, 0x0655), DicomVR.US, "1", "NumberOfWedgePositions", false),
-        new(new DicomTag(0x300A, 0x0656), DicomVR.SQ, "1", "RTBeamLimitingDeviceOpeningSequence", false),
-        new(new DicomTag(0x300A, 0x0657), DicomVR.US, "1", "NumberOfRTBeamLimitingDeviceOpenings", false),
-        new(new DicomTag(0x300A, 0x0658), DicomVR.SQ, "1", "RadiationDosimeterUnitSequence", false),
-        new(new DicomTag(0x300A, 0x0659), DicomVR.SQ, "1", "RTDeviceDistanceReferenceLocationCodeSequence", false),
-        new(new DicomTag(0x300A, 0x065A), DicomVR.SQ, "1", "RadiationDeviceConfigurationAndCommissioningKeySequence", false),
-        new(new DicomTag(0x300A, 0x065B), DicomVR.SQ, "1", "PatientSupportPositionParameterSequence", false),
-        new(new DicomTag(0x300A, 0x065C), DicomVR.CS, "1", "PatientSupportPositionSpecificationMethod", false),
-        new(new DicomTag(0x300A, 0x065D), DicomVR.SQ, "1", "PatientSupportPositionDeviceParameterSequence", false),
-        new(new DicomTag(0x300A, 0x065E), DicomVR.US, "1", "DeviceOrderIndex", false),
-        new(new DicomTag(0x300A, 0x065F), DicomVR.US, "1", "PatientSupportPositionParameterOrderIndex", false),
-        new(new DicomTag(0x300A, 0x0660), DicomVR.SQ, "1", "PatientSupportPositionDeviceToleranceSequence", false),
-        new(new DicomTag(0x300A, 0x0661), DicomVR.US, "1", "PatientSupportPositionToleranceOrderIndex", false),
-        new(new DicomTag(0x300A, 0x0662), DicomVR.SQ, "1", "CompensatorDefinitionSequence", false),
-        new(new DicomTag(0x300A, 0x0663), DicomVR.CS, "1", "CompensatorMapOrientation", false),
-        new(new DicomTag(0x300A, 0x0664), DicomVR.OF, "1", "CompensatorProximalThicknessMap", false),
-        new(new DicomTag(0x300A, 0x0665), DicomVR.OF, "1", "CompensatorDistalThicknessMap", false),
-        new(new DicomTag(0x300A, 0x0666), DicomVR.FD, "1", "CompensatorBasePlaneOffset", false),
-        new(new DicomTag(0x300A, 0x0667), DicomVR.SQ, "1", "CompensatorShapeFabricationCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0668), DicomVR.SQ, "1", "CompensatorShapeSequence", false),
-        new(new DicomTag(0x300A, 0x0669), DicomVR.FD, "1", "RadiationBeamCompensatorMillingToolDiameter", false),
-        new(new DicomTag(0x300A, 0x066A), DicomVR.SQ, "1", "BlockDefinitionSequence", false),
-        new(new DicomTag(0x300A, 0x066B), DicomVR.OF, "1", "BlockEdgeData", false),
-        new(new DicomTag(0x300A, 0x066C), DicomVR.CS, "1", "BlockOrientation", false),
-        new(new DicomTag(0x300A, 0x066D), DicomVR.FD, "1", "RadiationBeamBlockThickness", false),
-        new(new DicomTag(0x300A, 0x066E), DicomVR.FD, "1", "RadiationBeamBlockSlabThickness", false),
-        new(new DicomTag(0x300A, 0x066F), DicomVR.SQ, "1", "BlockEdgeDataSequence", false),
-        new(new DicomTag(0x300A, 0x0670), DicomVR.US, "1", "NumberOfRTAccessoryHolders", false),
-        new(new DicomTag(0x300A, 0x0671), DicomVR.SQ, "1", "GeneralAccessoryDefinitionSequence", false),
-        new(new DicomTag(0x300A, 0x0672), DicomVR.US, "1", "NumberOfGeneralAccessories", false),
-        new(new DicomTag(0x300A, 0x0673), DicomVR.SQ, "1", "BolusDefinitionSequence", false),
-        new(new DicomTag(0x300A, 0x0674), DicomVR.US, "1", "NumberOfBoluses", false),
-        new(new DicomTag(0x300A, 0x0675), DicomVR.UI, "1", "EquipmentFrameOfReferenceUID", false),
-        new(new DicomTag(0x300A, 0x0676), DicomVR.ST, "1", "EquipmentFrameOfReferenceDescription", false),
-        new(new DicomTag(0x300A, 0x0677), DicomVR.SQ, "1", "EquipmentReferencePointCoordinatesSequence", false),
-        new(new DicomTag(0x300A, 0x0678), DicomVR.SQ, "1", "EquipmentReferencePointCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0679), DicomVR.FD, "1", "RTBeamLimitingDeviceAngle", false),
-        new(new DicomTag(0x300A, 0x067A), DicomVR.FD, "1", "SourceRollAngle", false),
-        new(new DicomTag(0x300A, 0x067B), DicomVR.SQ, "1", "RadiationGenerationModeSequence", false),
-        new(new DicomTag(0x300A, 0x067C), DicomVR.SH, "1", "RadiationGenerationModeLabel", false),
-        new(new DicomTag(0x300A, 0x067D), DicomVR.ST, "1", "RadiationGenerationModeDescription", false),
-        new(new DicomTag(0x300A, 0x067E), DicomVR.SQ, "1", "RadiationGenerationModeMachineCodeSequence", false),
-        new(new DicomTag(0x300A, 0x067F), DicomVR.SQ, "1", "RadiationTypeCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0680), DicomVR.DS, "1", "NominalEnergy", false),
-        new(new DicomTag(0x300A, 0x0681), DicomVR.DS, "1", "MinimumNominalEnergy", false),
-        new(new DicomTag(0x300A, 0x0682), DicomVR.DS, "1", "MaximumNominalEnergy", false),
-        new(new DicomTag(0x300A, 0x0683), DicomVR.SQ, "1", "RadiationFluenceModifierCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0684), DicomVR.SQ, "1", "EnergyUnitCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0685), DicomVR.US, "1", "NumberOfRadiationGenerationModes", false),
-        new(new DicomTag(0x300A, 0x0686), DicomVR.SQ, "1", "PatientSupportDevicesSequence", false),
-        new(new DicomTag(0x300A, 0x0687), DicomVR.US, "1", "NumberOfPatientSupportDevices", false),
-        new(new DicomTag(0x300A, 0x0688), DicomVR.FD, "1", "RTBeamModifierDefinitionDistance", false),
-        new(new DicomTag(0x300A, 0x0689), DicomVR.SQ, "1", "BeamAreaLimitSequence", false),
-        new(new DicomTag(0x300A, 0x068A), DicomVR.SQ, "1", "ReferencedRTPrescriptionSequence", false),
-        new(new DicomTag(0x300A, 0x0700), DicomVR.UI, "1", "TreatmentSessionUID", false),
-        new(new DicomTag(0x300A, 0x0701), DicomVR.CS, "1", "RTRadiationUsage", false),
-        new(new DicomTag(0x300A, 0x0702), DicomVR.SQ, "1", "ReferencedRTRadiationSetSequence", false),
-        new(new DicomTag(0x300A, 0x0703), DicomVR.SQ, "1", "ReferencedRTRadiationRecordSequence", false),
-        new(new DicomTag(0x300A, 0x0704), DicomVR.US, "1", "RTRadiationSetDeliveryNumber", false),
-        new(new DicomTag(0x300A, 0x0705), DicomVR.US, "1", "ClinicalFractionNumber", false),
-        new(new DicomTag(0x300A, 0x0706), DicomVR.CS, "1", "RTTreatmentFractionCompletionStatus", false),
-        new(new DicomTag(0x300A, 0x0707), DicomVR.CS, "1", "RTRadiationSetUsage", false),
-        new(new DicomTag(0x300A, 0x0708), DicomVR.CS, "1", "TreatmentDeliveryContinuationFlag", false),
-        new(new DicomTag(0x300A, 0x0709), DicomVR.CS, "1", "TreatmentRecordContentOrigin", false),
-        new(new DicomTag(0x300A, 0x0714), DicomVR.CS, "1", "RTTreatmentTerminationStatus", false),
-        new(new DicomTag(0x300A, 0x0715), DicomVR.SQ, "1", "RTTreatmentTerminationReasonCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0716), DicomVR.SQ, "1", "MachineSpecificTreatmentTerminationCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0722), DicomVR.SQ, "1", "RTRadiationSalvageRecordControlPointSequence", false),
-        new(new DicomTag(0x300A, 0x0723), DicomVR.CS, "1", "StartingMetersetValueKnownFlag", false),
-        new(new DicomTag(0x300A, 0x0730), DicomVR.ST, "1", "TreatmentTerminationDescription", false),
-        new(new DicomTag(0x300A, 0x0731), DicomVR.SQ, "1", "TreatmentToleranceViolationSequence", false),
-        new(new DicomTag(0x300A, 0x0732), DicomVR.CS, "1", "TreatmentToleranceViolationCategory", false),
-        new(new DicomTag(0x300A, 0x0733), DicomVR.SQ, "1", "TreatmentToleranceViolationAttributeSequence", false),
-        new(new DicomTag(0x300A, 0x0734), DicomVR.ST, "1", "TreatmentToleranceViolationDescription", false),
-        new(new DicomTag(0x300A, 0x0735), DicomVR.ST, "1", "TreatmentToleranceViolationIdentification", false),
-        new(new DicomTag(0x300A, 0x0736), DicomVR.DT, "1", "TreatmentToleranceViolationDateTime", false),
-        new(new DicomTag(0x300A, 0x073A), DicomVR.DT, "1", "RecordedRTControlPointDateTime", false),
-        new(new DicomTag(0x300A, 0x073B), DicomVR.US, "1", "ReferencedRadiationRTControlPointIndex", false),
-        new(new DicomTag(0x300A, 0x073E), DicomVR.SQ, "1", "AlternateValueSequence", false),
-        new(new DicomTag(0x300A, 0x073F), DicomVR.SQ, "1", "ConfirmationSequence", false),
-        new(new DicomTag(0x300A, 0x0740), DicomVR.SQ, "1", "InterlockSequence", false),
-        new(new DicomTag(0x300A, 0x0741), DicomVR.DT, "1", "InterlockDateTime", false),
-        new(new DicomTag(0x300A, 0x0742), DicomVR.ST, "1", "InterlockDescription", false),
-        new(new DicomTag(0x300A, 0x0743), DicomVR.SQ, "1", "InterlockOriginatingDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x0744), DicomVR.SQ, "1", "InterlockCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0745), DicomVR.SQ, "1", "InterlockResolutionCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0746), DicomVR.SQ, "1", "InterlockResolutionUserSequence", false),
-        new(new DicomTag(0x300A, 0x0760), DicomVR.DT, "1", "OverrideDateTime", false),
-        new(new DicomTag(0x300A, 0x0761), DicomVR.SQ, "1", "TreatmentToleranceViolationTypeCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0762), DicomVR.SQ, "1", "TreatmentToleranceViolationCauseCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0772), DicomVR.SQ, "1", "MeasuredMetersetToDoseMappingSequence", false),
-        new(new DicomTag(0x300A, 0x0773), DicomVR.US, "1", "ReferencedExpectedInVivoMeasurementValueIndex", false),
-        new(new DicomTag(0x300A, 0x0774), DicomVR.SQ, "1", "DoseMeasurementDeviceCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0780), DicomVR.SQ, "1", "AdditionalParameterRecordingInstanceSequence", false),
-        new(new DicomTag(0x300A, 0x0783), DicomVR.ST, "1", "InterlockOriginDescription", false),
-        new(new DicomTag(0x300A, 0x0784), DicomVR.SQ, "1", "RTPatientPositionScopeSequence", false),
-        new(new DicomTag(0x300A, 0x0785), DicomVR.UI, "1", "ReferencedTreatmentPositionGroupUID", false),
-        new(new DicomTag(0x300A, 0x0786), DicomVR.US, "1", "RadiationOrderIndex", false),
-        new(new DicomTag(0x300A, 0x0787), DicomVR.SQ, "1", "OmittedRadiationSequence", false),
-        new(new DicomTag(0x300A, 0x0788), DicomVR.SQ, "1", "ReasonForOmissionCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0789), DicomVR.SQ, "1", "RTDeliveryStartPatientPositionSequence", false),
-        new(new DicomTag(0x300A, 0x078A), DicomVR.SQ, "1", "RTTreatmentPreparationPatientPositionSequence", false),
-        new(new DicomTag(0x300A, 0x078B), DicomVR.SQ, "1", "ReferencedRTTreatmentPreparationSequence", false),
-        new(new DicomTag(0x300A, 0x078C), DicomVR.SQ, "1", "ReferencedPatientSetupPhotoSequence", false),
-        new(new DicomTag(0x300A, 0x078D), DicomVR.SQ, "1", "PatientTreatmentPreparationMethodCodeSequence", false),
-        new(new DicomTag(0x300A, 0x078E), DicomVR.LT, "1", "PatientTreatmentPreparationProcedureParameterDescription", false),
-        new(new DicomTag(0x300A, 0x078F), DicomVR.SQ, "1", "PatientTreatmentPreparationDeviceSequence", false),
-        new(new DicomTag(0x300A, 0x0790), DicomVR.SQ, "1", "PatientTreatmentPreparationProcedureSequence", false),
-        new(new DicomTag(0x300A, 0x0791), DicomVR.SQ, "1", "PatientTreatmentPreparationProcedureCodeSequence", false),
-        new(new DicomTag(0x300A, 0x0792), DicomVR.LT, "1", "PatientTreatmentPreparationMethodDescription", false),
-        new(new DicomTag(0x300A, 0x0793), DicomVR.SQ, "1", "PatientTreatmentPreparationProcedureParameterSequence", false),
-        new(new DicomTag(0x300A, 0x0794), DicomVR.LT, "1", "PatientSetupPhotoDescription", false),
-        new(new DicomTag(0x300A, 0x0795), DicomVR.US, "1", "PatientTreatmentPreparationProcedureIndex", false),
-        new(new DicomTag(0x300A, 0x0796), DicomVR.US, "1", "ReferencedPatientSetupProcedureIndex", false),
-        new(new DicomTag(0x300A, 0x0797), DicomVR.SQ, "1", "RTRadiationTaskSequence", false),
-        new(new DicomTag(0x300A, 0x0798), DicomVR.SQ, "1", "RTPatientPositionDisplacementSequence", false),
-        new(new DicomTag(0x300A, 0x0799), DicomVR.SQ, "1", "RTPatientPositionSequence", false),
-        new(new DicomTag(0x300A, 0x079A), DicomVR.LO, "1", "DisplacementReferenceLabel", false),
-        new(new DicomTag(0x300A, 0x079B), DicomVR.FD, "16", "DisplacementMatrix", false),
-        new(new DicomTag(0x300A, 0x079C), DicomVR.SQ, "1", "PatientSupportDisplacementSequence", false),
-        new(new DicomTag(0x300A, 0x079D), DicomVR.SQ, "1", "DisplacementReferenceLocationCodeSequence", false),
-        new(new DicomTag(0x300A, 0x079E), DicomVR.CS, "1", "RTRadiationSetDeliveryUsage", false),
-        new(new DicomTag(0x300C, 0x0002), DicomVR.SQ, "1", "ReferencedRTPlanSequence", false),
-        new(new DicomTag(0x300C, 0x0004), DicomVR.SQ, "1", "ReferencedBeamSequence", false),
-        new(new DicomTag(0x300C, 0x0006), DicomVR.IS, "1", "ReferencedBeamNumber", false),
-        new(new DicomTag(0x300C, 0x0007), DicomVR.IS, "1", "ReferencedReferenceImageNumber", false),
-        new(new DicomTag(0x300C, 0x0008), DicomVR.DS, "1", "StartCumulativeMetersetWeight", false),
-        new(new DicomTag(0x300C, 0x0009), DicomVR.DS, "1", "EndCumulativeMetersetWeight", false),
-        new(new DicomTag(0x300C, 0x000A), DicomVR.SQ, "1", "ReferencedBrachyApplicationSetupSequence", false),
-        new(new DicomTag(0x300C, 0x000C), DicomVR.IS, "1", "ReferencedBrachyApplicationSetupNumber", false),
-        new(new DicomTag(0x300C, 0x000E), DicomVR.IS, "1", "ReferencedSourceNumber", false),
-        new(new DicomTag(0x300C, 0x0020), DicomVR.SQ, "1", "ReferencedFractionGroupSequence", false),
-        new(new DicomTag(0x300C, 0x0022), DicomVR.IS, "1", "ReferencedFractionGroupNumber", false),
-        new(new DicomTag(0x300C, 0x0040), DicomVR.SQ, "1", "ReferencedVerificationImageSequence", false),
-        new(new DicomTag(0x300C, 0x0042), DicomVR.SQ, "1", "ReferencedReferenceImageSequence", false),
-        new(new DicomTag(0x300C, 0x0050), DicomVR.SQ, "1", "ReferencedDoseReferenceSequence", false),
-        new(new DicomTag(0x300C, 0x0051), DicomVR.IS, "1", "ReferencedDoseReferenceNumber", false),
-        new(new DicomTag(0x300C, 0x0055), DicomVR.SQ, "1", "BrachyReferencedDoseReferenceSequence", false),
-        new(new DicomTag(0x300C, 0x0060), DicomVR.SQ, "1", "ReferencedStructureSetSequence", false),
-        new(new DicomTag(0x300C, 0x006A), DicomVR.IS, "1", "ReferencedPatientSetupNumber", false),
-        new(new DicomTag(0x300C, 0x0080), DicomVR.SQ, "1", "ReferencedDoseSequence", false),
-        new(new DicomTag(0x300C, 0x00A0), DicomVR.IS, "1", "ReferencedToleranceTableNumber", false),
-        new(new DicomTag(0x300C, 0x00B0), DicomVR.SQ, "1", "ReferencedBolusSequence", false),
-        new(new DicomTag(0x300C, 0x00C0), DicomVR.IS, "1", "ReferencedWedgeNumber", false),
-        new(new DicomTag(0x300C, 0x00D0), DicomVR.IS, "1", "ReferencedCompensatorNumber", false),
-        new(new DicomTag(0x300C, 0x00E0), DicomVR.IS, "1", "ReferencedBlockNumber", false),
-        new(new DicomTag(0x300C, 0x00F0), DicomVR.IS, "1", "ReferencedControlPointIndex", false),
-        new(new DicomTag(0x300C, 0x00F2), DicomVR.SQ, "1", "ReferencedControlPointSequence", false),
-        new(new DicomTag(0x300C, 0x00F4), DicomVR.IS, "1", "ReferencedStartControlPointIndex", false),
-        new(new DicomTag(0x300C, 0x00F6), DicomVR.IS, "1", "ReferencedStopControlPointIndex", false),
-        new(new DicomTag(0x300C, 0x0100), DicomVR.IS, "1", "ReferencedRangeShifterNumber", false),
-        new(new DicomTag(0x300C, 0x0102), DicomVR.IS, "1", "ReferencedLateralSpreadingDeviceNumber", false),
-        new(new DicomTag(0x300C, 0x0104), DicomVR.IS, "1", "ReferencedRangeModulatorNumber", false),
-        new(new DicomTag(0x300C, 0x0111), DicomVR.SQ, "1", "OmittedBeamTaskSequence", false),
-        new(new DicomTag(0x300C, 0x0112), DicomVR.CS, "1", "ReasonForOmission", false),
-        new(new DicomTag(0x300C, 0x0113), DicomVR.LO, "1", "ReasonForOmissionDescription", false),
-        new(new DicomTag(0x300C, 0x0114), DicomVR.SQ, "1", "PrescriptionOverviewSequence", false),
-        new(new DicomTag(0x300C, 0x0115), DicomVR.FL, "1", "TotalPrescriptionDose", false),
-        new(new DicomTag(0x300C, 0x0116), DicomVR.SQ, "1", "PlanOverviewSequence", false),
-        new(new DicomTag(0x300C, 0x0117), DicomVR.US, "1", "PlanOverviewIndex", false),
-        new(new DicomTag(0x300C, 0x0118), DicomVR.US, "1", "ReferencedPlanOverviewIndex", false),
-        new(new DicomTag(0x300C, 0x0119), DicomVR.US, "1", "NumberOfFractionsIncluded", false),
-        new(new DicomTag(0x300C, 0x0120), DicomVR.SQ, "1", "DoseCalibrationConditionsSequence", false),
-        new(new DicomTag(0x300C, 0x0121), DicomVR.FD, "1", "AbsorbedDoseToMetersetRatio", false),
-        new(new DicomTag(0x300C, 0x0122), DicomVR.FD, "2", "DelineatedRadiationFieldSize", false),
-        new(new DicomTag(0x300C, 0x0123), DicomVR.CS, "1", "DoseCalibrationConditionsVerifiedFlag", false),
-        new(new DicomTag(0x300C, 0x0124), DicomVR.FD, "1", "CalibrationReferencePointDepth", false),
-        new(new DicomTag(0x300C, 0x0125), DicomVR.SQ, "1", "GatingBeamHoldTransitionSequence", false),
-        new(new DicomTag(0x300C, 0x0126), DicomVR.CS, "1", "BeamHoldTransition", false),
-        new(new DicomTag(0x300C, 0x0127), DicomVR.DT, "1", "BeamHoldTransitionDateTime", false),
-        new(new DicomTag(0x300C, 0x0128), DicomVR.SQ, "1", "BeamHoldOriginatingDeviceSequence", false),
-        new(new DicomTag(0x300E, 0x0002), DicomVR.CS, "1", "ApprovalStatus", false),
-        new(new DicomTag(0x300E, 0x0004), DicomVR.DA, "1", "ReviewDate", false),
-        new(new DicomTag(0x300E, 0x0005), DicomVR.TM, "1", "ReviewTime", false),
-        new(new DicomTag(0x300E, 0x0008), DicomVR.PN, "1", "ReviewerName", false),
-        new(new DicomTag(0x3010, 0x0001), DicomVR.SQ, "1", "RadiobiologicalDoseEffectSequence", false),
-        new(new DicomTag(0x3010, 0x0002), DicomVR.CS, "1", "RadiobiologicalDoseEffectFlag", false),
-        new(new DicomTag(0x3010, 0x0003), DicomVR.SQ, "1", "EffectiveDoseCalculationMethodCategoryCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0004), DicomVR.SQ, "1", "EffectiveDoseCalculationMethodCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0005), DicomVR.LO, "1", "EffectiveDoseCalculationMethodDescription", false),
-        new(new DicomTag(0x3010, 0x0006), DicomVR.UI, "1", "ConceptualVolumeUID", false),
-        new(new DicomTag(0x3010, 0x0007), DicomVR.SQ, "1", "OriginatingSOPInstanceReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x0008), DicomVR.SQ, "1", "ConceptualVolumeConstituentSequence", false),
-        new(new DicomTag(0x3010, 0x0009), DicomVR.SQ, "1", "EquivalentConceptualVolumeInstanceReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x000A), DicomVR.SQ, "1", "EquivalentConceptualVolumesSequence", false),
-        new(new DicomTag(0x3010, 0x000B), DicomVR.UI, "1", "ReferencedConceptualVolumeUID", false),
-        new(new DicomTag(0x3010, 0x000C), DicomVR.UT, "1", "ConceptualVolumeCombinationExpression", false),
-        new(new DicomTag(0x3010, 0x000D), DicomVR.US, "1", "ConceptualVolumeConstituentIndex", false),
-        new(new DicomTag(0x3010, 0x000E), DicomVR.CS, "1", "ConceptualVolumeCombinationFlag", false),
-        new(new DicomTag(0x3010, 0x000F), DicomVR.ST, "1", "ConceptualVolumeCombinationDescription", false),
-        new(new DicomTag(0x3010, 0x0010), DicomVR.CS, "1", "ConceptualVolumeSegmentationDefinedFlag", false),
-        new(new DicomTag(0x3010, 0x0011), DicomVR.SQ, "1", "ConceptualVolumeSegmentationReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x0012), DicomVR.SQ, "1", "ConceptualVolumeConstituentSegmentationReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x0013), DicomVR.UI, "1", "ConstituentConceptualVolumeUID", false),
-        new(new DicomTag(0x3010, 0x0014), DicomVR.SQ, "1", "DerivationConceptualVolumeSequence", false),
-        new(new DicomTag(0x3010, 0x0015), DicomVR.UI, "1", "SourceConceptualVolumeUID", false),
-        new(new DicomTag(0x3010, 0x0016), DicomVR.SQ, "1", "ConceptualVolumeDerivationAlgorithmSequence", false),
-        new(new DicomTag(0x3010, 0x0017), DicomVR.ST, "1", "ConceptualVolumeDescription", false),
-        new(new DicomTag(0x3010, 0x0018), DicomVR.SQ, "1", "SourceConceptualVolumeSequence", false),
-        new(new DicomTag(0x3010, 0x0019), DicomVR.SQ, "1", "AuthorIdentificationSequence", false),
-        new(new DicomTag(0x3010, 0x001A), DicomVR.LO, "1", "ManufacturerModelVersion", false),
-        new(new DicomTag(0x3010, 0x001B), DicomVR.UC, "1", "DeviceAlternateIdentifier", false),
-        new(new DicomTag(0x3010, 0x001C), DicomVR.CS, "1", "DeviceAlternateIdentifierType", false),
-        new(new DicomTag(0x3010, 0x001D), DicomVR.LT, "1", "DeviceAlternateIdentifierFormat", false),
-        new(new DicomTag(0x3010, 0x001E), DicomVR.LO, "1", "SegmentationCreationTemplateLabel", false),
-        new(new DicomTag(0x3010, 0x001F), DicomVR.UI, "1", "SegmentationTemplateUID", false),
-        new(new DicomTag(0x3010, 0x0020), DicomVR.US, "1", "ReferencedSegmentReferenceIndex", false),
-        new(new DicomTag(0x3010, 0x0021), DicomVR.SQ, "1", "SegmentReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x0022), DicomVR.US, "1", "SegmentReferenceIndex", false),
-        new(new DicomTag(0x3010, 0x0023), DicomVR.SQ, "1", "DirectSegmentReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x0024), DicomVR.SQ, "1", "CombinationSegmentReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x0025), DicomVR.SQ, "1", "ConceptualVolumeSequence", false),
-        new(new DicomTag(0x3010, 0x0026), DicomVR.SQ, "1", "SegmentedRTAccessoryDeviceSequence", false),
-        new(new DicomTag(0x3010, 0x0027), DicomVR.SQ, "1", "SegmentCharacteristicsSequence", false),
-        new(new DicomTag(0x3010, 0x0028), DicomVR.SQ, "1", "RelatedSegmentCharacteristicsSequence", false),
-        new(new DicomTag(0x3010, 0x0029), DicomVR.US, "1", "SegmentCharacteristicsPrecedence", false),
-        new(new DicomTag(0x3010, 0x002A), DicomVR.SQ, "1", "RTSegmentAnnotationSequence", false),
-        new(new DicomTag(0x3010, 0x002B), DicomVR.SQ, "1", "SegmentAnnotationCategoryCodeSequence", false),
-        new(new DicomTag(0x3010, 0x002C), DicomVR.SQ, "1", "SegmentAnnotationTypeCodeSequence", false),
-        new(new DicomTag(0x3010, 0x002D), DicomVR.LO, "1", "DeviceLabel", false),
-        new(new DicomTag(0x3010, 0x002E), DicomVR.SQ, "1", "DeviceTypeCodeSequence", false),
-        new(new DicomTag(0x3010, 0x002F), DicomVR.SQ, "1", "SegmentAnnotationTypeModifierCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0030), DicomVR.SQ, "1", "PatientEquipmentRelationshipCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0031), DicomVR.UI, "1", "ReferencedFiducialsUID", false),
-        new(new DicomTag(0x3010, 0x0032), DicomVR.SQ, "1", "PatientTreatmentOrientationSequence", false),
-        new(new DicomTag(0x3010, 0x0033), DicomVR.SH, "1", "UserContentLabel", false),
-        new(new DicomTag(0x3010, 0x0034), DicomVR.LO, "1", "UserContentLongLabel", false),
-        new(new DicomTag(0x3010, 0x0035), DicomVR.SH, "1", "EntityLabel", false),
-        new(new DicomTag(0x3010, 0x0036), DicomVR.LO, "1", "EntityName", false),
-        new(new DicomTag(0x3010, 0x0037), DicomVR.ST, "1", "EntityDescription", false),
-        new(new DicomTag(0x3010, 0x0038), DicomVR.LO, "1", "EntityLongLabel", false),
-        new(new DicomTag(0x3010, 0x0039), DicomVR.US, "1", "DeviceIndex", false),
-        new(new DicomTag(0x3010, 0x003A), DicomVR.US, "1", "RTTreatmentPhaseIndex", false),
-        new(new DicomTag(0x3010, 0x003B), DicomVR.UI, "1", "RTTreatmentPhaseUID", false),
-        new(new DicomTag(0x3010, 0x003C), DicomVR.US, "1", "RTPrescriptionIndex", false),
-        new(new DicomTag(0x3010, 0x003D), DicomVR.US, "1", "RTSegmentAnnotationIndex", false),
-        new(new DicomTag(0x3010, 0x003E), DicomVR.US, "1", "BasisRTTreatmentPhaseIndex", false),
-        new(new DicomTag(0x3010, 0x003F), DicomVR.US, "1", "RelatedRTTreatmentPhaseIndex", false),
-        new(new DicomTag(0x3010, 0x0040), DicomVR.US, "1", "ReferencedRTTreatmentPhaseIndex", false),
-        new(new DicomTag(0x3010, 0x0041), DicomVR.US, "1", "ReferencedRTPrescriptionIndex", false),
-        new(new DicomTag(0x3010, 0x0042), DicomVR.US, "1", "ReferencedParentRTPrescriptionIndex", false),
-        new(new DicomTag(0x3010, 0x0043), DicomVR.ST, "1", "ManufacturerDeviceIdentifier", false),
-        new(new DicomTag(0x3010, 0x0044), DicomVR.SQ, "1", "InstanceLevelReferencedPerformedProcedureStepSequence", false),
-        new(new DicomTag(0x3010, 0x0045), DicomVR.CS, "1", "RTTreatmentPhaseIntentPresenceFlag", false),
-        new(new DicomTag(0x3010, 0x0046), DicomVR.CS, "1", "RadiotherapyTreatmentType", false),
-        new(new DicomTag(0x3010, 0x0047), DicomVR.CS, "1-n", "TeletherapyRadiationType", false),
-        new(new DicomTag(0x3010, 0x0048), DicomVR.CS, "1-n", "BrachytherapySourceType", false),
-        new(new DicomTag(0x3010, 0x0049), DicomVR.SQ, "1", "ReferencedRTTreatmentPhaseSequence", false),
-        new(new DicomTag(0x3010, 0x004A), DicomVR.SQ, "1", "ReferencedDirectSegmentInstanceSequence", false),
-        new(new DicomTag(0x3010, 0x004B), DicomVR.SQ, "1", "IntendedRTTreatmentPhaseSequence", false),
-        new(new DicomTag(0x3010, 0x004C), DicomVR.DA, "1", "IntendedPhaseStartDate", false),
-        new(new DicomTag(0x3010, 0x004D), DicomVR.DA, "1", "IntendedPhaseEndDate", false),
-        new(new DicomTag(0x3010, 0x004E), DicomVR.SQ, "1", "RTTreatmentPhaseIntervalSequence", false),
-        new(new DicomTag(0x3010, 0x004F), DicomVR.CS, "1", "TemporalRelationshipIntervalAnchor", false),
-        new(new DicomTag(0x3010, 0x0050), DicomVR.FD, "1", "MinimumNumberOfIntervalDays", false),
-        new(new DicomTag(0x3010, 0x0051), DicomVR.FD, "1", "MaximumNumberOfIntervalDays", false),
-        new(new DicomTag(0x3010, 0x0052), DicomVR.UI, "1-n", "PertinentSOPClassesInStudy", false),
-        new(new DicomTag(0x3010, 0x0053), DicomVR.UI, "1-n", "PertinentSOPClassesInSeries", false),
-        new(new DicomTag(0x3010, 0x0054), DicomVR.LO, "1", "RTPrescriptionLabel", false),
-        new(new DicomTag(0x3010, 0x0055), DicomVR.SQ, "1", "RTPhysicianIntentPredecessorSequence", false),
-        new(new DicomTag(0x3010, 0x0056), DicomVR.LO, "1", "RTTreatmentApproachLabel", false),
-        new(new DicomTag(0x3010, 0x0057), DicomVR.SQ, "1", "RTPhysicianIntentSequence", false),
-        new(new DicomTag(0x3010, 0x0058), DicomVR.US, "1", "RTPhysicianIntentIndex", false),
-        new(new DicomTag(0x3010, 0x0059), DicomVR.CS, "1", "RTTreatmentIntentType", false),
-        new(new DicomTag(0x3010, 0x005A), DicomVR.UT, "1", "RTPhysicianIntentNarrative", false),
-        new(new DicomTag(0x3010, 0x005B), DicomVR.SQ, "1", "RTProtocolCodeSequence", false),
-        new(new DicomTag(0x3010, 0x005C), DicomVR.ST, "1", "ReasonForSuperseding", false),
-        new(new DicomTag(0x3010, 0x005D), DicomVR.SQ, "1", "RTDiagnosisCodeSequence", false),
-        new(new DicomTag(0x3010, 0x005E), DicomVR.US, "1", "ReferencedRTPhysicianIntentIndex", false),
-        new(new DicomTag(0x3010, 0x005F), DicomVR.SQ, "1", "RTPhysicianIntentInputInstanceSequence", false),
-        new(new DicomTag(0x3010, 0x0060), DicomVR.SQ, "1", "RTAnatomicPrescriptionSequence", false),
-        new(new DicomTag(0x3010, 0x0061), DicomVR.UT, "1", "PriorTreatmentDoseDescription", false),
-        new(new DicomTag(0x3010, 0x0062), DicomVR.SQ, "1", "PriorTreatmentReferenceSequence", false),
-        new(new DicomTag(0x3010, 0x0063), DicomVR.CS, "1", "DosimetricObjectiveEvaluationScope", false),
-        new(new DicomTag(0x3010, 0x0064), DicomVR.SQ, "1", "TherapeuticRoleCategoryCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0065), DicomVR.SQ, "1", "TherapeuticRoleTypeCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0066), DicomVR.US, "1", "ConceptualVolumeOptimizationPrecedence", false),
-        new(new DicomTag(0x3010, 0x0067), DicomVR.SQ, "1", "ConceptualVolumeCategoryCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0068), DicomVR.CS, "1", "ConceptualVolumeBlockingConstraint", false),
-        new(new DicomTag(0x3010, 0x0069), DicomVR.SQ, "1", "ConceptualVolumeTypeCodeSequence", false),
-        new(new DicomTag(0x3010, 0x006A), DicomVR.SQ, "1", "ConceptualVolumeTypeModifierCodeSequence", false),
-        new(new DicomTag(0x3010, 0x006B), DicomVR.SQ, "1", "RTPrescriptionSequence", false),
-        new(new DicomTag(0x3010, 0x006C), DicomVR.SQ, "1", "DosimetricObjectiveSequence", false),
-        new(new DicomTag(0x3010, 0x006D), DicomVR.SQ, "1", "DosimetricObjectiveTypeCodeSequence", false),
-        new(new DicomTag(0x3010, 0x006E), DicomVR.UI, "1", "DosimetricObjectiveUID", false),
-        new(new DicomTag(0x3010, 0x006F), DicomVR.UI, "1", "ReferencedDosimetricObjectiveUID", false),
-        new(new DicomTag(0x3010, 0x0070), DicomVR.SQ, "1", "DosimetricObjectiveParameterSequence", false),
-        new(new DicomTag(0x3010, 0x0071), DicomVR.SQ, "1", "ReferencedDosimetricObjectivesSequence", false),
-        new(new DicomTag(0x3010, 0x0073), DicomVR.CS, "1", "AbsoluteDosimetricObjectiveFlag", false),
-        new(new DicomTag(0x3010, 0x0074), DicomVR.FD, "1", "DosimetricObjectiveWeight", false),
-        new(new DicomTag(0x3010, 0x0075), DicomVR.CS, "1", "DosimetricObjectivePurpose", false),
-        new(new DicomTag(0x3010, 0x0076), DicomVR.SQ, "1", "PlanningInputInformationSequence", false),
-        new(new DicomTag(0x3010, 0x0077), DicomVR.LO, "1", "TreatmentSite", false),
-        new(new DicomTag(0x3010, 0x0078), DicomVR.SQ, "1", "TreatmentSiteCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0079), DicomVR.SQ, "1", "FractionPatternSequence", false),
-        new(new DicomTag(0x3010, 0x007A), DicomVR.UT, "1", "TreatmentTechniqueNotes", false),
-        new(new DicomTag(0x3010, 0x007B), DicomVR.UT, "1", "PrescriptionNotes", false),
-        new(new DicomTag(0x3010, 0x007C), DicomVR.IS, "1", "NumberOfIntervalFractions", false),
-        new(new DicomTag(0x3010, 0x007D), DicomVR.US, "1", "NumberOfFractions", false),
-        new(new DicomTag(0x3010, 0x007E), DicomVR.US, "1", "IntendedDeliveryDuration", false),
-        new(new DicomTag(0x3010, 0x007F), DicomVR.UT, "1", "FractionationNotes", false),
-        new(new DicomTag(0x3010, 0x0080), DicomVR.SQ, "1", "RTTreatmentTechniqueCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0081), DicomVR.SQ, "1", "PrescriptionNotesSequence", false),
-        new(new DicomTag(0x3010, 0x0082), DicomVR.SQ, "1", "FractionBasedRelationshipSequence", false),
-        new(new DicomTag(0x3010, 0x0083), DicomVR.CS, "1", "FractionBasedRelationshipIntervalAnchor", false),
-        new(new DicomTag(0x3010, 0x0084), DicomVR.FD, "1", "MinimumHoursBetweenFractions", false),
-        new(new DicomTag(0x3010, 0x0085), DicomVR.TM, "1-n", "IntendedFractionStartTime", false),
-        new(new DicomTag(0x3010, 0x0086), DicomVR.LT, "1", "IntendedStartDayOfWeek", false),
-        new(new DicomTag(0x3010, 0x0087), DicomVR.SQ, "1", "WeekdayFractionPatternSequence", false),
-        new(new DicomTag(0x3010, 0x0088), DicomVR.SQ, "1", "DeliveryTimeStructureCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0089), DicomVR.SQ, "1", "TreatmentSiteModifierCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0090), DicomVR.CS, "1", "RoboticBaseLocationIndicator", false),
-        new(new DicomTag(0x3010, 0x0091), DicomVR.SQ, "1", "RoboticPathNodeSetCodeSequence", false),
-        new(new DicomTag(0x3010, 0x0092), DicomVR.UL, "1", "RoboticNodeIdentifier", false),
-        new(new DicomTag(0x3010, 0x0093), DicomVR.FD, "3", "RTTreatmentSourceCoordinates", false),
-        new(new DicomTag(0x3010, 0x0094), DicomVR.FD, "1", "RadiationSourceCoordinateSystemYawAngle", false),
-        new(new DicomTag(0x3010, 0x0095), DicomVR.FD, "1", "RadiationSourceCoordinateSystemRollAngle", false),
-        new(new DicomTag(0x3010, 0x0096), DicomVR.FD, "1", "RadiationSourceCoordinateSystemPitchAngle", false),
-        new(new DicomTag(0x3010, 0x0097), DicomVR.SQ, "1", "RoboticPathControlPointSequence", false),
-        new(new DicomTag(0x3010, 0x0098), DicomVR.SQ, "1", "TomotherapeuticControlPointSequence", false),
-        new(new DicomTag(0x3010, 0x0099), DicomVR.FD, "1-n", "TomotherapeuticLeafOpenDurations", false),
-        new(new DicomTag(0x3010, 0x009A), DicomVR.FD, "1-n", "TomotherapeuticLeafInitialClosedDurations", false),
-        new(new DicomTag(0x4000, 0x0010), DicomVR.LT, "1", "RETIRED_Arbitrary", true),
-        new(new DicomTag(0x4000, 0x4000), DicomVR.LT, "1", "RETIRED_TextComments", true),
-        new(new DicomTag(0x4008, 0x0040), DicomVR.SH, "1", "RETIRED_ResultsID", true),
-        new(new DicomTag(0x4008, 0x0042), DicomVR.LO, "1", "RETIRED_ResultsIDIssuer", true),
-        new(new DicomTag(0x4008, 0x0050), DicomVR.SQ, "1", "RETIRED_ReferencedInterpretationSequence", true),
-        new(new DicomTag(0x4008, 0x00FF), DicomVR.CS, "1", "RETIRED_ReportProductionStatusTrial", true),
-        new(new DicomTag(0x4008, 0x0100), DicomVR.DA, "1", "RETIRED_InterpretationRecordedDate", true),
-        new(new DicomTag(0x4008, 0x0101), DicomVR.TM, "1", "RETIRED_InterpretationRecordedTime", true),
-        new(new DicomTag(0x4008, 0x0102), DicomVR.PN, "1", "RETIRED_InterpretationRecorder", true),
-        new(new DicomTag(0x4008, 0x0103), DicomVR.LO, "1", "RETIRED_ReferenceToRecordedSound", true),
-        new(new DicomTag(0x4008, 0x0108), DicomVR.DA, "1", "RETIRED_InterpretationTranscriptionDate", true),
-        new(new DicomTag(0x4008, 0x0109), DicomVR.TM, "1", "RETIRED_InterpretationTranscriptionTime", true),
-        new(new DicomTag(0x4008, 0x010A), DicomVR.PN, "1", "RETIRED_InterpretationTranscriber", true),
-        new(new DicomTag(0x4008, 0x010B), DicomVR.ST, "1", "RETIRED_InterpretationText", true),
-        new(new DicomTag(0x4008, 0x010C), DicomVR.PN, "1", "RETIRED_InterpretationAuthor", true),
-        new(new DicomTag(0x4008, 0x0111), DicomVR.SQ, "1", "RETIRED_InterpretationApproverSequence", true),
-        new(new DicomTag(0x4008, 0x0112), DicomVR.DA, "1", "RETIRED_InterpretationApprovalDate", true),
-        new(new DicomTag(0x4008, 0x0113), DicomVR.TM, "1", "RETIRED_InterpretationApprovalTime", true),
-        new(new DicomTag(0x4008, 0x0114), DicomVR.PN, "1", "RETIRED_PhysicianApprovingInterpretation", true),
-        new(new DicomTag(0x4008, 0x0115), DicomVR.LT, "1", "RETIRED_InterpretationDiagnosisDescription", true),
-        new(new DicomTag(0x4008, 0x0117), DicomVR.SQ, "1", "RETIRED_InterpretationDiagnosisCodeSequence", true),
-        new(new DicomTag(0x4008, 0x0118), DicomVR.SQ, "1", "RETIRED_ResultsDistributionListSequence", true),
-        new(new DicomTag(0x4008, 0x0119), DicomVR.PN, "1", "RETIRED_DistributionName", true),
-        new(new DicomTag(0x4008, 0x011A), DicomVR.LO, "1", "RETIRED_DistributionAddress", true),
-        new(new DicomTag(0x4008, 0x0200), DicomVR.SH, "1", "RETIRED_InterpretationID", true),
-        new(new DicomTag(0x4008, 0x0202), DicomVR.LO, "1", "RETIRED_InterpretationIDIssuer", true),
-        new(new DicomTag(0x4008, 0x0210), DicomVR.CS, "1", "RETIRED_InterpretationTypeID", true),
-        new(new DicomTag(0x4008, 0x0212), DicomVR.CS, "1", "RETIRED_InterpretationStatusID", true),
-        new(new DicomTag(0x4008, 0x0300), DicomVR.ST, "1", "RETIRED_Impressions", true),
-        new(new DicomTag(0x4008, 0x4000), DicomVR.ST, "1", "RETIRED_ResultsComments", true),
-        new(new DicomTag(0x4010, 0x0001), DicomVR.CS, "1", "LowEnergyDetectors", false),
-        new(new DicomTag(0x4010, 0x0002), DicomVR.CS, "1", "HighEnergyDetectors", false),
-        new(new DicomTag(0x4010, 0x0004), DicomVR.SQ, "1", "DetectorGeometrySequence", false),
-        new(new DicomTag(0x4010, 0x1001), DicomVR.SQ, "1", "ThreatROIVoxelSequence", false),
-        new(new DicomTag(0x4010, 0x1004), DicomVR.FL, "3", "ThreatROIBase", false),
-        new(new DicomTag(0x4010, 0x1005), DicomVR.FL, "3", "ThreatROIExtents", false),
-        new(new DicomTag(0x4010, 0x1006), DicomVR.OB, "1", "ThreatROIBitmap", false),
-        new(new DicomTag(0x4010, 0x1007), DicomVR.SH, "1", "RouteSegmentID", false),
-        new(new DicomTag(0x4010, 0x1008), DicomVR.CS, "1", "GantryType", false),
-        new(new DicomTag(0x4010, 0x1009), DicomVR.CS, "1", "OOIOwnerType", false),
-        new(new DicomTag(0x4010, 0x100A), DicomVR.SQ, "1", "RouteSegmentSequence", false),
-        new(new DicomTag(0x4010, 0x1010), DicomVR.US, "1", "PotentialThreatObjectID", false),
-        new(new DicomTag(0x4010, 0x1011), DicomVR.SQ, "1", "ThreatSequence", false),
-        new(new DicomTag(0x4010, 0x1012), DicomVR.CS, "1", "ThreatCategory", false),
-        new(new DicomTag(0x4010, 0x1013), DicomVR.LT, "1", "ThreatCategoryDescription", false),
-        new(new DicomTag(0x4010, 0x1014), DicomVR.CS, "1", "ATDAbilityAssessment", false),
-        new(new DicomTag(0x4010, 0x1015), DicomVR.CS, "1", "ATDAssessmentFlag", false),
-        new(new DicomTag(0x4010, 0x1016), DicomVR.FL, "1", "ATDAssessmentProbability", false),
-        new(new DicomTag(0x4010, 0x1017), DicomVR.FL, "1", "Mass", false),
-        new(new DicomTag(0x4010, 0x1018), DicomVR.FL, "1", "Density", false),
-        new(new DicomTag(0x4010, 0x1019), DicomVR.FL, "1", "ZEffective", false),
-        new(new DicomTag(0x4010, 0x101A), DicomVR.SH, "1", "BoardingPassID", false),
-        new(new DicomTag(0x4010, 0x101B), DicomVR.FL, "3", "CenterOfMass", false),
-        new(new DicomTag(0x4010, 0x101C), DicomVR.FL, "3", "CenterOfPTO", false),
-        new(new DicomTag(0x4010, 0x101D), DicomVR.FL, "6-n", "BoundingPolygon", false),
-        new(new DicomTag(0x4010, 0x101E), DicomVR.SH, "1", "RouteSegmentStartLocationID", false),
-        new(new DicomTag(0x4010, 0x101F), DicomVR.SH, "1", "RouteSegmentEndLocationID", false),
-        new(new DicomTag(0x4010, 0x1020), DicomVR.CS, "1", "RouteSegmentLocationIDType", false),
-        new(new DicomTag(0x4010, 0x1021), DicomVR.CS, "1-n", "AbortReason", false),
-        new(new DicomTag(0x4010, 0x1023), DicomVR.FL, "1", "VolumeOfPTO", false),
-        new(new DicomTag(0x4010, 0x1024), DicomVR.CS, "1", "AbortFlag", false),
-        new(new DicomTag(0x4010, 0x1025), DicomVR.DT, "1", "RouteSegmentStartTime", false),
-        new(new DicomTag(0x4010, 0x1026), DicomVR.DT, "1", "RouteSegmentEndTime", false),
-        new(new DicomTag(0x4010, 0x1027), DicomVR.CS, "1", "TDRType", false),
-        new(new DicomTag(0x4010, 0x1028), DicomVR.CS, "1", "InternationalRouteSegment", false),
-        new(new DicomTag(0x4010, 0x1029), DicomVR.LO, "1-n", "ThreatDetectionAlgorithmAndVersion", false),
-        new(new DicomTag(0x4010, 0x102A), DicomVR.SH, "1", "AssignedLocation", false),
-        new(new DicomTag(0x4010, 0x102B), DicomVR.DT, "1", "AlarmDecisionTime", false),
-        new(new DicomTag(0x4010, 0x1031), DicomVR.CS, "1", "AlarmDecision", false),
-        new(new DicomTag(0x4010, 0x1033), DicomVR.US, "1", "NumberOfTotalObjects", false),
-        new(new DicomTag(0x4010, 0x1034), DicomVR.US, "1", "NumberOfAlarmObjects", false),
-        new(new DicomTag(0x4010, 0x1037), DicomVR.SQ, "1", "PTORepresentationSequence", false),
-        new(new DicomTag(0x4010, 0x1038), DicomVR.SQ, "1", "ATDAssessmentSequence", false),
-        new(new DicomTag(0x4010, 0x1039), DicomVR.CS, "1", "TIPType", false),
-        new(new DicomTag(0x4010, 0x103A), DicomVR.CS, "1", "DICOSVersion", false),
-        new(new DicomTag(0x4010, 0x1041), DicomVR.DT, "1", "OOIOwnerCreationTime", false),
-        new(new DicomTag(0x4010, 0x1042), DicomVR.CS, "1", "OOIType", false),
-        new(new DicomTag(0x4010, 0x1043), DicomVR.FL, "3", "OOISize", false),
-        new(new DicomTag(0x4010, 0x1044), DicomVR.CS, "1", "AcquisitionStatus", false),
-        new(new DicomTag(0x4010, 0x1045), DicomVR.SQ, "1", "BasisMaterialsCodeSequence", false),
-        new(new DicomTag(0x4010, 0x1046), DicomVR.CS, "1", "PhantomType", false),
-        new(new DicomTag(0x4010, 0x1047), DicomVR.SQ, "1", "OOIOwnerSequence", false),
-        new(new DicomTag(0x4010, 0x1048), DicomVR.CS, "1", "ScanType", false),
-        new(new DicomTag(0x4010, 0x1051), DicomVR.LO, "1", "ItineraryID", false),
-        new(new DicomTag(0x4010, 0x1052), DicomVR.SH, "1", "ItineraryIDType", false),
-        new(new DicomTag(0x4010, 0x1053), DicomVR.LO, "1", "ItineraryIDAssigningAuthority", false),
-        new(new DicomTag(0x4010, 0x1054), DicomVR.SH, "1", "RouteID", false),
-        new(new DicomTag(0x4010, 0x1055), DicomVR.SH, "1", "RouteIDAssigningAuthority", false),
-        new(new DicomTag(0x4010, 0x1056), DicomVR.CS, "1", "InboundArrivalType", false),
-        new(new DicomTag(0x4010, 0x1058), DicomVR.SH, "1", "CarrierID", false),
-        new(new DicomTag(0x4010, 0x1059), DicomVR.CS, "1", "CarrierIDAssigningAuthority", false),
-        new(new DicomTag(0x4010, 0x1060), DicomVR.FL, "3", "SourceOrientation", false),
-        new(new DicomTag(0x4010, 0x1061), DicomVR.FL, "3", "SourcePosition", false),
-        new(new DicomTag(0x4010, 0x1062), DicomVR.FL, "1", "BeltHeight", false),
-        new(new DicomTag(0x4010, 0x1064), DicomVR.SQ, "1", "AlgorithmRoutingCodeSequence", false),
-        new(new DicomTag(0x4010, 0x1067), DicomVR.CS, "1", "TransportClassification", false),
-        new(new DicomTag(0x4010, 0x1068), DicomVR.LT, "1", "OOITypeDescriptor", false),
-        new(new DicomTag(0x4010, 0x1069), DicomVR.FL, "1", "TotalProcessingTime", false),
-        new(new DicomTag(0x4010, 0x106C), DicomVR.OB, "1", "DetectorCalibrationData", false),
-        new(new DicomTag(0x4010, 0x106D), DicomVR.CS, "1", "AdditionalScreeningPerformed", false),
-        new(new DicomTag(0x4010, 0x106E), DicomVR.CS, "1", "AdditionalInspectionSelectionCriteria", false),
-        new(new DicomTag(0x4010, 0x106F), DicomVR.SQ, "1", "AdditionalInspectionMethodSequence", false),
-        new(new DicomTag(0x4010, 0x1070), DicomVR.CS, "1", "AITDeviceType", false),
-        new(new DicomTag(0x4010, 0x1071), DicomVR.SQ, "1", "QRMeasurementsSequence", false),
-        new(new DicomTag(0x4010, 0x1072), DicomVR.SQ, "1", "TargetMaterialSequence", false),
-        new(new DicomTag(0x4010, 0x1073), DicomVR.FD, "1", "SNRThreshold", false),
-        new(new DicomTag(0x4010, 0x1075), DicomVR.DS, "1", "ImageScaleRepresentation", false),
-        new(new DicomTag(0x4010, 0x1076), DicomVR.SQ, "1", "ReferencedPTOSequence", false),
-        new(new DicomTag(0x4010, 0x1077), DicomVR.SQ, "1", "ReferencedTDRInstanceSequence", false),
-        new(new DicomTag(0x4010, 0x1078), DicomVR.ST, "1", "PTOLocationDescription", false),
-        new(new DicomTag(0x4010, 0x1079), DicomVR.SQ, "1", "AnomalyLocatorIndicatorSequence", false),
-        new(new DicomTag(0x4010, 0x107A), DicomVR.FL, "3", "AnomalyLocatorIndicator", false),
-        new(new DicomTag(0x4010, 0x107B), DicomVR.SQ, "1", "PTORegionSequence", false),
-        new(new DicomTag(0x4010, 0x107C), DicomVR.CS, "1", "InspectionSelectionCriteria", false),
-        new(new DicomTag(0x4010, 0x107D), DicomVR.SQ, "1", "SecondaryInspectionMethodSequence", false),
-        new(new DicomTag(0x4010, 0x107E), DicomVR.DS, "6", "PRCSToRCSOrientation", false),
-        new(new DicomTag(0x4FFE, 0x0001), DicomVR.SQ, "1", "MACParametersSequence", false),
-        new(new DicomTag(0x5200, 0x9229), DicomVR.SQ, "1", "SharedFunctionalGroupsSequence", false),
-        new(new DicomTag(0x5200, 0x9230), DicomVR.SQ, "1", "PerFrameFunctionalGroupsSequence", false),
-        new(new DicomTag(0x5400, 0x0100), DicomVR.SQ, "1", "WaveformSequence", false),
-        new(new DicomTag(0x5400, 0x0110), DicomVR.OW, "1", "ChannelMinimumValue", false),
-        new(new DicomTag(0x5400, 0x0112), DicomVR.OW, "1", "ChannelMaximumValue", false),
-        new(new DicomTag(0x5400, 0x1004), DicomVR.US, "1", "WaveformBitsAllocated", false),
-        new(new DicomTag(0x5400, 0x1006), DicomVR.CS, "1", "WaveformSampleInterpretation", false),
-        new(new DicomTag(0x5400, 0x100A), DicomVR.OW, "1", "WaveformPaddingValue", false),
-        new(new DicomTag(0x5400, 0x1010), DicomVR.OW, "1", "WaveformData", false),
-        new(new DicomTag(0x5600, 0x0010), DicomVR.OF, "1", "FirstOrderPhaseCorrectionAngle", false),
-        new(new DicomTag(0x5600, 0x0020), DicomVR.OF, "1", "SpectroscopyData", false),
-        new(new DicomTag(0x7FE0, 0x0001), DicomVR.OV, "1", "ExtendedOffsetTable", false),
-        new(new DicomTag(0x7FE0, 0x0002), DicomVR.OV, "1", "ExtendedOffsetTableLengths", false),
-        new(new DicomTag(0x7FE0, 0x0008), DicomVR.OF, "1", "FloatPixelData", false),
-        new(new DicomTag(0x7FE0, 0x0009), DicomVR.OD, "1", "DoubleFloatPixelData", false),
-        new(new DicomTag(0x7FE0, 0x0010), DicomVR.OW, "1", "PixelData", false),
-        new(new DicomTag(0x7FE0, 0x0020), DicomVR.OW, "1", "RETIRED_CoefficientsSDVN", true),
-        new(new DicomTag(0x7FE0, 0x0030), DicomVR.OW, "1", "RETIRED_CoefficientsSDHN", true),
-        new(new DicomTag(0x7FE0, 0x0040), DicomVR.OW, "1", "RETIRED_CoefficientsSDDN", true),
-        new(new DicomTag(0xFFFA, 0xFFFA), DicomVR.SQ, "1", "DigitalSignaturesSequence", false),
-        new(new DicomTag(0xFFFC, 0xFFFC), DicomVR.OB, "1", "DataSetTrailingPadding", false),
-    ];
+    /// <summary>One entry per line: gggg eeee (hex), VR, VM, keyword, retired (0/1).</summary>
+    private const string ExactTable =
+        """
+        00000000 UL 1 CommandGroupLength 0
+        00000001 UL 1 RETIRED_CommandLengthToEnd 1
+        00000002 UI 1 AffectedSOPClassUID 0
+        00000003 UI 1 RequestedSOPClassUID 0
+        00000010 SH 1 RETIRED_CommandRecognitionCode 1
+        00000100 US 1 CommandField 0
+        00000110 US 1 MessageID 0
+        00000120 US 1 MessageIDBeingRespondedTo 0
+        00000200 AE 1 RETIRED_Initiator 1
+        00000300 AE 1 RETIRED_Receiver 1
+        00000400 AE 1 RETIRED_FindLocation 1
+        00000600 AE 1 MoveDestination 0
+        00000700 US 1 Priority 0
+        00000800 US 1 CommandDataSetType 0
+        00000850 US 1 RETIRED_NumberOfMatches 1
+        00000860 US 1 RETIRED_ResponseSequenceNumber 1
+        00000900 US 1 Status 0
+        00000901 AT 1-n OffendingElement 0
+        00000902 LO 1 ErrorComment 0
+        00000903 US 1 ErrorID 0
+        00001000 UI 1 AffectedSOPInstanceUID 0
+        00001001 UI 1 RequestedSOPInstanceUID 0
+        00001002 US 1 EventTypeID 0
+        00001005 AT 1-n AttributeIdentifierList 0
+        00001008 US 1 ActionTypeID 0
+        00001020 US 1 NumberOfRemainingSuboperations 0
+        00001021 US 1 NumberOfCompletedSuboperations 0
+        00001022 US 1 NumberOfFailedSuboperations 0
+        00001023 US 1 NumberOfWarningSuboperations 0
+        00001030 AE 1 MoveOriginatorApplicationEntityTitle 0
+        00001031 US 1 MoveOriginatorMessageID 0
+        00004000 LT 1 RETIRED_DialogReceiver 1
+        00004010 LT 1 RETIRED_TerminalType 1
+        00005010 SH 1 RETIRED_MessageSetID 1
+        00005020 SH 1 RETIRED_EndMessageID 1
+        00005110 LT 1 RETIRED_DisplayFormat 1
+        00005120 LT 1 RETIRED_PagePositionID 1
+        00005130 CS 1 RETIRED_TextFormatID 1
+        00005140 CS 1 RETIRED_NormalReverse 1
+        00005150 CS 1 RETIRED_AddGrayScale 1
+        00005160 CS 1 RETIRED_Borders 1
+        00005170 IS 1 RETIRED_Copies 1
+        00005180 CS 1 RETIRED_CommandMagnificationType 1
+        00005190 CS 1 RETIRED_Erase 1
+        000051A0 CS 1 RETIRED_Print 1
+        000051B0 US 1-n RETIRED_Overlays 1
+        00020000 UL 1 FileMetaInformationGroupLength 0
+        00020001 OB 1 FileMetaInformationVersion 0
+        00020002 UI 1 MediaStorageSOPClassUID 0
+        00020003 UI 1 MediaStorageSOPInstanceUID 0
+        00020010 UI 1 TransferSyntaxUID 0
+        00020012 UI 1 ImplementationClassUID 0
+        00020013 SH 1 ImplementationVersionName 0
+        00020016 AE 1 SourceApplicationEntityTitle 0
+        00020017 AE 1 SendingApplicationEntityTitle 0
+        00020018 AE 1 ReceivingApplicationEntityTitle 0
+        00020026 UR 1 SourcePresentationAddress 0
+        00020027 UR 1 SendingPresentationAddress 0
+        00020028 UR 1 ReceivingPresentationAddress 0
+        00020031 OB 1 RTVMetaInformationVersion 0
+        00020032 UI 1 RTVCommunicationSOPClassUID 0
+        00020033 UI 1 RTVCommunicationSOPInstanceUID 0
+        00020035 OB 1 RTVSourceIdentifier 0
+        00020036 OB 1 RTVFlowIdentifier 0
+        00020037 UL 1 RTVFlowRTPSamplingRate 0
+        00020038 FD 1 RTVFlowActualFrameDuration 0
+        00020100 UI 1 PrivateInformationCreatorUID 0
+        00020102 OB 1 PrivateInformation 0
+        00041130 CS 1 FileSetID 0
+        00041141 CS 1-8 FileSetDescriptorFileID 0
+        00041142 CS 1 SpecificCharacterSetOfFileSetDescriptorFile 0
+        00041200 UL 1 OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity 0
+        00041202 UL 1 OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity 0
+        00041212 US 1 FileSetConsistencyFlag 0
+        00041220 SQ 1 DirectoryRecordSequence 0
+        00041400 UL 1 OffsetOfTheNextDirectoryRecord 0
+        00041410 US 1 RecordInUseFlag 0
+        00041420 UL 1 OffsetOfReferencedLowerLevelDirectoryEntity 0
+        00041430 CS 1 DirectoryRecordType 0
+        00041432 UI 1 PrivateRecordUID 0
+        00041500 CS 1-8 ReferencedFileID 0
+        00041504 UL 1 RETIRED_MRDRDirectoryRecordOffset 1
+        00041510 UI 1 ReferencedSOPClassUIDInFile 0
+        00041511 UI 1 ReferencedSOPInstanceUIDInFile 0
+        00041512 UI 1 ReferencedTransferSyntaxUIDInFile 0
+        0004151A UI 1-n ReferencedRelatedGeneralSOPClassUIDInFile 0
+        00041600 UL 1 RETIRED_NumberOfReferences 1
+        00060001 SQ 1 CurrentFrameFunctionalGroupsSequence 0
+        00080001 UL 1 RETIRED_LengthToEnd 1
+        00080005 CS 1-n SpecificCharacterSet 0
+        00080006 SQ 1 LanguageCodeSequence 0
+        00080008 CS 2-n ImageType 0
+        00080010 SH 1 RETIRED_RecognitionCode 1
+        00080012 DA 1 InstanceCreationDate 0
+        00080013 TM 1 InstanceCreationTime 0
+        00080014 UI 1 InstanceCreatorUID 0
+        00080015 DT 1 InstanceCoercionDateTime 0
+        00080016 UI 1 SOPClassUID 0
+        00080017 UI 1 AcquisitionUID 0
+        00080018 UI 1 SOPInstanceUID 0
+        00080019 UI 1 PyramidUID 0
+        0008001A UI 1-n RelatedGeneralSOPClassUID 0
+        0008001B UI 1 OriginalSpecializedSOPClassUID 0
+        00080020 DA 1 StudyDate 0
+        00080021 DA 1 SeriesDate 0
+        00080022 DA 1 AcquisitionDate 0
+        00080023 DA 1 ContentDate 0
+        00080024 DA 1 RETIRED_OverlayDate 1
+        00080025 DA 1 RETIRED_CurveDate 1
+        0008002A DT 1 AcquisitionDateTime 0
+        00080030 TM 1 StudyTime 0
+        00080031 TM 1 SeriesTime 0
+        00080032 TM 1 AcquisitionTime 0
+        00080033 TM 1 ContentTime 0
+        00080034 TM 1 RETIRED_OverlayTime 1
+        00080035 TM 1 RETIRED_CurveTime 1
+        00080040 US 1 RETIRED_DataSetType 1
+        00080041 LO 1 RETIRED_DataSetSubtype 1
+        00080042 CS 1 RETIRED_NuclearMedicineSeriesType 1
+        00080050 SH 1 AccessionNumber 0
+        00080051 SQ 1 IssuerOfAccessionNumberSequence 0
+        00080052 CS 1 QueryRetrieveLevel 0
+        00080053 CS 1 QueryRetrieveView 0
+        00080054 AE 1-n RetrieveAETitle 0
+        00080055 AE 1 StationAETitle 0
+        00080056 CS 1 InstanceAvailability 0
+        00080058 UI 1-n FailedSOPInstanceUIDList 0
+        00080060 CS 1 Modality 0
+        00080061 CS 1-n ModalitiesInStudy 0
+        00080062 UI 1-n SOPClassesInStudy 0
+        00080063 SQ 1 AnatomicRegionsInStudyCodeSequence 0
+        00080064 CS 1 ConversionType 0
+        00080068 CS 1 PresentationIntentType 0
+        00080070 LO 1 Manufacturer 0
+        00080080 LO 1 InstitutionName 0
+        00080081 ST 1 InstitutionAddress 0
+        00080082 SQ 1 InstitutionCodeSequence 0
+        00080090 PN 1 ReferringPhysicianName 0
+        00080092 ST 1 ReferringPhysicianAddress 0
+        00080094 SH 1-n ReferringPhysicianTelephoneNumbers 0
+        00080096 SQ 1 ReferringPhysicianIdentificationSequence 0
+        0008009C PN 1-n ConsultingPhysicianName 0
+        0008009D SQ 1 ConsultingPhysicianIdentificationSequence 0
+        00080100 SH 1 CodeValue 0
+        00080101 LO 1 ExtendedCodeValue 0
+        00080102 SH 1 CodingSchemeDesignator 0
+        00080103 SH 1 CodingSchemeVersion 0
+        00080104 LO 1 CodeMeaning 0
+        00080105 CS 1 MappingResource 0
+        00080106 DT 1 ContextGroupVersion 0
+        00080107 DT 1 ContextGroupLocalVersion 0
+        00080108 LT 1 ExtendedCodeMeaning 0
+        00080109 SQ 1 CodingSchemeResourcesSequence 0
+        0008010A CS 1 CodingSchemeURLType 0
+        0008010B CS 1 ContextGroupExtensionFlag 0
+        0008010C UI 1 CodingSchemeUID 0
+        0008010D UI 1 ContextGroupExtensionCreatorUID 0
+        0008010E UR 1 CodingSchemeURL 0
+        0008010F CS 1 ContextIdentifier 0
+        00080110 SQ 1 CodingSchemeIdentificationSequence 0
+        00080112 LO 1 CodingSchemeRegistry 0
+        00080114 ST 1 CodingSchemeExternalID 0
+        00080115 ST 1 CodingSchemeName 0
+        00080116 ST 1 CodingSchemeResponsibleOrganization 0
+        00080117 UI 1 ContextUID 0
+        00080118 UI 1 MappingResourceUID 0
+        00080119 UC 1 LongCodeValue 0
+        00080120 UR 1 URNCodeValue 0
+        00080121 SQ 1 EquivalentCodeSequence 0
+        00080122 LO 1 MappingResourceName 0
+        00080123 SQ 1 ContextGroupIdentificationSequence 0
+        00080124 SQ 1 MappingResourceIdentificationSequence 0
+        00080201 SH 1 TimezoneOffsetFromUTC 0
+        00080220 SQ 1 ResponsibleGroupCodeSequence 0
+        00080221 CS 1 EquipmentModality 0
+        00080222 LO 1 ManufacturerRelatedModelGroup 0
+        00080300 SQ 1 PrivateDataElementCharacteristicsSequence 0
+        00080301 US 1 PrivateGroupReference 0
+        00080302 LO 1 PrivateCreatorReference 0
+        00080303 CS 1 BlockIdentifyingInformationStatus 0
+        00080304 US 1-n NonidentifyingPrivateElements 0
+        00080305 SQ 1 DeidentificationActionSequence 0
+        00080306 US 1-n IdentifyingPrivateElements 0
+        00080307 CS 1 DeidentificationAction 0
+        00080308 US 1 PrivateDataElement 0
+        00080309 UL 1-3 PrivateDataElementValueMultiplicity 0
+        0008030A CS 1 PrivateDataElementValueRepresentation 0
+        0008030B UL 1-2 PrivateDataElementNumberOfItems 0
+        0008030C UC 1 PrivateDataElementName 0
+        0008030D UC 1 PrivateDataElementKeyword 0
+        0008030E UT 1 PrivateDataElementDescription 0
+        0008030F UT 1 PrivateDataElementEncoding 0
+        00080310 SQ 1 PrivateDataElementDefinitionSequence 0
+        00081000 AE 1 RETIRED_NetworkID 1
+        00081010 SH 1 StationName 0
+        00081030 LO 1 StudyDescription 0
+        00081032 SQ 1 ProcedureCodeSequence 0
+        0008103E LO 1 SeriesDescription 0
+        0008103F SQ 1 SeriesDescriptionCodeSequence 0
+        00081040 LO 1 InstitutionalDepartmentName 0
+        00081041 SQ 1 InstitutionalDepartmentTypeCodeSequence 0
+        00081048 PN 1-n PhysiciansOfRecord 0
+        00081049 SQ 1 PhysiciansOfRecordIdentificationSequence 0
+        00081050 PN 1-n PerformingPhysicianName 0
+        00081052 SQ 1 PerformingPhysicianIdentificationSequence 0
+        00081060 PN 1-n NameOfPhysiciansReadingStudy 0
+        00081062 SQ 1 PhysiciansReadingStudyIdentificationSequence 0
+        00081070 PN 1-n OperatorsName 0
+        00081072 SQ 1 OperatorIdentificationSequence 0
+        00081080 LO 1-n AdmittingDiagnosesDescription 0
+        00081084 SQ 1 AdmittingDiagnosesCodeSequence 0
+        00081088 LO 1 PyramidDescription 0
+        00081090 LO 1 ManufacturerModelName 0
+        00081100 SQ 1 RETIRED_ReferencedResultsSequence 1
+        00081110 SQ 1 ReferencedStudySequence 0
+        00081111 SQ 1 ReferencedPerformedProcedureStepSequence 0
+        00081115 SQ 1 ReferencedSeriesSequence 0
+        00081120 SQ 1 ReferencedPatientSequence 0
+        00081125 SQ 1 ReferencedVisitSequence 0
+        00081130 SQ 1 RETIRED_ReferencedOverlaySequence 1
+        00081134 SQ 1 ReferencedStereometricInstanceSequence 0
+        0008113A SQ 1 ReferencedWaveformSequence 0
+        00081140 SQ 1 ReferencedImageSequence 0
+        00081145 SQ 1 RETIRED_ReferencedCurveSequence 1
+        0008114A SQ 1 ReferencedInstanceSequence 0
+        0008114B SQ 1 ReferencedRealWorldValueMappingInstanceSequence 0
+        00081150 UI 1 ReferencedSOPClassUID 0
+        00081155 UI 1 ReferencedSOPInstanceUID 0
+        00081156 SQ 1 DefinitionSourceSequence 0
+        0008115A UI 1-n SOPClassesSupported 0
+        00081160 IS 1-n ReferencedFrameNumber 0
+        00081161 UL 1-n SimpleFrameList 0
+        00081162 UL 3-3n CalculatedFrameList 0
+        00081163 FD 2 TimeRange 0
+        00081164 SQ 1 FrameExtractionSequence 0
+        00081167 UI 1 MultiFrameSourceSOPInstanceUID 0
+        00081190 UR 1 RetrieveURL 0
+        00081195 UI 1 TransactionUID 0
+        00081196 US 1 WarningReason 0
+        00081197 US 1 FailureReason 0
+        00081198 SQ 1 FailedSOPSequence 0
+        00081199 SQ 1 ReferencedSOPSequence 0
+        0008119A SQ 1 OtherFailuresSequence 0
+        00081200 SQ 1 StudiesContainingOtherReferencedInstancesSequence 0
+        00081250 SQ 1 RelatedSeriesSequence 0
+        00082110 CS 1 RETIRED_LossyImageCompressionRetired 1
+        00082111 ST 1 DerivationDescription 0
+        00082112 SQ 1 SourceImageSequence 0
+        00082120 SH 1 StageName 0
+        00082122 IS 1 StageNumber 0
+        00082124 IS 1 NumberOfStages 0
+        00082127 SH 1 ViewName 0
+        00082128 IS 1 ViewNumber 0
+        00082129 IS 1 NumberOfEventTimers 0
+        0008212A IS 1 NumberOfViewsInStage 0
+        00082130 DS 1-n EventElapsedTimes 0
+        00082132 LO 1-n EventTimerNames 0
+        00082133 SQ 1 EventTimerSequence 0
+        00082134 FD 1 EventTimeOffset 0
+        00082135 SQ 1 EventCodeSequence 0
+        00082142 IS 1 StartTrim 0
+        00082143 IS 1 StopTrim 0
+        00082144 IS 1 RecommendedDisplayFrameRate 0
+        00082200 CS 1 RETIRED_TransducerPosition 1
+        00082204 CS 1 RETIRED_TransducerOrientation 1
+        00082208 CS 1 RETIRED_AnatomicStructure 1
+        00082218 SQ 1 AnatomicRegionSequence 0
+        00082220 SQ 1 AnatomicRegionModifierSequence 0
+        00082228 SQ 1 PrimaryAnatomicStructureSequence 0
+        00082229 SQ 1 RETIRED_AnatomicStructureSpaceOrRegionSequence 1
+        00082230 SQ 1 PrimaryAnatomicStructureModifierSequence 0
+        00082240 SQ 1 RETIRED_TransducerPositionSequence 1
+        00082242 SQ 1 RETIRED_TransducerPositionModifierSequence 1
+        00082244 SQ 1 RETIRED_TransducerOrientationSequence 1
+        00082246 SQ 1 RETIRED_TransducerOrientationModifierSequence 1
+        00082251 SQ 1 RETIRED_AnatomicStructureSpaceOrRegionCodeSequenceTrial 1
+        00082253 SQ 1 RETIRED_AnatomicPortalOfEntranceCodeSequenceTrial 1
+        00082255 SQ 1 RETIRED_AnatomicApproachDirectionCodeSequenceTrial 1
+        00082256 ST 1 RETIRED_AnatomicPerspectiveDescriptionTrial 1
+        00082257 SQ 1 RETIRED_AnatomicPerspectiveCodeSequenceTrial 1
+        00082258 ST 1 RETIRED_AnatomicLocationOfExaminingInstrumentDescriptionTrial 1
+        00082259 SQ 1 RETIRED_AnatomicLocationOfExaminingInstrumentCodeSequenceTrial 1
+        0008225A SQ 1 RETIRED_AnatomicStructureSpaceOrRegionModifierCodeSequenceTrial 1
+        0008225C SQ 1 RETIRED_OnAxisBackgroundAnatomicStructureCodeSequenceTrial 1
+        00083001 SQ 1 AlternateRepresentationSequence 0
+        00083002 UI 1-n AvailableTransferSyntaxUID 0
+        00083010 UI 1-n IrradiationEventUID 0
+        00083011 SQ 1 SourceIrradiationEventSequence 0
+        00083012 UI 1 RadiopharmaceuticalAdministrationEventUID 0
+        00084000 LT 1 RETIRED_IdentifyingComments 1
+        00089007 CS 4 FrameType 0
+        00089092 SQ 1 ReferencedImageEvidenceSequence 0
+        00089121 SQ 1 ReferencedRawDataSequence 0
+        00089123 UI 1 CreatorVersionUID 0
+        00089124 SQ 1 DerivationImageSequence 0
+        00089154 SQ 1 SourceImageEvidenceSequence 0
+        00089205 CS 1 PixelPresentation 0
+        00089206 CS 1 VolumetricProperties 0
+        00089207 CS 1 VolumeBasedCalculationTechnique 0
+        00089208 CS 1 ComplexImageComponent 0
+        00089209 CS 1 AcquisitionContrast 0
+        00089215 SQ 1 DerivationCodeSequence 0
+        00089237 SQ 1 ReferencedPresentationStateSequence 0
+        00089410 SQ 1 ReferencedOtherPlaneSequence 0
+        00089458 SQ 1 FrameDisplaySequence 0
+        00089459 FL 1 RecommendedDisplayFrameRateInFloat 0
+        00089460 CS 1 SkipFrameRangeFlag 0
+        00100010 PN 1 PatientName 0
+        00100020 LO 1 PatientID 0
+        00100021 LO 1 IssuerOfPatientID 0
+        00100022 CS 1 TypeOfPatientID 0
+        00100024 SQ 1 IssuerOfPatientIDQualifiersSequence 0
+        00100026 SQ 1 SourcePatientGroupIdentificationSequence 0
+        00100027 SQ 1 GroupOfPatientsIdentificationSequence 0
+        00100028 US 3 SubjectRelativePositionInImage 0
+        00100030 DA 1 PatientBirthDate 0
+        00100032 TM 1 PatientBirthTime 0
+        00100033 LO 1 PatientBirthDateInAlternativeCalendar 0
+        00100034 LO 1 PatientDeathDateInAlternativeCalendar 0
+        00100035 CS 1 PatientAlternativeCalendar 0
+        00100040 CS 1 PatientSex 0
+        00100050 SQ 1 PatientInsurancePlanCodeSequence 0
+        00100101 SQ 1 PatientPrimaryLanguageCodeSequence 0
+        00100102 SQ 1 PatientPrimaryLanguageModifierCodeSequence 0
+        00100200 CS 1 QualityControlSubject 0
+        00100201 SQ 1 QualityControlSubjectTypeCodeSequence 0
+        00100212 UC 1 StrainDescription 0
+        00100213 LO 1 StrainNomenclature 0
+        00100214 LO 1 StrainStockNumber 0
+        00100215 SQ 1 StrainSourceRegistryCodeSequence 0
+        00100216 SQ 1 StrainStockSequence 0
+        00100217 LO 1 StrainSource 0
+        00100218 UT 1 StrainAdditionalInformation 0
+        00100219 SQ 1 StrainCodeSequence 0
+        00100221 SQ 1 GeneticModificationsSequence 0
+        00100222 UC 1 GeneticModificationsDescription 0
+        00100223 LO 1 GeneticModificationsNomenclature 0
+        00100229 SQ 1 GeneticModificationsCodeSequence 0
+        00101000 LO 1-n RETIRED_OtherPatientIDs 1
+        00101001 PN 1-n OtherPatientNames 0
+        00101002 SQ 1 OtherPatientIDsSequence 0
+        00101005 PN 1 PatientBirthName 0
+        00101010 AS 1 PatientAge 0
+        00101020 DS 1 PatientSize 0
+        00101021 SQ 1 PatientSizeCodeSequence 0
+        00101022 DS 1 PatientBodyMassIndex 0
+        00101023 DS 1 MeasuredAPDimension 0
+        00101024 DS 1 MeasuredLateralDimension 0
+        00101030 DS 1 PatientWeight 0
+        00101040 LO 1 PatientAddress 0
+        00101050 LO 1-n RETIRED_InsurancePlanIdentification 1
+        00101060 PN 1 PatientMotherBirthName 0
+        00101080 LO 1 MilitaryRank 0
+        00101081 LO 1 BranchOfService 0
+        00101090 LO 1 RETIRED_MedicalRecordLocator 1
+        00101100 SQ 1 ReferencedPatientPhotoSequence 0
+        00102000 LO 1-n MedicalAlerts 0
+        00102110 LO 1-n Allergies 0
+        00102150 LO 1 CountryOfResidence 0
+        00102152 LO 1 RegionOfResidence 0
+        00102154 SH 1-n PatientTelephoneNumbers 0
+        00102155 LT 1 PatientTelecomInformation 0
+        00102160 SH 1 EthnicGroup 0
+        00102180 SH 1 Occupation 0
+        001021A0 CS 1 SmokingStatus 0
+        001021B0 LT 1 AdditionalPatientHistory 0
+        001021C0 US 1 PregnancyStatus 0
+        001021D0 DA 1 LastMenstrualDate 0
+        001021F0 LO 1 PatientReligiousPreference 0
+        00102201 LO 1 PatientSpeciesDescription 0
+        00102202 SQ 1 PatientSpeciesCodeSequence 0
+        00102203 CS 1 PatientSexNeutered 0
+        00102210 CS 1 AnatomicalOrientationType 0
+        00102292 LO 1 PatientBreedDescription 0
+        00102293 SQ 1 PatientBreedCodeSequence 0
+        00102294 SQ 1 BreedRegistrationSequence 0
+        00102295 LO 1 BreedRegistrationNumber 0
+        00102296 SQ 1 BreedRegistryCodeSequence 0
+        00102297 PN 1 ResponsiblePerson 0
+        00102298 CS 1 ResponsiblePersonRole 0
+        00102299 LO 1 ResponsibleOrganization 0
+        00104000 LT 1 PatientComments 0
+        00109431 FL 1 ExaminedBodyThickness 0
+        00120010 LO 1 ClinicalTrialSponsorName 0
+        00120020 LO 1 ClinicalTrialProtocolID 0
+        00120021 LO 1 ClinicalTrialProtocolName 0
+        00120030 LO 1 ClinicalTrialSiteID 0
+        00120031 LO 1 ClinicalTrialSiteName 0
+        00120040 LO 1 ClinicalTrialSubjectID 0
+        00120042 LO 1 ClinicalTrialSubjectReadingID 0
+        00120050 LO 1 ClinicalTrialTimePointID 0
+        00120051 ST 1 ClinicalTrialTimePointDescription 0
+        00120052 FD 1 LongitudinalTemporalOffsetFromEvent 0
+        00120053 CS 1 LongitudinalTemporalEventType 0
+        00120060 LO 1 ClinicalTrialCoordinatingCenterName 0
+        00120062 CS 1 PatientIdentityRemoved 0
+        00120063 LO 1-n DeidentificationMethod 0
+        00120064 SQ 1 DeidentificationMethodCodeSequence 0
+        00120071 LO 1 ClinicalTrialSeriesID 0
+        00120072 LO 1 ClinicalTrialSeriesDescription 0
+        00120081 LO 1 ClinicalTrialProtocolEthicsCommitteeName 0
+        00120082 LO 1 ClinicalTrialProtocolEthicsCommitteeApprovalNumber 0
+        00120083 SQ 1 ConsentForClinicalTrialUseSequence 0
+        00120084 CS 1 DistributionType 0
+        00120085 CS 1 ConsentForDistributionFlag 0
+        00120086 DA 1 EthicsCommitteeApprovalEffectivenessStartDate 0
+        00120087 DA 1 EthicsCommitteeApprovalEffectivenessEndDate 0
+        00140023 ST 1 RETIRED_CADFileFormat 1
+        00140024 ST 1 RETIRED_ComponentReferenceSystem 1
+        00140025 ST 1 ComponentManufacturingProcedure 0
+        00140028 ST 1 ComponentManufacturer 0
+        00140030 DS 1-n MaterialThickness 0
+        00140032 DS 1-n MaterialPipeDiameter 0
+        00140034 DS 1-n MaterialIsolationDiameter 0
+        00140042 ST 1 MaterialGrade 0
+        00140044 ST 1 MaterialPropertiesDescription 0
+        00140045 ST 1 RETIRED_MaterialPropertiesFileFormatRetired 1
+        00140046 LT 1 MaterialNotes 0
+        00140050 CS 1 ComponentShape 0
+        00140052 CS 1 CurvatureType 0
+        00140054 DS 1 OuterDiameter 0
+        00140056 DS 1 InnerDiameter 0
+        00140100 LO 1-n ComponentWelderIDs 0
+        00140101 CS 1 SecondaryApprovalStatus 0
+        00140102 DA 1 SecondaryReviewDate 0
+        00140103 TM 1 SecondaryReviewTime 0
+        00140104 PN 1 SecondaryReviewerName 0
+        00140105 ST 1 RepairID 0
+        00140106 SQ 1 MultipleComponentApprovalSequence 0
+        00140107 CS 1-n OtherApprovalStatus 0
+        00140108 CS 1-n OtherSecondaryApprovalStatus 0
+        00141010 ST 1 ActualEnvironmentalConditions 0
+        00141020 DA 1 ExpiryDate 0
+        00141040 ST 1 EnvironmentalConditions 0
+        00142002 SQ 1 EvaluatorSequence 0
+        00142004 IS 1 EvaluatorNumber 0
+        00142006 PN 1 EvaluatorName 0
+        00142008 IS 1 EvaluationAttempt 0
+        00142012 SQ 1 IndicationSequence 0
+        00142014 IS 1 IndicationNumber 0
+        00142016 SH 1 IndicationLabel 0
+        00142018 ST 1 IndicationDescription 0
+        0014201A CS 1-n IndicationType 0
+        0014201C CS 1 IndicationDisposition 0
+        0014201E SQ 1 IndicationROISequence 0
+        00142030 SQ 1 IndicationPhysicalPropertySequence 0
+        00142032 SH 1 PropertyLabel 0
+        00142202 IS 1 CoordinateSystemNumberOfAxes 0
+        00142204 SQ 1 CoordinateSystemAxesSequence 0
+        00142206 ST 1 CoordinateSystemAxisDescription 0
+        00142208 CS 1 CoordinateSystemDataSetMapping 0
+        0014220A IS 1 CoordinateSystemAxisNumber 0
+        0014220C CS 1 CoordinateSystemAxisType 0
+        0014220E CS 1 CoordinateSystemAxisUnits 0
+        00142210 OB 1 CoordinateSystemAxisValues 0
+        00142220 SQ 1 CoordinateSystemTransformSequence 0
+        00142222 ST 1 TransformDescription 0
+        00142224 IS 1 TransformNumberOfAxes 0
+        00142226 IS 1-n TransformOrderOfAxes 0
+        00142228 CS 1 TransformedAxisUnits 0
+        0014222A DS 1-n CoordinateSystemTransformRotationAndScaleMatrix 0
+        0014222C DS 1-n CoordinateSystemTransformTranslationMatrix 0
+        00143011 DS 1 InternalDetectorFrameTime 0
+        00143012 DS 1 NumberOfFramesIntegrated 0
+        00143020 SQ 1 DetectorTemperatureSequence 0
+        00143022 ST 1 SensorName 0
+        00143024 DS 1 HorizontalOffsetOfSensor 0
+        00143026 DS 1 VerticalOffsetOfSensor 0
+        00143028 DS 1 SensorTemperature 0
+        00143040 SQ 1 DarkCurrentSequence 0
+        00143050 OW 1 DarkCurrentCounts 0
+        00143060 SQ 1 GainCorrectionReferenceSequence 0
+        00143070 OW 1 AirCounts 0
+        00143071 DS 1 KVUsedInGainCalibration 0
+        00143072 DS 1 MAUsedInGainCalibration 0
+        00143073 DS 1 NumberOfFramesUsedForIntegration 0
+        00143074 LO 1 FilterMaterialUsedInGainCalibration 0
+        00143075 DS 1 FilterThicknessUsedInGainCalibration 0
+        00143076 DA 1 DateOfGainCalibration 0
+        00143077 TM 1 TimeOfGainCalibration 0
+        00143080 OB 1 BadPixelImage 0
+        00143099 LT 1 CalibrationNotes 0
+        00143100 LT 1 LinearityCorrectionTechnique 0
+        00143101 LT 1 BeamHardeningCorrectionTechnique 0
+        00144002 SQ 1 PulserEquipmentSequence 0
+        00144004 CS 1 PulserType 0
+        00144006 LT 1 PulserNotes 0
+        00144008 SQ 1 ReceiverEquipmentSequence 0
+        0014400A CS 1 AmplifierType 0
+        0014400C LT 1 ReceiverNotes 0
+        0014400E SQ 1 PreAmplifierEquipmentSequence 0
+        0014400F LT 1 PreAmplifierNotes 0
+        00144010 SQ 1 TransmitTransducerSequence 0
+        00144011 SQ 1 ReceiveTransducerSequence 0
+        00144012 US 1 NumberOfElements 0
+        00144013 CS 1 ElementShape 0
+        00144014 DS 1 ElementDimensionA 0
+        00144015 DS 1 ElementDimensionB 0
+        00144016 DS 1 ElementPitchA 0
+        00144017 DS 1 MeasuredBeamDimensionA 0
+        00144018 DS 1 MeasuredBeamDimensionB 0
+        00144019 DS 1 LocationOfMeasuredBeamDiameter 0
+        0014401A DS 1 NominalFrequency 0
+        0014401B DS 1 MeasuredCenterFrequency 0
+        0014401C DS 1 MeasuredBandwidth 0
+        0014401D DS 1 ElementPitchB 0
+        00144020 SQ 1 PulserSettingsSequence 0
+        00144022 DS 1 PulseWidth 0
+        00144024 DS 1 ExcitationFrequency 0
+        00144026 CS 1 ModulationType 0
+        00144028 DS 1 Damping 0
+        00144030 SQ 1 ReceiverSettingsSequence 0
+        00144031 DS 1 AcquiredSoundpathLength 0
+        00144032 CS 1 AcquisitionCompressionType 0
+        00144033 IS 1 AcquisitionSampleSize 0
+        00144034 DS 1 RectifierSmoothing 0
+        00144035 SQ 1 DACSequence 0
+        00144036 CS 1 DACType 0
+        00144038 DS 1-n DACGainPoints 0
+        0014403A DS 1-n DACTimePoints 0
+        0014403C DS 1-n DACAmplitude 0
+        00144040 SQ 1 PreAmplifierSettingsSequence 0
+        00144050 SQ 1 TransmitTransducerSettingsSequence 0
+        00144051 SQ 1 ReceiveTransducerSettingsSequence 0
+        00144052 DS 1 IncidentAngle 0
+        00144054 ST 1 CouplingTechnique 0
+        00144056 ST 1 CouplingMedium 0
+        00144057 DS 1 CouplingVelocity 0
+        00144058 DS 1 ProbeCenterLocationX 0
+        00144059 DS 1 ProbeCenterLocationZ 0
+        0014405A DS 1 SoundPathLength 0
+        0014405C ST 1 DelayLawIdentifier 0
+        00144060 SQ 1 GateSettingsSequence 0
+        00144062 DS 1 GateThreshold 0
+        00144064 DS 1 VelocityOfSound 0
+        00144070 SQ 1 CalibrationSettingsSequence 0
+        00144072 ST 1 CalibrationProcedure 0
+        00144074 SH 1 ProcedureVersion 0
+        00144076 DA 1 ProcedureCreationDate 0
+        00144078 DA 1 ProcedureExpirationDate 0
+        0014407A DA 1 ProcedureLastModifiedDate 0
+        0014407C TM 1-n CalibrationTime 0
+        0014407E DA 1-n CalibrationDate 0
+        00144080 SQ 1 ProbeDriveEquipmentSequence 0
+        00144081 CS 1 DriveType 0
+        00144082 LT 1 ProbeDriveNotes 0
+        00144083 SQ 1 DriveProbeSequence 0
+        00144084 DS 1 ProbeInductance 0
+        00144085 DS 1 ProbeResistance 0
+        00144086 SQ 1 ReceiveProbeSequence 0
+        00144087 SQ 1 ProbeDriveSettingsSequence 0
+        00144088 DS 1 BridgeResistors 0
+        00144089 DS 1 ProbeOrientationAngle 0
+        0014408B DS 1 UserSelectedGainY 0
+        0014408C DS 1 UserSelectedPhase 0
+        0014408D DS 1 UserSelectedOffsetX 0
+        0014408E DS 1 UserSelectedOffsetY 0
+        00144091 SQ 1 ChannelSettingsSequence 0
+        00144092 DS 1 ChannelThreshold 0
+        0014409A SQ 1 ScannerSettingsSequence 0
+        0014409B ST 1 ScanProcedure 0
+        0014409C DS 1 TranslationRateX 0
+        0014409D DS 1 TranslationRateY 0
+        0014409F DS 1 ChannelOverlap 0
+        001440A0 LO 1-n ImageQualityIndicatorType 0
+        001440A1 LO 1-n ImageQualityIndicatorMaterial 0
+        001440A2 LO 1-n ImageQualityIndicatorSize 0
+        00145002 IS 1 LINACEnergy 0
+        00145004 IS 1 LINACOutput 0
+        00145100 US 1 ActiveAperture 0
+        00145101 DS 1 TotalAperture 0
+        00145102 DS 1 ApertureElevation 0
+        00145103 DS 1 MainLobeAngle 0
+        00145104 DS 1 MainRoofAngle 0
+        00145105 CS 1 ConnectorType 0
+        00145106 SH 1 WedgeModelNumber 0
+        00145107 DS 1 WedgeAngleFloat 0
+        00145108 DS 1 WedgeRoofAngle 0
+        00145109 CS 1 WedgeElement1Position 0
+        0014510A DS 1 WedgeMaterialVelocity 0
+        0014510B SH 1 WedgeMaterial 0
+        0014510C DS 1 WedgeOffsetZ 0
+        0014510D DS 1 WedgeOriginOffsetX 0
+        0014510E DS 1 WedgeTimeDelay 0
+        0014510F SH 1 WedgeName 0
+        00145110 SH 1 WedgeManufacturerName 0
+        00145111 LO 1 WedgeDescription 0
+        00145112 DS 1 NominalBeamAngle 0
+        00145113 DS 1 WedgeOffsetX 0
+        00145114 DS 1 WedgeOffsetY 0
+        00145115 DS 1 WedgeTotalLength 0
+        00145116 DS 1 WedgeInContactLength 0
+        00145117 DS 1 WedgeFrontGap 0
+        00145118 DS 1 WedgeTotalHeight 0
+        00145119 DS 1 WedgeFrontHeight 0
+        0014511A DS 1 WedgeRearHeight 0
+        0014511B DS 1 WedgeTotalWidth 0
+        0014511C DS 1 WedgeInContactWidth 0
+        0014511D DS 1 WedgeChamferHeight 0
+        0014511E CS 1 WedgeCurve 0
+        0014511F DS 1 RadiusAlongWedge 0
+        00160001 DS 1 WhitePoint 0
+        00160002 DS 3 PrimaryChromaticities 0
+        00160003 UT 1 BatteryLevel 0
+        00160004 DS 1 ExposureTimeInSeconds 0
+        00160005 DS 1 FNumber 0
+        00160006 IS 1 OECFRows 0
+        00160007 IS 1 OECFColumns 0
+        00160008 UC 1-n OECFColumnNames 0
+        00160009 DS 1-n OECFValues 0
+        0016000A IS 1 SpatialFrequencyResponseRows 0
+        0016000B IS 1 SpatialFrequencyResponseColumns 0
+        0016000C UC 1-n SpatialFrequencyResponseColumnNames 0
+        0016000D DS 1-n SpatialFrequencyResponseValues 0
+        0016000E IS 1 ColorFilterArrayPatternRows 0
+        0016000F IS 1 ColorFilterArrayPatternColumns 0
+        00160010 DS 1-n ColorFilterArrayPatternValues 0
+        00160011 US 1 FlashFiringStatus 0
+        00160012 US 1 FlashReturnStatus 0
+        00160013 US 1 FlashMode 0
+        00160014 US 1 FlashFunctionPresent 0
+        00160015 US 1 FlashRedEyeMode 0
+        00160016 US 1 ExposureProgram 0
+        00160017 UT 1 SpectralSensitivity 0
+        00160018 IS 1 PhotographicSensitivity 0
+        00160019 IS 1 SelfTimerMode 0
+        0016001A US 1 SensitivityType 0
+        0016001B IS 1 StandardOutputSensitivity 0
+        0016001C IS 1 RecommendedExposureIndex 0
+        0016001D IS 1 ISOSpeed 0
+        0016001E IS 1 ISOSpeedLatitudeyyy 0
+        0016001F IS 1 ISOSpeedLatitudezzz 0
+        00160020 UT 1 EXIFVersion 0
+        00160021 DS 1 ShutterSpeedValue 0
+        00160022 DS 1 ApertureValue 0
+        00160023 DS 1 BrightnessValue 0
+        00160024 DS 1 ExposureBiasValue 0
+        00160025 DS 1 MaxApertureValue 0
+        00160026 DS 1 SubjectDistance 0
+        00160027 US 1 MeteringMode 0
+        00160028 US 1 LightSource 0
+        00160029 DS 1 FocalLength 0
+        0016002A IS 2-4 SubjectArea 0
+        0016002B OB 1 MakerNote 0
+        00160030 DS 1 Temperature 0
+        00160031 DS 1 Humidity 0
+        00160032 DS 1 Pressure 0
+        00160033 DS 1 WaterDepth 0
+        00160034 DS 1 Acceleration 0
+        00160035 DS 1 CameraElevationAngle 0
+        00160036 DS 1-2 FlashEnergy 0
+        00160037 IS 2 SubjectLocation 0
+        00160038 DS 1 PhotographicExposureIndex 0
+        00160039 US 1 SensingMethod 0
+        0016003A US 1 FileSource 0
+        0016003B US 1 SceneType 0
+        00160041 US 1 CustomRendered 0
+        00160042 US 1 ExposureMode 0
+        00160043 US 1 WhiteBalance 0
+        00160044 DS 1 DigitalZoomRatio 0
+        00160045 IS 1 FocalLengthIn35mmFilm 0
+        00160046 US 1 SceneCaptureType 0
+        00160047 US 1 GainControl 0
+        00160048 US 1 Contrast 0
+        00160049 US 1 Saturation 0
+        0016004A US 1 Sharpness 0
+        0016004B OB 1 DeviceSettingDescription 0
+        0016004C US 1 SubjectDistanceRange 0
+        0016004D UT 1 CameraOwnerName 0
+        0016004E DS 4 LensSpecification 0
+        0016004F UT 1 LensMake 0
+        00160050 UT 1 LensModel 0
+        00160051 UT 1 LensSerialNumber 0
+        00160061 CS 1 InteroperabilityIndex 0
+        00160062 OB 1 InteroperabilityVersion 0
+        00160070 OB 1 GPSVersionID 0
+        00160071 CS 1 GPSLatitudeRef 0
+        00160072 DS 3 GPSLatitude 0
+        00160073 CS 1 GPSLongitudeRef 0
+        00160074 DS 3 GPSLongitude 0
+        00160075 US 1 GPSAltitudeRef 0
+        00160076 DS 1 GPSAltitude 0
+        00160077 DT 1 GPSTimeStamp 0
+        00160078 UT 1 GPSSatellites 0
+        00160079 CS 1 GPSStatus 0
+        0016007A CS 1 GPSMeasureMode 0
+        0016007B DS 1 GPSDOP 0
+        0016007C CS 1 GPSSpeedRef 0
+        0016007D DS 1 GPSSpeed 0
+        0016007E CS 1 GPSTrackRef 0
+        0016007F DS 1 GPSTrack 0
+        00160080 CS 1 GPSImgDirectionRef 0
+        00160081 DS 1 GPSImgDirection 0
+        00160082 UT 1 GPSMapDatum 0
+        00160083 CS 1 GPSDestLatitudeRef 0
+        00160084 DS 3 GPSDestLatitude 0
+        00160085 CS 1 GPSDestLongitudeRef 0
+        00160086 DS 3 GPSDestLongitude 0
+        00160087 CS 1 GPSDestBearingRef 0
+        00160088 DS 1 GPSDestBearing 0
+        00160089 CS 1 GPSDestDistanceRef 0
+        0016008A DS 1 GPSDestDistance 0
+        0016008B OB 1 GPSProcessingMethod 0
+        0016008C OB 1 GPSAreaInformation 0
+        0016008D DT 1 GPSDateStamp 0
+        0016008E IS 1 GPSDifferential 0
+        00161001 CS 1 LightSourcePolarization 0
+        00161002 DS 1 EmitterColorTemperature 0
+        00161003 CS 1 ContactMethod 0
+        00161004 CS 1-n ImmersionMedia 0
+        00161005 DS 1 OpticalMagnificationFactor 0
+        00180010 LO 1 ContrastBolusAgent 0
+        00180012 SQ 1 ContrastBolusAgentSequence 0
+        00180013 FL 1 ContrastBolusT1Relaxivity 0
+        00180014 SQ 1 ContrastBolusAdministrationRouteSequence 0
+        00180015 CS 1 BodyPartExamined 0
+        00180020 CS 1-n ScanningSequence 0
+        00180021 CS 1-n SequenceVariant 0
+        00180022 CS 1-n ScanOptions 0
+        00180023 CS 1 MRAcquisitionType 0
+        00180024 SH 1 SequenceName 0
+        00180025 CS 1 AngioFlag 0
+        00180026 SQ 1 InterventionDrugInformationSequence 0
+        00180027 TM 1 InterventionDrugStopTime 0
+        00180028 DS 1 InterventionDrugDose 0
+        00180029 SQ 1 InterventionDrugCodeSequence 0
+        0018002A SQ 1 AdditionalDrugSequence 0
+        00180030 LO 1-n RETIRED_Radionuclide 1
+        00180031 LO 1 Radiopharmaceutical 0
+        00180032 DS 1 RETIRED_EnergyWindowCenterline 1
+        00180033 DS 1-n RETIRED_EnergyWindowTotalWidth 1
+        00180034 LO 1 InterventionDrugName 0
+        00180035 TM 1 InterventionDrugStartTime 0
+        00180036 SQ 1 InterventionSequence 0
+        00180037 CS 1 RETIRED_TherapyType 1
+        00180038 CS 1 InterventionStatus 0
+        00180039 CS 1 RETIRED_TherapyDescription 1
+        0018003A ST 1 InterventionDescription 0
+        00180040 IS 1 CineRate 0
+        00180042 CS 1 InitialCineRunState 0
+        00180050 DS 1 SliceThickness 0
+        00180060 DS 1 KVP 0
+        00180070 IS 1 CountsAccumulated 0
+        00180071 CS 1 AcquisitionTerminationCondition 0
+        00180072 DS 1 EffectiveDuration 0
+        00180073 CS 1 AcquisitionStartCondition 0
+        00180074 IS 1 AcquisitionStartConditionData 0
+        00180075 IS 1 AcquisitionTerminationConditionData 0
+        00180080 DS 1 RepetitionTime 0
+        00180081 DS 1 EchoTime 0
+        00180082 DS 1 InversionTime 0
+        00180083 DS 1 NumberOfAverages 0
+        00180084 DS 1 ImagingFrequency 0
+        00180085 SH 1 ImagedNucleus 0
+        00180086 IS 1-n EchoNumbers 0
+        00180087 DS 1 MagneticFieldStrength 0
+        00180088 DS 1 SpacingBetweenSlices 0
+        00180089 IS 1 NumberOfPhaseEncodingSteps 0
+        00180090 DS 1 DataCollectionDiameter 0
+        00180091 IS 1 EchoTrainLength 0
+        00180093 DS 1 PercentSampling 0
+        00180094 DS 1 PercentPhaseFieldOfView 0
+        00180095 DS 1 PixelBandwidth 0
+        00181000 LO 1 DeviceSerialNumber 0
+        00181002 UI 1 DeviceUID 0
+        00181003 LO 1 DeviceID 0
+        00181004 LO 1 PlateID 0
+        00181005 LO 1 GeneratorID 0
+        00181006 LO 1 GridID 0
+        00181007 LO 1 CassetteID 0
+        00181008 LO 1 GantryID 0
+        00181009 UT 1 UniqueDeviceIdentifier 0
+        0018100A SQ 1 UDISequence 0
+        0018100B UI 1-n ManufacturerDeviceClassUID 0
+        00181010 LO 1 SecondaryCaptureDeviceID 0
+        00181011 LO 1 RETIRED_HardcopyCreationDeviceID 1
+        00181012 DA 1 DateOfSecondaryCapture 0
+        00181014 TM 1 TimeOfSecondaryCapture 0
+        00181016 LO 1 SecondaryCaptureDeviceManufacturer 0
+        00181017 LO 1 RETIRED_HardcopyDeviceManufacturer 1
+        00181018 LO 1 SecondaryCaptureDeviceManufacturerModelName 0
+        00181019 LO 1-n SecondaryCaptureDeviceSoftwareVersions 0
+        0018101A LO 1-n RETIRED_HardcopyDeviceSoftwareVersion 1
+        0018101B LO 1 RETIRED_HardcopyDeviceManufacturerModelName 1
+        00181020 LO 1-n SoftwareVersions 0
+        00181022 SH 1 VideoImageFormatAcquired 0
+        00181023 LO 1 DigitalImageFormatAcquired 0
+        00181030 LO 1 ProtocolName 0
+        00181040 LO 1 ContrastBolusRoute 0
+        00181041 DS 1 ContrastBolusVolume 0
+        00181042 TM 1 ContrastBolusStartTime 0
+        00181043 TM 1 ContrastBolusStopTime 0
+        00181044 DS 1 ContrastBolusTotalDose 0
+        00181045 IS 1 SyringeCounts 0
+        00181046 DS 1-n ContrastFlowRate 0
+        00181047 DS 1-n ContrastFlowDuration 0
+        00181048 CS 1 ContrastBolusIngredient 0
+        00181049 DS 1 ContrastBolusIngredientConcentration 0
+        00181050 DS 1 SpatialResolution 0
+        00181060 DS 1 TriggerTime 0
+        00181061 LO 1 TriggerSourceOrType 0
+        00181062 IS 1 NominalInterval 0
+        00181063 DS 1 FrameTime 0
+        00181064 LO 1 CardiacFramingType 0
+        00181065 DS 1-n FrameTimeVector 0
+        00181066 DS 1 FrameDelay 0
+        00181067 DS 1 ImageTriggerDelay 0
+        00181068 DS 1 MultiplexGroupTimeOffset 0
+        00181069 DS 1 TriggerTimeOffset 0
+        0018106A CS 1 SynchronizationTrigger 0
+        0018106C US 2 SynchronizationChannel 0
+        0018106E UL 1 TriggerSamplePosition 0
+        00181070 LO 1 RadiopharmaceuticalRoute 0
+        00181071 DS 1 RadiopharmaceuticalVolume 0
+        00181072 TM 1 RadiopharmaceuticalStartTime 0
+        00181073 TM 1 RadiopharmaceuticalStopTime 0
+        00181074 DS 1 RadionuclideTotalDose 0
+        00181075 DS 1 RadionuclideHalfLife 0
+        00181076 DS 1 RadionuclidePositronFraction 0
+        00181077 DS 1 RadiopharmaceuticalSpecificActivity 0
+        00181078 DT 1 RadiopharmaceuticalStartDateTime 0
+        00181079 DT 1 RadiopharmaceuticalStopDateTime 0
+        00181080 CS 1 BeatRejectionFlag 0
+        00181081 IS 1 LowRRValue 0
+        00181082 IS 1 HighRRValue 0
+        00181083 IS 1 IntervalsAcquired 0
+        00181084 IS 1 IntervalsRejected 0
+        00181085 LO 1 PVCRejection 0
+        00181086 IS 1 SkipBeats 0
+        00181088 IS 1 HeartRate 0
+        00181090 IS 1 CardiacNumberOfImages 0
+        00181094 IS 1 TriggerWindow 0
+        00181100 DS 1 ReconstructionDiameter 0
+        00181110 DS 1 DistanceSourceToDetector 0
+        00181111 DS 1 DistanceSourceToPatient 0
+        00181114 DS 1 EstimatedRadiographicMagnificationFactor 0
+        00181120 DS 1 GantryDetectorTilt 0
+        00181121 DS 1 GantryDetectorSlew 0
+        00181130 DS 1 TableHeight 0
+        00181131 DS 1 TableTraverse 0
+        00181134 CS 1 TableMotion 0
+        00181135 DS 1-n TableVerticalIncrement 0
+        00181136 DS 1-n TableLateralIncrement 0
+        00181137 DS 1-n TableLongitudinalIncrement 0
+        00181138 DS 1 TableAngle 0
+        0018113A CS 1 TableType 0
+        00181140 CS 1 RotationDirection 0
+        00181141 DS 1 RETIRED_AngularPosition 1
+        00181142 DS 1-n RadialPosition 0
+        00181143 DS 1 ScanArc 0
+        00181144 DS 1 AngularStep 0
+        00181145 DS 1 CenterOfRotationOffset 0
+        00181146 DS 1-n RETIRED_RotationOffset 1
+        00181147 CS 1 FieldOfViewShape 0
+        00181149 IS 1-2 FieldOfViewDimensions 0
+        00181150 IS 1 ExposureTime 0
+        00181151 IS 1 XRayTubeCurrent 0
+        00181152 IS 1 Exposure 0
+        00181153 IS 1 ExposureInuAs 0
+        00181154 DS 1 AveragePulseWidth 0
+        00181155 CS 1 RadiationSetting 0
+        00181156 CS 1 RectificationType 0
+        0018115A CS 1 RadiationMode 0
+        0018115E DS 1 ImageAndFluoroscopyAreaDoseProduct 0
+        00181160 SH 1 FilterType 0
+        00181161 LO 1-n TypeOfFilters 0
+        00181162 DS 1 IntensifierSize 0
+        00181164 DS 2 ImagerPixelSpacing 0
+        00181166 CS 1-n Grid 0
+        00181170 IS 1 GeneratorPower 0
+        00181180 SH 1 CollimatorGridName 0
+        00181181 CS 1 CollimatorType 0
+        00181182 IS 1-2 FocalDistance 0
+        00181183 DS 1-2 XFocusCenter 0
+        00181184 DS 1-2 YFocusCenter 0
+        00181190 DS 1-n FocalSpots 0
+        00181191 CS 1 AnodeTargetMaterial 0
+        001811A0 DS 1 BodyPartThickness 0
+        001811A2 DS 1 CompressionForce 0
+        001811A3 DS 1 CompressionPressure 0
+        001811A4 LO 1 PaddleDescription 0
+        001811A5 DS 1 CompressionContactArea 0
+        001811B0 LO 1 AcquisitionMode 0
+        001811B1 LO 1 DoseModeName 0
+        001811B2 CS 1 AcquiredSubtractionMaskFlag 0
+        001811B3 CS 1 FluoroscopyPersistenceFlag 0
+        001811B4 CS 1 FluoroscopyLastImageHoldPersistenceFlag 0
+        001811B5 IS 1 UpperLimitNumberOfPersistentFluoroscopyFrames 0
+        001811B6 CS 1 ContrastBolusAutoInjectionTriggerFlag 0
+        001811B7 FD 1 ContrastBolusInjectionDelay 0
+        001811B8 SQ 1 XAAcquisitionPhaseDetailsSequence 0
+        001811B9 FD 1 XAAcquisitionFrameRate 0
+        001811BA SQ 1 XAPlaneDetailsSequence 0
+        001811BB LO 1 AcquisitionFieldOfViewLabel 0
+        001811BC SQ 1 XRayFilterDetailsSequence 0
+        001811BD FD 1 XAAcquisitionDuration 0
+        001811BE CS 1 ReconstructionPipelineType 0
+        001811BF SQ 1 ImageFilterDetailsSequence 0
+        001811C0 CS 1 AppliedMaskSubtractionFlag 0
+        001811C1 SQ 1 RequestedSeriesDescriptionCodeSequence 0
+        00181200 DA 1-n DateOfLastCalibration 0
+        00181201 TM 1-n TimeOfLastCalibration 0
+        00181202 DT 1 DateTimeOfLastCalibration 0
+        00181203 DT 1 CalibrationDateTime 0
+        00181210 SH 1-n ConvolutionKernel 0
+        00181240 IS 1-n RETIRED_UpperLowerPixelValues 1
+        00181242 IS 1 ActualFrameDuration 0
+        00181243 IS 1 CountRate 0
+        00181244 US 1 PreferredPlaybackSequencing 0
+        00181250 SH 1 ReceiveCoilName 0
+        00181251 SH 1 TransmitCoilName 0
+        00181260 SH 1 PlateType 0
+        00181261 LO 1 PhosphorType 0
+        00181271 FD 1 WaterEquivalentDiameter 0
+        00181272 SQ 1 WaterEquivalentDiameterCalculationMethodCodeSequence 0
+        00181300 DS 1 ScanVelocity 0
+        00181301 CS 1-n WholeBodyTechnique 0
+        00181302 IS 1 ScanLength 0
+        00181310 US 4 AcquisitionMatrix 0
+        00181312 CS 1 InPlanePhaseEncodingDirection 0
+        00181314 DS 1 FlipAngle 0
+        00181315 CS 1 VariableFlipAngleFlag 0
+        00181316 DS 1 SAR 0
+        00181318 DS 1 dBdt 0
+        00181320 FL 1 B1rms 0
+        00181400 LO 1 AcquisitionDeviceProcessingDescription 0
+        00181401 LO 1 AcquisitionDeviceProcessingCode 0
+        00181402 CS 1 CassetteOrientation 0
+        00181403 CS 1 CassetteSize 0
+        00181404 US 1 ExposuresOnPlate 0
+        00181405 IS 1 RelativeXRayExposure 0
+        00181411 DS 1 ExposureIndex 0
+        00181412 DS 1 TargetExposureIndex 0
+        00181413 DS 1 DeviationIndex 0
+        00181450 DS 1 ColumnAngulation 0
+        00181460 DS 1 TomoLayerHeight 0
+        00181470 DS 1 TomoAngle 0
+        00181480 DS 1 TomoTime 0
+        00181490 CS 1 TomoType 0
+        00181491 CS 1 TomoClass 0
+        00181495 IS 1 NumberOfTomosynthesisSourceImages 0
+        00181500 CS 1 PositionerMotion 0
+        00181508 CS 1 PositionerType 0
+        00181510 DS 1 PositionerPrimaryAngle 0
+        00181511 DS 1 PositionerSecondaryAngle 0
+        00181520 DS 1-n PositionerPrimaryAngleIncrement 0
+        00181521 DS 1-n PositionerSecondaryAngleIncrement 0
+        00181530 DS 1 DetectorPrimaryAngle 0
+        00181531 DS 1 DetectorSecondaryAngle 0
+        00181600 CS 1-3 ShutterShape 0
+        00181602 IS 1 ShutterLeftVerticalEdge 0
+        00181604 IS 1 ShutterRightVerticalEdge 0
+        00181606 IS 1 ShutterUpperHorizontalEdge 0
+        00181608 IS 1 ShutterLowerHorizontalEdge 0
+        00181610 IS 2 CenterOfCircularShutter 0
+        00181612 IS 1 RadiusOfCircularShutter 0
+        00181620 IS 2-2n VerticesOfThePolygonalShutter 0
+        00181622 US 1 ShutterPresentationValue 0
+        00181623 US 1 ShutterOverlayGroup 0
+        00181624 US 3 ShutterPresentationColorCIELabValue 0
+        00181630 CS 1 OutlineShapeType 0
+        00181631 FD 1 OutlineLeftVerticalEdge 0
+        00181632 FD 1 OutlineRightVerticalEdge 0
+        00181633 FD 1 OutlineUpperHorizontalEdge 0
+        00181634 FD 1 OutlineLowerHorizontalEdge 0
+        00181635 FD 2 CenterOfCircularOutline 0
+        00181636 FD 1 DiameterOfCircularOutline 0
+        00181637 UL 1 NumberOfPolygonalVertices 0
+        00181638 OF 1 VerticesOfThePolygonalOutline 0
+        00181700 CS 1-3 CollimatorShape 0
+        00181702 IS 1 CollimatorLeftVerticalEdge 0
+        00181704 IS 1 CollimatorRightVerticalEdge 0
+        00181706 IS 1 CollimatorUpperHorizontalEdge 0
+        00181708 IS 1 CollimatorLowerHorizontalEdge 0
+        00181710 IS 2 CenterOfCircularCollimator 0
+        00181712 IS 1 RadiusOfCircularCollimator 0
+        00181720 IS 2-2n VerticesOfThePolygonalCollimator 0
+        00181800 CS 1 AcquisitionTimeSynchronized 0
+        00181801 SH 1 TimeSource 0
+        00181802 CS 1 TimeDistributionProtocol 0
+        00181803 LO 1 NTPSourceAddress 0
+        00182001 IS 1-n PageNumberVector 0
+        00182002 SH 1-n FrameLabelVector 0
+        00182003 DS 1-n FramePrimaryAngleVector 0
+        00182004 DS 1-n FrameSecondaryAngleVector 0
+        00182005 DS 1-n SliceLocationVector 0
+        00182006 SH 1-n DisplayWindowLabelVector 0
+        00182010 DS 2 NominalScannedPixelSpacing 0
+        00182020 CS 1 DigitizingDeviceTransportDirection 0
+        00182030 DS 1 RotationOfScannedFilm 0
+        00182041 SQ 1 BiopsyTargetSequence 0
+        00182042 UI 1 TargetUID 0
+        00182043 FL 2 LocalizingCursorPosition 0
+        00182044 FL 3 CalculatedTargetPosition 0
+        00182045 SH 1 TargetLabel 0
+        00182046 FL 1 DisplayedZValue 0
+        00183100 CS 1 IVUSAcquisition 0
+        00183101 DS 1 IVUSPullbackRate 0
+        00183102 DS 1 IVUSGatedRate 0
+        00183103 IS 1 IVUSPullbackStartFrameNumber 0
+        00183104 IS 1 IVUSPullbackStopFrameNumber 0
+        00183105 IS 1-n LesionNumber 0
+        00184000 LT 1 RETIRED_AcquisitionComments 1
+        00185000 SH 1-n OutputPower 0
+        00185010 LO 1-n TransducerData 0
+        00185011 SQ 1 TransducerIdentificationSequence 0
+        00185012 DS 1 FocusDepth 0
+        00185020 LO 1 ProcessingFunction 0
+        00185021 LO 1 RETIRED_PostprocessingFunction 1
+        00185022 DS 1 MechanicalIndex 0
+        00185024 DS 1 BoneThermalIndex 0
+        00185026 DS 1 CranialThermalIndex 0
+        00185027 DS 1 SoftTissueThermalIndex 0
+        00185028 DS 1 SoftTissueFocusThermalIndex 0
+        00185029 DS 1 SoftTissueSurfaceThermalIndex 0
+        00185030 DS 1 RETIRED_DynamicRange 1
+        00185040 DS 1 RETIRED_TotalGain 1
+        00185050 IS 1 DepthOfScanField 0
+        00185100 CS 1 PatientPosition 0
+        00185101 CS 1 ViewPosition 0
+        00185104 SQ 1 ProjectionEponymousNameCodeSequence 0
+        00185210 DS 6 RETIRED_ImageTransformationMatrix 1
+        00185212 DS 3 RETIRED_ImageTranslationVector 1
+        00186000 DS 1 Sensitivity 0
+        00186011 SQ 1 SequenceOfUltrasoundRegions 0
+        00186012 US 1 RegionSpatialFormat 0
+        00186014 US 1 RegionDataType 0
+        00186016 UL 1 RegionFlags 0
+        00186018 UL 1 RegionLocationMinX0 0
+        0018601A UL 1 RegionLocationMinY0 0
+        0018601C UL 1 RegionLocationMaxX1 0
+        0018601E UL 1 RegionLocationMaxY1 0
+        00186020 SL 1 ReferencePixelX0 0
+        00186022 SL 1 ReferencePixelY0 0
+        00186024 US 1 PhysicalUnitsXDirection 0
+        00186026 US 1 PhysicalUnitsYDirection 0
+        00186028 FD 1 ReferencePixelPhysicalValueX 0
+        0018602A FD 1 ReferencePixelPhysicalValueY 0
+        0018602C FD 1 PhysicalDeltaX 0
+        0018602E FD 1 PhysicalDeltaY 0
+        00186030 UL 1 TransducerFrequency 0
+        00186031 CS 1 TransducerType 0
+        00186032 UL 1 PulseRepetitionFrequency 0
+        00186034 FD 1 DopplerCorrectionAngle 0
+        00186036 FD 1 SteeringAngle 0
+        00186038 UL 1 RETIRED_DopplerSampleVolumeXPositionRetired 1
+        00186039 SL 1 DopplerSampleVolumeXPosition 0
+        0018603A UL 1 RETIRED_DopplerSampleVolumeYPositionRetired 1
+        0018603B SL 1 DopplerSampleVolumeYPosition 0
+        0018603C UL 1 RETIRED_TMLinePositionX0Retired 1
+        0018603D SL 1 TMLinePositionX0 0
+        0018603E UL 1 RETIRED_TMLinePositionY0Retired 1
+        0018603F SL 1 TMLinePositionY0 0
+        00186040 UL 1 RETIRED_TMLinePositionX1Retired 1
+        00186041 SL 1 TMLinePositionX1 0
+        00186042 UL 1 RETIRED_TMLinePositionY1Retired 1
+        00186043 SL 1 TMLinePositionY1 0
+        00186044 US 1 PixelComponentOrganization 0
+        00186046 UL 1 PixelComponentMask 0
+        00186048 UL 1 PixelComponentRangeStart 0
+        0018604A UL 1 PixelComponentRangeStop 0
+        0018604C US 1 PixelComponentPhysicalUnits 0
+        0018604E US 1 PixelComponentDataType 0
+        00186050 UL 1 NumberOfTableBreakPoints 0
+        00186052 UL 1-n TableOfXBreakPoints 0
+        00186054 FD 1-n TableOfYBreakPoints 0
+        00186056 UL 1 NumberOfTableEntries 0
+        00186058 UL 1-n TableOfPixelValues 0
+        0018605A FL 1-n TableOfParameterValues 0
+        00186060 FL 1-n RWaveTimeVector 0
+        00186070 US 1 ActiveImageAreaOverlayGroup 0
+        00187000 CS 1 DetectorConditionsNominalFlag 0
+        00187001 DS 1 DetectorTemperature 0
+        00187004 CS 1 DetectorType 0
+        00187005 CS 1 DetectorConfiguration 0
+        00187006 LT 1 DetectorDescription 0
+        00187008 LT 1 DetectorMode 0
+        0018700A SH 1 DetectorID 0
+        0018700C DA 1 DateOfLastDetectorCalibration 0
+        0018700E TM 1 TimeOfLastDetectorCalibration 0
+        00187010 IS 1 ExposuresOnDetectorSinceLastCalibration 0
+        00187011 IS 1 ExposuresOnDetectorSinceManufactured 0
+        00187012 DS 1 DetectorTimeSinceLastExposure 0
+        00187014 DS 1 DetectorActiveTime 0
+        00187016 DS 1 DetectorActivationOffsetFromExposure 0
+        0018701A DS 2 DetectorBinning 0
+        00187020 DS 2 DetectorElementPhysicalSize 0
+        00187022 DS 2 DetectorElementSpacing 0
+        00187024 CS 1 DetectorActiveShape 0
+        00187026 DS 1-2 DetectorActiveDimensions 0
+        00187028 DS 2 DetectorActiveOrigin 0
+        0018702A LO 1 DetectorManufacturerName 0
+        0018702B LO 1 DetectorManufacturerModelName 0
+        00187030 DS 2 FieldOfViewOrigin 0
+        00187032 DS 1 FieldOfViewRotation 0
+        00187034 CS 1 FieldOfViewHorizontalFlip 0
+        00187036 FL 2 PixelDataAreaOriginRelativeToFOV 0
+        00187038 FL 1 PixelDataAreaRotationAngleRelativeToFOV 0
+        00187040 LT 1 GridAbsorbingMaterial 0
+        00187041 LT 1 GridSpacingMaterial 0
+        00187042 DS 1 GridThickness 0
+        00187044 DS 1 GridPitch 0
+        00187046 IS 2 GridAspectRatio 0
+        00187048 DS 1 GridPeriod 0
+        0018704C DS 1 GridFocalDistance 0
+        00187050 CS 1-n FilterMaterial 0
+        00187052 DS 1-n FilterThicknessMinimum 0
+        00187054 DS 1-n FilterThicknessMaximum 0
+        00187056 FL 1-n FilterBeamPathLengthMinimum 0
+        00187058 FL 1-n FilterBeamPathLengthMaximum 0
+        00187060 CS 1 ExposureControlMode 0
+        00187062 LT 1 ExposureControlModeDescription 0
+        00187064 CS 1 ExposureStatus 0
+        00187065 DS 1 PhototimerSetting 0
+        00188150 DS 1 ExposureTimeInuS 0
+        00188151 DS 1 XRayTubeCurrentInuA 0
+        00189004 CS 1 ContentQualification 0
+        00189005 SH 1 PulseSequenceName 0
+        00189006 SQ 1 MRImagingModifierSequence 0
+        00189008 CS 1 EchoPulseSequence 0
+        00189009 CS 1 InversionRecovery 0
+        00189010 CS 1 FlowCompensation 0
+        00189011 CS 1 MultipleSpinEcho 0
+        00189012 CS 1 MultiPlanarExcitation 0
+        00189014 CS 1 PhaseContrast 0
+        00189015 CS 1 TimeOfFlightContrast 0
+        00189016 CS 1 Spoiling 0
+        00189017 CS 1 SteadyStatePulseSequence 0
+        00189018 CS 1 EchoPlanarPulseSequence 0
+        00189019 FD 1 TagAngleFirstAxis 0
+        00189020 CS 1 MagnetizationTransfer 0
+        00189021 CS 1 T2Preparation 0
+        00189022 CS 1 BloodSignalNulling 0
+        00189024 CS 1 SaturationRecovery 0
+        00189025 CS 1 SpectrallySelectedSuppression 0
+        00189026 CS 1 SpectrallySelectedExcitation 0
+        00189027 CS 1 SpatialPresaturation 0
+        00189028 CS 1 Tagging 0
+        00189029 CS 1 OversamplingPhase 0
+        00189030 FD 1 TagSpacingFirstDimension 0
+        00189032 CS 1 GeometryOfKSpaceTraversal 0
+        00189033 CS 1 SegmentedKSpaceTraversal 0
+        00189034 CS 1 RectilinearPhaseEncodeReordering 0
+        00189035 FD 1 TagThickness 0
+        00189036 CS 1 PartialFourierDirection 0
+        00189037 CS 1 CardiacSynchronizationTechnique 0
+        00189041 LO 1 ReceiveCoilManufacturerName 0
+        00189042 SQ 1 MRReceiveCoilSequence 0
+        00189043 CS 1 ReceiveCoilType 0
+        00189044 CS 1 QuadratureReceiveCoil 0
+        00189045 SQ 1 MultiCoilDefinitionSequence 0
+        00189046 LO 1 MultiCoilConfiguration 0
+        00189047 SH 1 MultiCoilElementName 0
+        00189048 CS 1 MultiCoilElementUsed 0
+        00189049 SQ 1 MRTransmitCoilSequence 0
+        00189050 LO 1 TransmitCoilManufacturerName 0
+        00189051 CS 1 TransmitCoilType 0
+        00189052 FD 1-2 SpectralWidth 0
+        00189053 FD 1-2 ChemicalShiftReference 0
+        00189054 CS 1 VolumeLocalizationTechnique 0
+        00189058 US 1 MRAcquisitionFrequencyEncodingSteps 0
+        00189059 CS 1 Decoupling 0
+        00189060 CS 1-2 DecoupledNucleus 0
+        00189061 FD 1-2 DecouplingFrequency 0
+        00189062 CS 1 DecouplingMethod 0
+        00189063 FD 1-2 DecouplingChemicalShiftReference 0
+        00189064 CS 1 KSpaceFiltering 0
+        00189065 CS 1-2 TimeDomainFiltering 0
+        00189066 US 1-2 NumberOfZeroFills 0
+        00189067 CS 1 BaselineCorrection 0
+        00189069 FD 1 ParallelReductionFactorInPlane 0
+        00189070 FD 1 CardiacRRIntervalSpecified 0
+        00189073 FD 1 AcquisitionDuration 0
+        00189074 DT 1 FrameAcquisitionDateTime 0
+        00189075 CS 1 DiffusionDirectionality 0
+        00189076 SQ 1 DiffusionGradientDirectionSequence 0
+        00189077 CS 1 ParallelAcquisition 0
+        00189078 CS 1 ParallelAcquisitionTechnique 0
+        00189079 FD 1-n InversionTimes 0
+        00189080 ST 1 MetaboliteMapDescription 0
+        00189081 CS 1 PartialFourier 0
+        00189082 FD 1 EffectiveEchoTime 0
+        00189083 SQ 1 MetaboliteMapCodeSequence 0
+        00189084 SQ 1 ChemicalShiftSequence 0
+        00189085 CS 1 CardiacSignalSource 0
+        00189087 FD 1 DiffusionBValue 0
+        00189089 FD 3 DiffusionGradientOrientation 0
+        00189090 FD 3 VelocityEncodingDirection 0
+        00189091 FD 1 VelocityEncodingMinimumValue 0
+        00189092 SQ 1 VelocityEncodingAcquisitionSequence 0
+        00189093 US 1 NumberOfKSpaceTrajectories 0
+        00189094 CS 1 CoverageOfKSpace 0
+        00189095 UL 1 SpectroscopyAcquisitionPhaseRows 0
+        00189096 FD 1 RETIRED_ParallelReductionFactorInPlaneRetired 1
+        00189098 FD 1-2 TransmitterFrequency 0
+        00189100 CS 1-2 ResonantNucleus 0
+        00189101 CS 1 FrequencyCorrection 0
+        00189103 SQ 1 MRSpectroscopyFOVGeometrySequence 0
+        00189104 FD 1 SlabThickness 0
+        00189105 FD 3 SlabOrientation 0
+        00189106 FD 3 MidSlabPosition 0
+        00189107 SQ 1 MRSpatialSaturationSequence 0
+        00189112 SQ 1 MRTimingAndRelatedParametersSequence 0
+        00189114 SQ 1 MREchoSequence 0
+        00189115 SQ 1 MRModifierSequence 0
+        00189117 SQ 1 MRDiffusionSequence 0
+        00189118 SQ 1 CardiacSynchronizationSequence 0
+        00189119 SQ 1 MRAveragesSequence 0
+        00189125 SQ 1 MRFOVGeometrySequence 0
+        00189126 SQ 1 VolumeLocalizationSequence 0
+        00189127 UL 1 SpectroscopyAcquisitionDataColumns 0
+        00189147 CS 1 DiffusionAnisotropyType 0
+        00189151 DT 1 FrameReferenceDateTime 0
+        00189152 SQ 1 MRMetaboliteMapSequence 0
+        00189155 FD 1 ParallelReductionFactorOutOfPlane 0
+        00189159 UL 1 SpectroscopyAcquisitionOutOfPlanePhaseSteps 0
+        00189166 CS 1 RETIRED_BulkMotionStatus 1
+        00189168 FD 1 ParallelReductionFactorSecondInPlane 0
+        00189169 CS 1 CardiacBeatRejectionTechnique 0
+        00189170 CS 1 RespiratoryMotionCompensationTechnique 0
+        00189171 CS 1 RespiratorySignalSource 0
+        00189172 CS 1 BulkMotionCompensationTechnique 0
+        00189173 CS 1 BulkMotionSignalSource 0
+        00189174 CS 1 ApplicableSafetyStandardAgency 0
+        00189175 LO 1 ApplicableSafetyStandardDescription 0
+        00189176 SQ 1 OperatingModeSequence 0
+        00189177 CS 1 OperatingModeType 0
+        00189178 CS 1 OperatingMode 0
+        00189179 CS 1 SpecificAbsorptionRateDefinition 0
+        00189180 CS 1 GradientOutputType 0
+        00189181 FD 1 SpecificAbsorptionRateValue 0
+        00189182 FD 1 GradientOutput 0
+        00189183 CS 1 FlowCompensationDirection 0
+        00189184 FD 1 TaggingDelay 0
+        00189185 ST 1 RespiratoryMotionCompensationTechniqueDescription 0
+        00189186 SH 1 RespiratorySignalSourceID 0
+        00189195 FD 1 RETIRED_ChemicalShiftMinimumIntegrationLimitInHz 1
+        00189196 FD 1 RETIRED_ChemicalShiftMaximumIntegrationLimitInHz 1
+        00189197 SQ 1 MRVelocityEncodingSequence 0
+        00189198 CS 1 FirstOrderPhaseCorrection 0
+        00189199 CS 1 WaterReferencedPhaseCorrection 0
+        00189200 CS 1 MRSpectroscopyAcquisitionType 0
+        00189214 CS 1 RespiratoryCyclePosition 0
+        00189217 FD 1 VelocityEncodingMaximumValue 0
+        00189218 FD 1 TagSpacingSecondDimension 0
+        00189219 SS 1 TagAngleSecondAxis 0
+        00189220 FD 1 FrameAcquisitionDuration 0
+        00189226 SQ 1 MRImageFrameTypeSequence 0
+        00189227 SQ 1 MRSpectroscopyFrameTypeSequence 0
+        00189231 US 1 MRAcquisitionPhaseEncodingStepsInPlane 0
+        00189232 US 1 MRAcquisitionPhaseEncodingStepsOutOfPlane 0
+        00189234 UL 1 SpectroscopyAcquisitionPhaseColumns 0
+        00189236 CS 1 CardiacCyclePosition 0
+        00189239 SQ 1 SpecificAbsorptionRateSequence 0
+        00189240 US 1 RFEchoTrainLength 0
+        00189241 US 1 GradientEchoTrainLength 0
+        00189250 CS 1 ArterialSpinLabelingContrast 0
+        00189251 SQ 1 MRArterialSpinLabelingSequence 0
+        00189252 LO 1 ASLTechniqueDescription 0
+        00189253 US 1 ASLSlabNumber 0
+        00189254 FD 1 ASLSlabThickness 0
+        00189255 FD 3 ASLSlabOrientation 0
+        00189256 FD 3 ASLMidSlabPosition 0
+        00189257 CS 1 ASLContext 0
+        00189258 UL 1 ASLPulseTrainDuration 0
+        00189259 CS 1 ASLCrusherFlag 0
+        0018925A FD 1 ASLCrusherFlowLimit 0
+        0018925B LO 1 ASLCrusherDescription 0
+        0018925C CS 1 ASLBolusCutoffFlag 0
+        0018925D SQ 1 ASLBolusCutoffTimingSequence 0
+        0018925E LO 1 ASLBolusCutoffTechnique 0
+        0018925F UL 1 ASLBolusCutoffDelayTime 0
+        00189260 SQ 1 ASLSlabSequence 0
+        00189295 FD 1 ChemicalShiftMinimumIntegrationLimitInppm 0
+        00189296 FD 1 ChemicalShiftMaximumIntegrationLimitInppm 0
+        00189297 CS 1 WaterReferenceAcquisition 0
+        00189298 IS 1 EchoPeakPosition 0
+        00189301 SQ 1 CTAcquisitionTypeSequence 0
+        00189302 CS 1 AcquisitionType 0
+        00189303 FD 1 TubeAngle 0
+        00189304 SQ 1 CTAcquisitionDetailsSequence 0
+        00189305 FD 1 RevolutionTime 0
+        00189306 FD 1 SingleCollimationWidth 0
+        00189307 FD 1 TotalCollimationWidth 0
+        00189308 SQ 1 CTTableDynamicsSequence 0
+        00189309 FD 1 TableSpeed 0
+        00189310 FD 1 TableFeedPerRotation 0
+        00189311 FD 1 SpiralPitchFactor 0
+        00189312 SQ 1 CTGeometrySequence 0
+        00189313 FD 3 DataCollectionCenterPatient 0
+        00189314 SQ 1 CTReconstructionSequence 0
+        00189315 CS 1 ReconstructionAlgorithm 0
+        00189316 CS 1 ConvolutionKernelGroup 0
+        00189317 FD 2 ReconstructionFieldOfView 0
+        00189318 FD 3 ReconstructionTargetCenterPatient 0
+        00189319 FD 1 ReconstructionAngle 0
+        00189320 SH 1 ImageFilter 0
+        00189321 SQ 1 CTExposureSequence 0
+        00189322 FD 2 ReconstructionPixelSpacing 0
+        00189323 CS 1-n ExposureModulationType 0
+        00189324 FD 1 RETIRED_EstimatedDoseSaving 1
+        00189325 SQ 1 CTXRayDetailsSequence 0
+        00189326 SQ 1 CTPositionSequence 0
+        00189327 FD 1 TablePosition 0
+        00189328 FD 1 ExposureTimeInms 0
+        00189329 SQ 1 CTImageFrameTypeSequence 0
+        00189330 FD 1 XRayTubeCurrentInmA 0
+        00189332 FD 1 ExposureInmAs 0
+        00189333 CS 1 ConstantVolumeFlag 0
+        00189334 CS 1 FluoroscopyFlag 0
+        00189335 FD 1 DistanceSourceToDataCollectionCenter 0
+        00189337 US 1 ContrastBolusAgentNumber 0
+        00189338 SQ 1 ContrastBolusIngredientCodeSequence 0
+        00189340 SQ 1 ContrastAdministrationProfileSequence 0
+        00189341 SQ 1 ContrastBolusUsageSequence 0
+        00189342 CS 1 ContrastBolusAgentAdministered 0
+        00189343 CS 1 ContrastBolusAgentDetected 0
+        00189344 CS 1 ContrastBolusAgentPhase 0
+        00189345 FD 1 CTDIvol 0
+        00189346 SQ 1 CTDIPhantomTypeCodeSequence 0
+        00189351 FL 1 CalciumScoringMassFactorPatient 0
+        00189352 FL 3 CalciumScoringMassFactorDevice 0
+        00189353 FL 1 EnergyWeightingFactor 0
+        00189360 SQ 1 CTAdditionalXRaySourceSequence 0
+        00189361 CS 1 MultienergyCTAcquisition 0
+        00189362 SQ 1 MultienergyCTAcquisitionSequence 0
+        00189363 SQ 1 MultienergyCTProcessingSequence 0
+        00189364 SQ 1 MultienergyCTCharacteristicsSequence 0
+        00189365 SQ 1 MultienergyCTXRaySourceSequence 0
+        00189366 US 1 XRaySourceIndex 0
+        00189367 UC 1 XRaySourceID 0
+        00189368 CS 1 MultienergySourceTechnique 0
+        00189369 DT 1 SourceStartDateTime 0
+        0018936A DT 1 SourceEndDateTime 0
+        0018936B US 1 SwitchingPhaseNumber 0
+        0018936C DS 1 SwitchingPhaseNominalDuration 0
+        0018936D DS 1 SwitchingPhaseTransitionDuration 0
+        0018936E DS 1 EffectiveBinEnergy 0
+        0018936F SQ 1 MultienergyCTXRayDetectorSequence 0
+        00189370 US 1 XRayDetectorIndex 0
+        00189371 UC 1 XRayDetectorID 0
+        00189372 CS 1 MultienergyDetectorType 0
+        00189373 ST 1 XRayDetectorLabel 0
+        00189374 DS 1 NominalMaxEnergy 0
+        00189375 DS 1 NominalMinEnergy 0
+        00189376 US 1-n ReferencedXRayDetectorIndex 0
+        00189377 US 1-n ReferencedXRaySourceIndex 0
+        00189378 US 1-n ReferencedPathIndex 0
+        00189379 SQ 1 MultienergyCTPathSequence 0
+        0018937A US 1 MultienergyCTPathIndex 0
+        0018937B UT 1 MultienergyAcquisitionDescription 0
+        0018937C FD 1 MonoenergeticEnergyEquivalent 0
+        0018937D SQ 1 MaterialCodeSequence 0
+        0018937E CS 1 DecompositionMethod 0
+        0018937F UT 1 DecompositionDescription 0
+        00189380 SQ 1 DecompositionAlgorithmIdentificationSequence 0
+        00189381 SQ 1 DecompositionMaterialSequence 0
+        00189382 SQ 1 MaterialAttenuationSequence 0
+        00189383 DS 1 PhotonEnergy 0
+        00189384 DS 1 XRayMassAttenuationCoefficient 0
+        00189401 SQ 1 ProjectionPixelCalibrationSequence 0
+        00189402 FL 1 DistanceSourceToIsocenter 0
+        00189403 FL 1 DistanceObjectToTableTop 0
+        00189404 FL 2 ObjectPixelSpacingInCenterOfBeam 0
+        00189405 SQ 1 PositionerPositionSequence 0
+        00189406 SQ 1 TablePositionSequence 0
+        00189407 SQ 1 CollimatorShapeSequence 0
+        00189410 CS 1 PlanesInAcquisition 0
+        00189412 SQ 1 XAXRFFrameCharacteristicsSequence 0
+        00189417 SQ 1 FrameAcquisitionSequence 0
+        00189420 CS 1 XRayReceptorType 0
+        00189423 LO 1 AcquisitionProtocolName 0
+        00189424 LT 1 AcquisitionProtocolDescription 0
+        00189425 CS 1 ContrastBolusIngredientOpaque 0
+        00189426 FL 1 DistanceReceptorPlaneToDetectorHousing 0
+        00189427 CS 1 IntensifierActiveShape 0
+        00189428 FL 1-2 IntensifierActiveDimensions 0
+        00189429 FL 2 PhysicalDetectorSize 0
+        00189430 FL 2 PositionOfIsocenterProjection 0
+        00189432 SQ 1 FieldOfViewSequence 0
+        00189433 LO 1 FieldOfViewDescription 0
+        00189434 SQ 1 ExposureControlSensingRegionsSequence 0
+        00189435 CS 1 ExposureControlSensingRegionShape 0
+        00189436 SS 1 ExposureControlSensingRegionLeftVerticalEdge 0
+        00189437 SS 1 ExposureControlSensingRegionRightVerticalEdge 0
+        00189438 SS 1 ExposureControlSensingRegionUpperHorizontalEdge 0
+        00189439 SS 1 ExposureControlSensingRegionLowerHorizontalEdge 0
+        00189440 SS 2 CenterOfCircularExposureControlSensingRegion 0
+        00189441 US 1 RadiusOfCircularExposureControlSensingRegion 0
+        00189442 SS 2-n VerticesOfThePolygonalExposureControlSensingRegion 0
+        00189447 FL 1 ColumnAngulationPatient 0
+        00189449 FL 1 BeamAngle 0
+        00189451 SQ 1 FrameDetectorParametersSequence 0
+        00189452 FL 1 CalculatedAnatomyThickness 0
+        00189455 SQ 1 CalibrationSequence 0
+        00189456 SQ 1 ObjectThicknessSequence 0
+        00189457 CS 1 PlaneIdentification 0
+        00189461 FL 1-2 FieldOfViewDimensionsInFloat 0
+        00189462 SQ 1 IsocenterReferenceSystemSequence 0
+        00189463 FL 1 PositionerIsocenterPrimaryAngle 0
+        00189464 FL 1 PositionerIsocenterSecondaryAngle 0
+        00189465 FL 1 PositionerIsocenterDetectorRotationAngle 0
+        00189466 FL 1 TableXPositionToIsocenter 0
+        00189467 FL 1 TableYPositionToIsocenter 0
+        00189468 FL 1 TableZPositionToIsocenter 0
+        00189469 FL 1 TableHorizontalRotationAngle 0
+        00189470 FL 1 TableHeadTiltAngle 0
+        00189471 FL 1 TableCradleTiltAngle 0
+        00189472 SQ 1 FrameDisplayShutterSequence 0
+        00189473 FL 1 AcquiredImageAreaDoseProduct 0
+        00189474 CS 1 CArmPositionerTabletopRelationship 0
+        00189476 SQ 1 XRayGeometrySequence 0
+        00189477 SQ 1 IrradiationEventIdentificationSequence 0
+        00189504 SQ 1 XRay3DFrameTypeSequence 0
+        00189506 SQ 1 ContributingSourcesSequence 0
+        00189507 SQ 1 XRay3DAcquisitionSequence 0
+        00189508 FL 1 PrimaryPositionerScanArc 0
+        00189509 FL 1 SecondaryPositionerScanArc 0
+        00189510 FL 1 PrimaryPositionerScanStartAngle 0
+        00189511 FL 1 SecondaryPositionerScanStartAngle 0
+        00189514 FL 1 PrimaryPositionerIncrement 0
+        00189515 FL 1 SecondaryPositionerIncrement 0
+        00189516 DT 1 StartAcquisitionDateTime 0
+        00189517 DT 1 EndAcquisitionDateTime 0
+        00189518 SS 1 PrimaryPositionerIncrementSign 0
+        00189519 SS 1 SecondaryPositionerIncrementSign 0
+        00189524 LO 1 ApplicationName 0
+        00189525 LO 1 ApplicationVersion 0
+        00189526 LO 1 ApplicationManufacturer 0
+        00189527 CS 1 AlgorithmType 0
+        00189528 LO 1 AlgorithmDescription 0
+        00189530 SQ 1 XRay3DReconstructionSequence 0
+        00189531 LO 1 ReconstructionDescription 0
+        00189538 SQ 1 PerProjectionAcquisitionSequence 0
+        00189541 SQ 1 DetectorPositionSequence 0
+        00189542 SQ 1 XRayAcquisitionDoseSequence 0
+        00189543 FD 1 XRaySourceIsocenterPrimaryAngle 0
+        00189544 FD 1 XRaySourceIsocenterSecondaryAngle 0
+        00189545 FD 1 BreastSupportIsocenterPrimaryAngle 0
+        00189546 FD 1 BreastSupportIsocenterSecondaryAngle 0
+        00189547 FD 1 BreastSupportXPositionToIsocenter 0
+        00189548 FD 1 BreastSupportYPositionToIsocenter 0
+        00189549 FD 1 BreastSupportZPositionToIsocenter 0
+        00189550 FD 1 DetectorIsocenterPrimaryAngle 0
+        00189551 FD 1 DetectorIsocenterSecondaryAngle 0
+        00189552 FD 1 DetectorXPositionToIsocenter 0
+        00189553 FD 1 DetectorYPositionToIsocenter 0
+        00189554 FD 1 DetectorZPositionToIsocenter 0
+        00189555 SQ 1 XRayGridSequence 0
+        00189556 SQ 1 XRayFilterSequence 0
+        00189557 FD 3 DetectorActiveAreaTLHCPosition 0
+        00189558 FD 6 DetectorActiveAreaOrientation 0
+        00189559 CS 1 PositionerPrimaryAngleDirection 0
+        00189601 SQ 1 DiffusionBMatrixSequence 0
+        00189602 FD 1 DiffusionBValueXX 0
+        00189603 FD 1 DiffusionBValueXY 0
+        00189604 FD 1 DiffusionBValueXZ 0
+        00189605 FD 1 DiffusionBValueYY 0
+        00189606 FD 1 DiffusionBValueYZ 0
+        00189607 FD 1 DiffusionBValueZZ 0
+        00189621 SQ 1 FunctionalMRSequence 0
+        00189622 CS 1 FunctionalSettlingPhaseFramesPresent 0
+        00189623 DT 1 FunctionalSyncPulse 0
+        00189624 CS 1 SettlingPhaseFrame 0
+        00189701 DT 1 DecayCorrectionDateTime 0
+        00189715 FD 1 StartDensityThreshold 0
+        00189716 FD 1 StartRelativeDensityDifferenceThreshold 0
+        00189717 FD 1 StartCardiacTriggerCountThreshold 0
+        00189718 FD 1 StartRespiratoryTriggerCountThreshold 0
+        00189719 FD 1 TerminationCountsThreshold 0
+        00189720 FD 1 TerminationDensityThreshold 0
+        00189721 FD 1 TerminationRelativeDensityThreshold 0
+        00189722 FD 1 TerminationTimeThreshold 0
+        00189723 FD 1 TerminationCardiacTriggerCountThreshold 0
+        00189724 FD 1 TerminationRespiratoryTriggerCountThreshold 0
+        00189725 CS 1 DetectorGeometry 0
+        00189726 FD 1 TransverseDetectorSeparation 0
+        00189727 FD 1 AxialDetectorDimension 0
+        00189729 US 1 RadiopharmaceuticalAgentNumber 0
+        00189732 SQ 1 PETFrameAcquisitionSequence 0
+        00189733 SQ 1 PETDetectorMotionDetailsSequence 0
+        00189734 SQ 1 PETTableDynamicsSequence 0
+        00189735 SQ 1 PETPositionSequence 0
+        00189736 SQ 1 PETFrameCorrectionFactorsSequence 0
+        00189737 SQ 1 RadiopharmaceuticalUsageSequence 0
+        00189738 CS 1 AttenuationCorrectionSource 0
+        00189739 US 1 NumberOfIterations 0
+        00189740 US 1 NumberOfSubsets 0
+        00189749 SQ 1 PETReconstructionSequence 0
+        00189751 SQ 1 PETFrameTypeSequence 0
+        00189755 CS 1 TimeOfFlightInformationUsed 0
+        00189756 CS 1 ReconstructionType 0
+        00189758 CS 1 DecayCorrected 0
+        00189759 CS 1 AttenuationCorrected 0
+        00189760 CS 1 ScatterCorrected 0
+        00189761 CS 1 DeadTimeCorrected 0
+        00189762 CS 1 GantryMotionCorrected 0
+        00189763 CS 1 PatientMotionCorrected 0
+        00189764 CS 1 CountLossNormalizationCorrected 0
+        00189765 CS 1 RandomsCorrected 0
+        00189766 CS 1 NonUniformRadialSamplingCorrected 0
+        00189767 CS 1 SensitivityCalibrated 0
+        00189768 CS 1 DetectorNormalizationCorrection 0
+        00189769 CS 1 IterativeReconstructionMethod 0
+        00189770 CS 1 AttenuationCorrectionTemporalRelationship 0
+        00189771 SQ 1 PatientPhysiologicalStateSequence 0
+        00189772 SQ 1 PatientPhysiologicalStateCodeSequence 0
+        00189801 FD 1-n DepthsOfFocus 0
+        00189803 SQ 1 ExcludedIntervalsSequence 0
+        00189804 DT 1 ExclusionStartDateTime 0
+        00189805 FD 1 ExclusionDuration 0
+        00189806 SQ 1 USImageDescriptionSequence 0
+        00189807 SQ 1 ImageDataTypeSequence 0
+        00189808 CS 1 DataType 0
+        00189809 SQ 1 TransducerScanPatternCodeSequence 0
+        0018980B CS 1 AliasedDataType 0
+        0018980C CS 1 PositionMeasuringDeviceUsed 0
+        0018980D SQ 1 TransducerGeometryCodeSequence 0
+        0018980E SQ 1 TransducerBeamSteeringCodeSequence 0
+        0018980F SQ 1 TransducerApplicationCodeSequence 0
+        00189810 US 1 ZeroVelocityPixelValue 0
+        00189900 LO 1 ReferenceLocationLabel 0
+        00189901 UT 1 ReferenceLocationDescription 0
+        00189902 SQ 1 ReferenceBasisCodeSequence 0
+        00189903 SQ 1 ReferenceGeometryCodeSequence 0
+        00189904 DS 1 OffsetDistance 0
+        00189905 CS 1 OffsetDirection 0
+        00189906 SQ 1 PotentialScheduledProtocolCodeSequence 0
+        00189907 SQ 1 PotentialRequestedProcedureCodeSequence 0
+        00189908 UC 1-n PotentialReasonsForProcedure 0
+        00189909 SQ 1 PotentialReasonsForProcedureCodeSequence 0
+        0018990A UC 1-n PotentialDiagnosticTasks 0
+        0018990B SQ 1 ContraindicationsCodeSequence 0
+        0018990C SQ 1 ReferencedDefinedProtocolSequence 0
+        0018990D SQ 1 ReferencedPerformedProtocolSequence 0
+        0018990E SQ 1 PredecessorProtocolSequence 0
+        0018990F UT 1 ProtocolPlanningInformation 0
+        00189910 UT 1 ProtocolDesignRationale 0
+        00189911 SQ 1 PatientSpecificationSequence 0
+        00189912 SQ 1 ModelSpecificationSequence 0
+        00189913 SQ 1 ParametersSpecificationSequence 0
+        00189914 SQ 1 InstructionSequence 0
+        00189915 US 1 InstructionIndex 0
+        00189916 LO 1 InstructionText 0
+        00189917 UT 1 InstructionDescription 0
+        00189918 CS 1 InstructionPerformedFlag 0
+        00189919 DT 1 InstructionPerformedDateTime 0
+        0018991A UT 1 InstructionPerformanceComment 0
+        0018991B SQ 1 PatientPositioningInstructionSequence 0
+        0018991C SQ 1 PositioningMethodCodeSequence 0
+        0018991D SQ 1 PositioningLandmarkSequence 0
+        0018991E UI 1 TargetFrameOfReferenceUID 0
+        0018991F SQ 1 AcquisitionProtocolElementSpecificationSequence 0
+        00189920 SQ 1 AcquisitionProtocolElementSequence 0
+        00189921 US 1 ProtocolElementNumber 0
+        00189922 LO 1 ProtocolElementName 0
+        00189923 UT 1 ProtocolElementCharacteristicsSummary 0
+        00189924 UT 1 ProtocolElementPurpose 0
+        00189930 CS 1 AcquisitionMotion 0
+        00189931 SQ 1 AcquisitionStartLocationSequence 0
+        00189932 SQ 1 AcquisitionEndLocationSequence 0
+        00189933 SQ 1 ReconstructionProtocolElementSpecificationSequence 0
+        00189934 SQ 1 ReconstructionProtocolElementSequence 0
+        00189935 SQ 1 StorageProtocolElementSpecificationSequence 0
+        00189936 SQ 1 StorageProtocolElementSequence 0
+        00189937 LO 1 RequestedSeriesDescription 0
+        00189938 US 1-n SourceAcquisitionProtocolElementNumber 0
+        00189939 US 1-n SourceAcquisitionBeamNumber 0
+        0018993A US 1-n SourceReconstructionProtocolElementNumber 0
+        0018993B SQ 1 ReconstructionStartLocationSequence 0
+        0018993C SQ 1 ReconstructionEndLocationSequence 0
+        0018993D SQ 1 ReconstructionAlgorithmSequence 0
+        0018993E SQ 1 ReconstructionTargetCenterLocationSequence 0
+        00189941 UT 1 ImageFilterDescription 0
+        00189942 FD 1 CTDIvolNotificationTrigger 0
+        00189943 FD 1 DLPNotificationTrigger 0
+        00189944 CS 1 AutoKVPSelectionType 0
+        00189945 FD 1 AutoKVPUpperBound 0
+        00189946 FD 1 AutoKVPLowerBound 0
+        00189947 CS 1 ProtocolDefinedPatientPosition 0
+        0018A001 SQ 1 ContributingEquipmentSequence 0
+        0018A002 DT 1 ContributionDateTime 0
+        0018A003 ST 1 ContributionDescription 0
+        0020000D UI 1 StudyInstanceUID 0
+        0020000E UI 1 SeriesInstanceUID 0
+        00200010 SH 1 StudyID 0
+        00200011 IS 1 SeriesNumber 0
+        00200012 IS 1 AcquisitionNumber 0
+        00200013 IS 1 InstanceNumber 0
+        00200014 IS 1 RETIRED_IsotopeNumber 1
+        00200015 IS 1 RETIRED_PhaseNumber 1
+        00200016 IS 1 RETIRED_IntervalNumber 1
+        00200017 IS 1 RETIRED_TimeSlotNumber 1
+        00200018 IS 1 RETIRED_AngleNumber 1
+        00200019 IS 1 ItemNumber 0
+        00200020 CS 2 PatientOrientation 0
+        00200022 IS 1 RETIRED_OverlayNumber 1
+        00200024 IS 1 RETIRED_CurveNumber 1
+        00200026 IS 1 RETIRED_LUTNumber 1
+        00200027 LO 1 PyramidLabel 0
+        00200030 DS 3 RETIRED_ImagePosition 1
+        00200032 DS 3 ImagePositionPatient 0
+        00200035 DS 6 RETIRED_ImageOrientation 1
+        00200037 DS 6 ImageOrientationPatient 0
+        00200050 DS 1 RETIRED_Location 1
+        00200052 UI 1 FrameOfReferenceUID 0
+        00200060 CS 1 Laterality 0
+        00200062 CS 1 ImageLaterality 0
+        00200070 LO 1 RETIRED_ImageGeometryType 1
+        00200080 CS 1-n RETIRED_MaskingImage 1
+        002000AA IS 1 RETIRED_ReportNumber 1
+        00200100 IS 1 TemporalPositionIdentifier 0
+        00200105 IS 1 NumberOfTemporalPositions 0
+        00200110 DS 1 TemporalResolution 0
+        00200200 UI 1 SynchronizationFrameOfReferenceUID 0
+        00200242 UI 1 SOPInstanceUIDOfConcatenationSource 0
+        00201000 IS 1 RETIRED_SeriesInStudy 1
+        00201001 IS 1 RETIRED_AcquisitionsInSeries 1
+        00201002 IS 1 ImagesInAcquisition 0
+        00201003 IS 1 RETIRED_ImagesInSeries 1
+        00201004 IS 1 RETIRED_AcquisitionsInStudy 1
+        00201005 IS 1 RETIRED_ImagesInStudy 1
+        00201020 LO 1-n RETIRED_Reference 1
+        0020103F LO 1 TargetPositionReferenceIndicator 0
+        00201040 LO 1 PositionReferenceIndicator 0
+        00201041 DS 1 SliceLocation 0
+        00201070 IS 1-n RETIRED_OtherStudyNumbers 1
+        00201200 IS 1 NumberOfPatientRelatedStudies 0
+        00201202 IS 1 NumberOfPatientRelatedSeries 0
+        00201204 IS 1 NumberOfPatientRelatedInstances 0
+        00201206 IS 1 NumberOfStudyRelatedSeries 0
+        00201208 IS 1 NumberOfStudyRelatedInstances 0
+        00201209 IS 1 NumberOfSeriesRelatedInstances 0
+        00203401 CS 1 RETIRED_ModifyingDeviceID 1
+        00203402 CS 1 RETIRED_ModifiedImageID 1
+        00203403 DA 1 RETIRED_ModifiedImageDate 1
+        00203404 LO 1 RETIRED_ModifyingDeviceManufacturer 1
+        00203405 TM 1 RETIRED_ModifiedImageTime 1
+        00203406 LO 1 RETIRED_ModifiedImageDescription 1
+        00204000 LT 1 ImageComments 0
+        00205000 AT 1-n RETIRED_OriginalImageIdentification 1
+        00205002 LO 1-n RETIRED_OriginalImageIdentificationNomenclature 1
+        00209056 SH 1 StackID 0
+        00209057 UL 1 InStackPositionNumber 0
+        00209071 SQ 1 FrameAnatomySequence 0
+        00209072 CS 1 FrameLaterality 0
+        00209111 SQ 1 FrameContentSequence 0
+        00209113 SQ 1 PlanePositionSequence 0
+        00209116 SQ 1 PlaneOrientationSequence 0
+        00209128 UL 1 TemporalPositionIndex 0
+        00209153 FD 1 NominalCardiacTriggerDelayTime 0
+        00209154 FL 1 NominalCardiacTriggerTimePriorToRPeak 0
+        00209155 FL 1 ActualCardiacTriggerTimePriorToRPeak 0
+        00209156 US 1 FrameAcquisitionNumber 0
+        00209157 UL 1-n DimensionIndexValues 0
+        00209158 LT 1 FrameComments 0
+        00209161 UI 1 ConcatenationUID 0
+        00209162 US 1 InConcatenationNumber 0
+        00209163 US 1 InConcatenationTotalNumber 0
+        00209164 UI 1 DimensionOrganizationUID 0
+        00209165 AT 1 DimensionIndexPointer 0
+        00209167 AT 1 FunctionalGroupPointer 0
+        00209170 SQ 1 UnassignedSharedConvertedAttributesSequence 0
+        00209171 SQ 1 UnassignedPerFrameConvertedAttributesSequence 0
+        00209172 SQ 1 ConversionSourceAttributesSequence 0
+        00209213 LO 1 DimensionIndexPrivateCreator 0
+        00209221 SQ 1 DimensionOrganizationSequence 0
+        00209222 SQ 1 DimensionIndexSequence 0
+        00209228 UL 1 ConcatenationFrameOffsetNumber 0
+        00209238 LO 1 FunctionalGroupPrivateCreator 0
+        00209241 FL 1 NominalPercentageOfCardiacPhase 0
+        00209245 FL 1 NominalPercentageOfRespiratoryPhase 0
+        00209246 FL 1 StartingRespiratoryAmplitude 0
+        00209247 CS 1 StartingRespiratoryPhase 0
+        00209248 FL 1 EndingRespiratoryAmplitude 0
+        00209249 CS 1 EndingRespiratoryPhase 0
+        00209250 CS 1 RespiratoryTriggerType 0
+        00209251 FD 1 RRIntervalTimeNominal 0
+        00209252 FD 1 ActualCardiacTriggerDelayTime 0
+        00209253 SQ 1 RespiratorySynchronizationSequence 0
+        00209254 FD 1 RespiratoryIntervalTime 0
+        00209255 FD 1 NominalRespiratoryTriggerDelayTime 0
+        00209256 FD 1 RespiratoryTriggerDelayThreshold 0
+        00209257 FD 1 ActualRespiratoryTriggerDelayTime 0
+        00209301 FD 3 ImagePositionVolume 0
+        00209302 FD 6 ImageOrientationVolume 0
+        00209307 CS 1 UltrasoundAcquisitionGeometry 0
+        00209308 FD 3 ApexPosition 0
+        00209309 FD 16 VolumeToTransducerMappingMatrix 0
+        0020930A FD 16 VolumeToTableMappingMatrix 0
+        0020930B CS 1 VolumeToTransducerRelationship 0
+        0020930C CS 1 PatientFrameOfReferenceSource 0
+        0020930D FD 1 TemporalPositionTimeOffset 0
+        0020930E SQ 1 PlanePositionVolumeSequence 0
+        0020930F SQ 1 PlaneOrientationVolumeSequence 0
+        00209310 SQ 1 TemporalPositionSequence 0
+        00209311 CS 1 DimensionOrganizationType 0
+        00209312 UI 1 VolumeFrameOfReferenceUID 0
+        00209313 UI 1 TableFrameOfReferenceUID 0
+        00209421 LO 1 DimensionDescriptionLabel 0
+        00209450 SQ 1 PatientOrientationInFrameSequence 0
+        00209453 LO 1 FrameLabel 0
+        00209518 US 1-n AcquisitionIndex 0
+        00209529 SQ 1 ContributingSOPInstancesReferenceSequence 0
+        00209536 US 1 ReconstructionIndex 0
+        00220001 US 1 LightPathFilterPassThroughWavelength 0
+        00220002 US 2 LightPathFilterPassBand 0
+        00220003 US 1 ImagePathFilterPassThroughWavelength 0
+        00220004 US 2 ImagePathFilterPassBand 0
+        00220005 CS 1 PatientEyeMovementCommanded 0
+        00220006 SQ 1 PatientEyeMovementCommandCodeSequence 0
+        00220007 FL 1 SphericalLensPower 0
+        00220008 FL 1 CylinderLensPower 0
+        00220009 FL 1 CylinderAxis 0
+        0022000A FL 1 EmmetropicMagnification 0
+        0022000B FL 1 IntraOcularPressure 0
+        0022000C FL 1 HorizontalFieldOfView 0
+        0022000D CS 1 PupilDilated 0
+        0022000E FL 1 DegreeOfDilation 0
+        00220010 FL 1 StereoBaselineAngle 0
+        00220011 FL 1 StereoBaselineDisplacement 0
+        00220012 FL 1 StereoHorizontalPixelOffset 0
+        00220013 FL 1 StereoVerticalPixelOffset 0
+        00220014 FL 1 StereoRotation 0
+        00220015 SQ 1 AcquisitionDeviceTypeCodeSequence 0
+        00220016 SQ 1 IlluminationTypeCodeSequence 0
+        00220017 SQ 1 LightPathFilterTypeStackCodeSequence 0
+        00220018 SQ 1 ImagePathFilterTypeStackCodeSequence 0
+        00220019 SQ 1 LensesCodeSequence 0
+        0022001A SQ 1 ChannelDescriptionCodeSequence 0
+        0022001B SQ 1 RefractiveStateSequence 0
+        0022001C SQ 1 MydriaticAgentCodeSequence 0
+        0022001D SQ 1 RelativeImagePositionCodeSequence 0
+        0022001E FL 1 CameraAngleOfView 0
+        00220020 SQ 1 StereoPairsSequence 0
+        00220021 SQ 1 LeftImageSequence 0
+        00220022 SQ 1 RightImageSequence 0
+        00220028 CS 1 StereoPairsPresent 0
+        00220030 FL 1 AxialLengthOfTheEye 0
+        00220031 SQ 1 OphthalmicFrameLocationSequence 0
+        00220032 FL 2-2n ReferenceCoordinates 0
+        00220035 FL 1 DepthSpatialResolution 0
+        00220036 FL 1 MaximumDepthDistortion 0
+        00220037 FL 1 AlongScanSpatialResolution 0
+        00220038 FL 1 MaximumAlongScanDistortion 0
+        00220039 CS 1 OphthalmicImageOrientation 0
+        00220041 FL 1 DepthOfTransverseImage 0
+        00220042 SQ 1 MydriaticAgentConcentrationUnitsSequence 0
+        00220048 FL 1 AcrossScanSpatialResolution 0
+        00220049 FL 1 MaximumAcrossScanDistortion 0
+        0022004E DS 1 MydriaticAgentConcentration 0
+        00220055 FL 1 IlluminationWaveLength 0
+        00220056 FL 1 IlluminationPower 0
+        00220057 FL 1 IlluminationBandwidth 0
+        00220058 SQ 1 MydriaticAgentSequence 0
+        00221007 SQ 1 OphthalmicAxialMeasurementsRightEyeSequence 0
+        00221008 SQ 1 OphthalmicAxialMeasurementsLeftEyeSequence 0
+        00221009 CS 1 OphthalmicAxialMeasurementsDeviceType 0
+        00221010 CS 1 OphthalmicAxialLengthMeasurementsType 0
+        00221012 SQ 1 OphthalmicAxialLengthSequence 0
+        00221019 FL 1 OphthalmicAxialLength 0
+        00221024 SQ 1 LensStatusCodeSequence 0
+        00221025 SQ 1 VitreousStatusCodeSequence 0
+        00221028 SQ 1 IOLFormulaCodeSequence 0
+        00221029 LO 1 IOLFormulaDetail 0
+        00221033 FL 1 KeratometerIndex 0
+        00221035 SQ 1 SourceOfOphthalmicAxialLengthCodeSequence 0
+        00221036 SQ 1 SourceOfCornealSizeDataCodeSequence 0
+        00221037 FL 1 TargetRefraction 0
+        00221039 CS 1 RefractiveProcedureOccurred 0
+        00221040 SQ 1 RefractiveSurgeryTypeCodeSequence 0
+        00221044 SQ 1 OphthalmicUltrasoundMethodCodeSequence 0
+        00221045 SQ 1 SurgicallyInducedAstigmatismSequence 0
+        00221046 CS 1 TypeOfOpticalCorrection 0
+        00221047 SQ 1 ToricIOLPowerSequence 0
+        00221048 SQ 1 PredictedToricErrorSequence 0
+        00221049 CS 1 PreSelectedForImplantation 0
+        0022104A SQ 1 ToricIOLPowerForExactEmmetropiaSequence 0
+        0022104B SQ 1 ToricIOLPowerForExactTargetRefractionSequence 0
+        00221050 SQ 1 OphthalmicAxialLengthMeasurementsSequence 0
+        00221053 FL 1 IOLPower 0
+        00221054 FL 1 PredictedRefractiveError 0
+        00221059 FL 1 OphthalmicAxialLengthVelocity 0
+        00221065 LO 1 LensStatusDescription 0
+        00221066 LO 1 VitreousStatusDescription 0
+        00221090 SQ 1 IOLPowerSequence 0
+        00221092 SQ 1 LensConstantSequence 0
+        00221093 LO 1 IOLManufacturer 0
+        00221094 LO 1 RETIRED_LensConstantDescription 1
+        00221095 LO 1 ImplantName 0
+        00221096 SQ 1 KeratometryMeasurementTypeCodeSequence 0
+        00221097 LO 1 ImplantPartNumber 0
+        00221100 SQ 1 ReferencedOphthalmicAxialMeasurementsSequence 0
+        00221101 SQ 1 OphthalmicAxialLengthMeasurementsSegmentNameCodeSequence 0
+        00221103 SQ 1 RefractiveErrorBeforeRefractiveSurgeryCodeSequence 0
+        00221121 FL 1 IOLPowerForExactEmmetropia 0
+        00221122 FL 1 IOLPowerForExactTargetRefraction 0
+        00221125 SQ 1 AnteriorChamberDepthDefinitionCodeSequence 0
+        00221127 SQ 1 LensThicknessSequence 0
+        00221128 SQ 1 AnteriorChamberDepthSequence 0
+        0022112A SQ 1 CalculationCommentSequence 0
+        0022112B CS 1 CalculationCommentType 0
+        0022112C LT 1 CalculationComment 0
+        00221130 FL 1 LensThickness 0
+        00221131 FL 1 AnteriorChamberDepth 0
+        00221132 SQ 1 SourceOfLensThicknessDataCodeSequence 0
+        00221133 SQ 1 SourceOfAnteriorChamberDepthDataCodeSequence 0
+        00221134 SQ 1 SourceOfRefractiveMeasurementsSequence 0
+        00221135 SQ 1 SourceOfRefractiveMeasurementsCodeSequence 0
+        00221140 CS 1 OphthalmicAxialLengthMeasurementModified 0
+        00221150 SQ 1 OphthalmicAxialLengthDataSourceCodeSequence 0
+        00221153 SQ 1 RETIRED_OphthalmicAxialLengthAcquisitionMethodCodeSequence 1
+        00221155 FL 1 SignalToNoiseRatio 0
+        00221159 LO 1 OphthalmicAxialLengthDataSourceDescription 0
+        00221210 SQ 1 OphthalmicAxialLengthMeasurementsTotalLengthSequence 0
+        00221211 SQ 1 OphthalmicAxialLengthMeasurementsSegmentalLengthSequence 0
+        00221212 SQ 1 OphthalmicAxialLengthMeasurementsLengthSummationSequence 0
+        00221220 SQ 1 UltrasoundOphthalmicAxialLengthMeasurementsSequence 0
+        00221225 SQ 1 OpticalOphthalmicAxialLengthMeasurementsSequence 0
+        00221230 SQ 1 UltrasoundSelectedOphthalmicAxialLengthSequence 0
+        00221250 SQ 1 OphthalmicAxialLengthSelectionMethodCodeSequence 0
+        00221255 SQ 1 OpticalSelectedOphthalmicAxialLengthSequence 0
+        00221257 SQ 1 SelectedSegmentalOphthalmicAxialLengthSequence 0
+        00221260 SQ 1 SelectedTotalOphthalmicAxialLengthSequence 0
+        00221262 SQ 1 OphthalmicAxialLengthQualityMetricSequence 0
+        00221265 SQ 1 RETIRED_OphthalmicAxialLengthQualityMetricTypeCodeSequence 1
+        00221273 LO 1 RETIRED_OphthalmicAxialLengthQualityMetricTypeDescription 1
+        00221300 SQ 1 IntraocularLensCalculationsRightEyeSequence 0
+        00221310 SQ 1 IntraocularLensCalculationsLeftEyeSequence 0
+        00221330 SQ 1 ReferencedOphthalmicAxialLengthMeasurementQCImageSequence 0
+        00221415 CS 1 OphthalmicMappingDeviceType 0
+        00221420 SQ 1 AcquisitionMethodCodeSequence 0
+        00221423 SQ 1 AcquisitionMethodAlgorithmSequence 0
+        00221436 SQ 1 OphthalmicThicknessMapTypeCodeSequence 0
+        00221443 SQ 1 OphthalmicThicknessMappingNormalsSequence 0
+        00221445 SQ 1 RetinalThicknessDefinitionCodeSequence 0
+        00221450 SQ 1 PixelValueMappingToCodedConceptSequence 0
+        00221452 US 1 MappedPixelValue 0
+        00221454 LO 1 PixelValueMappingExplanation 0
+        00221458 SQ 1 OphthalmicThicknessMapQualityThresholdSequence 0
+        00221460 FL 1 OphthalmicThicknessMapThresholdQualityRating 0
+        00221463 FL 2 AnatomicStructureReferencePoint 0
+        00221465 SQ 1 RegistrationToLocalizerSequence 0
+        00221466 CS 1 RegisteredLocalizerUnits 0
+        00221467 FL 2 RegisteredLocalizerTopLeftHandCorner 0
+        00221468 FL 2 RegisteredLocalizerBottomRightHandCorner 0
+        00221470 SQ 1 OphthalmicThicknessMapQualityRatingSequence 0
+        00221472 SQ 1 RelevantOPTAttributesSequence 0
+        00221512 SQ 1 TransformationMethodCodeSequence 0
+        00221513 SQ 1 TransformationAlgorithmSequence 0
+        00221515 CS 1 OphthalmicAxialLengthMethod 0
+        00221517 FL 1 OphthalmicFOV 0
+        00221518 SQ 1 TwoDimensionalToThreeDimensionalMapSequence 0
+        00221525 SQ 1 WideFieldOphthalmicPhotographyQualityRatingSequence 0
+        00221526 SQ 1 WideFieldOphthalmicPhotographyQualityThresholdSequence 0
+        00221527 FL 1 WideFieldOphthalmicPhotographyThresholdQualityRating 0
+        00221528 FL 1 XCoordinatesCenterPixelViewAngle 0
+        00221529 FL 1 YCoordinatesCenterPixelViewAngle 0
+        00221530 UL 1 NumberOfMapPoints 0
+        00221531 OF 1 TwoDimensionalToThreeDimensionalMapData 0
+        00221612 SQ 1 DerivationAlgorithmSequence 0
+        00221615 SQ 1 OphthalmicImageTypeCodeSequence 0
+        00221616 LO 1 OphthalmicImageTypeDescription 0
+        00221618 SQ 1 ScanPatternTypeCodeSequence 0
+        00221620 SQ 1 ReferencedSurfaceMeshIdentificationSequence 0
+        00221622 CS 1 OphthalmicVolumetricPropertiesFlag 0
+        00221624 FL 1 OphthalmicAnatomicReferencePointXCoordinate 0
+        00221626 FL 1 OphthalmicAnatomicReferencePointYCoordinate 0
+        00221628 SQ 1 OphthalmicEnFaceImageQualityRatingSequence 0
+        00221630 DS 1 QualityThreshold 0
+        00221640 SQ 1 OCTBscanAnalysisAcquisitionParametersSequence 0
+        00221642 UL 1 NumberOfBscansPerFrame 0
+        00221643 FL 1 BscanSlabThickness 0
+        00221644 FL 1 DistanceBetweenBscanSlabs 0
+        00221645 FL 1 BscanCycleTime 0
+        00221646 FL 1-n BscanCycleTimeVector 0
+        00221649 FL 1 AscanRate 0
+        00221650 FL 1 BscanRate 0
+        00221658 UL 1 SurfaceMeshZPixelOffset 0
+        00240010 FL 1 VisualFieldHorizontalExtent 0
+        00240011 FL 1 VisualFieldVerticalExtent 0
+        00240012 CS 1 VisualFieldShape 0
+        00240016 SQ 1 ScreeningTestModeCodeSequence 0
+        00240018 FL 1 MaximumStimulusLuminance 0
+        00240020 FL 1 BackgroundLuminance 0
+        00240021 SQ 1 StimulusColorCodeSequence 0
+        00240024 SQ 1 BackgroundIlluminationColorCodeSequence 0
+        00240025 FL 1 StimulusArea 0
+        00240028 FL 1 StimulusPresentationTime 0
+        00240032 SQ 1 FixationSequence 0
+        00240033 SQ 1 FixationMonitoringCodeSequence 0
+        00240034 SQ 1 VisualFieldCatchTrialSequence 0
+        00240035 US 1 FixationCheckedQuantity 0
+        00240036 US 1 PatientNotProperlyFixatedQuantity 0
+        00240037 CS 1 PresentedVisualStimuliDataFlag 0
+        00240038 US 1 NumberOfVisualStimuli 0
+        00240039 CS 1 ExcessiveFixationLossesDataFlag 0
+        00240040 CS 1 ExcessiveFixationLosses 0
+        00240042 US 1 StimuliRetestingQuantity 0
+        00240044 LT 1 CommentsOnPatientPerformanceOfVisualField 0
+        00240045 CS 1 FalseNegativesEstimateFlag 0
+        00240046 FL 1 FalseNegativesEstimate 0
+        00240048 US 1 NegativeCatchTrialsQuantity 0
+        00240050 US 1 FalseNegativesQuantity 0
+        00240051 CS 1 ExcessiveFalseNegativesDataFlag 0
+        00240052 CS 1 ExcessiveFalseNegatives 0
+        00240053 CS 1 FalsePositivesEstimateFlag 0
+        00240054 FL 1 FalsePositivesEstimate 0
+        00240055 CS 1 CatchTrialsDataFlag 0
+        00240056 US 1 PositiveCatchTrialsQuantity 0
+        00240057 CS 1 TestPointNormalsDataFlag 0
+        00240058 SQ 1 TestPointNormalsSequence 0
+        00240059 CS 1 GlobalDeviationProbabilityNormalsFlag 0
+        00240060 US 1 FalsePositivesQuantity 0
+        00240061 CS 1 ExcessiveFalsePositivesDataFlag 0
+        00240062 CS 1 ExcessiveFalsePositives 0
+        00240063 CS 1 VisualFieldTestNormalsFlag 0
+        00240064 SQ 1 ResultsNormalsSequence 0
+        00240065 SQ 1 AgeCorrectedSensitivityDeviationAlgorithmSequence 0
+        00240066 FL 1 GlobalDeviationFromNormal 0
+        00240067 SQ 1 GeneralizedDefectSensitivityDeviationAlgorithmSequence 0
+        00240068 FL 1 LocalizedDeviationFromNormal 0
+        00240069 LO 1 PatientReliabilityIndicator 0
+        00240070 FL 1 VisualFieldMeanSensitivity 0
+        00240071 FL 1 GlobalDeviationProbability 0
+        00240072 CS 1 LocalDeviationProbabilityNormalsFlag 0
+        00240073 FL 1 LocalizedDeviationProbability 0
+        00240074 CS 1 ShortTermFluctuationCalculated 0
+        00240075 FL 1 ShortTermFluctuation 0
+        00240076 CS 1 ShortTermFluctuationProbabilityCalculated 0
+        00240077 FL 1 ShortTermFluctuationProbability 0
+        00240078 CS 1 CorrectedLocalizedDeviationFromNormalCalculated 0
+        00240079 FL 1 CorrectedLocalizedDeviationFromNormal 0
+        00240080 CS 1 CorrectedLocalizedDeviationFromNormalProbabilityCalculated 0
+        00240081 FL 1 CorrectedLocalizedDeviationFromNormalProbability 0
+        00240083 SQ 1 GlobalDeviationProbabilitySequence 0
+        00240085 SQ 1 LocalizedDeviationProbabilitySequence 0
+        00240086 CS 1 FovealSensitivityMeasured 0
+        00240087 FL 1 FovealSensitivity 0
+        00240088 FL 1 VisualFieldTestDuration 0
+        00240089 SQ 1 VisualFieldTestPointSequence 0
+        00240090 FL 1 VisualFieldTestPointXCoordinate 0
+        00240091 FL 1 VisualFieldTestPointYCoordinate 0
+        00240092 FL 1 AgeCorrectedSensitivityDeviationValue 0
+        00240093 CS 1 StimulusResults 0
+        00240094 FL 1 SensitivityValue 0
+        00240095 CS 1 RetestStimulusSeen 0
+        00240096 FL 1 RetestSensitivityValue 0
+        00240097 SQ 1 VisualFieldTestPointNormalsSequence 0
+        00240098 FL 1 QuantifiedDefect 0
+        00240100 FL 1 AgeCorrectedSensitivityDeviationProbabilityValue 0
+        00240102 CS 1 GeneralizedDefectCorrectedSensitivityDeviationFlag 0
+        00240103 FL 1 GeneralizedDefectCorrectedSensitivityDeviationValue 0
+        00240104 FL 1 GeneralizedDefectCorrectedSensitivityDeviationProbabilityValue 0
+        00240105 FL 1 MinimumSensitivityValue 0
+        00240106 CS 1 BlindSpotLocalized 0
+        00240107 FL 1 BlindSpotXCoordinate 0
+        00240108 FL 1 BlindSpotYCoordinate 0
+        00240110 SQ 1 VisualAcuityMeasurementSequence 0
+        00240112 SQ 1 RefractiveParametersUsedOnPatientSequence 0
+        00240113 CS 1 MeasurementLaterality 0
+        00240114 SQ 1 OphthalmicPatientClinicalInformationLeftEyeSequence 0
+        00240115 SQ 1 OphthalmicPatientClinicalInformationRightEyeSequence 0
+        00240117 CS 1 FovealPointNormativeDataFlag 0
+        00240118 FL 1 FovealPointProbabilityValue 0
+        00240120 CS 1 ScreeningBaselineMeasured 0
+        00240122 SQ 1 ScreeningBaselineMeasuredSequence 0
+        00240124 CS 1 ScreeningBaselineType 0
+        00240126 FL 1 ScreeningBaselineValue 0
+        00240202 LO 1 AlgorithmSource 0
+        00240306 LO 1 DataSetName 0
+        00240307 LO 1 DataSetVersion 0
+        00240308 LO 1 DataSetSource 0
+        00240309 LO 1 DataSetDescription 0
+        00240317 SQ 1 VisualFieldTestReliabilityGlobalIndexSequence 0
+        00240320 SQ 1 VisualFieldGlobalResultsIndexSequence 0
+        00240325 SQ 1 DataObservationSequence 0
+        00240338 CS 1 IndexNormalsFlag 0
+        00240341 FL 1 IndexProbability 0
+        00240344 SQ 1 IndexProbabilitySequence 0
+        00280002 US 1 SamplesPerPixel 0
+        00280003 US 1 SamplesPerPixelUsed 0
+        00280004 CS 1 PhotometricInterpretation 0
+        00280005 US 1 RETIRED_ImageDimensions 1
+        00280006 US 1 PlanarConfiguration 0
+        00280008 IS 1 NumberOfFrames 0
+        00280009 AT 1-n FrameIncrementPointer 0
+        0028000A AT 1-n FrameDimensionPointer 0
+        00280010 US 1 Rows 0
+        00280011 US 1 Columns 0
+        00280012 US 1 RETIRED_Planes 1
+        00280014 US 1 UltrasoundColorDataPresent 0
+        00280030 DS 2 PixelSpacing 0
+        00280031 DS 2 ZoomFactor 0
+        00280032 DS 2 ZoomCenter 0
+        00280034 IS 2 PixelAspectRatio 0
+        00280040 CS 1 RETIRED_ImageFormat 1
+        00280050 LO 1-n RETIRED_ManipulatedImage 1
+        00280051 CS 1-n CorrectedImage 0
+        0028005F LO 1 RETIRED_CompressionRecognitionCode 1
+        00280060 CS 1 RETIRED_CompressionCode 1
+        00280061 SH 1 RETIRED_CompressionOriginator 1
+        00280062 LO 1 RETIRED_CompressionLabel 1
+        00280063 SH 1 RETIRED_CompressionDescription 1
+        00280065 CS 1-n RETIRED_CompressionSequence 1
+        00280066 AT 1-n RETIRED_CompressionStepPointers 1
+        00280068 US 1 RETIRED_RepeatInterval 1
+        00280069 US 1 RETIRED_BitsGrouped 1
+        00280070 US 1-n RETIRED_PerimeterTable 1
+        00280071 US 1 RETIRED_PerimeterValue 1
+        00280080 US 1 RETIRED_PredictorRows 1
+        00280081 US 1 RETIRED_PredictorColumns 1
+        00280082 US 1-n RETIRED_PredictorConstants 1
+        00280090 CS 1 RETIRED_BlockedPixels 1
+        00280091 US 1 RETIRED_BlockRows 1
+        00280092 US 1 RETIRED_BlockColumns 1
+        00280093 US 1 RETIRED_RowOverlap 1
+        00280094 US 1 RETIRED_ColumnOverlap 1
+        00280100 US 1 BitsAllocated 0
+        00280101 US 1 BitsStored 0
+        00280102 US 1 HighBit 0
+        00280103 US 1 PixelRepresentation 0
+        00280104 US 1 RETIRED_SmallestValidPixelValue 1
+        00280105 US 1 RETIRED_LargestValidPixelValue 1
+        00280106 US 1 SmallestImagePixelValue 0
+        00280107 US 1 LargestImagePixelValue 0
+        00280108 US 1 SmallestPixelValueInSeries 0
+        00280109 US 1 LargestPixelValueInSeries 0
+        00280110 US 1 RETIRED_SmallestImagePixelValueInPlane 1
+        00280111 US 1 RETIRED_LargestImagePixelValueInPlane 1
+        00280120 US 1 PixelPaddingValue 0
+        00280121 US 1 PixelPaddingRangeLimit 0
+        00280122 FL 1 FloatPixelPaddingValue 0
+        00280123 FD 1 DoubleFloatPixelPaddingValue 0
+        00280124 FL 1 FloatPixelPaddingRangeLimit 0
+        00280125 FD 1 DoubleFloatPixelPaddingRangeLimit 0
+        00280200 US 1 RETIRED_ImageLocation 1
+        00280300 CS 1 QualityControlImage 0
+        00280301 CS 1 BurnedInAnnotation 0
+        00280302 CS 1 RecognizableVisualFeatures 0
+        00280303 CS 1 LongitudinalTemporalInformationModified 0
+        00280304 UI 1 ReferencedColorPaletteInstanceUID 0
+        00280400 LO 1 RETIRED_TransformLabel 1
+        00280401 LO 1 RETIRED_TransformVersionNumber 1
+        00280402 US 1 RETIRED_NumberOfTransformSteps 1
+        00280403 LO 1-n RETIRED_SequenceOfCompressedData 1
+        00280404 AT 1-n RETIRED_DetailsOfCoefficients 1
+        00280410 US 1 RETIRED_RowsForNthOrderCoefficients 1
+        00280411 US 1 RETIRED_ColumnsForNthOrderCoefficients 1
+        00280412 LO 1-n RETIRED_CoefficientCoding 1
+        00280413 AT 1-n RETIRED_CoefficientCodingPointers 1
+        00280700 LO 1 RETIRED_DCTLabel 1
+        00280701 CS 1-n RETIRED_DataBlockDescription 1
+        00280702 AT 1-n RETIRED_DataBlock 1
+        00280710 US 1 RETIRED_NormalizationFactorFormat 1
+        00280720 US 1 RETIRED_ZonalMapNumberFormat 1
+        00280721 AT 1-n RETIRED_ZonalMapLocation 1
+        00280722 US 1 RETIRED_ZonalMapFormat 1
+        00280730 US 1 RETIRED_AdaptiveMapFormat 1
+        00280740 US 1 RETIRED_CodeNumberFormat 1
+        00280800 CS 1-n RETIRED_CodeLabel 1
+        00280802 US 1 RETIRED_NumberOfTables 1
+        00280803 AT 1-n RETIRED_CodeTableLocation 1
+        00280804 US 1 RETIRED_BitsForCodeWord 1
+        00280808 AT 1-n RETIRED_ImageDataLocation 1
+        00280A02 CS 1 PixelSpacingCalibrationType 0
+        00280A04 LO 1 PixelSpacingCalibrationDescription 0
+        00281040 CS 1 PixelIntensityRelationship 0
+        00281041 SS 1 PixelIntensityRelationshipSign 0
+        00281050 DS 1-n WindowCenter 0
+        00281051 DS 1-n WindowWidth 0
+        00281052 DS 1 RescaleIntercept 0
+        00281053 DS 1 RescaleSlope 0
+        00281054 LO 1 RescaleType 0
+        00281055 LO 1-n WindowCenterWidthExplanation 0
+        00281056 CS 1 VOILUTFunction 0
+        00281080 CS 1 RETIRED_GrayScale 1
+        00281090 CS 1 RecommendedViewingMode 0
+        00281100 US 3 RETIRED_GrayLookupTableDescriptor 1
+        00281101 US 3 RedPaletteColorLookupTableDescriptor 0
+        00281102 US 3 GreenPaletteColorLookupTableDescriptor 0
+        00281103 US 3 BluePaletteColorLookupTableDescriptor 0
+        00281104 US 3 AlphaPaletteColorLookupTableDescriptor 0
+        00281111 US 4 RETIRED_LargeRedPaletteColorLookupTableDescriptor 1
+        00281112 US 4 RETIRED_LargeGreenPaletteColorLookupTableDescriptor 1
+        00281113 US 4 RETIRED_LargeBluePaletteColorLookupTableDescriptor 1
+        00281199 UI 1 PaletteColorLookupTableUID 0
+        00281200 OW 1-n RETIRED_GrayLookupTableData 1
+        00281201 OW 1 RedPaletteColorLookupTableData 0
+        00281202 OW 1 GreenPaletteColorLookupTableData 0
+        00281203 OW 1 BluePaletteColorLookupTableData 0
+        00281204 OW 1 AlphaPaletteColorLookupTableData 0
+        00281211 OW 1 RETIRED_LargeRedPaletteColorLookupTableData 1
+        00281212 OW 1 RETIRED_LargeGreenPaletteColorLookupTableData 1
+        00281213 OW 1 RETIRED_LargeBluePaletteColorLookupTableData 1
+        00281214 UI 1 RETIRED_LargePaletteColorLookupTableUID 1
+        00281221 OW 1 SegmentedRedPaletteColorLookupTableData 0
+        00281222 OW 1 SegmentedGreenPaletteColorLookupTableData 0
+        00281223 OW 1 SegmentedBluePaletteColorLookupTableData 0
+        00281224 OW 1 SegmentedAlphaPaletteColorLookupTableData 0
+        00281230 SQ 1 StoredValueColorRangeSequence 0
+        00281231 FD 1 MinimumStoredValueMapped 0
+        00281232 FD 1 MaximumStoredValueMapped 0
+        00281300 CS 1 BreastImplantPresent 0
+        00281350 CS 1 PartialView 0
+        00281351 ST 1 PartialViewDescription 0
+        00281352 SQ 1 PartialViewCodeSequence 0
+        0028135A CS 1 SpatialLocationsPreserved 0
+        00281401 SQ 1 DataFrameAssignmentSequence 0
+        00281402 CS 1 DataPathAssignment 0
+        00281403 US 1 BitsMappedToColorLookupTable 0
+        00281404 SQ 1 BlendingLUT1Sequence 0
+        00281405 CS 1 BlendingLUT1TransferFunction 0
+        00281406 FD 1 BlendingWeightConstant 0
+        00281407 US 3 BlendingLookupTableDescriptor 0
+        00281408 OW 1 BlendingLookupTableData 0
+        0028140B SQ 1 EnhancedPaletteColorLookupTableSequence 0
+        0028140C SQ 1 BlendingLUT2Sequence 0
+        0028140D CS 1 BlendingLUT2TransferFunction 0
+        0028140E CS 1 DataPathID 0
+        0028140F CS 1 RGBLUTTransferFunction 0
+        00281410 CS 1 AlphaLUTTransferFunction 0
+        00282000 OB 1 ICCProfile 0
+        00282002 CS 1 ColorSpace 0
+        00282110 CS 1 LossyImageCompression 0
+        00282112 DS 1-n LossyImageCompressionRatio 0
+        00282114 CS 1-n LossyImageCompressionMethod 0
+        00283000 SQ 1 ModalityLUTSequence 0
+        00283002 US 3 LUTDescriptor 0
+        00283003 LO 1 LUTExplanation 0
+        00283004 LO 1 ModalityLUTType 0
+        00283006 OW 1-n LUTData 0
+        00283010 SQ 1 VOILUTSequence 0
+        00283110 SQ 1 SoftcopyVOILUTSequence 0
+        00284000 LT 1 RETIRED_ImagePresentationComments 1
+        00285000 SQ 1 RETIRED_BiPlaneAcquisitionSequence 1
+        00286010 US 1 RepresentativeFrameNumber 0
+        00286020 US 1-n FrameNumbersOfInterest 0
+        00286022 LO 1-n FrameOfInterestDescription 0
+        00286023 CS 1-n FrameOfInterestType 0
+        00286030 US 1-n RETIRED_MaskPointers 1
+        00286040 US 1-n RWavePointer 0
+        00286100 SQ 1 MaskSubtractionSequence 0
+        00286101 CS 1 MaskOperation 0
+        00286102 US 2-2n ApplicableFrameRange 0
+        00286110 US 1-n MaskFrameNumbers 0
+        00286112 US 1 ContrastFrameAveraging 0
+        00286114 FL 2 MaskSubPixelShift 0
+        00286120 SS 1 TIDOffset 0
+        00286190 ST 1 MaskOperationExplanation 0
+        00287000 SQ 1 EquipmentAdministratorSequence 0
+        00287001 US 1 NumberOfDisplaySubsystems 0
+        00287002 US 1 CurrentConfigurationID 0
+        00287003 US 1 DisplaySubsystemID 0
+        00287004 SH 1 DisplaySubsystemName 0
+        00287005 LO 1 DisplaySubsystemDescription 0
+        00287006 CS 1 SystemStatus 0
+        00287007 LO 1 SystemStatusComment 0
+        00287008 SQ 1 TargetLuminanceCharacteristicsSequence 0
+        00287009 US 1 LuminanceCharacteristicsID 0
+        0028700A SQ 1 DisplaySubsystemConfigurationSequence 0
+        0028700B US 1 ConfigurationID 0
+        0028700C SH 1 ConfigurationName 0
+        0028700D LO 1 ConfigurationDescription 0
+        0028700E US 1 ReferencedTargetLuminanceCharacteristicsID 0
+        0028700F SQ 1 QAResultsSequence 0
+        00287010 SQ 1 DisplaySubsystemQAResultsSequence 0
+        00287011 SQ 1 ConfigurationQAResultsSequence 0
+        00287012 SQ 1 MeasurementEquipmentSequence 0
+        00287013 CS 1-n MeasurementFunctions 0
+        00287014 CS 1 MeasurementEquipmentType 0
+        00287015 SQ 1 VisualEvaluationResultSequence 0
+        00287016 SQ 1 DisplayCalibrationResultSequence 0
+        00287017 US 1 DDLValue 0
+        00287018 FL 2 CIExyWhitePoint 0
+        00287019 CS 1 DisplayFunctionType 0
+        0028701A FL 1 GammaValue 0
+        0028701B US 1 NumberOfLuminancePoints 0
+        0028701C SQ 1 LuminanceResponseSequence 0
+        0028701D FL 1 TargetMinimumLuminance 0
+        0028701E FL 1 TargetMaximumLuminance 0
+        0028701F FL 1 LuminanceValue 0
+        00287020 LO 1 LuminanceResponseDescription 0
+        00287021 CS 1 WhitePointFlag 0
+        00287022 SQ 1 DisplayDeviceTypeCodeSequence 0
+        00287023 SQ 1 DisplaySubsystemSequence 0
+        00287024 SQ 1 LuminanceResultSequence 0
+        00287025 CS 1 AmbientLightValueSource 0
+        00287026 CS 1-n MeasuredCharacteristics 0
+        00287027 SQ 1 LuminanceUniformityResultSequence 0
+        00287028 SQ 1 VisualEvaluationTestSequence 0
+        00287029 CS 1 TestResult 0
+        0028702A LO 1 TestResultComment 0
+        0028702B CS 1 TestImageValidation 0
+        0028702C SQ 1 TestPatternCodeSequence 0
+        0028702D SQ 1 MeasurementPatternCodeSequence 0
+        0028702E SQ 1 VisualEvaluationMethodCodeSequence 0
+        00287FE0 UR 1 PixelDataProviderURL 0
+        00289001 UL 1 DataPointRows 0
+        00289002 UL 1 DataPointColumns 0
+        00289003 CS 1 SignalDomainColumns 0
+        00289099 US 1 RETIRED_LargestMonochromePixelValue 1
+        00289108 CS 1 DataRepresentation 0
+        00289110 SQ 1 PixelMeasuresSequence 0
+        00289132 SQ 1 FrameVOILUTSequence 0
+        00289145 SQ 1 PixelValueTransformationSequence 0
+        00289235 CS 1 SignalDomainRows 0
+        00289411 FL 1 DisplayFilterPercentage 0
+        00289415 SQ 1 FramePixelShiftSequence 0
+        00289416 US 1 SubtractionItemID 0
+        00289422 SQ 1 PixelIntensityRelationshipLUTSequence 0
+        00289443 SQ 1 FramePixelDataPropertiesSequence 0
+        00289444 CS 1 GeometricalProperties 0
+        00289445 FL 1 GeometricMaximumDistortion 0
+        00289446 CS 1-n ImageProcessingApplied 0
+        00289454 CS 1 MaskSelectionMode 0
+        00289474 CS 1 LUTFunction 0
+        00289478 FL 1 MaskVisibilityPercentage 0
+        00289501 SQ 1 PixelShiftSequence 0
+        00289502 SQ 1 RegionPixelShiftSequence 0
+        00289503 SS 2-2n VerticesOfTheRegion 0
+        00289505 SQ 1 MultiFramePresentationSequence 0
+        00289506 US 2-2n PixelShiftFrameRange 0
+        00289507 US 2-2n LUTFrameRange 0
+        00289520 DS 16 ImageToEquipmentMappingMatrix 0
+        00289537 CS 1 EquipmentCoordinateSystemIdentification 0
+        0032000A CS 1 RETIRED_StudyStatusID 1
+        0032000C CS 1 RETIRED_StudyPriorityID 1
+        00320012 LO 1 RETIRED_StudyIDIssuer 1
+        00320032 DA 1 RETIRED_StudyVerifiedDate 1
+        00320033 TM 1 RETIRED_StudyVerifiedTime 1
+        00320034 DA 1 RETIRED_StudyReadDate 1
+        00320035 TM 1 RETIRED_StudyReadTime 1
+        00321000 DA 1 RETIRED_ScheduledStudyStartDate 1
+        00321001 TM 1 RETIRED_ScheduledStudyStartTime 1
+        00321010 DA 1 RETIRED_ScheduledStudyStopDate 1
+        00321011 TM 1 RETIRED_ScheduledStudyStopTime 1
+        00321020 LO 1 RETIRED_ScheduledStudyLocation 1
+        00321021 AE 1-n RETIRED_ScheduledStudyLocationAETitle 1
+        00321030 LO 1 RETIRED_ReasonForStudy 1
+        00321031 SQ 1 RequestingPhysicianIdentificationSequence 0
+        00321032 PN 1 RequestingPhysician 0
+        00321033 LO 1 RequestingService 0
+        00321034 SQ 1 RequestingServiceCodeSequence 0
+        00321040 DA 1 RETIRED_StudyArrivalDate 1
+        00321041 TM 1 RETIRED_StudyArrivalTime 1
+        00321050 DA 1 RETIRED_StudyCompletionDate 1
+        00321051 TM 1 RETIRED_StudyCompletionTime 1
+        00321055 CS 1 RETIRED_StudyComponentStatusID 1
+        00321060 LO 1 RequestedProcedureDescription 0
+        00321064 SQ 1 RequestedProcedureCodeSequence 0
+        00321065 SQ 1 RequestedLateralityCodeSequence 0
+        00321066 UT 1 ReasonForVisit 0
+        00321067 SQ 1 ReasonForVisitCodeSequence 0
+        00321070 LO 1 RequestedContrastAgent 0
+        00324000 LT 1 RETIRED_StudyComments 1
+        00340001 SQ 1 FlowIdentifierSequence 0
+        00340002 OB 1 FlowIdentifier 0
+        00340003 UI 1 FlowTransferSyntaxUID 0
+        00340004 UL 1 FlowRTPSamplingRate 0
+        00340005 OB 1 SourceIdentifier 0
+        00340007 OB 1 FrameOriginTimestamp 0
+        00340008 CS 1 IncludesImagingSubject 0
+        00340009 SQ 1 FrameUsefulnessGroupSequence 0
+        0034000A SQ 1 RealTimeBulkDataFlowSequence 0
+        0034000B SQ 1 CameraPositionGroupSequence 0
+        0034000C CS 1 IncludesInformation 0
+        0034000D SQ 1 TimeOfFrameGroupSequence 0
+        00380004 SQ 1 ReferencedPatientAliasSequence 0
+        00380008 CS 1 VisitStatusID 0
+        00380010 LO 1 AdmissionID 0
+        00380011 LO 1 RETIRED_IssuerOfAdmissionID 1
+        00380014 SQ 1 IssuerOfAdmissionIDSequence 0
+        00380016 LO 1 RouteOfAdmissions 0
+        0038001A DA 1 RETIRED_ScheduledAdmissionDate 1
+        0038001B TM 1 RETIRED_ScheduledAdmissionTime 1
+        0038001C DA 1 RETIRED_ScheduledDischargeDate 1
+        0038001D TM 1 RETIRED_ScheduledDischargeTime 1
+        0038001E LO 1 RETIRED_ScheduledPatientInstitutionResidence 1
+        00380020 DA 1 AdmittingDate 0
+        00380021 TM 1 AdmittingTime 0
+        00380030 DA 1 RETIRED_DischargeDate 1
+        00380032 TM 1 RETIRED_DischargeTime 1
+        00380040 LO 1 RETIRED_DischargeDiagnosisDescription 1
+        00380044 SQ 1 RETIRED_DischargeDiagnosisCodeSequence 1
+        00380050 LO 1 SpecialNeeds 0
+        00380060 LO 1 ServiceEpisodeID 0
+        00380061 LO 1 RETIRED_IssuerOfServiceEpisodeID 1
+        00380062 LO 1 ServiceEpisodeDescription 0
+        00380064 SQ 1 IssuerOfServiceEpisodeIDSequence 0
+        00380100 SQ 1 PertinentDocumentsSequence 0
+        00380101 SQ 1 PertinentResourcesSequence 0
+        00380102 LO 1 ResourceDescription 0
+        00380300 LO 1 CurrentPatientLocation 0
+        00380400 LO 1 PatientInstitutionResidence 0
+        00380500 LO 1 PatientState 0
+        00380502 SQ 1 PatientClinicalTrialParticipationSequence 0
+        00384000 LT 1 VisitComments 0
+        003A0004 CS 1 WaveformOriginality 0
+        003A0005 US 1 NumberOfWaveformChannels 0
+        003A0010 UL 1 NumberOfWaveformSamples 0
+        003A001A DS 1 SamplingFrequency 0
+        003A0020 SH 1 MultiplexGroupLabel 0
+        003A0200 SQ 1 ChannelDefinitionSequence 0
+        003A0202 IS 1 WaveformChannelNumber 0
+        003A0203 SH 1 ChannelLabel 0
+        003A0205 CS 1-n ChannelStatus 0
+        003A0208 SQ 1 ChannelSourceSequence 0
+        003A0209 SQ 1 ChannelSourceModifiersSequence 0
+        003A020A SQ 1 SourceWaveformSequence 0
+        003A020C LO 1 ChannelDerivationDescription 0
+        003A0210 DS 1 ChannelSensitivity 0
+        003A0211 SQ 1 ChannelSensitivityUnitsSequence 0
+        003A0212 DS 1 ChannelSensitivityCorrectionFactor 0
+        003A0213 DS 1 ChannelBaseline 0
+        003A0214 DS 1 ChannelTimeSkew 0
+        003A0215 DS 1 ChannelSampleSkew 0
+        003A0218 DS 1 ChannelOffset 0
+        003A021A US 1 WaveformBitsStored 0
+        003A0220 DS 1 FilterLowFrequency 0
+        003A0221 DS 1 FilterHighFrequency 0
+        003A0222 DS 1 NotchFilterFrequency 0
+        003A0223 DS 1 NotchFilterBandwidth 0
+        003A0230 FL 1 WaveformDataDisplayScale 0
+        003A0231 US 3 WaveformDisplayBackgroundCIELabValue 0
+        003A0240 SQ 1 WaveformPresentationGroupSequence 0
+        003A0241 US 1 PresentationGroupNumber 0
+        003A0242 SQ 1 ChannelDisplaySequence 0
+        003A0244 US 3 ChannelRecommendedDisplayCIELabValue 0
+        003A0245 FL 1 ChannelPosition 0
+        003A0246 CS 1 DisplayShadingFlag 0
+        003A0247 FL 1 FractionalChannelDisplayScale 0
+        003A0248 FL 1 AbsoluteChannelDisplayScale 0
+        003A0300 SQ 1 MultiplexedAudioChannelsDescriptionCodeSequence 0
+        003A0301 IS 1 ChannelIdentificationCode 0
+        003A0302 CS 1 ChannelMode 0
+        003A0310 UI 1 MultiplexGroupUID 0
+        003A0311 DS 1 PowerlineFrequency 0
+        003A0312 SQ 1 ChannelImpedanceSequence 0
+        003A0313 DS 1 ImpedanceValue 0
+        003A0314 DT 1 ImpedanceMeasurementDateTime 0
+        003A0315 DS 1 ImpedanceMeasurementFrequency 0
+        003A0316 CS 1 ImpedanceMeasurementCurrentType 0
+        00400001 AE 1-n ScheduledStationAETitle 0
+        00400002 DA 1 ScheduledProcedureStepStartDate 0
+        00400003 TM 1 ScheduledProcedureStepStartTime 0
+        00400004 DA 1 ScheduledProcedureStepEndDate 0
+        00400005 TM 1 ScheduledProcedureStepEndTime 0
+        00400006 PN 1 ScheduledPerformingPhysicianName 0
+        00400007 LO 1 ScheduledProcedureStepDescription 0
+        00400008 SQ 1 ScheduledProtocolCodeSequence 0
+        00400009 SH 1 ScheduledProcedureStepID 0
+        0040000A SQ 1 StageCodeSequence 0
+        0040000B SQ 1 ScheduledPerformingPhysicianIdentificationSequence 0
+        00400010 SH 1-n ScheduledStationName 0
+        00400011 SH 1 ScheduledProcedureStepLocation 0
+        00400012 LO 1 PreMedication 0
+        00400020 CS 1 ScheduledProcedureStepStatus 0
+        00400026 SQ 1 OrderPlacerIdentifierSequence 0
+        00400027 SQ 1 OrderFillerIdentifierSequence 0
+        00400031 UT 1 LocalNamespaceEntityID 0
+        00400032 UT 1 UniversalEntityID 0
+        00400033 CS 1 UniversalEntityIDType 0
+        00400035 CS 1 IdentifierTypeCode 0
+        00400036 SQ 1 AssigningFacilitySequence 0
+        00400039 SQ 1 AssigningJurisdictionCodeSequence 0
+        0040003A SQ 1 AssigningAgencyOrDepartmentCodeSequence 0
+        00400100 SQ 1 ScheduledProcedureStepSequence 0
+        00400220 SQ 1 ReferencedNonImageCompositeSOPInstanceSequence 0
+        00400241 AE 1 PerformedStationAETitle 0
+        00400242 SH 1 PerformedStationName 0
+        00400243 SH 1 PerformedLocation 0
+        00400244 DA 1 PerformedProcedureStepStartDate 0
+        00400245 TM 1 PerformedProcedureStepStartTime 0
+        00400250 DA 1 PerformedProcedureStepEndDate 0
+        00400251 TM 1 PerformedProcedureStepEndTime 0
+        00400252 CS 1 PerformedProcedureStepStatus 0
+        00400253 SH 1 PerformedProcedureStepID 0
+        00400254 LO 1 PerformedProcedureStepDescription 0
+        00400255 LO 1 PerformedProcedureTypeDescription 0
+        00400260 SQ 1 PerformedProtocolCodeSequence 0
+        00400261 CS 1 PerformedProtocolType 0
+        00400270 SQ 1 ScheduledStepAttributesSequence 0
+        00400275 SQ 1 RequestAttributesSequence 0
+        00400280 ST 1 CommentsOnThePerformedProcedureStep 0
+        00400281 SQ 1 PerformedProcedureStepDiscontinuationReasonCodeSequence 0
+        00400293 SQ 1 QuantitySequence 0
+        00400294 DS 1 Quantity 0
+        00400295 SQ 1 MeasuringUnitsSequence 0
+        00400296 SQ 1 BillingItemSequence 0
+        00400300 US 1 RETIRED_TotalTimeOfFluoroscopy 1
+        00400301 US 1 RETIRED_TotalNumberOfExposures 1
+        00400302 US 1 EntranceDose 0
+        00400303 US 1-2 ExposedArea 0
+        00400306 DS 1 DistanceSourceToEntrance 0
+        00400307 DS 1 RETIRED_DistanceSourceToSupport 1
+        0040030E SQ 1 RETIRED_ExposureDoseSequence 1
+        00400310 ST 1 CommentsOnRadiationDose 0
+        00400312 DS 1 XRayOutput 0
+        00400314 DS 1 HalfValueLayer 0
+        00400316 DS 1 OrganDose 0
+        00400318 CS 1 OrganExposed 0
+        00400320 SQ 1 BillingProcedureStepSequence 0
+        00400321 SQ 1 FilmConsumptionSequence 0
+        00400324 SQ 1 BillingSuppliesAndDevicesSequence 0
+        00400330 SQ 1 RETIRED_ReferencedProcedureStepSequence 1
+        00400340 SQ 1 PerformedSeriesSequence 0
+        00400400 LT 1 CommentsOnTheScheduledProcedureStep 0
+        00400440 SQ 1 ProtocolContextSequence 0
+        00400441 SQ 1 ContentItemModifierSequence 0
+        00400500 SQ 1 ScheduledSpecimenSequence 0
+        0040050A LO 1 RETIRED_SpecimenAccessionNumber 1
+        00400512 LO 1 ContainerIdentifier 0
+        00400513 SQ 1 IssuerOfTheContainerIdentifierSequence 0
+        00400515 SQ 1 AlternateContainerIdentifierSequence 0
+        00400518 SQ 1 ContainerTypeCodeSequence 0
+        0040051A LO 1 ContainerDescription 0
+        00400520 SQ 1 ContainerComponentSequence 0
+        00400550 SQ 1 RETIRED_SpecimenSequence 1
+        00400551 LO 1 SpecimenIdentifier 0
+        00400552 SQ 1 RETIRED_SpecimenDescriptionSequenceTrial 1
+        00400553 ST 1 RETIRED_SpecimenDescriptionTrial 1
+        00400554 UI 1 SpecimenUID 0
+        00400555 SQ 1 AcquisitionContextSequence 0
+        00400556 ST 1 AcquisitionContextDescription 0
+        00400560 SQ 1 SpecimenDescriptionSequence 0
+        00400562 SQ 1 IssuerOfTheSpecimenIdentifierSequence 0
+        0040059A SQ 1 SpecimenTypeCodeSequence 0
+        00400600 LO 1 SpecimenShortDescription 0
+        00400602 UT 1 SpecimenDetailedDescription 0
+        00400610 SQ 1 SpecimenPreparationSequence 0
+        00400612 SQ 1 SpecimenPreparationStepContentItemSequence 0
+        00400620 SQ 1 SpecimenLocalizationContentItemSequence 0
+        004006FA LO 1 RETIRED_SlideIdentifier 1
+        00400710 SQ 1 WholeSlideMicroscopyImageFrameTypeSequence 0
+        0040071A SQ 1 ImageCenterPointCoordinatesSequence 0
+        0040072A DS 1 XOffsetInSlideCoordinateSystem 0
+        0040073A DS 1 YOffsetInSlideCoordinateSystem 0
+        0040074A DS 1 ZOffsetInSlideCoordinateSystem 0
+        004008D8 SQ 1 RETIRED_PixelSpacingSequence 1
+        004008DA SQ 1 RETIRED_CoordinateSystemAxisCodeSequence 1
+        004008EA SQ 1 MeasurementUnitsCodeSequence 0
+        004009F8 SQ 1 RETIRED_VitalStainCodeSequenceTrial 1
+        00401001 SH 1 RequestedProcedureID 0
+        00401002 LO 1 ReasonForTheRequestedProcedure 0
+        00401003 SH 1 RequestedProcedurePriority 0
+        00401004 LO 1 PatientTransportArrangements 0
+        00401005 LO 1 RequestedProcedureLocation 0
+        00401006 SH 1 RETIRED_PlacerOrderNumberProcedure 1
+        00401007 SH 1 RETIRED_FillerOrderNumberProcedure 1
+        00401008 LO 1 ConfidentialityCode 0
+        00401009 SH 1 ReportingPriority 0
+        0040100A SQ 1 ReasonForRequestedProcedureCodeSequence 0
+        00401010 PN 1-n NamesOfIntendedRecipientsOfResults 0
+        00401011 SQ 1 IntendedRecipientsOfResultsIdentificationSequence 0
+        00401012 SQ 1 ReasonForPerformedProcedureCodeSequence 0
+        00401060 LO 1 RETIRED_RequestedProcedureDescriptionTrial 1
+        00401101 SQ 1 PersonIdentificationCodeSequence 0
+        00401102 ST 1 PersonAddress 0
+        00401103 LO 1-n PersonTelephoneNumbers 0
+        00401104 LT 1 PersonTelecomInformation 0
+        00401400 LT 1 RequestedProcedureComments 0
+        00402001 LO 1 RETIRED_ReasonForTheImagingServiceRequest 1
+        00402004 DA 1 IssueDateOfImagingServiceRequest 0
+        00402005 TM 1 IssueTimeOfImagingServiceRequest 0
+        00402006 SH 1 RETIRED_PlacerOrderNumberImagingServiceRequestRetired 1
+        00402007 SH 1 RETIRED_FillerOrderNumberImagingServiceRequestRetired 1
+        00402008 PN 1 OrderEnteredBy 0
+        00402009 SH 1 OrderEntererLocation 0
+        00402010 SH 1 OrderCallbackPhoneNumber 0
+        00402011 LT 1 OrderCallbackTelecomInformation 0
+        00402016 LO 1 PlacerOrderNumberImagingServiceRequest 0
+        00402017 LO 1 FillerOrderNumberImagingServiceRequest 0
+        00402400 LT 1 ImagingServiceRequestComments 0
+        00403001 LO 1 ConfidentialityConstraintOnPatientDataDescription 0
+        00404001 CS 1 RETIRED_GeneralPurposeScheduledProcedureStepStatus 1
+        00404002 CS 1 RETIRED_GeneralPurposePerformedProcedureStepStatus 1
+        00404003 CS 1 RETIRED_GeneralPurposeScheduledProcedureStepPriority 1
+        00404004 SQ 1 RETIRED_ScheduledProcessingApplicationsCodeSequence 1
+        00404005 DT 1 ScheduledProcedureStepStartDateTime 0
+        00404006 CS 1 RETIRED_MultipleCopiesFlag 1
+        00404007 SQ 1 RETIRED_PerformedProcessingApplicationsCodeSequence 1
+        00404008 DT 1 ScheduledProcedureStepExpirationDateTime 0
+        00404009 SQ 1 HumanPerformerCodeSequence 0
+        00404010 DT 1 ScheduledProcedureStepModificationDateTime 0
+        00404011 DT 1 ExpectedCompletionDateTime 0
+        00404015 SQ 1 RETIRED_ResultingGeneralPurposePerformedProcedureStepsSequence 1
+        00404016 SQ 1 RETIRED_ReferencedGeneralPurposeScheduledProcedureStepSequence 1
+        00404018 SQ 1 ScheduledWorkitemCodeSequence 0
+        00404019 SQ 1 PerformedWorkitemCodeSequence 0
+        00404020 CS 1 RETIRED_InputAvailabilityFlag 1
+        00404021 SQ 1 InputInformationSequence 0
+        00404022 SQ 1 RETIRED_RelevantInformationSequence 1
+        00404023 UI 1 RETIRED_ReferencedGeneralPurposeScheduledProcedureStepTransactionUID 1
+        00404025 SQ 1 ScheduledStationNameCodeSequence 0
+        00404026 SQ 1 ScheduledStationClassCodeSequence 0
+        00404027 SQ 1 ScheduledStationGeographicLocationCodeSequence 0
+        00404028 SQ 1 PerformedStationNameCodeSequence 0
+        00404029 SQ 1 PerformedStationClassCodeSequence 0
+        00404030 SQ 1 PerformedStationGeographicLocationCodeSequence 0
+        00404031 SQ 1 RETIRED_RequestedSubsequentWorkitemCodeSequence 1
+        00404032 SQ 1 RETIRED_NonDICOMOutputCodeSequence 1
+        00404033 SQ 1 OutputInformationSequence 0
+        00404034 SQ 1 ScheduledHumanPerformersSequence 0
+        00404035 SQ 1 ActualHumanPerformersSequence 0
+        00404036 LO 1 HumanPerformerOrganization 0
+        00404037 PN 1 HumanPerformerName 0
+        00404040 CS 1 RawDataHandling 0
+        00404041 CS 1 InputReadinessState 0
+        00404050 DT 1 PerformedProcedureStepStartDateTime 0
+        00404051 DT 1 PerformedProcedureStepEndDateTime 0
+        00404052 DT 1 ProcedureStepCancellationDateTime 0
+        00404070 SQ 1 OutputDestinationSequence 0
+        00404071 SQ 1 DICOMStorageSequence 0
+        00404072 SQ 1 STOWRSStorageSequence 0
+        00404073 UR 1 StorageURL 0
+        00404074 SQ 1 XDSStorageSequence 0
+        00408302 DS 1 EntranceDoseInmGy 0
+        00408303 CS 1 EntranceDoseDerivation 0
+        00409092 SQ 1 ParametricMapFrameTypeSequence 0
+        00409094 SQ 1 ReferencedImageRealWorldValueMappingSequence 0
+        00409096 SQ 1 RealWorldValueMappingSequence 0
+        00409098 SQ 1 PixelValueMappingCodeSequence 0
+        00409210 SH 1 LUTLabel 0
+        00409211 US 1 RealWorldValueLastValueMapped 0
+        00409212 FD 1-n RealWorldValueLUTData 0
+        00409213 FD 1 DoubleFloatRealWorldValueLastValueMapped 0
+        00409214 FD 1 DoubleFloatRealWorldValueFirstValueMapped 0
+        00409216 US 1 RealWorldValueFirstValueMapped 0
+        00409220 SQ 1 QuantityDefinitionSequence 0
+        00409224 FD 1 RealWorldValueIntercept 0
+        00409225 FD 1 RealWorldValueSlope 0
+        0040A007 CS 1 RETIRED_FindingsFlagTrial 1
+        0040A010 CS 1 RelationshipType 0
+        0040A020 SQ 1 RETIRED_FindingsSequenceTrial 1
+        0040A021 UI 1 RETIRED_FindingsGroupUIDTrial 1
+        0040A022 UI 1 RETIRED_ReferencedFindingsGroupUIDTrial 1
+        0040A023 DA 1 RETIRED_FindingsGroupRecordingDateTrial 1
+        0040A024 TM 1 RETIRED_FindingsGroupRecordingTimeTrial 1
+        0040A026 SQ 1 RETIRED_FindingsSourceCategoryCodeSequenceTrial 1
+        0040A027 LO 1 VerifyingOrganization 0
+        0040A028 SQ 1 RETIRED_DocumentingOrganizationIdentifierCodeSequenceTrial 1
+        0040A030 DT 1 VerificationDateTime 0
+        0040A032 DT 1 ObservationDateTime 0
+        0040A033 DT 1 ObservationStartDateTime 0
+        0040A040 CS 1 ValueType 0
+        0040A043 SQ 1 ConceptNameCodeSequence 0
+        0040A047 LO 1 RETIRED_MeasurementPrecisionDescriptionTrial 1
+        0040A050 CS 1 ContinuityOfContent 0
+        0040A057 CS 1-n RETIRED_UrgencyOrPriorityAlertsTrial 1
+        0040A060 LO 1 RETIRED_SequencingIndicatorTrial 1
+        0040A066 SQ 1 RETIRED_DocumentIdentifierCodeSequenceTrial 1
+        0040A067 PN 1 RETIRED_DocumentAuthorTrial 1
+        0040A068 SQ 1 RETIRED_DocumentAuthorIdentifierCodeSequenceTrial 1
+        0040A070 SQ 1 RETIRED_IdentifierCodeSequenceTrial 1
+        0040A073 SQ 1 VerifyingObserverSequence 0
+        0040A074 OB 1 RETIRED_ObjectBinaryIdentifierTrial 1
+        0040A075 PN 1 VerifyingObserverName 0
+        0040A076 SQ 1 RETIRED_DocumentingObserverIdentifierCodeSequenceTrial 1
+        0040A078 SQ 1 AuthorObserverSequence 0
+        0040A07A SQ 1 ParticipantSequence 0
+        0040A07C SQ 1 CustodialOrganizationSequence 0
+        0040A080 CS 1 ParticipationType 0
+        0040A082 DT 1 ParticipationDateTime 0
+        0040A084 CS 1 ObserverType 0
+        0040A085 SQ 1 RETIRED_ProcedureIdentifierCodeSequenceTrial 1
+        0040A088 SQ 1 VerifyingObserverIdentificationCodeSequence 0
+        0040A089 OB 1 RETIRED_ObjectDirectoryBinaryIdentifierTrial 1
+        0040A090 SQ 1 RETIRED_EquivalentCDADocumentSequence 1
+        0040A0B0 US 2-2n ReferencedWaveformChannels 0
+        0040A110 DA 1 RETIRED_DateOfDocumentOrVerbalTransactionTrial 1
+        0040A112 TM 1 RETIRED_TimeOfDocumentCreationOrVerbalTransactionTrial 1
+        0040A120 DT 1 DateTime 0
+        0040A121 DA 1 Date 0
+        0040A122 TM 1 Time 0
+        0040A123 PN 1 PersonName 0
+        0040A124 UI 1 UID 0
+        0040A125 CS 2 RETIRED_ReportStatusIDTrial 1
+        0040A130 CS 1 TemporalRangeType 0
+        0040A132 UL 1-n ReferencedSamplePositions 0
+        0040A136 US 1-n RETIRED_ReferencedFrameNumbers 1
+        0040A138 DS 1-n ReferencedTimeOffsets 0
+        0040A13A DT 1-n ReferencedDateTime 0
+        0040A160 UT 1 TextValue 0
+        0040A161 FD 1-n FloatingPointValue 0
+        0040A162 SL 1-n RationalNumeratorValue 0
+        0040A163 UL 1-n RationalDenominatorValue 0
+        0040A167 SQ 1 RETIRED_ObservationCategoryCodeSequenceTrial 1
+        0040A168 SQ 1 ConceptCodeSequence 0
+        0040A16A ST 1 RETIRED_BibliographicCitationTrial 1
+        0040A170 SQ 1 PurposeOfReferenceCodeSequence 0
+        0040A171 UI 1 ObservationUID 0
+        0040A172 UI 1 RETIRED_ReferencedObservationUIDTrial 1
+        0040A173 CS 1 RETIRED_ReferencedObservationClassTrial 1
+        0040A174 CS 1 RETIRED_ReferencedObjectObservationClassTrial 1
+        0040A180 US 1 AnnotationGroupNumber 0
+        0040A192 DA 1 RETIRED_ObservationDateTrial 1
+        0040A193 TM 1 RETIRED_ObservationTimeTrial 1
+        0040A194 CS 1 RETIRED_MeasurementAutomationTrial 1
+        0040A195 SQ 1 ModifierCodeSequence 0
+        0040A224 ST 1 RETIRED_IdentificationDescriptionTrial 1
+        0040A290 CS 1 RETIRED_CoordinatesSetGeometricTypeTrial 1
+        0040A296 SQ 1 RETIRED_AlgorithmCodeSequenceTrial 1
+        0040A297 ST 1 RETIRED_AlgorithmDescriptionTrial 1
+        0040A29A SL 2-2n RETIRED_PixelCoordinatesSetTrial 1
+        0040A300 SQ 1 MeasuredValueSequence 0
+        0040A301 SQ 1 NumericValueQualifierCodeSequence 0
+        0040A307 PN 1 RETIRED_CurrentObserverTrial 1
+        0040A30A DS 1-n NumericValue 0
+        0040A313 SQ 1 RETIRED_ReferencedAccessionSequenceTrial 1
+        0040A33A ST 1 RETIRED_ReportStatusCommentTrial 1
+        0040A340 SQ 1 RETIRED_ProcedureContextSequenceTrial 1
+        0040A352 PN 1 RETIRED_VerbalSourceTrial 1
+        0040A353 ST 1 RETIRED_AddressTrial 1
+        0040A354 LO 1 RETIRED_TelephoneNumberTrial 1
+        0040A358 SQ 1 RETIRED_VerbalSourceIdentifierCodeSequenceTrial 1
+        0040A360 SQ 1 PredecessorDocumentsSequence 0
+        0040A370 SQ 1 ReferencedRequestSequence 0
+        0040A372 SQ 1 PerformedProcedureCodeSequence 0
+        0040A375 SQ 1 CurrentRequestedProcedureEvidenceSequence 0
+        0040A380 SQ 1 RETIRED_ReportDetailSequenceTrial 1
+        0040A385 SQ 1 PertinentOtherEvidenceSequence 0
+        0040A390 SQ 1 HL7StructuredDocumentReferenceSequence 0
+        0040A402 UI 1 RETIRED_ObservationSubjectUIDTrial 1
+        0040A403 CS 1 RETIRED_ObservationSubjectClassTrial 1
+        0040A404 SQ 1 RETIRED_ObservationSubjectTypeCodeSequenceTrial 1
+        0040A491 CS 1 CompletionFlag 0
+        0040A492 LO 1 CompletionFlagDescription 0
+        0040A493 CS 1 VerificationFlag 0
+        0040A494 CS 1 ArchiveRequested 0
+        0040A496 CS 1 PreliminaryFlag 0
+        0040A504 SQ 1 ContentTemplateSequence 0
+        0040A525 SQ 1 IdenticalDocumentsSequence 0
+        0040A600 CS 1 RETIRED_ObservationSubjectContextFlagTrial 1
+        0040A601 CS 1 RETIRED_ObserverContextFlagTrial 1
+        0040A603 CS 1 RETIRED_ProcedureContextFlagTrial 1
+        0040A730 SQ 1 ContentSequence 0
+        0040A731 SQ 1 RETIRED_RelationshipSequenceTrial 1
+        0040A732 SQ 1 RETIRED_RelationshipTypeCodeSequenceTrial 1
+        0040A744 SQ 1 RETIRED_LanguageCodeSequenceTrial 1
+        0040A801 SQ 1 TabulatedValuesSequence 0
+        0040A802 UL 1 NumberOfTableRows 0
+        0040A803 UL 1 NumberOfTableColumns 0
+        0040A804 UL 1 TableRowNumber 0
+        0040A805 UL 1 TableColumnNumber 0
+        0040A806 SQ 1 TableRowDefinitionSequence 0
+        0040A807 SQ 1 TableColumnDefinitionSequence 0
+        0040A808 SQ 1 CellValuesSequence 0
+        0040A992 ST 1 RETIRED_UniformResourceLocatorTrial 1
+        0040B020 SQ 1 WaveformAnnotationSequence 0
+        0040DB00 CS 1 TemplateIdentifier 0
+        0040DB06 DT 1 RETIRED_TemplateVersion 1
+        0040DB07 DT 1 RETIRED_TemplateLocalVersion 1
+        0040DB0B CS 1 RETIRED_TemplateExtensionFlag 1
+        0040DB0C UI 1 RETIRED_TemplateExtensionOrganizationUID 1
+        0040DB0D UI 1 RETIRED_TemplateExtensionCreatorUID 1
+        0040DB73 UL 1-n ReferencedContentItemIdentifier 0
+        0040E001 ST 1 HL7InstanceIdentifier 0
+        0040E004 DT 1 HL7DocumentEffectiveTime 0
+        0040E006 SQ 1 HL7DocumentTypeCodeSequence 0
+        0040E008 SQ 1 DocumentClassCodeSequence 0
+        0040E010 UR 1 RetrieveURI 0
+        0040E011 UI 1 RetrieveLocationUID 0
+        0040E020 CS 1 TypeOfInstances 0
+        0040E021 SQ 1 DICOMRetrievalSequence 0
+        0040E022 SQ 1 DICOMMediaRetrievalSequence 0
+        0040E023 SQ 1 WADORetrievalSequence 0
+        0040E024 SQ 1 XDSRetrievalSequence 0
+        0040E025 SQ 1 WADORSRetrievalSequence 0
+        0040E030 UI 1 RepositoryUniqueID 0
+        0040E031 UI 1 HomeCommunityID 0
+        00420010 ST 1 DocumentTitle 0
+        00420011 OB 1 EncapsulatedDocument 0
+        00420012 LO 1 MIMETypeOfEncapsulatedDocument 0
+        00420013 SQ 1 SourceInstanceSequence 0
+        00420014 LO 1-n ListOfMIMETypes 0
+        00420015 UL 1 EncapsulatedDocumentLength 0
+        00440001 ST 1 ProductPackageIdentifier 0
+        00440002 CS 1 SubstanceAdministrationApproval 0
+        00440003 LT 1 ApprovalStatusFurtherDescription 0
+        00440004 DT 1 ApprovalStatusDateTime 0
+        00440007 SQ 1 ProductTypeCodeSequence 0
+        00440008 LO 1-n ProductName 0
+        00440009 LT 1 ProductDescription 0
+        0044000A LO 1 ProductLotIdentifier 0
+        0044000B DT 1 ProductExpirationDateTime 0
+        00440010 DT 1 SubstanceAdministrationDateTime 0
+        00440011 LO 1 SubstanceAdministrationNotes 0
+        00440012 LO 1 SubstanceAdministrationDeviceID 0
+        00440013 SQ 1 ProductParameterSequence 0
+        00440019 SQ 1 SubstanceAdministrationParameterSequence 0
+        00440100 SQ 1 ApprovalSequence 0
+        00440101 SQ 1 AssertionCodeSequence 0
+        00440102 UI 1 AssertionUID 0
+        00440103 SQ 1 AsserterIdentificationSequence 0
+        00440104 DT 1 AssertionDateTime 0
+        00440105 DT 1 AssertionExpirationDateTime 0
+        00440106 UT 1 AssertionComments 0
+        00440107 SQ 1 RelatedAssertionSequence 0
+        00440108 UI 1 ReferencedAssertionUID 0
+        00440109 SQ 1 ApprovalSubjectSequence 0
+        0044010A SQ 1 OrganizationalRoleCodeSequence 0
+        00460012 LO 1 LensDescription 0
+        00460014 SQ 1 RightLensSequence 0
+        00460015 SQ 1 LeftLensSequence 0
+        00460016 SQ 1 UnspecifiedLateralityLensSequence 0
+        00460018 SQ 1 CylinderSequence 0
+        00460028 SQ 1 PrismSequence 0
+        00460030 FD 1 HorizontalPrismPower 0
+        00460032 CS 1 HorizontalPrismBase 0
+        00460034 FD 1 VerticalPrismPower 0
+        00460036 CS 1 VerticalPrismBase 0
+        00460038 CS 1 LensSegmentType 0
+        00460040 FD 1 OpticalTransmittance 0
+        00460042 FD 1 ChannelWidth 0
+        00460044 FD 1 PupilSize 0
+        00460046 FD 1 CornealSize 0
+        00460047 SQ 1 CornealSizeSequence 0
+        00460050 SQ 1 AutorefractionRightEyeSequence 0
+        00460052 SQ 1 AutorefractionLeftEyeSequence 0
+        00460060 FD 1 DistancePupillaryDistance 0
+        00460062 FD 1 NearPupillaryDistance 0
+        00460063 FD 1 IntermediatePupillaryDistance 0
+        00460064 FD 1 OtherPupillaryDistance 0
+        00460070 SQ 1 KeratometryRightEyeSequence 0
+        00460071 SQ 1 KeratometryLeftEyeSequence 0
+        00460074 SQ 1 SteepKeratometricAxisSequence 0
+        00460075 FD 1 RadiusOfCurvature 0
+        00460076 FD 1 KeratometricPower 0
+        00460077 FD 1 KeratometricAxis 0
+        00460080 SQ 1 FlatKeratometricAxisSequence 0
+        00460092 CS 1 BackgroundColor 0
+        00460094 CS 1 Optotype 0
+        00460095 CS 1 OptotypePresentation 0
+        00460097 SQ 1 SubjectiveRefractionRightEyeSequence 0
+        00460098 SQ 1 SubjectiveRefractionLeftEyeSequence 0
+        00460100 SQ 1 AddNearSequence 0
+        00460101 SQ 1 AddIntermediateSequence 0
+        00460102 SQ 1 AddOtherSequence 0
+        00460104 FD 1 AddPower 0
+        00460106 FD 1 ViewingDistance 0
+        00460110 SQ 1 CorneaMeasurementsSequence 0
+        00460111 SQ 1 SourceOfCorneaMeasurementDataCodeSequence 0
+        00460112 SQ 1 SteepCornealAxisSequence 0
+        00460113 SQ 1 FlatCornealAxisSequence 0
+        00460114 FD 1 CornealPower 0
+        00460115 FD 1 CornealAxis 0
+        00460116 SQ 1 CorneaMeasurementMethodCodeSequence 0
+        00460117 FL 1 RefractiveIndexOfCornea 0
+        00460118 FL 1 RefractiveIndexOfAqueousHumor 0
+        00460121 SQ 1 VisualAcuityTypeCodeSequence 0
+        00460122 SQ 1 VisualAcuityRightEyeSequence 0
+        00460123 SQ 1 VisualAcuityLeftEyeSequence 0
+        00460124 SQ 1 VisualAcuityBothEyesOpenSequence 0
+        00460125 CS 1 ViewingDistanceType 0
+        00460135 SS 2 VisualAcuityModifiers 0
+        00460137 FD 1 DecimalVisualAcuity 0
+        00460139 LO 1 OptotypeDetailedDefinition 0
+        00460145 SQ 1 ReferencedRefractiveMeasurementsSequence 0
+        00460146 FD 1 SpherePower 0
+        00460147 FD 1 CylinderPower 0
+        00460201 CS 1 CornealTopographySurface 0
+        00460202 FL 2 CornealVertexLocation 0
+        00460203 FL 1 PupilCentroidXCoordinate 0
+        00460204 FL 1 PupilCentroidYCoordinate 0
+        00460205 FL 1 EquivalentPupilRadius 0
+        00460207 SQ 1 CornealTopographyMapTypeCodeSequence 0
+        00460208 IS 2-2n VerticesOfTheOutlineOfPupil 0
+        00460210 SQ 1 CornealTopographyMappingNormalsSequence 0
+        00460211 SQ 1 MaximumCornealCurvatureSequence 0
+        00460212 FL 1 MaximumCornealCurvature 0
+        00460213 FL 2 MaximumCornealCurvatureLocation 0
+        00460215 SQ 1 MinimumKeratometricSequence 0
+        00460218 SQ 1 SimulatedKeratometricCylinderSequence 0
+        00460220 FL 1 AverageCornealPower 0
+        00460224 FL 1 CornealISValue 0
+        00460227 FL 1 AnalyzedArea 0
+        00460230 FL 1 SurfaceRegularityIndex 0
+        00460232 FL 1 SurfaceAsymmetryIndex 0
+        00460234 FL 1 CornealEccentricityIndex 0
+        00460236 FL 1 KeratoconusPredictionIndex 0
+        00460238 FL 1 DecimalPotentialVisualAcuity 0
+        00460242 CS 1 CornealTopographyMapQualityEvaluation 0
+        00460244 SQ 1 SourceImageCornealProcessedDataSequence 0
+        00460247 FL 3 CornealPointLocation 0
+        00460248 CS 1 CornealPointEstimated 0
+        00460249 FL 1 AxialPower 0
+        00460250 FL 1 TangentialPower 0
+        00460251 FL 1 RefractivePower 0
+        00460252 FL 1 RelativeElevation 0
+        00460253 FL 1 CornealWavefront 0
+        00480001 FL 1 ImagedVolumeWidth 0
+        00480002 FL 1 ImagedVolumeHeight 0
+        00480003 FL 1 ImagedVolumeDepth 0
+        00480006 UL 1 TotalPixelMatrixColumns 0
+        00480007 UL 1 TotalPixelMatrixRows 0
+        00480008 SQ 1 TotalPixelMatrixOriginSequence 0
+        00480010 CS 1 SpecimenLabelInImage 0
+        00480011 CS 1 FocusMethod 0
+        00480012 CS 1 ExtendedDepthOfField 0
+        00480013 US 1 NumberOfFocalPlanes 0
+        00480014 FL 1 DistanceBetweenFocalPlanes 0
+        00480015 US 3 RecommendedAbsentPixelCIELabValue 0
+        00480100 SQ 1 IlluminatorTypeCodeSequence 0
+        00480102 DS 6 ImageOrientationSlide 0
+        00480105 SQ 1 OpticalPathSequence 0
+        00480106 SH 1 OpticalPathIdentifier 0
+        00480107 ST 1 OpticalPathDescription 0
+        00480108 SQ 1 IlluminationColorCodeSequence 0
+        00480110 SQ 1 SpecimenReferenceSequence 0
+        00480111 DS 1 CondenserLensPower 0
+        00480112 DS 1 ObjectiveLensPower 0
+        00480113 DS 1 ObjectiveLensNumericalAperture 0
+        00480120 SQ 1 PaletteColorLookupTableSequence 0
+        00480200 SQ 1 RETIRED_ReferencedImageNavigationSequence 1
+        00480201 US 2 RETIRED_TopLeftHandCornerOfLocalizerArea 1
+        00480202 US 2 RETIRED_BottomRightHandCornerOfLocalizerArea 1
+        00480207 SQ 1 OpticalPathIdentificationSequence 0
+        0048021A SQ 1 PlanePositionSlideSequence 0
+        0048021E SL 1 ColumnPositionInTotalImagePixelMatrix 0
+        0048021F SL 1 RowPositionInTotalImagePixelMatrix 0
+        00480301 CS 1 PixelOriginInterpretation 0
+        00480302 UL 1 NumberOfOpticalPaths 0
+        00480303 UL 1 TotalPixelMatrixFocalPlanes 0
+        00500004 CS 1 CalibrationImage 0
+        00500010 SQ 1 DeviceSequence 0
+        00500012 SQ 1 ContainerComponentTypeCodeSequence 0
+        00500013 FD 1 ContainerComponentThickness 0
+        00500014 DS 1 DeviceLength 0
+        00500015 FD 1 ContainerComponentWidth 0
+        00500016 DS 1 DeviceDiameter 0
+        00500017 CS 1 DeviceDiameterUnits 0
+        00500018 DS 1 DeviceVolume 0
+        00500019 DS 1 InterMarkerDistance 0
+        0050001A CS 1 ContainerComponentMaterial 0
+        0050001B LO 1 ContainerComponentID 0
+        0050001C FD 1 ContainerComponentLength 0
+        0050001D FD 1 ContainerComponentDiameter 0
+        0050001E LO 1 ContainerComponentDescription 0
+        00500020 LO 1 DeviceDescription 0
+        00500021 ST 1 LongDeviceDescription 0
+        00520001 FL 1 ContrastBolusIngredientPercentByVolume 0
+        00520002 FD 1 OCTFocalDistance 0
+        00520003 FD 1 BeamSpotSize 0
+        00520004 FD 1 EffectiveRefractiveIndex 0
+        00520006 CS 1 OCTAcquisitionDomain 0
+        00520007 FD 1 OCTOpticalCenterWavelength 0
+        00520008 FD 1 AxialResolution 0
+        00520009 FD 1 RangingDepth 0
+        00520011 FD 1 ALineRate 0
+        00520012 US 1 ALinesPerFrame 0
+        00520013 FD 1 CatheterRotationalRate 0
+        00520014 FD 1 ALinePixelSpacing 0
+        00520016 SQ 1 ModeOfPercutaneousAccessSequence 0
+        00520025 SQ 1 IntravascularOCTFrameTypeSequence 0
+        00520026 CS 1 OCTZOffsetApplied 0
+        00520027 SQ 1 IntravascularFrameContentSequence 0
+        00520028 FD 1 IntravascularLongitudinalDistance 0
+        00520029 SQ 1 IntravascularOCTFrameContentSequence 0
+        00520030 SS 1 OCTZOffsetCorrection 0
+        00520031 CS 1 CatheterDirectionOfRotation 0
+        00520033 FD 1 SeamLineLocation 0
+        00520034 FD 1 FirstALineLocation 0
+        00520036 US 1 SeamLineIndex 0
+        00520038 US 1 NumberOfPaddedALines 0
+        00520039 CS 1 InterpolationType 0
+        0052003A CS 1 RefractiveIndexApplied 0
+        00540010 US 1-n EnergyWindowVector 0
+        00540011 US 1 NumberOfEnergyWindows 0
+        00540012 SQ 1 EnergyWindowInformationSequence 0
+        00540013 SQ 1 EnergyWindowRangeSequence 0
+        00540014 DS 1 EnergyWindowLowerLimit 0
+        00540015 DS 1 EnergyWindowUpperLimit 0
+        00540016 SQ 1 RadiopharmaceuticalInformationSequence 0
+        00540017 IS 1 ResidualSyringeCounts 0
+        00540018 SH 1 EnergyWindowName 0
+        00540020 US 1-n DetectorVector 0
+        00540021 US 1 NumberOfDetectors 0
+        00540022 SQ 1 DetectorInformationSequence 0
+        00540030 US 1-n PhaseVector 0
+        00540031 US 1 NumberOfPhases 0
+        00540032 SQ 1 PhaseInformationSequence 0
+        00540033 US 1 NumberOfFramesInPhase 0
+        00540036 IS 1 PhaseDelay 0
+        00540038 IS 1 PauseBetweenFrames 0
+        00540039 CS 1 PhaseDescription 0
+        00540050 US 1-n RotationVector 0
+        00540051 US 1 NumberOfRotations 0
+        00540052 SQ 1 RotationInformationSequence 0
+        00540053 US 1 NumberOfFramesInRotation 0
+        00540060 US 1-n RRIntervalVector 0
+        00540061 US 1 NumberOfRRIntervals 0
+        00540062 SQ 1 GatedInformationSequence 0
+        00540063 SQ 1 DataInformationSequence 0
+        00540070 US 1-n TimeSlotVector 0
+        00540071 US 1 NumberOfTimeSlots 0
+        00540072 SQ 1 TimeSlotInformationSequence 0
+        00540073 DS 1 TimeSlotTime 0
+        00540080 US 1-n SliceVector 0
+        00540081 US 1 NumberOfSlices 0
+        00540090 US 1-n AngularViewVector 0
+        00540100 US 1-n TimeSliceVector 0
+        00540101 US 1 NumberOfTimeSlices 0
+        00540200 DS 1 StartAngle 0
+        00540202 CS 1 TypeOfDetectorMotion 0
+        00540210 IS 1-n TriggerVector 0
+        00540211 US 1 NumberOfTriggersInPhase 0
+        00540220 SQ 1 ViewCodeSequence 0
+        00540222 SQ 1 ViewModifierCodeSequence 0
+        00540300 SQ 1 RadionuclideCodeSequence 0
+        00540302 SQ 1 AdministrationRouteCodeSequence 0
+        00540304 SQ 1 RadiopharmaceuticalCodeSequence 0
+        00540306 SQ 1 CalibrationDataSequence 0
+        00540308 US 1 EnergyWindowNumber 0
+        00540400 SH 1 ImageID 0
+        00540410 SQ 1 PatientOrientationCodeSequence 0
+        00540412 SQ 1 PatientOrientationModifierCodeSequence 0
+        00540414 SQ 1 PatientGantryRelationshipCodeSequence 0
+        00540500 CS 1 SliceProgressionDirection 0
+        00540501 CS 1 ScanProgressionDirection 0
+        00541000 CS 2 SeriesType 0
+        00541001 CS 1 Units 0
+        00541002 CS 1 CountsSource 0
+        00541004 CS 1 ReprojectionMethod 0
+        00541006 CS 1 SUVType 0
+        00541100 CS 1 RandomsCorrectionMethod 0
+        00541101 LO 1 AttenuationCorrectionMethod 0
+        00541102 CS 1 DecayCorrection 0
+        00541103 LO 1 ReconstructionMethod 0
+        00541104 LO 1 DetectorLinesOfResponseUsed 0
+        00541105 LO 1 ScatterCorrectionMethod 0
+        00541200 DS 1 AxialAcceptance 0
+        00541201 IS 2 AxialMash 0
+        00541202 IS 1 TransverseMash 0
+        00541203 DS 2 DetectorElementSize 0
+        00541210 DS 1 CoincidenceWindowWidth 0
+        00541220 CS 1-n SecondaryCountsType 0
+        00541300 DS 1 FrameReferenceTime 0
+        00541310 IS 1 PrimaryPromptsCountsAccumulated 0
+        00541311 IS 1-n SecondaryCountsAccumulated 0
+        00541320 DS 1 SliceSensitivityFactor 0
+        00541321 DS 1 DecayFactor 0
+        00541322 DS 1 DoseCalibrationFactor 0
+        00541323 DS 1 ScatterFractionFactor 0
+        00541324 DS 1 DeadTimeFactor 0
+        00541330 US 1 ImageIndex 0
+        00541400 CS 1-n RETIRED_CountsIncluded 1
+        00541401 CS 1 RETIRED_DeadTimeCorrectionFlag 1
+        00603000 SQ 1 HistogramSequence 0
+        00603002 US 1 HistogramNumberOfBins 0
+        00603004 US 1 HistogramFirstBinValue 0
+        00603006 US 1 HistogramLastBinValue 0
+        00603008 US 1 HistogramBinWidth 0
+        00603010 LO 1 HistogramExplanation 0
+        00603020 UL 1-n HistogramData 0
+        00620001 CS 1 SegmentationType 0
+        00620002 SQ 1 SegmentSequence 0
+        00620003 SQ 1 SegmentedPropertyCategoryCodeSequence 0
+        00620004 US 1 SegmentNumber 0
+        00620005 LO 1 SegmentLabel 0
+        00620006 ST 1 SegmentDescription 0
+        00620007 SQ 1 SegmentationAlgorithmIdentificationSequence 0
+        00620008 CS 1 SegmentAlgorithmType 0
+        00620009 LO 1-n SegmentAlgorithmName 0
+        0062000A SQ 1 SegmentIdentificationSequence 0
+        0062000B US 1-n ReferencedSegmentNumber 0
+        0062000C US 1 RecommendedDisplayGrayscaleValue 0
+        0062000D US 3 RecommendedDisplayCIELabValue 0
+        0062000E US 1 MaximumFractionalValue 0
+        0062000F SQ 1 SegmentedPropertyTypeCodeSequence 0
+        00620010 CS 1 SegmentationFractionalType 0
+        00620011 SQ 1 SegmentedPropertyTypeModifierCodeSequence 0
+        00620012 SQ 1 UsedSegmentsSequence 0
+        00620013 CS 1 SegmentsOverlap 0
+        00620020 UT 1 TrackingID 0
+        00620021 UI 1 TrackingUID 0
+        00640002 SQ 1 DeformableRegistrationSequence 0
+        00640003 UI 1 SourceFrameOfReferenceUID 0
+        00640005 SQ 1 DeformableRegistrationGridSequence 0
+        00640007 UL 3 GridDimensions 0
+        00640008 FD 3 GridResolution 0
+        00640009 OF 1 VectorGridData 0
+        0064000F SQ 1 PreDeformationMatrixRegistrationSequence 0
+        00640010 SQ 1 PostDeformationMatrixRegistrationSequence 0
+        00660001 UL 1 NumberOfSurfaces 0
+        00660002 SQ 1 SurfaceSequence 0
+        00660003 UL 1 SurfaceNumber 0
+        00660004 LT 1 SurfaceComments 0
+        00660009 CS 1 SurfaceProcessing 0
+        0066000A FL 1 SurfaceProcessingRatio 0
+        0066000B LO 1 SurfaceProcessingDescription 0
+        0066000C FL 1 RecommendedPresentationOpacity 0
+        0066000D CS 1 RecommendedPresentationType 0
+        0066000E CS 1 FiniteVolume 0
+        00660010 CS 1 Manifold 0
+        00660011 SQ 1 SurfacePointsSequence 0
+        00660012 SQ 1 SurfacePointsNormalsSequence 0
+        00660013 SQ 1 SurfaceMeshPrimitivesSequence 0
+        00660015 UL 1 NumberOfSurfacePoints 0
+        00660016 OF 1 PointCoordinatesData 0
+        00660017 FL 3 PointPositionAccuracy 0
+        00660018 FL 1 MeanPointDistance 0
+        00660019 FL 1 MaximumPointDistance 0
+        0066001A FL 6 PointsBoundingBoxCoordinates 0
+        0066001B FL 3 AxisOfRotation 0
+        0066001C FL 3 CenterOfRotation 0
+        0066001E UL 1 NumberOfVectors 0
+        0066001F US 1 VectorDimensionality 0
+        00660020 FL 1-n VectorAccuracy 0
+        00660021 OF 1 VectorCoordinateData 0
+        00660022 OD 1 DoublePointCoordinatesData 0
+        00660023 OW 1 RETIRED_TrianglePointIndexList 1
+        00660024 OW 1 RETIRED_EdgePointIndexList 1
+        00660025 OW 1 RETIRED_VertexPointIndexList 1
+        00660026 SQ 1 TriangleStripSequence 0
+        00660027 SQ 1 TriangleFanSequence 0
+        00660028 SQ 1 LineSequence 0
+        00660029 OW 1 RETIRED_PrimitivePointIndexList 1
+        0066002A UL 1 SurfaceCount 0
+        0066002B SQ 1 ReferencedSurfaceSequence 0
+        0066002C UL 1 ReferencedSurfaceNumber 0
+        0066002D SQ 1 SegmentSurfaceGenerationAlgorithmIdentificationSequence 0
+        0066002E SQ 1 SegmentSurfaceSourceInstanceSequence 0
+        0066002F SQ 1 AlgorithmFamilyCodeSequence 0
+        00660030 SQ 1 AlgorithmNameCodeSequence 0
+        00660031 LO 1 AlgorithmVersion 0
+        00660032 LT 1 AlgorithmParameters 0
+        00660034 SQ 1 FacetSequence 0
+        00660035 SQ 1 SurfaceProcessingAlgorithmIdentificationSequence 0
+        00660036 LO 1 AlgorithmName 0
+        00660037 FL 1 RecommendedPointRadius 0
+        00660038 FL 1 RecommendedLineThickness 0
+        00660040 OL 1 LongPrimitivePointIndexList 0
+        00660041 OL 1 LongTrianglePointIndexList 0
+        00660042 OL 1 LongEdgePointIndexList 0
+        00660043 OL 1 LongVertexPointIndexList 0
+        00660101 SQ 1 TrackSetSequence 0
+        00660102 SQ 1 TrackSequence 0
+        00660103 OW 1 RecommendedDisplayCIELabValueList 0
+        00660104 SQ 1 TrackingAlgorithmIdentificationSequence 0
+        00660105 UL 1 TrackSetNumber 0
+        00660106 LO 1 TrackSetLabel 0
+        00660107 UT 1 TrackSetDescription 0
+        00660108 SQ 1 TrackSetAnatomicalTypeCodeSequence 0
+        00660121 SQ 1 MeasurementsSequence 0
+        00660124 SQ 1 TrackSetStatisticsSequence 0
+        00660125 OF 1 FloatingPointValues 0
+        00660129 OL 1 TrackPointIndexList 0
+        00660130 SQ 1 TrackStatisticsSequence 0
+        00660132 SQ 1 MeasurementValuesSequence 0
+        00660133 SQ 1 DiffusionAcquisitionCodeSequence 0
+        00660134 SQ 1 DiffusionModelCodeSequence 0
+        00686210 LO 1 ImplantSize 0
+        00686221 LO 1 ImplantTemplateVersion 0
+        00686222 SQ 1 ReplacedImplantTemplateSequence 0
+        00686223 CS 1 ImplantType 0
+        00686224 SQ 1 DerivationImplantTemplateSequence 0
+        00686225 SQ 1 OriginalImplantTemplateSequence 0
+        00686226 DT 1 EffectiveDateTime 0
+        00686230 SQ 1 ImplantTargetAnatomySequence 0
+        00686260 SQ 1 InformationFromManufacturerSequence 0
+        00686265 SQ 1 NotificationFromManufacturerSequence 0
+        00686270 DT 1 InformationIssueDateTime 0
+        00686280 ST 1 InformationSummary 0
+        006862A0 SQ 1 ImplantRegulatoryDisapprovalCodeSequence 0
+        006862A5 FD 1 OverallTemplateSpatialTolerance 0
+        006862C0 SQ 1 HPGLDocumentSequence 0
+        006862D0 US 1 HPGLDocumentID 0
+        006862D5 LO 1 HPGLDocumentLabel 0
+        006862E0 SQ 1 ViewOrientationCodeSequence 0
+        006862F0 SQ 1 ViewOrientationModifierCodeSequence 0
+        006862F2 FD 1 HPGLDocumentScaling 0
+        00686300 OB 1 HPGLDocument 0
+        00686310 US 1 HPGLContourPenNumber 0
+        00686320 SQ 1 HPGLPenSequence 0
+        00686330 US 1 HPGLPenNumber 0
+        00686340 LO 1 HPGLPenLabel 0
+        00686345 ST 1 HPGLPenDescription 0
+        00686346 FD 2 RecommendedRotationPoint 0
+        00686347 FD 4 BoundingRectangle 0
+        00686350 US 1-n ImplantTemplate3DModelSurfaceNumber 0
+        00686360 SQ 1 SurfaceModelDescriptionSequence 0
+        00686380 LO 1 SurfaceModelLabel 0
+        00686390 FD 1 SurfaceModelScalingFactor 0
+        006863A0 SQ 1 MaterialsCodeSequence 0
+        006863A4 SQ 1 CoatingMaterialsCodeSequence 0
+        006863A8 SQ 1 ImplantTypeCodeSequence 0
+        006863AC SQ 1 FixationMethodCodeSequence 0
+        006863B0 SQ 1 MatingFeatureSetsSequence 0
+        006863C0 US 1 MatingFeatureSetID 0
+        006863D0 LO 1 MatingFeatureSetLabel 0
+        006863E0 SQ 1 MatingFeatureSequence 0
+        006863F0 US 1 MatingFeatureID 0
+        00686400 SQ 1 MatingFeatureDegreeOfFreedomSequence 0
+        00686410 US 1 DegreeOfFreedomID 0
+        00686420 CS 1 DegreeOfFreedomType 0
+        00686430 SQ 1 TwoDMatingFeatureCoordinatesSequence 0
+        00686440 US 1 ReferencedHPGLDocumentID 0
+        00686450 FD 2 TwoDMatingPoint 0
+        00686460 FD 4 TwoDMatingAxes 0
+        00686470 SQ 1 TwoDDegreeOfFreedomSequence 0
+        00686490 FD 3 ThreeDDegreeOfFreedomAxis 0
+        006864A0 FD 2 RangeOfFreedom 0
+        006864C0 FD 3 ThreeDMatingPoint 0
+        006864D0 FD 9 ThreeDMatingAxes 0
+        006864F0 FD 3 TwoDDegreeOfFreedomAxis 0
+        00686500 SQ 1 PlanningLandmarkPointSequence 0
+        00686510 SQ 1 PlanningLandmarkLineSequence 0
+        00686520 SQ 1 PlanningLandmarkPlaneSequence 0
+        00686530 US 1 PlanningLandmarkID 0
+        00686540 LO 1 PlanningLandmarkDescription 0
+        00686545 SQ 1 PlanningLandmarkIdentificationCodeSequence 0
+        00686550 SQ 1 TwoDPointCoordinatesSequence 0
+        00686560 FD 2 TwoDPointCoordinates 0
+        00686590 FD 3 ThreeDPointCoordinates 0
+        006865A0 SQ 1 TwoDLineCoordinatesSequence 0
+        006865B0 FD 4 TwoDLineCoordinates 0
+        006865D0 FD 6 ThreeDLineCoordinates 0
+        006865E0 SQ 1 TwoDPlaneCoordinatesSequence 0
+        006865F0 FD 4 TwoDPlaneIntersection 0
+        00686610 FD 3 ThreeDPlaneOrigin 0
+        00686620 FD 3 ThreeDPlaneNormal 0
+        00687001 CS 1 ModelModification 0
+        00687002 CS 1 ModelMirroring 0
+        00687003 SQ 1 ModelUsageCodeSequence 0
+        00687004 UI 1 ModelGroupUID 0
+        00687005 UR 1 RelativeURIReferenceWithinEncapsulatedDocument 0
+        006A0001 CS 1 AnnotationCoordinateType 0
+        006A0002 SQ 1 AnnotationGroupSequence 0
+        006A0003 UI 1 AnnotationGroupUID 0
+        006A0005 LO 1 AnnotationGroupLabel 0
+        006A0006 UT 1 AnnotationGroupDescription 0
+        006A0007 CS 1 AnnotationGroupGenerationType 0
+        006A0008 SQ 1 AnnotationGroupAlgorithmIdentificationSequence 0
+        006A0009 SQ 1 AnnotationPropertyCategoryCodeSequence 0
+        006A000A SQ 1 AnnotationPropertyTypeCodeSequence 0
+        006A000B SQ 1 AnnotationPropertyTypeModifierCodeSequence 0
+        006A000C UL 1 NumberOfAnnotations 0
+        006A000D CS 1 AnnotationAppliesToAllOpticalPaths 0
+        006A000E SH 1-n ReferencedOpticalPathIdentifier 0
+        006A000F CS 1 AnnotationAppliesToAllZPlanes 0
+        006A0010 FD 1-n CommonZCoordinateValue 0
+        006A0011 OL 1 AnnotationIndexList 0
+        00700001 SQ 1 GraphicAnnotationSequence 0
+        00700002 CS 1 GraphicLayer 0
+        00700003 CS 1 BoundingBoxAnnotationUnits 0
+        00700004 CS 1 AnchorPointAnnotationUnits 0
+        00700005 CS 1 GraphicAnnotationUnits 0
+        00700006 ST 1 UnformattedTextValue 0
+        00700008 SQ 1 TextObjectSequence 0
+        00700009 SQ 1 GraphicObjectSequence 0
+        00700010 FL 2 BoundingBoxTopLeftHandCorner 0
+        00700011 FL 2 BoundingBoxBottomRightHandCorner 0
+        00700012 CS 1 BoundingBoxTextHorizontalJustification 0
+        00700014 FL 2 AnchorPoint 0
+        00700015 CS 1 AnchorPointVisibility 0
+        00700020 US 1 GraphicDimensions 0
+        00700021 US 1 NumberOfGraphicPoints 0
+        00700022 FL 2-n GraphicData 0
+        00700023 CS 1 GraphicType 0
+        00700024 CS 1 GraphicFilled 0
+        00700040 IS 1 RETIRED_ImageRotationRetired 1
+        00700041 CS 1 ImageHorizontalFlip 0
+        00700042 US 1 ImageRotation 0
+        00700050 US 2 RETIRED_DisplayedAreaTopLeftHandCornerTrial 1
+        00700051 US 2 RETIRED_DisplayedAreaBottomRightHandCornerTrial 1
+        00700052 SL 2 DisplayedAreaTopLeftHandCorner 0
+        00700053 SL 2 DisplayedAreaBottomRightHandCorner 0
+        0070005A SQ 1 DisplayedAreaSelectionSequence 0
+        00700060 SQ 1 GraphicLayerSequence 0
+        00700062 IS 1 GraphicLayerOrder 0
+        00700066 US 1 GraphicLayerRecommendedDisplayGrayscaleValue 0
+        00700067 US 3 RETIRED_GraphicLayerRecommendedDisplayRGBValue 1
+        00700068 LO 1 GraphicLayerDescription 0
+        00700080 CS 1 ContentLabel 0
+        00700081 LO 1 ContentDescription 0
+        00700082 DA 1 PresentationCreationDate 0
+        00700083 TM 1 PresentationCreationTime 0
+        00700084 PN 1 ContentCreatorName 0
+        00700086 SQ 1 ContentCreatorIdentificationCodeSequence 0
+        00700087 SQ 1 AlternateContentDescriptionSequence 0
+        00700100 CS 1 PresentationSizeMode 0
+        00700101 DS 2 PresentationPixelSpacing 0
+        00700102 IS 2 PresentationPixelAspectRatio 0
+        00700103 FL 1 PresentationPixelMagnificationRatio 0
+        00700207 LO 1 GraphicGroupLabel 0
+        00700208 ST 1 GraphicGroupDescription 0
+        00700209 SQ 1 CompoundGraphicSequence 0
+        00700226 UL 1 CompoundGraphicInstanceID 0
+        00700227 LO 1 FontName 0
+        00700228 CS 1 FontNameType 0
+        00700229 LO 1 CSSFontName 0
+        00700230 FD 1 RotationAngle 0
+        00700231 SQ 1 TextStyleSequence 0
+        00700232 SQ 1 LineStyleSequence 0
+        00700233 SQ 1 FillStyleSequence 0
+        00700234 SQ 1 GraphicGroupSequence 0
+        00700241 US 3 TextColorCIELabValue 0
+        00700242 CS 1 HorizontalAlignment 0
+        00700243 CS 1 VerticalAlignment 0
+        00700244 CS 1 ShadowStyle 0
+        00700245 FL 1 ShadowOffsetX 0
+        00700246 FL 1 ShadowOffsetY 0
+        00700247 US 3 ShadowColorCIELabValue 0
+        00700248 CS 1 Underlined 0
+        00700249 CS 1 Bold 0
+        00700250 CS 1 Italic 0
+        00700251 US 3 PatternOnColorCIELabValue 0
+        00700252 US 3 PatternOffColorCIELabValue 0
+        00700253 FL 1 LineThickness 0
+        00700254 CS 1 LineDashingStyle 0
+        00700255 UL 1 LinePattern 0
+        00700256 OB 1 FillPattern 0
+        00700257 CS 1 FillMode 0
+        00700258 FL 1 ShadowOpacity 0
+        00700261 FL 1 GapLength 0
+        00700262 FL 1 DiameterOfVisibility 0
+        00700273 FL 2 RotationPoint 0
+        00700274 CS 1 TickAlignment 0
+        00700278 CS 1 ShowTickLabel 0
+        00700279 CS 1 TickLabelAlignment 0
+        00700282 CS 1 CompoundGraphicUnits 0
+        00700284 FL 1 PatternOnOpacity 0
+        00700285 FL 1 PatternOffOpacity 0
+        00700287 SQ 1 MajorTicksSequence 0
+        00700288 FL 1 TickPosition 0
+        00700289 SH 1 TickLabel 0
+        00700294 CS 1 CompoundGraphicType 0
+        00700295 UL 1 GraphicGroupID 0
+        00700306 CS 1 ShapeType 0
+        00700308 SQ 1 RegistrationSequence 0
+        00700309 SQ 1 MatrixRegistrationSequence 0
+        0070030A SQ 1 MatrixSequence 0
+        0070030B FD 16 FrameOfReferenceToDisplayedCoordinateSystemTransformationMatrix 0
+        0070030C CS 1 FrameOfReferenceTransformationMatrixType 0
+        0070030D SQ 1 RegistrationTypeCodeSequence 0
+        0070030F ST 1 FiducialDescription 0
+        00700310 SH 1 FiducialIdentifier 0
+        00700311 SQ 1 FiducialIdentifierCodeSequence 0
+        00700312 FD 1 ContourUncertaintyRadius 0
+        00700314 SQ 1 UsedFiducialsSequence 0
+        00700318 SQ 1 GraphicCoordinatesDataSequence 0
+        0070031A UI 1 FiducialUID 0
+        0070031B UI 1 ReferencedFiducialUID 0
+        0070031C SQ 1 FiducialSetSequence 0
+        0070031E SQ 1 FiducialSequence 0
+        0070031F SQ 1 FiducialsPropertyCategoryCodeSequence 0
+        00700401 US 3 GraphicLayerRecommendedDisplayCIELabValue 0
+        00700402 SQ 1 BlendingSequence 0
+        00700403 FL 1 RelativeOpacity 0
+        00700404 SQ 1 ReferencedSpatialRegistrationSequence 0
+        00700405 CS 1 BlendingPosition 0
+        00701101 UI 1 PresentationDisplayCollectionUID 0
+        00701102 UI 1 PresentationSequenceCollectionUID 0
+        00701103 US 1 PresentationSequencePositionIndex 0
+        00701104 SQ 1 RenderedImageReferenceSequence 0
+        00701201 SQ 1 VolumetricPresentationStateInputSequence 0
+        00701202 CS 1 PresentationInputType 0
+        00701203 US 1 InputSequencePositionIndex 0
+        00701204 CS 1 Crop 0
+        00701205 US 1-n CroppingSpecificationIndex 0
+        00701206 CS 1 RETIRED_CompositingMethod 1
+        00701207 US 1 VolumetricPresentationInputNumber 0
+        00701208 CS 1 ImageVolumeGeometry 0
+        00701209 UI 1 VolumetricPresentationInputSetUID 0
+        0070120A SQ 1 VolumetricPresentationInputSetSequence 0
+        0070120B CS 1 GlobalCrop 0
+        0070120C US 1-n GlobalCroppingSpecificationIndex 0
+        0070120D CS 1 RenderingMethod 0
+        00701301 SQ 1 VolumeCroppingSequence 0
+        00701302 CS 1 VolumeCroppingMethod 0
+        00701303 FD 6 BoundingBoxCrop 0
+        00701304 SQ 1 ObliqueCroppingPlaneSequence 0
+        00701305 FD 4 Plane 0
+        00701306 FD 3 PlaneNormal 0
+        00701309 US 1 CroppingSpecificationNumber 0
+        00701501 CS 1 MultiPlanarReconstructionStyle 0
+        00701502 CS 1 MPRThicknessType 0
+        00701503 FD 1 MPRSlabThickness 0
+        00701505 FD 3 MPRTopLeftHandCorner 0
+        00701507 FD 3 MPRViewWidthDirection 0
+        00701508 FD 1 MPRViewWidth 0
+        0070150C UL 1 NumberOfVolumetricCurvePoints 0
+        0070150D OD 1 VolumetricCurvePoints 0
+        00701511 FD 3 MPRViewHeightDirection 0
+        00701512 FD 1 MPRViewHeight 0
+        00701602 CS 1 RenderProjection 0
+        00701603 FD 3 ViewpointPosition 0
+        00701604 FD 3 ViewpointLookAtPoint 0
+        00701605 FD 3 ViewpointUpDirection 0
+        00701606 FD 6 RenderFieldOfView 0
+        00701607 FD 1 SamplingStepSize 0
+        00701701 CS 1 ShadingStyle 0
+        00701702 FD 1 AmbientReflectionIntensity 0
+        00701703 FD 3 LightDirection 0
+        00701704 FD 1 DiffuseReflectionIntensity 0
+        00701705 FD 1 SpecularReflectionIntensity 0
+        00701706 FD 1 Shininess 0
+        00701801 SQ 1 PresentationStateClassificationComponentSequence 0
+        00701802 CS 1 ComponentType 0
+        00701803 SQ 1 ComponentInputSequence 0
+        00701804 US 1 VolumetricPresentationInputIndex 0
+        00701805 SQ 1 PresentationStateCompositorComponentSequence 0
+        00701806 SQ 1 WeightingTransferFunctionSequence 0
+        00701807 US 3 WeightingLookupTableDescriptor 0
+        00701808 OB 1 WeightingLookupTableData 0
+        00701901 SQ 1 VolumetricAnnotationSequence 0
+        00701903 SQ 1 ReferencedStructuredContextSequence 0
+        00701904 UI 1 ReferencedContentItem 0
+        00701905 SQ 1 VolumetricPresentationInputAnnotationSequence 0
+        00701907 CS 1 AnnotationClipping 0
+        00701A01 CS 1 PresentationAnimationStyle 0
+        00701A03 FD 1 RecommendedAnimationRate 0
+        00701A04 SQ 1 AnimationCurveSequence 0
+        00701A05 FD 1 AnimationStepSize 0
+        00701A06 FD 1 SwivelRange 0
+        00701A07 OD 1 VolumetricCurveUpDirections 0
+        00701A08 SQ 1 VolumeStreamSequence 0
+        00701A09 LO 1 RGBATransferFunctionDescription 0
+        00701B01 SQ 1 AdvancedBlendingSequence 0
+        00701B02 US 1 BlendingInputNumber 0
+        00701B03 SQ 1 BlendingDisplayInputSequence 0
+        00701B04 SQ 1 BlendingDisplaySequence 0
+        00701B06 CS 1 BlendingMode 0
+        00701B07 CS 1 TimeSeriesBlending 0
+        00701B08 CS 1 GeometryForDisplay 0
+        00701B11 SQ 1 ThresholdSequence 0
+        00701B12 SQ 1 ThresholdValueSequence 0
+        00701B13 CS 1 ThresholdType 0
+        00701B14 FD 1 ThresholdValue 0
+        00720002 SH 1 HangingProtocolName 0
+        00720004 LO 1 HangingProtocolDescription 0
+        00720006 CS 1 HangingProtocolLevel 0
+        00720008 LO 1 HangingProtocolCreator 0
+        0072000A DT 1 HangingProtocolCreationDateTime 0
+        0072000C SQ 1 HangingProtocolDefinitionSequence 0
+        0072000E SQ 1 HangingProtocolUserIdentificationCodeSequence 0
+        00720010 LO 1 HangingProtocolUserGroupName 0
+        00720012 SQ 1 SourceHangingProtocolSequence 0
+        00720014 US 1 NumberOfPriorsReferenced 0
+        00720020 SQ 1 ImageSetsSequence 0
+        00720022 SQ 1 ImageSetSelectorSequence 0
+        00720024 CS 1 ImageSetSelectorUsageFlag 0
+        00720026 AT 1 SelectorAttribute 0
+        00720028 US 1 SelectorValueNumber 0
+        00720030 SQ 1 TimeBasedImageSetsSequence 0
+        00720032 US 1 ImageSetNumber 0
+        00720034 CS 1 ImageSetSelectorCategory 0
+        00720038 US 2 RelativeTime 0
+        0072003A CS 1 RelativeTimeUnits 0
+        0072003C SS 2 AbstractPriorValue 0
+        0072003E SQ 1 AbstractPriorCodeSequence 0
+        00720040 LO 1 ImageSetLabel 0
+        00720050 CS 1 SelectorAttributeVR 0
+        00720052 AT 1-n SelectorSequencePointer 0
+        00720054 LO 1-n SelectorSequencePointerPrivateCreator 0
+        00720056 LO 1 SelectorAttributePrivateCreator 0
+        0072005E AE 1-n SelectorAEValue 0
+        0072005F AS 1-n SelectorASValue 0
+        00720060 AT 1-n SelectorATValue 0
+        00720061 DA 1-n SelectorDAValue 0
+        00720062 CS 1-n SelectorCSValue 0
+        00720063 DT 1-n SelectorDTValue 0
+        00720064 IS 1-n SelectorISValue 0
+        00720065 OB 1 SelectorOBValue 0
+        00720066 LO 1-n SelectorLOValue 0
+        00720067 OF 1 SelectorOFValue 0
+        00720068 LT 1 SelectorLTValue 0
+        00720069 OW 1 SelectorOWValue 0
+        0072006A PN 1-n SelectorPNValue 0
+        0072006B TM 1-n SelectorTMValue 0
+        0072006C SH 1-n SelectorSHValue 0
+        0072006D UN 1 SelectorUNValue 0
+        0072006E ST 1 SelectorSTValue 0
+        0072006F UC 1-n SelectorUCValue 0
+        00720070 UT 1 SelectorUTValue 0
+        00720071 UR 1 SelectorURValue 0
+        00720072 DS 1-n SelectorDSValue 0
+        00720073 OD 1 SelectorODValue 0
+        00720074 FD 1-n SelectorFDValue 0
+        00720075 OL 1 SelectorOLValue 0
+        00720076 FL 1-n SelectorFLValue 0
+        00720078 UL 1-n SelectorULValue 0
+        0072007A US 1-n SelectorUSValue 0
+        0072007C SL 1-n SelectorSLValue 0
+        0072007E SS 1-n SelectorSSValue 0
+        0072007F UI 1-n SelectorUIValue 0
+        00720080 SQ 1 SelectorCodeSequenceValue 0
+        00720081 OV 1 SelectorOVValue 0
+        00720082 SV 1-n SelectorSVValue 0
+        00720083 UV 1-n SelectorUVValue 0
+        00720100 US 1 NumberOfScreens 0
+        00720102 SQ 1 NominalScreenDefinitionSequence 0
+        00720104 US 1 NumberOfVerticalPixels 0
+        00720106 US 1 NumberOfHorizontalPixels 0
+        00720108 FD 4 DisplayEnvironmentSpatialPosition 0
+        0072010A US 1 ScreenMinimumGrayscaleBitDepth 0
+        0072010C US 1 ScreenMinimumColorBitDepth 0
+        0072010E US 1 ApplicationMaximumRepaintTime 0
+        00720200 SQ 1 DisplaySetsSequence 0
+        00720202 US 1 DisplaySetNumber 0
+        00720203 LO 1 DisplaySetLabel 0
+        00720204 US 1 DisplaySetPresentationGroup 0
+        00720206 LO 1 DisplaySetPresentationGroupDescription 0
+        00720208 CS 1 PartialDataDisplayHandling 0
+        00720210 SQ 1 SynchronizedScrollingSequence 0
+        00720212 US 2-n DisplaySetScrollingGroup 0
+        00720214 SQ 1 NavigationIndicatorSequence 0
+        00720216 US 1 NavigationDisplaySet 0
+        00720218 US 1-n ReferenceDisplaySets 0
+        00720300 SQ 1 ImageBoxesSequence 0
+        00720302 US 1 ImageBoxNumber 0
+        00720304 CS 1 ImageBoxLayoutType 0
+        00720306 US 1 ImageBoxTileHorizontalDimension 0
+        00720308 US 1 ImageBoxTileVerticalDimension 0
+        00720310 CS 1 ImageBoxScrollDirection 0
+        00720312 CS 1 ImageBoxSmallScrollType 0
+        00720314 US 1 ImageBoxSmallScrollAmount 0
+        00720316 CS 1 ImageBoxLargeScrollType 0
+        00720318 US 1 ImageBoxLargeScrollAmount 0
+        00720320 US 1 ImageBoxOverlapPriority 0
+        00720330 FD 1 CineRelativeToRealTime 0
+        00720400 SQ 1 FilterOperationsSequence 0
+        00720402 CS 1 FilterByCategory 0
+        00720404 CS 1 FilterByAttributePresence 0
+        00720406 CS 1 FilterByOperator 0
+        00720420 US 3 StructuredDisplayBackgroundCIELabValue 0
+        00720421 US 3 EmptyImageBoxCIELabValue 0
+        00720422 SQ 1 StructuredDisplayImageBoxSequence 0
+        00720424 SQ 1 StructuredDisplayTextBoxSequence 0
+        00720427 SQ 1 ReferencedFirstFrameSequence 0
+        00720430 SQ 1 ImageBoxSynchronizationSequence 0
+        00720432 US 2-n SynchronizedImageBoxList 0
+        00720434 CS 1 TypeOfSynchronization 0
+        00720500 CS 1 BlendingOperationType 0
+        00720510 CS 1 ReformattingOperationType 0
+        00720512 FD 1 ReformattingThickness 0
+        00720514 FD 1 ReformattingInterval 0
+        00720516 CS 1 ReformattingOperationInitialViewDirection 0
+        00720520 CS 1-n ThreeDRenderingType 0
+        00720600 SQ 1 SortingOperationsSequence 0
+        00720602 CS 1 SortByCategory 0
+        00720604 CS 1 SortingDirection 0
+        00720700 CS 2 DisplaySetPatientOrientation 0
+        00720702 CS 1 VOIType 0
+        00720704 CS 1 PseudoColorType 0
+        00720705 SQ 1 PseudoColorPaletteInstanceReferenceSequence 0
+        00720706 CS 1 ShowGrayscaleInverted 0
+        00720710 CS 1 ShowImageTrueSizeFlag 0
+        00720712 CS 1 ShowGraphicAnnotationFlag 0
+        00720714 CS 1 ShowPatientDemographicsFlag 0
+        00720716 CS 1 ShowAcquisitionTechniquesFlag 0
+        00720717 CS 1 DisplaySetHorizontalJustification 0
+        00720718 CS 1 DisplaySetVerticalJustification 0
+        00740120 FD 1 ContinuationStartMeterset 0
+        00740121 FD 1 ContinuationEndMeterset 0
+        00741000 CS 1 ProcedureStepState 0
+        00741002 SQ 1 ProcedureStepProgressInformationSequence 0
+        00741004 DS 1 ProcedureStepProgress 0
+        00741006 ST 1 ProcedureStepProgressDescription 0
+        00741007 SQ 1 ProcedureStepProgressParametersSequence 0
+        00741008 SQ 1 ProcedureStepCommunicationsURISequence 0
+        0074100A UR 1 ContactURI 0
+        0074100C LO 1 ContactDisplayName 0
+        0074100E SQ 1 ProcedureStepDiscontinuationReasonCodeSequence 0
+        00741020 SQ 1 BeamTaskSequence 0
+        00741022 CS 1 BeamTaskType 0
+        00741024 IS 1 RETIRED_BeamOrderIndexTrial 1
+        00741025 CS 1 AutosequenceFlag 0
+        00741026 FD 1 TableTopVerticalAdjustedPosition 0
+        00741027 FD 1 TableTopLongitudinalAdjustedPosition 0
+        00741028 FD 1 TableTopLateralAdjustedPosition 0
+        0074102A FD 1 PatientSupportAdjustedAngle 0
+        0074102B FD 1 TableTopEccentricAdjustedAngle 0
+        0074102C FD 1 TableTopPitchAdjustedAngle 0
+        0074102D FD 1 TableTopRollAdjustedAngle 0
+        00741030 SQ 1 DeliveryVerificationImageSequence 0
+        00741032 CS 1 VerificationImageTiming 0
+        00741034 CS 1 DoubleExposureFlag 0
+        00741036 CS 1 DoubleExposureOrdering 0
+        00741038 DS 1 RETIRED_DoubleExposureMetersetTrial 1
+        0074103A DS 4 RETIRED_DoubleExposureFieldDeltaTrial 1
+        00741040 SQ 1 RelatedReferenceRTImageSequence 0
+        00741042 SQ 1 GeneralMachineVerificationSequence 0
+        00741044 SQ 1 ConventionalMachineVerificationSequence 0
+        00741046 SQ 1 IonMachineVerificationSequence 0
+        00741048 SQ 1 FailedAttributesSequence 0
+        0074104A SQ 1 OverriddenAttributesSequence 0
+        0074104C SQ 1 ConventionalControlPointVerificationSequence 0
+        0074104E SQ 1 IonControlPointVerificationSequence 0
+        00741050 SQ 1 AttributeOccurrenceSequence 0
+        00741052 AT 1 AttributeOccurrencePointer 0
+        00741054 UL 1 AttributeItemSelector 0
+        00741056 LO 1 AttributeOccurrencePrivateCreator 0
+        00741057 IS 1-n SelectorSequencePointerItems 0
+        00741200 CS 1 ScheduledProcedureStepPriority 0
+        00741202 LO 1 WorklistLabel 0
+        00741204 LO 1 ProcedureStepLabel 0
+        00741210 SQ 1 ScheduledProcessingParametersSequence 0
+        00741212 SQ 1 PerformedProcessingParametersSequence 0
+        00741216 SQ 1 UnifiedProcedureStepPerformedProcedureSequence 0
+        00741220 SQ 1 RETIRED_RelatedProcedureStepSequence 1
+        00741222 LO 1 RETIRED_ProcedureStepRelationshipType 1
+        00741224 SQ 1 ReplacedProcedureStepSequence 0
+        00741230 LO 1 DeletionLock 0
+        00741234 AE 1 ReceivingAE 0
+        00741236 AE 1 RequestingAE 0
+        00741238 LT 1 ReasonForCancellation 0
+        00741242 CS 1 SCPStatus 0
+        00741244 CS 1 SubscriptionListStatus 0
+        00741246 CS 1 UnifiedProcedureStepListStatus 0
+        00741324 UL 1 BeamOrderIndex 0
+        00741338 FD 1 DoubleExposureMeterset 0
+        0074133A FD 4 DoubleExposureFieldDelta 0
+        00741401 SQ 1 BrachyTaskSequence 0
+        00741402 DS 1 ContinuationStartTotalReferenceAirKerma 0
+        00741403 DS 1 ContinuationEndTotalReferenceAirKerma 0
+        00741404 IS 1 ContinuationPulseNumber 0
+        00741405 SQ 1 ChannelDeliveryOrderSequence 0
+        00741406 IS 1 ReferencedChannelNumber 0
+        00741407 DS 1 StartCumulativeTimeWeight 0
+        00741408 DS 1 EndCumulativeTimeWeight 0
+        00741409 SQ 1 OmittedChannelSequence 0
+        0074140A CS 1 ReasonForChannelOmission 0
+        0074140B LO 1 ReasonForChannelOmissionDescription 0
+        0074140C IS 1 ChannelDeliveryOrderIndex 0
+        0074140D SQ 1 ChannelDeliveryContinuationSequence 0
+        0074140E SQ 1 OmittedApplicationSetupSequence 0
+        00760001 LO 1 ImplantAssemblyTemplateName 0
+        00760003 LO 1 ImplantAssemblyTemplateIssuer 0
+        00760006 LO 1 ImplantAssemblyTemplateVersion 0
+        00760008 SQ 1 ReplacedImplantAssemblyTemplateSequence 0
+        0076000A CS 1 ImplantAssemblyTemplateType 0
+        0076000C SQ 1 OriginalImplantAssemblyTemplateSequence 0
+        0076000E SQ 1 DerivationImplantAssemblyTemplateSequence 0
+        00760010 SQ 1 ImplantAssemblyTemplateTargetAnatomySequence 0
+        00760020 SQ 1 ProcedureTypeCodeSequence 0
+        00760030 LO 1 SurgicalTechnique 0
+        00760032 SQ 1 ComponentTypesSequence 0
+        00760034 SQ 1 ComponentTypeCodeSequence 0
+        00760036 CS 1 ExclusiveComponentType 0
+        00760038 CS 1 MandatoryComponentType 0
+        00760040 SQ 1 ComponentSequence 0
+        00760055 US 1 ComponentID 0
+        00760060 SQ 1 ComponentAssemblySequence 0
+        00760070 US 1 Component1ReferencedID 0
+        00760080 US 1 Component1ReferencedMatingFeatureSetID 0
+        00760090 US 1 Component1ReferencedMatingFeatureID 0
+        007600A0 US 1 Component2ReferencedID 0
+        007600B0 US 1 Component2ReferencedMatingFeatureSetID 0
+        007600C0 US 1 Component2ReferencedMatingFeatureID 0
+        00780001 LO 1 ImplantTemplateGroupName 0
+        00780010 ST 1 ImplantTemplateGroupDescription 0
+        00780020 LO 1 ImplantTemplateGroupIssuer 0
+        00780024 LO 1 ImplantTemplateGroupVersion 0
+        00780026 SQ 1 ReplacedImplantTemplateGroupSequence 0
+        00780028 SQ 1 ImplantTemplateGroupTargetAnatomySequence 0
+        0078002A SQ 1 ImplantTemplateGroupMembersSequence 0
+        0078002E US 1 ImplantTemplateGroupMemberID 0
+        00780050 FD 3 ThreeDImplantTemplateGroupMemberMatchingPoint 0
+        00780060 FD 9 ThreeDImplantTemplateGroupMemberMatchingAxes 0
+        00780070 SQ 1 ImplantTemplateGroupMemberMatching2DCoordinatesSequence 0
+        00780090 FD 2 TwoDImplantTemplateGroupMemberMatchingPoint 0
+        007800A0 FD 4 TwoDImplantTemplateGroupMemberMatchingAxes 0
+        007800B0 SQ 1 ImplantTemplateGroupVariationDimensionSequence 0
+        007800B2 LO 1 ImplantTemplateGroupVariationDimensionName 0
+        007800B4 SQ 1 ImplantTemplateGroupVariationDimensionRankSequence 0
+        007800B6 US 1 ReferencedImplantTemplateGroupMemberID 0
+        007800B8 US 1 ImplantTemplateGroupVariationDimensionRank 0
+        00800001 SQ 1 SurfaceScanAcquisitionTypeCodeSequence 0
+        00800002 SQ 1 SurfaceScanModeCodeSequence 0
+        00800003 SQ 1 RegistrationMethodCodeSequence 0
+        00800004 FD 1 ShotDurationTime 0
+        00800005 FD 1 ShotOffsetTime 0
+        00800006 US 1-n SurfacePointPresentationValueData 0
+        00800007 US 3-3n SurfacePointColorCIELabValueData 0
+        00800008 SQ 1 UVMappingSequence 0
+        00800009 SH 1 TextureLabel 0
+        00800010 OF 1 UValueData 0
+        00800011 OF 1 VValueData 0
+        00800012 SQ 1 ReferencedTextureSequence 0
+        00800013 SQ 1 ReferencedSurfaceDataSequence 0
+        00820001 CS 1 AssessmentSummary 0
+        00820003 UT 1 AssessmentSummaryDescription 0
+        00820004 SQ 1 AssessedSOPInstanceSequence 0
+        00820005 SQ 1 ReferencedComparisonSOPInstanceSequence 0
+        00820006 UL 1 NumberOfAssessmentObservations 0
+        00820007 SQ 1 AssessmentObservationsSequence 0
+        00820008 CS 1 ObservationSignificance 0
+        0082000A UT 1 ObservationDescription 0
+        0082000C SQ 1 StructuredConstraintObservationSequence 0
+        00820010 SQ 1 AssessedAttributeValueSequence 0
+        00820016 LO 1 AssessmentSetID 0
+        00820017 SQ 1 AssessmentRequesterSequence 0
+        00820018 LO 1 SelectorAttributeName 0
+        00820019 LO 1 SelectorAttributeKeyword 0
+        00820021 SQ 1 AssessmentTypeCodeSequence 0
+        00820022 SQ 1 ObservationBasisCodeSequence 0
+        00820023 LO 1 AssessmentLabel 0
+        00820032 CS 1 ConstraintType 0
+        00820033 UT 1 SpecificationSelectionGuidance 0
+        00820034 SQ 1 ConstraintValueSequence 0
+        00820035 SQ 1 RecommendedDefaultValueSequence 0
+        00820036 CS 1 ConstraintViolationSignificance 0
+        00820037 UT 1 ConstraintViolationCondition 0
+        00820038 CS 1 ModifiableConstraintFlag 0
+        00880130 SH 1 StorageMediaFileSetID 0
+        00880140 UI 1 StorageMediaFileSetUID 0
+        00880200 SQ 1 IconImageSequence 0
+        00880904 LO 1 RETIRED_TopicTitle 1
+        00880906 ST 1 RETIRED_TopicSubject 1
+        00880910 LO 1 RETIRED_TopicAuthor 1
+        00880912 LO 1-32 RETIRED_TopicKeywords 1
+        01000410 CS 1 SOPInstanceStatus 0
+        01000420 DT 1 SOPAuthorizationDateTime 0
+        01000424 LT 1 SOPAuthorizationComment 0
+        01000426 LO 1 AuthorizationEquipmentCertificationNumber 0
+        04000005 US 1 MACIDNumber 0
+        04000010 UI 1 MACCalculationTransferSyntaxUID 0
+        04000015 CS 1 MACAlgorithm 0
+        04000020 AT 1-n DataElementsSigned 0
+        04000100 UI 1 DigitalSignatureUID 0
+        04000105 DT 1 DigitalSignatureDateTime 0
+        04000110 CS 1 CertificateType 0
+        04000115 OB 1 CertificateOfSigner 0
+        04000120 OB 1 Signature 0
+        04000305 CS 1 CertifiedTimestampType 0
+        04000310 OB 1 CertifiedTimestamp 0
+        04000401 SQ 1 DigitalSignaturePurposeCodeSequence 0
+        04000402 SQ 1 ReferencedDigitalSignatureSequence 0
+        04000403 SQ 1 ReferencedSOPInstanceMACSequence 0
+        04000404 OB 1 MAC 0
+        04000500 SQ 1 EncryptedAttributesSequence 0
+        04000510 UI 1 EncryptedContentTransferSyntaxUID 0
+        04000520 OB 1 EncryptedContent 0
+        04000550 SQ 1 ModifiedAttributesSequence 0
+        04000551 SQ 1 NonconformingModifiedAttributesSequence 0
+        04000552 OB 1 NonconformingDataElementValue 0
+        04000561 SQ 1 OriginalAttributesSequence 0
+        04000562 DT 1 AttributeModificationDateTime 0
+        04000563 LO 1 ModifyingSystem 0
+        04000564 LO 1 SourceOfPreviousValues 0
+        04000565 CS 1 ReasonForTheAttributeModification 0
+        04000600 CS 1 InstanceOriginStatus 0
+        10000010 US 3 RETIRED_EscapeTriplet 1
+        10000011 US 3 RETIRED_RunLengthTriplet 1
+        10000012 US 1 RETIRED_HuffmanTableSize 1
+        10000013 US 3 RETIRED_HuffmanTableTriplet 1
+        10000014 US 1 RETIRED_ShiftTableSize 1
+        10000015 US 3 RETIRED_ShiftTableTriplet 1
+        10100004 US 1-n RETIRED_ZonalMap 1
+        20000010 IS 1 NumberOfCopies 0
+        2000001E SQ 1 PrinterConfigurationSequence 0
+        20000020 CS 1 PrintPriority 0
+        20000030 CS 1 MediumType 0
+        20000040 CS 1 FilmDestination 0
+        20000050 LO 1 FilmSessionLabel 0
+        20000060 IS 1 MemoryAllocation 0
+        20000061 IS 1 MaximumMemoryAllocation 0
+        20000062 CS 1 RETIRED_ColorImagePrintingFlag 1
+        20000063 CS 1 RETIRED_CollationFlag 1
+        20000065 CS 1 RETIRED_AnnotationFlag 1
+        20000067 CS 1 RETIRED_ImageOverlayFlag 1
+        20000069 CS 1 RETIRED_PresentationLUTFlag 1
+        2000006A CS 1 RETIRED_ImageBoxPresentationLUTFlag 1
+        200000A0 US 1 MemoryBitDepth 0
+        200000A1 US 1 PrintingBitDepth 0
+        200000A2 SQ 1 MediaInstalledSequence 0
+        200000A4 SQ 1 OtherMediaAvailableSequence 0
+        200000A8 SQ 1 SupportedImageDisplayFormatsSequence 0
+        20000500 SQ 1 ReferencedFilmBoxSequence 0
+        20000510 SQ 1 RETIRED_ReferencedStoredPrintSequence 1
+        20100010 ST 1 ImageDisplayFormat 0
+        20100030 CS 1 AnnotationDisplayFormatID 0
+        20100040 CS 1 FilmOrientation 0
+        20100050 CS 1 FilmSizeID 0
+        20100052 CS 1 PrinterResolutionID 0
+        20100054 CS 1 DefaultPrinterResolutionID 0
+        20100060 CS 1 MagnificationType 0
+        20100080 CS 1 SmoothingType 0
+        201000A6 CS 1 DefaultMagnificationType 0
+        201000A7 CS 1-n OtherMagnificationTypesAvailable 0
+        201000A8 CS 1 DefaultSmoothingType 0
+        201000A9 CS 1-n OtherSmoothingTypesAvailable 0
+        20100100 CS 1 BorderDensity 0
+        20100110 CS 1 EmptyImageDensity 0
+        20100120 US 1 MinDensity 0
+        20100130 US 1 MaxDensity 0
+        20100140 CS 1 Trim 0
+        20100150 ST 1 ConfigurationInformation 0
+        20100152 LT 1 ConfigurationInformationDescription 0
+        20100154 IS 1 MaximumCollatedFilms 0
+        2010015E US 1 Illumination 0
+        20100160 US 1 ReflectedAmbientLight 0
+        20100376 DS 2 PrinterPixelSpacing 0
+        20100500 SQ 1 ReferencedFilmSessionSequence 0
+        20100510 SQ 1 ReferencedImageBoxSequence 0
+        20100520 SQ 1 ReferencedBasicAnnotationBoxSequence 0
+        20200010 US 1 ImageBoxPosition 0
+        20200020 CS 1 Polarity 0
+        20200030 DS 1 RequestedImageSize 0
+        20200040 CS 1 RequestedDecimateCropBehavior 0
+        20200050 CS 1 RequestedResolutionID 0
+        202000A0 CS 1 RequestedImageSizeFlag 0
+        202000A2 CS 1 DecimateCropResult 0
+        20200110 SQ 1 BasicGrayscaleImageSequence 0
+        20200111 SQ 1 BasicColorImageSequence 0
+        20200130 SQ 1 RETIRED_ReferencedImageOverlayBoxSequence 1
+        20200140 SQ 1 RETIRED_ReferencedVOILUTBoxSequence 1
+        20300010 US 1 AnnotationPosition 0
+        20300020 LO 1 TextString 0
+        20400010 SQ 1 RETIRED_ReferencedOverlayPlaneSequence 1
+        20400011 US 1-99 RETIRED_ReferencedOverlayPlaneGroups 1
+        20400020 SQ 1 RETIRED_OverlayPixelDataSequence 1
+        20400060 CS 1 RETIRED_OverlayMagnificationType 1
+        20400070 CS 1 RETIRED_OverlaySmoothingType 1
+        20400072 CS 1 RETIRED_OverlayOrImageMagnification 1
+        20400074 US 1 RETIRED_MagnifyToNumberOfColumns 1
+        20400080 CS 1 RETIRED_OverlayForegroundDensity 1
+        20400082 CS 1 RETIRED_OverlayBackgroundDensity 1
+        20400090 CS 1 RETIRED_OverlayMode 1
+        20400100 CS 1 RETIRED_ThresholdDensity 1
+        20400500 SQ 1 RETIRED_ReferencedImageBoxSequenceRetired 1
+        20500010 SQ 1 PresentationLUTSequence 0
+        20500020 CS 1 PresentationLUTShape 0
+        20500500 SQ 1 ReferencedPresentationLUTSequence 0
+        21000010 SH 1 RETIRED_PrintJobID 1
+        21000020 CS 1 ExecutionStatus 0
+        21000030 CS 1 ExecutionStatusInfo 0
+        21000040 DA 1 CreationDate 0
+        21000050 TM 1 CreationTime 0
+        21000070 AE 1 Originator 0
+        21000140 AE 1 DestinationAE 0
+        21000160 SH 1 OwnerID 0
+        21000170 IS 1 NumberOfFilms 0
+        21000500 SQ 1 RETIRED_ReferencedPrintJobSequencePullStoredPrint 1
+        21100010 CS 1 PrinterStatus 0
+        21100020 CS 1 PrinterStatusInfo 0
+        21100030 LO 1 PrinterName 0
+        21100099 SH 1 RETIRED_PrintQueueID 1
+        21200010 CS 1 RETIRED_QueueStatus 1
+        21200050 SQ 1 RETIRED_PrintJobDescriptionSequence 1
+        21200070 SQ 1 RETIRED_ReferencedPrintJobSequence 1
+        21300010 SQ 1 RETIRED_PrintManagementCapabilitiesSequence 1
+        21300015 SQ 1 RETIRED_PrinterCharacteristicsSequence 1
+        21300030 SQ 1 RETIRED_FilmBoxContentSequence 1
+        21300040 SQ 1 RETIRED_ImageBoxContentSequence 1
+        21300050 SQ 1 RETIRED_AnnotationContentSequence 1
+        21300060 SQ 1 RETIRED_ImageOverlayBoxContentSequence 1
+        21300080 SQ 1 RETIRED_PresentationLUTContentSequence 1
+        213000A0 SQ 1 ProposedStudySequence 0
+        213000C0 SQ 1 OriginalImageSequence 0
+        22000001 CS 1 LabelUsingInformationExtractedFromInstances 0
+        22000002 UT 1 LabelText 0
+        22000003 CS 1 LabelStyleSelection 0
+        22000004 LT 1 MediaDisposition 0
+        22000005 LT 1 BarcodeValue 0
+        22000006 CS 1 BarcodeSymbology 0
+        22000007 CS 1 AllowMediaSplitting 0
+        22000008 CS 1 IncludeNonDICOMObjects 0
+        22000009 CS 1 IncludeDisplayApplication 0
+        2200000A CS 1 PreserveCompositeInstancesAfterMediaCreation 0
+        2200000B US 1 TotalNumberOfPiecesOfMediaCreated 0
+        2200000C LO 1 RequestedMediaApplicationProfile 0
+        2200000D SQ 1 ReferencedStorageMediaSequence 0
+        2200000E AT 1-n FailureAttributes 0
+        2200000F CS 1 AllowLossyCompression 0
+        22000020 CS 1 RequestPriority 0
+        30020002 SH 1 RTImageLabel 0
+        30020003 LO 1 RTImageName 0
+        30020004 ST 1 RTImageDescription 0
+        3002000A CS 1 ReportedValuesOrigin 0
+        3002000C CS 1 RTImagePlane 0
+        3002000D DS 3 XRayImageReceptorTranslation 0
+        3002000E DS 1 XRayImageReceptorAngle 0
+        30020010 DS 6 RTImageOrientation 0
+        30020011 DS 2 ImagePlanePixelSpacing 0
+        30020012 DS 2 RTImagePosition 0
+        30020020 SH 1 RadiationMachineName 0
+        30020022 DS 1 RadiationMachineSAD 0
+        30020024 DS 1 RadiationMachineSSD 0
+        30020026 DS 1 RTImageSID 0
+        30020028 DS 1 SourceToReferenceObjectDistance 0
+        30020029 IS 1 FractionNumber 0
+        30020030 SQ 1 ExposureSequence 0
+        30020032 DS 1 MetersetExposure 0
+        30020034 DS 4 DiaphragmPosition 0
+        30020040 SQ 1 FluenceMapSequence 0
+        30020041 CS 1 FluenceDataSource 0
+        30020042 DS 1 FluenceDataScale 0
+        30020050 SQ 1 PrimaryFluenceModeSequence 0
+        30020051 CS 1 FluenceMode 0
+        30020052 SH 1 FluenceModeID 0
+        30040001 CS 1 DVHType 0
+        30040002 CS 1 DoseUnits 0
+        30040004 CS 1 DoseType 0
+        30040005 CS 1 SpatialTransformOfDose 0
+        30040006 LO 1 DoseComment 0
+        30040008 DS 3 NormalizationPoint 0
+        3004000A CS 1 DoseSummationType 0
+        3004000C DS 2-n GridFrameOffsetVector 0
+        3004000E DS 1 DoseGridScaling 0
+        30040010 SQ 1 RTDoseROISequence 0
+        30040012 DS 1 DoseValue 0
+        30040014 CS 1-3 TissueHeterogeneityCorrection 0
+        30040040 DS 3 DVHNormalizationPoint 0
+        30040042 DS 1 DVHNormalizationDoseValue 0
+        30040050 SQ 1 DVHSequence 0
+        30040052 DS 1 DVHDoseScaling 0
+        30040054 CS 1 DVHVolumeUnits 0
+        30040056 IS 1 DVHNumberOfBins 0
+        30040058 DS 2-2n DVHData 0
+        30040060 SQ 1 DVHReferencedROISequence 0
+        30040062 CS 1 DVHROIContributionType 0
+        30040070 DS 1 DVHMinimumDose 0
+        30040072 DS 1 DVHMaximumDose 0
+        30040074 DS 1 DVHMeanDose 0
+        30060002 SH 1 StructureSetLabel 0
+        30060004 LO 1 StructureSetName 0
+        30060006 ST 1 StructureSetDescription 0
+        30060008 DA 1 StructureSetDate 0
+        30060009 TM 1 StructureSetTime 0
+        30060010 SQ 1 ReferencedFrameOfReferenceSequence 0
+        30060012 SQ 1 RTReferencedStudySequence 0
+        30060014 SQ 1 RTReferencedSeriesSequence 0
+        30060016 SQ 1 ContourImageSequence 0
+        30060018 SQ 1 PredecessorStructureSetSequence 0
+        30060020 SQ 1 StructureSetROISequence 0
+        30060022 IS 1 ROINumber 0
+        30060024 UI 1 ReferencedFrameOfReferenceUID 0
+        30060026 LO 1 ROIName 0
+        30060028 ST 1 ROIDescription 0
+        3006002A IS 3 ROIDisplayColor 0
+        3006002C DS 1 ROIVolume 0
+        30060030 SQ 1 RTRelatedROISequence 0
+        30060033 CS 1 RTROIRelationship 0
+        30060036 CS 1 ROIGenerationAlgorithm 0
+        30060037 SQ 1 ROIDerivationAlgorithmIdentificationSequence 0
+        30060038 LO 1 ROIGenerationDescription 0
+        30060039 SQ 1 ROIContourSequence 0
+        30060040 SQ 1 ContourSequence 0
+        30060042 CS 1 ContourGeometricType 0
+        30060044 DS 1 RETIRED_ContourSlabThickness 1
+        30060045 DS 3 RETIRED_ContourOffsetVector 1
+        30060046 IS 1 NumberOfContourPoints 0
+        30060048 IS 1 ContourNumber 0
+        30060049 IS 1-n RETIRED_AttachedContours 1
+        3006004A SQ 1 SourcePixelPlanesCharacteristicsSequence 0
+        30060050 DS 3-3n ContourData 0
+        30060080 SQ 1 RTROIObservationsSequence 0
+        30060082 IS 1 ObservationNumber 0
+        30060084 IS 1 ReferencedROINumber 0
+        30060085 SH 1 ROIObservationLabel 0
+        30060086 SQ 1 RTROIIdentificationCodeSequence 0
+        30060088 ST 1 ROIObservationDescription 0
+        300600A0 SQ 1 RelatedRTROIObservationsSequence 0
+        300600A4 CS 1 RTROIInterpretedType 0
+        300600A6 PN 1 ROIInterpreter 0
+        300600B0 SQ 1 ROIPhysicalPropertiesSequence 0
+        300600B2 CS 1 ROIPhysicalProperty 0
+        300600B4 DS 1 ROIPhysicalPropertyValue 0
+        300600B6 SQ 1 ROIElementalCompositionSequence 0
+        300600B7 US 1 ROIElementalCompositionAtomicNumber 0
+        300600B8 FL 1 ROIElementalCompositionAtomicMassFraction 0
+        300600B9 SQ 1 RETIRED_AdditionalRTROIIdentificationCodeSequence 1
+        300600C0 SQ 1 RETIRED_FrameOfReferenceRelationshipSequence 1
+        300600C2 UI 1 RETIRED_RelatedFrameOfReferenceUID 1
+        300600C4 CS 1 RETIRED_FrameOfReferenceTransformationType 1
+        300600C6 DS 16 FrameOfReferenceTransformationMatrix 0
+        300600C8 LO 1 FrameOfReferenceTransformationComment 0
+        300600C9 SQ 1 PatientLocationCoordinatesSequence 0
+        300600CA SQ 1 PatientLocationCoordinatesCodeSequence 0
+        300600CB SQ 1 PatientSupportPositionSequence 0
+        30080010 SQ 1 MeasuredDoseReferenceSequence 0
+        30080012 ST 1 MeasuredDoseDescription 0
+        30080014 CS 1 MeasuredDoseType 0
+        30080016 DS 1 MeasuredDoseValue 0
+        30080020 SQ 1 TreatmentSessionBeamSequence 0
+        30080021 SQ 1 TreatmentSessionIonBeamSequence 0
+        30080022 IS 1 CurrentFractionNumber 0
+        30080024 DA 1 TreatmentControlPointDate 0
+        30080025 TM 1 TreatmentControlPointTime 0
+        3008002A CS 1 TreatmentTerminationStatus 0
+        3008002B SH 1 TreatmentTerminationCode 0
+        3008002C CS 1 TreatmentVerificationStatus 0
+        30080030 SQ 1 ReferencedTreatmentRecordSequence 0
+        30080032 DS 1 SpecifiedPrimaryMeterset 0
+        30080033 DS 1 SpecifiedSecondaryMeterset 0
+        30080036 DS 1 DeliveredPrimaryMeterset 0
+        30080037 DS 1 DeliveredSecondaryMeterset 0
+        3008003A DS 1 SpecifiedTreatmentTime 0
+        3008003B DS 1 DeliveredTreatmentTime 0
+        30080040 SQ 1 ControlPointDeliverySequence 0
+        30080041 SQ 1 IonControlPointDeliverySequence 0
+        30080042 DS 1 SpecifiedMeterset 0
+        30080044 DS 1 DeliveredMeterset 0
+        30080045 FL 1 MetersetRateSet 0
+        30080046 FL 1 MetersetRateDelivered 0
+        30080047 FL 1-n ScanSpotMetersetsDelivered 0
+        30080048 DS 1 DoseRateDelivered 0
+        30080050 SQ 1 TreatmentSummaryCalculatedDoseReferenceSequence 0
+        30080052 DS 1 CumulativeDoseToDoseReference 0
+        30080054 DA 1 FirstTreatmentDate 0
+        30080056 DA 1 MostRecentTreatmentDate 0
+        3008005A IS 1 NumberOfFractionsDelivered 0
+        30080060 SQ 1 OverrideSequence 0
+        30080061 AT 1 ParameterSequencePointer 0
+        30080062 AT 1 OverrideParameterPointer 0
+        30080063 IS 1 ParameterItemIndex 0
+        30080064 IS 1 MeasuredDoseReferenceNumber 0
+        30080065 AT 1 ParameterPointer 0
+        30080066 ST 1 OverrideReason 0
+        30080067 US 1 ParameterValueNumber 0
+        30080068 SQ 1 CorrectedParameterSequence 0
+        3008006A FL 1 CorrectionValue 0
+        30080070 SQ 1 CalculatedDoseReferenceSequence 0
+        30080072 IS 1 CalculatedDoseReferenceNumber 0
+        30080074 ST 1 CalculatedDoseReferenceDescription 0
+        30080076 DS 1 CalculatedDoseReferenceDoseValue 0
+        30080078 DS 1 StartMeterset 0
+        3008007A DS 1 EndMeterset 0
+        30080080 SQ 1 ReferencedMeasuredDoseReferenceSequence 0
+        30080082 IS 1 ReferencedMeasuredDoseReferenceNumber 0
+        30080090 SQ 1 ReferencedCalculatedDoseReferenceSequence 0
+        30080092 IS 1 ReferencedCalculatedDoseReferenceNumber 0
+        300800A0 SQ 1 BeamLimitingDeviceLeafPairsSequence 0
+        300800B0 SQ 1 RecordedWedgeSequence 0
+        300800C0 SQ 1 RecordedCompensatorSequence 0
+        300800D0 SQ 1 RecordedBlockSequence 0
+        300800D1 SQ 1 RecordedBlockSlabSequence 0
+        300800E0 SQ 1 TreatmentSummaryMeasuredDoseReferenceSequence 0
+        300800F0 SQ 1 RecordedSnoutSequence 0
+        300800F2 SQ 1 RecordedRangeShifterSequence 0
+        300800F4 SQ 1 RecordedLateralSpreadingDeviceSequence 0
+        300800F6 SQ 1 RecordedRangeModulatorSequence 0
+        30080100 SQ 1 RecordedSourceSequence 0
+        30080105 LO 1 SourceSerialNumber 0
+        30080110 SQ 1 TreatmentSessionApplicationSetupSequence 0
+        30080116 CS 1 ApplicationSetupCheck 0
+        30080120 SQ 1 RecordedBrachyAccessoryDeviceSequence 0
+        30080122 IS 1 ReferencedBrachyAccessoryDeviceNumber 0
+        30080130 SQ 1 RecordedChannelSequence 0
+        30080132 DS 1 SpecifiedChannelTotalTime 0
+        30080134 DS 1 DeliveredChannelTotalTime 0
+        30080136 IS 1 SpecifiedNumberOfPulses 0
+        30080138 IS 1 DeliveredNumberOfPulses 0
+        3008013A DS 1 SpecifiedPulseRepetitionInterval 0
+        3008013C DS 1 DeliveredPulseRepetitionInterval 0
+        30080140 SQ 1 RecordedSourceApplicatorSequence 0
+        30080142 IS 1 ReferencedSourceApplicatorNumber 0
+        30080150 SQ 1 RecordedChannelShieldSequence 0
+        30080152 IS 1 ReferencedChannelShieldNumber 0
+        30080160 SQ 1 BrachyControlPointDeliveredSequence 0
+        30080162 DA 1 SafePositionExitDate 0
+        30080164 TM 1 SafePositionExitTime 0
+        30080166 DA 1 SafePositionReturnDate 0
+        30080168 TM 1 SafePositionReturnTime 0
+        30080171 SQ 1 PulseSpecificBrachyControlPointDeliveredSequence 0
+        30080172 US 1 PulseNumber 0
+        30080173 SQ 1 BrachyPulseControlPointDeliveredSequence 0
+        30080200 CS 1 CurrentTreatmentStatus 0
+        30080202 ST 1 TreatmentStatusComment 0
+        30080220 SQ 1 FractionGroupSummarySequence 0
+        30080223 IS 1 ReferencedFractionNumber 0
+        30080224 CS 1 FractionGroupType 0
+        30080230 CS 1 BeamStopperPosition 0
+        30080240 SQ 1 FractionStatusSummarySequence 0
+        30080250 DA 1 TreatmentDate 0
+        30080251 TM 1 TreatmentTime 0
+        300A0002 SH 1 RTPlanLabel 0
+        300A0003 LO 1 RTPlanName 0
+        300A0004 ST 1 RTPlanDescription 0
+        300A0006 DA 1 RTPlanDate 0
+        300A0007 TM 1 RTPlanTime 0
+        300A0009 LO 1-n TreatmentProtocols 0
+        300A000A CS 1 PlanIntent 0
+        300A000B LO 1-n RETIRED_TreatmentSites 1
+        300A000C CS 1 RTPlanGeometry 0
+        300A000E ST 1 PrescriptionDescription 0
+        300A0010 SQ 1 DoseReferenceSequence 0
+        300A0012 IS 1 DoseReferenceNumber 0
+        300A0013 UI 1 DoseReferenceUID 0
+        300A0014 CS 1 DoseReferenceStructureType 0
+        300A0015 CS 1 NominalBeamEnergyUnit 0
+        300A0016 LO 1 DoseReferenceDescription 0
+        300A0018 DS 3 DoseReferencePointCoordinates 0
+        300A001A DS 1 NominalPriorDose 0
+        300A0020 CS 1 DoseReferenceType 0
+        300A0021 DS 1 ConstraintWeight 0
+        300A0022 DS 1 DeliveryWarningDose 0
+        300A0023 DS 1 DeliveryMaximumDose 0
+        300A0025 DS 1 TargetMinimumDose 0
+        300A0026 DS 1 TargetPrescriptionDose 0
+        300A0027 DS 1 TargetMaximumDose 0
+        300A0028 DS 1 TargetUnderdoseVolumeFraction 0
+        300A002A DS 1 OrganAtRiskFullVolumeDose 0
+        300A002B DS 1 OrganAtRiskLimitDose 0
+        300A002C DS 1 OrganAtRiskMaximumDose 0
+        300A002D DS 1 OrganAtRiskOverdoseVolumeFraction 0
+        300A0040 SQ 1 ToleranceTableSequence 0
+        300A0042 IS 1 ToleranceTableNumber 0
+        300A0043 SH 1 ToleranceTableLabel 0
+        300A0044 DS 1 GantryAngleTolerance 0
+        300A0046 DS 1 BeamLimitingDeviceAngleTolerance 0
+        300A0048 SQ 1 BeamLimitingDeviceToleranceSequence 0
+        300A004A DS 1 BeamLimitingDevicePositionTolerance 0
+        300A004B FL 1 SnoutPositionTolerance 0
+        300A004C DS 1 PatientSupportAngleTolerance 0
+        300A004E DS 1 TableTopEccentricAngleTolerance 0
+        300A004F FL 1 TableTopPitchAngleTolerance 0
+        300A0050 FL 1 TableTopRollAngleTolerance 0
+        300A0051 DS 1 TableTopVerticalPositionTolerance 0
+        300A0052 DS 1 TableTopLongitudinalPositionTolerance 0
+        300A0053 DS 1 TableTopLateralPositionTolerance 0
+        300A0055 CS 1 RTPlanRelationship 0
+        300A0070 SQ 1 FractionGroupSequence 0
+        300A0071 IS 1 FractionGroupNumber 0
+        300A0072 LO 1 FractionGroupDescription 0
+        300A0078 IS 1 NumberOfFractionsPlanned 0
+        300A0079 IS 1 NumberOfFractionPatternDigitsPerDay 0
+        300A007A IS 1 RepeatFractionCycleLength 0
+        300A007B LT 1 FractionPattern 0
+        300A0080 IS 1 NumberOfBeams 0
+        300A0082 DS 3 RETIRED_BeamDoseSpecificationPoint 1
+        300A0083 UI 1 ReferencedDoseReferenceUID 0
+        300A0084 DS 1 BeamDose 0
+        300A0086 DS 1 BeamMeterset 0
+        300A0088 FL 1 BeamDosePointDepth 0
+        300A0089 FL 1 BeamDosePointEquivalentDepth 0
+        300A008A FL 1 BeamDosePointSSD 0
+        300A008B CS 1 BeamDoseMeaning 0
+        300A008C SQ 1 BeamDoseVerificationControlPointSequence 0
+        300A008D FL 1 RETIRED_AverageBeamDosePointDepth 1
+        300A008E FL 1 RETIRED_AverageBeamDosePointEquivalentDepth 1
+        300A008F FL 1 RETIRED_AverageBeamDosePointSSD 1
+        300A0090 CS 1 BeamDoseType 0
+        300A0091 DS 1 AlternateBeamDose 0
+        300A0092 CS 1 AlternateBeamDoseType 0
+        300A0093 CS 1 DepthValueAveragingFlag 0
+        300A0094 DS 1 BeamDosePointSourceToExternalContourDistance 0
+        300A00A0 IS 1 NumberOfBrachyApplicationSetups 0
+        300A00A2 DS 3 BrachyApplicationSetupDoseSpecificationPoint 0
+        300A00A4 DS 1 BrachyApplicationSetupDose 0
+        300A00B0 SQ 1 BeamSequence 0
+        300A00B2 SH 1 TreatmentMachineName 0
+        300A00B3 CS 1 PrimaryDosimeterUnit 0
+        300A00B4 DS 1 SourceAxisDistance 0
+        300A00B6 SQ 1 BeamLimitingDeviceSequence 0
+        300A00B8 CS 1 RTBeamLimitingDeviceType 0
+        300A00BA DS 1 SourceToBeamLimitingDeviceDistance 0
+        300A00BB FL 1 IsocenterToBeamLimitingDeviceDistance 0
+        300A00BC IS 1 NumberOfLeafJawPairs 0
+        300A00BE DS 3-n LeafPositionBoundaries 0
+        300A00C0 IS 1 BeamNumber 0
+        300A00C2 LO 1 BeamName 0
+        300A00C3 ST 1 BeamDescription 0
+        300A00C4 CS 1 BeamType 0
+        300A00C5 FD 1 BeamDeliveryDurationLimit 0
+        300A00C6 CS 1 RadiationType 0
+        300A00C7 CS 1 HighDoseTechniqueType 0
+        300A00C8 IS 1 ReferenceImageNumber 0
+        300A00CA SQ 1 PlannedVerificationImageSequence 0
+        300A00CC LO 1-n ImagingDeviceSpecificAcquisitionParameters 0
+        300A00CE CS 1 TreatmentDeliveryType 0
+        300A00D0 IS 1 NumberOfWedges 0
+        300A00D1 SQ 1 WedgeSequence 0
+        300A00D2 IS 1 WedgeNumber 0
+        300A00D3 CS 1 WedgeType 0
+        300A00D4 SH 1 WedgeID 0
+        300A00D5 IS 1 WedgeAngle 0
+        300A00D6 DS 1 WedgeFactor 0
+        300A00D7 FL 1 TotalWedgeTrayWaterEquivalentThickness 0
+        300A00D8 DS 1 WedgeOrientation 0
+        300A00D9 FL 1 IsocenterToWedgeTrayDistance 0
+        300A00DA DS 1 SourceToWedgeTrayDistance 0
+        300A00DB FL 1 WedgeThinEdgePosition 0
+        300A00DC SH 1 BolusID 0
+        300A00DD ST 1 BolusDescription 0
+        300A00DE DS 1 EffectiveWedgeAngle 0
+        300A00E0 IS 1 NumberOfCompensators 0
+        300A00E1 SH 1 MaterialID 0
+        300A00E2 DS 1 TotalCompensatorTrayFactor 0
+        300A00E3 SQ 1 CompensatorSequence 0
+        300A00E4 IS 1 CompensatorNumber 0
+        300A00E5 SH 1 CompensatorID 0
+        300A00E6 DS 1 SourceToCompensatorTrayDistance 0
+        300A00E7 IS 1 CompensatorRows 0
+        300A00E8 IS 1 CompensatorColumns 0
+        300A00E9 DS 2 CompensatorPixelSpacing 0
+        300A00EA DS 2 CompensatorPosition 0
+        300A00EB DS 1-n CompensatorTransmissionData 0
+        300A00EC DS 1-n CompensatorThicknessData 0
+        300A00ED IS 1 NumberOfBoli 0
+        300A00EE CS 1 CompensatorType 0
+        300A00EF SH 1 CompensatorTrayID 0
+        300A00F0 IS 1 NumberOfBlocks 0
+        300A00F2 DS 1 TotalBlockTrayFactor 0
+        300A00F3 FL 1 TotalBlockTrayWaterEquivalentThickness 0
+        300A00F4 SQ 1 BlockSequence 0
+        300A00F5 SH 1 BlockTrayID 0
+        300A00F6 DS 1 SourceToBlockTrayDistance 0
+        300A00F7 FL 1 IsocenterToBlockTrayDistance 0
+        300A00F8 CS 1 BlockType 0
+        300A00F9 LO 1 AccessoryCode 0
+        300A00FA CS 1 BlockDivergence 0
+        300A00FB CS 1 BlockMountingPosition 0
+        300A00FC IS 1 BlockNumber 0
+        300A00FE LO 1 BlockName 0
+        300A0100 DS 1 BlockThickness 0
+        300A0102 DS 1 BlockTransmission 0
+        300A0104 IS 1 BlockNumberOfPoints 0
+        300A0106 DS 2-2n BlockData 0
+        300A0107 SQ 1 ApplicatorSequence 0
+        300A0108 SH 1 ApplicatorID 0
+        300A0109 CS 1 ApplicatorType 0
+        300A010A LO 1 ApplicatorDescription 0
+        300A010C DS 1 CumulativeDoseReferenceCoefficient 0
+        300A010E DS 1 FinalCumulativeMetersetWeight 0
+        300A0110 IS 1 NumberOfControlPoints 0
+        300A0111 SQ 1 ControlPointSequence 0
+        300A0112 IS 1 ControlPointIndex 0
+        300A0114 DS 1 NominalBeamEnergy 0
+        300A0115 DS 1 DoseRateSet 0
+        300A0116 SQ 1 WedgePositionSequence 0
+        300A0118 CS 1 WedgePosition 0
+        300A011A SQ 1 BeamLimitingDevicePositionSequence 0
+        300A011C DS 2-2n LeafJawPositions 0
+        300A011E DS 1 GantryAngle 0
+        300A011F CS 1 GantryRotationDirection 0
+        300A0120 DS 1 BeamLimitingDeviceAngle 0
+        300A0121 CS 1 BeamLimitingDeviceRotationDirection 0
+        300A0122 DS 1 PatientSupportAngle 0
+        300A0123 CS 1 PatientSupportRotationDirection 0
+        300A0124 DS 1 TableTopEccentricAxisDistance 0
+        300A0125 DS 1 TableTopEccentricAngle 0
+        300A0126 CS 1 TableTopEccentricRotationDirection 0
+        300A0128 DS 1 TableTopVerticalPosition 0
+        300A0129 DS 1 TableTopLongitudinalPosition 0
+        300A012A DS 1 TableTopLateralPosition 0
+        300A012C DS 3 IsocenterPosition 0
+        300A012E DS 3 SurfaceEntryPoint 0
+        300A0130 DS 1 SourceToSurfaceDistance 0
+        300A0131 FL 1 AverageBeamDosePointSourceToExternalContourDistance 0
+        300A0132 FL 1 SourceToExternalContourDistance 0
+        300A0133 FL 3 ExternalContourEntryPoint 0
+        300A0134 DS 1 CumulativeMetersetWeight 0
+        300A0140 FL 1 TableTopPitchAngle 0
+        300A0142 CS 1 TableTopPitchRotationDirection 0
+        300A0144 FL 1 TableTopRollAngle 0
+        300A0146 CS 1 TableTopRollRotationDirection 0
+        300A0148 FL 1 HeadFixationAngle 0
+        300A014A FL 1 GantryPitchAngle 0
+        300A014C CS 1 GantryPitchRotationDirection 0
+        300A014E FL 1 GantryPitchAngleTolerance 0
+        300A0150 CS 1 FixationEye 0
+        300A0151 DS 1 ChairHeadFramePosition 0
+        300A0152 DS 1 HeadFixationAngleTolerance 0
+        300A0153 DS 1 ChairHeadFramePositionTolerance 0
+        300A0154 DS 1 FixationLightAzimuthalAngleTolerance 0
+        300A0155 DS 1 FixationLightPolarAngleTolerance 0
+        300A0180 SQ 1 PatientSetupSequence 0
+        300A0182 IS 1 PatientSetupNumber 0
+        300A0183 LO 1 PatientSetupLabel 0
+        300A0184 LO 1 PatientAdditionalPosition 0
+        300A0190 SQ 1 FixationDeviceSequence 0
+        300A0192 CS 1 FixationDeviceType 0
+        300A0194 SH 1 FixationDeviceLabel 0
+        300A0196 ST 1 FixationDeviceDescription 0
+        300A0198 SH 1 FixationDevicePosition 0
+        300A0199 FL 1 FixationDevicePitchAngle 0
+        300A019A FL 1 FixationDeviceRollAngle 0
+        300A01A0 SQ 1 ShieldingDeviceSequence 0
+        300A01A2 CS 1 ShieldingDeviceType 0
+        300A01A4 SH 1 ShieldingDeviceLabel 0
+        300A01A6 ST 1 ShieldingDeviceDescription 0
+        300A01A8 SH 1 ShieldingDevicePosition 0
+        300A01B0 CS 1 SetupTechnique 0
+        300A01B2 ST 1 SetupTechniqueDescription 0
+        300A01B4 SQ 1 SetupDeviceSequence 0
+        300A01B6 CS 1 SetupDeviceType 0
+        300A01B8 SH 1 SetupDeviceLabel 0
+        300A01BA ST 1 SetupDeviceDescription 0
+        300A01BC DS 1 SetupDeviceParameter 0
+        300A01D0 ST 1 SetupReferenceDescription 0
+        300A01D2 DS 1 TableTopVerticalSetupDisplacement 0
+        300A01D4 DS 1 TableTopLongitudinalSetupDisplacement 0
+        300A01D6 DS 1 TableTopLateralSetupDisplacement 0
+        300A0200 CS 1 BrachyTreatmentTechnique 0
+        300A0202 CS 1 BrachyTreatmentType 0
+        300A0206 SQ 1 TreatmentMachineSequence 0
+        300A0210 SQ 1 SourceSequence 0
+        300A0212 IS 1 SourceNumber 0
+        300A0214 CS 1 SourceType 0
+        300A0216 LO 1 SourceManufacturer 0
+        300A0218 DS 1 ActiveSourceDiameter 0
+        300A021A DS 1 ActiveSourceLength 0
+        300A021B SH 1 SourceModelID 0
+        300A021C LO 1 SourceDescription 0
+        300A0222 DS 1 SourceEncapsulationNominalThickness 0
+        300A0224 DS 1 SourceEncapsulationNominalTransmission 0
+        300A0226 LO 1 SourceIsotopeName 0
+        300A0228 DS 1 SourceIsotopeHalfLife 0
+        300A0229 CS 1 SourceStrengthUnits 0
+        300A022A DS 1 ReferenceAirKermaRate 0
+        300A022B DS 1 SourceStrength 0
+        300A022C DA 1 SourceStrengthReferenceDate 0
+        300A022E TM 1 SourceStrengthReferenceTime 0
+        300A0230 SQ 1 ApplicationSetupSequence 0
+        300A0232 CS 1 ApplicationSetupType 0
+        300A0234 IS 1 ApplicationSetupNumber 0
+        300A0236 LO 1 ApplicationSetupName 0
+        300A0238 LO 1 ApplicationSetupManufacturer 0
+        300A0240 IS 1 TemplateNumber 0
+        300A0242 SH 1 TemplateType 0
+        300A0244 LO 1 TemplateName 0
+        300A0250 DS 1 TotalReferenceAirKerma 0
+        300A0260 SQ 1 BrachyAccessoryDeviceSequence 0
+        300A0262 IS 1 BrachyAccessoryDeviceNumber 0
+        300A0263 SH 1 BrachyAccessoryDeviceID 0
+        300A0264 CS 1 BrachyAccessoryDeviceType 0
+        300A0266 LO 1 BrachyAccessoryDeviceName 0
+        300A026A DS 1 BrachyAccessoryDeviceNominalThickness 0
+        300A026C DS 1 BrachyAccessoryDeviceNominalTransmission 0
+        300A0271 DS 1 ChannelEffectiveLength 0
+        300A0272 DS 1 ChannelInnerLength 0
+        300A0273 SH 1 AfterloaderChannelID 0
+        300A0274 DS 1 SourceApplicatorTipLength 0
+        300A0280 SQ 1 ChannelSequence 0
+        300A0282 IS 1 ChannelNumber 0
+        300A0284 DS 1 ChannelLength 0
+        300A0286 DS 1 ChannelTotalTime 0
+        300A0288 CS 1 SourceMovementType 0
+        300A028A IS 1 NumberOfPulses 0
+        300A028C DS 1 PulseRepetitionInterval 0
+        300A0290 IS 1 SourceApplicatorNumber 0
+        300A0291 SH 1 SourceApplicatorID 0
+        300A0292 CS 1 SourceApplicatorType 0
+        300A0294 LO 1 SourceApplicatorName 0
+        300A0296 DS 1 SourceApplicatorLength 0
+        300A0298 LO 1 SourceApplicatorManufacturer 0
+        300A029C DS 1 SourceApplicatorWallNominalThickness 0
+        300A029E DS 1 SourceApplicatorWallNominalTransmission 0
+        300A02A0 DS 1 SourceApplicatorStepSize 0
+        300A02A1 IS 1 ApplicatorShapeReferencedROINumber 0
+        300A02A2 IS 1 TransferTubeNumber 0
+        300A02A4 DS 1 TransferTubeLength 0
+        300A02B0 SQ 1 ChannelShieldSequence 0
+        300A02B2 IS 1 ChannelShieldNumber 0
+        300A02B3 SH 1 ChannelShieldID 0
+        300A02B4 LO 1 ChannelShieldName 0
+        300A02B8 DS 1 ChannelShieldNominalThickness 0
+        300A02BA DS 1 ChannelShieldNominalTransmission 0
+        300A02C8 DS 1 FinalCumulativeTimeWeight 0
+        300A02D0 SQ 1 BrachyControlPointSequence 0
+        300A02D2 DS 1 ControlPointRelativePosition 0
+        300A02D4 DS 3 ControlPoint3DPosition 0
+        300A02D6 DS 1 CumulativeTimeWeight 0
+        300A02E0 CS 1 CompensatorDivergence 0
+        300A02E1 CS 1 CompensatorMountingPosition 0
+        300A02E2 DS 1-n SourceToCompensatorDistance 0
+        300A02E3 FL 1 TotalCompensatorTrayWaterEquivalentThickness 0
+        300A02E4 FL 1 IsocenterToCompensatorTrayDistance 0
+        300A02E5 FL 1 CompensatorColumnOffset 0
+        300A02E6 FL 1-n IsocenterToCompensatorDistances 0
+        300A02E7 FL 1 CompensatorRelativeStoppingPowerRatio 0
+        300A02E8 FL 1 CompensatorMillingToolDiameter 0
+        300A02EA SQ 1 IonRangeCompensatorSequence 0
+        300A02EB LT 1 CompensatorDescription 0
+        300A0302 IS 1 RadiationMassNumber 0
+        300A0304 IS 1 RadiationAtomicNumber 0
+        300A0306 SS 1 RadiationChargeState 0
+        300A0308 CS 1 ScanMode 0
+        300A0309 CS 1 ModulatedScanModeType 0
+        300A030A FL 2 VirtualSourceAxisDistances 0
+        300A030C SQ 1 SnoutSequence 0
+        300A030D FL 1 SnoutPosition 0
+        300A030F SH 1 SnoutID 0
+        300A0312 IS 1 NumberOfRangeShifters 0
+        300A0314 SQ 1 RangeShifterSequence 0
+        300A0316 IS 1 RangeShifterNumber 0
+        300A0318 SH 1 RangeShifterID 0
+        300A0320 CS 1 RangeShifterType 0
+        300A0322 LO 1 RangeShifterDescription 0
+        300A0330 IS 1 NumberOfLateralSpreadingDevices 0
+        300A0332 SQ 1 LateralSpreadingDeviceSequence 0
+        300A0334 IS 1 LateralSpreadingDeviceNumber 0
+        300A0336 SH 1 LateralSpreadingDeviceID 0
+        300A0338 CS 1 LateralSpreadingDeviceType 0
+        300A033A LO 1 LateralSpreadingDeviceDescription 0
+        300A033C FL 1 LateralSpreadingDeviceWaterEquivalentThickness 0
+        300A0340 IS 1 NumberOfRangeModulators 0
+        300A0342 SQ 1 RangeModulatorSequence 0
+        300A0344 IS 1 RangeModulatorNumber 0
+        300A0346 SH 1 RangeModulatorID 0
+        300A0348 CS 1 RangeModulatorType 0
+        300A034A LO 1 RangeModulatorDescription 0
+        300A034C SH 1 BeamCurrentModulationID 0
+        300A0350 CS 1 PatientSupportType 0
+        300A0352 SH 1 PatientSupportID 0
+        300A0354 LO 1 PatientSupportAccessoryCode 0
+        300A0355 LO 1 TrayAccessoryCode 0
+        300A0356 FL 1 FixationLightAzimuthalAngle 0
+        300A0358 FL 1 FixationLightPolarAngle 0
+        300A035A FL 1 MetersetRate 0
+        300A0360 SQ 1 RangeShifterSettingsSequence 0
+        300A0362 LO 1 RangeShifterSetting 0
+        300A0364 FL 1 IsocenterToRangeShifterDistance 0
+        300A0366 FL 1 RangeShifterWaterEquivalentThickness 0
+        300A0370 SQ 1 LateralSpreadingDeviceSettingsSequence 0
+        300A0372 LO 1 LateralSpreadingDeviceSetting 0
+        300A0374 FL 1 IsocenterToLateralSpreadingDeviceDistance 0
+        300A0380 SQ 1 RangeModulatorSettingsSequence 0
+        300A0382 FL 1 RangeModulatorGatingStartValue 0
+        300A0384 FL 1 RangeModulatorGatingStopValue 0
+        300A0386 FL 1 RangeModulatorGatingStartWaterEquivalentThickness 0
+        300A0388 FL 1 RangeModulatorGatingStopWaterEquivalentThickness 0
+        300A038A FL 1 IsocenterToRangeModulatorDistance 0
+        300A038F FL 1-n ScanSpotTimeOffset 0
+        300A0390 SH 1 ScanSpotTuneID 0
+        300A0391 IS 1-n ScanSpotPrescribedIndices 0
+        300A0392 IS 1 NumberOfScanSpotPositions 0
+        300A0393 CS 1 ScanSpotReordered 0
+        300A0394 FL 1-n ScanSpotPositionMap 0
+        300A0395 CS 1 ScanSpotReorderingAllowed 0
+        300A0396 FL 1-n ScanSpotMetersetWeights 0
+        300A0398 FL 2 ScanningSpotSize 0
+        300A0399 FL 2-2n ScanSpotSizesDelivered 0
+        300A039A IS 1 NumberOfPaintings 0
+        300A03A0 SQ 1 IonToleranceTableSequence 0
+        300A03A2 SQ 1 IonBeamSequence 0
+        300A03A4 SQ 1 IonBeamLimitingDeviceSequence 0
+        300A03A6 SQ 1 IonBlockSequence 0
+        300A03A8 SQ 1 IonControlPointSequence 0
+        300A03AA SQ 1 IonWedgeSequence 0
+        300A03AC SQ 1 IonWedgePositionSequence 0
+        300A0401 SQ 1 ReferencedSetupImageSequence 0
+        300A0402 ST 1 SetupImageComment 0
+        300A0410 SQ 1 MotionSynchronizationSequence 0
+        300A0412 FL 3 ControlPointOrientation 0
+        300A0420 SQ 1 GeneralAccessorySequence 0
+        300A0421 SH 1 GeneralAccessoryID 0
+        300A0422 ST 1 GeneralAccessoryDescription 0
+        300A0423 CS 1 GeneralAccessoryType 0
+        300A0424 IS 1 GeneralAccessoryNumber 0
+        300A0425 FL 1 SourceToGeneralAccessoryDistance 0
+        300A0426 DS 1 IsocenterToGeneralAccessoryDistance 0
+        300A0431 SQ 1 ApplicatorGeometrySequence 0
+        300A0432 CS 1 ApplicatorApertureShape 0
+        300A0433 FL 1 ApplicatorOpening 0
+        300A0434 FL 1 ApplicatorOpeningX 0
+        300A0435 FL 1 ApplicatorOpeningY 0
+        300A0436 FL 1 SourceToApplicatorMountingPositionDistance 0
+        300A0440 IS 1 NumberOfBlockSlabItems 0
+        300A0441 SQ 1 BlockSlabSequence 0
+        300A0442 DS 1 BlockSlabThickness 0
+        300A0443 US 1 BlockSlabNumber 0
+        300A0450 SQ 1 DeviceMotionControlSequence 0
+        300A0451 CS 1 DeviceMotionExecutionMode 0
+        300A0452 CS 1 DeviceMotionObservationMode 0
+        300A0453 SQ 1 DeviceMotionParameterCodeSequence 0
+        300A0501 FL 1 DistalDepthFraction 0
+        300A0502 FL 1 DistalDepth 0
+        300A0503 FL 2 NominalRangeModulationFractions 0
+        300A0504 FL 2 NominalRangeModulatedRegionDepths 0
+        300A0505 SQ 1 DepthDoseParametersSequence 0
+        300A0506 SQ 1 DeliveredDepthDoseParametersSequence 0
+        300A0507 FL 1 DeliveredDistalDepthFraction 0
+        300A0508 FL 1 DeliveredDistalDepth 0
+        300A0509 FL 2 DeliveredNominalRangeModulationFractions 0
+        300A0510 FL 2 DeliveredNominalRangeModulatedRegionDepths 0
+        300A0511 CS 1 DeliveredReferenceDoseDefinition 0
+        300A0512 CS 1 ReferenceDoseDefinition 0
+        300A0600 US 1 RTControlPointIndex 0
+        300A0601 US 1 RadiationGenerationModeIndex 0
+        300A0602 US 1 ReferencedDefinedDeviceIndex 0
+        300A0603 US 1 RadiationDoseIdentificationIndex 0
+        300A0604 US 1 NumberOfRTControlPoints 0
+        300A0605 US 1 ReferencedRadiationGenerationModeIndex 0
+        300A0606 US 1 TreatmentPositionIndex 0
+        300A0607 US 1 ReferencedDeviceIndex 0
+        300A0608 LO 1 TreatmentPositionGroupLabel 0
+        300A0609 UI 1 TreatmentPositionGroupUID 0
+        300A060A SQ 1 TreatmentPositionGroupSequence 0
+        300A060B US 1 ReferencedTreatmentPositionIndex 0
+        300A060C US 1 ReferencedRadiationDoseIdentificationIndex 0
+        300A060D FD 1 RTAccessoryHolderWaterEquivalentThickness 0
+        300A060E US 1 ReferencedRTAccessoryHolderDeviceIndex 0
+        300A060F CS 1 RTAccessoryHolderSlotExistenceFlag 0
+        300A0610 SQ 1 RTAccessoryHolderSlotSequence 0
+        300A0611 LO 1 RTAccessoryHolderSlotID 0
+        300A0612 FD 1 RTAccessoryHolderSlotDistance 0
+        300A0613 FD 1 RTAccessorySlotDistance 0
+        300A0614 SQ 1 RTAccessoryHolderDefinitionSequence 0
+        300A0615 LO 1 RTAccessoryDeviceSlotID 0
+        300A0616 SQ 1 RTRadiationSequence 0
+        300A0617 SQ 1 RadiationDoseSequence 0
+        300A0618 SQ 1 RadiationDoseIdentificationSequence 0
+        300A0619 LO 1 RadiationDoseIdentificationLabel 0
+        300A061A CS 1 ReferenceDoseType 0
+        300A061B CS 1 PrimaryDoseValueIndicator 0
+        300A061C SQ 1 DoseValuesSequence 0
+        300A061D CS 1-n DoseValuePurpose 0
+        300A061E FD 3 ReferenceDosePointCoordinates 0
+        300A061F SQ 1 RadiationDoseValuesParametersSequence 0
+        300A0620 SQ 1 MetersetToDoseMappingSequence 0
+        300A0621 SQ 1 ExpectedInVivoMeasurementValuesSequence 0
+        300A0622 US 1 ExpectedInVivoMeasurementValueIndex 0
+        300A0623 LO 1 RadiationDoseInVivoMeasurementLabel 0
+        300A0624 FD 2 RadiationDoseCentralAxisDisplacement 0
+        300A0625 FD 1 RadiationDoseValue 0
+        300A0626 FD 1 RadiationDoseSourceToSkinDistance 0
+        300A0627 FD 3 RadiationDoseMeasurementPointCoordinates 0
+        300A0628 FD 1 RadiationDoseSourceToExternalContourDistance 0
+        300A0629 SQ 1 RTToleranceSetSequence 0
+        300A062A LO 1 RTToleranceSetLabel 0
+        300A062B SQ 1 AttributeToleranceValuesSequence 0
+        300A062C FD 1 ToleranceValue 0
+        300A062D SQ 1 PatientSupportPositionToleranceSequence 0
+        300A062E FD 1 TreatmentTimeLimit 0
+        300A062F SQ 1 CArmPhotonElectronControlPointSequence 0
+        300A0630 SQ 1 ReferencedRTRadiationSequence 0
+        300A0631 SQ 1 ReferencedRTInstanceSequence 0
+        300A0632 SQ 1 RETIRED_ReferencedRTPatientSetupSequence 1
+        300A0634 FD 1 SourceToPatientSurfaceDistance 0
+        300A0635 SQ 1 TreatmentMachineSpecialModeCodeSequence 0
+        300A0636 US 1 IntendedNumberOfFractions 0
+        300A0637 CS 1 RTRadiationSetIntent 0
+        300A0638 CS 1 RTRadiationPhysicalAndGeometricContentDetailFlag 0
+        300A0639 CS 1 RTRecordFlag 0
+        300A063A SQ 1 TreatmentDeviceIdentificationSequence 0
+        300A063B SQ 1 ReferencedRTPhysicianIntentSequence 0
+        300A063C FD 1 CumulativeMeterset 0
+        300A063D FD 1 DeliveryRate 0
+        300A063E SQ 1 DeliveryRateUnitSequence 0
+        300A063F SQ 1 TreatmentPositionSequence 0
+        300A0640 FD 1 RadiationSourceAxisDistance 0
+        300A0641 US 1 NumberOfRTBeamLimitingDevices 0
+        300A0642 FD 1 RTBeamLimitingDeviceProximalDistance 0
+        300A0643 FD 1 RTBeamLimitingDeviceDistalDistance 0
+        300A0644 SQ 1 ParallelRTBeamDelimiterDeviceOrientationLabelCodeSequence 0
+        300A0645 FD 1 BeamModifierOrientationAngle 0
+        300A0646 SQ 1 FixedRTBeamDelimiterDeviceSequence 0
+        300A0647 SQ 1 ParallelRTBeamDelimiterDeviceSequence 0
+        300A0648 US 1 NumberOfParallelRTBeamDelimiters 0
+        300A0649 FD 2-n ParallelRTBeamDelimiterBoundaries 0
+        300A064A FD 2-n ParallelRTBeamDelimiterPositions 0
+        300A064B FD 2 RTBeamLimitingDeviceOffset 0
+        300A064C SQ 1 RTBeamDelimiterGeometrySequence 0
+        300A064D SQ 1 RTBeamLimitingDeviceDefinitionSequence 0
+        300A064E CS 1 ParallelRTBeamDelimiterOpeningMode 0
+        300A064F CS 1-n ParallelRTBeamDelimiterLeafMountingSide 0
+        300A0650 UI 1 RETIRED_PatientSetupUID 1
+        300A0651 SQ 1 WedgeDefinitionSequence 0
+        300A0652 FD 1 RadiationBeamWedgeAngle 0
+        300A0653 FD 1 RadiationBeamWedgeThinEdgeDistance 0
+        300A0654 FD 1 RadiationBeamEffectiveWedgeAngle 0
+        300A0655 US 1 NumberOfWedgePositions 0
+        300A0656 SQ 1 RTBeamLimitingDeviceOpeningSequence 0
+        300A0657 US 1 NumberOfRTBeamLimitingDeviceOpenings 0
+        300A0658 SQ 1 RadiationDosimeterUnitSequence 0
+        300A0659 SQ 1 RTDeviceDistanceReferenceLocationCodeSequence 0
+        300A065A SQ 1 RadiationDeviceConfigurationAndCommissioningKeySequence 0
+        300A065B SQ 1 PatientSupportPositionParameterSequence 0
+        300A065C CS 1 PatientSupportPositionSpecificationMethod 0
+        300A065D SQ 1 PatientSupportPositionDeviceParameterSequence 0
+        300A065E US 1 DeviceOrderIndex 0
+        300A065F US 1 PatientSupportPositionParameterOrderIndex 0
+        300A0660 SQ 1 PatientSupportPositionDeviceToleranceSequence 0
+        300A0661 US 1 PatientSupportPositionToleranceOrderIndex 0
+        300A0662 SQ 1 CompensatorDefinitionSequence 0
+        300A0663 CS 1 CompensatorMapOrientation 0
+        300A0664 OF 1 CompensatorProximalThicknessMap 0
+        300A0665 OF 1 CompensatorDistalThicknessMap 0
+        300A0666 FD 1 CompensatorBasePlaneOffset 0
+        300A0667 SQ 1 CompensatorShapeFabricationCodeSequence 0
+        300A0668 SQ 1 CompensatorShapeSequence 0
+        300A0669 FD 1 RadiationBeamCompensatorMillingToolDiameter 0
+        300A066A SQ 1 BlockDefinitionSequence 0
+        300A066B OF 1 BlockEdgeData 0
+        300A066C CS 1 BlockOrientation 0
+        300A066D FD 1 RadiationBeamBlockThickness 0
+        300A066E FD 1 RadiationBeamBlockSlabThickness 0
+        300A066F SQ 1 BlockEdgeDataSequence 0
+        300A0670 US 1 NumberOfRTAccessoryHolders 0
+        300A0671 SQ 1 GeneralAccessoryDefinitionSequence 0
+        300A0672 US 1 NumberOfGeneralAccessories 0
+        300A0673 SQ 1 BolusDefinitionSequence 0
+        300A0674 US 1 NumberOfBoluses 0
+        300A0675 UI 1 EquipmentFrameOfReferenceUID 0
+        300A0676 ST 1 EquipmentFrameOfReferenceDescription 0
+        300A0677 SQ 1 EquipmentReferencePointCoordinatesSequence 0
+        300A0678 SQ 1 EquipmentReferencePointCodeSequence 0
+        300A0679 FD 1 RTBeamLimitingDeviceAngle 0
+        300A067A FD 1 SourceRollAngle 0
+        300A067B SQ 1 RadiationGenerationModeSequence 0
+        300A067C SH 1 RadiationGenerationModeLabel 0
+        300A067D ST 1 RadiationGenerationModeDescription 0
+        300A067E SQ 1 RadiationGenerationModeMachineCodeSequence 0
+        300A067F SQ 1 RadiationTypeCodeSequence 0
+        300A0680 DS 1 NominalEnergy 0
+        300A0681 DS 1 MinimumNominalEnergy 0
+        300A0682 DS 1 MaximumNominalEnergy 0
+        300A0683 SQ 1 RadiationFluenceModifierCodeSequence 0
+        300A0684 SQ 1 EnergyUnitCodeSequence 0
+        300A0685 US 1 NumberOfRadiationGenerationModes 0
+        300A0686 SQ 1 PatientSupportDevicesSequence 0
+        300A0687 US 1 NumberOfPatientSupportDevices 0
+        300A0688 FD 1 RTBeamModifierDefinitionDistance 0
+        300A0689 SQ 1 BeamAreaLimitSequence 0
+        300A068A SQ 1 ReferencedRTPrescriptionSequence 0
+        300A0700 UI 1 TreatmentSessionUID 0
+        300A0701 CS 1 RTRadiationUsage 0
+        300A0702 SQ 1 ReferencedRTRadiationSetSequence 0
+        300A0703 SQ 1 ReferencedRTRadiationRecordSequence 0
+        300A0704 US 1 RTRadiationSetDeliveryNumber 0
+        300A0705 US 1 ClinicalFractionNumber 0
+        300A0706 CS 1 RTTreatmentFractionCompletionStatus 0
+        300A0707 CS 1 RTRadiationSetUsage 0
+        300A0708 CS 1 TreatmentDeliveryContinuationFlag 0
+        300A0709 CS 1 TreatmentRecordContentOrigin 0
+        300A0714 CS 1 RTTreatmentTerminationStatus 0
+        300A0715 SQ 1 RTTreatmentTerminationReasonCodeSequence 0
+        300A0716 SQ 1 MachineSpecificTreatmentTerminationCodeSequence 0
+        300A0722 SQ 1 RTRadiationSalvageRecordControlPointSequence 0
+        300A0723 CS 1 StartingMetersetValueKnownFlag 0
+        300A0730 ST 1 TreatmentTerminationDescription 0
+        300A0731 SQ 1 TreatmentToleranceViolationSequence 0
+        300A0732 CS 1 TreatmentToleranceViolationCategory 0
+        300A0733 SQ 1 TreatmentToleranceViolationAttributeSequence 0
+        300A0734 ST 1 TreatmentToleranceViolationDescription 0
+        300A0735 ST 1 TreatmentToleranceViolationIdentification 0
+        300A0736 DT 1 TreatmentToleranceViolationDateTime 0
+        300A073A DT 1 RecordedRTControlPointDateTime 0
+        300A073B US 1 ReferencedRadiationRTControlPointIndex 0
+        300A073E SQ 1 AlternateValueSequence 0
+        300A073F SQ 1 ConfirmationSequence 0
+        300A0740 SQ 1 InterlockSequence 0
+        300A0741 DT 1 InterlockDateTime 0
+        300A0742 ST 1 InterlockDescription 0
+        300A0743 SQ 1 InterlockOriginatingDeviceSequence 0
+        300A0744 SQ 1 InterlockCodeSequence 0
+        300A0745 SQ 1 InterlockResolutionCodeSequence 0
+        300A0746 SQ 1 InterlockResolutionUserSequence 0
+        300A0760 DT 1 OverrideDateTime 0
+        300A0761 SQ 1 TreatmentToleranceViolationTypeCodeSequence 0
+        300A0762 SQ 1 TreatmentToleranceViolationCauseCodeSequence 0
+        300A0772 SQ 1 MeasuredMetersetToDoseMappingSequence 0
+        300A0773 US 1 ReferencedExpectedInVivoMeasurementValueIndex 0
+        300A0774 SQ 1 DoseMeasurementDeviceCodeSequence 0
+        300A0780 SQ 1 AdditionalParameterRecordingInstanceSequence 0
+        300A0783 ST 1 InterlockOriginDescription 0
+        300A0784 SQ 1 RTPatientPositionScopeSequence 0
+        300A0785 UI 1 ReferencedTreatmentPositionGroupUID 0
+        300A0786 US 1 RadiationOrderIndex 0
+        300A0787 SQ 1 OmittedRadiationSequence 0
+        300A0788 SQ 1 ReasonForOmissionCodeSequence 0
+        300A0789 SQ 1 RTDeliveryStartPatientPositionSequence 0
+        300A078A SQ 1 RTTreatmentPreparationPatientPositionSequence 0
+        300A078B SQ 1 ReferencedRTTreatmentPreparationSequence 0
+        300A078C SQ 1 ReferencedPatientSetupPhotoSequence 0
+        300A078D SQ 1 PatientTreatmentPreparationMethodCodeSequence 0
+        300A078E LT 1 PatientTreatmentPreparationProcedureParameterDescription 0
+        300A078F SQ 1 PatientTreatmentPreparationDeviceSequence 0
+        300A0790 SQ 1 PatientTreatmentPreparationProcedureSequence 0
+        300A0791 SQ 1 PatientTreatmentPreparationProcedureCodeSequence 0
+        300A0792 LT 1 PatientTreatmentPreparationMethodDescription 0
+        300A0793 SQ 1 PatientTreatmentPreparationProcedureParameterSequence 0
+        300A0794 LT 1 PatientSetupPhotoDescription 0
+        300A0795 US 1 PatientTreatmentPreparationProcedureIndex 0
+        300A0796 US 1 ReferencedPatientSetupProcedureIndex 0
+        300A0797 SQ 1 RTRadiationTaskSequence 0
+        300A0798 SQ 1 RTPatientPositionDisplacementSequence 0
+        300A0799 SQ 1 RTPatientPositionSequence 0
+        300A079A LO 1 DisplacementReferenceLabel 0
+        300A079B FD 16 DisplacementMatrix 0
+        300A079C SQ 1 PatientSupportDisplacementSequence 0
+        300A079D SQ 1 DisplacementReferenceLocationCodeSequence 0
+        300A079E CS 1 RTRadiationSetDeliveryUsage 0
+        300C0002 SQ 1 ReferencedRTPlanSequence 0
+        300C0004 SQ 1 ReferencedBeamSequence 0
+        300C0006 IS 1 ReferencedBeamNumber 0
+        300C0007 IS 1 ReferencedReferenceImageNumber 0
+        300C0008 DS 1 StartCumulativeMetersetWeight 0
+        300C0009 DS 1 EndCumulativeMetersetWeight 0
+        300C000A SQ 1 ReferencedBrachyApplicationSetupSequence 0
+        300C000C IS 1 ReferencedBrachyApplicationSetupNumber 0
+        300C000E IS 1 ReferencedSourceNumber 0
+        300C0020 SQ 1 ReferencedFractionGroupSequence 0
+        300C0022 IS 1 ReferencedFractionGroupNumber 0
+        300C0040 SQ 1 ReferencedVerificationImageSequence 0
+        300C0042 SQ 1 ReferencedReferenceImageSequence 0
+        300C0050 SQ 1 ReferencedDoseReferenceSequence 0
+        300C0051 IS 1 ReferencedDoseReferenceNumber 0
+        300C0055 SQ 1 BrachyReferencedDoseReferenceSequence 0
+        300C0060 SQ 1 ReferencedStructureSetSequence 0
+        300C006A IS 1 ReferencedPatientSetupNumber 0
+        300C0080 SQ 1 ReferencedDoseSequence 0
+        300C00A0 IS 1 ReferencedToleranceTableNumber 0
+        300C00B0 SQ 1 ReferencedBolusSequence 0
+        300C00C0 IS 1 ReferencedWedgeNumber 0
+        300C00D0 IS 1 ReferencedCompensatorNumber 0
+        300C00E0 IS 1 ReferencedBlockNumber 0
+        300C00F0 IS 1 ReferencedControlPointIndex 0
+        300C00F2 SQ 1 ReferencedControlPointSequence 0
+        300C00F4 IS 1 ReferencedStartControlPointIndex 0
+        300C00F6 IS 1 ReferencedStopControlPointIndex 0
+        300C0100 IS 1 ReferencedRangeShifterNumber 0
+        300C0102 IS 1 ReferencedLateralSpreadingDeviceNumber 0
+        300C0104 IS 1 ReferencedRangeModulatorNumber 0
+        300C0111 SQ 1 OmittedBeamTaskSequence 0
+        300C0112 CS 1 ReasonForOmission 0
+        300C0113 LO 1 ReasonForOmissionDescription 0
+        300C0114 SQ 1 PrescriptionOverviewSequence 0
+        300C0115 FL 1 TotalPrescriptionDose 0
+        300C0116 SQ 1 PlanOverviewSequence 0
+        300C0117 US 1 PlanOverviewIndex 0
+        300C0118 US 1 ReferencedPlanOverviewIndex 0
+        300C0119 US 1 NumberOfFractionsIncluded 0
+        300C0120 SQ 1 DoseCalibrationConditionsSequence 0
+        300C0121 FD 1 AbsorbedDoseToMetersetRatio 0
+        300C0122 FD 2 DelineatedRadiationFieldSize 0
+        300C0123 CS 1 DoseCalibrationConditionsVerifiedFlag 0
+        300C0124 FD 1 CalibrationReferencePointDepth 0
+        300C0125 SQ 1 GatingBeamHoldTransitionSequence 0
+        300C0126 CS 1 BeamHoldTransition 0
+        300C0127 DT 1 BeamHoldTransitionDateTime 0
+        300C0128 SQ 1 BeamHoldOriginatingDeviceSequence 0
+        300E0002 CS 1 ApprovalStatus 0
+        300E0004 DA 1 ReviewDate 0
+        300E0005 TM 1 ReviewTime 0
+        300E0008 PN 1 ReviewerName 0
+        30100001 SQ 1 RadiobiologicalDoseEffectSequence 0
+        30100002 CS 1 RadiobiologicalDoseEffectFlag 0
+        30100003 SQ 1 EffectiveDoseCalculationMethodCategoryCodeSequence 0
+        30100004 SQ 1 EffectiveDoseCalculationMethodCodeSequence 0
+        30100005 LO 1 EffectiveDoseCalculationMethodDescription 0
+        30100006 UI 1 ConceptualVolumeUID 0
+        30100007 SQ 1 OriginatingSOPInstanceReferenceSequence 0
+        30100008 SQ 1 ConceptualVolumeConstituentSequence 0
+        30100009 SQ 1 EquivalentConceptualVolumeInstanceReferenceSequence 0
+        3010000A SQ 1 EquivalentConceptualVolumesSequence 0
+        3010000B UI 1 ReferencedConceptualVolumeUID 0
+        3010000C UT 1 ConceptualVolumeCombinationExpression 0
+        3010000D US 1 ConceptualVolumeConstituentIndex 0
+        3010000E CS 1 ConceptualVolumeCombinationFlag 0
+        3010000F ST 1 ConceptualVolumeCombinationDescription 0
+        30100010 CS 1 ConceptualVolumeSegmentationDefinedFlag 0
+        30100011 SQ 1 ConceptualVolumeSegmentationReferenceSequence 0
+        30100012 SQ 1 ConceptualVolumeConstituentSegmentationReferenceSequence 0
+        30100013 UI 1 ConstituentConceptualVolumeUID 0
+        30100014 SQ 1 DerivationConceptualVolumeSequence 0
+        30100015 UI 1 SourceConceptualVolumeUID 0
+        30100016 SQ 1 ConceptualVolumeDerivationAlgorithmSequence 0
+        30100017 ST 1 ConceptualVolumeDescription 0
+        30100018 SQ 1 SourceConceptualVolumeSequence 0
+        30100019 SQ 1 AuthorIdentificationSequence 0
+        3010001A LO 1 ManufacturerModelVersion 0
+        3010001B UC 1 DeviceAlternateIdentifier 0
+        3010001C CS 1 DeviceAlternateIdentifierType 0
+        3010001D LT 1 DeviceAlternateIdentifierFormat 0
+        3010001E LO 1 SegmentationCreationTemplateLabel 0
+        3010001F UI 1 SegmentationTemplateUID 0
+        30100020 US 1 ReferencedSegmentReferenceIndex 0
+        30100021 SQ 1 SegmentReferenceSequence 0
+        30100022 US 1 SegmentReferenceIndex 0
+        30100023 SQ 1 DirectSegmentReferenceSequence 0
+        30100024 SQ 1 CombinationSegmentReferenceSequence 0
+        30100025 SQ 1 ConceptualVolumeSequence 0
+        30100026 SQ 1 SegmentedRTAccessoryDeviceSequence 0
+        30100027 SQ 1 SegmentCharacteristicsSequence 0
+        30100028 SQ 1 RelatedSegmentCharacteristicsSequence 0
+        30100029 US 1 SegmentCharacteristicsPrecedence 0
+        3010002A SQ 1 RTSegmentAnnotationSequence 0
+        3010002B SQ 1 SegmentAnnotationCategoryCodeSequence 0
+        3010002C SQ 1 SegmentAnnotationTypeCodeSequence 0
+        3010002D LO 1 DeviceLabel 0
+        3010002E SQ 1 DeviceTypeCodeSequence 0
+        3010002F SQ 1 SegmentAnnotationTypeModifierCodeSequence 0
+        30100030 SQ 1 PatientEquipmentRelationshipCodeSequence 0
+        30100031 UI 1 ReferencedFiducialsUID 0
+        30100032 SQ 1 PatientTreatmentOrientationSequence 0
+        30100033 SH 1 UserContentLabel 0
+        30100034 LO 1 UserContentLongLabel 0
+        30100035 SH 1 EntityLabel 0
+        30100036 LO 1 EntityName 0
+        30100037 ST 1 EntityDescription 0
+        30100038 LO 1 EntityLongLabel 0
+        30100039 US 1 DeviceIndex 0
+        3010003A US 1 RTTreatmentPhaseIndex 0
+        3010003B UI 1 RTTreatmentPhaseUID 0
+        3010003C US 1 RTPrescriptionIndex 0
+        3010003D US 1 RTSegmentAnnotationIndex 0
+        3010003E US 1 BasisRTTreatmentPhaseIndex 0
+        3010003F US 1 RelatedRTTreatmentPhaseIndex 0
+        30100040 US 1 ReferencedRTTreatmentPhaseIndex 0
+        30100041 US 1 ReferencedRTPrescriptionIndex 0
+        30100042 US 1 ReferencedParentRTPrescriptionIndex 0
+        30100043 ST 1 ManufacturerDeviceIdentifier 0
+        30100044 SQ 1 InstanceLevelReferencedPerformedProcedureStepSequence 0
+        30100045 CS 1 RTTreatmentPhaseIntentPresenceFlag 0
+        30100046 CS 1 RadiotherapyTreatmentType 0
+        30100047 CS 1-n TeletherapyRadiationType 0
+        30100048 CS 1-n BrachytherapySourceType 0
+        30100049 SQ 1 ReferencedRTTreatmentPhaseSequence 0
+        3010004A SQ 1 ReferencedDirectSegmentInstanceSequence 0
+        3010004B SQ 1 IntendedRTTreatmentPhaseSequence 0
+        3010004C DA 1 IntendedPhaseStartDate 0
+        3010004D DA 1 IntendedPhaseEndDate 0
+        3010004E SQ 1 RTTreatmentPhaseIntervalSequence 0
+        3010004F CS 1 TemporalRelationshipIntervalAnchor 0
+        30100050 FD 1 MinimumNumberOfIntervalDays 0
+        30100051 FD 1 MaximumNumberOfIntervalDays 0
+        30100052 UI 1-n PertinentSOPClassesInStudy 0
+        30100053 UI 1-n PertinentSOPClassesInSeries 0
+        30100054 LO 1 RTPrescriptionLabel 0
+        30100055 SQ 1 RTPhysicianIntentPredecessorSequence 0
+        30100056 LO 1 RTTreatmentApproachLabel 0
+        30100057 SQ 1 RTPhysicianIntentSequence 0
+        30100058 US 1 RTPhysicianIntentIndex 0
+        30100059 CS 1 RTTreatmentIntentType 0
+        3010005A UT 1 RTPhysicianIntentNarrative 0
+        3010005B SQ 1 RTProtocolCodeSequence 0
+        3010005C ST 1 ReasonForSuperseding 0
+        3010005D SQ 1 RTDiagnosisCodeSequence 0
+        3010005E US 1 ReferencedRTPhysicianIntentIndex 0
+        3010005F SQ 1 RTPhysicianIntentInputInstanceSequence 0
+        30100060 SQ 1 RTAnatomicPrescriptionSequence 0
+        30100061 UT 1 PriorTreatmentDoseDescription 0
+        30100062 SQ 1 PriorTreatmentReferenceSequence 0
+        30100063 CS 1 DosimetricObjectiveEvaluationScope 0
+        30100064 SQ 1 TherapeuticRoleCategoryCodeSequence 0
+        30100065 SQ 1 TherapeuticRoleTypeCodeSequence 0
+        30100066 US 1 ConceptualVolumeOptimizationPrecedence 0
+        30100067 SQ 1 ConceptualVolumeCategoryCodeSequence 0
+        30100068 CS 1 ConceptualVolumeBlockingConstraint 0
+        30100069 SQ 1 ConceptualVolumeTypeCodeSequence 0
+        3010006A SQ 1 ConceptualVolumeTypeModifierCodeSequence 0
+        3010006B SQ 1 RTPrescriptionSequence 0
+        3010006C SQ 1 DosimetricObjectiveSequence 0
+        3010006D SQ 1 DosimetricObjectiveTypeCodeSequence 0
+        3010006E UI 1 DosimetricObjectiveUID 0
+        3010006F UI 1 ReferencedDosimetricObjectiveUID 0
+        30100070 SQ 1 DosimetricObjectiveParameterSequence 0
+        30100071 SQ 1 ReferencedDosimetricObjectivesSequence 0
+        30100073 CS 1 AbsoluteDosimetricObjectiveFlag 0
+        30100074 FD 1 DosimetricObjectiveWeight 0
+        30100075 CS 1 DosimetricObjectivePurpose 0
+        30100076 SQ 1 PlanningInputInformationSequence 0
+        30100077 LO 1 TreatmentSite 0
+        30100078 SQ 1 TreatmentSiteCodeSequence 0
+        30100079 SQ 1 FractionPatternSequence 0
+        3010007A UT 1 TreatmentTechniqueNotes 0
+        3010007B UT 1 PrescriptionNotes 0
+        3010007C IS 1 NumberOfIntervalFractions 0
+        3010007D US 1 NumberOfFractions 0
+        3010007E US 1 IntendedDeliveryDuration 0
+        3010007F UT 1 FractionationNotes 0
+        30100080 SQ 1 RTTreatmentTechniqueCodeSequence 0
+        30100081 SQ 1 PrescriptionNotesSequence 0
+        30100082 SQ 1 FractionBasedRelationshipSequence 0
+        30100083 CS 1 FractionBasedRelationshipIntervalAnchor 0
+        30100084 FD 1 MinimumHoursBetweenFractions 0
+        30100085 TM 1-n IntendedFractionStartTime 0
+        30100086 LT 1 IntendedStartDayOfWeek 0
+        30100087 SQ 1 WeekdayFractionPatternSequence 0
+        30100088 SQ 1 DeliveryTimeStructureCodeSequence 0
+        30100089 SQ 1 TreatmentSiteModifierCodeSequence 0
+        30100090 CS 1 RoboticBaseLocationIndicator 0
+        30100091 SQ 1 RoboticPathNodeSetCodeSequence 0
+        30100092 UL 1 RoboticNodeIdentifier 0
+        30100093 FD 3 RTTreatmentSourceCoordinates 0
+        30100094 FD 1 RadiationSourceCoordinateSystemYawAngle 0
+        30100095 FD 1 RadiationSourceCoordinateSystemRollAngle 0
+        30100096 FD 1 RadiationSourceCoordinateSystemPitchAngle 0
+        30100097 SQ 1 RoboticPathControlPointSequence 0
+        30100098 SQ 1 TomotherapeuticControlPointSequence 0
+        30100099 FD 1-n TomotherapeuticLeafOpenDurations 0
+        3010009A FD 1-n TomotherapeuticLeafInitialClosedDurations 0
+        40000010 LT 1 RETIRED_Arbitrary 1
+        40004000 LT 1 RETIRED_TextComments 1
+        40080040 SH 1 RETIRED_ResultsID 1
+        40080042 LO 1 RETIRED_ResultsIDIssuer 1
+        40080050 SQ 1 RETIRED_ReferencedInterpretationSequence 1
+        400800FF CS 1 RETIRED_ReportProductionStatusTrial 1
+        40080100 DA 1 RETIRED_InterpretationRecordedDate 1
+        40080101 TM 1 RETIRED_InterpretationRecordedTime 1
+        40080102 PN 1 RETIRED_InterpretationRecorder 1
+        40080103 LO 1 RETIRED_ReferenceToRecordedSound 1
+        40080108 DA 1 RETIRED_InterpretationTranscriptionDate 1
+        40080109 TM 1 RETIRED_InterpretationTranscriptionTime 1
+        4008010A PN 1 RETIRED_InterpretationTranscriber 1
+        4008010B ST 1 RETIRED_InterpretationText 1
+        4008010C PN 1 RETIRED_InterpretationAuthor 1
+        40080111 SQ 1 RETIRED_InterpretationApproverSequence 1
+        40080112 DA 1 RETIRED_InterpretationApprovalDate 1
+        40080113 TM 1 RETIRED_InterpretationApprovalTime 1
+        40080114 PN 1 RETIRED_PhysicianApprovingInterpretation 1
+        40080115 LT 1 RETIRED_InterpretationDiagnosisDescription 1
+        40080117 SQ 1 RETIRED_InterpretationDiagnosisCodeSequence 1
+        40080118 SQ 1 RETIRED_ResultsDistributionListSequence 1
+        40080119 PN 1 RETIRED_DistributionName 1
+        4008011A LO 1 RETIRED_DistributionAddress 1
+        40080200 SH 1 RETIRED_InterpretationID 1
+        40080202 LO 1 RETIRED_InterpretationIDIssuer 1
+        40080210 CS 1 RETIRED_InterpretationTypeID 1
+        40080212 CS 1 RETIRED_InterpretationStatusID 1
+        40080300 ST 1 RETIRED_Impressions 1
+        40084000 ST 1 RETIRED_ResultsComments 1
+        40100001 CS 1 LowEnergyDetectors 0
+        40100002 CS 1 HighEnergyDetectors 0
+        40100004 SQ 1 DetectorGeometrySequence 0
+        40101001 SQ 1 ThreatROIVoxelSequence 0
+        40101004 FL 3 ThreatROIBase 0
+        40101005 FL 3 ThreatROIExtents 0
+        40101006 OB 1 ThreatROIBitmap 0
+        40101007 SH 1 RouteSegmentID 0
+        40101008 CS 1 GantryType 0
+        40101009 CS 1 OOIOwnerType 0
+        4010100A SQ 1 RouteSegmentSequence 0
+        40101010 US 1 PotentialThreatObjectID 0
+        40101011 SQ 1 ThreatSequence 0
+        40101012 CS 1 ThreatCategory 0
+        40101013 LT 1 ThreatCategoryDescription 0
+        40101014 CS 1 ATDAbilityAssessment 0
+        40101015 CS 1 ATDAssessmentFlag 0
+        40101016 FL 1 ATDAssessmentProbability 0
+        40101017 FL 1 Mass 0
+        40101018 FL 1 Density 0
+        40101019 FL 1 ZEffective 0
+        4010101A SH 1 BoardingPassID 0
+        4010101B FL 3 CenterOfMass 0
+        4010101C FL 3 CenterOfPTO 0
+        4010101D FL 6-n BoundingPolygon 0
+        4010101E SH 1 RouteSegmentStartLocationID 0
+        4010101F SH 1 RouteSegmentEndLocationID 0
+        40101020 CS 1 RouteSegmentLocationIDType 0
+        40101021 CS 1-n AbortReason 0
+        40101023 FL 1 VolumeOfPTO 0
+        40101024 CS 1 AbortFlag 0
+        40101025 DT 1 RouteSegmentStartTime 0
+        40101026 DT 1 RouteSegmentEndTime 0
+        40101027 CS 1 TDRType 0
+        40101028 CS 1 InternationalRouteSegment 0
+        40101029 LO 1-n ThreatDetectionAlgorithmAndVersion 0
+        4010102A SH 1 AssignedLocation 0
+        4010102B DT 1 AlarmDecisionTime 0
+        40101031 CS 1 AlarmDecision 0
+        40101033 US 1 NumberOfTotalObjects 0
+        40101034 US 1 NumberOfAlarmObjects 0
+        40101037 SQ 1 PTORepresentationSequence 0
+        40101038 SQ 1 ATDAssessmentSequence 0
+        40101039 CS 1 TIPType 0
+        4010103A CS 1 DICOSVersion 0
+        40101041 DT 1 OOIOwnerCreationTime 0
+        40101042 CS 1 OOIType 0
+        40101043 FL 3 OOISize 0
+        40101044 CS 1 AcquisitionStatus 0
+        40101045 SQ 1 BasisMaterialsCodeSequence 0
+        40101046 CS 1 PhantomType 0
+        40101047 SQ 1 OOIOwnerSequence 0
+        40101048 CS 1 ScanType 0
+        40101051 LO 1 ItineraryID 0
+        40101052 SH 1 ItineraryIDType 0
+        40101053 LO 1 ItineraryIDAssigningAuthority 0
+        40101054 SH 1 RouteID 0
+        40101055 SH 1 RouteIDAssigningAuthority 0
+        40101056 CS 1 InboundArrivalType 0
+        40101058 SH 1 CarrierID 0
+        40101059 CS 1 CarrierIDAssigningAuthority 0
+        40101060 FL 3 SourceOrientation 0
+        40101061 FL 3 SourcePosition 0
+        40101062 FL 1 BeltHeight 0
+        40101064 SQ 1 AlgorithmRoutingCodeSequence 0
+        40101067 CS 1 TransportClassification 0
+        40101068 LT 1 OOITypeDescriptor 0
+        40101069 FL 1 TotalProcessingTime 0
+        4010106C OB 1 DetectorCalibrationData 0
+        4010106D CS 1 AdditionalScreeningPerformed 0
+        4010106E CS 1 AdditionalInspectionSelectionCriteria 0
+        4010106F SQ 1 AdditionalInspectionMethodSequence 0
+        40101070 CS 1 AITDeviceType 0
+        40101071 SQ 1 QRMeasurementsSequence 0
+        40101072 SQ 1 TargetMaterialSequence 0
+        40101073 FD 1 SNRThreshold 0
+        40101075 DS 1 ImageScaleRepresentation 0
+        40101076 SQ 1 ReferencedPTOSequence 0
+        40101077 SQ 1 ReferencedTDRInstanceSequence 0
+        40101078 ST 1 PTOLocationDescription 0
+        40101079 SQ 1 AnomalyLocatorIndicatorSequence 0
+        4010107A FL 3 AnomalyLocatorIndicator 0
+        4010107B SQ 1 PTORegionSequence 0
+        4010107C CS 1 InspectionSelectionCriteria 0
+        4010107D SQ 1 SecondaryInspectionMethodSequence 0
+        4010107E DS 6 PRCSToRCSOrientation 0
+        4FFE0001 SQ 1 MACParametersSequence 0
+        52009229 SQ 1 SharedFunctionalGroupsSequence 0
+        52009230 SQ 1 PerFrameFunctionalGroupsSequence 0
+        54000100 SQ 1 WaveformSequence 0
+        54000110 OW 1 ChannelMinimumValue 0
+        54000112 OW 1 ChannelMaximumValue 0
+        54001004 US 1 WaveformBitsAllocated 0
+        54001006 CS 1 WaveformSampleInterpretation 0
+        5400100A OW 1 WaveformPaddingValue 0
+        54001010 OW 1 WaveformData 0
+        56000010 OF 1 FirstOrderPhaseCorrectionAngle 0
+        56000020 OF 1 SpectroscopyData 0
+        7FE00001 OV 1 ExtendedOffsetTable 0
+        7FE00002 OV 1 ExtendedOffsetTableLengths 0
+        7FE00008 OF 1 FloatPixelData 0
+        7FE00009 OD 1 DoubleFloatPixelData 0
+        7FE00010 OW 1 PixelData 0
+        7FE00020 OW 1 RETIRED_CoefficientsSDVN 1
+        7FE00030 OW 1 RETIRED_CoefficientsSDHN 1
+        7FE00040 OW 1 RETIRED_CoefficientsSDDN 1
+        FFFAFFFA SQ 1 DigitalSignaturesSequence 0
+        FFFCFFFC OB 1 DataSetTrailingPadding 0
+        """;
 
-    private static readonly DicomDictionaryRange[] RangeEntries =
-    [
-        new(0x6000, 0x60FF, 2, 0x0010, 0x0010, 1, DicomVR.US, "1", "OverlayRows", false),
-        new(0x6000, 0x60FF, 2, 0x0011, 0x0011, 1, DicomVR.US, "1", "OverlayColumns", false),
-        new(0x6000, 0x60FF, 2, 0x0015, 0x0015, 1, DicomVR.IS, "1", "NumberOfFramesInOverlay", false),
-        new(0x6000, 0x60FF, 2, 0x0022, 0x0022, 1, DicomVR.LO, "1", "OverlayDescription", false),
-        new(0x6000, 0x60FF, 2, 0x0040, 0x0040, 1, DicomVR.CS, "1", "OverlayType", false),
-        new(0x6000, 0x60FF, 2, 0x0045, 0x0045, 1, DicomVR.LO, "1", "OverlaySubtype", false),
-        new(0x6000, 0x60FF, 2, 0x0050, 0x0050, 1, DicomVR.SS, "2", "OverlayOrigin", false),
-        new(0x6000, 0x60FF, 2, 0x0051, 0x0051, 1, DicomVR.US, "1", "ImageFrameOrigin", false),
-        new(0x6000, 0x60FF, 2, 0x0100, 0x0100, 1, DicomVR.US, "1", "OverlayBitsAllocated", false),
-        new(0x6000, 0x60FF, 2, 0x0102, 0x0102, 1, DicomVR.US, "1", "OverlayBitPosition", false),
-        new(0x6000, 0x60FF, 2, 0x1001, 0x1001, 1, DicomVR.CS, "1", "OverlayActivationLayer", false),
-        new(0x6000, 0x60FF, 2, 0x1301, 0x1301, 1, DicomVR.IS, "1", "ROIArea", false),
-        new(0x6000, 0x60FF, 2, 0x1302, 0x1302, 1, DicomVR.DS, "1", "ROIMean", false),
-        new(0x6000, 0x60FF, 2, 0x1303, 0x1303, 1, DicomVR.DS, "1", "ROIStandardDeviation", false),
-        new(0x6000, 0x60FF, 2, 0x1500, 0x1500, 1, DicomVR.LO, "1", "OverlayLabel", false),
-        new(0x6000, 0x60FF, 2, 0x3000, 0x3000, 1, DicomVR.OW, "1", "OverlayData", false),
-        new(0x0020, 0x0020, 1, 0x3100, 0x31FF, 2, DicomVR.CS, "1-n", "RETIRED_SourceImageIDs", true),
-        new(0x5000, 0x50FF, 2, 0x0005, 0x0005, 1, DicomVR.US, "1", "RETIRED_CurveDimensions", true),
-        new(0x5000, 0x50FF, 2, 0x0010, 0x0010, 1, DicomVR.US, "1", "RETIRED_NumberOfPoints", true),
-        new(0x5000, 0x50FF, 2, 0x0020, 0x0020, 1, DicomVR.CS, "1", "RETIRED_TypeOfData", true),
-        new(0x5000, 0x50FF, 2, 0x0022, 0x0022, 1, DicomVR.LO, "1", "RETIRED_CurveDescription", true),
-        new(0x5000, 0x50FF, 2, 0x0030, 0x0030, 1, DicomVR.SH, "1-n", "RETIRED_AxisUnits", true),
-        new(0x5000, 0x50FF, 2, 0x0040, 0x0040, 1, DicomVR.SH, "1-n", "RETIRED_AxisLabels", true),
-        new(0x5000, 0x50FF, 2, 0x0103, 0x0103, 1, DicomVR.US, "1", "RETIRED_DataValueRepresentation", true),
-        new(0x5000, 0x50FF, 2, 0x0104, 0x0104, 1, DicomVR.US, "1-n", "RETIRED_MinimumCoordinateValue", true),
-        new(0x5000, 0x50FF, 2, 0x0105, 0x0105, 1, DicomVR.US, "1-n", "RETIRED_MaximumCoordinateValue", true),
-        new(0x5000, 0x50FF, 2, 0x0106, 0x0106, 1, DicomVR.SH, "1-n", "RETIRED_CurveRange", true),
-        new(0x5000, 0x50FF, 2, 0x0110, 0x0110, 1, DicomVR.US, "1-n", "RETIRED_CurveDataDescriptor", true),
-        new(0x5000, 0x50FF, 2, 0x0112, 0x0112, 1, DicomVR.US, "1-n", "RETIRED_CoordinateStartValue", true),
-        new(0x5000, 0x50FF, 2, 0x0114, 0x0114, 1, DicomVR.US, "1-n", "RETIRED_CoordinateStepValue", true),
-        new(0x5000, 0x50FF, 2, 0x1001, 0x1001, 1, DicomVR.CS, "1", "RETIRED_CurveActivationLayer", true),
-        new(0x5000, 0x50FF, 2, 0x2000, 0x2000, 1, DicomVR.US, "1", "RETIRED_AudioType", true),
-        new(0x5000, 0x50FF, 2, 0x2002, 0x2002, 1, DicomVR.US, "1", "RETIRED_AudioSampleFormat", true),
-        new(0x5000, 0x50FF, 2, 0x2004, 0x2004, 1, DicomVR.US, "1", "RETIRED_NumberOfChannels", true),
-        new(0x5000, 0x50FF, 2, 0x2006, 0x2006, 1, DicomVR.UL, "1", "RETIRED_NumberOfSamples", true),
-        new(0x5000, 0x50FF, 2, 0x2008, 0x2008, 1, DicomVR.UL, "1", "RETIRED_SampleRate", true),
-        new(0x5000, 0x50FF, 2, 0x200A, 0x200A, 1, DicomVR.UL, "1", "RETIRED_TotalTime", true),
-        new(0x5000, 0x50FF, 2, 0x200C, 0x200C, 1, DicomVR.OW, "1", "RETIRED_AudioSampleData", true),
-        new(0x5000, 0x50FF, 2, 0x200E, 0x200E, 1, DicomVR.LT, "1", "RETIRED_AudioComments", true),
-        new(0x5000, 0x50FF, 2, 0x2500, 0x2500, 1, DicomVR.LO, "1", "RETIRED_CurveLabel", true),
-        new(0x5000, 0x50FF, 2, 0x2600, 0x2600, 1, DicomVR.SQ, "1", "RETIRED_CurveReferencedOverlaySequence", true),
-        new(0x5000, 0x50FF, 2, 0x2610, 0x2610, 1, DicomVR.US, "1", "RETIRED_CurveReferencedOverlayGroup", true),
-        new(0x5000, 0x50FF, 2, 0x3000, 0x3000, 1, DicomVR.OW, "1", "RETIRED_CurveData", true),
-        new(0x6000, 0x60FF, 2, 0x0012, 0x0012, 1, DicomVR.US, "1", "RETIRED_OverlayPlanes", true),
-        new(0x6000, 0x60FF, 2, 0x0052, 0x0052, 1, DicomVR.US, "1", "RETIRED_OverlayPlaneOrigin", true),
-        new(0x6000, 0x60FF, 2, 0x0060, 0x0060, 1, DicomVR.CS, "1", "RETIRED_OverlayCompressionCode", true),
-        new(0x6000, 0x60FF, 2, 0x0061, 0x0061, 1, DicomVR.SH, "1", "RETIRED_OverlayCompressionOriginator", true),
-        new(0x6000, 0x60FF, 2, 0x0062, 0x0062, 1, DicomVR.SH, "1", "RETIRED_OverlayCompressionLabel", true),
-        new(0x6000, 0x60FF, 2, 0x0063, 0x0063, 1, DicomVR.CS, "1", "RETIRED_OverlayCompressionDescription", true),
-        new(0x6000, 0x60FF, 2, 0x0066, 0x0066, 1, DicomVR.AT, "1-n", "RETIRED_OverlayCompressionStepPointers", true),
-        new(0x6000, 0x60FF, 2, 0x0068, 0x0068, 1, DicomVR.US, "1", "RETIRED_OverlayRepeatInterval", true),
-        new(0x6000, 0x60FF, 2, 0x0069, 0x0069, 1, DicomVR.US, "1", "RETIRED_OverlayBitsGrouped", true),
-        new(0x6000, 0x60FF, 2, 0x0110, 0x0110, 1, DicomVR.CS, "1", "RETIRED_OverlayFormat", true),
-        new(0x6000, 0x60FF, 2, 0x0200, 0x0200, 1, DicomVR.US, "1", "RETIRED_OverlayLocation", true),
-        new(0x6000, 0x60FF, 2, 0x0800, 0x0800, 1, DicomVR.CS, "1-n", "RETIRED_OverlayCodeLabel", true),
-        new(0x6000, 0x60FF, 2, 0x0802, 0x0802, 1, DicomVR.US, "1", "RETIRED_OverlayNumberOfTables", true),
-        new(0x6000, 0x60FF, 2, 0x0803, 0x0803, 1, DicomVR.AT, "1-n", "RETIRED_OverlayCodeTableLocation", true),
-        new(0x6000, 0x60FF, 2, 0x0804, 0x0804, 1, DicomVR.US, "1", "RETIRED_OverlayBitsForCodeWord", true),
-        new(0x6000, 0x60FF, 2, 0x1100, 0x1100, 1, DicomVR.US, "1", "RETIRED_OverlayDescriptorGray", true),
-        new(0x6000, 0x60FF, 2, 0x1101, 0x1101, 1, DicomVR.US, "1", "RETIRED_OverlayDescriptorRed", true),
-        new(0x6000, 0x60FF, 2, 0x1102, 0x1102, 1, DicomVR.US, "1", "RETIRED_OverlayDescriptorGreen", true),
-        new(0x6000, 0x60FF, 2, 0x1103, 0x1103, 1, DicomVR.US, "1", "RETIRED_OverlayDescriptorBlue", true),
-        new(0x6000, 0x60FF, 2, 0x1200, 0x1200, 1, DicomVR.US, "1-n", "RETIRED_OverlaysGray", true),
-        new(0x6000, 0x60FF, 2, 0x1201, 0x1201, 1, DicomVR.US, "1-n", "RETIRED_OverlaysRed", true),
-        new(0x6000, 0x60FF, 2, 0x1202, 0x1202, 1, DicomVR.US, "1-n", "RETIRED_OverlaysGreen", true),
-        new(0x6000, 0x60FF, 2, 0x1203, 0x1203, 1, DicomVR.US, "1-n", "RETIRED_OverlaysBlue", true),
-        new(0x6000, 0x60FF, 2, 0x4000, 0x4000, 1, DicomVR.LT, "1", "RETIRED_OverlayComments", true),
-        new(0x7F00, 0x7FFF, 2, 0x0010, 0x0010, 1, DicomVR.OW, "1", "RETIRED_VariablePixelData", true),
-        new(0x7F00, 0x7FFF, 2, 0x0011, 0x0011, 1, DicomVR.US, "1", "RETIRED_VariableNextDataGroup", true),
-        new(0x7F00, 0x7FFF, 2, 0x0020, 0x0020, 1, DicomVR.OW, "1", "RETIRED_VariableCoefficientsSDVN", true),
-        new(0x7F00, 0x7FFF, 2, 0x0030, 0x0030, 1, DicomVR.OW, "1", "RETIRED_VariableCoefficientsSDHN", true),
-        new(0x7F00, 0x7FFF, 2, 0x0040, 0x0040, 1, DicomVR.OW, "1", "RETIRED_VariableCoefficientsSDDN", true),
-    ];
+    /// <summary>Repeating groups: group low/high/step, element low/high/step, VR, VM, keyword, retired.</summary>
+    private const string RangeTable =
+        """
+        6000 60FF 2 0010 0010 1 US 1 OverlayRows 0
+        6000 60FF 2 0011 0011 1 US 1 OverlayColumns 0
+        6000 60FF 2 0015 0015 1 IS 1 NumberOfFramesInOverlay 0
+        6000 60FF 2 0022 0022 1 LO 1 OverlayDescription 0
+        6000 60FF 2 0040 0040 1 CS 1 OverlayType 0
+        6000 60FF 2 0045 0045 1 LO 1 OverlaySubtype 0
+        6000 60FF 2 0050 0050 1 SS 2 OverlayOrigin 0
+        6000 60FF 2 0051 0051 1 US 1 ImageFrameOrigin 0
+        6000 60FF 2 0100 0100 1 US 1 OverlayBitsAllocated 0
+        6000 60FF 2 0102 0102 1 US 1 OverlayBitPosition 0
+        6000 60FF 2 1001 1001 1 CS 1 OverlayActivationLayer 0
+        6000 60FF 2 1301 1301 1 IS 1 ROIArea 0
+        6000 60FF 2 1302 1302 1 DS 1 ROIMean 0
+        6000 60FF 2 1303 1303 1 DS 1 ROIStandardDeviation 0
+        6000 60FF 2 1500 1500 1 LO 1 OverlayLabel 0
+        6000 60FF 2 3000 3000 1 OW 1 OverlayData 0
+        0020 0020 1 3100 31FF 2 CS 1-n RETIRED_SourceImageIDs 1
+        5000 50FF 2 0005 0005 1 US 1 RETIRED_CurveDimensions 1
+        5000 50FF 2 0010 0010 1 US 1 RETIRED_NumberOfPoints 1
+        5000 50FF 2 0020 0020 1 CS 1 RETIRED_TypeOfData 1
+        5000 50FF 2 0022 0022 1 LO 1 RETIRED_CurveDescription 1
+        5000 50FF 2 0030 0030 1 SH 1-n RETIRED_AxisUnits 1
+        5000 50FF 2 0040 0040 1 SH 1-n RETIRED_AxisLabels 1
+        5000 50FF 2 0103 0103 1 US 1 RETIRED_DataValueRepresentation 1
+        5000 50FF 2 0104 0104 1 US 1-n RETIRED_MinimumCoordinateValue 1
+        5000 50FF 2 0105 0105 1 US 1-n RETIRED_MaximumCoordinateValue 1
+        5000 50FF 2 0106 0106 1 SH 1-n RETIRED_CurveRange 1
+        5000 50FF 2 0110 0110 1 US 1-n RETIRED_CurveDataDescriptor 1
+        5000 50FF 2 0112 0112 1 US 1-n RETIRED_CoordinateStartValue 1
+        5000 50FF 2 0114 0114 1 US 1-n RETIRED_CoordinateStepValue 1
+        5000 50FF 2 1001 1001 1 CS 1 RETIRED_CurveActivationLayer 1
+        5000 50FF 2 2000 2000 1 US 1 RETIRED_AudioType 1
+        5000 50FF 2 2002 2002 1 US 1 RETIRED_AudioSampleFormat 1
+        5000 50FF 2 2004 2004 1 US 1 RETIRED_NumberOfChannels 1
+        5000 50FF 2 2006 2006 1 UL 1 RETIRED_NumberOfSamples 1
+        5000 50FF 2 2008 2008 1 UL 1 RETIRED_SampleRate 1
+        5000 50FF 2 200A 200A 1 UL 1 RETIRED_TotalTime 1
+        5000 50FF 2 200C 200C 1 OW 1 RETIRED_AudioSampleData 1
+        5000 50FF 2 200E 200E 1 LT 1 RETIRED_AudioComments 1
+        5000 50FF 2 2500 2500 1 LO 1 RETIRED_CurveLabel 1
+        5000 50FF 2 2600 2600 1 SQ 1 RETIRED_CurveReferencedOverlaySequence 1
+        5000 50FF 2 2610 2610 1 US 1 RETIRED_CurveReferencedOverlayGroup 1
+        5000 50FF 2 3000 3000 1 OW 1 RETIRED_CurveData 1
+        6000 60FF 2 0012 0012 1 US 1 RETIRED_OverlayPlanes 1
+        6000 60FF 2 0052 0052 1 US 1 RETIRED_OverlayPlaneOrigin 1
+        6000 60FF 2 0060 0060 1 CS 1 RETIRED_OverlayCompressionCode 1
+        6000 60FF 2 0061 0061 1 SH 1 RETIRED_OverlayCompressionOriginator 1
+        6000 60FF 2 0062 0062 1 SH 1 RETIRED_OverlayCompressionLabel 1
+        6000 60FF 2 0063 0063 1 CS 1 RETIRED_OverlayCompressionDescription 1
+        6000 60FF 2 0066 0066 1 AT 1-n RETIRED_OverlayCompressionStepPointers 1
+        6000 60FF 2 0068 0068 1 US 1 RETIRED_OverlayRepeatInterval 1
+        6000 60FF 2 0069 0069 1 US 1 RETIRED_OverlayBitsGrouped 1
+        6000 60FF 2 0110 0110 1 CS 1 RETIRED_OverlayFormat 1
+        6000 60FF 2 0200 0200 1 US 1 RETIRED_OverlayLocation 1
+        6000 60FF 2 0800 0800 1 CS 1-n RETIRED_OverlayCodeLabel 1
+        6000 60FF 2 0802 0802 1 US 1 RETIRED_OverlayNumberOfTables 1
+        6000 60FF 2 0803 0803 1 AT 1-n RETIRED_OverlayCodeTableLocation 1
+        6000 60FF 2 0804 0804 1 US 1 RETIRED_OverlayBitsForCodeWord 1
+        6000 60FF 2 1100 1100 1 US 1 RETIRED_OverlayDescriptorGray 1
+        6000 60FF 2 1101 1101 1 US 1 RETIRED_OverlayDescriptorRed 1
+        6000 60FF 2 1102 1102 1 US 1 RETIRED_OverlayDescriptorGreen 1
+        6000 60FF 2 1103 1103 1 US 1 RETIRED_OverlayDescriptorBlue 1
+        6000 60FF 2 1200 1200 1 US 1-n RETIRED_OverlaysGray 1
+        6000 60FF 2 1201 1201 1 US 1-n RETIRED_OverlaysRed 1
+        6000 60FF 2 1202 1202 1 US 1-n RETIRED_OverlaysGreen 1
+        6000 60FF 2 1203 1203 1 US 1-n RETIRED_OverlaysBlue 1
+        6000 60FF 2 4000 4000 1 LT 1 RETIRED_OverlayComments 1
+        7F00 7FFF 2 0010 0010 1 OW 1 RETIRED_VariablePixelData 1
+        7F00 7FFF 2 0011 0011 1 US 1 RETIRED_VariableNextDataGroup 1
+        7F00 7FFF 2 0020 0020 1 OW 1 RETIRED_VariableCoefficientsSDVN 1
+        7F00 7FFF 2 0030 0030 1 OW 1 RETIRED_VariableCoefficientsSDHN 1
+        7F00 7FFF 2 0040 0040 1 OW 1 RETIRED_VariableCoefficientsSDDN 1
+        """;
 }

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 
 namespace GenerateCT.Dicom;
 
@@ -26,7 +27,7 @@ public static partial class DicomDictionary
     private static FrozenDictionary<string, DicomDictionaryEntry> ByKeyword => Index.ByKeyword;
 
     /// <summary>Number of exact (non-repeating-group) entries.</summary>
-    public static int Count => ExactEntries.Length;
+    public static int Count => Index.Entries.Length;
 
     public static DicomDictionaryEntry? Lookup(DicomTag tag)
     {
@@ -45,7 +46,7 @@ public static partial class DicomDictionary
             return new DicomDictionaryEntry(tag, DicomVR.LO, "1", "PrivateCreator", false);
         }
 
-        foreach (var r in RangeEntries)
+        foreach (var r in Index.Ranges)
         {
             if (r.Matches(tag))
             {
@@ -61,13 +62,32 @@ public static partial class DicomDictionary
     /// <summary>The VR an Implicit VR reader assumes for <paramref name="tag"/>: the dictionary's, else UN (PS3.5 §6.2.2).</summary>
     public static DicomVR ImplicitVR(DicomTag tag) => Lookup(tag)?.VR ?? DicomVR.UN;
 
-    // Built on first use, after the generated tables (field initialisers of partial files have no defined order).
+    // Parsed on first use from the generated text tables (see the generator for why they are text).
     private static class Index
     {
+        public static readonly DicomDictionaryEntry[] Entries = ParseExact();
+
+        public static readonly DicomDictionaryRange[] Ranges = ParseRanges();
+
         public static readonly FrozenDictionary<DicomTag, DicomDictionaryEntry> ByTag =
-            ExactEntries.ToFrozenDictionary(e => e.Tag);
+            Entries.ToFrozenDictionary(e => e.Tag);
 
         public static readonly FrozenDictionary<string, DicomDictionaryEntry> ByKeyword =
-            ExactEntries.GroupBy(e => e.Keyword, StringComparer.Ordinal).ToFrozenDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+            Entries.GroupBy(e => e.Keyword, StringComparer.Ordinal).ToFrozenDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+
+        private static DicomDictionaryEntry[] ParseExact() =>
+            [.. ExactTable.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(line =>
+            {
+                var f = line.Split(' ');
+                return new DicomDictionaryEntry(new DicomTag(uint.Parse(f[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture)), Enum.Parse<DicomVR>(f[1]), f[2], f[3], f[4] == "1");
+            })];
+
+        private static DicomDictionaryRange[] ParseRanges() =>
+            [.. RangeTable.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(line =>
+            {
+                var f = line.Split(' ');
+                static ushort H(string s) => ushort.Parse(s, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                return new DicomDictionaryRange(H(f[0]), H(f[1]), int.Parse(f[2], CultureInfo.InvariantCulture), H(f[3]), H(f[4]), int.Parse(f[5], CultureInfo.InvariantCulture), Enum.Parse<DicomVR>(f[6]), f[7], f[8], f[9] == "1");
+            })];
     }
 }

@@ -7,8987 +7,8987 @@ namespace GenerateCT.Dicom;
 public readonly partial struct DicomTag
 {
     /// <summary>(0000,0000) UL 1</summary>
-    public static readonly DicomTag CommandGroupLength = new(0x0000, 0x0000);
+    public static DicomTag CommandGroupLength => new(0x0000, 0x0000);
     /// <summary>(0000,0002) UI 1</summary>
-    public static readonly DicomTag AffectedSOPClassUID = new(0x0000, 0x0002);
+    public static DicomTag AffectedSOPClassUID => new(0x0000, 0x0002);
     /// <summary>(0000,0003) UI 1</summary>
-    public static readonly DicomTag RequestedSOPClassUID = new(0x0000, 0x0003);
+    public static DicomTag RequestedSOPClassUID => new(0x0000, 0x0003);
     /// <summary>(0000,0100) US 1</summary>
-    public static readonly DicomTag CommandField = new(0x0000, 0x0100);
+    public static DicomTag CommandField => new(0x0000, 0x0100);
     /// <summary>(0000,0110) US 1</summary>
-    public static readonly DicomTag MessageID = new(0x0000, 0x0110);
+    public static DicomTag MessageID => new(0x0000, 0x0110);
     /// <summary>(0000,0120) US 1</summary>
-    public static readonly DicomTag MessageIDBeingRespondedTo = new(0x0000, 0x0120);
+    public static DicomTag MessageIDBeingRespondedTo => new(0x0000, 0x0120);
     /// <summary>(0000,0600) AE 1</summary>
-    public static readonly DicomTag MoveDestination = new(0x0000, 0x0600);
+    public static DicomTag MoveDestination => new(0x0000, 0x0600);
     /// <summary>(0000,0700) US 1</summary>
-    public static readonly DicomTag Priority = new(0x0000, 0x0700);
+    public static DicomTag Priority => new(0x0000, 0x0700);
     /// <summary>(0000,0800) US 1</summary>
-    public static readonly DicomTag CommandDataSetType = new(0x0000, 0x0800);
+    public static DicomTag CommandDataSetType => new(0x0000, 0x0800);
     /// <summary>(0000,0900) US 1</summary>
-    public static readonly DicomTag Status = new(0x0000, 0x0900);
+    public static DicomTag Status => new(0x0000, 0x0900);
     /// <summary>(0000,0901) AT 1-n</summary>
-    public static readonly DicomTag OffendingElement = new(0x0000, 0x0901);
+    public static DicomTag OffendingElement => new(0x0000, 0x0901);
     /// <summary>(0000,0902) LO 1</summary>
-    public static readonly DicomTag ErrorComment = new(0x0000, 0x0902);
+    public static DicomTag ErrorComment => new(0x0000, 0x0902);
     /// <summary>(0000,0903) US 1</summary>
-    public static readonly DicomTag ErrorID = new(0x0000, 0x0903);
+    public static DicomTag ErrorID => new(0x0000, 0x0903);
     /// <summary>(0000,1000) UI 1</summary>
-    public static readonly DicomTag AffectedSOPInstanceUID = new(0x0000, 0x1000);
+    public static DicomTag AffectedSOPInstanceUID => new(0x0000, 0x1000);
     /// <summary>(0000,1001) UI 1</summary>
-    public static readonly DicomTag RequestedSOPInstanceUID = new(0x0000, 0x1001);
+    public static DicomTag RequestedSOPInstanceUID => new(0x0000, 0x1001);
     /// <summary>(0000,1002) US 1</summary>
-    public static readonly DicomTag EventTypeID = new(0x0000, 0x1002);
+    public static DicomTag EventTypeID => new(0x0000, 0x1002);
     /// <summary>(0000,1005) AT 1-n</summary>
-    public static readonly DicomTag AttributeIdentifierList = new(0x0000, 0x1005);
+    public static DicomTag AttributeIdentifierList => new(0x0000, 0x1005);
     /// <summary>(0000,1008) US 1</summary>
-    public static readonly DicomTag ActionTypeID = new(0x0000, 0x1008);
+    public static DicomTag ActionTypeID => new(0x0000, 0x1008);
     /// <summary>(0000,1020) US 1</summary>
-    public static readonly DicomTag NumberOfRemainingSuboperations = new(0x0000, 0x1020);
+    public static DicomTag NumberOfRemainingSuboperations => new(0x0000, 0x1020);
     /// <summary>(0000,1021) US 1</summary>
-    public static readonly DicomTag NumberOfCompletedSuboperations = new(0x0000, 0x1021);
+    public static DicomTag NumberOfCompletedSuboperations => new(0x0000, 0x1021);
     /// <summary>(0000,1022) US 1</summary>
-    public static readonly DicomTag NumberOfFailedSuboperations = new(0x0000, 0x1022);
+    public static DicomTag NumberOfFailedSuboperations => new(0x0000, 0x1022);
     /// <summary>(0000,1023) US 1</summary>
-    public static readonly DicomTag NumberOfWarningSuboperations = new(0x0000, 0x1023);
+    public static DicomTag NumberOfWarningSuboperations => new(0x0000, 0x1023);
     /// <summary>(0000,1030) AE 1</summary>
-    public static readonly DicomTag MoveOriginatorApplicationEntityTitle = new(0x0000, 0x1030);
+    public static DicomTag MoveOriginatorApplicationEntityTitle => new(0x0000, 0x1030);
     /// <summary>(0000,1031) US 1</summary>
-    public static readonly DicomTag MoveOriginatorMessageID = new(0x0000, 0x1031);
+    public static DicomTag MoveOriginatorMessageID => new(0x0000, 0x1031);
     /// <summary>(0002,0000) UL 1</summary>
-    public static readonly DicomTag FileMetaInformationGroupLength = new(0x0002, 0x0000);
+    public static DicomTag FileMetaInformationGroupLength => new(0x0002, 0x0000);
     /// <summary>(0002,0001) OB 1</summary>
-    public static readonly DicomTag FileMetaInformationVersion = new(0x0002, 0x0001);
+    public static DicomTag FileMetaInformationVersion => new(0x0002, 0x0001);
     /// <summary>(0002,0002) UI 1</summary>
-    public static readonly DicomTag MediaStorageSOPClassUID = new(0x0002, 0x0002);
+    public static DicomTag MediaStorageSOPClassUID => new(0x0002, 0x0002);
     /// <summary>(0002,0003) UI 1</summary>
-    public static readonly DicomTag MediaStorageSOPInstanceUID = new(0x0002, 0x0003);
+    public static DicomTag MediaStorageSOPInstanceUID => new(0x0002, 0x0003);
     /// <summary>(0002,0010) UI 1</summary>
-    public static readonly DicomTag TransferSyntaxUID = new(0x0002, 0x0010);
+    public static DicomTag TransferSyntaxUID => new(0x0002, 0x0010);
     /// <summary>(0002,0012) UI 1</summary>
-    public static readonly DicomTag ImplementationClassUID = new(0x0002, 0x0012);
+    public static DicomTag ImplementationClassUID => new(0x0002, 0x0012);
     /// <summary>(0002,0013) SH 1</summary>
-    public static readonly DicomTag ImplementationVersionName = new(0x0002, 0x0013);
+    public static DicomTag ImplementationVersionName => new(0x0002, 0x0013);
     /// <summary>(0002,0016) AE 1</summary>
-    public static readonly DicomTag SourceApplicationEntityTitle = new(0x0002, 0x0016);
+    public static DicomTag SourceApplicationEntityTitle => new(0x0002, 0x0016);
     /// <summary>(0002,0017) AE 1</summary>
-    public static readonly DicomTag SendingApplicationEntityTitle = new(0x0002, 0x0017);
+    public static DicomTag SendingApplicationEntityTitle => new(0x0002, 0x0017);
     /// <summary>(0002,0018) AE 1</summary>
-    public static readonly DicomTag ReceivingApplicationEntityTitle = new(0x0002, 0x0018);
+    public static DicomTag ReceivingApplicationEntityTitle => new(0x0002, 0x0018);
     /// <summary>(0002,0026) UR 1</summary>
-    public static readonly DicomTag SourcePresentationAddress = new(0x0002, 0x0026);
+    public static DicomTag SourcePresentationAddress => new(0x0002, 0x0026);
     /// <summary>(0002,0027) UR 1</summary>
-    public static readonly DicomTag SendingPresentationAddress = new(0x0002, 0x0027);
+    public static DicomTag SendingPresentationAddress => new(0x0002, 0x0027);
     /// <summary>(0002,0028) UR 1</summary>
-    public static readonly DicomTag ReceivingPresentationAddress = new(0x0002, 0x0028);
+    public static DicomTag ReceivingPresentationAddress => new(0x0002, 0x0028);
     /// <summary>(0002,0031) OB 1</summary>
-    public static readonly DicomTag RTVMetaInformationVersion = new(0x0002, 0x0031);
+    public static DicomTag RTVMetaInformationVersion => new(0x0002, 0x0031);
     /// <summary>(0002,0032) UI 1</summary>
-    public static readonly DicomTag RTVCommunicationSOPClassUID = new(0x0002, 0x0032);
+    public static DicomTag RTVCommunicationSOPClassUID => new(0x0002, 0x0032);
     /// <summary>(0002,0033) UI 1</summary>
-    public static readonly DicomTag RTVCommunicationSOPInstanceUID = new(0x0002, 0x0033);
+    public static DicomTag RTVCommunicationSOPInstanceUID => new(0x0002, 0x0033);
     /// <summary>(0002,0035) OB 1</summary>
-    public static readonly DicomTag RTVSourceIdentifier = new(0x0002, 0x0035);
+    public static DicomTag RTVSourceIdentifier => new(0x0002, 0x0035);
     /// <summary>(0002,0036) OB 1</summary>
-    public static readonly DicomTag RTVFlowIdentifier = new(0x0002, 0x0036);
+    public static DicomTag RTVFlowIdentifier => new(0x0002, 0x0036);
     /// <summary>(0002,0037) UL 1</summary>
-    public static readonly DicomTag RTVFlowRTPSamplingRate = new(0x0002, 0x0037);
+    public static DicomTag RTVFlowRTPSamplingRate => new(0x0002, 0x0037);
     /// <summary>(0002,0038) FD 1</summary>
-    public static readonly DicomTag RTVFlowActualFrameDuration = new(0x0002, 0x0038);
+    public static DicomTag RTVFlowActualFrameDuration => new(0x0002, 0x0038);
     /// <summary>(0002,0100) UI 1</summary>
-    public static readonly DicomTag PrivateInformationCreatorUID = new(0x0002, 0x0100);
+    public static DicomTag PrivateInformationCreatorUID => new(0x0002, 0x0100);
     /// <summary>(0002,0102) OB 1</summary>
-    public static readonly DicomTag PrivateInformation = new(0x0002, 0x0102);
+    public static DicomTag PrivateInformation => new(0x0002, 0x0102);
     /// <summary>(0004,1130) CS 1</summary>
-    public static readonly DicomTag FileSetID = new(0x0004, 0x1130);
+    public static DicomTag FileSetID => new(0x0004, 0x1130);
     /// <summary>(0004,1141) CS 1-8</summary>
-    public static readonly DicomTag FileSetDescriptorFileID = new(0x0004, 0x1141);
+    public static DicomTag FileSetDescriptorFileID => new(0x0004, 0x1141);
     /// <summary>(0004,1142) CS 1</summary>
-    public static readonly DicomTag SpecificCharacterSetOfFileSetDescriptorFile = new(0x0004, 0x1142);
+    public static DicomTag SpecificCharacterSetOfFileSetDescriptorFile => new(0x0004, 0x1142);
     /// <summary>(0004,1200) UL 1</summary>
-    public static readonly DicomTag OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity = new(0x0004, 0x1200);
+    public static DicomTag OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity => new(0x0004, 0x1200);
     /// <summary>(0004,1202) UL 1</summary>
-    public static readonly DicomTag OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity = new(0x0004, 0x1202);
+    public static DicomTag OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity => new(0x0004, 0x1202);
     /// <summary>(0004,1212) US 1</summary>
-    public static readonly DicomTag FileSetConsistencyFlag = new(0x0004, 0x1212);
+    public static DicomTag FileSetConsistencyFlag => new(0x0004, 0x1212);
     /// <summary>(0004,1220) SQ 1</summary>
-    public static readonly DicomTag DirectoryRecordSequence = new(0x0004, 0x1220);
+    public static DicomTag DirectoryRecordSequence => new(0x0004, 0x1220);
     /// <summary>(0004,1400) UL 1</summary>
-    public static readonly DicomTag OffsetOfTheNextDirectoryRecord = new(0x0004, 0x1400);
+    public static DicomTag OffsetOfTheNextDirectoryRecord => new(0x0004, 0x1400);
     /// <summary>(0004,1410) US 1</summary>
-    public static readonly DicomTag RecordInUseFlag = new(0x0004, 0x1410);
+    public static DicomTag RecordInUseFlag => new(0x0004, 0x1410);
     /// <summary>(0004,1420) UL 1</summary>
-    public static readonly DicomTag OffsetOfReferencedLowerLevelDirectoryEntity = new(0x0004, 0x1420);
+    public static DicomTag OffsetOfReferencedLowerLevelDirectoryEntity => new(0x0004, 0x1420);
     /// <summary>(0004,1430) CS 1</summary>
-    public static readonly DicomTag DirectoryRecordType = new(0x0004, 0x1430);
+    public static DicomTag DirectoryRecordType => new(0x0004, 0x1430);
     /// <summary>(0004,1432) UI 1</summary>
-    public static readonly DicomTag PrivateRecordUID = new(0x0004, 0x1432);
+    public static DicomTag PrivateRecordUID => new(0x0004, 0x1432);
     /// <summary>(0004,1500) CS 1-8</summary>
-    public static readonly DicomTag ReferencedFileID = new(0x0004, 0x1500);
+    public static DicomTag ReferencedFileID => new(0x0004, 0x1500);
     /// <summary>(0004,1510) UI 1</summary>
-    public static readonly DicomTag ReferencedSOPClassUIDInFile = new(0x0004, 0x1510);
+    public static DicomTag ReferencedSOPClassUIDInFile => new(0x0004, 0x1510);
     /// <summary>(0004,1511) UI 1</summary>
-    public static readonly DicomTag ReferencedSOPInstanceUIDInFile = new(0x0004, 0x1511);
+    public static DicomTag ReferencedSOPInstanceUIDInFile => new(0x0004, 0x1511);
     /// <summary>(0004,1512) UI 1</summary>
-    public static readonly DicomTag ReferencedTransferSyntaxUIDInFile = new(0x0004, 0x1512);
+    public static DicomTag ReferencedTransferSyntaxUIDInFile => new(0x0004, 0x1512);
     /// <summary>(0004,151A) UI 1-n</summary>
-    public static readonly DicomTag ReferencedRelatedGeneralSOPClassUIDInFile = new(0x0004, 0x151A);
+    public static DicomTag ReferencedRelatedGeneralSOPClassUIDInFile => new(0x0004, 0x151A);
     /// <summary>(0006,0001) SQ 1</summary>
-    public static readonly DicomTag CurrentFrameFunctionalGroupsSequence = new(0x0006, 0x0001);
+    public static DicomTag CurrentFrameFunctionalGroupsSequence => new(0x0006, 0x0001);
     /// <summary>(0008,0005) CS 1-n</summary>
-    public static readonly DicomTag SpecificCharacterSet = new(0x0008, 0x0005);
+    public static DicomTag SpecificCharacterSet => new(0x0008, 0x0005);
     /// <summary>(0008,0006) SQ 1</summary>
-    public static readonly DicomTag LanguageCodeSequence = new(0x0008, 0x0006);
+    public static DicomTag LanguageCodeSequence => new(0x0008, 0x0006);
     /// <summary>(0008,0008) CS 2-n</summary>
-    public static readonly DicomTag ImageType = new(0x0008, 0x0008);
+    public static DicomTag ImageType => new(0x0008, 0x0008);
     /// <summary>(0008,0012) DA 1</summary>
-    public static readonly DicomTag InstanceCreationDate = new(0x0008, 0x0012);
+    public static DicomTag InstanceCreationDate => new(0x0008, 0x0012);
     /// <summary>(0008,0013) TM 1</summary>
-    public static readonly DicomTag InstanceCreationTime = new(0x0008, 0x0013);
+    public static DicomTag InstanceCreationTime => new(0x0008, 0x0013);
     /// <summary>(0008,0014) UI 1</summary>
-    public static readonly DicomTag InstanceCreatorUID = new(0x0008, 0x0014);
+    public static DicomTag InstanceCreatorUID => new(0x0008, 0x0014);
     /// <summary>(0008,0015) DT 1</summary>
-    public static readonly DicomTag InstanceCoercionDateTime = new(0x0008, 0x0015);
+    public static DicomTag InstanceCoercionDateTime => new(0x0008, 0x0015);
     /// <summary>(0008,0016) UI 1</summary>
-    public static readonly DicomTag SOPClassUID = new(0x0008, 0x0016);
+    public static DicomTag SOPClassUID => new(0x0008, 0x0016);
     /// <summary>(0008,0017) UI 1</summary>
-    public static readonly DicomTag AcquisitionUID = new(0x0008, 0x0017);
+    public static DicomTag AcquisitionUID => new(0x0008, 0x0017);
     /// <summary>(0008,0018) UI 1</summary>
-    public static readonly DicomTag SOPInstanceUID = new(0x0008, 0x0018);
+    public static DicomTag SOPInstanceUID => new(0x0008, 0x0018);
     /// <summary>(0008,0019) UI 1</summary>
-    public static readonly DicomTag PyramidUID = new(0x0008, 0x0019);
+    public static DicomTag PyramidUID => new(0x0008, 0x0019);
     /// <summary>(0008,001A) UI 1-n</summary>
-    public static readonly DicomTag RelatedGeneralSOPClassUID = new(0x0008, 0x001A);
+    public static DicomTag RelatedGeneralSOPClassUID => new(0x0008, 0x001A);
     /// <summary>(0008,001B) UI 1</summary>
-    public static readonly DicomTag OriginalSpecializedSOPClassUID = new(0x0008, 0x001B);
+    public static DicomTag OriginalSpecializedSOPClassUID => new(0x0008, 0x001B);
     /// <summary>(0008,0020) DA 1</summary>
-    public static readonly DicomTag StudyDate = new(0x0008, 0x0020);
+    public static DicomTag StudyDate => new(0x0008, 0x0020);
     /// <summary>(0008,0021) DA 1</summary>
-    public static readonly DicomTag SeriesDate = new(0x0008, 0x0021);
+    public static DicomTag SeriesDate => new(0x0008, 0x0021);
     /// <summary>(0008,0022) DA 1</summary>
-    public static readonly DicomTag AcquisitionDate = new(0x0008, 0x0022);
+    public static DicomTag AcquisitionDate => new(0x0008, 0x0022);
     /// <summary>(0008,0023) DA 1</summary>
-    public static readonly DicomTag ContentDate = new(0x0008, 0x0023);
+    public static DicomTag ContentDate => new(0x0008, 0x0023);
     /// <summary>(0008,002A) DT 1</summary>
-    public static readonly DicomTag AcquisitionDateTime = new(0x0008, 0x002A);
+    public static DicomTag AcquisitionDateTime => new(0x0008, 0x002A);
     /// <summary>(0008,0030) TM 1</summary>
-    public static readonly DicomTag StudyTime = new(0x0008, 0x0030);
+    public static DicomTag StudyTime => new(0x0008, 0x0030);
     /// <summary>(0008,0031) TM 1</summary>
-    public static readonly DicomTag SeriesTime = new(0x0008, 0x0031);
+    public static DicomTag SeriesTime => new(0x0008, 0x0031);
     /// <summary>(0008,0032) TM 1</summary>
-    public static readonly DicomTag AcquisitionTime = new(0x0008, 0x0032);
+    public static DicomTag AcquisitionTime => new(0x0008, 0x0032);
     /// <summary>(0008,0033) TM 1</summary>
-    public static readonly DicomTag ContentTime = new(0x0008, 0x0033);
+    public static DicomTag ContentTime => new(0x0008, 0x0033);
     /// <summary>(0008,0050) SH 1</summary>
-    public static readonly DicomTag AccessionNumber = new(0x0008, 0x0050);
+    public static DicomTag AccessionNumber => new(0x0008, 0x0050);
     /// <summary>(0008,0051) SQ 1</summary>
-    public static readonly DicomTag IssuerOfAccessionNumberSequence = new(0x0008, 0x0051);
+    public static DicomTag IssuerOfAccessionNumberSequence => new(0x0008, 0x0051);
     /// <summary>(0008,0052) CS 1</summary>
-    public static readonly DicomTag QueryRetrieveLevel = new(0x0008, 0x0052);
+    public static DicomTag QueryRetrieveLevel => new(0x0008, 0x0052);
     /// <summary>(0008,0053) CS 1</summary>
-    public static readonly DicomTag QueryRetrieveView = new(0x0008, 0x0053);
+    public static DicomTag QueryRetrieveView => new(0x0008, 0x0053);
     /// <summary>(0008,0054) AE 1-n</summary>
-    public static readonly DicomTag RetrieveAETitle = new(0x0008, 0x0054);
+    public static DicomTag RetrieveAETitle => new(0x0008, 0x0054);
     /// <summary>(0008,0055) AE 1</summary>
-    public static readonly DicomTag StationAETitle = new(0x0008, 0x0055);
+    public static DicomTag StationAETitle => new(0x0008, 0x0055);
     /// <summary>(0008,0056) CS 1</summary>
-    public static readonly DicomTag InstanceAvailability = new(0x0008, 0x0056);
+    public static DicomTag InstanceAvailability => new(0x0008, 0x0056);
     /// <summary>(0008,0058) UI 1-n</summary>
-    public static readonly DicomTag FailedSOPInstanceUIDList = new(0x0008, 0x0058);
+    public static DicomTag FailedSOPInstanceUIDList => new(0x0008, 0x0058);
     /// <summary>(0008,0060) CS 1</summary>
-    public static readonly DicomTag Modality = new(0x0008, 0x0060);
+    public static DicomTag Modality => new(0x0008, 0x0060);
     /// <summary>(0008,0061) CS 1-n</summary>
-    public static readonly DicomTag ModalitiesInStudy = new(0x0008, 0x0061);
+    public static DicomTag ModalitiesInStudy => new(0x0008, 0x0061);
     /// <summary>(0008,0062) UI 1-n</summary>
-    public static readonly DicomTag SOPClassesInStudy = new(0x0008, 0x0062);
+    public static DicomTag SOPClassesInStudy => new(0x0008, 0x0062);
     /// <summary>(0008,0063) SQ 1</summary>
-    public static readonly DicomTag AnatomicRegionsInStudyCodeSequence = new(0x0008, 0x0063);
+    public static DicomTag AnatomicRegionsInStudyCodeSequence => new(0x0008, 0x0063);
     /// <summary>(0008,0064) CS 1</summary>
-    public static readonly DicomTag ConversionType = new(0x0008, 0x0064);
+    public static DicomTag ConversionType => new(0x0008, 0x0064);
     /// <summary>(0008,0068) CS 1</summary>
-    public static readonly DicomTag PresentationIntentType = new(0x0008, 0x0068);
+    public static DicomTag PresentationIntentType => new(0x0008, 0x0068);
     /// <summary>(0008,0070) LO 1</summary>
-    public static readonly DicomTag Manufacturer = new(0x0008, 0x0070);
+    public static DicomTag Manufacturer => new(0x0008, 0x0070);
     /// <summary>(0008,0080) LO 1</summary>
-    public static readonly DicomTag InstitutionName = new(0x0008, 0x0080);
+    public static DicomTag InstitutionName => new(0x0008, 0x0080);
     /// <summary>(0008,0081) ST 1</summary>
-    public static readonly DicomTag InstitutionAddress = new(0x0008, 0x0081);
+    public static DicomTag InstitutionAddress => new(0x0008, 0x0081);
     /// <summary>(0008,0082) SQ 1</summary>
-    public static readonly DicomTag InstitutionCodeSequence = new(0x0008, 0x0082);
+    public static DicomTag InstitutionCodeSequence => new(0x0008, 0x0082);
     /// <summary>(0008,0090) PN 1</summary>
-    public static readonly DicomTag ReferringPhysicianName = new(0x0008, 0x0090);
+    public static DicomTag ReferringPhysicianName => new(0x0008, 0x0090);
     /// <summary>(0008,0092) ST 1</summary>
-    public static readonly DicomTag ReferringPhysicianAddress = new(0x0008, 0x0092);
+    public static DicomTag ReferringPhysicianAddress => new(0x0008, 0x0092);
     /// <summary>(0008,0094) SH 1-n</summary>
-    public static readonly DicomTag ReferringPhysicianTelephoneNumbers = new(0x0008, 0x0094);
+    public static DicomTag ReferringPhysicianTelephoneNumbers => new(0x0008, 0x0094);
     /// <summary>(0008,0096) SQ 1</summary>
-    public static readonly DicomTag ReferringPhysicianIdentificationSequence = new(0x0008, 0x0096);
+    public static DicomTag ReferringPhysicianIdentificationSequence => new(0x0008, 0x0096);
     /// <summary>(0008,009C) PN 1-n</summary>
-    public static readonly DicomTag ConsultingPhysicianName = new(0x0008, 0x009C);
+    public static DicomTag ConsultingPhysicianName => new(0x0008, 0x009C);
     /// <summary>(0008,009D) SQ 1</summary>
-    public static readonly DicomTag ConsultingPhysicianIdentificationSequence = new(0x0008, 0x009D);
+    public static DicomTag ConsultingPhysicianIdentificationSequence => new(0x0008, 0x009D);
     /// <summary>(0008,0100) SH 1</summary>
-    public static readonly DicomTag CodeValue = new(0x0008, 0x0100);
+    public static DicomTag CodeValue => new(0x0008, 0x0100);
     /// <summary>(0008,0101) LO 1</summary>
-    public static readonly DicomTag ExtendedCodeValue = new(0x0008, 0x0101);
+    public static DicomTag ExtendedCodeValue => new(0x0008, 0x0101);
     /// <summary>(0008,0102) SH 1</summary>
-    public static readonly DicomTag CodingSchemeDesignator = new(0x0008, 0x0102);
+    public static DicomTag CodingSchemeDesignator => new(0x0008, 0x0102);
     /// <summary>(0008,0103) SH 1</summary>
-    public static readonly DicomTag CodingSchemeVersion = new(0x0008, 0x0103);
+    public static DicomTag CodingSchemeVersion => new(0x0008, 0x0103);
     /// <summary>(0008,0104) LO 1</summary>
-    public static readonly DicomTag CodeMeaning = new(0x0008, 0x0104);
+    public static DicomTag CodeMeaning => new(0x0008, 0x0104);
     /// <summary>(0008,0105) CS 1</summary>
-    public static readonly DicomTag MappingResource = new(0x0008, 0x0105);
+    public static DicomTag MappingResource => new(0x0008, 0x0105);
     /// <summary>(0008,0106) DT 1</summary>
-    public static readonly DicomTag ContextGroupVersion = new(0x0008, 0x0106);
+    public static DicomTag ContextGroupVersion => new(0x0008, 0x0106);
     /// <summary>(0008,0107) DT 1</summary>
-    public static readonly DicomTag ContextGroupLocalVersion = new(0x0008, 0x0107);
+    public static DicomTag ContextGroupLocalVersion => new(0x0008, 0x0107);
     /// <summary>(0008,0108) LT 1</summary>
-    public static readonly DicomTag ExtendedCodeMeaning = new(0x0008, 0x0108);
+    public static DicomTag ExtendedCodeMeaning => new(0x0008, 0x0108);
     /// <summary>(0008,0109) SQ 1</summary>
-    public static readonly DicomTag CodingSchemeResourcesSequence = new(0x0008, 0x0109);
+    public static DicomTag CodingSchemeResourcesSequence => new(0x0008, 0x0109);
     /// <summary>(0008,010A) CS 1</summary>
-    public static readonly DicomTag CodingSchemeURLType = new(0x0008, 0x010A);
+    public static DicomTag CodingSchemeURLType => new(0x0008, 0x010A);
     /// <summary>(0008,010B) CS 1</summary>
-    public static readonly DicomTag ContextGroupExtensionFlag = new(0x0008, 0x010B);
+    public static DicomTag ContextGroupExtensionFlag => new(0x0008, 0x010B);
     /// <summary>(0008,010C) UI 1</summary>
-    public static readonly DicomTag CodingSchemeUID = new(0x0008, 0x010C);
+    public static DicomTag CodingSchemeUID => new(0x0008, 0x010C);
     /// <summary>(0008,010D) UI 1</summary>
-    public static readonly DicomTag ContextGroupExtensionCreatorUID = new(0x0008, 0x010D);
+    public static DicomTag ContextGroupExtensionCreatorUID => new(0x0008, 0x010D);
     /// <summary>(0008,010E) UR 1</summary>
-    public static readonly DicomTag CodingSchemeURL = new(0x0008, 0x010E);
+    public static DicomTag CodingSchemeURL => new(0x0008, 0x010E);
     /// <summary>(0008,010F) CS 1</summary>
-    public static readonly DicomTag ContextIdentifier = new(0x0008, 0x010F);
+    public static DicomTag ContextIdentifier => new(0x0008, 0x010F);
     /// <summary>(0008,0110) SQ 1</summary>
-    public static readonly DicomTag CodingSchemeIdentificationSequence = new(0x0008, 0x0110);
+    public static DicomTag CodingSchemeIdentificationSequence => new(0x0008, 0x0110);
     /// <summary>(0008,0112) LO 1</summary>
-    public static readonly DicomTag CodingSchemeRegistry = new(0x0008, 0x0112);
+    public static DicomTag CodingSchemeRegistry => new(0x0008, 0x0112);
     /// <summary>(0008,0114) ST 1</summary>
-    public static readonly DicomTag CodingSchemeExternalID = new(0x0008, 0x0114);
+    public static DicomTag CodingSchemeExternalID => new(0x0008, 0x0114);
     /// <summary>(0008,0115) ST 1</summary>
-    public static readonly DicomTag CodingSchemeName = new(0x0008, 0x0115);
+    public static DicomTag CodingSchemeName => new(0x0008, 0x0115);
     /// <summary>(0008,0116) ST 1</summary>
-    public static readonly DicomTag CodingSchemeResponsibleOrganization = new(0x0008, 0x0116);
+    public static DicomTag CodingSchemeResponsibleOrganization => new(0x0008, 0x0116);
     /// <summary>(0008,0117) UI 1</summary>
-    public static readonly DicomTag ContextUID = new(0x0008, 0x0117);
+    public static DicomTag ContextUID => new(0x0008, 0x0117);
     /// <summary>(0008,0118) UI 1</summary>
-    public static readonly DicomTag MappingResourceUID = new(0x0008, 0x0118);
+    public static DicomTag MappingResourceUID => new(0x0008, 0x0118);
     /// <summary>(0008,0119) UC 1</summary>
-    public static readonly DicomTag LongCodeValue = new(0x0008, 0x0119);
+    public static DicomTag LongCodeValue => new(0x0008, 0x0119);
     /// <summary>(0008,0120) UR 1</summary>
-    public static readonly DicomTag URNCodeValue = new(0x0008, 0x0120);
+    public static DicomTag URNCodeValue => new(0x0008, 0x0120);
     /// <summary>(0008,0121) SQ 1</summary>
-    public static readonly DicomTag EquivalentCodeSequence = new(0x0008, 0x0121);
+    public static DicomTag EquivalentCodeSequence => new(0x0008, 0x0121);
     /// <summary>(0008,0122) LO 1</summary>
-    public static readonly DicomTag MappingResourceName = new(0x0008, 0x0122);
+    public static DicomTag MappingResourceName => new(0x0008, 0x0122);
     /// <summary>(0008,0123) SQ 1</summary>
-    public static readonly DicomTag ContextGroupIdentificationSequence = new(0x0008, 0x0123);
+    public static DicomTag ContextGroupIdentificationSequence => new(0x0008, 0x0123);
     /// <summary>(0008,0124) SQ 1</summary>
-    public static readonly DicomTag MappingResourceIdentificationSequence = new(0x0008, 0x0124);
+    public static DicomTag MappingResourceIdentificationSequence => new(0x0008, 0x0124);
     /// <summary>(0008,0201) SH 1</summary>
-    public static readonly DicomTag TimezoneOffsetFromUTC = new(0x0008, 0x0201);
+    public static DicomTag TimezoneOffsetFromUTC => new(0x0008, 0x0201);
     /// <summary>(0008,0220) SQ 1</summary>
-    public static readonly DicomTag ResponsibleGroupCodeSequence = new(0x0008, 0x0220);
+    public static DicomTag ResponsibleGroupCodeSequence => new(0x0008, 0x0220);
     /// <summary>(0008,0221) CS 1</summary>
-    public static readonly DicomTag EquipmentModality = new(0x0008, 0x0221);
+    public static DicomTag EquipmentModality => new(0x0008, 0x0221);
     /// <summary>(0008,0222) LO 1</summary>
-    public static readonly DicomTag ManufacturerRelatedModelGroup = new(0x0008, 0x0222);
+    public static DicomTag ManufacturerRelatedModelGroup => new(0x0008, 0x0222);
     /// <summary>(0008,0300) SQ 1</summary>
-    public static readonly DicomTag PrivateDataElementCharacteristicsSequence = new(0x0008, 0x0300);
+    public static DicomTag PrivateDataElementCharacteristicsSequence => new(0x0008, 0x0300);
     /// <summary>(0008,0301) US 1</summary>
-    public static readonly DicomTag PrivateGroupReference = new(0x0008, 0x0301);
+    public static DicomTag PrivateGroupReference => new(0x0008, 0x0301);
     /// <summary>(0008,0302) LO 1</summary>
-    public static readonly DicomTag PrivateCreatorReference = new(0x0008, 0x0302);
+    public static DicomTag PrivateCreatorReference => new(0x0008, 0x0302);
     /// <summary>(0008,0303) CS 1</summary>
-    public static readonly DicomTag BlockIdentifyingInformationStatus = new(0x0008, 0x0303);
+    public static DicomTag BlockIdentifyingInformationStatus => new(0x0008, 0x0303);
     /// <summary>(0008,0304) US 1-n</summary>
-    public static readonly DicomTag NonidentifyingPrivateElements = new(0x0008, 0x0304);
+    public static DicomTag NonidentifyingPrivateElements => new(0x0008, 0x0304);
     /// <summary>(0008,0305) SQ 1</summary>
-    public static readonly DicomTag DeidentificationActionSequence = new(0x0008, 0x0305);
+    public static DicomTag DeidentificationActionSequence => new(0x0008, 0x0305);
     /// <summary>(0008,0306) US 1-n</summary>
-    public static readonly DicomTag IdentifyingPrivateElements = new(0x0008, 0x0306);
+    public static DicomTag IdentifyingPrivateElements => new(0x0008, 0x0306);
     /// <summary>(0008,0307) CS 1</summary>
-    public static readonly DicomTag DeidentificationAction = new(0x0008, 0x0307);
+    public static DicomTag DeidentificationAction => new(0x0008, 0x0307);
     /// <summary>(0008,0308) US 1</summary>
-    public static readonly DicomTag PrivateDataElement = new(0x0008, 0x0308);
+    public static DicomTag PrivateDataElement => new(0x0008, 0x0308);
     /// <summary>(0008,0309) UL 1-3</summary>
-    public static readonly DicomTag PrivateDataElementValueMultiplicity = new(0x0008, 0x0309);
+    public static DicomTag PrivateDataElementValueMultiplicity => new(0x0008, 0x0309);
     /// <summary>(0008,030A) CS 1</summary>
-    public static readonly DicomTag PrivateDataElementValueRepresentation = new(0x0008, 0x030A);
+    public static DicomTag PrivateDataElementValueRepresentation => new(0x0008, 0x030A);
     /// <summary>(0008,030B) UL 1-2</summary>
-    public static readonly DicomTag PrivateDataElementNumberOfItems = new(0x0008, 0x030B);
+    public static DicomTag PrivateDataElementNumberOfItems => new(0x0008, 0x030B);
     /// <summary>(0008,030C) UC 1</summary>
-    public static readonly DicomTag PrivateDataElementName = new(0x0008, 0x030C);
+    public static DicomTag PrivateDataElementName => new(0x0008, 0x030C);
     /// <summary>(0008,030D) UC 1</summary>
-    public static readonly DicomTag PrivateDataElementKeyword = new(0x0008, 0x030D);
+    public static DicomTag PrivateDataElementKeyword => new(0x0008, 0x030D);
     /// <summary>(0008,030E) UT 1</summary>
-    public static readonly DicomTag PrivateDataElementDescription = new(0x0008, 0x030E);
+    public static DicomTag PrivateDataElementDescription => new(0x0008, 0x030E);
     /// <summary>(0008,030F) UT 1</summary>
-    public static readonly DicomTag PrivateDataElementEncoding = new(0x0008, 0x030F);
+    public static DicomTag PrivateDataElementEncoding => new(0x0008, 0x030F);
     /// <summary>(0008,0310) SQ 1</summary>
-    public static readonly DicomTag PrivateDataElementDefinitionSequence = new(0x0008, 0x0310);
+    public static DicomTag PrivateDataElementDefinitionSequence => new(0x0008, 0x0310);
     /// <summary>(0008,1010) SH 1</summary>
-    public static readonly DicomTag StationName = new(0x0008, 0x1010);
+    public static DicomTag StationName => new(0x0008, 0x1010);
     /// <summary>(0008,1030) LO 1</summary>
-    public static readonly DicomTag StudyDescription = new(0x0008, 0x1030);
+    public static DicomTag StudyDescription => new(0x0008, 0x1030);
     /// <summary>(0008,1032) SQ 1</summary>
-    public static readonly DicomTag ProcedureCodeSequence = new(0x0008, 0x1032);
+    public static DicomTag ProcedureCodeSequence => new(0x0008, 0x1032);
     /// <summary>(0008,103E) LO 1</summary>
-    public static readonly DicomTag SeriesDescription = new(0x0008, 0x103E);
+    public static DicomTag SeriesDescription => new(0x0008, 0x103E);
     /// <summary>(0008,103F) SQ 1</summary>
-    public static readonly DicomTag SeriesDescriptionCodeSequence = new(0x0008, 0x103F);
+    public static DicomTag SeriesDescriptionCodeSequence => new(0x0008, 0x103F);
     /// <summary>(0008,1040) LO 1</summary>
-    public static readonly DicomTag InstitutionalDepartmentName = new(0x0008, 0x1040);
+    public static DicomTag InstitutionalDepartmentName => new(0x0008, 0x1040);
     /// <summary>(0008,1041) SQ 1</summary>
-    public static readonly DicomTag InstitutionalDepartmentTypeCodeSequence = new(0x0008, 0x1041);
+    public static DicomTag InstitutionalDepartmentTypeCodeSequence => new(0x0008, 0x1041);
     /// <summary>(0008,1048) PN 1-n</summary>
-    public static readonly DicomTag PhysiciansOfRecord = new(0x0008, 0x1048);
+    public static DicomTag PhysiciansOfRecord => new(0x0008, 0x1048);
     /// <summary>(0008,1049) SQ 1</summary>
-    public static readonly DicomTag PhysiciansOfRecordIdentificationSequence = new(0x0008, 0x1049);
+    public static DicomTag PhysiciansOfRecordIdentificationSequence => new(0x0008, 0x1049);
     /// <summary>(0008,1050) PN 1-n</summary>
-    public static readonly DicomTag PerformingPhysicianName = new(0x0008, 0x1050);
+    public static DicomTag PerformingPhysicianName => new(0x0008, 0x1050);
     /// <summary>(0008,1052) SQ 1</summary>
-    public static readonly DicomTag PerformingPhysicianIdentificationSequence = new(0x0008, 0x1052);
+    public static DicomTag PerformingPhysicianIdentificationSequence => new(0x0008, 0x1052);
     /// <summary>(0008,1060) PN 1-n</summary>
-    public static readonly DicomTag NameOfPhysiciansReadingStudy = new(0x0008, 0x1060);
+    public static DicomTag NameOfPhysiciansReadingStudy => new(0x0008, 0x1060);
     /// <summary>(0008,1062) SQ 1</summary>
-    public static readonly DicomTag PhysiciansReadingStudyIdentificationSequence = new(0x0008, 0x1062);
+    public static DicomTag PhysiciansReadingStudyIdentificationSequence => new(0x0008, 0x1062);
     /// <summary>(0008,1070) PN 1-n</summary>
-    public static readonly DicomTag OperatorsName = new(0x0008, 0x1070);
+    public static DicomTag OperatorsName => new(0x0008, 0x1070);
     /// <summary>(0008,1072) SQ 1</summary>
-    public static readonly DicomTag OperatorIdentificationSequence = new(0x0008, 0x1072);
+    public static DicomTag OperatorIdentificationSequence => new(0x0008, 0x1072);
     /// <summary>(0008,1080) LO 1-n</summary>
-    public static readonly DicomTag AdmittingDiagnosesDescription = new(0x0008, 0x1080);
+    public static DicomTag AdmittingDiagnosesDescription => new(0x0008, 0x1080);
     /// <summary>(0008,1084) SQ 1</summary>
-    public static readonly DicomTag AdmittingDiagnosesCodeSequence = new(0x0008, 0x1084);
+    public static DicomTag AdmittingDiagnosesCodeSequence => new(0x0008, 0x1084);
     /// <summary>(0008,1088) LO 1</summary>
-    public static readonly DicomTag PyramidDescription = new(0x0008, 0x1088);
+    public static DicomTag PyramidDescription => new(0x0008, 0x1088);
     /// <summary>(0008,1090) LO 1</summary>
-    public static readonly DicomTag ManufacturerModelName = new(0x0008, 0x1090);
+    public static DicomTag ManufacturerModelName => new(0x0008, 0x1090);
     /// <summary>(0008,1110) SQ 1</summary>
-    public static readonly DicomTag ReferencedStudySequence = new(0x0008, 0x1110);
+    public static DicomTag ReferencedStudySequence => new(0x0008, 0x1110);
     /// <summary>(0008,1111) SQ 1</summary>
-    public static readonly DicomTag ReferencedPerformedProcedureStepSequence = new(0x0008, 0x1111);
+    public static DicomTag ReferencedPerformedProcedureStepSequence => new(0x0008, 0x1111);
     /// <summary>(0008,1115) SQ 1</summary>
-    public static readonly DicomTag ReferencedSeriesSequence = new(0x0008, 0x1115);
+    public static DicomTag ReferencedSeriesSequence => new(0x0008, 0x1115);
     /// <summary>(0008,1120) SQ 1</summary>
-    public static readonly DicomTag ReferencedPatientSequence = new(0x0008, 0x1120);
+    public static DicomTag ReferencedPatientSequence => new(0x0008, 0x1120);
     /// <summary>(0008,1125) SQ 1</summary>
-    public static readonly DicomTag ReferencedVisitSequence = new(0x0008, 0x1125);
+    public static DicomTag ReferencedVisitSequence => new(0x0008, 0x1125);
     /// <summary>(0008,1134) SQ 1</summary>
-    public static readonly DicomTag ReferencedStereometricInstanceSequence = new(0x0008, 0x1134);
+    public static DicomTag ReferencedStereometricInstanceSequence => new(0x0008, 0x1134);
     /// <summary>(0008,113A) SQ 1</summary>
-    public static readonly DicomTag ReferencedWaveformSequence = new(0x0008, 0x113A);
+    public static DicomTag ReferencedWaveformSequence => new(0x0008, 0x113A);
     /// <summary>(0008,1140) SQ 1</summary>
-    public static readonly DicomTag ReferencedImageSequence = new(0x0008, 0x1140);
+    public static DicomTag ReferencedImageSequence => new(0x0008, 0x1140);
     /// <summary>(0008,114A) SQ 1</summary>
-    public static readonly DicomTag ReferencedInstanceSequence = new(0x0008, 0x114A);
+    public static DicomTag ReferencedInstanceSequence => new(0x0008, 0x114A);
     /// <summary>(0008,114B) SQ 1</summary>
-    public static readonly DicomTag ReferencedRealWorldValueMappingInstanceSequence = new(0x0008, 0x114B);
+    public static DicomTag ReferencedRealWorldValueMappingInstanceSequence => new(0x0008, 0x114B);
     /// <summary>(0008,1150) UI 1</summary>
-    public static readonly DicomTag ReferencedSOPClassUID = new(0x0008, 0x1150);
+    public static DicomTag ReferencedSOPClassUID => new(0x0008, 0x1150);
     /// <summary>(0008,1155) UI 1</summary>
-    public static readonly DicomTag ReferencedSOPInstanceUID = new(0x0008, 0x1155);
+    public static DicomTag ReferencedSOPInstanceUID => new(0x0008, 0x1155);
     /// <summary>(0008,1156) SQ 1</summary>
-    public static readonly DicomTag DefinitionSourceSequence = new(0x0008, 0x1156);
+    public static DicomTag DefinitionSourceSequence => new(0x0008, 0x1156);
     /// <summary>(0008,115A) UI 1-n</summary>
-    public static readonly DicomTag SOPClassesSupported = new(0x0008, 0x115A);
+    public static DicomTag SOPClassesSupported => new(0x0008, 0x115A);
     /// <summary>(0008,1160) IS 1-n</summary>
-    public static readonly DicomTag ReferencedFrameNumber = new(0x0008, 0x1160);
+    public static DicomTag ReferencedFrameNumber => new(0x0008, 0x1160);
     /// <summary>(0008,1161) UL 1-n</summary>
-    public static readonly DicomTag SimpleFrameList = new(0x0008, 0x1161);
+    public static DicomTag SimpleFrameList => new(0x0008, 0x1161);
     /// <summary>(0008,1162) UL 3-3n</summary>
-    public static readonly DicomTag CalculatedFrameList = new(0x0008, 0x1162);
+    public static DicomTag CalculatedFrameList => new(0x0008, 0x1162);
     /// <summary>(0008,1163) FD 2</summary>
-    public static readonly DicomTag TimeRange = new(0x0008, 0x1163);
+    public static DicomTag TimeRange => new(0x0008, 0x1163);
     /// <summary>(0008,1164) SQ 1</summary>
-    public static readonly DicomTag FrameExtractionSequence = new(0x0008, 0x1164);
+    public static DicomTag FrameExtractionSequence => new(0x0008, 0x1164);
     /// <summary>(0008,1167) UI 1</summary>
-    public static readonly DicomTag MultiFrameSourceSOPInstanceUID = new(0x0008, 0x1167);
+    public static DicomTag MultiFrameSourceSOPInstanceUID => new(0x0008, 0x1167);
     /// <summary>(0008,1190) UR 1</summary>
-    public static readonly DicomTag RetrieveURL = new(0x0008, 0x1190);
+    public static DicomTag RetrieveURL => new(0x0008, 0x1190);
     /// <summary>(0008,1195) UI 1</summary>
-    public static readonly DicomTag TransactionUID = new(0x0008, 0x1195);
+    public static DicomTag TransactionUID => new(0x0008, 0x1195);
     /// <summary>(0008,1196) US 1</summary>
-    public static readonly DicomTag WarningReason = new(0x0008, 0x1196);
+    public static DicomTag WarningReason => new(0x0008, 0x1196);
     /// <summary>(0008,1197) US 1</summary>
-    public static readonly DicomTag FailureReason = new(0x0008, 0x1197);
+    public static DicomTag FailureReason => new(0x0008, 0x1197);
     /// <summary>(0008,1198) SQ 1</summary>
-    public static readonly DicomTag FailedSOPSequence = new(0x0008, 0x1198);
+    public static DicomTag FailedSOPSequence => new(0x0008, 0x1198);
     /// <summary>(0008,1199) SQ 1</summary>
-    public static readonly DicomTag ReferencedSOPSequence = new(0x0008, 0x1199);
+    public static DicomTag ReferencedSOPSequence => new(0x0008, 0x1199);
     /// <summary>(0008,119A) SQ 1</summary>
-    public static readonly DicomTag OtherFailuresSequence = new(0x0008, 0x119A);
+    public static DicomTag OtherFailuresSequence => new(0x0008, 0x119A);
     /// <summary>(0008,1200) SQ 1</summary>
-    public static readonly DicomTag StudiesContainingOtherReferencedInstancesSequence = new(0x0008, 0x1200);
+    public static DicomTag StudiesContainingOtherReferencedInstancesSequence => new(0x0008, 0x1200);
     /// <summary>(0008,1250) SQ 1</summary>
-    public static readonly DicomTag RelatedSeriesSequence = new(0x0008, 0x1250);
+    public static DicomTag RelatedSeriesSequence => new(0x0008, 0x1250);
     /// <summary>(0008,2111) ST 1</summary>
-    public static readonly DicomTag DerivationDescription = new(0x0008, 0x2111);
+    public static DicomTag DerivationDescription => new(0x0008, 0x2111);
     /// <summary>(0008,2112) SQ 1</summary>
-    public static readonly DicomTag SourceImageSequence = new(0x0008, 0x2112);
+    public static DicomTag SourceImageSequence => new(0x0008, 0x2112);
     /// <summary>(0008,2120) SH 1</summary>
-    public static readonly DicomTag StageName = new(0x0008, 0x2120);
+    public static DicomTag StageName => new(0x0008, 0x2120);
     /// <summary>(0008,2122) IS 1</summary>
-    public static readonly DicomTag StageNumber = new(0x0008, 0x2122);
+    public static DicomTag StageNumber => new(0x0008, 0x2122);
     /// <summary>(0008,2124) IS 1</summary>
-    public static readonly DicomTag NumberOfStages = new(0x0008, 0x2124);
+    public static DicomTag NumberOfStages => new(0x0008, 0x2124);
     /// <summary>(0008,2127) SH 1</summary>
-    public static readonly DicomTag ViewName = new(0x0008, 0x2127);
+    public static DicomTag ViewName => new(0x0008, 0x2127);
     /// <summary>(0008,2128) IS 1</summary>
-    public static readonly DicomTag ViewNumber = new(0x0008, 0x2128);
+    public static DicomTag ViewNumber => new(0x0008, 0x2128);
     /// <summary>(0008,2129) IS 1</summary>
-    public static readonly DicomTag NumberOfEventTimers = new(0x0008, 0x2129);
+    public static DicomTag NumberOfEventTimers => new(0x0008, 0x2129);
     /// <summary>(0008,212A) IS 1</summary>
-    public static readonly DicomTag NumberOfViewsInStage = new(0x0008, 0x212A);
+    public static DicomTag NumberOfViewsInStage => new(0x0008, 0x212A);
     /// <summary>(0008,2130) DS 1-n</summary>
-    public static readonly DicomTag EventElapsedTimes = new(0x0008, 0x2130);
+    public static DicomTag EventElapsedTimes => new(0x0008, 0x2130);
     /// <summary>(0008,2132) LO 1-n</summary>
-    public static readonly DicomTag EventTimerNames = new(0x0008, 0x2132);
+    public static DicomTag EventTimerNames => new(0x0008, 0x2132);
     /// <summary>(0008,2133) SQ 1</summary>
-    public static readonly DicomTag EventTimerSequence = new(0x0008, 0x2133);
+    public static DicomTag EventTimerSequence => new(0x0008, 0x2133);
     /// <summary>(0008,2134) FD 1</summary>
-    public static readonly DicomTag EventTimeOffset = new(0x0008, 0x2134);
+    public static DicomTag EventTimeOffset => new(0x0008, 0x2134);
     /// <summary>(0008,2135) SQ 1</summary>
-    public static readonly DicomTag EventCodeSequence = new(0x0008, 0x2135);
+    public static DicomTag EventCodeSequence => new(0x0008, 0x2135);
     /// <summary>(0008,2142) IS 1</summary>
-    public static readonly DicomTag StartTrim = new(0x0008, 0x2142);
+    public static DicomTag StartTrim => new(0x0008, 0x2142);
     /// <summary>(0008,2143) IS 1</summary>
-    public static readonly DicomTag StopTrim = new(0x0008, 0x2143);
+    public static DicomTag StopTrim => new(0x0008, 0x2143);
     /// <summary>(0008,2144) IS 1</summary>
-    public static readonly DicomTag RecommendedDisplayFrameRate = new(0x0008, 0x2144);
+    public static DicomTag RecommendedDisplayFrameRate => new(0x0008, 0x2144);
     /// <summary>(0008,2218) SQ 1</summary>
-    public static readonly DicomTag AnatomicRegionSequence = new(0x0008, 0x2218);
+    public static DicomTag AnatomicRegionSequence => new(0x0008, 0x2218);
     /// <summary>(0008,2220) SQ 1</summary>
-    public static readonly DicomTag AnatomicRegionModifierSequence = new(0x0008, 0x2220);
+    public static DicomTag AnatomicRegionModifierSequence => new(0x0008, 0x2220);
     /// <summary>(0008,2228) SQ 1</summary>
-    public static readonly DicomTag PrimaryAnatomicStructureSequence = new(0x0008, 0x2228);
+    public static DicomTag PrimaryAnatomicStructureSequence => new(0x0008, 0x2228);
     /// <summary>(0008,2230) SQ 1</summary>
-    public static readonly DicomTag PrimaryAnatomicStructureModifierSequence = new(0x0008, 0x2230);
+    public static DicomTag PrimaryAnatomicStructureModifierSequence => new(0x0008, 0x2230);
     /// <summary>(0008,3001) SQ 1</summary>
-    public static readonly DicomTag AlternateRepresentationSequence = new(0x0008, 0x3001);
+    public static DicomTag AlternateRepresentationSequence => new(0x0008, 0x3001);
     /// <summary>(0008,3002) UI 1-n</summary>
-    public static readonly DicomTag AvailableTransferSyntaxUID = new(0x0008, 0x3002);
+    public static DicomTag AvailableTransferSyntaxUID => new(0x0008, 0x3002);
     /// <summary>(0008,3010) UI 1-n</summary>
-    public static readonly DicomTag IrradiationEventUID = new(0x0008, 0x3010);
+    public static DicomTag IrradiationEventUID => new(0x0008, 0x3010);
     /// <summary>(0008,3011) SQ 1</summary>
-    public static readonly DicomTag SourceIrradiationEventSequence = new(0x0008, 0x3011);
+    public static DicomTag SourceIrradiationEventSequence => new(0x0008, 0x3011);
     /// <summary>(0008,3012) UI 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalAdministrationEventUID = new(0x0008, 0x3012);
+    public static DicomTag RadiopharmaceuticalAdministrationEventUID => new(0x0008, 0x3012);
     /// <summary>(0008,9007) CS 4</summary>
-    public static readonly DicomTag FrameType = new(0x0008, 0x9007);
+    public static DicomTag FrameType => new(0x0008, 0x9007);
     /// <summary>(0008,9092) SQ 1</summary>
-    public static readonly DicomTag ReferencedImageEvidenceSequence = new(0x0008, 0x9092);
+    public static DicomTag ReferencedImageEvidenceSequence => new(0x0008, 0x9092);
     /// <summary>(0008,9121) SQ 1</summary>
-    public static readonly DicomTag ReferencedRawDataSequence = new(0x0008, 0x9121);
+    public static DicomTag ReferencedRawDataSequence => new(0x0008, 0x9121);
     /// <summary>(0008,9123) UI 1</summary>
-    public static readonly DicomTag CreatorVersionUID = new(0x0008, 0x9123);
+    public static DicomTag CreatorVersionUID => new(0x0008, 0x9123);
     /// <summary>(0008,9124) SQ 1</summary>
-    public static readonly DicomTag DerivationImageSequence = new(0x0008, 0x9124);
+    public static DicomTag DerivationImageSequence => new(0x0008, 0x9124);
     /// <summary>(0008,9154) SQ 1</summary>
-    public static readonly DicomTag SourceImageEvidenceSequence = new(0x0008, 0x9154);
+    public static DicomTag SourceImageEvidenceSequence => new(0x0008, 0x9154);
     /// <summary>(0008,9205) CS 1</summary>
-    public static readonly DicomTag PixelPresentation = new(0x0008, 0x9205);
+    public static DicomTag PixelPresentation => new(0x0008, 0x9205);
     /// <summary>(0008,9206) CS 1</summary>
-    public static readonly DicomTag VolumetricProperties = new(0x0008, 0x9206);
+    public static DicomTag VolumetricProperties => new(0x0008, 0x9206);
     /// <summary>(0008,9207) CS 1</summary>
-    public static readonly DicomTag VolumeBasedCalculationTechnique = new(0x0008, 0x9207);
+    public static DicomTag VolumeBasedCalculationTechnique => new(0x0008, 0x9207);
     /// <summary>(0008,9208) CS 1</summary>
-    public static readonly DicomTag ComplexImageComponent = new(0x0008, 0x9208);
+    public static DicomTag ComplexImageComponent => new(0x0008, 0x9208);
     /// <summary>(0008,9209) CS 1</summary>
-    public static readonly DicomTag AcquisitionContrast = new(0x0008, 0x9209);
+    public static DicomTag AcquisitionContrast => new(0x0008, 0x9209);
     /// <summary>(0008,9215) SQ 1</summary>
-    public static readonly DicomTag DerivationCodeSequence = new(0x0008, 0x9215);
+    public static DicomTag DerivationCodeSequence => new(0x0008, 0x9215);
     /// <summary>(0008,9237) SQ 1</summary>
-    public static readonly DicomTag ReferencedPresentationStateSequence = new(0x0008, 0x9237);
+    public static DicomTag ReferencedPresentationStateSequence => new(0x0008, 0x9237);
     /// <summary>(0008,9410) SQ 1</summary>
-    public static readonly DicomTag ReferencedOtherPlaneSequence = new(0x0008, 0x9410);
+    public static DicomTag ReferencedOtherPlaneSequence => new(0x0008, 0x9410);
     /// <summary>(0008,9458) SQ 1</summary>
-    public static readonly DicomTag FrameDisplaySequence = new(0x0008, 0x9458);
+    public static DicomTag FrameDisplaySequence => new(0x0008, 0x9458);
     /// <summary>(0008,9459) FL 1</summary>
-    public static readonly DicomTag RecommendedDisplayFrameRateInFloat = new(0x0008, 0x9459);
+    public static DicomTag RecommendedDisplayFrameRateInFloat => new(0x0008, 0x9459);
     /// <summary>(0008,9460) CS 1</summary>
-    public static readonly DicomTag SkipFrameRangeFlag = new(0x0008, 0x9460);
+    public static DicomTag SkipFrameRangeFlag => new(0x0008, 0x9460);
     /// <summary>(0010,0010) PN 1</summary>
-    public static readonly DicomTag PatientName = new(0x0010, 0x0010);
+    public static DicomTag PatientName => new(0x0010, 0x0010);
     /// <summary>(0010,0020) LO 1</summary>
-    public static readonly DicomTag PatientID = new(0x0010, 0x0020);
+    public static DicomTag PatientID => new(0x0010, 0x0020);
     /// <summary>(0010,0021) LO 1</summary>
-    public static readonly DicomTag IssuerOfPatientID = new(0x0010, 0x0021);
+    public static DicomTag IssuerOfPatientID => new(0x0010, 0x0021);
     /// <summary>(0010,0022) CS 1</summary>
-    public static readonly DicomTag TypeOfPatientID = new(0x0010, 0x0022);
+    public static DicomTag TypeOfPatientID => new(0x0010, 0x0022);
     /// <summary>(0010,0024) SQ 1</summary>
-    public static readonly DicomTag IssuerOfPatientIDQualifiersSequence = new(0x0010, 0x0024);
+    public static DicomTag IssuerOfPatientIDQualifiersSequence => new(0x0010, 0x0024);
     /// <summary>(0010,0026) SQ 1</summary>
-    public static readonly DicomTag SourcePatientGroupIdentificationSequence = new(0x0010, 0x0026);
+    public static DicomTag SourcePatientGroupIdentificationSequence => new(0x0010, 0x0026);
     /// <summary>(0010,0027) SQ 1</summary>
-    public static readonly DicomTag GroupOfPatientsIdentificationSequence = new(0x0010, 0x0027);
+    public static DicomTag GroupOfPatientsIdentificationSequence => new(0x0010, 0x0027);
     /// <summary>(0010,0028) US 3</summary>
-    public static readonly DicomTag SubjectRelativePositionInImage = new(0x0010, 0x0028);
+    public static DicomTag SubjectRelativePositionInImage => new(0x0010, 0x0028);
     /// <summary>(0010,0030) DA 1</summary>
-    public static readonly DicomTag PatientBirthDate = new(0x0010, 0x0030);
+    public static DicomTag PatientBirthDate => new(0x0010, 0x0030);
     /// <summary>(0010,0032) TM 1</summary>
-    public static readonly DicomTag PatientBirthTime = new(0x0010, 0x0032);
+    public static DicomTag PatientBirthTime => new(0x0010, 0x0032);
     /// <summary>(0010,0033) LO 1</summary>
-    public static readonly DicomTag PatientBirthDateInAlternativeCalendar = new(0x0010, 0x0033);
+    public static DicomTag PatientBirthDateInAlternativeCalendar => new(0x0010, 0x0033);
     /// <summary>(0010,0034) LO 1</summary>
-    public static readonly DicomTag PatientDeathDateInAlternativeCalendar = new(0x0010, 0x0034);
+    public static DicomTag PatientDeathDateInAlternativeCalendar => new(0x0010, 0x0034);
     /// <summary>(0010,0035) CS 1</summary>
-    public static readonly DicomTag PatientAlternativeCalendar = new(0x0010, 0x0035);
+    public static DicomTag PatientAlternativeCalendar => new(0x0010, 0x0035);
     /// <summary>(0010,0040) CS 1</summary>
-    public static readonly DicomTag PatientSex = new(0x0010, 0x0040);
+    public static DicomTag PatientSex => new(0x0010, 0x0040);
     /// <summary>(0010,0050) SQ 1</summary>
-    public static readonly DicomTag PatientInsurancePlanCodeSequence = new(0x0010, 0x0050);
+    public static DicomTag PatientInsurancePlanCodeSequence => new(0x0010, 0x0050);
     /// <summary>(0010,0101) SQ 1</summary>
-    public static readonly DicomTag PatientPrimaryLanguageCodeSequence = new(0x0010, 0x0101);
+    public static DicomTag PatientPrimaryLanguageCodeSequence => new(0x0010, 0x0101);
     /// <summary>(0010,0102) SQ 1</summary>
-    public static readonly DicomTag PatientPrimaryLanguageModifierCodeSequence = new(0x0010, 0x0102);
+    public static DicomTag PatientPrimaryLanguageModifierCodeSequence => new(0x0010, 0x0102);
     /// <summary>(0010,0200) CS 1</summary>
-    public static readonly DicomTag QualityControlSubject = new(0x0010, 0x0200);
+    public static DicomTag QualityControlSubject => new(0x0010, 0x0200);
     /// <summary>(0010,0201) SQ 1</summary>
-    public static readonly DicomTag QualityControlSubjectTypeCodeSequence = new(0x0010, 0x0201);
+    public static DicomTag QualityControlSubjectTypeCodeSequence => new(0x0010, 0x0201);
     /// <summary>(0010,0212) UC 1</summary>
-    public static readonly DicomTag StrainDescription = new(0x0010, 0x0212);
+    public static DicomTag StrainDescription => new(0x0010, 0x0212);
     /// <summary>(0010,0213) LO 1</summary>
-    public static readonly DicomTag StrainNomenclature = new(0x0010, 0x0213);
+    public static DicomTag StrainNomenclature => new(0x0010, 0x0213);
     /// <summary>(0010,0214) LO 1</summary>
-    public static readonly DicomTag StrainStockNumber = new(0x0010, 0x0214);
+    public static DicomTag StrainStockNumber => new(0x0010, 0x0214);
     /// <summary>(0010,0215) SQ 1</summary>
-    public static readonly DicomTag StrainSourceRegistryCodeSequence = new(0x0010, 0x0215);
+    public static DicomTag StrainSourceRegistryCodeSequence => new(0x0010, 0x0215);
     /// <summary>(0010,0216) SQ 1</summary>
-    public static readonly DicomTag StrainStockSequence = new(0x0010, 0x0216);
+    public static DicomTag StrainStockSequence => new(0x0010, 0x0216);
     /// <summary>(0010,0217) LO 1</summary>
-    public static readonly DicomTag StrainSource = new(0x0010, 0x0217);
+    public static DicomTag StrainSource => new(0x0010, 0x0217);
     /// <summary>(0010,0218) UT 1</summary>
-    public static readonly DicomTag StrainAdditionalInformation = new(0x0010, 0x0218);
+    public static DicomTag StrainAdditionalInformation => new(0x0010, 0x0218);
     /// <summary>(0010,0219) SQ 1</summary>
-    public static readonly DicomTag StrainCodeSequence = new(0x0010, 0x0219);
+    public static DicomTag StrainCodeSequence => new(0x0010, 0x0219);
     /// <summary>(0010,0221) SQ 1</summary>
-    public static readonly DicomTag GeneticModificationsSequence = new(0x0010, 0x0221);
+    public static DicomTag GeneticModificationsSequence => new(0x0010, 0x0221);
     /// <summary>(0010,0222) UC 1</summary>
-    public static readonly DicomTag GeneticModificationsDescription = new(0x0010, 0x0222);
+    public static DicomTag GeneticModificationsDescription => new(0x0010, 0x0222);
     /// <summary>(0010,0223) LO 1</summary>
-    public static readonly DicomTag GeneticModificationsNomenclature = new(0x0010, 0x0223);
+    public static DicomTag GeneticModificationsNomenclature => new(0x0010, 0x0223);
     /// <summary>(0010,0229) SQ 1</summary>
-    public static readonly DicomTag GeneticModificationsCodeSequence = new(0x0010, 0x0229);
+    public static DicomTag GeneticModificationsCodeSequence => new(0x0010, 0x0229);
     /// <summary>(0010,1001) PN 1-n</summary>
-    public static readonly DicomTag OtherPatientNames = new(0x0010, 0x1001);
+    public static DicomTag OtherPatientNames => new(0x0010, 0x1001);
     /// <summary>(0010,1002) SQ 1</summary>
-    public static readonly DicomTag OtherPatientIDsSequence = new(0x0010, 0x1002);
+    public static DicomTag OtherPatientIDsSequence => new(0x0010, 0x1002);
     /// <summary>(0010,1005) PN 1</summary>
-    public static readonly DicomTag PatientBirthName = new(0x0010, 0x1005);
+    public static DicomTag PatientBirthName => new(0x0010, 0x1005);
     /// <summary>(0010,1010) AS 1</summary>
-    public static readonly DicomTag PatientAge = new(0x0010, 0x1010);
+    public static DicomTag PatientAge => new(0x0010, 0x1010);
     /// <summary>(0010,1020) DS 1</summary>
-    public static readonly DicomTag PatientSize = new(0x0010, 0x1020);
+    public static DicomTag PatientSize => new(0x0010, 0x1020);
     /// <summary>(0010,1021) SQ 1</summary>
-    public static readonly DicomTag PatientSizeCodeSequence = new(0x0010, 0x1021);
+    public static DicomTag PatientSizeCodeSequence => new(0x0010, 0x1021);
     /// <summary>(0010,1022) DS 1</summary>
-    public static readonly DicomTag PatientBodyMassIndex = new(0x0010, 0x1022);
+    public static DicomTag PatientBodyMassIndex => new(0x0010, 0x1022);
     /// <summary>(0010,1023) DS 1</summary>
-    public static readonly DicomTag MeasuredAPDimension = new(0x0010, 0x1023);
+    public static DicomTag MeasuredAPDimension => new(0x0010, 0x1023);
     /// <summary>(0010,1024) DS 1</summary>
-    public static readonly DicomTag MeasuredLateralDimension = new(0x0010, 0x1024);
+    public static DicomTag MeasuredLateralDimension => new(0x0010, 0x1024);
     /// <summary>(0010,1030) DS 1</summary>
-    public static readonly DicomTag PatientWeight = new(0x0010, 0x1030);
+    public static DicomTag PatientWeight => new(0x0010, 0x1030);
     /// <summary>(0010,1040) LO 1</summary>
-    public static readonly DicomTag PatientAddress = new(0x0010, 0x1040);
+    public static DicomTag PatientAddress => new(0x0010, 0x1040);
     /// <summary>(0010,1060) PN 1</summary>
-    public static readonly DicomTag PatientMotherBirthName = new(0x0010, 0x1060);
+    public static DicomTag PatientMotherBirthName => new(0x0010, 0x1060);
     /// <summary>(0010,1080) LO 1</summary>
-    public static readonly DicomTag MilitaryRank = new(0x0010, 0x1080);
+    public static DicomTag MilitaryRank => new(0x0010, 0x1080);
     /// <summary>(0010,1081) LO 1</summary>
-    public static readonly DicomTag BranchOfService = new(0x0010, 0x1081);
+    public static DicomTag BranchOfService => new(0x0010, 0x1081);
     /// <summary>(0010,1100) SQ 1</summary>
-    public static readonly DicomTag ReferencedPatientPhotoSequence = new(0x0010, 0x1100);
+    public static DicomTag ReferencedPatientPhotoSequence => new(0x0010, 0x1100);
     /// <summary>(0010,2000) LO 1-n</summary>
-    public static readonly DicomTag MedicalAlerts = new(0x0010, 0x2000);
+    public static DicomTag MedicalAlerts => new(0x0010, 0x2000);
     /// <summary>(0010,2110) LO 1-n</summary>
-    public static readonly DicomTag Allergies = new(0x0010, 0x2110);
+    public static DicomTag Allergies => new(0x0010, 0x2110);
     /// <summary>(0010,2150) LO 1</summary>
-    public static readonly DicomTag CountryOfResidence = new(0x0010, 0x2150);
+    public static DicomTag CountryOfResidence => new(0x0010, 0x2150);
     /// <summary>(0010,2152) LO 1</summary>
-    public static readonly DicomTag RegionOfResidence = new(0x0010, 0x2152);
+    public static DicomTag RegionOfResidence => new(0x0010, 0x2152);
     /// <summary>(0010,2154) SH 1-n</summary>
-    public static readonly DicomTag PatientTelephoneNumbers = new(0x0010, 0x2154);
+    public static DicomTag PatientTelephoneNumbers => new(0x0010, 0x2154);
     /// <summary>(0010,2155) LT 1</summary>
-    public static readonly DicomTag PatientTelecomInformation = new(0x0010, 0x2155);
+    public static DicomTag PatientTelecomInformation => new(0x0010, 0x2155);
     /// <summary>(0010,2160) SH 1</summary>
-    public static readonly DicomTag EthnicGroup = new(0x0010, 0x2160);
+    public static DicomTag EthnicGroup => new(0x0010, 0x2160);
     /// <summary>(0010,2180) SH 1</summary>
-    public static readonly DicomTag Occupation = new(0x0010, 0x2180);
+    public static DicomTag Occupation => new(0x0010, 0x2180);
     /// <summary>(0010,21A0) CS 1</summary>
-    public static readonly DicomTag SmokingStatus = new(0x0010, 0x21A0);
+    public static DicomTag SmokingStatus => new(0x0010, 0x21A0);
     /// <summary>(0010,21B0) LT 1</summary>
-    public static readonly DicomTag AdditionalPatientHistory = new(0x0010, 0x21B0);
+    public static DicomTag AdditionalPatientHistory => new(0x0010, 0x21B0);
     /// <summary>(0010,21C0) US 1</summary>
-    public static readonly DicomTag PregnancyStatus = new(0x0010, 0x21C0);
+    public static DicomTag PregnancyStatus => new(0x0010, 0x21C0);
     /// <summary>(0010,21D0) DA 1</summary>
-    public static readonly DicomTag LastMenstrualDate = new(0x0010, 0x21D0);
+    public static DicomTag LastMenstrualDate => new(0x0010, 0x21D0);
     /// <summary>(0010,21F0) LO 1</summary>
-    public static readonly DicomTag PatientReligiousPreference = new(0x0010, 0x21F0);
+    public static DicomTag PatientReligiousPreference => new(0x0010, 0x21F0);
     /// <summary>(0010,2201) LO 1</summary>
-    public static readonly DicomTag PatientSpeciesDescription = new(0x0010, 0x2201);
+    public static DicomTag PatientSpeciesDescription => new(0x0010, 0x2201);
     /// <summary>(0010,2202) SQ 1</summary>
-    public static readonly DicomTag PatientSpeciesCodeSequence = new(0x0010, 0x2202);
+    public static DicomTag PatientSpeciesCodeSequence => new(0x0010, 0x2202);
     /// <summary>(0010,2203) CS 1</summary>
-    public static readonly DicomTag PatientSexNeutered = new(0x0010, 0x2203);
+    public static DicomTag PatientSexNeutered => new(0x0010, 0x2203);
     /// <summary>(0010,2210) CS 1</summary>
-    public static readonly DicomTag AnatomicalOrientationType = new(0x0010, 0x2210);
+    public static DicomTag AnatomicalOrientationType => new(0x0010, 0x2210);
     /// <summary>(0010,2292) LO 1</summary>
-    public static readonly DicomTag PatientBreedDescription = new(0x0010, 0x2292);
+    public static DicomTag PatientBreedDescription => new(0x0010, 0x2292);
     /// <summary>(0010,2293) SQ 1</summary>
-    public static readonly DicomTag PatientBreedCodeSequence = new(0x0010, 0x2293);
+    public static DicomTag PatientBreedCodeSequence => new(0x0010, 0x2293);
     /// <summary>(0010,2294) SQ 1</summary>
-    public static readonly DicomTag BreedRegistrationSequence = new(0x0010, 0x2294);
+    public static DicomTag BreedRegistrationSequence => new(0x0010, 0x2294);
     /// <summary>(0010,2295) LO 1</summary>
-    public static readonly DicomTag BreedRegistrationNumber = new(0x0010, 0x2295);
+    public static DicomTag BreedRegistrationNumber => new(0x0010, 0x2295);
     /// <summary>(0010,2296) SQ 1</summary>
-    public static readonly DicomTag BreedRegistryCodeSequence = new(0x0010, 0x2296);
+    public static DicomTag BreedRegistryCodeSequence => new(0x0010, 0x2296);
     /// <summary>(0010,2297) PN 1</summary>
-    public static readonly DicomTag ResponsiblePerson = new(0x0010, 0x2297);
+    public static DicomTag ResponsiblePerson => new(0x0010, 0x2297);
     /// <summary>(0010,2298) CS 1</summary>
-    public static readonly DicomTag ResponsiblePersonRole = new(0x0010, 0x2298);
+    public static DicomTag ResponsiblePersonRole => new(0x0010, 0x2298);
     /// <summary>(0010,2299) LO 1</summary>
-    public static readonly DicomTag ResponsibleOrganization = new(0x0010, 0x2299);
+    public static DicomTag ResponsibleOrganization => new(0x0010, 0x2299);
     /// <summary>(0010,4000) LT 1</summary>
-    public static readonly DicomTag PatientComments = new(0x0010, 0x4000);
+    public static DicomTag PatientComments => new(0x0010, 0x4000);
     /// <summary>(0010,9431) FL 1</summary>
-    public static readonly DicomTag ExaminedBodyThickness = new(0x0010, 0x9431);
+    public static DicomTag ExaminedBodyThickness => new(0x0010, 0x9431);
     /// <summary>(0012,0010) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialSponsorName = new(0x0012, 0x0010);
+    public static DicomTag ClinicalTrialSponsorName => new(0x0012, 0x0010);
     /// <summary>(0012,0020) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialProtocolID = new(0x0012, 0x0020);
+    public static DicomTag ClinicalTrialProtocolID => new(0x0012, 0x0020);
     /// <summary>(0012,0021) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialProtocolName = new(0x0012, 0x0021);
+    public static DicomTag ClinicalTrialProtocolName => new(0x0012, 0x0021);
     /// <summary>(0012,0030) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialSiteID = new(0x0012, 0x0030);
+    public static DicomTag ClinicalTrialSiteID => new(0x0012, 0x0030);
     /// <summary>(0012,0031) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialSiteName = new(0x0012, 0x0031);
+    public static DicomTag ClinicalTrialSiteName => new(0x0012, 0x0031);
     /// <summary>(0012,0040) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialSubjectID = new(0x0012, 0x0040);
+    public static DicomTag ClinicalTrialSubjectID => new(0x0012, 0x0040);
     /// <summary>(0012,0042) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialSubjectReadingID = new(0x0012, 0x0042);
+    public static DicomTag ClinicalTrialSubjectReadingID => new(0x0012, 0x0042);
     /// <summary>(0012,0050) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialTimePointID = new(0x0012, 0x0050);
+    public static DicomTag ClinicalTrialTimePointID => new(0x0012, 0x0050);
     /// <summary>(0012,0051) ST 1</summary>
-    public static readonly DicomTag ClinicalTrialTimePointDescription = new(0x0012, 0x0051);
+    public static DicomTag ClinicalTrialTimePointDescription => new(0x0012, 0x0051);
     /// <summary>(0012,0052) FD 1</summary>
-    public static readonly DicomTag LongitudinalTemporalOffsetFromEvent = new(0x0012, 0x0052);
+    public static DicomTag LongitudinalTemporalOffsetFromEvent => new(0x0012, 0x0052);
     /// <summary>(0012,0053) CS 1</summary>
-    public static readonly DicomTag LongitudinalTemporalEventType = new(0x0012, 0x0053);
+    public static DicomTag LongitudinalTemporalEventType => new(0x0012, 0x0053);
     /// <summary>(0012,0060) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialCoordinatingCenterName = new(0x0012, 0x0060);
+    public static DicomTag ClinicalTrialCoordinatingCenterName => new(0x0012, 0x0060);
     /// <summary>(0012,0062) CS 1</summary>
-    public static readonly DicomTag PatientIdentityRemoved = new(0x0012, 0x0062);
+    public static DicomTag PatientIdentityRemoved => new(0x0012, 0x0062);
     /// <summary>(0012,0063) LO 1-n</summary>
-    public static readonly DicomTag DeidentificationMethod = new(0x0012, 0x0063);
+    public static DicomTag DeidentificationMethod => new(0x0012, 0x0063);
     /// <summary>(0012,0064) SQ 1</summary>
-    public static readonly DicomTag DeidentificationMethodCodeSequence = new(0x0012, 0x0064);
+    public static DicomTag DeidentificationMethodCodeSequence => new(0x0012, 0x0064);
     /// <summary>(0012,0071) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialSeriesID = new(0x0012, 0x0071);
+    public static DicomTag ClinicalTrialSeriesID => new(0x0012, 0x0071);
     /// <summary>(0012,0072) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialSeriesDescription = new(0x0012, 0x0072);
+    public static DicomTag ClinicalTrialSeriesDescription => new(0x0012, 0x0072);
     /// <summary>(0012,0081) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialProtocolEthicsCommitteeName = new(0x0012, 0x0081);
+    public static DicomTag ClinicalTrialProtocolEthicsCommitteeName => new(0x0012, 0x0081);
     /// <summary>(0012,0082) LO 1</summary>
-    public static readonly DicomTag ClinicalTrialProtocolEthicsCommitteeApprovalNumber = new(0x0012, 0x0082);
+    public static DicomTag ClinicalTrialProtocolEthicsCommitteeApprovalNumber => new(0x0012, 0x0082);
     /// <summary>(0012,0083) SQ 1</summary>
-    public static readonly DicomTag ConsentForClinicalTrialUseSequence = new(0x0012, 0x0083);
+    public static DicomTag ConsentForClinicalTrialUseSequence => new(0x0012, 0x0083);
     /// <summary>(0012,0084) CS 1</summary>
-    public static readonly DicomTag DistributionType = new(0x0012, 0x0084);
+    public static DicomTag DistributionType => new(0x0012, 0x0084);
     /// <summary>(0012,0085) CS 1</summary>
-    public static readonly DicomTag ConsentForDistributionFlag = new(0x0012, 0x0085);
+    public static DicomTag ConsentForDistributionFlag => new(0x0012, 0x0085);
     /// <summary>(0012,0086) DA 1</summary>
-    public static readonly DicomTag EthicsCommitteeApprovalEffectivenessStartDate = new(0x0012, 0x0086);
+    public static DicomTag EthicsCommitteeApprovalEffectivenessStartDate => new(0x0012, 0x0086);
     /// <summary>(0012,0087) DA 1</summary>
-    public static readonly DicomTag EthicsCommitteeApprovalEffectivenessEndDate = new(0x0012, 0x0087);
+    public static DicomTag EthicsCommitteeApprovalEffectivenessEndDate => new(0x0012, 0x0087);
     /// <summary>(0014,0025) ST 1</summary>
-    public static readonly DicomTag ComponentManufacturingProcedure = new(0x0014, 0x0025);
+    public static DicomTag ComponentManufacturingProcedure => new(0x0014, 0x0025);
     /// <summary>(0014,0028) ST 1</summary>
-    public static readonly DicomTag ComponentManufacturer = new(0x0014, 0x0028);
+    public static DicomTag ComponentManufacturer => new(0x0014, 0x0028);
     /// <summary>(0014,0030) DS 1-n</summary>
-    public static readonly DicomTag MaterialThickness = new(0x0014, 0x0030);
+    public static DicomTag MaterialThickness => new(0x0014, 0x0030);
     /// <summary>(0014,0032) DS 1-n</summary>
-    public static readonly DicomTag MaterialPipeDiameter = new(0x0014, 0x0032);
+    public static DicomTag MaterialPipeDiameter => new(0x0014, 0x0032);
     /// <summary>(0014,0034) DS 1-n</summary>
-    public static readonly DicomTag MaterialIsolationDiameter = new(0x0014, 0x0034);
+    public static DicomTag MaterialIsolationDiameter => new(0x0014, 0x0034);
     /// <summary>(0014,0042) ST 1</summary>
-    public static readonly DicomTag MaterialGrade = new(0x0014, 0x0042);
+    public static DicomTag MaterialGrade => new(0x0014, 0x0042);
     /// <summary>(0014,0044) ST 1</summary>
-    public static readonly DicomTag MaterialPropertiesDescription = new(0x0014, 0x0044);
+    public static DicomTag MaterialPropertiesDescription => new(0x0014, 0x0044);
     /// <summary>(0014,0046) LT 1</summary>
-    public static readonly DicomTag MaterialNotes = new(0x0014, 0x0046);
+    public static DicomTag MaterialNotes => new(0x0014, 0x0046);
     /// <summary>(0014,0050) CS 1</summary>
-    public static readonly DicomTag ComponentShape = new(0x0014, 0x0050);
+    public static DicomTag ComponentShape => new(0x0014, 0x0050);
     /// <summary>(0014,0052) CS 1</summary>
-    public static readonly DicomTag CurvatureType = new(0x0014, 0x0052);
+    public static DicomTag CurvatureType => new(0x0014, 0x0052);
     /// <summary>(0014,0054) DS 1</summary>
-    public static readonly DicomTag OuterDiameter = new(0x0014, 0x0054);
+    public static DicomTag OuterDiameter => new(0x0014, 0x0054);
     /// <summary>(0014,0056) DS 1</summary>
-    public static readonly DicomTag InnerDiameter = new(0x0014, 0x0056);
+    public static DicomTag InnerDiameter => new(0x0014, 0x0056);
     /// <summary>(0014,0100) LO 1-n</summary>
-    public static readonly DicomTag ComponentWelderIDs = new(0x0014, 0x0100);
+    public static DicomTag ComponentWelderIDs => new(0x0014, 0x0100);
     /// <summary>(0014,0101) CS 1</summary>
-    public static readonly DicomTag SecondaryApprovalStatus = new(0x0014, 0x0101);
+    public static DicomTag SecondaryApprovalStatus => new(0x0014, 0x0101);
     /// <summary>(0014,0102) DA 1</summary>
-    public static readonly DicomTag SecondaryReviewDate = new(0x0014, 0x0102);
+    public static DicomTag SecondaryReviewDate => new(0x0014, 0x0102);
     /// <summary>(0014,0103) TM 1</summary>
-    public static readonly DicomTag SecondaryReviewTime = new(0x0014, 0x0103);
+    public static DicomTag SecondaryReviewTime => new(0x0014, 0x0103);
     /// <summary>(0014,0104) PN 1</summary>
-    public static readonly DicomTag SecondaryReviewerName = new(0x0014, 0x0104);
+    public static DicomTag SecondaryReviewerName => new(0x0014, 0x0104);
     /// <summary>(0014,0105) ST 1</summary>
-    public static readonly DicomTag RepairID = new(0x0014, 0x0105);
+    public static DicomTag RepairID => new(0x0014, 0x0105);
     /// <summary>(0014,0106) SQ 1</summary>
-    public static readonly DicomTag MultipleComponentApprovalSequence = new(0x0014, 0x0106);
+    public static DicomTag MultipleComponentApprovalSequence => new(0x0014, 0x0106);
     /// <summary>(0014,0107) CS 1-n</summary>
-    public static readonly DicomTag OtherApprovalStatus = new(0x0014, 0x0107);
+    public static DicomTag OtherApprovalStatus => new(0x0014, 0x0107);
     /// <summary>(0014,0108) CS 1-n</summary>
-    public static readonly DicomTag OtherSecondaryApprovalStatus = new(0x0014, 0x0108);
+    public static DicomTag OtherSecondaryApprovalStatus => new(0x0014, 0x0108);
     /// <summary>(0014,1010) ST 1</summary>
-    public static readonly DicomTag ActualEnvironmentalConditions = new(0x0014, 0x1010);
+    public static DicomTag ActualEnvironmentalConditions => new(0x0014, 0x1010);
     /// <summary>(0014,1020) DA 1</summary>
-    public static readonly DicomTag ExpiryDate = new(0x0014, 0x1020);
+    public static DicomTag ExpiryDate => new(0x0014, 0x1020);
     /// <summary>(0014,1040) ST 1</summary>
-    public static readonly DicomTag EnvironmentalConditions = new(0x0014, 0x1040);
+    public static DicomTag EnvironmentalConditions => new(0x0014, 0x1040);
     /// <summary>(0014,2002) SQ 1</summary>
-    public static readonly DicomTag EvaluatorSequence = new(0x0014, 0x2002);
+    public static DicomTag EvaluatorSequence => new(0x0014, 0x2002);
     /// <summary>(0014,2004) IS 1</summary>
-    public static readonly DicomTag EvaluatorNumber = new(0x0014, 0x2004);
+    public static DicomTag EvaluatorNumber => new(0x0014, 0x2004);
     /// <summary>(0014,2006) PN 1</summary>
-    public static readonly DicomTag EvaluatorName = new(0x0014, 0x2006);
+    public static DicomTag EvaluatorName => new(0x0014, 0x2006);
     /// <summary>(0014,2008) IS 1</summary>
-    public static readonly DicomTag EvaluationAttempt = new(0x0014, 0x2008);
+    public static DicomTag EvaluationAttempt => new(0x0014, 0x2008);
     /// <summary>(0014,2012) SQ 1</summary>
-    public static readonly DicomTag IndicationSequence = new(0x0014, 0x2012);
+    public static DicomTag IndicationSequence => new(0x0014, 0x2012);
     /// <summary>(0014,2014) IS 1</summary>
-    public static readonly DicomTag IndicationNumber = new(0x0014, 0x2014);
+    public static DicomTag IndicationNumber => new(0x0014, 0x2014);
     /// <summary>(0014,2016) SH 1</summary>
-    public static readonly DicomTag IndicationLabel = new(0x0014, 0x2016);
+    public static DicomTag IndicationLabel => new(0x0014, 0x2016);
     /// <summary>(0014,2018) ST 1</summary>
-    public static readonly DicomTag IndicationDescription = new(0x0014, 0x2018);
+    public static DicomTag IndicationDescription => new(0x0014, 0x2018);
     /// <summary>(0014,201A) CS 1-n</summary>
-    public static readonly DicomTag IndicationType = new(0x0014, 0x201A);
+    public static DicomTag IndicationType => new(0x0014, 0x201A);
     /// <summary>(0014,201C) CS 1</summary>
-    public static readonly DicomTag IndicationDisposition = new(0x0014, 0x201C);
+    public static DicomTag IndicationDisposition => new(0x0014, 0x201C);
     /// <summary>(0014,201E) SQ 1</summary>
-    public static readonly DicomTag IndicationROISequence = new(0x0014, 0x201E);
+    public static DicomTag IndicationROISequence => new(0x0014, 0x201E);
     /// <summary>(0014,2030) SQ 1</summary>
-    public static readonly DicomTag IndicationPhysicalPropertySequence = new(0x0014, 0x2030);
+    public static DicomTag IndicationPhysicalPropertySequence => new(0x0014, 0x2030);
     /// <summary>(0014,2032) SH 1</summary>
-    public static readonly DicomTag PropertyLabel = new(0x0014, 0x2032);
+    public static DicomTag PropertyLabel => new(0x0014, 0x2032);
     /// <summary>(0014,2202) IS 1</summary>
-    public static readonly DicomTag CoordinateSystemNumberOfAxes = new(0x0014, 0x2202);
+    public static DicomTag CoordinateSystemNumberOfAxes => new(0x0014, 0x2202);
     /// <summary>(0014,2204) SQ 1</summary>
-    public static readonly DicomTag CoordinateSystemAxesSequence = new(0x0014, 0x2204);
+    public static DicomTag CoordinateSystemAxesSequence => new(0x0014, 0x2204);
     /// <summary>(0014,2206) ST 1</summary>
-    public static readonly DicomTag CoordinateSystemAxisDescription = new(0x0014, 0x2206);
+    public static DicomTag CoordinateSystemAxisDescription => new(0x0014, 0x2206);
     /// <summary>(0014,2208) CS 1</summary>
-    public static readonly DicomTag CoordinateSystemDataSetMapping = new(0x0014, 0x2208);
+    public static DicomTag CoordinateSystemDataSetMapping => new(0x0014, 0x2208);
     /// <summary>(0014,220A) IS 1</summary>
-    public static readonly DicomTag CoordinateSystemAxisNumber = new(0x0014, 0x220A);
+    public static DicomTag CoordinateSystemAxisNumber => new(0x0014, 0x220A);
     /// <summary>(0014,220C) CS 1</summary>
-    public static readonly DicomTag CoordinateSystemAxisType = new(0x0014, 0x220C);
+    public static DicomTag CoordinateSystemAxisType => new(0x0014, 0x220C);
     /// <summary>(0014,220E) CS 1</summary>
-    public static readonly DicomTag CoordinateSystemAxisUnits = new(0x0014, 0x220E);
+    public static DicomTag CoordinateSystemAxisUnits => new(0x0014, 0x220E);
     /// <summary>(0014,2210) OB 1</summary>
-    public static readonly DicomTag CoordinateSystemAxisValues = new(0x0014, 0x2210);
+    public static DicomTag CoordinateSystemAxisValues => new(0x0014, 0x2210);
     /// <summary>(0014,2220) SQ 1</summary>
-    public static readonly DicomTag CoordinateSystemTransformSequence = new(0x0014, 0x2220);
+    public static DicomTag CoordinateSystemTransformSequence => new(0x0014, 0x2220);
     /// <summary>(0014,2222) ST 1</summary>
-    public static readonly DicomTag TransformDescription = new(0x0014, 0x2222);
+    public static DicomTag TransformDescription => new(0x0014, 0x2222);
     /// <summary>(0014,2224) IS 1</summary>
-    public static readonly DicomTag TransformNumberOfAxes = new(0x0014, 0x2224);
+    public static DicomTag TransformNumberOfAxes => new(0x0014, 0x2224);
     /// <summary>(0014,2226) IS 1-n</summary>
-    public static readonly DicomTag TransformOrderOfAxes = new(0x0014, 0x2226);
+    public static DicomTag TransformOrderOfAxes => new(0x0014, 0x2226);
     /// <summary>(0014,2228) CS 1</summary>
-    public static readonly DicomTag TransformedAxisUnits = new(0x0014, 0x2228);
+    public static DicomTag TransformedAxisUnits => new(0x0014, 0x2228);
     /// <summary>(0014,222A) DS 1-n</summary>
-    public static readonly DicomTag CoordinateSystemTransformRotationAndScaleMatrix = new(0x0014, 0x222A);
+    public static DicomTag CoordinateSystemTransformRotationAndScaleMatrix => new(0x0014, 0x222A);
     /// <summary>(0014,222C) DS 1-n</summary>
-    public static readonly DicomTag CoordinateSystemTransformTranslationMatrix = new(0x0014, 0x222C);
+    public static DicomTag CoordinateSystemTransformTranslationMatrix => new(0x0014, 0x222C);
     /// <summary>(0014,3011) DS 1</summary>
-    public static readonly DicomTag InternalDetectorFrameTime = new(0x0014, 0x3011);
+    public static DicomTag InternalDetectorFrameTime => new(0x0014, 0x3011);
     /// <summary>(0014,3012) DS 1</summary>
-    public static readonly DicomTag NumberOfFramesIntegrated = new(0x0014, 0x3012);
+    public static DicomTag NumberOfFramesIntegrated => new(0x0014, 0x3012);
     /// <summary>(0014,3020) SQ 1</summary>
-    public static readonly DicomTag DetectorTemperatureSequence = new(0x0014, 0x3020);
+    public static DicomTag DetectorTemperatureSequence => new(0x0014, 0x3020);
     /// <summary>(0014,3022) ST 1</summary>
-    public static readonly DicomTag SensorName = new(0x0014, 0x3022);
+    public static DicomTag SensorName => new(0x0014, 0x3022);
     /// <summary>(0014,3024) DS 1</summary>
-    public static readonly DicomTag HorizontalOffsetOfSensor = new(0x0014, 0x3024);
+    public static DicomTag HorizontalOffsetOfSensor => new(0x0014, 0x3024);
     /// <summary>(0014,3026) DS 1</summary>
-    public static readonly DicomTag VerticalOffsetOfSensor = new(0x0014, 0x3026);
+    public static DicomTag VerticalOffsetOfSensor => new(0x0014, 0x3026);
     /// <summary>(0014,3028) DS 1</summary>
-    public static readonly DicomTag SensorTemperature = new(0x0014, 0x3028);
+    public static DicomTag SensorTemperature => new(0x0014, 0x3028);
     /// <summary>(0014,3040) SQ 1</summary>
-    public static readonly DicomTag DarkCurrentSequence = new(0x0014, 0x3040);
+    public static DicomTag DarkCurrentSequence => new(0x0014, 0x3040);
     /// <summary>(0014,3050) OW 1</summary>
-    public static readonly DicomTag DarkCurrentCounts = new(0x0014, 0x3050);
+    public static DicomTag DarkCurrentCounts => new(0x0014, 0x3050);
     /// <summary>(0014,3060) SQ 1</summary>
-    public static readonly DicomTag GainCorrectionReferenceSequence = new(0x0014, 0x3060);
+    public static DicomTag GainCorrectionReferenceSequence => new(0x0014, 0x3060);
     /// <summary>(0014,3070) OW 1</summary>
-    public static readonly DicomTag AirCounts = new(0x0014, 0x3070);
+    public static DicomTag AirCounts => new(0x0014, 0x3070);
     /// <summary>(0014,3071) DS 1</summary>
-    public static readonly DicomTag KVUsedInGainCalibration = new(0x0014, 0x3071);
+    public static DicomTag KVUsedInGainCalibration => new(0x0014, 0x3071);
     /// <summary>(0014,3072) DS 1</summary>
-    public static readonly DicomTag MAUsedInGainCalibration = new(0x0014, 0x3072);
+    public static DicomTag MAUsedInGainCalibration => new(0x0014, 0x3072);
     /// <summary>(0014,3073) DS 1</summary>
-    public static readonly DicomTag NumberOfFramesUsedForIntegration = new(0x0014, 0x3073);
+    public static DicomTag NumberOfFramesUsedForIntegration => new(0x0014, 0x3073);
     /// <summary>(0014,3074) LO 1</summary>
-    public static readonly DicomTag FilterMaterialUsedInGainCalibration = new(0x0014, 0x3074);
+    public static DicomTag FilterMaterialUsedInGainCalibration => new(0x0014, 0x3074);
     /// <summary>(0014,3075) DS 1</summary>
-    public static readonly DicomTag FilterThicknessUsedInGainCalibration = new(0x0014, 0x3075);
+    public static DicomTag FilterThicknessUsedInGainCalibration => new(0x0014, 0x3075);
     /// <summary>(0014,3076) DA 1</summary>
-    public static readonly DicomTag DateOfGainCalibration = new(0x0014, 0x3076);
+    public static DicomTag DateOfGainCalibration => new(0x0014, 0x3076);
     /// <summary>(0014,3077) TM 1</summary>
-    public static readonly DicomTag TimeOfGainCalibration = new(0x0014, 0x3077);
+    public static DicomTag TimeOfGainCalibration => new(0x0014, 0x3077);
     /// <summary>(0014,3080) OB 1</summary>
-    public static readonly DicomTag BadPixelImage = new(0x0014, 0x3080);
+    public static DicomTag BadPixelImage => new(0x0014, 0x3080);
     /// <summary>(0014,3099) LT 1</summary>
-    public static readonly DicomTag CalibrationNotes = new(0x0014, 0x3099);
+    public static DicomTag CalibrationNotes => new(0x0014, 0x3099);
     /// <summary>(0014,3100) LT 1</summary>
-    public static readonly DicomTag LinearityCorrectionTechnique = new(0x0014, 0x3100);
+    public static DicomTag LinearityCorrectionTechnique => new(0x0014, 0x3100);
     /// <summary>(0014,3101) LT 1</summary>
-    public static readonly DicomTag BeamHardeningCorrectionTechnique = new(0x0014, 0x3101);
+    public static DicomTag BeamHardeningCorrectionTechnique => new(0x0014, 0x3101);
     /// <summary>(0014,4002) SQ 1</summary>
-    public static readonly DicomTag PulserEquipmentSequence = new(0x0014, 0x4002);
+    public static DicomTag PulserEquipmentSequence => new(0x0014, 0x4002);
     /// <summary>(0014,4004) CS 1</summary>
-    public static readonly DicomTag PulserType = new(0x0014, 0x4004);
+    public static DicomTag PulserType => new(0x0014, 0x4004);
     /// <summary>(0014,4006) LT 1</summary>
-    public static readonly DicomTag PulserNotes = new(0x0014, 0x4006);
+    public static DicomTag PulserNotes => new(0x0014, 0x4006);
     /// <summary>(0014,4008) SQ 1</summary>
-    public static readonly DicomTag ReceiverEquipmentSequence = new(0x0014, 0x4008);
+    public static DicomTag ReceiverEquipmentSequence => new(0x0014, 0x4008);
     /// <summary>(0014,400A) CS 1</summary>
-    public static readonly DicomTag AmplifierType = new(0x0014, 0x400A);
+    public static DicomTag AmplifierType => new(0x0014, 0x400A);
     /// <summary>(0014,400C) LT 1</summary>
-    public static readonly DicomTag ReceiverNotes = new(0x0014, 0x400C);
+    public static DicomTag ReceiverNotes => new(0x0014, 0x400C);
     /// <summary>(0014,400E) SQ 1</summary>
-    public static readonly DicomTag PreAmplifierEquipmentSequence = new(0x0014, 0x400E);
+    public static DicomTag PreAmplifierEquipmentSequence => new(0x0014, 0x400E);
     /// <summary>(0014,400F) LT 1</summary>
-    public static readonly DicomTag PreAmplifierNotes = new(0x0014, 0x400F);
+    public static DicomTag PreAmplifierNotes => new(0x0014, 0x400F);
     /// <summary>(0014,4010) SQ 1</summary>
-    public static readonly DicomTag TransmitTransducerSequence = new(0x0014, 0x4010);
+    public static DicomTag TransmitTransducerSequence => new(0x0014, 0x4010);
     /// <summary>(0014,4011) SQ 1</summary>
-    public static readonly DicomTag ReceiveTransducerSequence = new(0x0014, 0x4011);
+    public static DicomTag ReceiveTransducerSequence => new(0x0014, 0x4011);
     /// <summary>(0014,4012) US 1</summary>
-    public static readonly DicomTag NumberOfElements = new(0x0014, 0x4012);
+    public static DicomTag NumberOfElements => new(0x0014, 0x4012);
     /// <summary>(0014,4013) CS 1</summary>
-    public static readonly DicomTag ElementShape = new(0x0014, 0x4013);
+    public static DicomTag ElementShape => new(0x0014, 0x4013);
     /// <summary>(0014,4014) DS 1</summary>
-    public static readonly DicomTag ElementDimensionA = new(0x0014, 0x4014);
+    public static DicomTag ElementDimensionA => new(0x0014, 0x4014);
     /// <summary>(0014,4015) DS 1</summary>
-    public static readonly DicomTag ElementDimensionB = new(0x0014, 0x4015);
+    public static DicomTag ElementDimensionB => new(0x0014, 0x4015);
     /// <summary>(0014,4016) DS 1</summary>
-    public static readonly DicomTag ElementPitchA = new(0x0014, 0x4016);
+    public static DicomTag ElementPitchA => new(0x0014, 0x4016);
     /// <summary>(0014,4017) DS 1</summary>
-    public static readonly DicomTag MeasuredBeamDimensionA = new(0x0014, 0x4017);
+    public static DicomTag MeasuredBeamDimensionA => new(0x0014, 0x4017);
     /// <summary>(0014,4018) DS 1</summary>
-    public static readonly DicomTag MeasuredBeamDimensionB = new(0x0014, 0x4018);
+    public static DicomTag MeasuredBeamDimensionB => new(0x0014, 0x4018);
     /// <summary>(0014,4019) DS 1</summary>
-    public static readonly DicomTag LocationOfMeasuredBeamDiameter = new(0x0014, 0x4019);
+    public static DicomTag LocationOfMeasuredBeamDiameter => new(0x0014, 0x4019);
     /// <summary>(0014,401A) DS 1</summary>
-    public static readonly DicomTag NominalFrequency = new(0x0014, 0x401A);
+    public static DicomTag NominalFrequency => new(0x0014, 0x401A);
     /// <summary>(0014,401B) DS 1</summary>
-    public static readonly DicomTag MeasuredCenterFrequency = new(0x0014, 0x401B);
+    public static DicomTag MeasuredCenterFrequency => new(0x0014, 0x401B);
     /// <summary>(0014,401C) DS 1</summary>
-    public static readonly DicomTag MeasuredBandwidth = new(0x0014, 0x401C);
+    public static DicomTag MeasuredBandwidth => new(0x0014, 0x401C);
     /// <summary>(0014,401D) DS 1</summary>
-    public static readonly DicomTag ElementPitchB = new(0x0014, 0x401D);
+    public static DicomTag ElementPitchB => new(0x0014, 0x401D);
     /// <summary>(0014,4020) SQ 1</summary>
-    public static readonly DicomTag PulserSettingsSequence = new(0x0014, 0x4020);
+    public static DicomTag PulserSettingsSequence => new(0x0014, 0x4020);
     /// <summary>(0014,4022) DS 1</summary>
-    public static readonly DicomTag PulseWidth = new(0x0014, 0x4022);
+    public static DicomTag PulseWidth => new(0x0014, 0x4022);
     /// <summary>(0014,4024) DS 1</summary>
-    public static readonly DicomTag ExcitationFrequency = new(0x0014, 0x4024);
+    public static DicomTag ExcitationFrequency => new(0x0014, 0x4024);
     /// <summary>(0014,4026) CS 1</summary>
-    public static readonly DicomTag ModulationType = new(0x0014, 0x4026);
+    public static DicomTag ModulationType => new(0x0014, 0x4026);
     /// <summary>(0014,4028) DS 1</summary>
-    public static readonly DicomTag Damping = new(0x0014, 0x4028);
+    public static DicomTag Damping => new(0x0014, 0x4028);
     /// <summary>(0014,4030) SQ 1</summary>
-    public static readonly DicomTag ReceiverSettingsSequence = new(0x0014, 0x4030);
+    public static DicomTag ReceiverSettingsSequence => new(0x0014, 0x4030);
     /// <summary>(0014,4031) DS 1</summary>
-    public static readonly DicomTag AcquiredSoundpathLength = new(0x0014, 0x4031);
+    public static DicomTag AcquiredSoundpathLength => new(0x0014, 0x4031);
     /// <summary>(0014,4032) CS 1</summary>
-    public static readonly DicomTag AcquisitionCompressionType = new(0x0014, 0x4032);
+    public static DicomTag AcquisitionCompressionType => new(0x0014, 0x4032);
     /// <summary>(0014,4033) IS 1</summary>
-    public static readonly DicomTag AcquisitionSampleSize = new(0x0014, 0x4033);
+    public static DicomTag AcquisitionSampleSize => new(0x0014, 0x4033);
     /// <summary>(0014,4034) DS 1</summary>
-    public static readonly DicomTag RectifierSmoothing = new(0x0014, 0x4034);
+    public static DicomTag RectifierSmoothing => new(0x0014, 0x4034);
     /// <summary>(0014,4035) SQ 1</summary>
-    public static readonly DicomTag DACSequence = new(0x0014, 0x4035);
+    public static DicomTag DACSequence => new(0x0014, 0x4035);
     /// <summary>(0014,4036) CS 1</summary>
-    public static readonly DicomTag DACType = new(0x0014, 0x4036);
+    public static DicomTag DACType => new(0x0014, 0x4036);
     /// <summary>(0014,4038) DS 1-n</summary>
-    public static readonly DicomTag DACGainPoints = new(0x0014, 0x4038);
+    public static DicomTag DACGainPoints => new(0x0014, 0x4038);
     /// <summary>(0014,403A) DS 1-n</summary>
-    public static readonly DicomTag DACTimePoints = new(0x0014, 0x403A);
+    public static DicomTag DACTimePoints => new(0x0014, 0x403A);
     /// <summary>(0014,403C) DS 1-n</summary>
-    public static readonly DicomTag DACAmplitude = new(0x0014, 0x403C);
+    public static DicomTag DACAmplitude => new(0x0014, 0x403C);
     /// <summary>(0014,4040) SQ 1</summary>
-    public static readonly DicomTag PreAmplifierSettingsSequence = new(0x0014, 0x4040);
+    public static DicomTag PreAmplifierSettingsSequence => new(0x0014, 0x4040);
     /// <summary>(0014,4050) SQ 1</summary>
-    public static readonly DicomTag TransmitTransducerSettingsSequence = new(0x0014, 0x4050);
+    public static DicomTag TransmitTransducerSettingsSequence => new(0x0014, 0x4050);
     /// <summary>(0014,4051) SQ 1</summary>
-    public static readonly DicomTag ReceiveTransducerSettingsSequence = new(0x0014, 0x4051);
+    public static DicomTag ReceiveTransducerSettingsSequence => new(0x0014, 0x4051);
     /// <summary>(0014,4052) DS 1</summary>
-    public static readonly DicomTag IncidentAngle = new(0x0014, 0x4052);
+    public static DicomTag IncidentAngle => new(0x0014, 0x4052);
     /// <summary>(0014,4054) ST 1</summary>
-    public static readonly DicomTag CouplingTechnique = new(0x0014, 0x4054);
+    public static DicomTag CouplingTechnique => new(0x0014, 0x4054);
     /// <summary>(0014,4056) ST 1</summary>
-    public static readonly DicomTag CouplingMedium = new(0x0014, 0x4056);
+    public static DicomTag CouplingMedium => new(0x0014, 0x4056);
     /// <summary>(0014,4057) DS 1</summary>
-    public static readonly DicomTag CouplingVelocity = new(0x0014, 0x4057);
+    public static DicomTag CouplingVelocity => new(0x0014, 0x4057);
     /// <summary>(0014,4058) DS 1</summary>
-    public static readonly DicomTag ProbeCenterLocationX = new(0x0014, 0x4058);
+    public static DicomTag ProbeCenterLocationX => new(0x0014, 0x4058);
     /// <summary>(0014,4059) DS 1</summary>
-    public static readonly DicomTag ProbeCenterLocationZ = new(0x0014, 0x4059);
+    public static DicomTag ProbeCenterLocationZ => new(0x0014, 0x4059);
     /// <summary>(0014,405A) DS 1</summary>
-    public static readonly DicomTag SoundPathLength = new(0x0014, 0x405A);
+    public static DicomTag SoundPathLength => new(0x0014, 0x405A);
     /// <summary>(0014,405C) ST 1</summary>
-    public static readonly DicomTag DelayLawIdentifier = new(0x0014, 0x405C);
+    public static DicomTag DelayLawIdentifier => new(0x0014, 0x405C);
     /// <summary>(0014,4060) SQ 1</summary>
-    public static readonly DicomTag GateSettingsSequence = new(0x0014, 0x4060);
+    public static DicomTag GateSettingsSequence => new(0x0014, 0x4060);
     /// <summary>(0014,4062) DS 1</summary>
-    public static readonly DicomTag GateThreshold = new(0x0014, 0x4062);
+    public static DicomTag GateThreshold => new(0x0014, 0x4062);
     /// <summary>(0014,4064) DS 1</summary>
-    public static readonly DicomTag VelocityOfSound = new(0x0014, 0x4064);
+    public static DicomTag VelocityOfSound => new(0x0014, 0x4064);
     /// <summary>(0014,4070) SQ 1</summary>
-    public static readonly DicomTag CalibrationSettingsSequence = new(0x0014, 0x4070);
+    public static DicomTag CalibrationSettingsSequence => new(0x0014, 0x4070);
     /// <summary>(0014,4072) ST 1</summary>
-    public static readonly DicomTag CalibrationProcedure = new(0x0014, 0x4072);
+    public static DicomTag CalibrationProcedure => new(0x0014, 0x4072);
     /// <summary>(0014,4074) SH 1</summary>
-    public static readonly DicomTag ProcedureVersion = new(0x0014, 0x4074);
+    public static DicomTag ProcedureVersion => new(0x0014, 0x4074);
     /// <summary>(0014,4076) DA 1</summary>
-    public static readonly DicomTag ProcedureCreationDate = new(0x0014, 0x4076);
+    public static DicomTag ProcedureCreationDate => new(0x0014, 0x4076);
     /// <summary>(0014,4078) DA 1</summary>
-    public static readonly DicomTag ProcedureExpirationDate = new(0x0014, 0x4078);
+    public static DicomTag ProcedureExpirationDate => new(0x0014, 0x4078);
     /// <summary>(0014,407A) DA 1</summary>
-    public static readonly DicomTag ProcedureLastModifiedDate = new(0x0014, 0x407A);
+    public static DicomTag ProcedureLastModifiedDate => new(0x0014, 0x407A);
     /// <summary>(0014,407C) TM 1-n</summary>
-    public static readonly DicomTag CalibrationTime = new(0x0014, 0x407C);
+    public static DicomTag CalibrationTime => new(0x0014, 0x407C);
     /// <summary>(0014,407E) DA 1-n</summary>
-    public static readonly DicomTag CalibrationDate = new(0x0014, 0x407E);
+    public static DicomTag CalibrationDate => new(0x0014, 0x407E);
     /// <summary>(0014,4080) SQ 1</summary>
-    public static readonly DicomTag ProbeDriveEquipmentSequence = new(0x0014, 0x4080);
+    public static DicomTag ProbeDriveEquipmentSequence => new(0x0014, 0x4080);
     /// <summary>(0014,4081) CS 1</summary>
-    public static readonly DicomTag DriveType = new(0x0014, 0x4081);
+    public static DicomTag DriveType => new(0x0014, 0x4081);
     /// <summary>(0014,4082) LT 1</summary>
-    public static readonly DicomTag ProbeDriveNotes = new(0x0014, 0x4082);
+    public static DicomTag ProbeDriveNotes => new(0x0014, 0x4082);
     /// <summary>(0014,4083) SQ 1</summary>
-    public static readonly DicomTag DriveProbeSequence = new(0x0014, 0x4083);
+    public static DicomTag DriveProbeSequence => new(0x0014, 0x4083);
     /// <summary>(0014,4084) DS 1</summary>
-    public static readonly DicomTag ProbeInductance = new(0x0014, 0x4084);
+    public static DicomTag ProbeInductance => new(0x0014, 0x4084);
     /// <summary>(0014,4085) DS 1</summary>
-    public static readonly DicomTag ProbeResistance = new(0x0014, 0x4085);
+    public static DicomTag ProbeResistance => new(0x0014, 0x4085);
     /// <summary>(0014,4086) SQ 1</summary>
-    public static readonly DicomTag ReceiveProbeSequence = new(0x0014, 0x4086);
+    public static DicomTag ReceiveProbeSequence => new(0x0014, 0x4086);
     /// <summary>(0014,4087) SQ 1</summary>
-    public static readonly DicomTag ProbeDriveSettingsSequence = new(0x0014, 0x4087);
+    public static DicomTag ProbeDriveSettingsSequence => new(0x0014, 0x4087);
     /// <summary>(0014,4088) DS 1</summary>
-    public static readonly DicomTag BridgeResistors = new(0x0014, 0x4088);
+    public static DicomTag BridgeResistors => new(0x0014, 0x4088);
     /// <summary>(0014,4089) DS 1</summary>
-    public static readonly DicomTag ProbeOrientationAngle = new(0x0014, 0x4089);
+    public static DicomTag ProbeOrientationAngle => new(0x0014, 0x4089);
     /// <summary>(0014,408B) DS 1</summary>
-    public static readonly DicomTag UserSelectedGainY = new(0x0014, 0x408B);
+    public static DicomTag UserSelectedGainY => new(0x0014, 0x408B);
     /// <summary>(0014,408C) DS 1</summary>
-    public static readonly DicomTag UserSelectedPhase = new(0x0014, 0x408C);
+    public static DicomTag UserSelectedPhase => new(0x0014, 0x408C);
     /// <summary>(0014,408D) DS 1</summary>
-    public static readonly DicomTag UserSelectedOffsetX = new(0x0014, 0x408D);
+    public static DicomTag UserSelectedOffsetX => new(0x0014, 0x408D);
     /// <summary>(0014,408E) DS 1</summary>
-    public static readonly DicomTag UserSelectedOffsetY = new(0x0014, 0x408E);
+    public static DicomTag UserSelectedOffsetY => new(0x0014, 0x408E);
     /// <summary>(0014,4091) SQ 1</summary>
-    public static readonly DicomTag ChannelSettingsSequence = new(0x0014, 0x4091);
+    public static DicomTag ChannelSettingsSequence => new(0x0014, 0x4091);
     /// <summary>(0014,4092) DS 1</summary>
-    public static readonly DicomTag ChannelThreshold = new(0x0014, 0x4092);
+    public static DicomTag ChannelThreshold => new(0x0014, 0x4092);
     /// <summary>(0014,409A) SQ 1</summary>
-    public static readonly DicomTag ScannerSettingsSequence = new(0x0014, 0x409A);
+    public static DicomTag ScannerSettingsSequence => new(0x0014, 0x409A);
     /// <summary>(0014,409B) ST 1</summary>
-    public static readonly DicomTag ScanProcedure = new(0x0014, 0x409B);
+    public static DicomTag ScanProcedure => new(0x0014, 0x409B);
     /// <summary>(0014,409C) DS 1</summary>
-    public static readonly DicomTag TranslationRateX = new(0x0014, 0x409C);
+    public static DicomTag TranslationRateX => new(0x0014, 0x409C);
     /// <summary>(0014,409D) DS 1</summary>
-    public static readonly DicomTag TranslationRateY = new(0x0014, 0x409D);
+    public static DicomTag TranslationRateY => new(0x0014, 0x409D);
     /// <summary>(0014,409F) DS 1</summary>
-    public static readonly DicomTag ChannelOverlap = new(0x0014, 0x409F);
+    public static DicomTag ChannelOverlap => new(0x0014, 0x409F);
     /// <summary>(0014,40A0) LO 1-n</summary>
-    public static readonly DicomTag ImageQualityIndicatorType = new(0x0014, 0x40A0);
+    public static DicomTag ImageQualityIndicatorType => new(0x0014, 0x40A0);
     /// <summary>(0014,40A1) LO 1-n</summary>
-    public static readonly DicomTag ImageQualityIndicatorMaterial = new(0x0014, 0x40A1);
+    public static DicomTag ImageQualityIndicatorMaterial => new(0x0014, 0x40A1);
     /// <summary>(0014,40A2) LO 1-n</summary>
-    public static readonly DicomTag ImageQualityIndicatorSize = new(0x0014, 0x40A2);
+    public static DicomTag ImageQualityIndicatorSize => new(0x0014, 0x40A2);
     /// <summary>(0014,5002) IS 1</summary>
-    public static readonly DicomTag LINACEnergy = new(0x0014, 0x5002);
+    public static DicomTag LINACEnergy => new(0x0014, 0x5002);
     /// <summary>(0014,5004) IS 1</summary>
-    public static readonly DicomTag LINACOutput = new(0x0014, 0x5004);
+    public static DicomTag LINACOutput => new(0x0014, 0x5004);
     /// <summary>(0014,5100) US 1</summary>
-    public static readonly DicomTag ActiveAperture = new(0x0014, 0x5100);
+    public static DicomTag ActiveAperture => new(0x0014, 0x5100);
     /// <summary>(0014,5101) DS 1</summary>
-    public static readonly DicomTag TotalAperture = new(0x0014, 0x5101);
+    public static DicomTag TotalAperture => new(0x0014, 0x5101);
     /// <summary>(0014,5102) DS 1</summary>
-    public static readonly DicomTag ApertureElevation = new(0x0014, 0x5102);
+    public static DicomTag ApertureElevation => new(0x0014, 0x5102);
     /// <summary>(0014,5103) DS 1</summary>
-    public static readonly DicomTag MainLobeAngle = new(0x0014, 0x5103);
+    public static DicomTag MainLobeAngle => new(0x0014, 0x5103);
     /// <summary>(0014,5104) DS 1</summary>
-    public static readonly DicomTag MainRoofAngle = new(0x0014, 0x5104);
+    public static DicomTag MainRoofAngle => new(0x0014, 0x5104);
     /// <summary>(0014,5105) CS 1</summary>
-    public static readonly DicomTag ConnectorType = new(0x0014, 0x5105);
+    public static DicomTag ConnectorType => new(0x0014, 0x5105);
     /// <summary>(0014,5106) SH 1</summary>
-    public static readonly DicomTag WedgeModelNumber = new(0x0014, 0x5106);
+    public static DicomTag WedgeModelNumber => new(0x0014, 0x5106);
     /// <summary>(0014,5107) DS 1</summary>
-    public static readonly DicomTag WedgeAngleFloat = new(0x0014, 0x5107);
+    public static DicomTag WedgeAngleFloat => new(0x0014, 0x5107);
     /// <summary>(0014,5108) DS 1</summary>
-    public static readonly DicomTag WedgeRoofAngle = new(0x0014, 0x5108);
+    public static DicomTag WedgeRoofAngle => new(0x0014, 0x5108);
     /// <summary>(0014,5109) CS 1</summary>
-    public static readonly DicomTag WedgeElement1Position = new(0x0014, 0x5109);
+    public static DicomTag WedgeElement1Position => new(0x0014, 0x5109);
     /// <summary>(0014,510A) DS 1</summary>
-    public static readonly DicomTag WedgeMaterialVelocity = new(0x0014, 0x510A);
+    public static DicomTag WedgeMaterialVelocity => new(0x0014, 0x510A);
     /// <summary>(0014,510B) SH 1</summary>
-    public static readonly DicomTag WedgeMaterial = new(0x0014, 0x510B);
+    public static DicomTag WedgeMaterial => new(0x0014, 0x510B);
     /// <summary>(0014,510C) DS 1</summary>
-    public static readonly DicomTag WedgeOffsetZ = new(0x0014, 0x510C);
+    public static DicomTag WedgeOffsetZ => new(0x0014, 0x510C);
     /// <summary>(0014,510D) DS 1</summary>
-    public static readonly DicomTag WedgeOriginOffsetX = new(0x0014, 0x510D);
+    public static DicomTag WedgeOriginOffsetX => new(0x0014, 0x510D);
     /// <summary>(0014,510E) DS 1</summary>
-    public static readonly DicomTag WedgeTimeDelay = new(0x0014, 0x510E);
+    public static DicomTag WedgeTimeDelay => new(0x0014, 0x510E);
     /// <summary>(0014,510F) SH 1</summary>
-    public static readonly DicomTag WedgeName = new(0x0014, 0x510F);
+    public static DicomTag WedgeName => new(0x0014, 0x510F);
     /// <summary>(0014,5110) SH 1</summary>
-    public static readonly DicomTag WedgeManufacturerName = new(0x0014, 0x5110);
+    public static DicomTag WedgeManufacturerName => new(0x0014, 0x5110);
     /// <summary>(0014,5111) LO 1</summary>
-    public static readonly DicomTag WedgeDescription = new(0x0014, 0x5111);
+    public static DicomTag WedgeDescription => new(0x0014, 0x5111);
     /// <summary>(0014,5112) DS 1</summary>
-    public static readonly DicomTag NominalBeamAngle = new(0x0014, 0x5112);
+    public static DicomTag NominalBeamAngle => new(0x0014, 0x5112);
     /// <summary>(0014,5113) DS 1</summary>
-    public static readonly DicomTag WedgeOffsetX = new(0x0014, 0x5113);
+    public static DicomTag WedgeOffsetX => new(0x0014, 0x5113);
     /// <summary>(0014,5114) DS 1</summary>
-    public static readonly DicomTag WedgeOffsetY = new(0x0014, 0x5114);
+    public static DicomTag WedgeOffsetY => new(0x0014, 0x5114);
     /// <summary>(0014,5115) DS 1</summary>
-    public static readonly DicomTag WedgeTotalLength = new(0x0014, 0x5115);
+    public static DicomTag WedgeTotalLength => new(0x0014, 0x5115);
     /// <summary>(0014,5116) DS 1</summary>
-    public static readonly DicomTag WedgeInContactLength = new(0x0014, 0x5116);
+    public static DicomTag WedgeInContactLength => new(0x0014, 0x5116);
     /// <summary>(0014,5117) DS 1</summary>
-    public static readonly DicomTag WedgeFrontGap = new(0x0014, 0x5117);
+    public static DicomTag WedgeFrontGap => new(0x0014, 0x5117);
     /// <summary>(0014,5118) DS 1</summary>
-    public static readonly DicomTag WedgeTotalHeight = new(0x0014, 0x5118);
+    public static DicomTag WedgeTotalHeight => new(0x0014, 0x5118);
     /// <summary>(0014,5119) DS 1</summary>
-    public static readonly DicomTag WedgeFrontHeight = new(0x0014, 0x5119);
+    public static DicomTag WedgeFrontHeight => new(0x0014, 0x5119);
     /// <summary>(0014,511A) DS 1</summary>
-    public static readonly DicomTag WedgeRearHeight = new(0x0014, 0x511A);
+    public static DicomTag WedgeRearHeight => new(0x0014, 0x511A);
     /// <summary>(0014,511B) DS 1</summary>
-    public static readonly DicomTag WedgeTotalWidth = new(0x0014, 0x511B);
+    public static DicomTag WedgeTotalWidth => new(0x0014, 0x511B);
     /// <summary>(0014,511C) DS 1</summary>
-    public static readonly DicomTag WedgeInContactWidth = new(0x0014, 0x511C);
+    public static DicomTag WedgeInContactWidth => new(0x0014, 0x511C);
     /// <summary>(0014,511D) DS 1</summary>
-    public static readonly DicomTag WedgeChamferHeight = new(0x0014, 0x511D);
+    public static DicomTag WedgeChamferHeight => new(0x0014, 0x511D);
     /// <summary>(0014,511E) CS 1</summary>
-    public static readonly DicomTag WedgeCurve = new(0x0014, 0x511E);
+    public static DicomTag WedgeCurve => new(0x0014, 0x511E);
     /// <summary>(0014,511F) DS 1</summary>
-    public static readonly DicomTag RadiusAlongWedge = new(0x0014, 0x511F);
+    public static DicomTag RadiusAlongWedge => new(0x0014, 0x511F);
     /// <summary>(0016,0001) DS 1</summary>
-    public static readonly DicomTag WhitePoint = new(0x0016, 0x0001);
+    public static DicomTag WhitePoint => new(0x0016, 0x0001);
     /// <summary>(0016,0002) DS 3</summary>
-    public static readonly DicomTag PrimaryChromaticities = new(0x0016, 0x0002);
+    public static DicomTag PrimaryChromaticities => new(0x0016, 0x0002);
     /// <summary>(0016,0003) UT 1</summary>
-    public static readonly DicomTag BatteryLevel = new(0x0016, 0x0003);
+    public static DicomTag BatteryLevel => new(0x0016, 0x0003);
     /// <summary>(0016,0004) DS 1</summary>
-    public static readonly DicomTag ExposureTimeInSeconds = new(0x0016, 0x0004);
+    public static DicomTag ExposureTimeInSeconds => new(0x0016, 0x0004);
     /// <summary>(0016,0005) DS 1</summary>
-    public static readonly DicomTag FNumber = new(0x0016, 0x0005);
+    public static DicomTag FNumber => new(0x0016, 0x0005);
     /// <summary>(0016,0006) IS 1</summary>
-    public static readonly DicomTag OECFRows = new(0x0016, 0x0006);
+    public static DicomTag OECFRows => new(0x0016, 0x0006);
     /// <summary>(0016,0007) IS 1</summary>
-    public static readonly DicomTag OECFColumns = new(0x0016, 0x0007);
+    public static DicomTag OECFColumns => new(0x0016, 0x0007);
     /// <summary>(0016,0008) UC 1-n</summary>
-    public static readonly DicomTag OECFColumnNames = new(0x0016, 0x0008);
+    public static DicomTag OECFColumnNames => new(0x0016, 0x0008);
     /// <summary>(0016,0009) DS 1-n</summary>
-    public static readonly DicomTag OECFValues = new(0x0016, 0x0009);
+    public static DicomTag OECFValues => new(0x0016, 0x0009);
     /// <summary>(0016,000A) IS 1</summary>
-    public static readonly DicomTag SpatialFrequencyResponseRows = new(0x0016, 0x000A);
+    public static DicomTag SpatialFrequencyResponseRows => new(0x0016, 0x000A);
     /// <summary>(0016,000B) IS 1</summary>
-    public static readonly DicomTag SpatialFrequencyResponseColumns = new(0x0016, 0x000B);
+    public static DicomTag SpatialFrequencyResponseColumns => new(0x0016, 0x000B);
     /// <summary>(0016,000C) UC 1-n</summary>
-    public static readonly DicomTag SpatialFrequencyResponseColumnNames = new(0x0016, 0x000C);
+    public static DicomTag SpatialFrequencyResponseColumnNames => new(0x0016, 0x000C);
     /// <summary>(0016,000D) DS 1-n</summary>
-    public static readonly DicomTag SpatialFrequencyResponseValues = new(0x0016, 0x000D);
+    public static DicomTag SpatialFrequencyResponseValues => new(0x0016, 0x000D);
     /// <summary>(0016,000E) IS 1</summary>
-    public static readonly DicomTag ColorFilterArrayPatternRows = new(0x0016, 0x000E);
+    public static DicomTag ColorFilterArrayPatternRows => new(0x0016, 0x000E);
     /// <summary>(0016,000F) IS 1</summary>
-    public static readonly DicomTag ColorFilterArrayPatternColumns = new(0x0016, 0x000F);
+    public static DicomTag ColorFilterArrayPatternColumns => new(0x0016, 0x000F);
     /// <summary>(0016,0010) DS 1-n</summary>
-    public static readonly DicomTag ColorFilterArrayPatternValues = new(0x0016, 0x0010);
+    public static DicomTag ColorFilterArrayPatternValues => new(0x0016, 0x0010);
     /// <summary>(0016,0011) US 1</summary>
-    public static readonly DicomTag FlashFiringStatus = new(0x0016, 0x0011);
+    public static DicomTag FlashFiringStatus => new(0x0016, 0x0011);
     /// <summary>(0016,0012) US 1</summary>
-    public static readonly DicomTag FlashReturnStatus = new(0x0016, 0x0012);
+    public static DicomTag FlashReturnStatus => new(0x0016, 0x0012);
     /// <summary>(0016,0013) US 1</summary>
-    public static readonly DicomTag FlashMode = new(0x0016, 0x0013);
+    public static DicomTag FlashMode => new(0x0016, 0x0013);
     /// <summary>(0016,0014) US 1</summary>
-    public static readonly DicomTag FlashFunctionPresent = new(0x0016, 0x0014);
+    public static DicomTag FlashFunctionPresent => new(0x0016, 0x0014);
     /// <summary>(0016,0015) US 1</summary>
-    public static readonly DicomTag FlashRedEyeMode = new(0x0016, 0x0015);
+    public static DicomTag FlashRedEyeMode => new(0x0016, 0x0015);
     /// <summary>(0016,0016) US 1</summary>
-    public static readonly DicomTag ExposureProgram = new(0x0016, 0x0016);
+    public static DicomTag ExposureProgram => new(0x0016, 0x0016);
     /// <summary>(0016,0017) UT 1</summary>
-    public static readonly DicomTag SpectralSensitivity = new(0x0016, 0x0017);
+    public static DicomTag SpectralSensitivity => new(0x0016, 0x0017);
     /// <summary>(0016,0018) IS 1</summary>
-    public static readonly DicomTag PhotographicSensitivity = new(0x0016, 0x0018);
+    public static DicomTag PhotographicSensitivity => new(0x0016, 0x0018);
     /// <summary>(0016,0019) IS 1</summary>
-    public static readonly DicomTag SelfTimerMode = new(0x0016, 0x0019);
+    public static DicomTag SelfTimerMode => new(0x0016, 0x0019);
     /// <summary>(0016,001A) US 1</summary>
-    public static readonly DicomTag SensitivityType = new(0x0016, 0x001A);
+    public static DicomTag SensitivityType => new(0x0016, 0x001A);
     /// <summary>(0016,001B) IS 1</summary>
-    public static readonly DicomTag StandardOutputSensitivity = new(0x0016, 0x001B);
+    public static DicomTag StandardOutputSensitivity => new(0x0016, 0x001B);
     /// <summary>(0016,001C) IS 1</summary>
-    public static readonly DicomTag RecommendedExposureIndex = new(0x0016, 0x001C);
+    public static DicomTag RecommendedExposureIndex => new(0x0016, 0x001C);
     /// <summary>(0016,001D) IS 1</summary>
-    public static readonly DicomTag ISOSpeed = new(0x0016, 0x001D);
+    public static DicomTag ISOSpeed => new(0x0016, 0x001D);
     /// <summary>(0016,001E) IS 1</summary>
-    public static readonly DicomTag ISOSpeedLatitudeyyy = new(0x0016, 0x001E);
+    public static DicomTag ISOSpeedLatitudeyyy => new(0x0016, 0x001E);
     /// <summary>(0016,001F) IS 1</summary>
-    public static readonly DicomTag ISOSpeedLatitudezzz = new(0x0016, 0x001F);
+    public static DicomTag ISOSpeedLatitudezzz => new(0x0016, 0x001F);
     /// <summary>(0016,0020) UT 1</summary>
-    public static readonly DicomTag EXIFVersion = new(0x0016, 0x0020);
+    public static DicomTag EXIFVersion => new(0x0016, 0x0020);
     /// <summary>(0016,0021) DS 1</summary>
-    public static readonly DicomTag ShutterSpeedValue = new(0x0016, 0x0021);
+    public static DicomTag ShutterSpeedValue => new(0x0016, 0x0021);
     /// <summary>(0016,0022) DS 1</summary>
-    public static readonly DicomTag ApertureValue = new(0x0016, 0x0022);
+    public static DicomTag ApertureValue => new(0x0016, 0x0022);
     /// <summary>(0016,0023) DS 1</summary>
-    public static readonly DicomTag BrightnessValue = new(0x0016, 0x0023);
+    public static DicomTag BrightnessValue => new(0x0016, 0x0023);
     /// <summary>(0016,0024) DS 1</summary>
-    public static readonly DicomTag ExposureBiasValue = new(0x0016, 0x0024);
+    public static DicomTag ExposureBiasValue => new(0x0016, 0x0024);
     /// <summary>(0016,0025) DS 1</summary>
-    public static readonly DicomTag MaxApertureValue = new(0x0016, 0x0025);
+    public static DicomTag MaxApertureValue => new(0x0016, 0x0025);
     /// <summary>(0016,0026) DS 1</summary>
-    public static readonly DicomTag SubjectDistance = new(0x0016, 0x0026);
+    public static DicomTag SubjectDistance => new(0x0016, 0x0026);
     /// <summary>(0016,0027) US 1</summary>
-    public static readonly DicomTag MeteringMode = new(0x0016, 0x0027);
+    public static DicomTag MeteringMode => new(0x0016, 0x0027);
     /// <summary>(0016,0028) US 1</summary>
-    public static readonly DicomTag LightSource = new(0x0016, 0x0028);
+    public static DicomTag LightSource => new(0x0016, 0x0028);
     /// <summary>(0016,0029) DS 1</summary>
-    public static readonly DicomTag FocalLength = new(0x0016, 0x0029);
+    public static DicomTag FocalLength => new(0x0016, 0x0029);
     /// <summary>(0016,002A) IS 2-4</summary>
-    public static readonly DicomTag SubjectArea = new(0x0016, 0x002A);
+    public static DicomTag SubjectArea => new(0x0016, 0x002A);
     /// <summary>(0016,002B) OB 1</summary>
-    public static readonly DicomTag MakerNote = new(0x0016, 0x002B);
+    public static DicomTag MakerNote => new(0x0016, 0x002B);
     /// <summary>(0016,0030) DS 1</summary>
-    public static readonly DicomTag Temperature = new(0x0016, 0x0030);
+    public static DicomTag Temperature => new(0x0016, 0x0030);
     /// <summary>(0016,0031) DS 1</summary>
-    public static readonly DicomTag Humidity = new(0x0016, 0x0031);
+    public static DicomTag Humidity => new(0x0016, 0x0031);
     /// <summary>(0016,0032) DS 1</summary>
-    public static readonly DicomTag Pressure = new(0x0016, 0x0032);
+    public static DicomTag Pressure => new(0x0016, 0x0032);
     /// <summary>(0016,0033) DS 1</summary>
-    public static readonly DicomTag WaterDepth = new(0x0016, 0x0033);
+    public static DicomTag WaterDepth => new(0x0016, 0x0033);
     /// <summary>(0016,0034) DS 1</summary>
-    public static readonly DicomTag Acceleration = new(0x0016, 0x0034);
+    public static DicomTag Acceleration => new(0x0016, 0x0034);
     /// <summary>(0016,0035) DS 1</summary>
-    public static readonly DicomTag CameraElevationAngle = new(0x0016, 0x0035);
+    public static DicomTag CameraElevationAngle => new(0x0016, 0x0035);
     /// <summary>(0016,0036) DS 1-2</summary>
-    public static readonly DicomTag FlashEnergy = new(0x0016, 0x0036);
+    public static DicomTag FlashEnergy => new(0x0016, 0x0036);
     /// <summary>(0016,0037) IS 2</summary>
-    public static readonly DicomTag SubjectLocation = new(0x0016, 0x0037);
+    public static DicomTag SubjectLocation => new(0x0016, 0x0037);
     /// <summary>(0016,0038) DS 1</summary>
-    public static readonly DicomTag PhotographicExposureIndex = new(0x0016, 0x0038);
+    public static DicomTag PhotographicExposureIndex => new(0x0016, 0x0038);
     /// <summary>(0016,0039) US 1</summary>
-    public static readonly DicomTag SensingMethod = new(0x0016, 0x0039);
+    public static DicomTag SensingMethod => new(0x0016, 0x0039);
     /// <summary>(0016,003A) US 1</summary>
-    public static readonly DicomTag FileSource = new(0x0016, 0x003A);
+    public static DicomTag FileSource => new(0x0016, 0x003A);
     /// <summary>(0016,003B) US 1</summary>
-    public static readonly DicomTag SceneType = new(0x0016, 0x003B);
+    public static DicomTag SceneType => new(0x0016, 0x003B);
     /// <summary>(0016,0041) US 1</summary>
-    public static readonly DicomTag CustomRendered = new(0x0016, 0x0041);
+    public static DicomTag CustomRendered => new(0x0016, 0x0041);
     /// <summary>(0016,0042) US 1</summary>
-    public static readonly DicomTag ExposureMode = new(0x0016, 0x0042);
+    public static DicomTag ExposureMode => new(0x0016, 0x0042);
     /// <summary>(0016,0043) US 1</summary>
-    public static readonly DicomTag WhiteBalance = new(0x0016, 0x0043);
+    public static DicomTag WhiteBalance => new(0x0016, 0x0043);
     /// <summary>(0016,0044) DS 1</summary>
-    public static readonly DicomTag DigitalZoomRatio = new(0x0016, 0x0044);
+    public static DicomTag DigitalZoomRatio => new(0x0016, 0x0044);
     /// <summary>(0016,0045) IS 1</summary>
-    public static readonly DicomTag FocalLengthIn35mmFilm = new(0x0016, 0x0045);
+    public static DicomTag FocalLengthIn35mmFilm => new(0x0016, 0x0045);
     /// <summary>(0016,0046) US 1</summary>
-    public static readonly DicomTag SceneCaptureType = new(0x0016, 0x0046);
+    public static DicomTag SceneCaptureType => new(0x0016, 0x0046);
     /// <summary>(0016,0047) US 1</summary>
-    public static readonly DicomTag GainControl = new(0x0016, 0x0047);
+    public static DicomTag GainControl => new(0x0016, 0x0047);
     /// <summary>(0016,0048) US 1</summary>
-    public static readonly DicomTag Contrast = new(0x0016, 0x0048);
+    public static DicomTag Contrast => new(0x0016, 0x0048);
     /// <summary>(0016,0049) US 1</summary>
-    public static readonly DicomTag Saturation = new(0x0016, 0x0049);
+    public static DicomTag Saturation => new(0x0016, 0x0049);
     /// <summary>(0016,004A) US 1</summary>
-    public static readonly DicomTag Sharpness = new(0x0016, 0x004A);
+    public static DicomTag Sharpness => new(0x0016, 0x004A);
     /// <summary>(0016,004B) OB 1</summary>
-    public static readonly DicomTag DeviceSettingDescription = new(0x0016, 0x004B);
+    public static DicomTag DeviceSettingDescription => new(0x0016, 0x004B);
     /// <summary>(0016,004C) US 1</summary>
-    public static readonly DicomTag SubjectDistanceRange = new(0x0016, 0x004C);
+    public static DicomTag SubjectDistanceRange => new(0x0016, 0x004C);
     /// <summary>(0016,004D) UT 1</summary>
-    public static readonly DicomTag CameraOwnerName = new(0x0016, 0x004D);
+    public static DicomTag CameraOwnerName => new(0x0016, 0x004D);
     /// <summary>(0016,004E) DS 4</summary>
-    public static readonly DicomTag LensSpecification = new(0x0016, 0x004E);
+    public static DicomTag LensSpecification => new(0x0016, 0x004E);
     /// <summary>(0016,004F) UT 1</summary>
-    public static readonly DicomTag LensMake = new(0x0016, 0x004F);
+    public static DicomTag LensMake => new(0x0016, 0x004F);
     /// <summary>(0016,0050) UT 1</summary>
-    public static readonly DicomTag LensModel = new(0x0016, 0x0050);
+    public static DicomTag LensModel => new(0x0016, 0x0050);
     /// <summary>(0016,0051) UT 1</summary>
-    public static readonly DicomTag LensSerialNumber = new(0x0016, 0x0051);
+    public static DicomTag LensSerialNumber => new(0x0016, 0x0051);
     /// <summary>(0016,0061) CS 1</summary>
-    public static readonly DicomTag InteroperabilityIndex = new(0x0016, 0x0061);
+    public static DicomTag InteroperabilityIndex => new(0x0016, 0x0061);
     /// <summary>(0016,0062) OB 1</summary>
-    public static readonly DicomTag InteroperabilityVersion = new(0x0016, 0x0062);
+    public static DicomTag InteroperabilityVersion => new(0x0016, 0x0062);
     /// <summary>(0016,0070) OB 1</summary>
-    public static readonly DicomTag GPSVersionID = new(0x0016, 0x0070);
+    public static DicomTag GPSVersionID => new(0x0016, 0x0070);
     /// <summary>(0016,0071) CS 1</summary>
-    public static readonly DicomTag GPSLatitudeRef = new(0x0016, 0x0071);
+    public static DicomTag GPSLatitudeRef => new(0x0016, 0x0071);
     /// <summary>(0016,0072) DS 3</summary>
-    public static readonly DicomTag GPSLatitude = new(0x0016, 0x0072);
+    public static DicomTag GPSLatitude => new(0x0016, 0x0072);
     /// <summary>(0016,0073) CS 1</summary>
-    public static readonly DicomTag GPSLongitudeRef = new(0x0016, 0x0073);
+    public static DicomTag GPSLongitudeRef => new(0x0016, 0x0073);
     /// <summary>(0016,0074) DS 3</summary>
-    public static readonly DicomTag GPSLongitude = new(0x0016, 0x0074);
+    public static DicomTag GPSLongitude => new(0x0016, 0x0074);
     /// <summary>(0016,0075) US 1</summary>
-    public static readonly DicomTag GPSAltitudeRef = new(0x0016, 0x0075);
+    public static DicomTag GPSAltitudeRef => new(0x0016, 0x0075);
     /// <summary>(0016,0076) DS 1</summary>
-    public static readonly DicomTag GPSAltitude = new(0x0016, 0x0076);
+    public static DicomTag GPSAltitude => new(0x0016, 0x0076);
     /// <summary>(0016,0077) DT 1</summary>
-    public static readonly DicomTag GPSTimeStamp = new(0x0016, 0x0077);
+    public static DicomTag GPSTimeStamp => new(0x0016, 0x0077);
     /// <summary>(0016,0078) UT 1</summary>
-    public static readonly DicomTag GPSSatellites = new(0x0016, 0x0078);
+    public static DicomTag GPSSatellites => new(0x0016, 0x0078);
     /// <summary>(0016,0079) CS 1</summary>
-    public static readonly DicomTag GPSStatus = new(0x0016, 0x0079);
+    public static DicomTag GPSStatus => new(0x0016, 0x0079);
     /// <summary>(0016,007A) CS 1</summary>
-    public static readonly DicomTag GPSMeasureMode = new(0x0016, 0x007A);
+    public static DicomTag GPSMeasureMode => new(0x0016, 0x007A);
     /// <summary>(0016,007B) DS 1</summary>
-    public static readonly DicomTag GPSDOP = new(0x0016, 0x007B);
+    public static DicomTag GPSDOP => new(0x0016, 0x007B);
     /// <summary>(0016,007C) CS 1</summary>
-    public static readonly DicomTag GPSSpeedRef = new(0x0016, 0x007C);
+    public static DicomTag GPSSpeedRef => new(0x0016, 0x007C);
     /// <summary>(0016,007D) DS 1</summary>
-    public static readonly DicomTag GPSSpeed = new(0x0016, 0x007D);
+    public static DicomTag GPSSpeed => new(0x0016, 0x007D);
     /// <summary>(0016,007E) CS 1</summary>
-    public static readonly DicomTag GPSTrackRef = new(0x0016, 0x007E);
+    public static DicomTag GPSTrackRef => new(0x0016, 0x007E);
     /// <summary>(0016,007F) DS 1</summary>
-    public static readonly DicomTag GPSTrack = new(0x0016, 0x007F);
+    public static DicomTag GPSTrack => new(0x0016, 0x007F);
     /// <summary>(0016,0080) CS 1</summary>
-    public static readonly DicomTag GPSImgDirectionRef = new(0x0016, 0x0080);
+    public static DicomTag GPSImgDirectionRef => new(0x0016, 0x0080);
     /// <summary>(0016,0081) DS 1</summary>
-    public static readonly DicomTag GPSImgDirection = new(0x0016, 0x0081);
+    public static DicomTag GPSImgDirection => new(0x0016, 0x0081);
     /// <summary>(0016,0082) UT 1</summary>
-    public static readonly DicomTag GPSMapDatum = new(0x0016, 0x0082);
+    public static DicomTag GPSMapDatum => new(0x0016, 0x0082);
     /// <summary>(0016,0083) CS 1</summary>
-    public static readonly DicomTag GPSDestLatitudeRef = new(0x0016, 0x0083);
+    public static DicomTag GPSDestLatitudeRef => new(0x0016, 0x0083);
     /// <summary>(0016,0084) DS 3</summary>
-    public static readonly DicomTag GPSDestLatitude = new(0x0016, 0x0084);
+    public static DicomTag GPSDestLatitude => new(0x0016, 0x0084);
     /// <summary>(0016,0085) CS 1</summary>
-    public static readonly DicomTag GPSDestLongitudeRef = new(0x0016, 0x0085);
+    public static DicomTag GPSDestLongitudeRef => new(0x0016, 0x0085);
     /// <summary>(0016,0086) DS 3</summary>
-    public static readonly DicomTag GPSDestLongitude = new(0x0016, 0x0086);
+    public static DicomTag GPSDestLongitude => new(0x0016, 0x0086);
     /// <summary>(0016,0087) CS 1</summary>
-    public static readonly DicomTag GPSDestBearingRef = new(0x0016, 0x0087);
+    public static DicomTag GPSDestBearingRef => new(0x0016, 0x0087);
     /// <summary>(0016,0088) DS 1</summary>
-    public static readonly DicomTag GPSDestBearing = new(0x0016, 0x0088);
+    public static DicomTag GPSDestBearing => new(0x0016, 0x0088);
     /// <summary>(0016,0089) CS 1</summary>
-    public static readonly DicomTag GPSDestDistanceRef = new(0x0016, 0x0089);
+    public static DicomTag GPSDestDistanceRef => new(0x0016, 0x0089);
     /// <summary>(0016,008A) DS 1</summary>
-    public static readonly DicomTag GPSDestDistance = new(0x0016, 0x008A);
+    public static DicomTag GPSDestDistance => new(0x0016, 0x008A);
     /// <summary>(0016,008B) OB 1</summary>
-    public static readonly DicomTag GPSProcessingMethod = new(0x0016, 0x008B);
+    public static DicomTag GPSProcessingMethod => new(0x0016, 0x008B);
     /// <summary>(0016,008C) OB 1</summary>
-    public static readonly DicomTag GPSAreaInformation = new(0x0016, 0x008C);
+    public static DicomTag GPSAreaInformation => new(0x0016, 0x008C);
     /// <summary>(0016,008D) DT 1</summary>
-    public static readonly DicomTag GPSDateStamp = new(0x0016, 0x008D);
+    public static DicomTag GPSDateStamp => new(0x0016, 0x008D);
     /// <summary>(0016,008E) IS 1</summary>
-    public static readonly DicomTag GPSDifferential = new(0x0016, 0x008E);
+    public static DicomTag GPSDifferential => new(0x0016, 0x008E);
     /// <summary>(0016,1001) CS 1</summary>
-    public static readonly DicomTag LightSourcePolarization = new(0x0016, 0x1001);
+    public static DicomTag LightSourcePolarization => new(0x0016, 0x1001);
     /// <summary>(0016,1002) DS 1</summary>
-    public static readonly DicomTag EmitterColorTemperature = new(0x0016, 0x1002);
+    public static DicomTag EmitterColorTemperature => new(0x0016, 0x1002);
     /// <summary>(0016,1003) CS 1</summary>
-    public static readonly DicomTag ContactMethod = new(0x0016, 0x1003);
+    public static DicomTag ContactMethod => new(0x0016, 0x1003);
     /// <summary>(0016,1004) CS 1-n</summary>
-    public static readonly DicomTag ImmersionMedia = new(0x0016, 0x1004);
+    public static DicomTag ImmersionMedia => new(0x0016, 0x1004);
     /// <summary>(0016,1005) DS 1</summary>
-    public static readonly DicomTag OpticalMagnificationFactor = new(0x0016, 0x1005);
+    public static DicomTag OpticalMagnificationFactor => new(0x0016, 0x1005);
     /// <summary>(0018,0010) LO 1</summary>
-    public static readonly DicomTag ContrastBolusAgent = new(0x0018, 0x0010);
+    public static DicomTag ContrastBolusAgent => new(0x0018, 0x0010);
     /// <summary>(0018,0012) SQ 1</summary>
-    public static readonly DicomTag ContrastBolusAgentSequence = new(0x0018, 0x0012);
+    public static DicomTag ContrastBolusAgentSequence => new(0x0018, 0x0012);
     /// <summary>(0018,0013) FL 1</summary>
-    public static readonly DicomTag ContrastBolusT1Relaxivity = new(0x0018, 0x0013);
+    public static DicomTag ContrastBolusT1Relaxivity => new(0x0018, 0x0013);
     /// <summary>(0018,0014) SQ 1</summary>
-    public static readonly DicomTag ContrastBolusAdministrationRouteSequence = new(0x0018, 0x0014);
+    public static DicomTag ContrastBolusAdministrationRouteSequence => new(0x0018, 0x0014);
     /// <summary>(0018,0015) CS 1</summary>
-    public static readonly DicomTag BodyPartExamined = new(0x0018, 0x0015);
+    public static DicomTag BodyPartExamined => new(0x0018, 0x0015);
     /// <summary>(0018,0020) CS 1-n</summary>
-    public static readonly DicomTag ScanningSequence = new(0x0018, 0x0020);
+    public static DicomTag ScanningSequence => new(0x0018, 0x0020);
     /// <summary>(0018,0021) CS 1-n</summary>
-    public static readonly DicomTag SequenceVariant = new(0x0018, 0x0021);
+    public static DicomTag SequenceVariant => new(0x0018, 0x0021);
     /// <summary>(0018,0022) CS 1-n</summary>
-    public static readonly DicomTag ScanOptions = new(0x0018, 0x0022);
+    public static DicomTag ScanOptions => new(0x0018, 0x0022);
     /// <summary>(0018,0023) CS 1</summary>
-    public static readonly DicomTag MRAcquisitionType = new(0x0018, 0x0023);
+    public static DicomTag MRAcquisitionType => new(0x0018, 0x0023);
     /// <summary>(0018,0024) SH 1</summary>
-    public static readonly DicomTag SequenceName = new(0x0018, 0x0024);
+    public static DicomTag SequenceName => new(0x0018, 0x0024);
     /// <summary>(0018,0025) CS 1</summary>
-    public static readonly DicomTag AngioFlag = new(0x0018, 0x0025);
+    public static DicomTag AngioFlag => new(0x0018, 0x0025);
     /// <summary>(0018,0026) SQ 1</summary>
-    public static readonly DicomTag InterventionDrugInformationSequence = new(0x0018, 0x0026);
+    public static DicomTag InterventionDrugInformationSequence => new(0x0018, 0x0026);
     /// <summary>(0018,0027) TM 1</summary>
-    public static readonly DicomTag InterventionDrugStopTime = new(0x0018, 0x0027);
+    public static DicomTag InterventionDrugStopTime => new(0x0018, 0x0027);
     /// <summary>(0018,0028) DS 1</summary>
-    public static readonly DicomTag InterventionDrugDose = new(0x0018, 0x0028);
+    public static DicomTag InterventionDrugDose => new(0x0018, 0x0028);
     /// <summary>(0018,0029) SQ 1</summary>
-    public static readonly DicomTag InterventionDrugCodeSequence = new(0x0018, 0x0029);
+    public static DicomTag InterventionDrugCodeSequence => new(0x0018, 0x0029);
     /// <summary>(0018,002A) SQ 1</summary>
-    public static readonly DicomTag AdditionalDrugSequence = new(0x0018, 0x002A);
+    public static DicomTag AdditionalDrugSequence => new(0x0018, 0x002A);
     /// <summary>(0018,0031) LO 1</summary>
-    public static readonly DicomTag Radiopharmaceutical = new(0x0018, 0x0031);
+    public static DicomTag Radiopharmaceutical => new(0x0018, 0x0031);
     /// <summary>(0018,0034) LO 1</summary>
-    public static readonly DicomTag InterventionDrugName = new(0x0018, 0x0034);
+    public static DicomTag InterventionDrugName => new(0x0018, 0x0034);
     /// <summary>(0018,0035) TM 1</summary>
-    public static readonly DicomTag InterventionDrugStartTime = new(0x0018, 0x0035);
+    public static DicomTag InterventionDrugStartTime => new(0x0018, 0x0035);
     /// <summary>(0018,0036) SQ 1</summary>
-    public static readonly DicomTag InterventionSequence = new(0x0018, 0x0036);
+    public static DicomTag InterventionSequence => new(0x0018, 0x0036);
     /// <summary>(0018,0038) CS 1</summary>
-    public static readonly DicomTag InterventionStatus = new(0x0018, 0x0038);
+    public static DicomTag InterventionStatus => new(0x0018, 0x0038);
     /// <summary>(0018,003A) ST 1</summary>
-    public static readonly DicomTag InterventionDescription = new(0x0018, 0x003A);
+    public static DicomTag InterventionDescription => new(0x0018, 0x003A);
     /// <summary>(0018,0040) IS 1</summary>
-    public static readonly DicomTag CineRate = new(0x0018, 0x0040);
+    public static DicomTag CineRate => new(0x0018, 0x0040);
     /// <summary>(0018,0042) CS 1</summary>
-    public static readonly DicomTag InitialCineRunState = new(0x0018, 0x0042);
+    public static DicomTag InitialCineRunState => new(0x0018, 0x0042);
     /// <summary>(0018,0050) DS 1</summary>
-    public static readonly DicomTag SliceThickness = new(0x0018, 0x0050);
+    public static DicomTag SliceThickness => new(0x0018, 0x0050);
     /// <summary>(0018,0060) DS 1</summary>
-    public static readonly DicomTag KVP = new(0x0018, 0x0060);
+    public static DicomTag KVP => new(0x0018, 0x0060);
     /// <summary>(0018,0070) IS 1</summary>
-    public static readonly DicomTag CountsAccumulated = new(0x0018, 0x0070);
+    public static DicomTag CountsAccumulated => new(0x0018, 0x0070);
     /// <summary>(0018,0071) CS 1</summary>
-    public static readonly DicomTag AcquisitionTerminationCondition = new(0x0018, 0x0071);
+    public static DicomTag AcquisitionTerminationCondition => new(0x0018, 0x0071);
     /// <summary>(0018,0072) DS 1</summary>
-    public static readonly DicomTag EffectiveDuration = new(0x0018, 0x0072);
+    public static DicomTag EffectiveDuration => new(0x0018, 0x0072);
     /// <summary>(0018,0073) CS 1</summary>
-    public static readonly DicomTag AcquisitionStartCondition = new(0x0018, 0x0073);
+    public static DicomTag AcquisitionStartCondition => new(0x0018, 0x0073);
     /// <summary>(0018,0074) IS 1</summary>
-    public static readonly DicomTag AcquisitionStartConditionData = new(0x0018, 0x0074);
+    public static DicomTag AcquisitionStartConditionData => new(0x0018, 0x0074);
     /// <summary>(0018,0075) IS 1</summary>
-    public static readonly DicomTag AcquisitionTerminationConditionData = new(0x0018, 0x0075);
+    public static DicomTag AcquisitionTerminationConditionData => new(0x0018, 0x0075);
     /// <summary>(0018,0080) DS 1</summary>
-    public static readonly DicomTag RepetitionTime = new(0x0018, 0x0080);
+    public static DicomTag RepetitionTime => new(0x0018, 0x0080);
     /// <summary>(0018,0081) DS 1</summary>
-    public static readonly DicomTag EchoTime = new(0x0018, 0x0081);
+    public static DicomTag EchoTime => new(0x0018, 0x0081);
     /// <summary>(0018,0082) DS 1</summary>
-    public static readonly DicomTag InversionTime = new(0x0018, 0x0082);
+    public static DicomTag InversionTime => new(0x0018, 0x0082);
     /// <summary>(0018,0083) DS 1</summary>
-    public static readonly DicomTag NumberOfAverages = new(0x0018, 0x0083);
+    public static DicomTag NumberOfAverages => new(0x0018, 0x0083);
     /// <summary>(0018,0084) DS 1</summary>
-    public static readonly DicomTag ImagingFrequency = new(0x0018, 0x0084);
+    public static DicomTag ImagingFrequency => new(0x0018, 0x0084);
     /// <summary>(0018,0085) SH 1</summary>
-    public static readonly DicomTag ImagedNucleus = new(0x0018, 0x0085);
+    public static DicomTag ImagedNucleus => new(0x0018, 0x0085);
     /// <summary>(0018,0086) IS 1-n</summary>
-    public static readonly DicomTag EchoNumbers = new(0x0018, 0x0086);
+    public static DicomTag EchoNumbers => new(0x0018, 0x0086);
     /// <summary>(0018,0087) DS 1</summary>
-    public static readonly DicomTag MagneticFieldStrength = new(0x0018, 0x0087);
+    public static DicomTag MagneticFieldStrength => new(0x0018, 0x0087);
     /// <summary>(0018,0088) DS 1</summary>
-    public static readonly DicomTag SpacingBetweenSlices = new(0x0018, 0x0088);
+    public static DicomTag SpacingBetweenSlices => new(0x0018, 0x0088);
     /// <summary>(0018,0089) IS 1</summary>
-    public static readonly DicomTag NumberOfPhaseEncodingSteps = new(0x0018, 0x0089);
+    public static DicomTag NumberOfPhaseEncodingSteps => new(0x0018, 0x0089);
     /// <summary>(0018,0090) DS 1</summary>
-    public static readonly DicomTag DataCollectionDiameter = new(0x0018, 0x0090);
+    public static DicomTag DataCollectionDiameter => new(0x0018, 0x0090);
     /// <summary>(0018,0091) IS 1</summary>
-    public static readonly DicomTag EchoTrainLength = new(0x0018, 0x0091);
+    public static DicomTag EchoTrainLength => new(0x0018, 0x0091);
     /// <summary>(0018,0093) DS 1</summary>
-    public static readonly DicomTag PercentSampling = new(0x0018, 0x0093);
+    public static DicomTag PercentSampling => new(0x0018, 0x0093);
     /// <summary>(0018,0094) DS 1</summary>
-    public static readonly DicomTag PercentPhaseFieldOfView = new(0x0018, 0x0094);
+    public static DicomTag PercentPhaseFieldOfView => new(0x0018, 0x0094);
     /// <summary>(0018,0095) DS 1</summary>
-    public static readonly DicomTag PixelBandwidth = new(0x0018, 0x0095);
+    public static DicomTag PixelBandwidth => new(0x0018, 0x0095);
     /// <summary>(0018,1000) LO 1</summary>
-    public static readonly DicomTag DeviceSerialNumber = new(0x0018, 0x1000);
+    public static DicomTag DeviceSerialNumber => new(0x0018, 0x1000);
     /// <summary>(0018,1002) UI 1</summary>
-    public static readonly DicomTag DeviceUID = new(0x0018, 0x1002);
+    public static DicomTag DeviceUID => new(0x0018, 0x1002);
     /// <summary>(0018,1003) LO 1</summary>
-    public static readonly DicomTag DeviceID = new(0x0018, 0x1003);
+    public static DicomTag DeviceID => new(0x0018, 0x1003);
     /// <summary>(0018,1004) LO 1</summary>
-    public static readonly DicomTag PlateID = new(0x0018, 0x1004);
+    public static DicomTag PlateID => new(0x0018, 0x1004);
     /// <summary>(0018,1005) LO 1</summary>
-    public static readonly DicomTag GeneratorID = new(0x0018, 0x1005);
+    public static DicomTag GeneratorID => new(0x0018, 0x1005);
     /// <summary>(0018,1006) LO 1</summary>
-    public static readonly DicomTag GridID = new(0x0018, 0x1006);
+    public static DicomTag GridID => new(0x0018, 0x1006);
     /// <summary>(0018,1007) LO 1</summary>
-    public static readonly DicomTag CassetteID = new(0x0018, 0x1007);
+    public static DicomTag CassetteID => new(0x0018, 0x1007);
     /// <summary>(0018,1008) LO 1</summary>
-    public static readonly DicomTag GantryID = new(0x0018, 0x1008);
+    public static DicomTag GantryID => new(0x0018, 0x1008);
     /// <summary>(0018,1009) UT 1</summary>
-    public static readonly DicomTag UniqueDeviceIdentifier = new(0x0018, 0x1009);
+    public static DicomTag UniqueDeviceIdentifier => new(0x0018, 0x1009);
     /// <summary>(0018,100A) SQ 1</summary>
-    public static readonly DicomTag UDISequence = new(0x0018, 0x100A);
+    public static DicomTag UDISequence => new(0x0018, 0x100A);
     /// <summary>(0018,100B) UI 1-n</summary>
-    public static readonly DicomTag ManufacturerDeviceClassUID = new(0x0018, 0x100B);
+    public static DicomTag ManufacturerDeviceClassUID => new(0x0018, 0x100B);
     /// <summary>(0018,1010) LO 1</summary>
-    public static readonly DicomTag SecondaryCaptureDeviceID = new(0x0018, 0x1010);
+    public static DicomTag SecondaryCaptureDeviceID => new(0x0018, 0x1010);
     /// <summary>(0018,1012) DA 1</summary>
-    public static readonly DicomTag DateOfSecondaryCapture = new(0x0018, 0x1012);
+    public static DicomTag DateOfSecondaryCapture => new(0x0018, 0x1012);
     /// <summary>(0018,1014) TM 1</summary>
-    public static readonly DicomTag TimeOfSecondaryCapture = new(0x0018, 0x1014);
+    public static DicomTag TimeOfSecondaryCapture => new(0x0018, 0x1014);
     /// <summary>(0018,1016) LO 1</summary>
-    public static readonly DicomTag SecondaryCaptureDeviceManufacturer = new(0x0018, 0x1016);
+    public static DicomTag SecondaryCaptureDeviceManufacturer => new(0x0018, 0x1016);
     /// <summary>(0018,1018) LO 1</summary>
-    public static readonly DicomTag SecondaryCaptureDeviceManufacturerModelName = new(0x0018, 0x1018);
+    public static DicomTag SecondaryCaptureDeviceManufacturerModelName => new(0x0018, 0x1018);
     /// <summary>(0018,1019) LO 1-n</summary>
-    public static readonly DicomTag SecondaryCaptureDeviceSoftwareVersions = new(0x0018, 0x1019);
+    public static DicomTag SecondaryCaptureDeviceSoftwareVersions => new(0x0018, 0x1019);
     /// <summary>(0018,1020) LO 1-n</summary>
-    public static readonly DicomTag SoftwareVersions = new(0x0018, 0x1020);
+    public static DicomTag SoftwareVersions => new(0x0018, 0x1020);
     /// <summary>(0018,1022) SH 1</summary>
-    public static readonly DicomTag VideoImageFormatAcquired = new(0x0018, 0x1022);
+    public static DicomTag VideoImageFormatAcquired => new(0x0018, 0x1022);
     /// <summary>(0018,1023) LO 1</summary>
-    public static readonly DicomTag DigitalImageFormatAcquired = new(0x0018, 0x1023);
+    public static DicomTag DigitalImageFormatAcquired => new(0x0018, 0x1023);
     /// <summary>(0018,1030) LO 1</summary>
-    public static readonly DicomTag ProtocolName = new(0x0018, 0x1030);
+    public static DicomTag ProtocolName => new(0x0018, 0x1030);
     /// <summary>(0018,1040) LO 1</summary>
-    public static readonly DicomTag ContrastBolusRoute = new(0x0018, 0x1040);
+    public static DicomTag ContrastBolusRoute => new(0x0018, 0x1040);
     /// <summary>(0018,1041) DS 1</summary>
-    public static readonly DicomTag ContrastBolusVolume = new(0x0018, 0x1041);
+    public static DicomTag ContrastBolusVolume => new(0x0018, 0x1041);
     /// <summary>(0018,1042) TM 1</summary>
-    public static readonly DicomTag ContrastBolusStartTime = new(0x0018, 0x1042);
+    public static DicomTag ContrastBolusStartTime => new(0x0018, 0x1042);
     /// <summary>(0018,1043) TM 1</summary>
-    public static readonly DicomTag ContrastBolusStopTime = new(0x0018, 0x1043);
+    public static DicomTag ContrastBolusStopTime => new(0x0018, 0x1043);
     /// <summary>(0018,1044) DS 1</summary>
-    public static readonly DicomTag ContrastBolusTotalDose = new(0x0018, 0x1044);
+    public static DicomTag ContrastBolusTotalDose => new(0x0018, 0x1044);
     /// <summary>(0018,1045) IS 1</summary>
-    public static readonly DicomTag SyringeCounts = new(0x0018, 0x1045);
+    public static DicomTag SyringeCounts => new(0x0018, 0x1045);
     /// <summary>(0018,1046) DS 1-n</summary>
-    public static readonly DicomTag ContrastFlowRate = new(0x0018, 0x1046);
+    public static DicomTag ContrastFlowRate => new(0x0018, 0x1046);
     /// <summary>(0018,1047) DS 1-n</summary>
-    public static readonly DicomTag ContrastFlowDuration = new(0x0018, 0x1047);
+    public static DicomTag ContrastFlowDuration => new(0x0018, 0x1047);
     /// <summary>(0018,1048) CS 1</summary>
-    public static readonly DicomTag ContrastBolusIngredient = new(0x0018, 0x1048);
+    public static DicomTag ContrastBolusIngredient => new(0x0018, 0x1048);
     /// <summary>(0018,1049) DS 1</summary>
-    public static readonly DicomTag ContrastBolusIngredientConcentration = new(0x0018, 0x1049);
+    public static DicomTag ContrastBolusIngredientConcentration => new(0x0018, 0x1049);
     /// <summary>(0018,1050) DS 1</summary>
-    public static readonly DicomTag SpatialResolution = new(0x0018, 0x1050);
+    public static DicomTag SpatialResolution => new(0x0018, 0x1050);
     /// <summary>(0018,1060) DS 1</summary>
-    public static readonly DicomTag TriggerTime = new(0x0018, 0x1060);
+    public static DicomTag TriggerTime => new(0x0018, 0x1060);
     /// <summary>(0018,1061) LO 1</summary>
-    public static readonly DicomTag TriggerSourceOrType = new(0x0018, 0x1061);
+    public static DicomTag TriggerSourceOrType => new(0x0018, 0x1061);
     /// <summary>(0018,1062) IS 1</summary>
-    public static readonly DicomTag NominalInterval = new(0x0018, 0x1062);
+    public static DicomTag NominalInterval => new(0x0018, 0x1062);
     /// <summary>(0018,1063) DS 1</summary>
-    public static readonly DicomTag FrameTime = new(0x0018, 0x1063);
+    public static DicomTag FrameTime => new(0x0018, 0x1063);
     /// <summary>(0018,1064) LO 1</summary>
-    public static readonly DicomTag CardiacFramingType = new(0x0018, 0x1064);
+    public static DicomTag CardiacFramingType => new(0x0018, 0x1064);
     /// <summary>(0018,1065) DS 1-n</summary>
-    public static readonly DicomTag FrameTimeVector = new(0x0018, 0x1065);
+    public static DicomTag FrameTimeVector => new(0x0018, 0x1065);
     /// <summary>(0018,1066) DS 1</summary>
-    public static readonly DicomTag FrameDelay = new(0x0018, 0x1066);
+    public static DicomTag FrameDelay => new(0x0018, 0x1066);
     /// <summary>(0018,1067) DS 1</summary>
-    public static readonly DicomTag ImageTriggerDelay = new(0x0018, 0x1067);
+    public static DicomTag ImageTriggerDelay => new(0x0018, 0x1067);
     /// <summary>(0018,1068) DS 1</summary>
-    public static readonly DicomTag MultiplexGroupTimeOffset = new(0x0018, 0x1068);
+    public static DicomTag MultiplexGroupTimeOffset => new(0x0018, 0x1068);
     /// <summary>(0018,1069) DS 1</summary>
-    public static readonly DicomTag TriggerTimeOffset = new(0x0018, 0x1069);
+    public static DicomTag TriggerTimeOffset => new(0x0018, 0x1069);
     /// <summary>(0018,106A) CS 1</summary>
-    public static readonly DicomTag SynchronizationTrigger = new(0x0018, 0x106A);
+    public static DicomTag SynchronizationTrigger => new(0x0018, 0x106A);
     /// <summary>(0018,106C) US 2</summary>
-    public static readonly DicomTag SynchronizationChannel = new(0x0018, 0x106C);
+    public static DicomTag SynchronizationChannel => new(0x0018, 0x106C);
     /// <summary>(0018,106E) UL 1</summary>
-    public static readonly DicomTag TriggerSamplePosition = new(0x0018, 0x106E);
+    public static DicomTag TriggerSamplePosition => new(0x0018, 0x106E);
     /// <summary>(0018,1070) LO 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalRoute = new(0x0018, 0x1070);
+    public static DicomTag RadiopharmaceuticalRoute => new(0x0018, 0x1070);
     /// <summary>(0018,1071) DS 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalVolume = new(0x0018, 0x1071);
+    public static DicomTag RadiopharmaceuticalVolume => new(0x0018, 0x1071);
     /// <summary>(0018,1072) TM 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalStartTime = new(0x0018, 0x1072);
+    public static DicomTag RadiopharmaceuticalStartTime => new(0x0018, 0x1072);
     /// <summary>(0018,1073) TM 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalStopTime = new(0x0018, 0x1073);
+    public static DicomTag RadiopharmaceuticalStopTime => new(0x0018, 0x1073);
     /// <summary>(0018,1074) DS 1</summary>
-    public static readonly DicomTag RadionuclideTotalDose = new(0x0018, 0x1074);
+    public static DicomTag RadionuclideTotalDose => new(0x0018, 0x1074);
     /// <summary>(0018,1075) DS 1</summary>
-    public static readonly DicomTag RadionuclideHalfLife = new(0x0018, 0x1075);
+    public static DicomTag RadionuclideHalfLife => new(0x0018, 0x1075);
     /// <summary>(0018,1076) DS 1</summary>
-    public static readonly DicomTag RadionuclidePositronFraction = new(0x0018, 0x1076);
+    public static DicomTag RadionuclidePositronFraction => new(0x0018, 0x1076);
     /// <summary>(0018,1077) DS 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalSpecificActivity = new(0x0018, 0x1077);
+    public static DicomTag RadiopharmaceuticalSpecificActivity => new(0x0018, 0x1077);
     /// <summary>(0018,1078) DT 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalStartDateTime = new(0x0018, 0x1078);
+    public static DicomTag RadiopharmaceuticalStartDateTime => new(0x0018, 0x1078);
     /// <summary>(0018,1079) DT 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalStopDateTime = new(0x0018, 0x1079);
+    public static DicomTag RadiopharmaceuticalStopDateTime => new(0x0018, 0x1079);
     /// <summary>(0018,1080) CS 1</summary>
-    public static readonly DicomTag BeatRejectionFlag = new(0x0018, 0x1080);
+    public static DicomTag BeatRejectionFlag => new(0x0018, 0x1080);
     /// <summary>(0018,1081) IS 1</summary>
-    public static readonly DicomTag LowRRValue = new(0x0018, 0x1081);
+    public static DicomTag LowRRValue => new(0x0018, 0x1081);
     /// <summary>(0018,1082) IS 1</summary>
-    public static readonly DicomTag HighRRValue = new(0x0018, 0x1082);
+    public static DicomTag HighRRValue => new(0x0018, 0x1082);
     /// <summary>(0018,1083) IS 1</summary>
-    public static readonly DicomTag IntervalsAcquired = new(0x0018, 0x1083);
+    public static DicomTag IntervalsAcquired => new(0x0018, 0x1083);
     /// <summary>(0018,1084) IS 1</summary>
-    public static readonly DicomTag IntervalsRejected = new(0x0018, 0x1084);
+    public static DicomTag IntervalsRejected => new(0x0018, 0x1084);
     /// <summary>(0018,1085) LO 1</summary>
-    public static readonly DicomTag PVCRejection = new(0x0018, 0x1085);
+    public static DicomTag PVCRejection => new(0x0018, 0x1085);
     /// <summary>(0018,1086) IS 1</summary>
-    public static readonly DicomTag SkipBeats = new(0x0018, 0x1086);
+    public static DicomTag SkipBeats => new(0x0018, 0x1086);
     /// <summary>(0018,1088) IS 1</summary>
-    public static readonly DicomTag HeartRate = new(0x0018, 0x1088);
+    public static DicomTag HeartRate => new(0x0018, 0x1088);
     /// <summary>(0018,1090) IS 1</summary>
-    public static readonly DicomTag CardiacNumberOfImages = new(0x0018, 0x1090);
+    public static DicomTag CardiacNumberOfImages => new(0x0018, 0x1090);
     /// <summary>(0018,1094) IS 1</summary>
-    public static readonly DicomTag TriggerWindow = new(0x0018, 0x1094);
+    public static DicomTag TriggerWindow => new(0x0018, 0x1094);
     /// <summary>(0018,1100) DS 1</summary>
-    public static readonly DicomTag ReconstructionDiameter = new(0x0018, 0x1100);
+    public static DicomTag ReconstructionDiameter => new(0x0018, 0x1100);
     /// <summary>(0018,1110) DS 1</summary>
-    public static readonly DicomTag DistanceSourceToDetector = new(0x0018, 0x1110);
+    public static DicomTag DistanceSourceToDetector => new(0x0018, 0x1110);
     /// <summary>(0018,1111) DS 1</summary>
-    public static readonly DicomTag DistanceSourceToPatient = new(0x0018, 0x1111);
+    public static DicomTag DistanceSourceToPatient => new(0x0018, 0x1111);
     /// <summary>(0018,1114) DS 1</summary>
-    public static readonly DicomTag EstimatedRadiographicMagnificationFactor = new(0x0018, 0x1114);
+    public static DicomTag EstimatedRadiographicMagnificationFactor => new(0x0018, 0x1114);
     /// <summary>(0018,1120) DS 1</summary>
-    public static readonly DicomTag GantryDetectorTilt = new(0x0018, 0x1120);
+    public static DicomTag GantryDetectorTilt => new(0x0018, 0x1120);
     /// <summary>(0018,1121) DS 1</summary>
-    public static readonly DicomTag GantryDetectorSlew = new(0x0018, 0x1121);
+    public static DicomTag GantryDetectorSlew => new(0x0018, 0x1121);
     /// <summary>(0018,1130) DS 1</summary>
-    public static readonly DicomTag TableHeight = new(0x0018, 0x1130);
+    public static DicomTag TableHeight => new(0x0018, 0x1130);
     /// <summary>(0018,1131) DS 1</summary>
-    public static readonly DicomTag TableTraverse = new(0x0018, 0x1131);
+    public static DicomTag TableTraverse => new(0x0018, 0x1131);
     /// <summary>(0018,1134) CS 1</summary>
-    public static readonly DicomTag TableMotion = new(0x0018, 0x1134);
+    public static DicomTag TableMotion => new(0x0018, 0x1134);
     /// <summary>(0018,1135) DS 1-n</summary>
-    public static readonly DicomTag TableVerticalIncrement = new(0x0018, 0x1135);
+    public static DicomTag TableVerticalIncrement => new(0x0018, 0x1135);
     /// <summary>(0018,1136) DS 1-n</summary>
-    public static readonly DicomTag TableLateralIncrement = new(0x0018, 0x1136);
+    public static DicomTag TableLateralIncrement => new(0x0018, 0x1136);
     /// <summary>(0018,1137) DS 1-n</summary>
-    public static readonly DicomTag TableLongitudinalIncrement = new(0x0018, 0x1137);
+    public static DicomTag TableLongitudinalIncrement => new(0x0018, 0x1137);
     /// <summary>(0018,1138) DS 1</summary>
-    public static readonly DicomTag TableAngle = new(0x0018, 0x1138);
+    public static DicomTag TableAngle => new(0x0018, 0x1138);
     /// <summary>(0018,113A) CS 1</summary>
-    public static readonly DicomTag TableType = new(0x0018, 0x113A);
+    public static DicomTag TableType => new(0x0018, 0x113A);
     /// <summary>(0018,1140) CS 1</summary>
-    public static readonly DicomTag RotationDirection = new(0x0018, 0x1140);
+    public static DicomTag RotationDirection => new(0x0018, 0x1140);
     /// <summary>(0018,1142) DS 1-n</summary>
-    public static readonly DicomTag RadialPosition = new(0x0018, 0x1142);
+    public static DicomTag RadialPosition => new(0x0018, 0x1142);
     /// <summary>(0018,1143) DS 1</summary>
-    public static readonly DicomTag ScanArc = new(0x0018, 0x1143);
+    public static DicomTag ScanArc => new(0x0018, 0x1143);
     /// <summary>(0018,1144) DS 1</summary>
-    public static readonly DicomTag AngularStep = new(0x0018, 0x1144);
+    public static DicomTag AngularStep => new(0x0018, 0x1144);
     /// <summary>(0018,1145) DS 1</summary>
-    public static readonly DicomTag CenterOfRotationOffset = new(0x0018, 0x1145);
+    public static DicomTag CenterOfRotationOffset => new(0x0018, 0x1145);
     /// <summary>(0018,1147) CS 1</summary>
-    public static readonly DicomTag FieldOfViewShape = new(0x0018, 0x1147);
+    public static DicomTag FieldOfViewShape => new(0x0018, 0x1147);
     /// <summary>(0018,1149) IS 1-2</summary>
-    public static readonly DicomTag FieldOfViewDimensions = new(0x0018, 0x1149);
+    public static DicomTag FieldOfViewDimensions => new(0x0018, 0x1149);
     /// <summary>(0018,1150) IS 1</summary>
-    public static readonly DicomTag ExposureTime = new(0x0018, 0x1150);
+    public static DicomTag ExposureTime => new(0x0018, 0x1150);
     /// <summary>(0018,1151) IS 1</summary>
-    public static readonly DicomTag XRayTubeCurrent = new(0x0018, 0x1151);
+    public static DicomTag XRayTubeCurrent => new(0x0018, 0x1151);
     /// <summary>(0018,1152) IS 1</summary>
-    public static readonly DicomTag Exposure = new(0x0018, 0x1152);
+    public static DicomTag Exposure => new(0x0018, 0x1152);
     /// <summary>(0018,1153) IS 1</summary>
-    public static readonly DicomTag ExposureInuAs = new(0x0018, 0x1153);
+    public static DicomTag ExposureInuAs => new(0x0018, 0x1153);
     /// <summary>(0018,1154) DS 1</summary>
-    public static readonly DicomTag AveragePulseWidth = new(0x0018, 0x1154);
+    public static DicomTag AveragePulseWidth => new(0x0018, 0x1154);
     /// <summary>(0018,1155) CS 1</summary>
-    public static readonly DicomTag RadiationSetting = new(0x0018, 0x1155);
+    public static DicomTag RadiationSetting => new(0x0018, 0x1155);
     /// <summary>(0018,1156) CS 1</summary>
-    public static readonly DicomTag RectificationType = new(0x0018, 0x1156);
+    public static DicomTag RectificationType => new(0x0018, 0x1156);
     /// <summary>(0018,115A) CS 1</summary>
-    public static readonly DicomTag RadiationMode = new(0x0018, 0x115A);
+    public static DicomTag RadiationMode => new(0x0018, 0x115A);
     /// <summary>(0018,115E) DS 1</summary>
-    public static readonly DicomTag ImageAndFluoroscopyAreaDoseProduct = new(0x0018, 0x115E);
+    public static DicomTag ImageAndFluoroscopyAreaDoseProduct => new(0x0018, 0x115E);
     /// <summary>(0018,1160) SH 1</summary>
-    public static readonly DicomTag FilterType = new(0x0018, 0x1160);
+    public static DicomTag FilterType => new(0x0018, 0x1160);
     /// <summary>(0018,1161) LO 1-n</summary>
-    public static readonly DicomTag TypeOfFilters = new(0x0018, 0x1161);
+    public static DicomTag TypeOfFilters => new(0x0018, 0x1161);
     /// <summary>(0018,1162) DS 1</summary>
-    public static readonly DicomTag IntensifierSize = new(0x0018, 0x1162);
+    public static DicomTag IntensifierSize => new(0x0018, 0x1162);
     /// <summary>(0018,1164) DS 2</summary>
-    public static readonly DicomTag ImagerPixelSpacing = new(0x0018, 0x1164);
+    public static DicomTag ImagerPixelSpacing => new(0x0018, 0x1164);
     /// <summary>(0018,1166) CS 1-n</summary>
-    public static readonly DicomTag Grid = new(0x0018, 0x1166);
+    public static DicomTag Grid => new(0x0018, 0x1166);
     /// <summary>(0018,1170) IS 1</summary>
-    public static readonly DicomTag GeneratorPower = new(0x0018, 0x1170);
+    public static DicomTag GeneratorPower => new(0x0018, 0x1170);
     /// <summary>(0018,1180) SH 1</summary>
-    public static readonly DicomTag CollimatorGridName = new(0x0018, 0x1180);
+    public static DicomTag CollimatorGridName => new(0x0018, 0x1180);
     /// <summary>(0018,1181) CS 1</summary>
-    public static readonly DicomTag CollimatorType = new(0x0018, 0x1181);
+    public static DicomTag CollimatorType => new(0x0018, 0x1181);
     /// <summary>(0018,1182) IS 1-2</summary>
-    public static readonly DicomTag FocalDistance = new(0x0018, 0x1182);
+    public static DicomTag FocalDistance => new(0x0018, 0x1182);
     /// <summary>(0018,1183) DS 1-2</summary>
-    public static readonly DicomTag XFocusCenter = new(0x0018, 0x1183);
+    public static DicomTag XFocusCenter => new(0x0018, 0x1183);
     /// <summary>(0018,1184) DS 1-2</summary>
-    public static readonly DicomTag YFocusCenter = new(0x0018, 0x1184);
+    public static DicomTag YFocusCenter => new(0x0018, 0x1184);
     /// <summary>(0018,1190) DS 1-n</summary>
-    public static readonly DicomTag FocalSpots = new(0x0018, 0x1190);
+    public static DicomTag FocalSpots => new(0x0018, 0x1190);
     /// <summary>(0018,1191) CS 1</summary>
-    public static readonly DicomTag AnodeTargetMaterial = new(0x0018, 0x1191);
+    public static DicomTag AnodeTargetMaterial => new(0x0018, 0x1191);
     /// <summary>(0018,11A0) DS 1</summary>
-    public static readonly DicomTag BodyPartThickness = new(0x0018, 0x11A0);
+    public static DicomTag BodyPartThickness => new(0x0018, 0x11A0);
     /// <summary>(0018,11A2) DS 1</summary>
-    public static readonly DicomTag CompressionForce = new(0x0018, 0x11A2);
+    public static DicomTag CompressionForce => new(0x0018, 0x11A2);
     /// <summary>(0018,11A3) DS 1</summary>
-    public static readonly DicomTag CompressionPressure = new(0x0018, 0x11A3);
+    public static DicomTag CompressionPressure => new(0x0018, 0x11A3);
     /// <summary>(0018,11A4) LO 1</summary>
-    public static readonly DicomTag PaddleDescription = new(0x0018, 0x11A4);
+    public static DicomTag PaddleDescription => new(0x0018, 0x11A4);
     /// <summary>(0018,11A5) DS 1</summary>
-    public static readonly DicomTag CompressionContactArea = new(0x0018, 0x11A5);
+    public static DicomTag CompressionContactArea => new(0x0018, 0x11A5);
     /// <summary>(0018,11B0) LO 1</summary>
-    public static readonly DicomTag AcquisitionMode = new(0x0018, 0x11B0);
+    public static DicomTag AcquisitionMode => new(0x0018, 0x11B0);
     /// <summary>(0018,11B1) LO 1</summary>
-    public static readonly DicomTag DoseModeName = new(0x0018, 0x11B1);
+    public static DicomTag DoseModeName => new(0x0018, 0x11B1);
     /// <summary>(0018,11B2) CS 1</summary>
-    public static readonly DicomTag AcquiredSubtractionMaskFlag = new(0x0018, 0x11B2);
+    public static DicomTag AcquiredSubtractionMaskFlag => new(0x0018, 0x11B2);
     /// <summary>(0018,11B3) CS 1</summary>
-    public static readonly DicomTag FluoroscopyPersistenceFlag = new(0x0018, 0x11B3);
+    public static DicomTag FluoroscopyPersistenceFlag => new(0x0018, 0x11B3);
     /// <summary>(0018,11B4) CS 1</summary>
-    public static readonly DicomTag FluoroscopyLastImageHoldPersistenceFlag = new(0x0018, 0x11B4);
+    public static DicomTag FluoroscopyLastImageHoldPersistenceFlag => new(0x0018, 0x11B4);
     /// <summary>(0018,11B5) IS 1</summary>
-    public static readonly DicomTag UpperLimitNumberOfPersistentFluoroscopyFrames = new(0x0018, 0x11B5);
+    public static DicomTag UpperLimitNumberOfPersistentFluoroscopyFrames => new(0x0018, 0x11B5);
     /// <summary>(0018,11B6) CS 1</summary>
-    public static readonly DicomTag ContrastBolusAutoInjectionTriggerFlag = new(0x0018, 0x11B6);
+    public static DicomTag ContrastBolusAutoInjectionTriggerFlag => new(0x0018, 0x11B6);
     /// <summary>(0018,11B7) FD 1</summary>
-    public static readonly DicomTag ContrastBolusInjectionDelay = new(0x0018, 0x11B7);
+    public static DicomTag ContrastBolusInjectionDelay => new(0x0018, 0x11B7);
     /// <summary>(0018,11B8) SQ 1</summary>
-    public static readonly DicomTag XAAcquisitionPhaseDetailsSequence = new(0x0018, 0x11B8);
+    public static DicomTag XAAcquisitionPhaseDetailsSequence => new(0x0018, 0x11B8);
     /// <summary>(0018,11B9) FD 1</summary>
-    public static readonly DicomTag XAAcquisitionFrameRate = new(0x0018, 0x11B9);
+    public static DicomTag XAAcquisitionFrameRate => new(0x0018, 0x11B9);
     /// <summary>(0018,11BA) SQ 1</summary>
-    public static readonly DicomTag XAPlaneDetailsSequence = new(0x0018, 0x11BA);
+    public static DicomTag XAPlaneDetailsSequence => new(0x0018, 0x11BA);
     /// <summary>(0018,11BB) LO 1</summary>
-    public static readonly DicomTag AcquisitionFieldOfViewLabel = new(0x0018, 0x11BB);
+    public static DicomTag AcquisitionFieldOfViewLabel => new(0x0018, 0x11BB);
     /// <summary>(0018,11BC) SQ 1</summary>
-    public static readonly DicomTag XRayFilterDetailsSequence = new(0x0018, 0x11BC);
+    public static DicomTag XRayFilterDetailsSequence => new(0x0018, 0x11BC);
     /// <summary>(0018,11BD) FD 1</summary>
-    public static readonly DicomTag XAAcquisitionDuration = new(0x0018, 0x11BD);
+    public static DicomTag XAAcquisitionDuration => new(0x0018, 0x11BD);
     /// <summary>(0018,11BE) CS 1</summary>
-    public static readonly DicomTag ReconstructionPipelineType = new(0x0018, 0x11BE);
+    public static DicomTag ReconstructionPipelineType => new(0x0018, 0x11BE);
     /// <summary>(0018,11BF) SQ 1</summary>
-    public static readonly DicomTag ImageFilterDetailsSequence = new(0x0018, 0x11BF);
+    public static DicomTag ImageFilterDetailsSequence => new(0x0018, 0x11BF);
     /// <summary>(0018,11C0) CS 1</summary>
-    public static readonly DicomTag AppliedMaskSubtractionFlag = new(0x0018, 0x11C0);
+    public static DicomTag AppliedMaskSubtractionFlag => new(0x0018, 0x11C0);
     /// <summary>(0018,11C1) SQ 1</summary>
-    public static readonly DicomTag RequestedSeriesDescriptionCodeSequence = new(0x0018, 0x11C1);
+    public static DicomTag RequestedSeriesDescriptionCodeSequence => new(0x0018, 0x11C1);
     /// <summary>(0018,1200) DA 1-n</summary>
-    public static readonly DicomTag DateOfLastCalibration = new(0x0018, 0x1200);
+    public static DicomTag DateOfLastCalibration => new(0x0018, 0x1200);
     /// <summary>(0018,1201) TM 1-n</summary>
-    public static readonly DicomTag TimeOfLastCalibration = new(0x0018, 0x1201);
+    public static DicomTag TimeOfLastCalibration => new(0x0018, 0x1201);
     /// <summary>(0018,1202) DT 1</summary>
-    public static readonly DicomTag DateTimeOfLastCalibration = new(0x0018, 0x1202);
+    public static DicomTag DateTimeOfLastCalibration => new(0x0018, 0x1202);
     /// <summary>(0018,1203) DT 1</summary>
-    public static readonly DicomTag CalibrationDateTime = new(0x0018, 0x1203);
+    public static DicomTag CalibrationDateTime => new(0x0018, 0x1203);
     /// <summary>(0018,1210) SH 1-n</summary>
-    public static readonly DicomTag ConvolutionKernel = new(0x0018, 0x1210);
+    public static DicomTag ConvolutionKernel => new(0x0018, 0x1210);
     /// <summary>(0018,1242) IS 1</summary>
-    public static readonly DicomTag ActualFrameDuration = new(0x0018, 0x1242);
+    public static DicomTag ActualFrameDuration => new(0x0018, 0x1242);
     /// <summary>(0018,1243) IS 1</summary>
-    public static readonly DicomTag CountRate = new(0x0018, 0x1243);
+    public static DicomTag CountRate => new(0x0018, 0x1243);
     /// <summary>(0018,1244) US 1</summary>
-    public static readonly DicomTag PreferredPlaybackSequencing = new(0x0018, 0x1244);
+    public static DicomTag PreferredPlaybackSequencing => new(0x0018, 0x1244);
     /// <summary>(0018,1250) SH 1</summary>
-    public static readonly DicomTag ReceiveCoilName = new(0x0018, 0x1250);
+    public static DicomTag ReceiveCoilName => new(0x0018, 0x1250);
     /// <summary>(0018,1251) SH 1</summary>
-    public static readonly DicomTag TransmitCoilName = new(0x0018, 0x1251);
+    public static DicomTag TransmitCoilName => new(0x0018, 0x1251);
     /// <summary>(0018,1260) SH 1</summary>
-    public static readonly DicomTag PlateType = new(0x0018, 0x1260);
+    public static DicomTag PlateType => new(0x0018, 0x1260);
     /// <summary>(0018,1261) LO 1</summary>
-    public static readonly DicomTag PhosphorType = new(0x0018, 0x1261);
+    public static DicomTag PhosphorType => new(0x0018, 0x1261);
     /// <summary>(0018,1271) FD 1</summary>
-    public static readonly DicomTag WaterEquivalentDiameter = new(0x0018, 0x1271);
+    public static DicomTag WaterEquivalentDiameter => new(0x0018, 0x1271);
     /// <summary>(0018,1272) SQ 1</summary>
-    public static readonly DicomTag WaterEquivalentDiameterCalculationMethodCodeSequence = new(0x0018, 0x1272);
+    public static DicomTag WaterEquivalentDiameterCalculationMethodCodeSequence => new(0x0018, 0x1272);
     /// <summary>(0018,1300) DS 1</summary>
-    public static readonly DicomTag ScanVelocity = new(0x0018, 0x1300);
+    public static DicomTag ScanVelocity => new(0x0018, 0x1300);
     /// <summary>(0018,1301) CS 1-n</summary>
-    public static readonly DicomTag WholeBodyTechnique = new(0x0018, 0x1301);
+    public static DicomTag WholeBodyTechnique => new(0x0018, 0x1301);
     /// <summary>(0018,1302) IS 1</summary>
-    public static readonly DicomTag ScanLength = new(0x0018, 0x1302);
+    public static DicomTag ScanLength => new(0x0018, 0x1302);
     /// <summary>(0018,1310) US 4</summary>
-    public static readonly DicomTag AcquisitionMatrix = new(0x0018, 0x1310);
+    public static DicomTag AcquisitionMatrix => new(0x0018, 0x1310);
     /// <summary>(0018,1312) CS 1</summary>
-    public static readonly DicomTag InPlanePhaseEncodingDirection = new(0x0018, 0x1312);
+    public static DicomTag InPlanePhaseEncodingDirection => new(0x0018, 0x1312);
     /// <summary>(0018,1314) DS 1</summary>
-    public static readonly DicomTag FlipAngle = new(0x0018, 0x1314);
+    public static DicomTag FlipAngle => new(0x0018, 0x1314);
     /// <summary>(0018,1315) CS 1</summary>
-    public static readonly DicomTag VariableFlipAngleFlag = new(0x0018, 0x1315);
+    public static DicomTag VariableFlipAngleFlag => new(0x0018, 0x1315);
     /// <summary>(0018,1316) DS 1</summary>
-    public static readonly DicomTag SAR = new(0x0018, 0x1316);
+    public static DicomTag SAR => new(0x0018, 0x1316);
     /// <summary>(0018,1318) DS 1</summary>
-    public static readonly DicomTag dBdt = new(0x0018, 0x1318);
+    public static DicomTag dBdt => new(0x0018, 0x1318);
     /// <summary>(0018,1320) FL 1</summary>
-    public static readonly DicomTag B1rms = new(0x0018, 0x1320);
+    public static DicomTag B1rms => new(0x0018, 0x1320);
     /// <summary>(0018,1400) LO 1</summary>
-    public static readonly DicomTag AcquisitionDeviceProcessingDescription = new(0x0018, 0x1400);
+    public static DicomTag AcquisitionDeviceProcessingDescription => new(0x0018, 0x1400);
     /// <summary>(0018,1401) LO 1</summary>
-    public static readonly DicomTag AcquisitionDeviceProcessingCode = new(0x0018, 0x1401);
+    public static DicomTag AcquisitionDeviceProcessingCode => new(0x0018, 0x1401);
     /// <summary>(0018,1402) CS 1</summary>
-    public static readonly DicomTag CassetteOrientation = new(0x0018, 0x1402);
+    public static DicomTag CassetteOrientation => new(0x0018, 0x1402);
     /// <summary>(0018,1403) CS 1</summary>
-    public static readonly DicomTag CassetteSize = new(0x0018, 0x1403);
+    public static DicomTag CassetteSize => new(0x0018, 0x1403);
     /// <summary>(0018,1404) US 1</summary>
-    public static readonly DicomTag ExposuresOnPlate = new(0x0018, 0x1404);
+    public static DicomTag ExposuresOnPlate => new(0x0018, 0x1404);
     /// <summary>(0018,1405) IS 1</summary>
-    public static readonly DicomTag RelativeXRayExposure = new(0x0018, 0x1405);
+    public static DicomTag RelativeXRayExposure => new(0x0018, 0x1405);
     /// <summary>(0018,1411) DS 1</summary>
-    public static readonly DicomTag ExposureIndex = new(0x0018, 0x1411);
+    public static DicomTag ExposureIndex => new(0x0018, 0x1411);
     /// <summary>(0018,1412) DS 1</summary>
-    public static readonly DicomTag TargetExposureIndex = new(0x0018, 0x1412);
+    public static DicomTag TargetExposureIndex => new(0x0018, 0x1412);
     /// <summary>(0018,1413) DS 1</summary>
-    public static readonly DicomTag DeviationIndex = new(0x0018, 0x1413);
+    public static DicomTag DeviationIndex => new(0x0018, 0x1413);
     /// <summary>(0018,1450) DS 1</summary>
-    public static readonly DicomTag ColumnAngulation = new(0x0018, 0x1450);
+    public static DicomTag ColumnAngulation => new(0x0018, 0x1450);
     /// <summary>(0018,1460) DS 1</summary>
-    public static readonly DicomTag TomoLayerHeight = new(0x0018, 0x1460);
+    public static DicomTag TomoLayerHeight => new(0x0018, 0x1460);
     /// <summary>(0018,1470) DS 1</summary>
-    public static readonly DicomTag TomoAngle = new(0x0018, 0x1470);
+    public static DicomTag TomoAngle => new(0x0018, 0x1470);
     /// <summary>(0018,1480) DS 1</summary>
-    public static readonly DicomTag TomoTime = new(0x0018, 0x1480);
+    public static DicomTag TomoTime => new(0x0018, 0x1480);
     /// <summary>(0018,1490) CS 1</summary>
-    public static readonly DicomTag TomoType = new(0x0018, 0x1490);
+    public static DicomTag TomoType => new(0x0018, 0x1490);
     /// <summary>(0018,1491) CS 1</summary>
-    public static readonly DicomTag TomoClass = new(0x0018, 0x1491);
+    public static DicomTag TomoClass => new(0x0018, 0x1491);
     /// <summary>(0018,1495) IS 1</summary>
-    public static readonly DicomTag NumberOfTomosynthesisSourceImages = new(0x0018, 0x1495);
+    public static DicomTag NumberOfTomosynthesisSourceImages => new(0x0018, 0x1495);
     /// <summary>(0018,1500) CS 1</summary>
-    public static readonly DicomTag PositionerMotion = new(0x0018, 0x1500);
+    public static DicomTag PositionerMotion => new(0x0018, 0x1500);
     /// <summary>(0018,1508) CS 1</summary>
-    public static readonly DicomTag PositionerType = new(0x0018, 0x1508);
+    public static DicomTag PositionerType => new(0x0018, 0x1508);
     /// <summary>(0018,1510) DS 1</summary>
-    public static readonly DicomTag PositionerPrimaryAngle = new(0x0018, 0x1510);
+    public static DicomTag PositionerPrimaryAngle => new(0x0018, 0x1510);
     /// <summary>(0018,1511) DS 1</summary>
-    public static readonly DicomTag PositionerSecondaryAngle = new(0x0018, 0x1511);
+    public static DicomTag PositionerSecondaryAngle => new(0x0018, 0x1511);
     /// <summary>(0018,1520) DS 1-n</summary>
-    public static readonly DicomTag PositionerPrimaryAngleIncrement = new(0x0018, 0x1520);
+    public static DicomTag PositionerPrimaryAngleIncrement => new(0x0018, 0x1520);
     /// <summary>(0018,1521) DS 1-n</summary>
-    public static readonly DicomTag PositionerSecondaryAngleIncrement = new(0x0018, 0x1521);
+    public static DicomTag PositionerSecondaryAngleIncrement => new(0x0018, 0x1521);
     /// <summary>(0018,1530) DS 1</summary>
-    public static readonly DicomTag DetectorPrimaryAngle = new(0x0018, 0x1530);
+    public static DicomTag DetectorPrimaryAngle => new(0x0018, 0x1530);
     /// <summary>(0018,1531) DS 1</summary>
-    public static readonly DicomTag DetectorSecondaryAngle = new(0x0018, 0x1531);
+    public static DicomTag DetectorSecondaryAngle => new(0x0018, 0x1531);
     /// <summary>(0018,1600) CS 1-3</summary>
-    public static readonly DicomTag ShutterShape = new(0x0018, 0x1600);
+    public static DicomTag ShutterShape => new(0x0018, 0x1600);
     /// <summary>(0018,1602) IS 1</summary>
-    public static readonly DicomTag ShutterLeftVerticalEdge = new(0x0018, 0x1602);
+    public static DicomTag ShutterLeftVerticalEdge => new(0x0018, 0x1602);
     /// <summary>(0018,1604) IS 1</summary>
-    public static readonly DicomTag ShutterRightVerticalEdge = new(0x0018, 0x1604);
+    public static DicomTag ShutterRightVerticalEdge => new(0x0018, 0x1604);
     /// <summary>(0018,1606) IS 1</summary>
-    public static readonly DicomTag ShutterUpperHorizontalEdge = new(0x0018, 0x1606);
+    public static DicomTag ShutterUpperHorizontalEdge => new(0x0018, 0x1606);
     /// <summary>(0018,1608) IS 1</summary>
-    public static readonly DicomTag ShutterLowerHorizontalEdge = new(0x0018, 0x1608);
+    public static DicomTag ShutterLowerHorizontalEdge => new(0x0018, 0x1608);
     /// <summary>(0018,1610) IS 2</summary>
-    public static readonly DicomTag CenterOfCircularShutter = new(0x0018, 0x1610);
+    public static DicomTag CenterOfCircularShutter => new(0x0018, 0x1610);
     /// <summary>(0018,1612) IS 1</summary>
-    public static readonly DicomTag RadiusOfCircularShutter = new(0x0018, 0x1612);
+    public static DicomTag RadiusOfCircularShutter => new(0x0018, 0x1612);
     /// <summary>(0018,1620) IS 2-2n</summary>
-    public static readonly DicomTag VerticesOfThePolygonalShutter = new(0x0018, 0x1620);
+    public static DicomTag VerticesOfThePolygonalShutter => new(0x0018, 0x1620);
     /// <summary>(0018,1622) US 1</summary>
-    public static readonly DicomTag ShutterPresentationValue = new(0x0018, 0x1622);
+    public static DicomTag ShutterPresentationValue => new(0x0018, 0x1622);
     /// <summary>(0018,1623) US 1</summary>
-    public static readonly DicomTag ShutterOverlayGroup = new(0x0018, 0x1623);
+    public static DicomTag ShutterOverlayGroup => new(0x0018, 0x1623);
     /// <summary>(0018,1624) US 3</summary>
-    public static readonly DicomTag ShutterPresentationColorCIELabValue = new(0x0018, 0x1624);
+    public static DicomTag ShutterPresentationColorCIELabValue => new(0x0018, 0x1624);
     /// <summary>(0018,1630) CS 1</summary>
-    public static readonly DicomTag OutlineShapeType = new(0x0018, 0x1630);
+    public static DicomTag OutlineShapeType => new(0x0018, 0x1630);
     /// <summary>(0018,1631) FD 1</summary>
-    public static readonly DicomTag OutlineLeftVerticalEdge = new(0x0018, 0x1631);
+    public static DicomTag OutlineLeftVerticalEdge => new(0x0018, 0x1631);
     /// <summary>(0018,1632) FD 1</summary>
-    public static readonly DicomTag OutlineRightVerticalEdge = new(0x0018, 0x1632);
+    public static DicomTag OutlineRightVerticalEdge => new(0x0018, 0x1632);
     /// <summary>(0018,1633) FD 1</summary>
-    public static readonly DicomTag OutlineUpperHorizontalEdge = new(0x0018, 0x1633);
+    public static DicomTag OutlineUpperHorizontalEdge => new(0x0018, 0x1633);
     /// <summary>(0018,1634) FD 1</summary>
-    public static readonly DicomTag OutlineLowerHorizontalEdge = new(0x0018, 0x1634);
+    public static DicomTag OutlineLowerHorizontalEdge => new(0x0018, 0x1634);
     /// <summary>(0018,1635) FD 2</summary>
-    public static readonly DicomTag CenterOfCircularOutline = new(0x0018, 0x1635);
+    public static DicomTag CenterOfCircularOutline => new(0x0018, 0x1635);
     /// <summary>(0018,1636) FD 1</summary>
-    public static readonly DicomTag DiameterOfCircularOutline = new(0x0018, 0x1636);
+    public static DicomTag DiameterOfCircularOutline => new(0x0018, 0x1636);
     /// <summary>(0018,1637) UL 1</summary>
-    public static readonly DicomTag NumberOfPolygonalVertices = new(0x0018, 0x1637);
+    public static DicomTag NumberOfPolygonalVertices => new(0x0018, 0x1637);
     /// <summary>(0018,1638) OF 1</summary>
-    public static readonly DicomTag VerticesOfThePolygonalOutline = new(0x0018, 0x1638);
+    public static DicomTag VerticesOfThePolygonalOutline => new(0x0018, 0x1638);
     /// <summary>(0018,1700) CS 1-3</summary>
-    public static readonly DicomTag CollimatorShape = new(0x0018, 0x1700);
+    public static DicomTag CollimatorShape => new(0x0018, 0x1700);
     /// <summary>(0018,1702) IS 1</summary>
-    public static readonly DicomTag CollimatorLeftVerticalEdge = new(0x0018, 0x1702);
+    public static DicomTag CollimatorLeftVerticalEdge => new(0x0018, 0x1702);
     /// <summary>(0018,1704) IS 1</summary>
-    public static readonly DicomTag CollimatorRightVerticalEdge = new(0x0018, 0x1704);
+    public static DicomTag CollimatorRightVerticalEdge => new(0x0018, 0x1704);
     /// <summary>(0018,1706) IS 1</summary>
-    public static readonly DicomTag CollimatorUpperHorizontalEdge = new(0x0018, 0x1706);
+    public static DicomTag CollimatorUpperHorizontalEdge => new(0x0018, 0x1706);
     /// <summary>(0018,1708) IS 1</summary>
-    public static readonly DicomTag CollimatorLowerHorizontalEdge = new(0x0018, 0x1708);
+    public static DicomTag CollimatorLowerHorizontalEdge => new(0x0018, 0x1708);
     /// <summary>(0018,1710) IS 2</summary>
-    public static readonly DicomTag CenterOfCircularCollimator = new(0x0018, 0x1710);
+    public static DicomTag CenterOfCircularCollimator => new(0x0018, 0x1710);
     /// <summary>(0018,1712) IS 1</summary>
-    public static readonly DicomTag RadiusOfCircularCollimator = new(0x0018, 0x1712);
+    public static DicomTag RadiusOfCircularCollimator => new(0x0018, 0x1712);
     /// <summary>(0018,1720) IS 2-2n</summary>
-    public static readonly DicomTag VerticesOfThePolygonalCollimator = new(0x0018, 0x1720);
+    public static DicomTag VerticesOfThePolygonalCollimator => new(0x0018, 0x1720);
     /// <summary>(0018,1800) CS 1</summary>
-    public static readonly DicomTag AcquisitionTimeSynchronized = new(0x0018, 0x1800);
+    public static DicomTag AcquisitionTimeSynchronized => new(0x0018, 0x1800);
     /// <summary>(0018,1801) SH 1</summary>
-    public static readonly DicomTag TimeSource = new(0x0018, 0x1801);
+    public static DicomTag TimeSource => new(0x0018, 0x1801);
     /// <summary>(0018,1802) CS 1</summary>
-    public static readonly DicomTag TimeDistributionProtocol = new(0x0018, 0x1802);
+    public static DicomTag TimeDistributionProtocol => new(0x0018, 0x1802);
     /// <summary>(0018,1803) LO 1</summary>
-    public static readonly DicomTag NTPSourceAddress = new(0x0018, 0x1803);
+    public static DicomTag NTPSourceAddress => new(0x0018, 0x1803);
     /// <summary>(0018,2001) IS 1-n</summary>
-    public static readonly DicomTag PageNumberVector = new(0x0018, 0x2001);
+    public static DicomTag PageNumberVector => new(0x0018, 0x2001);
     /// <summary>(0018,2002) SH 1-n</summary>
-    public static readonly DicomTag FrameLabelVector = new(0x0018, 0x2002);
+    public static DicomTag FrameLabelVector => new(0x0018, 0x2002);
     /// <summary>(0018,2003) DS 1-n</summary>
-    public static readonly DicomTag FramePrimaryAngleVector = new(0x0018, 0x2003);
+    public static DicomTag FramePrimaryAngleVector => new(0x0018, 0x2003);
     /// <summary>(0018,2004) DS 1-n</summary>
-    public static readonly DicomTag FrameSecondaryAngleVector = new(0x0018, 0x2004);
+    public static DicomTag FrameSecondaryAngleVector => new(0x0018, 0x2004);
     /// <summary>(0018,2005) DS 1-n</summary>
-    public static readonly DicomTag SliceLocationVector = new(0x0018, 0x2005);
+    public static DicomTag SliceLocationVector => new(0x0018, 0x2005);
     /// <summary>(0018,2006) SH 1-n</summary>
-    public static readonly DicomTag DisplayWindowLabelVector = new(0x0018, 0x2006);
+    public static DicomTag DisplayWindowLabelVector => new(0x0018, 0x2006);
     /// <summary>(0018,2010) DS 2</summary>
-    public static readonly DicomTag NominalScannedPixelSpacing = new(0x0018, 0x2010);
+    public static DicomTag NominalScannedPixelSpacing => new(0x0018, 0x2010);
     /// <summary>(0018,2020) CS 1</summary>
-    public static readonly DicomTag DigitizingDeviceTransportDirection = new(0x0018, 0x2020);
+    public static DicomTag DigitizingDeviceTransportDirection => new(0x0018, 0x2020);
     /// <summary>(0018,2030) DS 1</summary>
-    public static readonly DicomTag RotationOfScannedFilm = new(0x0018, 0x2030);
+    public static DicomTag RotationOfScannedFilm => new(0x0018, 0x2030);
     /// <summary>(0018,2041) SQ 1</summary>
-    public static readonly DicomTag BiopsyTargetSequence = new(0x0018, 0x2041);
+    public static DicomTag BiopsyTargetSequence => new(0x0018, 0x2041);
     /// <summary>(0018,2042) UI 1</summary>
-    public static readonly DicomTag TargetUID = new(0x0018, 0x2042);
+    public static DicomTag TargetUID => new(0x0018, 0x2042);
     /// <summary>(0018,2043) FL 2</summary>
-    public static readonly DicomTag LocalizingCursorPosition = new(0x0018, 0x2043);
+    public static DicomTag LocalizingCursorPosition => new(0x0018, 0x2043);
     /// <summary>(0018,2044) FL 3</summary>
-    public static readonly DicomTag CalculatedTargetPosition = new(0x0018, 0x2044);
+    public static DicomTag CalculatedTargetPosition => new(0x0018, 0x2044);
     /// <summary>(0018,2045) SH 1</summary>
-    public static readonly DicomTag TargetLabel = new(0x0018, 0x2045);
+    public static DicomTag TargetLabel => new(0x0018, 0x2045);
     /// <summary>(0018,2046) FL 1</summary>
-    public static readonly DicomTag DisplayedZValue = new(0x0018, 0x2046);
+    public static DicomTag DisplayedZValue => new(0x0018, 0x2046);
     /// <summary>(0018,3100) CS 1</summary>
-    public static readonly DicomTag IVUSAcquisition = new(0x0018, 0x3100);
+    public static DicomTag IVUSAcquisition => new(0x0018, 0x3100);
     /// <summary>(0018,3101) DS 1</summary>
-    public static readonly DicomTag IVUSPullbackRate = new(0x0018, 0x3101);
+    public static DicomTag IVUSPullbackRate => new(0x0018, 0x3101);
     /// <summary>(0018,3102) DS 1</summary>
-    public static readonly DicomTag IVUSGatedRate = new(0x0018, 0x3102);
+    public static DicomTag IVUSGatedRate => new(0x0018, 0x3102);
     /// <summary>(0018,3103) IS 1</summary>
-    public static readonly DicomTag IVUSPullbackStartFrameNumber = new(0x0018, 0x3103);
+    public static DicomTag IVUSPullbackStartFrameNumber => new(0x0018, 0x3103);
     /// <summary>(0018,3104) IS 1</summary>
-    public static readonly DicomTag IVUSPullbackStopFrameNumber = new(0x0018, 0x3104);
+    public static DicomTag IVUSPullbackStopFrameNumber => new(0x0018, 0x3104);
     /// <summary>(0018,3105) IS 1-n</summary>
-    public static readonly DicomTag LesionNumber = new(0x0018, 0x3105);
+    public static DicomTag LesionNumber => new(0x0018, 0x3105);
     /// <summary>(0018,5000) SH 1-n</summary>
-    public static readonly DicomTag OutputPower = new(0x0018, 0x5000);
+    public static DicomTag OutputPower => new(0x0018, 0x5000);
     /// <summary>(0018,5010) LO 1-n</summary>
-    public static readonly DicomTag TransducerData = new(0x0018, 0x5010);
+    public static DicomTag TransducerData => new(0x0018, 0x5010);
     /// <summary>(0018,5011) SQ 1</summary>
-    public static readonly DicomTag TransducerIdentificationSequence = new(0x0018, 0x5011);
+    public static DicomTag TransducerIdentificationSequence => new(0x0018, 0x5011);
     /// <summary>(0018,5012) DS 1</summary>
-    public static readonly DicomTag FocusDepth = new(0x0018, 0x5012);
+    public static DicomTag FocusDepth => new(0x0018, 0x5012);
     /// <summary>(0018,5020) LO 1</summary>
-    public static readonly DicomTag ProcessingFunction = new(0x0018, 0x5020);
+    public static DicomTag ProcessingFunction => new(0x0018, 0x5020);
     /// <summary>(0018,5022) DS 1</summary>
-    public static readonly DicomTag MechanicalIndex = new(0x0018, 0x5022);
+    public static DicomTag MechanicalIndex => new(0x0018, 0x5022);
     /// <summary>(0018,5024) DS 1</summary>
-    public static readonly DicomTag BoneThermalIndex = new(0x0018, 0x5024);
+    public static DicomTag BoneThermalIndex => new(0x0018, 0x5024);
     /// <summary>(0018,5026) DS 1</summary>
-    public static readonly DicomTag CranialThermalIndex = new(0x0018, 0x5026);
+    public static DicomTag CranialThermalIndex => new(0x0018, 0x5026);
     /// <summary>(0018,5027) DS 1</summary>
-    public static readonly DicomTag SoftTissueThermalIndex = new(0x0018, 0x5027);
+    public static DicomTag SoftTissueThermalIndex => new(0x0018, 0x5027);
     /// <summary>(0018,5028) DS 1</summary>
-    public static readonly DicomTag SoftTissueFocusThermalIndex = new(0x0018, 0x5028);
+    public static DicomTag SoftTissueFocusThermalIndex => new(0x0018, 0x5028);
     /// <summary>(0018,5029) DS 1</summary>
-    public static readonly DicomTag SoftTissueSurfaceThermalIndex = new(0x0018, 0x5029);
+    public static DicomTag SoftTissueSurfaceThermalIndex => new(0x0018, 0x5029);
     /// <summary>(0018,5050) IS 1</summary>
-    public static readonly DicomTag DepthOfScanField = new(0x0018, 0x5050);
+    public static DicomTag DepthOfScanField => new(0x0018, 0x5050);
     /// <summary>(0018,5100) CS 1</summary>
-    public static readonly DicomTag PatientPosition = new(0x0018, 0x5100);
+    public static DicomTag PatientPosition => new(0x0018, 0x5100);
     /// <summary>(0018,5101) CS 1</summary>
-    public static readonly DicomTag ViewPosition = new(0x0018, 0x5101);
+    public static DicomTag ViewPosition => new(0x0018, 0x5101);
     /// <summary>(0018,5104) SQ 1</summary>
-    public static readonly DicomTag ProjectionEponymousNameCodeSequence = new(0x0018, 0x5104);
+    public static DicomTag ProjectionEponymousNameCodeSequence => new(0x0018, 0x5104);
     /// <summary>(0018,6000) DS 1</summary>
-    public static readonly DicomTag Sensitivity = new(0x0018, 0x6000);
+    public static DicomTag Sensitivity => new(0x0018, 0x6000);
     /// <summary>(0018,6011) SQ 1</summary>
-    public static readonly DicomTag SequenceOfUltrasoundRegions = new(0x0018, 0x6011);
+    public static DicomTag SequenceOfUltrasoundRegions => new(0x0018, 0x6011);
     /// <summary>(0018,6012) US 1</summary>
-    public static readonly DicomTag RegionSpatialFormat = new(0x0018, 0x6012);
+    public static DicomTag RegionSpatialFormat => new(0x0018, 0x6012);
     /// <summary>(0018,6014) US 1</summary>
-    public static readonly DicomTag RegionDataType = new(0x0018, 0x6014);
+    public static DicomTag RegionDataType => new(0x0018, 0x6014);
     /// <summary>(0018,6016) UL 1</summary>
-    public static readonly DicomTag RegionFlags = new(0x0018, 0x6016);
+    public static DicomTag RegionFlags => new(0x0018, 0x6016);
     /// <summary>(0018,6018) UL 1</summary>
-    public static readonly DicomTag RegionLocationMinX0 = new(0x0018, 0x6018);
+    public static DicomTag RegionLocationMinX0 => new(0x0018, 0x6018);
     /// <summary>(0018,601A) UL 1</summary>
-    public static readonly DicomTag RegionLocationMinY0 = new(0x0018, 0x601A);
+    public static DicomTag RegionLocationMinY0 => new(0x0018, 0x601A);
     /// <summary>(0018,601C) UL 1</summary>
-    public static readonly DicomTag RegionLocationMaxX1 = new(0x0018, 0x601C);
+    public static DicomTag RegionLocationMaxX1 => new(0x0018, 0x601C);
     /// <summary>(0018,601E) UL 1</summary>
-    public static readonly DicomTag RegionLocationMaxY1 = new(0x0018, 0x601E);
+    public static DicomTag RegionLocationMaxY1 => new(0x0018, 0x601E);
     /// <summary>(0018,6020) SL 1</summary>
-    public static readonly DicomTag ReferencePixelX0 = new(0x0018, 0x6020);
+    public static DicomTag ReferencePixelX0 => new(0x0018, 0x6020);
     /// <summary>(0018,6022) SL 1</summary>
-    public static readonly DicomTag ReferencePixelY0 = new(0x0018, 0x6022);
+    public static DicomTag ReferencePixelY0 => new(0x0018, 0x6022);
     /// <summary>(0018,6024) US 1</summary>
-    public static readonly DicomTag PhysicalUnitsXDirection = new(0x0018, 0x6024);
+    public static DicomTag PhysicalUnitsXDirection => new(0x0018, 0x6024);
     /// <summary>(0018,6026) US 1</summary>
-    public static readonly DicomTag PhysicalUnitsYDirection = new(0x0018, 0x6026);
+    public static DicomTag PhysicalUnitsYDirection => new(0x0018, 0x6026);
     /// <summary>(0018,6028) FD 1</summary>
-    public static readonly DicomTag ReferencePixelPhysicalValueX = new(0x0018, 0x6028);
+    public static DicomTag ReferencePixelPhysicalValueX => new(0x0018, 0x6028);
     /// <summary>(0018,602A) FD 1</summary>
-    public static readonly DicomTag ReferencePixelPhysicalValueY = new(0x0018, 0x602A);
+    public static DicomTag ReferencePixelPhysicalValueY => new(0x0018, 0x602A);
     /// <summary>(0018,602C) FD 1</summary>
-    public static readonly DicomTag PhysicalDeltaX = new(0x0018, 0x602C);
+    public static DicomTag PhysicalDeltaX => new(0x0018, 0x602C);
     /// <summary>(0018,602E) FD 1</summary>
-    public static readonly DicomTag PhysicalDeltaY = new(0x0018, 0x602E);
+    public static DicomTag PhysicalDeltaY => new(0x0018, 0x602E);
     /// <summary>(0018,6030) UL 1</summary>
-    public static readonly DicomTag TransducerFrequency = new(0x0018, 0x6030);
+    public static DicomTag TransducerFrequency => new(0x0018, 0x6030);
     /// <summary>(0018,6031) CS 1</summary>
-    public static readonly DicomTag TransducerType = new(0x0018, 0x6031);
+    public static DicomTag TransducerType => new(0x0018, 0x6031);
     /// <summary>(0018,6032) UL 1</summary>
-    public static readonly DicomTag PulseRepetitionFrequency = new(0x0018, 0x6032);
+    public static DicomTag PulseRepetitionFrequency => new(0x0018, 0x6032);
     /// <summary>(0018,6034) FD 1</summary>
-    public static readonly DicomTag DopplerCorrectionAngle = new(0x0018, 0x6034);
+    public static DicomTag DopplerCorrectionAngle => new(0x0018, 0x6034);
     /// <summary>(0018,6036) FD 1</summary>
-    public static readonly DicomTag SteeringAngle = new(0x0018, 0x6036);
+    public static DicomTag SteeringAngle => new(0x0018, 0x6036);
     /// <summary>(0018,6039) SL 1</summary>
-    public static readonly DicomTag DopplerSampleVolumeXPosition = new(0x0018, 0x6039);
+    public static DicomTag DopplerSampleVolumeXPosition => new(0x0018, 0x6039);
     /// <summary>(0018,603B) SL 1</summary>
-    public static readonly DicomTag DopplerSampleVolumeYPosition = new(0x0018, 0x603B);
+    public static DicomTag DopplerSampleVolumeYPosition => new(0x0018, 0x603B);
     /// <summary>(0018,603D) SL 1</summary>
-    public static readonly DicomTag TMLinePositionX0 = new(0x0018, 0x603D);
+    public static DicomTag TMLinePositionX0 => new(0x0018, 0x603D);
     /// <summary>(0018,603F) SL 1</summary>
-    public static readonly DicomTag TMLinePositionY0 = new(0x0018, 0x603F);
+    public static DicomTag TMLinePositionY0 => new(0x0018, 0x603F);
     /// <summary>(0018,6041) SL 1</summary>
-    public static readonly DicomTag TMLinePositionX1 = new(0x0018, 0x6041);
+    public static DicomTag TMLinePositionX1 => new(0x0018, 0x6041);
     /// <summary>(0018,6043) SL 1</summary>
-    public static readonly DicomTag TMLinePositionY1 = new(0x0018, 0x6043);
+    public static DicomTag TMLinePositionY1 => new(0x0018, 0x6043);
     /// <summary>(0018,6044) US 1</summary>
-    public static readonly DicomTag PixelComponentOrganization = new(0x0018, 0x6044);
+    public static DicomTag PixelComponentOrganization => new(0x0018, 0x6044);
     /// <summary>(0018,6046) UL 1</summary>
-    public static readonly DicomTag PixelComponentMask = new(0x0018, 0x6046);
+    public static DicomTag PixelComponentMask => new(0x0018, 0x6046);
     /// <summary>(0018,6048) UL 1</summary>
-    public static readonly DicomTag PixelComponentRangeStart = new(0x0018, 0x6048);
+    public static DicomTag PixelComponentRangeStart => new(0x0018, 0x6048);
     /// <summary>(0018,604A) UL 1</summary>
-    public static readonly DicomTag PixelComponentRangeStop = new(0x0018, 0x604A);
+    public static DicomTag PixelComponentRangeStop => new(0x0018, 0x604A);
     /// <summary>(0018,604C) US 1</summary>
-    public static readonly DicomTag PixelComponentPhysicalUnits = new(0x0018, 0x604C);
+    public static DicomTag PixelComponentPhysicalUnits => new(0x0018, 0x604C);
     /// <summary>(0018,604E) US 1</summary>
-    public static readonly DicomTag PixelComponentDataType = new(0x0018, 0x604E);
+    public static DicomTag PixelComponentDataType => new(0x0018, 0x604E);
     /// <summary>(0018,6050) UL 1</summary>
-    public static readonly DicomTag NumberOfTableBreakPoints = new(0x0018, 0x6050);
+    public static DicomTag NumberOfTableBreakPoints => new(0x0018, 0x6050);
     /// <summary>(0018,6052) UL 1-n</summary>
-    public static readonly DicomTag TableOfXBreakPoints = new(0x0018, 0x6052);
+    public static DicomTag TableOfXBreakPoints => new(0x0018, 0x6052);
     /// <summary>(0018,6054) FD 1-n</summary>
-    public static readonly DicomTag TableOfYBreakPoints = new(0x0018, 0x6054);
+    public static DicomTag TableOfYBreakPoints => new(0x0018, 0x6054);
     /// <summary>(0018,6056) UL 1</summary>
-    public static readonly DicomTag NumberOfTableEntries = new(0x0018, 0x6056);
+    public static DicomTag NumberOfTableEntries => new(0x0018, 0x6056);
     /// <summary>(0018,6058) UL 1-n</summary>
-    public static readonly DicomTag TableOfPixelValues = new(0x0018, 0x6058);
+    public static DicomTag TableOfPixelValues => new(0x0018, 0x6058);
     /// <summary>(0018,605A) FL 1-n</summary>
-    public static readonly DicomTag TableOfParameterValues = new(0x0018, 0x605A);
+    public static DicomTag TableOfParameterValues => new(0x0018, 0x605A);
     /// <summary>(0018,6060) FL 1-n</summary>
-    public static readonly DicomTag RWaveTimeVector = new(0x0018, 0x6060);
+    public static DicomTag RWaveTimeVector => new(0x0018, 0x6060);
     /// <summary>(0018,6070) US 1</summary>
-    public static readonly DicomTag ActiveImageAreaOverlayGroup = new(0x0018, 0x6070);
+    public static DicomTag ActiveImageAreaOverlayGroup => new(0x0018, 0x6070);
     /// <summary>(0018,7000) CS 1</summary>
-    public static readonly DicomTag DetectorConditionsNominalFlag = new(0x0018, 0x7000);
+    public static DicomTag DetectorConditionsNominalFlag => new(0x0018, 0x7000);
     /// <summary>(0018,7001) DS 1</summary>
-    public static readonly DicomTag DetectorTemperature = new(0x0018, 0x7001);
+    public static DicomTag DetectorTemperature => new(0x0018, 0x7001);
     /// <summary>(0018,7004) CS 1</summary>
-    public static readonly DicomTag DetectorType = new(0x0018, 0x7004);
+    public static DicomTag DetectorType => new(0x0018, 0x7004);
     /// <summary>(0018,7005) CS 1</summary>
-    public static readonly DicomTag DetectorConfiguration = new(0x0018, 0x7005);
+    public static DicomTag DetectorConfiguration => new(0x0018, 0x7005);
     /// <summary>(0018,7006) LT 1</summary>
-    public static readonly DicomTag DetectorDescription = new(0x0018, 0x7006);
+    public static DicomTag DetectorDescription => new(0x0018, 0x7006);
     /// <summary>(0018,7008) LT 1</summary>
-    public static readonly DicomTag DetectorMode = new(0x0018, 0x7008);
+    public static DicomTag DetectorMode => new(0x0018, 0x7008);
     /// <summary>(0018,700A) SH 1</summary>
-    public static readonly DicomTag DetectorID = new(0x0018, 0x700A);
+    public static DicomTag DetectorID => new(0x0018, 0x700A);
     /// <summary>(0018,700C) DA 1</summary>
-    public static readonly DicomTag DateOfLastDetectorCalibration = new(0x0018, 0x700C);
+    public static DicomTag DateOfLastDetectorCalibration => new(0x0018, 0x700C);
     /// <summary>(0018,700E) TM 1</summary>
-    public static readonly DicomTag TimeOfLastDetectorCalibration = new(0x0018, 0x700E);
+    public static DicomTag TimeOfLastDetectorCalibration => new(0x0018, 0x700E);
     /// <summary>(0018,7010) IS 1</summary>
-    public static readonly DicomTag ExposuresOnDetectorSinceLastCalibration = new(0x0018, 0x7010);
+    public static DicomTag ExposuresOnDetectorSinceLastCalibration => new(0x0018, 0x7010);
     /// <summary>(0018,7011) IS 1</summary>
-    public static readonly DicomTag ExposuresOnDetectorSinceManufactured = new(0x0018, 0x7011);
+    public static DicomTag ExposuresOnDetectorSinceManufactured => new(0x0018, 0x7011);
     /// <summary>(0018,7012) DS 1</summary>
-    public static readonly DicomTag DetectorTimeSinceLastExposure = new(0x0018, 0x7012);
+    public static DicomTag DetectorTimeSinceLastExposure => new(0x0018, 0x7012);
     /// <summary>(0018,7014) DS 1</summary>
-    public static readonly DicomTag DetectorActiveTime = new(0x0018, 0x7014);
+    public static DicomTag DetectorActiveTime => new(0x0018, 0x7014);
     /// <summary>(0018,7016) DS 1</summary>
-    public static readonly DicomTag DetectorActivationOffsetFromExposure = new(0x0018, 0x7016);
+    public static DicomTag DetectorActivationOffsetFromExposure => new(0x0018, 0x7016);
     /// <summary>(0018,701A) DS 2</summary>
-    public static readonly DicomTag DetectorBinning = new(0x0018, 0x701A);
+    public static DicomTag DetectorBinning => new(0x0018, 0x701A);
     /// <summary>(0018,7020) DS 2</summary>
-    public static readonly DicomTag DetectorElementPhysicalSize = new(0x0018, 0x7020);
+    public static DicomTag DetectorElementPhysicalSize => new(0x0018, 0x7020);
     /// <summary>(0018,7022) DS 2</summary>
-    public static readonly DicomTag DetectorElementSpacing = new(0x0018, 0x7022);
+    public static DicomTag DetectorElementSpacing => new(0x0018, 0x7022);
     /// <summary>(0018,7024) CS 1</summary>
-    public static readonly DicomTag DetectorActiveShape = new(0x0018, 0x7024);
+    public static DicomTag DetectorActiveShape => new(0x0018, 0x7024);
     /// <summary>(0018,7026) DS 1-2</summary>
-    public static readonly DicomTag DetectorActiveDimensions = new(0x0018, 0x7026);
+    public static DicomTag DetectorActiveDimensions => new(0x0018, 0x7026);
     /// <summary>(0018,7028) DS 2</summary>
-    public static readonly DicomTag DetectorActiveOrigin = new(0x0018, 0x7028);
+    public static DicomTag DetectorActiveOrigin => new(0x0018, 0x7028);
     /// <summary>(0018,702A) LO 1</summary>
-    public static readonly DicomTag DetectorManufacturerName = new(0x0018, 0x702A);
+    public static DicomTag DetectorManufacturerName => new(0x0018, 0x702A);
     /// <summary>(0018,702B) LO 1</summary>
-    public static readonly DicomTag DetectorManufacturerModelName = new(0x0018, 0x702B);
+    public static DicomTag DetectorManufacturerModelName => new(0x0018, 0x702B);
     /// <summary>(0018,7030) DS 2</summary>
-    public static readonly DicomTag FieldOfViewOrigin = new(0x0018, 0x7030);
+    public static DicomTag FieldOfViewOrigin => new(0x0018, 0x7030);
     /// <summary>(0018,7032) DS 1</summary>
-    public static readonly DicomTag FieldOfViewRotation = new(0x0018, 0x7032);
+    public static DicomTag FieldOfViewRotation => new(0x0018, 0x7032);
     /// <summary>(0018,7034) CS 1</summary>
-    public static readonly DicomTag FieldOfViewHorizontalFlip = new(0x0018, 0x7034);
+    public static DicomTag FieldOfViewHorizontalFlip => new(0x0018, 0x7034);
     /// <summary>(0018,7036) FL 2</summary>
-    public static readonly DicomTag PixelDataAreaOriginRelativeToFOV = new(0x0018, 0x7036);
+    public static DicomTag PixelDataAreaOriginRelativeToFOV => new(0x0018, 0x7036);
     /// <summary>(0018,7038) FL 1</summary>
-    public static readonly DicomTag PixelDataAreaRotationAngleRelativeToFOV = new(0x0018, 0x7038);
+    public static DicomTag PixelDataAreaRotationAngleRelativeToFOV => new(0x0018, 0x7038);
     /// <summary>(0018,7040) LT 1</summary>
-    public static readonly DicomTag GridAbsorbingMaterial = new(0x0018, 0x7040);
+    public static DicomTag GridAbsorbingMaterial => new(0x0018, 0x7040);
     /// <summary>(0018,7041) LT 1</summary>
-    public static readonly DicomTag GridSpacingMaterial = new(0x0018, 0x7041);
+    public static DicomTag GridSpacingMaterial => new(0x0018, 0x7041);
     /// <summary>(0018,7042) DS 1</summary>
-    public static readonly DicomTag GridThickness = new(0x0018, 0x7042);
+    public static DicomTag GridThickness => new(0x0018, 0x7042);
     /// <summary>(0018,7044) DS 1</summary>
-    public static readonly DicomTag GridPitch = new(0x0018, 0x7044);
+    public static DicomTag GridPitch => new(0x0018, 0x7044);
     /// <summary>(0018,7046) IS 2</summary>
-    public static readonly DicomTag GridAspectRatio = new(0x0018, 0x7046);
+    public static DicomTag GridAspectRatio => new(0x0018, 0x7046);
     /// <summary>(0018,7048) DS 1</summary>
-    public static readonly DicomTag GridPeriod = new(0x0018, 0x7048);
+    public static DicomTag GridPeriod => new(0x0018, 0x7048);
     /// <summary>(0018,704C) DS 1</summary>
-    public static readonly DicomTag GridFocalDistance = new(0x0018, 0x704C);
+    public static DicomTag GridFocalDistance => new(0x0018, 0x704C);
     /// <summary>(0018,7050) CS 1-n</summary>
-    public static readonly DicomTag FilterMaterial = new(0x0018, 0x7050);
+    public static DicomTag FilterMaterial => new(0x0018, 0x7050);
     /// <summary>(0018,7052) DS 1-n</summary>
-    public static readonly DicomTag FilterThicknessMinimum = new(0x0018, 0x7052);
+    public static DicomTag FilterThicknessMinimum => new(0x0018, 0x7052);
     /// <summary>(0018,7054) DS 1-n</summary>
-    public static readonly DicomTag FilterThicknessMaximum = new(0x0018, 0x7054);
+    public static DicomTag FilterThicknessMaximum => new(0x0018, 0x7054);
     /// <summary>(0018,7056) FL 1-n</summary>
-    public static readonly DicomTag FilterBeamPathLengthMinimum = new(0x0018, 0x7056);
+    public static DicomTag FilterBeamPathLengthMinimum => new(0x0018, 0x7056);
     /// <summary>(0018,7058) FL 1-n</summary>
-    public static readonly DicomTag FilterBeamPathLengthMaximum = new(0x0018, 0x7058);
+    public static DicomTag FilterBeamPathLengthMaximum => new(0x0018, 0x7058);
     /// <summary>(0018,7060) CS 1</summary>
-    public static readonly DicomTag ExposureControlMode = new(0x0018, 0x7060);
+    public static DicomTag ExposureControlMode => new(0x0018, 0x7060);
     /// <summary>(0018,7062) LT 1</summary>
-    public static readonly DicomTag ExposureControlModeDescription = new(0x0018, 0x7062);
+    public static DicomTag ExposureControlModeDescription => new(0x0018, 0x7062);
     /// <summary>(0018,7064) CS 1</summary>
-    public static readonly DicomTag ExposureStatus = new(0x0018, 0x7064);
+    public static DicomTag ExposureStatus => new(0x0018, 0x7064);
     /// <summary>(0018,7065) DS 1</summary>
-    public static readonly DicomTag PhototimerSetting = new(0x0018, 0x7065);
+    public static DicomTag PhototimerSetting => new(0x0018, 0x7065);
     /// <summary>(0018,8150) DS 1</summary>
-    public static readonly DicomTag ExposureTimeInuS = new(0x0018, 0x8150);
+    public static DicomTag ExposureTimeInuS => new(0x0018, 0x8150);
     /// <summary>(0018,8151) DS 1</summary>
-    public static readonly DicomTag XRayTubeCurrentInuA = new(0x0018, 0x8151);
+    public static DicomTag XRayTubeCurrentInuA => new(0x0018, 0x8151);
     /// <summary>(0018,9004) CS 1</summary>
-    public static readonly DicomTag ContentQualification = new(0x0018, 0x9004);
+    public static DicomTag ContentQualification => new(0x0018, 0x9004);
     /// <summary>(0018,9005) SH 1</summary>
-    public static readonly DicomTag PulseSequenceName = new(0x0018, 0x9005);
+    public static DicomTag PulseSequenceName => new(0x0018, 0x9005);
     /// <summary>(0018,9006) SQ 1</summary>
-    public static readonly DicomTag MRImagingModifierSequence = new(0x0018, 0x9006);
+    public static DicomTag MRImagingModifierSequence => new(0x0018, 0x9006);
     /// <summary>(0018,9008) CS 1</summary>
-    public static readonly DicomTag EchoPulseSequence = new(0x0018, 0x9008);
+    public static DicomTag EchoPulseSequence => new(0x0018, 0x9008);
     /// <summary>(0018,9009) CS 1</summary>
-    public static readonly DicomTag InversionRecovery = new(0x0018, 0x9009);
+    public static DicomTag InversionRecovery => new(0x0018, 0x9009);
     /// <summary>(0018,9010) CS 1</summary>
-    public static readonly DicomTag FlowCompensation = new(0x0018, 0x9010);
+    public static DicomTag FlowCompensation => new(0x0018, 0x9010);
     /// <summary>(0018,9011) CS 1</summary>
-    public static readonly DicomTag MultipleSpinEcho = new(0x0018, 0x9011);
+    public static DicomTag MultipleSpinEcho => new(0x0018, 0x9011);
     /// <summary>(0018,9012) CS 1</summary>
-    public static readonly DicomTag MultiPlanarExcitation = new(0x0018, 0x9012);
+    public static DicomTag MultiPlanarExcitation => new(0x0018, 0x9012);
     /// <summary>(0018,9014) CS 1</summary>
-    public static readonly DicomTag PhaseContrast = new(0x0018, 0x9014);
+    public static DicomTag PhaseContrast => new(0x0018, 0x9014);
     /// <summary>(0018,9015) CS 1</summary>
-    public static readonly DicomTag TimeOfFlightContrast = new(0x0018, 0x9015);
+    public static DicomTag TimeOfFlightContrast => new(0x0018, 0x9015);
     /// <summary>(0018,9016) CS 1</summary>
-    public static readonly DicomTag Spoiling = new(0x0018, 0x9016);
+    public static DicomTag Spoiling => new(0x0018, 0x9016);
     /// <summary>(0018,9017) CS 1</summary>
-    public static readonly DicomTag SteadyStatePulseSequence = new(0x0018, 0x9017);
+    public static DicomTag SteadyStatePulseSequence => new(0x0018, 0x9017);
     /// <summary>(0018,9018) CS 1</summary>
-    public static readonly DicomTag EchoPlanarPulseSequence = new(0x0018, 0x9018);
+    public static DicomTag EchoPlanarPulseSequence => new(0x0018, 0x9018);
     /// <summary>(0018,9019) FD 1</summary>
-    public static readonly DicomTag TagAngleFirstAxis = new(0x0018, 0x9019);
+    public static DicomTag TagAngleFirstAxis => new(0x0018, 0x9019);
     /// <summary>(0018,9020) CS 1</summary>
-    public static readonly DicomTag MagnetizationTransfer = new(0x0018, 0x9020);
+    public static DicomTag MagnetizationTransfer => new(0x0018, 0x9020);
     /// <summary>(0018,9021) CS 1</summary>
-    public static readonly DicomTag T2Preparation = new(0x0018, 0x9021);
+    public static DicomTag T2Preparation => new(0x0018, 0x9021);
     /// <summary>(0018,9022) CS 1</summary>
-    public static readonly DicomTag BloodSignalNulling = new(0x0018, 0x9022);
+    public static DicomTag BloodSignalNulling => new(0x0018, 0x9022);
     /// <summary>(0018,9024) CS 1</summary>
-    public static readonly DicomTag SaturationRecovery = new(0x0018, 0x9024);
+    public static DicomTag SaturationRecovery => new(0x0018, 0x9024);
     /// <summary>(0018,9025) CS 1</summary>
-    public static readonly DicomTag SpectrallySelectedSuppression = new(0x0018, 0x9025);
+    public static DicomTag SpectrallySelectedSuppression => new(0x0018, 0x9025);
     /// <summary>(0018,9026) CS 1</summary>
-    public static readonly DicomTag SpectrallySelectedExcitation = new(0x0018, 0x9026);
+    public static DicomTag SpectrallySelectedExcitation => new(0x0018, 0x9026);
     /// <summary>(0018,9027) CS 1</summary>
-    public static readonly DicomTag SpatialPresaturation = new(0x0018, 0x9027);
+    public static DicomTag SpatialPresaturation => new(0x0018, 0x9027);
     /// <summary>(0018,9028) CS 1</summary>
-    public static readonly DicomTag Tagging = new(0x0018, 0x9028);
+    public static DicomTag Tagging => new(0x0018, 0x9028);
     /// <summary>(0018,9029) CS 1</summary>
-    public static readonly DicomTag OversamplingPhase = new(0x0018, 0x9029);
+    public static DicomTag OversamplingPhase => new(0x0018, 0x9029);
     /// <summary>(0018,9030) FD 1</summary>
-    public static readonly DicomTag TagSpacingFirstDimension = new(0x0018, 0x9030);
+    public static DicomTag TagSpacingFirstDimension => new(0x0018, 0x9030);
     /// <summary>(0018,9032) CS 1</summary>
-    public static readonly DicomTag GeometryOfKSpaceTraversal = new(0x0018, 0x9032);
+    public static DicomTag GeometryOfKSpaceTraversal => new(0x0018, 0x9032);
     /// <summary>(0018,9033) CS 1</summary>
-    public static readonly DicomTag SegmentedKSpaceTraversal = new(0x0018, 0x9033);
+    public static DicomTag SegmentedKSpaceTraversal => new(0x0018, 0x9033);
     /// <summary>(0018,9034) CS 1</summary>
-    public static readonly DicomTag RectilinearPhaseEncodeReordering = new(0x0018, 0x9034);
+    public static DicomTag RectilinearPhaseEncodeReordering => new(0x0018, 0x9034);
     /// <summary>(0018,9035) FD 1</summary>
-    public static readonly DicomTag TagThickness = new(0x0018, 0x9035);
+    public static DicomTag TagThickness => new(0x0018, 0x9035);
     /// <summary>(0018,9036) CS 1</summary>
-    public static readonly DicomTag PartialFourierDirection = new(0x0018, 0x9036);
+    public static DicomTag PartialFourierDirection => new(0x0018, 0x9036);
     /// <summary>(0018,9037) CS 1</summary>
-    public static readonly DicomTag CardiacSynchronizationTechnique = new(0x0018, 0x9037);
+    public static DicomTag CardiacSynchronizationTechnique => new(0x0018, 0x9037);
     /// <summary>(0018,9041) LO 1</summary>
-    public static readonly DicomTag ReceiveCoilManufacturerName = new(0x0018, 0x9041);
+    public static DicomTag ReceiveCoilManufacturerName => new(0x0018, 0x9041);
     /// <summary>(0018,9042) SQ 1</summary>
-    public static readonly DicomTag MRReceiveCoilSequence = new(0x0018, 0x9042);
+    public static DicomTag MRReceiveCoilSequence => new(0x0018, 0x9042);
     /// <summary>(0018,9043) CS 1</summary>
-    public static readonly DicomTag ReceiveCoilType = new(0x0018, 0x9043);
+    public static DicomTag ReceiveCoilType => new(0x0018, 0x9043);
     /// <summary>(0018,9044) CS 1</summary>
-    public static readonly DicomTag QuadratureReceiveCoil = new(0x0018, 0x9044);
+    public static DicomTag QuadratureReceiveCoil => new(0x0018, 0x9044);
     /// <summary>(0018,9045) SQ 1</summary>
-    public static readonly DicomTag MultiCoilDefinitionSequence = new(0x0018, 0x9045);
+    public static DicomTag MultiCoilDefinitionSequence => new(0x0018, 0x9045);
     /// <summary>(0018,9046) LO 1</summary>
-    public static readonly DicomTag MultiCoilConfiguration = new(0x0018, 0x9046);
+    public static DicomTag MultiCoilConfiguration => new(0x0018, 0x9046);
     /// <summary>(0018,9047) SH 1</summary>
-    public static readonly DicomTag MultiCoilElementName = new(0x0018, 0x9047);
+    public static DicomTag MultiCoilElementName => new(0x0018, 0x9047);
     /// <summary>(0018,9048) CS 1</summary>
-    public static readonly DicomTag MultiCoilElementUsed = new(0x0018, 0x9048);
+    public static DicomTag MultiCoilElementUsed => new(0x0018, 0x9048);
     /// <summary>(0018,9049) SQ 1</summary>
-    public static readonly DicomTag MRTransmitCoilSequence = new(0x0018, 0x9049);
+    public static DicomTag MRTransmitCoilSequence => new(0x0018, 0x9049);
     /// <summary>(0018,9050) LO 1</summary>
-    public static readonly DicomTag TransmitCoilManufacturerName = new(0x0018, 0x9050);
+    public static DicomTag TransmitCoilManufacturerName => new(0x0018, 0x9050);
     /// <summary>(0018,9051) CS 1</summary>
-    public static readonly DicomTag TransmitCoilType = new(0x0018, 0x9051);
+    public static DicomTag TransmitCoilType => new(0x0018, 0x9051);
     /// <summary>(0018,9052) FD 1-2</summary>
-    public static readonly DicomTag SpectralWidth = new(0x0018, 0x9052);
+    public static DicomTag SpectralWidth => new(0x0018, 0x9052);
     /// <summary>(0018,9053) FD 1-2</summary>
-    public static readonly DicomTag ChemicalShiftReference = new(0x0018, 0x9053);
+    public static DicomTag ChemicalShiftReference => new(0x0018, 0x9053);
     /// <summary>(0018,9054) CS 1</summary>
-    public static readonly DicomTag VolumeLocalizationTechnique = new(0x0018, 0x9054);
+    public static DicomTag VolumeLocalizationTechnique => new(0x0018, 0x9054);
     /// <summary>(0018,9058) US 1</summary>
-    public static readonly DicomTag MRAcquisitionFrequencyEncodingSteps = new(0x0018, 0x9058);
+    public static DicomTag MRAcquisitionFrequencyEncodingSteps => new(0x0018, 0x9058);
     /// <summary>(0018,9059) CS 1</summary>
-    public static readonly DicomTag Decoupling = new(0x0018, 0x9059);
+    public static DicomTag Decoupling => new(0x0018, 0x9059);
     /// <summary>(0018,9060) CS 1-2</summary>
-    public static readonly DicomTag DecoupledNucleus = new(0x0018, 0x9060);
+    public static DicomTag DecoupledNucleus => new(0x0018, 0x9060);
     /// <summary>(0018,9061) FD 1-2</summary>
-    public static readonly DicomTag DecouplingFrequency = new(0x0018, 0x9061);
+    public static DicomTag DecouplingFrequency => new(0x0018, 0x9061);
     /// <summary>(0018,9062) CS 1</summary>
-    public static readonly DicomTag DecouplingMethod = new(0x0018, 0x9062);
+    public static DicomTag DecouplingMethod => new(0x0018, 0x9062);
     /// <summary>(0018,9063) FD 1-2</summary>
-    public static readonly DicomTag DecouplingChemicalShiftReference = new(0x0018, 0x9063);
+    public static DicomTag DecouplingChemicalShiftReference => new(0x0018, 0x9063);
     /// <summary>(0018,9064) CS 1</summary>
-    public static readonly DicomTag KSpaceFiltering = new(0x0018, 0x9064);
+    public static DicomTag KSpaceFiltering => new(0x0018, 0x9064);
     /// <summary>(0018,9065) CS 1-2</summary>
-    public static readonly DicomTag TimeDomainFiltering = new(0x0018, 0x9065);
+    public static DicomTag TimeDomainFiltering => new(0x0018, 0x9065);
     /// <summary>(0018,9066) US 1-2</summary>
-    public static readonly DicomTag NumberOfZeroFills = new(0x0018, 0x9066);
+    public static DicomTag NumberOfZeroFills => new(0x0018, 0x9066);
     /// <summary>(0018,9067) CS 1</summary>
-    public static readonly DicomTag BaselineCorrection = new(0x0018, 0x9067);
+    public static DicomTag BaselineCorrection => new(0x0018, 0x9067);
     /// <summary>(0018,9069) FD 1</summary>
-    public static readonly DicomTag ParallelReductionFactorInPlane = new(0x0018, 0x9069);
+    public static DicomTag ParallelReductionFactorInPlane => new(0x0018, 0x9069);
     /// <summary>(0018,9070) FD 1</summary>
-    public static readonly DicomTag CardiacRRIntervalSpecified = new(0x0018, 0x9070);
+    public static DicomTag CardiacRRIntervalSpecified => new(0x0018, 0x9070);
     /// <summary>(0018,9073) FD 1</summary>
-    public static readonly DicomTag AcquisitionDuration = new(0x0018, 0x9073);
+    public static DicomTag AcquisitionDuration => new(0x0018, 0x9073);
     /// <summary>(0018,9074) DT 1</summary>
-    public static readonly DicomTag FrameAcquisitionDateTime = new(0x0018, 0x9074);
+    public static DicomTag FrameAcquisitionDateTime => new(0x0018, 0x9074);
     /// <summary>(0018,9075) CS 1</summary>
-    public static readonly DicomTag DiffusionDirectionality = new(0x0018, 0x9075);
+    public static DicomTag DiffusionDirectionality => new(0x0018, 0x9075);
     /// <summary>(0018,9076) SQ 1</summary>
-    public static readonly DicomTag DiffusionGradientDirectionSequence = new(0x0018, 0x9076);
+    public static DicomTag DiffusionGradientDirectionSequence => new(0x0018, 0x9076);
     /// <summary>(0018,9077) CS 1</summary>
-    public static readonly DicomTag ParallelAcquisition = new(0x0018, 0x9077);
+    public static DicomTag ParallelAcquisition => new(0x0018, 0x9077);
     /// <summary>(0018,9078) CS 1</summary>
-    public static readonly DicomTag ParallelAcquisitionTechnique = new(0x0018, 0x9078);
+    public static DicomTag ParallelAcquisitionTechnique => new(0x0018, 0x9078);
     /// <summary>(0018,9079) FD 1-n</summary>
-    public static readonly DicomTag InversionTimes = new(0x0018, 0x9079);
+    public static DicomTag InversionTimes => new(0x0018, 0x9079);
     /// <summary>(0018,9080) ST 1</summary>
-    public static readonly DicomTag MetaboliteMapDescription = new(0x0018, 0x9080);
+    public static DicomTag MetaboliteMapDescription => new(0x0018, 0x9080);
     /// <summary>(0018,9081) CS 1</summary>
-    public static readonly DicomTag PartialFourier = new(0x0018, 0x9081);
+    public static DicomTag PartialFourier => new(0x0018, 0x9081);
     /// <summary>(0018,9082) FD 1</summary>
-    public static readonly DicomTag EffectiveEchoTime = new(0x0018, 0x9082);
+    public static DicomTag EffectiveEchoTime => new(0x0018, 0x9082);
     /// <summary>(0018,9083) SQ 1</summary>
-    public static readonly DicomTag MetaboliteMapCodeSequence = new(0x0018, 0x9083);
+    public static DicomTag MetaboliteMapCodeSequence => new(0x0018, 0x9083);
     /// <summary>(0018,9084) SQ 1</summary>
-    public static readonly DicomTag ChemicalShiftSequence = new(0x0018, 0x9084);
+    public static DicomTag ChemicalShiftSequence => new(0x0018, 0x9084);
     /// <summary>(0018,9085) CS 1</summary>
-    public static readonly DicomTag CardiacSignalSource = new(0x0018, 0x9085);
+    public static DicomTag CardiacSignalSource => new(0x0018, 0x9085);
     /// <summary>(0018,9087) FD 1</summary>
-    public static readonly DicomTag DiffusionBValue = new(0x0018, 0x9087);
+    public static DicomTag DiffusionBValue => new(0x0018, 0x9087);
     /// <summary>(0018,9089) FD 3</summary>
-    public static readonly DicomTag DiffusionGradientOrientation = new(0x0018, 0x9089);
+    public static DicomTag DiffusionGradientOrientation => new(0x0018, 0x9089);
     /// <summary>(0018,9090) FD 3</summary>
-    public static readonly DicomTag VelocityEncodingDirection = new(0x0018, 0x9090);
+    public static DicomTag VelocityEncodingDirection => new(0x0018, 0x9090);
     /// <summary>(0018,9091) FD 1</summary>
-    public static readonly DicomTag VelocityEncodingMinimumValue = new(0x0018, 0x9091);
+    public static DicomTag VelocityEncodingMinimumValue => new(0x0018, 0x9091);
     /// <summary>(0018,9092) SQ 1</summary>
-    public static readonly DicomTag VelocityEncodingAcquisitionSequence = new(0x0018, 0x9092);
+    public static DicomTag VelocityEncodingAcquisitionSequence => new(0x0018, 0x9092);
     /// <summary>(0018,9093) US 1</summary>
-    public static readonly DicomTag NumberOfKSpaceTrajectories = new(0x0018, 0x9093);
+    public static DicomTag NumberOfKSpaceTrajectories => new(0x0018, 0x9093);
     /// <summary>(0018,9094) CS 1</summary>
-    public static readonly DicomTag CoverageOfKSpace = new(0x0018, 0x9094);
+    public static DicomTag CoverageOfKSpace => new(0x0018, 0x9094);
     /// <summary>(0018,9095) UL 1</summary>
-    public static readonly DicomTag SpectroscopyAcquisitionPhaseRows = new(0x0018, 0x9095);
+    public static DicomTag SpectroscopyAcquisitionPhaseRows => new(0x0018, 0x9095);
     /// <summary>(0018,9098) FD 1-2</summary>
-    public static readonly DicomTag TransmitterFrequency = new(0x0018, 0x9098);
+    public static DicomTag TransmitterFrequency => new(0x0018, 0x9098);
     /// <summary>(0018,9100) CS 1-2</summary>
-    public static readonly DicomTag ResonantNucleus = new(0x0018, 0x9100);
+    public static DicomTag ResonantNucleus => new(0x0018, 0x9100);
     /// <summary>(0018,9101) CS 1</summary>
-    public static readonly DicomTag FrequencyCorrection = new(0x0018, 0x9101);
+    public static DicomTag FrequencyCorrection => new(0x0018, 0x9101);
     /// <summary>(0018,9103) SQ 1</summary>
-    public static readonly DicomTag MRSpectroscopyFOVGeometrySequence = new(0x0018, 0x9103);
+    public static DicomTag MRSpectroscopyFOVGeometrySequence => new(0x0018, 0x9103);
     /// <summary>(0018,9104) FD 1</summary>
-    public static readonly DicomTag SlabThickness = new(0x0018, 0x9104);
+    public static DicomTag SlabThickness => new(0x0018, 0x9104);
     /// <summary>(0018,9105) FD 3</summary>
-    public static readonly DicomTag SlabOrientation = new(0x0018, 0x9105);
+    public static DicomTag SlabOrientation => new(0x0018, 0x9105);
     /// <summary>(0018,9106) FD 3</summary>
-    public static readonly DicomTag MidSlabPosition = new(0x0018, 0x9106);
+    public static DicomTag MidSlabPosition => new(0x0018, 0x9106);
     /// <summary>(0018,9107) SQ 1</summary>
-    public static readonly DicomTag MRSpatialSaturationSequence = new(0x0018, 0x9107);
+    public static DicomTag MRSpatialSaturationSequence => new(0x0018, 0x9107);
     /// <summary>(0018,9112) SQ 1</summary>
-    public static readonly DicomTag MRTimingAndRelatedParametersSequence = new(0x0018, 0x9112);
+    public static DicomTag MRTimingAndRelatedParametersSequence => new(0x0018, 0x9112);
     /// <summary>(0018,9114) SQ 1</summary>
-    public static readonly DicomTag MREchoSequence = new(0x0018, 0x9114);
+    public static DicomTag MREchoSequence => new(0x0018, 0x9114);
     /// <summary>(0018,9115) SQ 1</summary>
-    public static readonly DicomTag MRModifierSequence = new(0x0018, 0x9115);
+    public static DicomTag MRModifierSequence => new(0x0018, 0x9115);
     /// <summary>(0018,9117) SQ 1</summary>
-    public static readonly DicomTag MRDiffusionSequence = new(0x0018, 0x9117);
+    public static DicomTag MRDiffusionSequence => new(0x0018, 0x9117);
     /// <summary>(0018,9118) SQ 1</summary>
-    public static readonly DicomTag CardiacSynchronizationSequence = new(0x0018, 0x9118);
+    public static DicomTag CardiacSynchronizationSequence => new(0x0018, 0x9118);
     /// <summary>(0018,9119) SQ 1</summary>
-    public static readonly DicomTag MRAveragesSequence = new(0x0018, 0x9119);
+    public static DicomTag MRAveragesSequence => new(0x0018, 0x9119);
     /// <summary>(0018,9125) SQ 1</summary>
-    public static readonly DicomTag MRFOVGeometrySequence = new(0x0018, 0x9125);
+    public static DicomTag MRFOVGeometrySequence => new(0x0018, 0x9125);
     /// <summary>(0018,9126) SQ 1</summary>
-    public static readonly DicomTag VolumeLocalizationSequence = new(0x0018, 0x9126);
+    public static DicomTag VolumeLocalizationSequence => new(0x0018, 0x9126);
     /// <summary>(0018,9127) UL 1</summary>
-    public static readonly DicomTag SpectroscopyAcquisitionDataColumns = new(0x0018, 0x9127);
+    public static DicomTag SpectroscopyAcquisitionDataColumns => new(0x0018, 0x9127);
     /// <summary>(0018,9147) CS 1</summary>
-    public static readonly DicomTag DiffusionAnisotropyType = new(0x0018, 0x9147);
+    public static DicomTag DiffusionAnisotropyType => new(0x0018, 0x9147);
     /// <summary>(0018,9151) DT 1</summary>
-    public static readonly DicomTag FrameReferenceDateTime = new(0x0018, 0x9151);
+    public static DicomTag FrameReferenceDateTime => new(0x0018, 0x9151);
     /// <summary>(0018,9152) SQ 1</summary>
-    public static readonly DicomTag MRMetaboliteMapSequence = new(0x0018, 0x9152);
+    public static DicomTag MRMetaboliteMapSequence => new(0x0018, 0x9152);
     /// <summary>(0018,9155) FD 1</summary>
-    public static readonly DicomTag ParallelReductionFactorOutOfPlane = new(0x0018, 0x9155);
+    public static DicomTag ParallelReductionFactorOutOfPlane => new(0x0018, 0x9155);
     /// <summary>(0018,9159) UL 1</summary>
-    public static readonly DicomTag SpectroscopyAcquisitionOutOfPlanePhaseSteps = new(0x0018, 0x9159);
+    public static DicomTag SpectroscopyAcquisitionOutOfPlanePhaseSteps => new(0x0018, 0x9159);
     /// <summary>(0018,9168) FD 1</summary>
-    public static readonly DicomTag ParallelReductionFactorSecondInPlane = new(0x0018, 0x9168);
+    public static DicomTag ParallelReductionFactorSecondInPlane => new(0x0018, 0x9168);
     /// <summary>(0018,9169) CS 1</summary>
-    public static readonly DicomTag CardiacBeatRejectionTechnique = new(0x0018, 0x9169);
+    public static DicomTag CardiacBeatRejectionTechnique => new(0x0018, 0x9169);
     /// <summary>(0018,9170) CS 1</summary>
-    public static readonly DicomTag RespiratoryMotionCompensationTechnique = new(0x0018, 0x9170);
+    public static DicomTag RespiratoryMotionCompensationTechnique => new(0x0018, 0x9170);
     /// <summary>(0018,9171) CS 1</summary>
-    public static readonly DicomTag RespiratorySignalSource = new(0x0018, 0x9171);
+    public static DicomTag RespiratorySignalSource => new(0x0018, 0x9171);
     /// <summary>(0018,9172) CS 1</summary>
-    public static readonly DicomTag BulkMotionCompensationTechnique = new(0x0018, 0x9172);
+    public static DicomTag BulkMotionCompensationTechnique => new(0x0018, 0x9172);
     /// <summary>(0018,9173) CS 1</summary>
-    public static readonly DicomTag BulkMotionSignalSource = new(0x0018, 0x9173);
+    public static DicomTag BulkMotionSignalSource => new(0x0018, 0x9173);
     /// <summary>(0018,9174) CS 1</summary>
-    public static readonly DicomTag ApplicableSafetyStandardAgency = new(0x0018, 0x9174);
+    public static DicomTag ApplicableSafetyStandardAgency => new(0x0018, 0x9174);
     /// <summary>(0018,9175) LO 1</summary>
-    public static readonly DicomTag ApplicableSafetyStandardDescription = new(0x0018, 0x9175);
+    public static DicomTag ApplicableSafetyStandardDescription => new(0x0018, 0x9175);
     /// <summary>(0018,9176) SQ 1</summary>
-    public static readonly DicomTag OperatingModeSequence = new(0x0018, 0x9176);
+    public static DicomTag OperatingModeSequence => new(0x0018, 0x9176);
     /// <summary>(0018,9177) CS 1</summary>
-    public static readonly DicomTag OperatingModeType = new(0x0018, 0x9177);
+    public static DicomTag OperatingModeType => new(0x0018, 0x9177);
     /// <summary>(0018,9178) CS 1</summary>
-    public static readonly DicomTag OperatingMode = new(0x0018, 0x9178);
+    public static DicomTag OperatingMode => new(0x0018, 0x9178);
     /// <summary>(0018,9179) CS 1</summary>
-    public static readonly DicomTag SpecificAbsorptionRateDefinition = new(0x0018, 0x9179);
+    public static DicomTag SpecificAbsorptionRateDefinition => new(0x0018, 0x9179);
     /// <summary>(0018,9180) CS 1</summary>
-    public static readonly DicomTag GradientOutputType = new(0x0018, 0x9180);
+    public static DicomTag GradientOutputType => new(0x0018, 0x9180);
     /// <summary>(0018,9181) FD 1</summary>
-    public static readonly DicomTag SpecificAbsorptionRateValue = new(0x0018, 0x9181);
+    public static DicomTag SpecificAbsorptionRateValue => new(0x0018, 0x9181);
     /// <summary>(0018,9182) FD 1</summary>
-    public static readonly DicomTag GradientOutput = new(0x0018, 0x9182);
+    public static DicomTag GradientOutput => new(0x0018, 0x9182);
     /// <summary>(0018,9183) CS 1</summary>
-    public static readonly DicomTag FlowCompensationDirection = new(0x0018, 0x9183);
+    public static DicomTag FlowCompensationDirection => new(0x0018, 0x9183);
     /// <summary>(0018,9184) FD 1</summary>
-    public static readonly DicomTag TaggingDelay = new(0x0018, 0x9184);
+    public static DicomTag TaggingDelay => new(0x0018, 0x9184);
     /// <summary>(0018,9185) ST 1</summary>
-    public static readonly DicomTag RespiratoryMotionCompensationTechniqueDescription = new(0x0018, 0x9185);
+    public static DicomTag RespiratoryMotionCompensationTechniqueDescription => new(0x0018, 0x9185);
     /// <summary>(0018,9186) SH 1</summary>
-    public static readonly DicomTag RespiratorySignalSourceID = new(0x0018, 0x9186);
+    public static DicomTag RespiratorySignalSourceID => new(0x0018, 0x9186);
     /// <summary>(0018,9197) SQ 1</summary>
-    public static readonly DicomTag MRVelocityEncodingSequence = new(0x0018, 0x9197);
+    public static DicomTag MRVelocityEncodingSequence => new(0x0018, 0x9197);
     /// <summary>(0018,9198) CS 1</summary>
-    public static readonly DicomTag FirstOrderPhaseCorrection = new(0x0018, 0x9198);
+    public static DicomTag FirstOrderPhaseCorrection => new(0x0018, 0x9198);
     /// <summary>(0018,9199) CS 1</summary>
-    public static readonly DicomTag WaterReferencedPhaseCorrection = new(0x0018, 0x9199);
+    public static DicomTag WaterReferencedPhaseCorrection => new(0x0018, 0x9199);
     /// <summary>(0018,9200) CS 1</summary>
-    public static readonly DicomTag MRSpectroscopyAcquisitionType = new(0x0018, 0x9200);
+    public static DicomTag MRSpectroscopyAcquisitionType => new(0x0018, 0x9200);
     /// <summary>(0018,9214) CS 1</summary>
-    public static readonly DicomTag RespiratoryCyclePosition = new(0x0018, 0x9214);
+    public static DicomTag RespiratoryCyclePosition => new(0x0018, 0x9214);
     /// <summary>(0018,9217) FD 1</summary>
-    public static readonly DicomTag VelocityEncodingMaximumValue = new(0x0018, 0x9217);
+    public static DicomTag VelocityEncodingMaximumValue => new(0x0018, 0x9217);
     /// <summary>(0018,9218) FD 1</summary>
-    public static readonly DicomTag TagSpacingSecondDimension = new(0x0018, 0x9218);
+    public static DicomTag TagSpacingSecondDimension => new(0x0018, 0x9218);
     /// <summary>(0018,9219) SS 1</summary>
-    public static readonly DicomTag TagAngleSecondAxis = new(0x0018, 0x9219);
+    public static DicomTag TagAngleSecondAxis => new(0x0018, 0x9219);
     /// <summary>(0018,9220) FD 1</summary>
-    public static readonly DicomTag FrameAcquisitionDuration = new(0x0018, 0x9220);
+    public static DicomTag FrameAcquisitionDuration => new(0x0018, 0x9220);
     /// <summary>(0018,9226) SQ 1</summary>
-    public static readonly DicomTag MRImageFrameTypeSequence = new(0x0018, 0x9226);
+    public static DicomTag MRImageFrameTypeSequence => new(0x0018, 0x9226);
     /// <summary>(0018,9227) SQ 1</summary>
-    public static readonly DicomTag MRSpectroscopyFrameTypeSequence = new(0x0018, 0x9227);
+    public static DicomTag MRSpectroscopyFrameTypeSequence => new(0x0018, 0x9227);
     /// <summary>(0018,9231) US 1</summary>
-    public static readonly DicomTag MRAcquisitionPhaseEncodingStepsInPlane = new(0x0018, 0x9231);
+    public static DicomTag MRAcquisitionPhaseEncodingStepsInPlane => new(0x0018, 0x9231);
     /// <summary>(0018,9232) US 1</summary>
-    public static readonly DicomTag MRAcquisitionPhaseEncodingStepsOutOfPlane = new(0x0018, 0x9232);
+    public static DicomTag MRAcquisitionPhaseEncodingStepsOutOfPlane => new(0x0018, 0x9232);
     /// <summary>(0018,9234) UL 1</summary>
-    public static readonly DicomTag SpectroscopyAcquisitionPhaseColumns = new(0x0018, 0x9234);
+    public static DicomTag SpectroscopyAcquisitionPhaseColumns => new(0x0018, 0x9234);
     /// <summary>(0018,9236) CS 1</summary>
-    public static readonly DicomTag CardiacCyclePosition = new(0x0018, 0x9236);
+    public static DicomTag CardiacCyclePosition => new(0x0018, 0x9236);
     /// <summary>(0018,9239) SQ 1</summary>
-    public static readonly DicomTag SpecificAbsorptionRateSequence = new(0x0018, 0x9239);
+    public static DicomTag SpecificAbsorptionRateSequence => new(0x0018, 0x9239);
     /// <summary>(0018,9240) US 1</summary>
-    public static readonly DicomTag RFEchoTrainLength = new(0x0018, 0x9240);
+    public static DicomTag RFEchoTrainLength => new(0x0018, 0x9240);
     /// <summary>(0018,9241) US 1</summary>
-    public static readonly DicomTag GradientEchoTrainLength = new(0x0018, 0x9241);
+    public static DicomTag GradientEchoTrainLength => new(0x0018, 0x9241);
     /// <summary>(0018,9250) CS 1</summary>
-    public static readonly DicomTag ArterialSpinLabelingContrast = new(0x0018, 0x9250);
+    public static DicomTag ArterialSpinLabelingContrast => new(0x0018, 0x9250);
     /// <summary>(0018,9251) SQ 1</summary>
-    public static readonly DicomTag MRArterialSpinLabelingSequence = new(0x0018, 0x9251);
+    public static DicomTag MRArterialSpinLabelingSequence => new(0x0018, 0x9251);
     /// <summary>(0018,9252) LO 1</summary>
-    public static readonly DicomTag ASLTechniqueDescription = new(0x0018, 0x9252);
+    public static DicomTag ASLTechniqueDescription => new(0x0018, 0x9252);
     /// <summary>(0018,9253) US 1</summary>
-    public static readonly DicomTag ASLSlabNumber = new(0x0018, 0x9253);
+    public static DicomTag ASLSlabNumber => new(0x0018, 0x9253);
     /// <summary>(0018,9254) FD 1</summary>
-    public static readonly DicomTag ASLSlabThickness = new(0x0018, 0x9254);
+    public static DicomTag ASLSlabThickness => new(0x0018, 0x9254);
     /// <summary>(0018,9255) FD 3</summary>
-    public static readonly DicomTag ASLSlabOrientation = new(0x0018, 0x9255);
+    public static DicomTag ASLSlabOrientation => new(0x0018, 0x9255);
     /// <summary>(0018,9256) FD 3</summary>
-    public static readonly DicomTag ASLMidSlabPosition = new(0x0018, 0x9256);
+    public static DicomTag ASLMidSlabPosition => new(0x0018, 0x9256);
     /// <summary>(0018,9257) CS 1</summary>
-    public static readonly DicomTag ASLContext = new(0x0018, 0x9257);
+    public static DicomTag ASLContext => new(0x0018, 0x9257);
     /// <summary>(0018,9258) UL 1</summary>
-    public static readonly DicomTag ASLPulseTrainDuration = new(0x0018, 0x9258);
+    public static DicomTag ASLPulseTrainDuration => new(0x0018, 0x9258);
     /// <summary>(0018,9259) CS 1</summary>
-    public static readonly DicomTag ASLCrusherFlag = new(0x0018, 0x9259);
+    public static DicomTag ASLCrusherFlag => new(0x0018, 0x9259);
     /// <summary>(0018,925A) FD 1</summary>
-    public static readonly DicomTag ASLCrusherFlowLimit = new(0x0018, 0x925A);
+    public static DicomTag ASLCrusherFlowLimit => new(0x0018, 0x925A);
     /// <summary>(0018,925B) LO 1</summary>
-    public static readonly DicomTag ASLCrusherDescription = new(0x0018, 0x925B);
+    public static DicomTag ASLCrusherDescription => new(0x0018, 0x925B);
     /// <summary>(0018,925C) CS 1</summary>
-    public static readonly DicomTag ASLBolusCutoffFlag = new(0x0018, 0x925C);
+    public static DicomTag ASLBolusCutoffFlag => new(0x0018, 0x925C);
     /// <summary>(0018,925D) SQ 1</summary>
-    public static readonly DicomTag ASLBolusCutoffTimingSequence = new(0x0018, 0x925D);
+    public static DicomTag ASLBolusCutoffTimingSequence => new(0x0018, 0x925D);
     /// <summary>(0018,925E) LO 1</summary>
-    public static readonly DicomTag ASLBolusCutoffTechnique = new(0x0018, 0x925E);
+    public static DicomTag ASLBolusCutoffTechnique => new(0x0018, 0x925E);
     /// <summary>(0018,925F) UL 1</summary>
-    public static readonly DicomTag ASLBolusCutoffDelayTime = new(0x0018, 0x925F);
+    public static DicomTag ASLBolusCutoffDelayTime => new(0x0018, 0x925F);
     /// <summary>(0018,9260) SQ 1</summary>
-    public static readonly DicomTag ASLSlabSequence = new(0x0018, 0x9260);
+    public static DicomTag ASLSlabSequence => new(0x0018, 0x9260);
     /// <summary>(0018,9295) FD 1</summary>
-    public static readonly DicomTag ChemicalShiftMinimumIntegrationLimitInppm = new(0x0018, 0x9295);
+    public static DicomTag ChemicalShiftMinimumIntegrationLimitInppm => new(0x0018, 0x9295);
     /// <summary>(0018,9296) FD 1</summary>
-    public static readonly DicomTag ChemicalShiftMaximumIntegrationLimitInppm = new(0x0018, 0x9296);
+    public static DicomTag ChemicalShiftMaximumIntegrationLimitInppm => new(0x0018, 0x9296);
     /// <summary>(0018,9297) CS 1</summary>
-    public static readonly DicomTag WaterReferenceAcquisition = new(0x0018, 0x9297);
+    public static DicomTag WaterReferenceAcquisition => new(0x0018, 0x9297);
     /// <summary>(0018,9298) IS 1</summary>
-    public static readonly DicomTag EchoPeakPosition = new(0x0018, 0x9298);
+    public static DicomTag EchoPeakPosition => new(0x0018, 0x9298);
     /// <summary>(0018,9301) SQ 1</summary>
-    public static readonly DicomTag CTAcquisitionTypeSequence = new(0x0018, 0x9301);
+    public static DicomTag CTAcquisitionTypeSequence => new(0x0018, 0x9301);
     /// <summary>(0018,9302) CS 1</summary>
-    public static readonly DicomTag AcquisitionType = new(0x0018, 0x9302);
+    public static DicomTag AcquisitionType => new(0x0018, 0x9302);
     /// <summary>(0018,9303) FD 1</summary>
-    public static readonly DicomTag TubeAngle = new(0x0018, 0x9303);
+    public static DicomTag TubeAngle => new(0x0018, 0x9303);
     /// <summary>(0018,9304) SQ 1</summary>
-    public static readonly DicomTag CTAcquisitionDetailsSequence = new(0x0018, 0x9304);
+    public static DicomTag CTAcquisitionDetailsSequence => new(0x0018, 0x9304);
     /// <summary>(0018,9305) FD 1</summary>
-    public static readonly DicomTag RevolutionTime = new(0x0018, 0x9305);
+    public static DicomTag RevolutionTime => new(0x0018, 0x9305);
     /// <summary>(0018,9306) FD 1</summary>
-    public static readonly DicomTag SingleCollimationWidth = new(0x0018, 0x9306);
+    public static DicomTag SingleCollimationWidth => new(0x0018, 0x9306);
     /// <summary>(0018,9307) FD 1</summary>
-    public static readonly DicomTag TotalCollimationWidth = new(0x0018, 0x9307);
+    public static DicomTag TotalCollimationWidth => new(0x0018, 0x9307);
     /// <summary>(0018,9308) SQ 1</summary>
-    public static readonly DicomTag CTTableDynamicsSequence = new(0x0018, 0x9308);
+    public static DicomTag CTTableDynamicsSequence => new(0x0018, 0x9308);
     /// <summary>(0018,9309) FD 1</summary>
-    public static readonly DicomTag TableSpeed = new(0x0018, 0x9309);
+    public static DicomTag TableSpeed => new(0x0018, 0x9309);
     /// <summary>(0018,9310) FD 1</summary>
-    public static readonly DicomTag TableFeedPerRotation = new(0x0018, 0x9310);
+    public static DicomTag TableFeedPerRotation => new(0x0018, 0x9310);
     /// <summary>(0018,9311) FD 1</summary>
-    public static readonly DicomTag SpiralPitchFactor = new(0x0018, 0x9311);
+    public static DicomTag SpiralPitchFactor => new(0x0018, 0x9311);
     /// <summary>(0018,9312) SQ 1</summary>
-    public static readonly DicomTag CTGeometrySequence = new(0x0018, 0x9312);
+    public static DicomTag CTGeometrySequence => new(0x0018, 0x9312);
     /// <summary>(0018,9313) FD 3</summary>
-    public static readonly DicomTag DataCollectionCenterPatient = new(0x0018, 0x9313);
+    public static DicomTag DataCollectionCenterPatient => new(0x0018, 0x9313);
     /// <summary>(0018,9314) SQ 1</summary>
-    public static readonly DicomTag CTReconstructionSequence = new(0x0018, 0x9314);
+    public static DicomTag CTReconstructionSequence => new(0x0018, 0x9314);
     /// <summary>(0018,9315) CS 1</summary>
-    public static readonly DicomTag ReconstructionAlgorithm = new(0x0018, 0x9315);
+    public static DicomTag ReconstructionAlgorithm => new(0x0018, 0x9315);
     /// <summary>(0018,9316) CS 1</summary>
-    public static readonly DicomTag ConvolutionKernelGroup = new(0x0018, 0x9316);
+    public static DicomTag ConvolutionKernelGroup => new(0x0018, 0x9316);
     /// <summary>(0018,9317) FD 2</summary>
-    public static readonly DicomTag ReconstructionFieldOfView = new(0x0018, 0x9317);
+    public static DicomTag ReconstructionFieldOfView => new(0x0018, 0x9317);
     /// <summary>(0018,9318) FD 3</summary>
-    public static readonly DicomTag ReconstructionTargetCenterPatient = new(0x0018, 0x9318);
+    public static DicomTag ReconstructionTargetCenterPatient => new(0x0018, 0x9318);
     /// <summary>(0018,9319) FD 1</summary>
-    public static readonly DicomTag ReconstructionAngle = new(0x0018, 0x9319);
+    public static DicomTag ReconstructionAngle => new(0x0018, 0x9319);
     /// <summary>(0018,9320) SH 1</summary>
-    public static readonly DicomTag ImageFilter = new(0x0018, 0x9320);
+    public static DicomTag ImageFilter => new(0x0018, 0x9320);
     /// <summary>(0018,9321) SQ 1</summary>
-    public static readonly DicomTag CTExposureSequence = new(0x0018, 0x9321);
+    public static DicomTag CTExposureSequence => new(0x0018, 0x9321);
     /// <summary>(0018,9322) FD 2</summary>
-    public static readonly DicomTag ReconstructionPixelSpacing = new(0x0018, 0x9322);
+    public static DicomTag ReconstructionPixelSpacing => new(0x0018, 0x9322);
     /// <summary>(0018,9323) CS 1-n</summary>
-    public static readonly DicomTag ExposureModulationType = new(0x0018, 0x9323);
+    public static DicomTag ExposureModulationType => new(0x0018, 0x9323);
     /// <summary>(0018,9325) SQ 1</summary>
-    public static readonly DicomTag CTXRayDetailsSequence = new(0x0018, 0x9325);
+    public static DicomTag CTXRayDetailsSequence => new(0x0018, 0x9325);
     /// <summary>(0018,9326) SQ 1</summary>
-    public static readonly DicomTag CTPositionSequence = new(0x0018, 0x9326);
+    public static DicomTag CTPositionSequence => new(0x0018, 0x9326);
     /// <summary>(0018,9327) FD 1</summary>
-    public static readonly DicomTag TablePosition = new(0x0018, 0x9327);
+    public static DicomTag TablePosition => new(0x0018, 0x9327);
     /// <summary>(0018,9328) FD 1</summary>
-    public static readonly DicomTag ExposureTimeInms = new(0x0018, 0x9328);
+    public static DicomTag ExposureTimeInms => new(0x0018, 0x9328);
     /// <summary>(0018,9329) SQ 1</summary>
-    public static readonly DicomTag CTImageFrameTypeSequence = new(0x0018, 0x9329);
+    public static DicomTag CTImageFrameTypeSequence => new(0x0018, 0x9329);
     /// <summary>(0018,9330) FD 1</summary>
-    public static readonly DicomTag XRayTubeCurrentInmA = new(0x0018, 0x9330);
+    public static DicomTag XRayTubeCurrentInmA => new(0x0018, 0x9330);
     /// <summary>(0018,9332) FD 1</summary>
-    public static readonly DicomTag ExposureInmAs = new(0x0018, 0x9332);
+    public static DicomTag ExposureInmAs => new(0x0018, 0x9332);
     /// <summary>(0018,9333) CS 1</summary>
-    public static readonly DicomTag ConstantVolumeFlag = new(0x0018, 0x9333);
+    public static DicomTag ConstantVolumeFlag => new(0x0018, 0x9333);
     /// <summary>(0018,9334) CS 1</summary>
-    public static readonly DicomTag FluoroscopyFlag = new(0x0018, 0x9334);
+    public static DicomTag FluoroscopyFlag => new(0x0018, 0x9334);
     /// <summary>(0018,9335) FD 1</summary>
-    public static readonly DicomTag DistanceSourceToDataCollectionCenter = new(0x0018, 0x9335);
+    public static DicomTag DistanceSourceToDataCollectionCenter => new(0x0018, 0x9335);
     /// <summary>(0018,9337) US 1</summary>
-    public static readonly DicomTag ContrastBolusAgentNumber = new(0x0018, 0x9337);
+    public static DicomTag ContrastBolusAgentNumber => new(0x0018, 0x9337);
     /// <summary>(0018,9338) SQ 1</summary>
-    public static readonly DicomTag ContrastBolusIngredientCodeSequence = new(0x0018, 0x9338);
+    public static DicomTag ContrastBolusIngredientCodeSequence => new(0x0018, 0x9338);
     /// <summary>(0018,9340) SQ 1</summary>
-    public static readonly DicomTag ContrastAdministrationProfileSequence = new(0x0018, 0x9340);
+    public static DicomTag ContrastAdministrationProfileSequence => new(0x0018, 0x9340);
     /// <summary>(0018,9341) SQ 1</summary>
-    public static readonly DicomTag ContrastBolusUsageSequence = new(0x0018, 0x9341);
+    public static DicomTag ContrastBolusUsageSequence => new(0x0018, 0x9341);
     /// <summary>(0018,9342) CS 1</summary>
-    public static readonly DicomTag ContrastBolusAgentAdministered = new(0x0018, 0x9342);
+    public static DicomTag ContrastBolusAgentAdministered => new(0x0018, 0x9342);
     /// <summary>(0018,9343) CS 1</summary>
-    public static readonly DicomTag ContrastBolusAgentDetected = new(0x0018, 0x9343);
+    public static DicomTag ContrastBolusAgentDetected => new(0x0018, 0x9343);
     /// <summary>(0018,9344) CS 1</summary>
-    public static readonly DicomTag ContrastBolusAgentPhase = new(0x0018, 0x9344);
+    public static DicomTag ContrastBolusAgentPhase => new(0x0018, 0x9344);
     /// <summary>(0018,9345) FD 1</summary>
-    public static readonly DicomTag CTDIvol = new(0x0018, 0x9345);
+    public static DicomTag CTDIvol => new(0x0018, 0x9345);
     /// <summary>(0018,9346) SQ 1</summary>
-    public static readonly DicomTag CTDIPhantomTypeCodeSequence = new(0x0018, 0x9346);
+    public static DicomTag CTDIPhantomTypeCodeSequence => new(0x0018, 0x9346);
     /// <summary>(0018,9351) FL 1</summary>
-    public static readonly DicomTag CalciumScoringMassFactorPatient = new(0x0018, 0x9351);
+    public static DicomTag CalciumScoringMassFactorPatient => new(0x0018, 0x9351);
     /// <summary>(0018,9352) FL 3</summary>
-    public static readonly DicomTag CalciumScoringMassFactorDevice = new(0x0018, 0x9352);
+    public static DicomTag CalciumScoringMassFactorDevice => new(0x0018, 0x9352);
     /// <summary>(0018,9353) FL 1</summary>
-    public static readonly DicomTag EnergyWeightingFactor = new(0x0018, 0x9353);
+    public static DicomTag EnergyWeightingFactor => new(0x0018, 0x9353);
     /// <summary>(0018,9360) SQ 1</summary>
-    public static readonly DicomTag CTAdditionalXRaySourceSequence = new(0x0018, 0x9360);
+    public static DicomTag CTAdditionalXRaySourceSequence => new(0x0018, 0x9360);
     /// <summary>(0018,9361) CS 1</summary>
-    public static readonly DicomTag MultienergyCTAcquisition = new(0x0018, 0x9361);
+    public static DicomTag MultienergyCTAcquisition => new(0x0018, 0x9361);
     /// <summary>(0018,9362) SQ 1</summary>
-    public static readonly DicomTag MultienergyCTAcquisitionSequence = new(0x0018, 0x9362);
+    public static DicomTag MultienergyCTAcquisitionSequence => new(0x0018, 0x9362);
     /// <summary>(0018,9363) SQ 1</summary>
-    public static readonly DicomTag MultienergyCTProcessingSequence = new(0x0018, 0x9363);
+    public static DicomTag MultienergyCTProcessingSequence => new(0x0018, 0x9363);
     /// <summary>(0018,9364) SQ 1</summary>
-    public static readonly DicomTag MultienergyCTCharacteristicsSequence = new(0x0018, 0x9364);
+    public static DicomTag MultienergyCTCharacteristicsSequence => new(0x0018, 0x9364);
     /// <summary>(0018,9365) SQ 1</summary>
-    public static readonly DicomTag MultienergyCTXRaySourceSequence = new(0x0018, 0x9365);
+    public static DicomTag MultienergyCTXRaySourceSequence => new(0x0018, 0x9365);
     /// <summary>(0018,9366) US 1</summary>
-    public static readonly DicomTag XRaySourceIndex = new(0x0018, 0x9366);
+    public static DicomTag XRaySourceIndex => new(0x0018, 0x9366);
     /// <summary>(0018,9367) UC 1</summary>
-    public static readonly DicomTag XRaySourceID = new(0x0018, 0x9367);
+    public static DicomTag XRaySourceID => new(0x0018, 0x9367);
     /// <summary>(0018,9368) CS 1</summary>
-    public static readonly DicomTag MultienergySourceTechnique = new(0x0018, 0x9368);
+    public static DicomTag MultienergySourceTechnique => new(0x0018, 0x9368);
     /// <summary>(0018,9369) DT 1</summary>
-    public static readonly DicomTag SourceStartDateTime = new(0x0018, 0x9369);
+    public static DicomTag SourceStartDateTime => new(0x0018, 0x9369);
     /// <summary>(0018,936A) DT 1</summary>
-    public static readonly DicomTag SourceEndDateTime = new(0x0018, 0x936A);
+    public static DicomTag SourceEndDateTime => new(0x0018, 0x936A);
     /// <summary>(0018,936B) US 1</summary>
-    public static readonly DicomTag SwitchingPhaseNumber = new(0x0018, 0x936B);
+    public static DicomTag SwitchingPhaseNumber => new(0x0018, 0x936B);
     /// <summary>(0018,936C) DS 1</summary>
-    public static readonly DicomTag SwitchingPhaseNominalDuration = new(0x0018, 0x936C);
+    public static DicomTag SwitchingPhaseNominalDuration => new(0x0018, 0x936C);
     /// <summary>(0018,936D) DS 1</summary>
-    public static readonly DicomTag SwitchingPhaseTransitionDuration = new(0x0018, 0x936D);
+    public static DicomTag SwitchingPhaseTransitionDuration => new(0x0018, 0x936D);
     /// <summary>(0018,936E) DS 1</summary>
-    public static readonly DicomTag EffectiveBinEnergy = new(0x0018, 0x936E);
+    public static DicomTag EffectiveBinEnergy => new(0x0018, 0x936E);
     /// <summary>(0018,936F) SQ 1</summary>
-    public static readonly DicomTag MultienergyCTXRayDetectorSequence = new(0x0018, 0x936F);
+    public static DicomTag MultienergyCTXRayDetectorSequence => new(0x0018, 0x936F);
     /// <summary>(0018,9370) US 1</summary>
-    public static readonly DicomTag XRayDetectorIndex = new(0x0018, 0x9370);
+    public static DicomTag XRayDetectorIndex => new(0x0018, 0x9370);
     /// <summary>(0018,9371) UC 1</summary>
-    public static readonly DicomTag XRayDetectorID = new(0x0018, 0x9371);
+    public static DicomTag XRayDetectorID => new(0x0018, 0x9371);
     /// <summary>(0018,9372) CS 1</summary>
-    public static readonly DicomTag MultienergyDetectorType = new(0x0018, 0x9372);
+    public static DicomTag MultienergyDetectorType => new(0x0018, 0x9372);
     /// <summary>(0018,9373) ST 1</summary>
-    public static readonly DicomTag XRayDetectorLabel = new(0x0018, 0x9373);
+    public static DicomTag XRayDetectorLabel => new(0x0018, 0x9373);
     /// <summary>(0018,9374) DS 1</summary>
-    public static readonly DicomTag NominalMaxEnergy = new(0x0018, 0x9374);
+    public static DicomTag NominalMaxEnergy => new(0x0018, 0x9374);
     /// <summary>(0018,9375) DS 1</summary>
-    public static readonly DicomTag NominalMinEnergy = new(0x0018, 0x9375);
+    public static DicomTag NominalMinEnergy => new(0x0018, 0x9375);
     /// <summary>(0018,9376) US 1-n</summary>
-    public static readonly DicomTag ReferencedXRayDetectorIndex = new(0x0018, 0x9376);
+    public static DicomTag ReferencedXRayDetectorIndex => new(0x0018, 0x9376);
     /// <summary>(0018,9377) US 1-n</summary>
-    public static readonly DicomTag ReferencedXRaySourceIndex = new(0x0018, 0x9377);
+    public static DicomTag ReferencedXRaySourceIndex => new(0x0018, 0x9377);
     /// <summary>(0018,9378) US 1-n</summary>
-    public static readonly DicomTag ReferencedPathIndex = new(0x0018, 0x9378);
+    public static DicomTag ReferencedPathIndex => new(0x0018, 0x9378);
     /// <summary>(0018,9379) SQ 1</summary>
-    public static readonly DicomTag MultienergyCTPathSequence = new(0x0018, 0x9379);
+    public static DicomTag MultienergyCTPathSequence => new(0x0018, 0x9379);
     /// <summary>(0018,937A) US 1</summary>
-    public static readonly DicomTag MultienergyCTPathIndex = new(0x0018, 0x937A);
+    public static DicomTag MultienergyCTPathIndex => new(0x0018, 0x937A);
     /// <summary>(0018,937B) UT 1</summary>
-    public static readonly DicomTag MultienergyAcquisitionDescription = new(0x0018, 0x937B);
+    public static DicomTag MultienergyAcquisitionDescription => new(0x0018, 0x937B);
     /// <summary>(0018,937C) FD 1</summary>
-    public static readonly DicomTag MonoenergeticEnergyEquivalent = new(0x0018, 0x937C);
+    public static DicomTag MonoenergeticEnergyEquivalent => new(0x0018, 0x937C);
     /// <summary>(0018,937D) SQ 1</summary>
-    public static readonly DicomTag MaterialCodeSequence = new(0x0018, 0x937D);
+    public static DicomTag MaterialCodeSequence => new(0x0018, 0x937D);
     /// <summary>(0018,937E) CS 1</summary>
-    public static readonly DicomTag DecompositionMethod = new(0x0018, 0x937E);
+    public static DicomTag DecompositionMethod => new(0x0018, 0x937E);
     /// <summary>(0018,937F) UT 1</summary>
-    public static readonly DicomTag DecompositionDescription = new(0x0018, 0x937F);
+    public static DicomTag DecompositionDescription => new(0x0018, 0x937F);
     /// <summary>(0018,9380) SQ 1</summary>
-    public static readonly DicomTag DecompositionAlgorithmIdentificationSequence = new(0x0018, 0x9380);
+    public static DicomTag DecompositionAlgorithmIdentificationSequence => new(0x0018, 0x9380);
     /// <summary>(0018,9381) SQ 1</summary>
-    public static readonly DicomTag DecompositionMaterialSequence = new(0x0018, 0x9381);
+    public static DicomTag DecompositionMaterialSequence => new(0x0018, 0x9381);
     /// <summary>(0018,9382) SQ 1</summary>
-    public static readonly DicomTag MaterialAttenuationSequence = new(0x0018, 0x9382);
+    public static DicomTag MaterialAttenuationSequence => new(0x0018, 0x9382);
     /// <summary>(0018,9383) DS 1</summary>
-    public static readonly DicomTag PhotonEnergy = new(0x0018, 0x9383);
+    public static DicomTag PhotonEnergy => new(0x0018, 0x9383);
     /// <summary>(0018,9384) DS 1</summary>
-    public static readonly DicomTag XRayMassAttenuationCoefficient = new(0x0018, 0x9384);
+    public static DicomTag XRayMassAttenuationCoefficient => new(0x0018, 0x9384);
     /// <summary>(0018,9401) SQ 1</summary>
-    public static readonly DicomTag ProjectionPixelCalibrationSequence = new(0x0018, 0x9401);
+    public static DicomTag ProjectionPixelCalibrationSequence => new(0x0018, 0x9401);
     /// <summary>(0018,9402) FL 1</summary>
-    public static readonly DicomTag DistanceSourceToIsocenter = new(0x0018, 0x9402);
+    public static DicomTag DistanceSourceToIsocenter => new(0x0018, 0x9402);
     /// <summary>(0018,9403) FL 1</summary>
-    public static readonly DicomTag DistanceObjectToTableTop = new(0x0018, 0x9403);
+    public static DicomTag DistanceObjectToTableTop => new(0x0018, 0x9403);
     /// <summary>(0018,9404) FL 2</summary>
-    public static readonly DicomTag ObjectPixelSpacingInCenterOfBeam = new(0x0018, 0x9404);
+    public static DicomTag ObjectPixelSpacingInCenterOfBeam => new(0x0018, 0x9404);
     /// <summary>(0018,9405) SQ 1</summary>
-    public static readonly DicomTag PositionerPositionSequence = new(0x0018, 0x9405);
+    public static DicomTag PositionerPositionSequence => new(0x0018, 0x9405);
     /// <summary>(0018,9406) SQ 1</summary>
-    public static readonly DicomTag TablePositionSequence = new(0x0018, 0x9406);
+    public static DicomTag TablePositionSequence => new(0x0018, 0x9406);
     /// <summary>(0018,9407) SQ 1</summary>
-    public static readonly DicomTag CollimatorShapeSequence = new(0x0018, 0x9407);
+    public static DicomTag CollimatorShapeSequence => new(0x0018, 0x9407);
     /// <summary>(0018,9410) CS 1</summary>
-    public static readonly DicomTag PlanesInAcquisition = new(0x0018, 0x9410);
+    public static DicomTag PlanesInAcquisition => new(0x0018, 0x9410);
     /// <summary>(0018,9412) SQ 1</summary>
-    public static readonly DicomTag XAXRFFrameCharacteristicsSequence = new(0x0018, 0x9412);
+    public static DicomTag XAXRFFrameCharacteristicsSequence => new(0x0018, 0x9412);
     /// <summary>(0018,9417) SQ 1</summary>
-    public static readonly DicomTag FrameAcquisitionSequence = new(0x0018, 0x9417);
+    public static DicomTag FrameAcquisitionSequence => new(0x0018, 0x9417);
     /// <summary>(0018,9420) CS 1</summary>
-    public static readonly DicomTag XRayReceptorType = new(0x0018, 0x9420);
+    public static DicomTag XRayReceptorType => new(0x0018, 0x9420);
     /// <summary>(0018,9423) LO 1</summary>
-    public static readonly DicomTag AcquisitionProtocolName = new(0x0018, 0x9423);
+    public static DicomTag AcquisitionProtocolName => new(0x0018, 0x9423);
     /// <summary>(0018,9424) LT 1</summary>
-    public static readonly DicomTag AcquisitionProtocolDescription = new(0x0018, 0x9424);
+    public static DicomTag AcquisitionProtocolDescription => new(0x0018, 0x9424);
     /// <summary>(0018,9425) CS 1</summary>
-    public static readonly DicomTag ContrastBolusIngredientOpaque = new(0x0018, 0x9425);
+    public static DicomTag ContrastBolusIngredientOpaque => new(0x0018, 0x9425);
     /// <summary>(0018,9426) FL 1</summary>
-    public static readonly DicomTag DistanceReceptorPlaneToDetectorHousing = new(0x0018, 0x9426);
+    public static DicomTag DistanceReceptorPlaneToDetectorHousing => new(0x0018, 0x9426);
     /// <summary>(0018,9427) CS 1</summary>
-    public static readonly DicomTag IntensifierActiveShape = new(0x0018, 0x9427);
+    public static DicomTag IntensifierActiveShape => new(0x0018, 0x9427);
     /// <summary>(0018,9428) FL 1-2</summary>
-    public static readonly DicomTag IntensifierActiveDimensions = new(0x0018, 0x9428);
+    public static DicomTag IntensifierActiveDimensions => new(0x0018, 0x9428);
     /// <summary>(0018,9429) FL 2</summary>
-    public static readonly DicomTag PhysicalDetectorSize = new(0x0018, 0x9429);
+    public static DicomTag PhysicalDetectorSize => new(0x0018, 0x9429);
     /// <summary>(0018,9430) FL 2</summary>
-    public static readonly DicomTag PositionOfIsocenterProjection = new(0x0018, 0x9430);
+    public static DicomTag PositionOfIsocenterProjection => new(0x0018, 0x9430);
     /// <summary>(0018,9432) SQ 1</summary>
-    public static readonly DicomTag FieldOfViewSequence = new(0x0018, 0x9432);
+    public static DicomTag FieldOfViewSequence => new(0x0018, 0x9432);
     /// <summary>(0018,9433) LO 1</summary>
-    public static readonly DicomTag FieldOfViewDescription = new(0x0018, 0x9433);
+    public static DicomTag FieldOfViewDescription => new(0x0018, 0x9433);
     /// <summary>(0018,9434) SQ 1</summary>
-    public static readonly DicomTag ExposureControlSensingRegionsSequence = new(0x0018, 0x9434);
+    public static DicomTag ExposureControlSensingRegionsSequence => new(0x0018, 0x9434);
     /// <summary>(0018,9435) CS 1</summary>
-    public static readonly DicomTag ExposureControlSensingRegionShape = new(0x0018, 0x9435);
+    public static DicomTag ExposureControlSensingRegionShape => new(0x0018, 0x9435);
     /// <summary>(0018,9436) SS 1</summary>
-    public static readonly DicomTag ExposureControlSensingRegionLeftVerticalEdge = new(0x0018, 0x9436);
+    public static DicomTag ExposureControlSensingRegionLeftVerticalEdge => new(0x0018, 0x9436);
     /// <summary>(0018,9437) SS 1</summary>
-    public static readonly DicomTag ExposureControlSensingRegionRightVerticalEdge = new(0x0018, 0x9437);
+    public static DicomTag ExposureControlSensingRegionRightVerticalEdge => new(0x0018, 0x9437);
     /// <summary>(0018,9438) SS 1</summary>
-    public static readonly DicomTag ExposureControlSensingRegionUpperHorizontalEdge = new(0x0018, 0x9438);
+    public static DicomTag ExposureControlSensingRegionUpperHorizontalEdge => new(0x0018, 0x9438);
     /// <summary>(0018,9439) SS 1</summary>
-    public static readonly DicomTag ExposureControlSensingRegionLowerHorizontalEdge = new(0x0018, 0x9439);
+    public static DicomTag ExposureControlSensingRegionLowerHorizontalEdge => new(0x0018, 0x9439);
     /// <summary>(0018,9440) SS 2</summary>
-    public static readonly DicomTag CenterOfCircularExposureControlSensingRegion = new(0x0018, 0x9440);
+    public static DicomTag CenterOfCircularExposureControlSensingRegion => new(0x0018, 0x9440);
     /// <summary>(0018,9441) US 1</summary>
-    public static readonly DicomTag RadiusOfCircularExposureControlSensingRegion = new(0x0018, 0x9441);
+    public static DicomTag RadiusOfCircularExposureControlSensingRegion => new(0x0018, 0x9441);
     /// <summary>(0018,9442) SS 2-n</summary>
-    public static readonly DicomTag VerticesOfThePolygonalExposureControlSensingRegion = new(0x0018, 0x9442);
+    public static DicomTag VerticesOfThePolygonalExposureControlSensingRegion => new(0x0018, 0x9442);
     /// <summary>(0018,9447) FL 1</summary>
-    public static readonly DicomTag ColumnAngulationPatient = new(0x0018, 0x9447);
+    public static DicomTag ColumnAngulationPatient => new(0x0018, 0x9447);
     /// <summary>(0018,9449) FL 1</summary>
-    public static readonly DicomTag BeamAngle = new(0x0018, 0x9449);
+    public static DicomTag BeamAngle => new(0x0018, 0x9449);
     /// <summary>(0018,9451) SQ 1</summary>
-    public static readonly DicomTag FrameDetectorParametersSequence = new(0x0018, 0x9451);
+    public static DicomTag FrameDetectorParametersSequence => new(0x0018, 0x9451);
     /// <summary>(0018,9452) FL 1</summary>
-    public static readonly DicomTag CalculatedAnatomyThickness = new(0x0018, 0x9452);
+    public static DicomTag CalculatedAnatomyThickness => new(0x0018, 0x9452);
     /// <summary>(0018,9455) SQ 1</summary>
-    public static readonly DicomTag CalibrationSequence = new(0x0018, 0x9455);
+    public static DicomTag CalibrationSequence => new(0x0018, 0x9455);
     /// <summary>(0018,9456) SQ 1</summary>
-    public static readonly DicomTag ObjectThicknessSequence = new(0x0018, 0x9456);
+    public static DicomTag ObjectThicknessSequence => new(0x0018, 0x9456);
     /// <summary>(0018,9457) CS 1</summary>
-    public static readonly DicomTag PlaneIdentification = new(0x0018, 0x9457);
+    public static DicomTag PlaneIdentification => new(0x0018, 0x9457);
     /// <summary>(0018,9461) FL 1-2</summary>
-    public static readonly DicomTag FieldOfViewDimensionsInFloat = new(0x0018, 0x9461);
+    public static DicomTag FieldOfViewDimensionsInFloat => new(0x0018, 0x9461);
     /// <summary>(0018,9462) SQ 1</summary>
-    public static readonly DicomTag IsocenterReferenceSystemSequence = new(0x0018, 0x9462);
+    public static DicomTag IsocenterReferenceSystemSequence => new(0x0018, 0x9462);
     /// <summary>(0018,9463) FL 1</summary>
-    public static readonly DicomTag PositionerIsocenterPrimaryAngle = new(0x0018, 0x9463);
+    public static DicomTag PositionerIsocenterPrimaryAngle => new(0x0018, 0x9463);
     /// <summary>(0018,9464) FL 1</summary>
-    public static readonly DicomTag PositionerIsocenterSecondaryAngle = new(0x0018, 0x9464);
+    public static DicomTag PositionerIsocenterSecondaryAngle => new(0x0018, 0x9464);
     /// <summary>(0018,9465) FL 1</summary>
-    public static readonly DicomTag PositionerIsocenterDetectorRotationAngle = new(0x0018, 0x9465);
+    public static DicomTag PositionerIsocenterDetectorRotationAngle => new(0x0018, 0x9465);
     /// <summary>(0018,9466) FL 1</summary>
-    public static readonly DicomTag TableXPositionToIsocenter = new(0x0018, 0x9466);
+    public static DicomTag TableXPositionToIsocenter => new(0x0018, 0x9466);
     /// <summary>(0018,9467) FL 1</summary>
-    public static readonly DicomTag TableYPositionToIsocenter = new(0x0018, 0x9467);
+    public static DicomTag TableYPositionToIsocenter => new(0x0018, 0x9467);
     /// <summary>(0018,9468) FL 1</summary>
-    public static readonly DicomTag TableZPositionToIsocenter = new(0x0018, 0x9468);
+    public static DicomTag TableZPositionToIsocenter => new(0x0018, 0x9468);
     /// <summary>(0018,9469) FL 1</summary>
-    public static readonly DicomTag TableHorizontalRotationAngle = new(0x0018, 0x9469);
+    public static DicomTag TableHorizontalRotationAngle => new(0x0018, 0x9469);
     /// <summary>(0018,9470) FL 1</summary>
-    public static readonly DicomTag TableHeadTiltAngle = new(0x0018, 0x9470);
+    public static DicomTag TableHeadTiltAngle => new(0x0018, 0x9470);
     /// <summary>(0018,9471) FL 1</summary>
-    public static readonly DicomTag TableCradleTiltAngle = new(0x0018, 0x9471);
+    public static DicomTag TableCradleTiltAngle => new(0x0018, 0x9471);
     /// <summary>(0018,9472) SQ 1</summary>
-    public static readonly DicomTag FrameDisplayShutterSequence = new(0x0018, 0x9472);
+    public static DicomTag FrameDisplayShutterSequence => new(0x0018, 0x9472);
     /// <summary>(0018,9473) FL 1</summary>
-    public static readonly DicomTag AcquiredImageAreaDoseProduct = new(0x0018, 0x9473);
+    public static DicomTag AcquiredImageAreaDoseProduct => new(0x0018, 0x9473);
     /// <summary>(0018,9474) CS 1</summary>
-    public static readonly DicomTag CArmPositionerTabletopRelationship = new(0x0018, 0x9474);
+    public static DicomTag CArmPositionerTabletopRelationship => new(0x0018, 0x9474);
     /// <summary>(0018,9476) SQ 1</summary>
-    public static readonly DicomTag XRayGeometrySequence = new(0x0018, 0x9476);
+    public static DicomTag XRayGeometrySequence => new(0x0018, 0x9476);
     /// <summary>(0018,9477) SQ 1</summary>
-    public static readonly DicomTag IrradiationEventIdentificationSequence = new(0x0018, 0x9477);
+    public static DicomTag IrradiationEventIdentificationSequence => new(0x0018, 0x9477);
     /// <summary>(0018,9504) SQ 1</summary>
-    public static readonly DicomTag XRay3DFrameTypeSequence = new(0x0018, 0x9504);
+    public static DicomTag XRay3DFrameTypeSequence => new(0x0018, 0x9504);
     /// <summary>(0018,9506) SQ 1</summary>
-    public static readonly DicomTag ContributingSourcesSequence = new(0x0018, 0x9506);
+    public static DicomTag ContributingSourcesSequence => new(0x0018, 0x9506);
     /// <summary>(0018,9507) SQ 1</summary>
-    public static readonly DicomTag XRay3DAcquisitionSequence = new(0x0018, 0x9507);
+    public static DicomTag XRay3DAcquisitionSequence => new(0x0018, 0x9507);
     /// <summary>(0018,9508) FL 1</summary>
-    public static readonly DicomTag PrimaryPositionerScanArc = new(0x0018, 0x9508);
+    public static DicomTag PrimaryPositionerScanArc => new(0x0018, 0x9508);
     /// <summary>(0018,9509) FL 1</summary>
-    public static readonly DicomTag SecondaryPositionerScanArc = new(0x0018, 0x9509);
+    public static DicomTag SecondaryPositionerScanArc => new(0x0018, 0x9509);
     /// <summary>(0018,9510) FL 1</summary>
-    public static readonly DicomTag PrimaryPositionerScanStartAngle = new(0x0018, 0x9510);
+    public static DicomTag PrimaryPositionerScanStartAngle => new(0x0018, 0x9510);
     /// <summary>(0018,9511) FL 1</summary>
-    public static readonly DicomTag SecondaryPositionerScanStartAngle = new(0x0018, 0x9511);
+    public static DicomTag SecondaryPositionerScanStartAngle => new(0x0018, 0x9511);
     /// <summary>(0018,9514) FL 1</summary>
-    public static readonly DicomTag PrimaryPositionerIncrement = new(0x0018, 0x9514);
+    public static DicomTag PrimaryPositionerIncrement => new(0x0018, 0x9514);
     /// <summary>(0018,9515) FL 1</summary>
-    public static readonly DicomTag SecondaryPositionerIncrement = new(0x0018, 0x9515);
+    public static DicomTag SecondaryPositionerIncrement => new(0x0018, 0x9515);
     /// <summary>(0018,9516) DT 1</summary>
-    public static readonly DicomTag StartAcquisitionDateTime = new(0x0018, 0x9516);
+    public static DicomTag StartAcquisitionDateTime => new(0x0018, 0x9516);
     /// <summary>(0018,9517) DT 1</summary>
-    public static readonly DicomTag EndAcquisitionDateTime = new(0x0018, 0x9517);
+    public static DicomTag EndAcquisitionDateTime => new(0x0018, 0x9517);
     /// <summary>(0018,9518) SS 1</summary>
-    public static readonly DicomTag PrimaryPositionerIncrementSign = new(0x0018, 0x9518);
+    public static DicomTag PrimaryPositionerIncrementSign => new(0x0018, 0x9518);
     /// <summary>(0018,9519) SS 1</summary>
-    public static readonly DicomTag SecondaryPositionerIncrementSign = new(0x0018, 0x9519);
+    public static DicomTag SecondaryPositionerIncrementSign => new(0x0018, 0x9519);
     /// <summary>(0018,9524) LO 1</summary>
-    public static readonly DicomTag ApplicationName = new(0x0018, 0x9524);
+    public static DicomTag ApplicationName => new(0x0018, 0x9524);
     /// <summary>(0018,9525) LO 1</summary>
-    public static readonly DicomTag ApplicationVersion = new(0x0018, 0x9525);
+    public static DicomTag ApplicationVersion => new(0x0018, 0x9525);
     /// <summary>(0018,9526) LO 1</summary>
-    public static readonly DicomTag ApplicationManufacturer = new(0x0018, 0x9526);
+    public static DicomTag ApplicationManufacturer => new(0x0018, 0x9526);
     /// <summary>(0018,9527) CS 1</summary>
-    public static readonly DicomTag AlgorithmType = new(0x0018, 0x9527);
+    public static DicomTag AlgorithmType => new(0x0018, 0x9527);
     /// <summary>(0018,9528) LO 1</summary>
-    public static readonly DicomTag AlgorithmDescription = new(0x0018, 0x9528);
+    public static DicomTag AlgorithmDescription => new(0x0018, 0x9528);
     /// <summary>(0018,9530) SQ 1</summary>
-    public static readonly DicomTag XRay3DReconstructionSequence = new(0x0018, 0x9530);
+    public static DicomTag XRay3DReconstructionSequence => new(0x0018, 0x9530);
     /// <summary>(0018,9531) LO 1</summary>
-    public static readonly DicomTag ReconstructionDescription = new(0x0018, 0x9531);
+    public static DicomTag ReconstructionDescription => new(0x0018, 0x9531);
     /// <summary>(0018,9538) SQ 1</summary>
-    public static readonly DicomTag PerProjectionAcquisitionSequence = new(0x0018, 0x9538);
+    public static DicomTag PerProjectionAcquisitionSequence => new(0x0018, 0x9538);
     /// <summary>(0018,9541) SQ 1</summary>
-    public static readonly DicomTag DetectorPositionSequence = new(0x0018, 0x9541);
+    public static DicomTag DetectorPositionSequence => new(0x0018, 0x9541);
     /// <summary>(0018,9542) SQ 1</summary>
-    public static readonly DicomTag XRayAcquisitionDoseSequence = new(0x0018, 0x9542);
+    public static DicomTag XRayAcquisitionDoseSequence => new(0x0018, 0x9542);
     /// <summary>(0018,9543) FD 1</summary>
-    public static readonly DicomTag XRaySourceIsocenterPrimaryAngle = new(0x0018, 0x9543);
+    public static DicomTag XRaySourceIsocenterPrimaryAngle => new(0x0018, 0x9543);
     /// <summary>(0018,9544) FD 1</summary>
-    public static readonly DicomTag XRaySourceIsocenterSecondaryAngle = new(0x0018, 0x9544);
+    public static DicomTag XRaySourceIsocenterSecondaryAngle => new(0x0018, 0x9544);
     /// <summary>(0018,9545) FD 1</summary>
-    public static readonly DicomTag BreastSupportIsocenterPrimaryAngle = new(0x0018, 0x9545);
+    public static DicomTag BreastSupportIsocenterPrimaryAngle => new(0x0018, 0x9545);
     /// <summary>(0018,9546) FD 1</summary>
-    public static readonly DicomTag BreastSupportIsocenterSecondaryAngle = new(0x0018, 0x9546);
+    public static DicomTag BreastSupportIsocenterSecondaryAngle => new(0x0018, 0x9546);
     /// <summary>(0018,9547) FD 1</summary>
-    public static readonly DicomTag BreastSupportXPositionToIsocenter = new(0x0018, 0x9547);
+    public static DicomTag BreastSupportXPositionToIsocenter => new(0x0018, 0x9547);
     /// <summary>(0018,9548) FD 1</summary>
-    public static readonly DicomTag BreastSupportYPositionToIsocenter = new(0x0018, 0x9548);
+    public static DicomTag BreastSupportYPositionToIsocenter => new(0x0018, 0x9548);
     /// <summary>(0018,9549) FD 1</summary>
-    public static readonly DicomTag BreastSupportZPositionToIsocenter = new(0x0018, 0x9549);
+    public static DicomTag BreastSupportZPositionToIsocenter => new(0x0018, 0x9549);
     /// <summary>(0018,9550) FD 1</summary>
-    public static readonly DicomTag DetectorIsocenterPrimaryAngle = new(0x0018, 0x9550);
+    public static DicomTag DetectorIsocenterPrimaryAngle => new(0x0018, 0x9550);
     /// <summary>(0018,9551) FD 1</summary>
-    public static readonly DicomTag DetectorIsocenterSecondaryAngle = new(0x0018, 0x9551);
+    public static DicomTag DetectorIsocenterSecondaryAngle => new(0x0018, 0x9551);
     /// <summary>(0018,9552) FD 1</summary>
-    public static readonly DicomTag DetectorXPositionToIsocenter = new(0x0018, 0x9552);
+    public static DicomTag DetectorXPositionToIsocenter => new(0x0018, 0x9552);
     /// <summary>(0018,9553) FD 1</summary>
-    public static readonly DicomTag DetectorYPositionToIsocenter = new(0x0018, 0x9553);
+    public static DicomTag DetectorYPositionToIsocenter => new(0x0018, 0x9553);
     /// <summary>(0018,9554) FD 1</summary>
-    public static readonly DicomTag DetectorZPositionToIsocenter = new(0x0018, 0x9554);
+    public static DicomTag DetectorZPositionToIsocenter => new(0x0018, 0x9554);
     /// <summary>(0018,9555) SQ 1</summary>
-    public static readonly DicomTag XRayGridSequence = new(0x0018, 0x9555);
+    public static DicomTag XRayGridSequence => new(0x0018, 0x9555);
     /// <summary>(0018,9556) SQ 1</summary>
-    public static readonly DicomTag XRayFilterSequence = new(0x0018, 0x9556);
+    public static DicomTag XRayFilterSequence => new(0x0018, 0x9556);
     /// <summary>(0018,9557) FD 3</summary>
-    public static readonly DicomTag DetectorActiveAreaTLHCPosition = new(0x0018, 0x9557);
+    public static DicomTag DetectorActiveAreaTLHCPosition => new(0x0018, 0x9557);
     /// <summary>(0018,9558) FD 6</summary>
-    public static readonly DicomTag DetectorActiveAreaOrientation = new(0x0018, 0x9558);
+    public static DicomTag DetectorActiveAreaOrientation => new(0x0018, 0x9558);
     /// <summary>(0018,9559) CS 1</summary>
-    public static readonly DicomTag PositionerPrimaryAngleDirection = new(0x0018, 0x9559);
+    public static DicomTag PositionerPrimaryAngleDirection => new(0x0018, 0x9559);
     /// <summary>(0018,9601) SQ 1</summary>
-    public static readonly DicomTag DiffusionBMatrixSequence = new(0x0018, 0x9601);
+    public static DicomTag DiffusionBMatrixSequence => new(0x0018, 0x9601);
     /// <summary>(0018,9602) FD 1</summary>
-    public static readonly DicomTag DiffusionBValueXX = new(0x0018, 0x9602);
+    public static DicomTag DiffusionBValueXX => new(0x0018, 0x9602);
     /// <summary>(0018,9603) FD 1</summary>
-    public static readonly DicomTag DiffusionBValueXY = new(0x0018, 0x9603);
+    public static DicomTag DiffusionBValueXY => new(0x0018, 0x9603);
     /// <summary>(0018,9604) FD 1</summary>
-    public static readonly DicomTag DiffusionBValueXZ = new(0x0018, 0x9604);
+    public static DicomTag DiffusionBValueXZ => new(0x0018, 0x9604);
     /// <summary>(0018,9605) FD 1</summary>
-    public static readonly DicomTag DiffusionBValueYY = new(0x0018, 0x9605);
+    public static DicomTag DiffusionBValueYY => new(0x0018, 0x9605);
     /// <summary>(0018,9606) FD 1</summary>
-    public static readonly DicomTag DiffusionBValueYZ = new(0x0018, 0x9606);
+    public static DicomTag DiffusionBValueYZ => new(0x0018, 0x9606);
     /// <summary>(0018,9607) FD 1</summary>
-    public static readonly DicomTag DiffusionBValueZZ = new(0x0018, 0x9607);
+    public static DicomTag DiffusionBValueZZ => new(0x0018, 0x9607);
     /// <summary>(0018,9621) SQ 1</summary>
-    public static readonly DicomTag FunctionalMRSequence = new(0x0018, 0x9621);
+    public static DicomTag FunctionalMRSequence => new(0x0018, 0x9621);
     /// <summary>(0018,9622) CS 1</summary>
-    public static readonly DicomTag FunctionalSettlingPhaseFramesPresent = new(0x0018, 0x9622);
+    public static DicomTag FunctionalSettlingPhaseFramesPresent => new(0x0018, 0x9622);
     /// <summary>(0018,9623) DT 1</summary>
-    public static readonly DicomTag FunctionalSyncPulse = new(0x0018, 0x9623);
+    public static DicomTag FunctionalSyncPulse => new(0x0018, 0x9623);
     /// <summary>(0018,9624) CS 1</summary>
-    public static readonly DicomTag SettlingPhaseFrame = new(0x0018, 0x9624);
+    public static DicomTag SettlingPhaseFrame => new(0x0018, 0x9624);
     /// <summary>(0018,9701) DT 1</summary>
-    public static readonly DicomTag DecayCorrectionDateTime = new(0x0018, 0x9701);
+    public static DicomTag DecayCorrectionDateTime => new(0x0018, 0x9701);
     /// <summary>(0018,9715) FD 1</summary>
-    public static readonly DicomTag StartDensityThreshold = new(0x0018, 0x9715);
+    public static DicomTag StartDensityThreshold => new(0x0018, 0x9715);
     /// <summary>(0018,9716) FD 1</summary>
-    public static readonly DicomTag StartRelativeDensityDifferenceThreshold = new(0x0018, 0x9716);
+    public static DicomTag StartRelativeDensityDifferenceThreshold => new(0x0018, 0x9716);
     /// <summary>(0018,9717) FD 1</summary>
-    public static readonly DicomTag StartCardiacTriggerCountThreshold = new(0x0018, 0x9717);
+    public static DicomTag StartCardiacTriggerCountThreshold => new(0x0018, 0x9717);
     /// <summary>(0018,9718) FD 1</summary>
-    public static readonly DicomTag StartRespiratoryTriggerCountThreshold = new(0x0018, 0x9718);
+    public static DicomTag StartRespiratoryTriggerCountThreshold => new(0x0018, 0x9718);
     /// <summary>(0018,9719) FD 1</summary>
-    public static readonly DicomTag TerminationCountsThreshold = new(0x0018, 0x9719);
+    public static DicomTag TerminationCountsThreshold => new(0x0018, 0x9719);
     /// <summary>(0018,9720) FD 1</summary>
-    public static readonly DicomTag TerminationDensityThreshold = new(0x0018, 0x9720);
+    public static DicomTag TerminationDensityThreshold => new(0x0018, 0x9720);
     /// <summary>(0018,9721) FD 1</summary>
-    public static readonly DicomTag TerminationRelativeDensityThreshold = new(0x0018, 0x9721);
+    public static DicomTag TerminationRelativeDensityThreshold => new(0x0018, 0x9721);
     /// <summary>(0018,9722) FD 1</summary>
-    public static readonly DicomTag TerminationTimeThreshold = new(0x0018, 0x9722);
+    public static DicomTag TerminationTimeThreshold => new(0x0018, 0x9722);
     /// <summary>(0018,9723) FD 1</summary>
-    public static readonly DicomTag TerminationCardiacTriggerCountThreshold = new(0x0018, 0x9723);
+    public static DicomTag TerminationCardiacTriggerCountThreshold => new(0x0018, 0x9723);
     /// <summary>(0018,9724) FD 1</summary>
-    public static readonly DicomTag TerminationRespiratoryTriggerCountThreshold = new(0x0018, 0x9724);
+    public static DicomTag TerminationRespiratoryTriggerCountThreshold => new(0x0018, 0x9724);
     /// <summary>(0018,9725) CS 1</summary>
-    public static readonly DicomTag DetectorGeometry = new(0x0018, 0x9725);
+    public static DicomTag DetectorGeometry => new(0x0018, 0x9725);
     /// <summary>(0018,9726) FD 1</summary>
-    public static readonly DicomTag TransverseDetectorSeparation = new(0x0018, 0x9726);
+    public static DicomTag TransverseDetectorSeparation => new(0x0018, 0x9726);
     /// <summary>(0018,9727) FD 1</summary>
-    public static readonly DicomTag AxialDetectorDimension = new(0x0018, 0x9727);
+    public static DicomTag AxialDetectorDimension => new(0x0018, 0x9727);
     /// <summary>(0018,9729) US 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalAgentNumber = new(0x0018, 0x9729);
+    public static DicomTag RadiopharmaceuticalAgentNumber => new(0x0018, 0x9729);
     /// <summary>(0018,9732) SQ 1</summary>
-    public static readonly DicomTag PETFrameAcquisitionSequence = new(0x0018, 0x9732);
+    public static DicomTag PETFrameAcquisitionSequence => new(0x0018, 0x9732);
     /// <summary>(0018,9733) SQ 1</summary>
-    public static readonly DicomTag PETDetectorMotionDetailsSequence = new(0x0018, 0x9733);
+    public static DicomTag PETDetectorMotionDetailsSequence => new(0x0018, 0x9733);
     /// <summary>(0018,9734) SQ 1</summary>
-    public static readonly DicomTag PETTableDynamicsSequence = new(0x0018, 0x9734);
+    public static DicomTag PETTableDynamicsSequence => new(0x0018, 0x9734);
     /// <summary>(0018,9735) SQ 1</summary>
-    public static readonly DicomTag PETPositionSequence = new(0x0018, 0x9735);
+    public static DicomTag PETPositionSequence => new(0x0018, 0x9735);
     /// <summary>(0018,9736) SQ 1</summary>
-    public static readonly DicomTag PETFrameCorrectionFactorsSequence = new(0x0018, 0x9736);
+    public static DicomTag PETFrameCorrectionFactorsSequence => new(0x0018, 0x9736);
     /// <summary>(0018,9737) SQ 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalUsageSequence = new(0x0018, 0x9737);
+    public static DicomTag RadiopharmaceuticalUsageSequence => new(0x0018, 0x9737);
     /// <summary>(0018,9738) CS 1</summary>
-    public static readonly DicomTag AttenuationCorrectionSource = new(0x0018, 0x9738);
+    public static DicomTag AttenuationCorrectionSource => new(0x0018, 0x9738);
     /// <summary>(0018,9739) US 1</summary>
-    public static readonly DicomTag NumberOfIterations = new(0x0018, 0x9739);
+    public static DicomTag NumberOfIterations => new(0x0018, 0x9739);
     /// <summary>(0018,9740) US 1</summary>
-    public static readonly DicomTag NumberOfSubsets = new(0x0018, 0x9740);
+    public static DicomTag NumberOfSubsets => new(0x0018, 0x9740);
     /// <summary>(0018,9749) SQ 1</summary>
-    public static readonly DicomTag PETReconstructionSequence = new(0x0018, 0x9749);
+    public static DicomTag PETReconstructionSequence => new(0x0018, 0x9749);
     /// <summary>(0018,9751) SQ 1</summary>
-    public static readonly DicomTag PETFrameTypeSequence = new(0x0018, 0x9751);
+    public static DicomTag PETFrameTypeSequence => new(0x0018, 0x9751);
     /// <summary>(0018,9755) CS 1</summary>
-    public static readonly DicomTag TimeOfFlightInformationUsed = new(0x0018, 0x9755);
+    public static DicomTag TimeOfFlightInformationUsed => new(0x0018, 0x9755);
     /// <summary>(0018,9756) CS 1</summary>
-    public static readonly DicomTag ReconstructionType = new(0x0018, 0x9756);
+    public static DicomTag ReconstructionType => new(0x0018, 0x9756);
     /// <summary>(0018,9758) CS 1</summary>
-    public static readonly DicomTag DecayCorrected = new(0x0018, 0x9758);
+    public static DicomTag DecayCorrected => new(0x0018, 0x9758);
     /// <summary>(0018,9759) CS 1</summary>
-    public static readonly DicomTag AttenuationCorrected = new(0x0018, 0x9759);
+    public static DicomTag AttenuationCorrected => new(0x0018, 0x9759);
     /// <summary>(0018,9760) CS 1</summary>
-    public static readonly DicomTag ScatterCorrected = new(0x0018, 0x9760);
+    public static DicomTag ScatterCorrected => new(0x0018, 0x9760);
     /// <summary>(0018,9761) CS 1</summary>
-    public static readonly DicomTag DeadTimeCorrected = new(0x0018, 0x9761);
+    public static DicomTag DeadTimeCorrected => new(0x0018, 0x9761);
     /// <summary>(0018,9762) CS 1</summary>
-    public static readonly DicomTag GantryMotionCorrected = new(0x0018, 0x9762);
+    public static DicomTag GantryMotionCorrected => new(0x0018, 0x9762);
     /// <summary>(0018,9763) CS 1</summary>
-    public static readonly DicomTag PatientMotionCorrected = new(0x0018, 0x9763);
+    public static DicomTag PatientMotionCorrected => new(0x0018, 0x9763);
     /// <summary>(0018,9764) CS 1</summary>
-    public static readonly DicomTag CountLossNormalizationCorrected = new(0x0018, 0x9764);
+    public static DicomTag CountLossNormalizationCorrected => new(0x0018, 0x9764);
     /// <summary>(0018,9765) CS 1</summary>
-    public static readonly DicomTag RandomsCorrected = new(0x0018, 0x9765);
+    public static DicomTag RandomsCorrected => new(0x0018, 0x9765);
     /// <summary>(0018,9766) CS 1</summary>
-    public static readonly DicomTag NonUniformRadialSamplingCorrected = new(0x0018, 0x9766);
+    public static DicomTag NonUniformRadialSamplingCorrected => new(0x0018, 0x9766);
     /// <summary>(0018,9767) CS 1</summary>
-    public static readonly DicomTag SensitivityCalibrated = new(0x0018, 0x9767);
+    public static DicomTag SensitivityCalibrated => new(0x0018, 0x9767);
     /// <summary>(0018,9768) CS 1</summary>
-    public static readonly DicomTag DetectorNormalizationCorrection = new(0x0018, 0x9768);
+    public static DicomTag DetectorNormalizationCorrection => new(0x0018, 0x9768);
     /// <summary>(0018,9769) CS 1</summary>
-    public static readonly DicomTag IterativeReconstructionMethod = new(0x0018, 0x9769);
+    public static DicomTag IterativeReconstructionMethod => new(0x0018, 0x9769);
     /// <summary>(0018,9770) CS 1</summary>
-    public static readonly DicomTag AttenuationCorrectionTemporalRelationship = new(0x0018, 0x9770);
+    public static DicomTag AttenuationCorrectionTemporalRelationship => new(0x0018, 0x9770);
     /// <summary>(0018,9771) SQ 1</summary>
-    public static readonly DicomTag PatientPhysiologicalStateSequence = new(0x0018, 0x9771);
+    public static DicomTag PatientPhysiologicalStateSequence => new(0x0018, 0x9771);
     /// <summary>(0018,9772) SQ 1</summary>
-    public static readonly DicomTag PatientPhysiologicalStateCodeSequence = new(0x0018, 0x9772);
+    public static DicomTag PatientPhysiologicalStateCodeSequence => new(0x0018, 0x9772);
     /// <summary>(0018,9801) FD 1-n</summary>
-    public static readonly DicomTag DepthsOfFocus = new(0x0018, 0x9801);
+    public static DicomTag DepthsOfFocus => new(0x0018, 0x9801);
     /// <summary>(0018,9803) SQ 1</summary>
-    public static readonly DicomTag ExcludedIntervalsSequence = new(0x0018, 0x9803);
+    public static DicomTag ExcludedIntervalsSequence => new(0x0018, 0x9803);
     /// <summary>(0018,9804) DT 1</summary>
-    public static readonly DicomTag ExclusionStartDateTime = new(0x0018, 0x9804);
+    public static DicomTag ExclusionStartDateTime => new(0x0018, 0x9804);
     /// <summary>(0018,9805) FD 1</summary>
-    public static readonly DicomTag ExclusionDuration = new(0x0018, 0x9805);
+    public static DicomTag ExclusionDuration => new(0x0018, 0x9805);
     /// <summary>(0018,9806) SQ 1</summary>
-    public static readonly DicomTag USImageDescriptionSequence = new(0x0018, 0x9806);
+    public static DicomTag USImageDescriptionSequence => new(0x0018, 0x9806);
     /// <summary>(0018,9807) SQ 1</summary>
-    public static readonly DicomTag ImageDataTypeSequence = new(0x0018, 0x9807);
+    public static DicomTag ImageDataTypeSequence => new(0x0018, 0x9807);
     /// <summary>(0018,9808) CS 1</summary>
-    public static readonly DicomTag DataType = new(0x0018, 0x9808);
+    public static DicomTag DataType => new(0x0018, 0x9808);
     /// <summary>(0018,9809) SQ 1</summary>
-    public static readonly DicomTag TransducerScanPatternCodeSequence = new(0x0018, 0x9809);
+    public static DicomTag TransducerScanPatternCodeSequence => new(0x0018, 0x9809);
     /// <summary>(0018,980B) CS 1</summary>
-    public static readonly DicomTag AliasedDataType = new(0x0018, 0x980B);
+    public static DicomTag AliasedDataType => new(0x0018, 0x980B);
     /// <summary>(0018,980C) CS 1</summary>
-    public static readonly DicomTag PositionMeasuringDeviceUsed = new(0x0018, 0x980C);
+    public static DicomTag PositionMeasuringDeviceUsed => new(0x0018, 0x980C);
     /// <summary>(0018,980D) SQ 1</summary>
-    public static readonly DicomTag TransducerGeometryCodeSequence = new(0x0018, 0x980D);
+    public static DicomTag TransducerGeometryCodeSequence => new(0x0018, 0x980D);
     /// <summary>(0018,980E) SQ 1</summary>
-    public static readonly DicomTag TransducerBeamSteeringCodeSequence = new(0x0018, 0x980E);
+    public static DicomTag TransducerBeamSteeringCodeSequence => new(0x0018, 0x980E);
     /// <summary>(0018,980F) SQ 1</summary>
-    public static readonly DicomTag TransducerApplicationCodeSequence = new(0x0018, 0x980F);
+    public static DicomTag TransducerApplicationCodeSequence => new(0x0018, 0x980F);
     /// <summary>(0018,9810) US 1</summary>
-    public static readonly DicomTag ZeroVelocityPixelValue = new(0x0018, 0x9810);
+    public static DicomTag ZeroVelocityPixelValue => new(0x0018, 0x9810);
     /// <summary>(0018,9900) LO 1</summary>
-    public static readonly DicomTag ReferenceLocationLabel = new(0x0018, 0x9900);
+    public static DicomTag ReferenceLocationLabel => new(0x0018, 0x9900);
     /// <summary>(0018,9901) UT 1</summary>
-    public static readonly DicomTag ReferenceLocationDescription = new(0x0018, 0x9901);
+    public static DicomTag ReferenceLocationDescription => new(0x0018, 0x9901);
     /// <summary>(0018,9902) SQ 1</summary>
-    public static readonly DicomTag ReferenceBasisCodeSequence = new(0x0018, 0x9902);
+    public static DicomTag ReferenceBasisCodeSequence => new(0x0018, 0x9902);
     /// <summary>(0018,9903) SQ 1</summary>
-    public static readonly DicomTag ReferenceGeometryCodeSequence = new(0x0018, 0x9903);
+    public static DicomTag ReferenceGeometryCodeSequence => new(0x0018, 0x9903);
     /// <summary>(0018,9904) DS 1</summary>
-    public static readonly DicomTag OffsetDistance = new(0x0018, 0x9904);
+    public static DicomTag OffsetDistance => new(0x0018, 0x9904);
     /// <summary>(0018,9905) CS 1</summary>
-    public static readonly DicomTag OffsetDirection = new(0x0018, 0x9905);
+    public static DicomTag OffsetDirection => new(0x0018, 0x9905);
     /// <summary>(0018,9906) SQ 1</summary>
-    public static readonly DicomTag PotentialScheduledProtocolCodeSequence = new(0x0018, 0x9906);
+    public static DicomTag PotentialScheduledProtocolCodeSequence => new(0x0018, 0x9906);
     /// <summary>(0018,9907) SQ 1</summary>
-    public static readonly DicomTag PotentialRequestedProcedureCodeSequence = new(0x0018, 0x9907);
+    public static DicomTag PotentialRequestedProcedureCodeSequence => new(0x0018, 0x9907);
     /// <summary>(0018,9908) UC 1-n</summary>
-    public static readonly DicomTag PotentialReasonsForProcedure = new(0x0018, 0x9908);
+    public static DicomTag PotentialReasonsForProcedure => new(0x0018, 0x9908);
     /// <summary>(0018,9909) SQ 1</summary>
-    public static readonly DicomTag PotentialReasonsForProcedureCodeSequence = new(0x0018, 0x9909);
+    public static DicomTag PotentialReasonsForProcedureCodeSequence => new(0x0018, 0x9909);
     /// <summary>(0018,990A) UC 1-n</summary>
-    public static readonly DicomTag PotentialDiagnosticTasks = new(0x0018, 0x990A);
+    public static DicomTag PotentialDiagnosticTasks => new(0x0018, 0x990A);
     /// <summary>(0018,990B) SQ 1</summary>
-    public static readonly DicomTag ContraindicationsCodeSequence = new(0x0018, 0x990B);
+    public static DicomTag ContraindicationsCodeSequence => new(0x0018, 0x990B);
     /// <summary>(0018,990C) SQ 1</summary>
-    public static readonly DicomTag ReferencedDefinedProtocolSequence = new(0x0018, 0x990C);
+    public static DicomTag ReferencedDefinedProtocolSequence => new(0x0018, 0x990C);
     /// <summary>(0018,990D) SQ 1</summary>
-    public static readonly DicomTag ReferencedPerformedProtocolSequence = new(0x0018, 0x990D);
+    public static DicomTag ReferencedPerformedProtocolSequence => new(0x0018, 0x990D);
     /// <summary>(0018,990E) SQ 1</summary>
-    public static readonly DicomTag PredecessorProtocolSequence = new(0x0018, 0x990E);
+    public static DicomTag PredecessorProtocolSequence => new(0x0018, 0x990E);
     /// <summary>(0018,990F) UT 1</summary>
-    public static readonly DicomTag ProtocolPlanningInformation = new(0x0018, 0x990F);
+    public static DicomTag ProtocolPlanningInformation => new(0x0018, 0x990F);
     /// <summary>(0018,9910) UT 1</summary>
-    public static readonly DicomTag ProtocolDesignRationale = new(0x0018, 0x9910);
+    public static DicomTag ProtocolDesignRationale => new(0x0018, 0x9910);
     /// <summary>(0018,9911) SQ 1</summary>
-    public static readonly DicomTag PatientSpecificationSequence = new(0x0018, 0x9911);
+    public static DicomTag PatientSpecificationSequence => new(0x0018, 0x9911);
     /// <summary>(0018,9912) SQ 1</summary>
-    public static readonly DicomTag ModelSpecificationSequence = new(0x0018, 0x9912);
+    public static DicomTag ModelSpecificationSequence => new(0x0018, 0x9912);
     /// <summary>(0018,9913) SQ 1</summary>
-    public static readonly DicomTag ParametersSpecificationSequence = new(0x0018, 0x9913);
+    public static DicomTag ParametersSpecificationSequence => new(0x0018, 0x9913);
     /// <summary>(0018,9914) SQ 1</summary>
-    public static readonly DicomTag InstructionSequence = new(0x0018, 0x9914);
+    public static DicomTag InstructionSequence => new(0x0018, 0x9914);
     /// <summary>(0018,9915) US 1</summary>
-    public static readonly DicomTag InstructionIndex = new(0x0018, 0x9915);
+    public static DicomTag InstructionIndex => new(0x0018, 0x9915);
     /// <summary>(0018,9916) LO 1</summary>
-    public static readonly DicomTag InstructionText = new(0x0018, 0x9916);
+    public static DicomTag InstructionText => new(0x0018, 0x9916);
     /// <summary>(0018,9917) UT 1</summary>
-    public static readonly DicomTag InstructionDescription = new(0x0018, 0x9917);
+    public static DicomTag InstructionDescription => new(0x0018, 0x9917);
     /// <summary>(0018,9918) CS 1</summary>
-    public static readonly DicomTag InstructionPerformedFlag = new(0x0018, 0x9918);
+    public static DicomTag InstructionPerformedFlag => new(0x0018, 0x9918);
     /// <summary>(0018,9919) DT 1</summary>
-    public static readonly DicomTag InstructionPerformedDateTime = new(0x0018, 0x9919);
+    public static DicomTag InstructionPerformedDateTime => new(0x0018, 0x9919);
     /// <summary>(0018,991A) UT 1</summary>
-    public static readonly DicomTag InstructionPerformanceComment = new(0x0018, 0x991A);
+    public static DicomTag InstructionPerformanceComment => new(0x0018, 0x991A);
     /// <summary>(0018,991B) SQ 1</summary>
-    public static readonly DicomTag PatientPositioningInstructionSequence = new(0x0018, 0x991B);
+    public static DicomTag PatientPositioningInstructionSequence => new(0x0018, 0x991B);
     /// <summary>(0018,991C) SQ 1</summary>
-    public static readonly DicomTag PositioningMethodCodeSequence = new(0x0018, 0x991C);
+    public static DicomTag PositioningMethodCodeSequence => new(0x0018, 0x991C);
     /// <summary>(0018,991D) SQ 1</summary>
-    public static readonly DicomTag PositioningLandmarkSequence = new(0x0018, 0x991D);
+    public static DicomTag PositioningLandmarkSequence => new(0x0018, 0x991D);
     /// <summary>(0018,991E) UI 1</summary>
-    public static readonly DicomTag TargetFrameOfReferenceUID = new(0x0018, 0x991E);
+    public static DicomTag TargetFrameOfReferenceUID => new(0x0018, 0x991E);
     /// <summary>(0018,991F) SQ 1</summary>
-    public static readonly DicomTag AcquisitionProtocolElementSpecificationSequence = new(0x0018, 0x991F);
+    public static DicomTag AcquisitionProtocolElementSpecificationSequence => new(0x0018, 0x991F);
     /// <summary>(0018,9920) SQ 1</summary>
-    public static readonly DicomTag AcquisitionProtocolElementSequence = new(0x0018, 0x9920);
+    public static DicomTag AcquisitionProtocolElementSequence => new(0x0018, 0x9920);
     /// <summary>(0018,9921) US 1</summary>
-    public static readonly DicomTag ProtocolElementNumber = new(0x0018, 0x9921);
+    public static DicomTag ProtocolElementNumber => new(0x0018, 0x9921);
     /// <summary>(0018,9922) LO 1</summary>
-    public static readonly DicomTag ProtocolElementName = new(0x0018, 0x9922);
+    public static DicomTag ProtocolElementName => new(0x0018, 0x9922);
     /// <summary>(0018,9923) UT 1</summary>
-    public static readonly DicomTag ProtocolElementCharacteristicsSummary = new(0x0018, 0x9923);
+    public static DicomTag ProtocolElementCharacteristicsSummary => new(0x0018, 0x9923);
     /// <summary>(0018,9924) UT 1</summary>
-    public static readonly DicomTag ProtocolElementPurpose = new(0x0018, 0x9924);
+    public static DicomTag ProtocolElementPurpose => new(0x0018, 0x9924);
     /// <summary>(0018,9930) CS 1</summary>
-    public static readonly DicomTag AcquisitionMotion = new(0x0018, 0x9930);
+    public static DicomTag AcquisitionMotion => new(0x0018, 0x9930);
     /// <summary>(0018,9931) SQ 1</summary>
-    public static readonly DicomTag AcquisitionStartLocationSequence = new(0x0018, 0x9931);
+    public static DicomTag AcquisitionStartLocationSequence => new(0x0018, 0x9931);
     /// <summary>(0018,9932) SQ 1</summary>
-    public static readonly DicomTag AcquisitionEndLocationSequence = new(0x0018, 0x9932);
+    public static DicomTag AcquisitionEndLocationSequence => new(0x0018, 0x9932);
     /// <summary>(0018,9933) SQ 1</summary>
-    public static readonly DicomTag ReconstructionProtocolElementSpecificationSequence = new(0x0018, 0x9933);
+    public static DicomTag ReconstructionProtocolElementSpecificationSequence => new(0x0018, 0x9933);
     /// <summary>(0018,9934) SQ 1</summary>
-    public static readonly DicomTag ReconstructionProtocolElementSequence = new(0x0018, 0x9934);
+    public static DicomTag ReconstructionProtocolElementSequence => new(0x0018, 0x9934);
     /// <summary>(0018,9935) SQ 1</summary>
-    public static readonly DicomTag StorageProtocolElementSpecificationSequence = new(0x0018, 0x9935);
+    public static DicomTag StorageProtocolElementSpecificationSequence => new(0x0018, 0x9935);
     /// <summary>(0018,9936) SQ 1</summary>
-    public static readonly DicomTag StorageProtocolElementSequence = new(0x0018, 0x9936);
+    public static DicomTag StorageProtocolElementSequence => new(0x0018, 0x9936);
     /// <summary>(0018,9937) LO 1</summary>
-    public static readonly DicomTag RequestedSeriesDescription = new(0x0018, 0x9937);
+    public static DicomTag RequestedSeriesDescription => new(0x0018, 0x9937);
     /// <summary>(0018,9938) US 1-n</summary>
-    public static readonly DicomTag SourceAcquisitionProtocolElementNumber = new(0x0018, 0x9938);
+    public static DicomTag SourceAcquisitionProtocolElementNumber => new(0x0018, 0x9938);
     /// <summary>(0018,9939) US 1-n</summary>
-    public static readonly DicomTag SourceAcquisitionBeamNumber = new(0x0018, 0x9939);
+    public static DicomTag SourceAcquisitionBeamNumber => new(0x0018, 0x9939);
     /// <summary>(0018,993A) US 1-n</summary>
-    public static readonly DicomTag SourceReconstructionProtocolElementNumber = new(0x0018, 0x993A);
+    public static DicomTag SourceReconstructionProtocolElementNumber => new(0x0018, 0x993A);
     /// <summary>(0018,993B) SQ 1</summary>
-    public static readonly DicomTag ReconstructionStartLocationSequence = new(0x0018, 0x993B);
+    public static DicomTag ReconstructionStartLocationSequence => new(0x0018, 0x993B);
     /// <summary>(0018,993C) SQ 1</summary>
-    public static readonly DicomTag ReconstructionEndLocationSequence = new(0x0018, 0x993C);
+    public static DicomTag ReconstructionEndLocationSequence => new(0x0018, 0x993C);
     /// <summary>(0018,993D) SQ 1</summary>
-    public static readonly DicomTag ReconstructionAlgorithmSequence = new(0x0018, 0x993D);
+    public static DicomTag ReconstructionAlgorithmSequence => new(0x0018, 0x993D);
     /// <summary>(0018,993E) SQ 1</summary>
-    public static readonly DicomTag ReconstructionTargetCenterLocationSequence = new(0x0018, 0x993E);
+    public static DicomTag ReconstructionTargetCenterLocationSequence => new(0x0018, 0x993E);
     /// <summary>(0018,9941) UT 1</summary>
-    public static readonly DicomTag ImageFilterDescription = new(0x0018, 0x9941);
+    public static DicomTag ImageFilterDescription => new(0x0018, 0x9941);
     /// <summary>(0018,9942) FD 1</summary>
-    public static readonly DicomTag CTDIvolNotificationTrigger = new(0x0018, 0x9942);
+    public static DicomTag CTDIvolNotificationTrigger => new(0x0018, 0x9942);
     /// <summary>(0018,9943) FD 1</summary>
-    public static readonly DicomTag DLPNotificationTrigger = new(0x0018, 0x9943);
+    public static DicomTag DLPNotificationTrigger => new(0x0018, 0x9943);
     /// <summary>(0018,9944) CS 1</summary>
-    public static readonly DicomTag AutoKVPSelectionType = new(0x0018, 0x9944);
+    public static DicomTag AutoKVPSelectionType => new(0x0018, 0x9944);
     /// <summary>(0018,9945) FD 1</summary>
-    public static readonly DicomTag AutoKVPUpperBound = new(0x0018, 0x9945);
+    public static DicomTag AutoKVPUpperBound => new(0x0018, 0x9945);
     /// <summary>(0018,9946) FD 1</summary>
-    public static readonly DicomTag AutoKVPLowerBound = new(0x0018, 0x9946);
+    public static DicomTag AutoKVPLowerBound => new(0x0018, 0x9946);
     /// <summary>(0018,9947) CS 1</summary>
-    public static readonly DicomTag ProtocolDefinedPatientPosition = new(0x0018, 0x9947);
+    public static DicomTag ProtocolDefinedPatientPosition => new(0x0018, 0x9947);
     /// <summary>(0018,A001) SQ 1</summary>
-    public static readonly DicomTag ContributingEquipmentSequence = new(0x0018, 0xA001);
+    public static DicomTag ContributingEquipmentSequence => new(0x0018, 0xA001);
     /// <summary>(0018,A002) DT 1</summary>
-    public static readonly DicomTag ContributionDateTime = new(0x0018, 0xA002);
+    public static DicomTag ContributionDateTime => new(0x0018, 0xA002);
     /// <summary>(0018,A003) ST 1</summary>
-    public static readonly DicomTag ContributionDescription = new(0x0018, 0xA003);
+    public static DicomTag ContributionDescription => new(0x0018, 0xA003);
     /// <summary>(0020,000D) UI 1</summary>
-    public static readonly DicomTag StudyInstanceUID = new(0x0020, 0x000D);
+    public static DicomTag StudyInstanceUID => new(0x0020, 0x000D);
     /// <summary>(0020,000E) UI 1</summary>
-    public static readonly DicomTag SeriesInstanceUID = new(0x0020, 0x000E);
+    public static DicomTag SeriesInstanceUID => new(0x0020, 0x000E);
     /// <summary>(0020,0010) SH 1</summary>
-    public static readonly DicomTag StudyID = new(0x0020, 0x0010);
+    public static DicomTag StudyID => new(0x0020, 0x0010);
     /// <summary>(0020,0011) IS 1</summary>
-    public static readonly DicomTag SeriesNumber = new(0x0020, 0x0011);
+    public static DicomTag SeriesNumber => new(0x0020, 0x0011);
     /// <summary>(0020,0012) IS 1</summary>
-    public static readonly DicomTag AcquisitionNumber = new(0x0020, 0x0012);
+    public static DicomTag AcquisitionNumber => new(0x0020, 0x0012);
     /// <summary>(0020,0013) IS 1</summary>
-    public static readonly DicomTag InstanceNumber = new(0x0020, 0x0013);
+    public static DicomTag InstanceNumber => new(0x0020, 0x0013);
     /// <summary>(0020,0019) IS 1</summary>
-    public static readonly DicomTag ItemNumber = new(0x0020, 0x0019);
+    public static DicomTag ItemNumber => new(0x0020, 0x0019);
     /// <summary>(0020,0020) CS 2</summary>
-    public static readonly DicomTag PatientOrientation = new(0x0020, 0x0020);
+    public static DicomTag PatientOrientation => new(0x0020, 0x0020);
     /// <summary>(0020,0027) LO 1</summary>
-    public static readonly DicomTag PyramidLabel = new(0x0020, 0x0027);
+    public static DicomTag PyramidLabel => new(0x0020, 0x0027);
     /// <summary>(0020,0032) DS 3</summary>
-    public static readonly DicomTag ImagePositionPatient = new(0x0020, 0x0032);
+    public static DicomTag ImagePositionPatient => new(0x0020, 0x0032);
     /// <summary>(0020,0037) DS 6</summary>
-    public static readonly DicomTag ImageOrientationPatient = new(0x0020, 0x0037);
+    public static DicomTag ImageOrientationPatient => new(0x0020, 0x0037);
     /// <summary>(0020,0052) UI 1</summary>
-    public static readonly DicomTag FrameOfReferenceUID = new(0x0020, 0x0052);
+    public static DicomTag FrameOfReferenceUID => new(0x0020, 0x0052);
     /// <summary>(0020,0060) CS 1</summary>
-    public static readonly DicomTag Laterality = new(0x0020, 0x0060);
+    public static DicomTag Laterality => new(0x0020, 0x0060);
     /// <summary>(0020,0062) CS 1</summary>
-    public static readonly DicomTag ImageLaterality = new(0x0020, 0x0062);
+    public static DicomTag ImageLaterality => new(0x0020, 0x0062);
     /// <summary>(0020,0100) IS 1</summary>
-    public static readonly DicomTag TemporalPositionIdentifier = new(0x0020, 0x0100);
+    public static DicomTag TemporalPositionIdentifier => new(0x0020, 0x0100);
     /// <summary>(0020,0105) IS 1</summary>
-    public static readonly DicomTag NumberOfTemporalPositions = new(0x0020, 0x0105);
+    public static DicomTag NumberOfTemporalPositions => new(0x0020, 0x0105);
     /// <summary>(0020,0110) DS 1</summary>
-    public static readonly DicomTag TemporalResolution = new(0x0020, 0x0110);
+    public static DicomTag TemporalResolution => new(0x0020, 0x0110);
     /// <summary>(0020,0200) UI 1</summary>
-    public static readonly DicomTag SynchronizationFrameOfReferenceUID = new(0x0020, 0x0200);
+    public static DicomTag SynchronizationFrameOfReferenceUID => new(0x0020, 0x0200);
     /// <summary>(0020,0242) UI 1</summary>
-    public static readonly DicomTag SOPInstanceUIDOfConcatenationSource = new(0x0020, 0x0242);
+    public static DicomTag SOPInstanceUIDOfConcatenationSource => new(0x0020, 0x0242);
     /// <summary>(0020,1002) IS 1</summary>
-    public static readonly DicomTag ImagesInAcquisition = new(0x0020, 0x1002);
+    public static DicomTag ImagesInAcquisition => new(0x0020, 0x1002);
     /// <summary>(0020,103F) LO 1</summary>
-    public static readonly DicomTag TargetPositionReferenceIndicator = new(0x0020, 0x103F);
+    public static DicomTag TargetPositionReferenceIndicator => new(0x0020, 0x103F);
     /// <summary>(0020,1040) LO 1</summary>
-    public static readonly DicomTag PositionReferenceIndicator = new(0x0020, 0x1040);
+    public static DicomTag PositionReferenceIndicator => new(0x0020, 0x1040);
     /// <summary>(0020,1041) DS 1</summary>
-    public static readonly DicomTag SliceLocation = new(0x0020, 0x1041);
+    public static DicomTag SliceLocation => new(0x0020, 0x1041);
     /// <summary>(0020,1200) IS 1</summary>
-    public static readonly DicomTag NumberOfPatientRelatedStudies = new(0x0020, 0x1200);
+    public static DicomTag NumberOfPatientRelatedStudies => new(0x0020, 0x1200);
     /// <summary>(0020,1202) IS 1</summary>
-    public static readonly DicomTag NumberOfPatientRelatedSeries = new(0x0020, 0x1202);
+    public static DicomTag NumberOfPatientRelatedSeries => new(0x0020, 0x1202);
     /// <summary>(0020,1204) IS 1</summary>
-    public static readonly DicomTag NumberOfPatientRelatedInstances = new(0x0020, 0x1204);
+    public static DicomTag NumberOfPatientRelatedInstances => new(0x0020, 0x1204);
     /// <summary>(0020,1206) IS 1</summary>
-    public static readonly DicomTag NumberOfStudyRelatedSeries = new(0x0020, 0x1206);
+    public static DicomTag NumberOfStudyRelatedSeries => new(0x0020, 0x1206);
     /// <summary>(0020,1208) IS 1</summary>
-    public static readonly DicomTag NumberOfStudyRelatedInstances = new(0x0020, 0x1208);
+    public static DicomTag NumberOfStudyRelatedInstances => new(0x0020, 0x1208);
     /// <summary>(0020,1209) IS 1</summary>
-    public static readonly DicomTag NumberOfSeriesRelatedInstances = new(0x0020, 0x1209);
+    public static DicomTag NumberOfSeriesRelatedInstances => new(0x0020, 0x1209);
     /// <summary>(0020,4000) LT 1</summary>
-    public static readonly DicomTag ImageComments = new(0x0020, 0x4000);
+    public static DicomTag ImageComments => new(0x0020, 0x4000);
     /// <summary>(0020,9056) SH 1</summary>
-    public static readonly DicomTag StackID = new(0x0020, 0x9056);
+    public static DicomTag StackID => new(0x0020, 0x9056);
     /// <summary>(0020,9057) UL 1</summary>
-    public static readonly DicomTag InStackPositionNumber = new(0x0020, 0x9057);
+    public static DicomTag InStackPositionNumber => new(0x0020, 0x9057);
     /// <summary>(0020,9071) SQ 1</summary>
-    public static readonly DicomTag FrameAnatomySequence = new(0x0020, 0x9071);
+    public static DicomTag FrameAnatomySequence => new(0x0020, 0x9071);
     /// <summary>(0020,9072) CS 1</summary>
-    public static readonly DicomTag FrameLaterality = new(0x0020, 0x9072);
+    public static DicomTag FrameLaterality => new(0x0020, 0x9072);
     /// <summary>(0020,9111) SQ 1</summary>
-    public static readonly DicomTag FrameContentSequence = new(0x0020, 0x9111);
+    public static DicomTag FrameContentSequence => new(0x0020, 0x9111);
     /// <summary>(0020,9113) SQ 1</summary>
-    public static readonly DicomTag PlanePositionSequence = new(0x0020, 0x9113);
+    public static DicomTag PlanePositionSequence => new(0x0020, 0x9113);
     /// <summary>(0020,9116) SQ 1</summary>
-    public static readonly DicomTag PlaneOrientationSequence = new(0x0020, 0x9116);
+    public static DicomTag PlaneOrientationSequence => new(0x0020, 0x9116);
     /// <summary>(0020,9128) UL 1</summary>
-    public static readonly DicomTag TemporalPositionIndex = new(0x0020, 0x9128);
+    public static DicomTag TemporalPositionIndex => new(0x0020, 0x9128);
     /// <summary>(0020,9153) FD 1</summary>
-    public static readonly DicomTag NominalCardiacTriggerDelayTime = new(0x0020, 0x9153);
+    public static DicomTag NominalCardiacTriggerDelayTime => new(0x0020, 0x9153);
     /// <summary>(0020,9154) FL 1</summary>
-    public static readonly DicomTag NominalCardiacTriggerTimePriorToRPeak = new(0x0020, 0x9154);
+    public static DicomTag NominalCardiacTriggerTimePriorToRPeak => new(0x0020, 0x9154);
     /// <summary>(0020,9155) FL 1</summary>
-    public static readonly DicomTag ActualCardiacTriggerTimePriorToRPeak = new(0x0020, 0x9155);
+    public static DicomTag ActualCardiacTriggerTimePriorToRPeak => new(0x0020, 0x9155);
     /// <summary>(0020,9156) US 1</summary>
-    public static readonly DicomTag FrameAcquisitionNumber = new(0x0020, 0x9156);
+    public static DicomTag FrameAcquisitionNumber => new(0x0020, 0x9156);
     /// <summary>(0020,9157) UL 1-n</summary>
-    public static readonly DicomTag DimensionIndexValues = new(0x0020, 0x9157);
+    public static DicomTag DimensionIndexValues => new(0x0020, 0x9157);
     /// <summary>(0020,9158) LT 1</summary>
-    public static readonly DicomTag FrameComments = new(0x0020, 0x9158);
+    public static DicomTag FrameComments => new(0x0020, 0x9158);
     /// <summary>(0020,9161) UI 1</summary>
-    public static readonly DicomTag ConcatenationUID = new(0x0020, 0x9161);
+    public static DicomTag ConcatenationUID => new(0x0020, 0x9161);
     /// <summary>(0020,9162) US 1</summary>
-    public static readonly DicomTag InConcatenationNumber = new(0x0020, 0x9162);
+    public static DicomTag InConcatenationNumber => new(0x0020, 0x9162);
     /// <summary>(0020,9163) US 1</summary>
-    public static readonly DicomTag InConcatenationTotalNumber = new(0x0020, 0x9163);
+    public static DicomTag InConcatenationTotalNumber => new(0x0020, 0x9163);
     /// <summary>(0020,9164) UI 1</summary>
-    public static readonly DicomTag DimensionOrganizationUID = new(0x0020, 0x9164);
+    public static DicomTag DimensionOrganizationUID => new(0x0020, 0x9164);
     /// <summary>(0020,9165) AT 1</summary>
-    public static readonly DicomTag DimensionIndexPointer = new(0x0020, 0x9165);
+    public static DicomTag DimensionIndexPointer => new(0x0020, 0x9165);
     /// <summary>(0020,9167) AT 1</summary>
-    public static readonly DicomTag FunctionalGroupPointer = new(0x0020, 0x9167);
+    public static DicomTag FunctionalGroupPointer => new(0x0020, 0x9167);
     /// <summary>(0020,9170) SQ 1</summary>
-    public static readonly DicomTag UnassignedSharedConvertedAttributesSequence = new(0x0020, 0x9170);
+    public static DicomTag UnassignedSharedConvertedAttributesSequence => new(0x0020, 0x9170);
     /// <summary>(0020,9171) SQ 1</summary>
-    public static readonly DicomTag UnassignedPerFrameConvertedAttributesSequence = new(0x0020, 0x9171);
+    public static DicomTag UnassignedPerFrameConvertedAttributesSequence => new(0x0020, 0x9171);
     /// <summary>(0020,9172) SQ 1</summary>
-    public static readonly DicomTag ConversionSourceAttributesSequence = new(0x0020, 0x9172);
+    public static DicomTag ConversionSourceAttributesSequence => new(0x0020, 0x9172);
     /// <summary>(0020,9213) LO 1</summary>
-    public static readonly DicomTag DimensionIndexPrivateCreator = new(0x0020, 0x9213);
+    public static DicomTag DimensionIndexPrivateCreator => new(0x0020, 0x9213);
     /// <summary>(0020,9221) SQ 1</summary>
-    public static readonly DicomTag DimensionOrganizationSequence = new(0x0020, 0x9221);
+    public static DicomTag DimensionOrganizationSequence => new(0x0020, 0x9221);
     /// <summary>(0020,9222) SQ 1</summary>
-    public static readonly DicomTag DimensionIndexSequence = new(0x0020, 0x9222);
+    public static DicomTag DimensionIndexSequence => new(0x0020, 0x9222);
     /// <summary>(0020,9228) UL 1</summary>
-    public static readonly DicomTag ConcatenationFrameOffsetNumber = new(0x0020, 0x9228);
+    public static DicomTag ConcatenationFrameOffsetNumber => new(0x0020, 0x9228);
     /// <summary>(0020,9238) LO 1</summary>
-    public static readonly DicomTag FunctionalGroupPrivateCreator = new(0x0020, 0x9238);
+    public static DicomTag FunctionalGroupPrivateCreator => new(0x0020, 0x9238);
     /// <summary>(0020,9241) FL 1</summary>
-    public static readonly DicomTag NominalPercentageOfCardiacPhase = new(0x0020, 0x9241);
+    public static DicomTag NominalPercentageOfCardiacPhase => new(0x0020, 0x9241);
     /// <summary>(0020,9245) FL 1</summary>
-    public static readonly DicomTag NominalPercentageOfRespiratoryPhase = new(0x0020, 0x9245);
+    public static DicomTag NominalPercentageOfRespiratoryPhase => new(0x0020, 0x9245);
     /// <summary>(0020,9246) FL 1</summary>
-    public static readonly DicomTag StartingRespiratoryAmplitude = new(0x0020, 0x9246);
+    public static DicomTag StartingRespiratoryAmplitude => new(0x0020, 0x9246);
     /// <summary>(0020,9247) CS 1</summary>
-    public static readonly DicomTag StartingRespiratoryPhase = new(0x0020, 0x9247);
+    public static DicomTag StartingRespiratoryPhase => new(0x0020, 0x9247);
     /// <summary>(0020,9248) FL 1</summary>
-    public static readonly DicomTag EndingRespiratoryAmplitude = new(0x0020, 0x9248);
+    public static DicomTag EndingRespiratoryAmplitude => new(0x0020, 0x9248);
     /// <summary>(0020,9249) CS 1</summary>
-    public static readonly DicomTag EndingRespiratoryPhase = new(0x0020, 0x9249);
+    public static DicomTag EndingRespiratoryPhase => new(0x0020, 0x9249);
     /// <summary>(0020,9250) CS 1</summary>
-    public static readonly DicomTag RespiratoryTriggerType = new(0x0020, 0x9250);
+    public static DicomTag RespiratoryTriggerType => new(0x0020, 0x9250);
     /// <summary>(0020,9251) FD 1</summary>
-    public static readonly DicomTag RRIntervalTimeNominal = new(0x0020, 0x9251);
+    public static DicomTag RRIntervalTimeNominal => new(0x0020, 0x9251);
     /// <summary>(0020,9252) FD 1</summary>
-    public static readonly DicomTag ActualCardiacTriggerDelayTime = new(0x0020, 0x9252);
+    public static DicomTag ActualCardiacTriggerDelayTime => new(0x0020, 0x9252);
     /// <summary>(0020,9253) SQ 1</summary>
-    public static readonly DicomTag RespiratorySynchronizationSequence = new(0x0020, 0x9253);
+    public static DicomTag RespiratorySynchronizationSequence => new(0x0020, 0x9253);
     /// <summary>(0020,9254) FD 1</summary>
-    public static readonly DicomTag RespiratoryIntervalTime = new(0x0020, 0x9254);
+    public static DicomTag RespiratoryIntervalTime => new(0x0020, 0x9254);
     /// <summary>(0020,9255) FD 1</summary>
-    public static readonly DicomTag NominalRespiratoryTriggerDelayTime = new(0x0020, 0x9255);
+    public static DicomTag NominalRespiratoryTriggerDelayTime => new(0x0020, 0x9255);
     /// <summary>(0020,9256) FD 1</summary>
-    public static readonly DicomTag RespiratoryTriggerDelayThreshold = new(0x0020, 0x9256);
+    public static DicomTag RespiratoryTriggerDelayThreshold => new(0x0020, 0x9256);
     /// <summary>(0020,9257) FD 1</summary>
-    public static readonly DicomTag ActualRespiratoryTriggerDelayTime = new(0x0020, 0x9257);
+    public static DicomTag ActualRespiratoryTriggerDelayTime => new(0x0020, 0x9257);
     /// <summary>(0020,9301) FD 3</summary>
-    public static readonly DicomTag ImagePositionVolume = new(0x0020, 0x9301);
+    public static DicomTag ImagePositionVolume => new(0x0020, 0x9301);
     /// <summary>(0020,9302) FD 6</summary>
-    public static readonly DicomTag ImageOrientationVolume = new(0x0020, 0x9302);
+    public static DicomTag ImageOrientationVolume => new(0x0020, 0x9302);
     /// <summary>(0020,9307) CS 1</summary>
-    public static readonly DicomTag UltrasoundAcquisitionGeometry = new(0x0020, 0x9307);
+    public static DicomTag UltrasoundAcquisitionGeometry => new(0x0020, 0x9307);
     /// <summary>(0020,9308) FD 3</summary>
-    public static readonly DicomTag ApexPosition = new(0x0020, 0x9308);
+    public static DicomTag ApexPosition => new(0x0020, 0x9308);
     /// <summary>(0020,9309) FD 16</summary>
-    public static readonly DicomTag VolumeToTransducerMappingMatrix = new(0x0020, 0x9309);
+    public static DicomTag VolumeToTransducerMappingMatrix => new(0x0020, 0x9309);
     /// <summary>(0020,930A) FD 16</summary>
-    public static readonly DicomTag VolumeToTableMappingMatrix = new(0x0020, 0x930A);
+    public static DicomTag VolumeToTableMappingMatrix => new(0x0020, 0x930A);
     /// <summary>(0020,930B) CS 1</summary>
-    public static readonly DicomTag VolumeToTransducerRelationship = new(0x0020, 0x930B);
+    public static DicomTag VolumeToTransducerRelationship => new(0x0020, 0x930B);
     /// <summary>(0020,930C) CS 1</summary>
-    public static readonly DicomTag PatientFrameOfReferenceSource = new(0x0020, 0x930C);
+    public static DicomTag PatientFrameOfReferenceSource => new(0x0020, 0x930C);
     /// <summary>(0020,930D) FD 1</summary>
-    public static readonly DicomTag TemporalPositionTimeOffset = new(0x0020, 0x930D);
+    public static DicomTag TemporalPositionTimeOffset => new(0x0020, 0x930D);
     /// <summary>(0020,930E) SQ 1</summary>
-    public static readonly DicomTag PlanePositionVolumeSequence = new(0x0020, 0x930E);
+    public static DicomTag PlanePositionVolumeSequence => new(0x0020, 0x930E);
     /// <summary>(0020,930F) SQ 1</summary>
-    public static readonly DicomTag PlaneOrientationVolumeSequence = new(0x0020, 0x930F);
+    public static DicomTag PlaneOrientationVolumeSequence => new(0x0020, 0x930F);
     /// <summary>(0020,9310) SQ 1</summary>
-    public static readonly DicomTag TemporalPositionSequence = new(0x0020, 0x9310);
+    public static DicomTag TemporalPositionSequence => new(0x0020, 0x9310);
     /// <summary>(0020,9311) CS 1</summary>
-    public static readonly DicomTag DimensionOrganizationType = new(0x0020, 0x9311);
+    public static DicomTag DimensionOrganizationType => new(0x0020, 0x9311);
     /// <summary>(0020,9312) UI 1</summary>
-    public static readonly DicomTag VolumeFrameOfReferenceUID = new(0x0020, 0x9312);
+    public static DicomTag VolumeFrameOfReferenceUID => new(0x0020, 0x9312);
     /// <summary>(0020,9313) UI 1</summary>
-    public static readonly DicomTag TableFrameOfReferenceUID = new(0x0020, 0x9313);
+    public static DicomTag TableFrameOfReferenceUID => new(0x0020, 0x9313);
     /// <summary>(0020,9421) LO 1</summary>
-    public static readonly DicomTag DimensionDescriptionLabel = new(0x0020, 0x9421);
+    public static DicomTag DimensionDescriptionLabel => new(0x0020, 0x9421);
     /// <summary>(0020,9450) SQ 1</summary>
-    public static readonly DicomTag PatientOrientationInFrameSequence = new(0x0020, 0x9450);
+    public static DicomTag PatientOrientationInFrameSequence => new(0x0020, 0x9450);
     /// <summary>(0020,9453) LO 1</summary>
-    public static readonly DicomTag FrameLabel = new(0x0020, 0x9453);
+    public static DicomTag FrameLabel => new(0x0020, 0x9453);
     /// <summary>(0020,9518) US 1-n</summary>
-    public static readonly DicomTag AcquisitionIndex = new(0x0020, 0x9518);
+    public static DicomTag AcquisitionIndex => new(0x0020, 0x9518);
     /// <summary>(0020,9529) SQ 1</summary>
-    public static readonly DicomTag ContributingSOPInstancesReferenceSequence = new(0x0020, 0x9529);
+    public static DicomTag ContributingSOPInstancesReferenceSequence => new(0x0020, 0x9529);
     /// <summary>(0020,9536) US 1</summary>
-    public static readonly DicomTag ReconstructionIndex = new(0x0020, 0x9536);
+    public static DicomTag ReconstructionIndex => new(0x0020, 0x9536);
     /// <summary>(0022,0001) US 1</summary>
-    public static readonly DicomTag LightPathFilterPassThroughWavelength = new(0x0022, 0x0001);
+    public static DicomTag LightPathFilterPassThroughWavelength => new(0x0022, 0x0001);
     /// <summary>(0022,0002) US 2</summary>
-    public static readonly DicomTag LightPathFilterPassBand = new(0x0022, 0x0002);
+    public static DicomTag LightPathFilterPassBand => new(0x0022, 0x0002);
     /// <summary>(0022,0003) US 1</summary>
-    public static readonly DicomTag ImagePathFilterPassThroughWavelength = new(0x0022, 0x0003);
+    public static DicomTag ImagePathFilterPassThroughWavelength => new(0x0022, 0x0003);
     /// <summary>(0022,0004) US 2</summary>
-    public static readonly DicomTag ImagePathFilterPassBand = new(0x0022, 0x0004);
+    public static DicomTag ImagePathFilterPassBand => new(0x0022, 0x0004);
     /// <summary>(0022,0005) CS 1</summary>
-    public static readonly DicomTag PatientEyeMovementCommanded = new(0x0022, 0x0005);
+    public static DicomTag PatientEyeMovementCommanded => new(0x0022, 0x0005);
     /// <summary>(0022,0006) SQ 1</summary>
-    public static readonly DicomTag PatientEyeMovementCommandCodeSequence = new(0x0022, 0x0006);
+    public static DicomTag PatientEyeMovementCommandCodeSequence => new(0x0022, 0x0006);
     /// <summary>(0022,0007) FL 1</summary>
-    public static readonly DicomTag SphericalLensPower = new(0x0022, 0x0007);
+    public static DicomTag SphericalLensPower => new(0x0022, 0x0007);
     /// <summary>(0022,0008) FL 1</summary>
-    public static readonly DicomTag CylinderLensPower = new(0x0022, 0x0008);
+    public static DicomTag CylinderLensPower => new(0x0022, 0x0008);
     /// <summary>(0022,0009) FL 1</summary>
-    public static readonly DicomTag CylinderAxis = new(0x0022, 0x0009);
+    public static DicomTag CylinderAxis => new(0x0022, 0x0009);
     /// <summary>(0022,000A) FL 1</summary>
-    public static readonly DicomTag EmmetropicMagnification = new(0x0022, 0x000A);
+    public static DicomTag EmmetropicMagnification => new(0x0022, 0x000A);
     /// <summary>(0022,000B) FL 1</summary>
-    public static readonly DicomTag IntraOcularPressure = new(0x0022, 0x000B);
+    public static DicomTag IntraOcularPressure => new(0x0022, 0x000B);
     /// <summary>(0022,000C) FL 1</summary>
-    public static readonly DicomTag HorizontalFieldOfView = new(0x0022, 0x000C);
+    public static DicomTag HorizontalFieldOfView => new(0x0022, 0x000C);
     /// <summary>(0022,000D) CS 1</summary>
-    public static readonly DicomTag PupilDilated = new(0x0022, 0x000D);
+    public static DicomTag PupilDilated => new(0x0022, 0x000D);
     /// <summary>(0022,000E) FL 1</summary>
-    public static readonly DicomTag DegreeOfDilation = new(0x0022, 0x000E);
+    public static DicomTag DegreeOfDilation => new(0x0022, 0x000E);
     /// <summary>(0022,0010) FL 1</summary>
-    public static readonly DicomTag StereoBaselineAngle = new(0x0022, 0x0010);
+    public static DicomTag StereoBaselineAngle => new(0x0022, 0x0010);
     /// <summary>(0022,0011) FL 1</summary>
-    public static readonly DicomTag StereoBaselineDisplacement = new(0x0022, 0x0011);
+    public static DicomTag StereoBaselineDisplacement => new(0x0022, 0x0011);
     /// <summary>(0022,0012) FL 1</summary>
-    public static readonly DicomTag StereoHorizontalPixelOffset = new(0x0022, 0x0012);
+    public static DicomTag StereoHorizontalPixelOffset => new(0x0022, 0x0012);
     /// <summary>(0022,0013) FL 1</summary>
-    public static readonly DicomTag StereoVerticalPixelOffset = new(0x0022, 0x0013);
+    public static DicomTag StereoVerticalPixelOffset => new(0x0022, 0x0013);
     /// <summary>(0022,0014) FL 1</summary>
-    public static readonly DicomTag StereoRotation = new(0x0022, 0x0014);
+    public static DicomTag StereoRotation => new(0x0022, 0x0014);
     /// <summary>(0022,0015) SQ 1</summary>
-    public static readonly DicomTag AcquisitionDeviceTypeCodeSequence = new(0x0022, 0x0015);
+    public static DicomTag AcquisitionDeviceTypeCodeSequence => new(0x0022, 0x0015);
     /// <summary>(0022,0016) SQ 1</summary>
-    public static readonly DicomTag IlluminationTypeCodeSequence = new(0x0022, 0x0016);
+    public static DicomTag IlluminationTypeCodeSequence => new(0x0022, 0x0016);
     /// <summary>(0022,0017) SQ 1</summary>
-    public static readonly DicomTag LightPathFilterTypeStackCodeSequence = new(0x0022, 0x0017);
+    public static DicomTag LightPathFilterTypeStackCodeSequence => new(0x0022, 0x0017);
     /// <summary>(0022,0018) SQ 1</summary>
-    public static readonly DicomTag ImagePathFilterTypeStackCodeSequence = new(0x0022, 0x0018);
+    public static DicomTag ImagePathFilterTypeStackCodeSequence => new(0x0022, 0x0018);
     /// <summary>(0022,0019) SQ 1</summary>
-    public static readonly DicomTag LensesCodeSequence = new(0x0022, 0x0019);
+    public static DicomTag LensesCodeSequence => new(0x0022, 0x0019);
     /// <summary>(0022,001A) SQ 1</summary>
-    public static readonly DicomTag ChannelDescriptionCodeSequence = new(0x0022, 0x001A);
+    public static DicomTag ChannelDescriptionCodeSequence => new(0x0022, 0x001A);
     /// <summary>(0022,001B) SQ 1</summary>
-    public static readonly DicomTag RefractiveStateSequence = new(0x0022, 0x001B);
+    public static DicomTag RefractiveStateSequence => new(0x0022, 0x001B);
     /// <summary>(0022,001C) SQ 1</summary>
-    public static readonly DicomTag MydriaticAgentCodeSequence = new(0x0022, 0x001C);
+    public static DicomTag MydriaticAgentCodeSequence => new(0x0022, 0x001C);
     /// <summary>(0022,001D) SQ 1</summary>
-    public static readonly DicomTag RelativeImagePositionCodeSequence = new(0x0022, 0x001D);
+    public static DicomTag RelativeImagePositionCodeSequence => new(0x0022, 0x001D);
     /// <summary>(0022,001E) FL 1</summary>
-    public static readonly DicomTag CameraAngleOfView = new(0x0022, 0x001E);
+    public static DicomTag CameraAngleOfView => new(0x0022, 0x001E);
     /// <summary>(0022,0020) SQ 1</summary>
-    public static readonly DicomTag StereoPairsSequence = new(0x0022, 0x0020);
+    public static DicomTag StereoPairsSequence => new(0x0022, 0x0020);
     /// <summary>(0022,0021) SQ 1</summary>
-    public static readonly DicomTag LeftImageSequence = new(0x0022, 0x0021);
+    public static DicomTag LeftImageSequence => new(0x0022, 0x0021);
     /// <summary>(0022,0022) SQ 1</summary>
-    public static readonly DicomTag RightImageSequence = new(0x0022, 0x0022);
+    public static DicomTag RightImageSequence => new(0x0022, 0x0022);
     /// <summary>(0022,0028) CS 1</summary>
-    public static readonly DicomTag StereoPairsPresent = new(0x0022, 0x0028);
+    public static DicomTag StereoPairsPresent => new(0x0022, 0x0028);
     /// <summary>(0022,0030) FL 1</summary>
-    public static readonly DicomTag AxialLengthOfTheEye = new(0x0022, 0x0030);
+    public static DicomTag AxialLengthOfTheEye => new(0x0022, 0x0030);
     /// <summary>(0022,0031) SQ 1</summary>
-    public static readonly DicomTag OphthalmicFrameLocationSequence = new(0x0022, 0x0031);
+    public static DicomTag OphthalmicFrameLocationSequence => new(0x0022, 0x0031);
     /// <summary>(0022,0032) FL 2-2n</summary>
-    public static readonly DicomTag ReferenceCoordinates = new(0x0022, 0x0032);
+    public static DicomTag ReferenceCoordinates => new(0x0022, 0x0032);
     /// <summary>(0022,0035) FL 1</summary>
-    public static readonly DicomTag DepthSpatialResolution = new(0x0022, 0x0035);
+    public static DicomTag DepthSpatialResolution => new(0x0022, 0x0035);
     /// <summary>(0022,0036) FL 1</summary>
-    public static readonly DicomTag MaximumDepthDistortion = new(0x0022, 0x0036);
+    public static DicomTag MaximumDepthDistortion => new(0x0022, 0x0036);
     /// <summary>(0022,0037) FL 1</summary>
-    public static readonly DicomTag AlongScanSpatialResolution = new(0x0022, 0x0037);
+    public static DicomTag AlongScanSpatialResolution => new(0x0022, 0x0037);
     /// <summary>(0022,0038) FL 1</summary>
-    public static readonly DicomTag MaximumAlongScanDistortion = new(0x0022, 0x0038);
+    public static DicomTag MaximumAlongScanDistortion => new(0x0022, 0x0038);
     /// <summary>(0022,0039) CS 1</summary>
-    public static readonly DicomTag OphthalmicImageOrientation = new(0x0022, 0x0039);
+    public static DicomTag OphthalmicImageOrientation => new(0x0022, 0x0039);
     /// <summary>(0022,0041) FL 1</summary>
-    public static readonly DicomTag DepthOfTransverseImage = new(0x0022, 0x0041);
+    public static DicomTag DepthOfTransverseImage => new(0x0022, 0x0041);
     /// <summary>(0022,0042) SQ 1</summary>
-    public static readonly DicomTag MydriaticAgentConcentrationUnitsSequence = new(0x0022, 0x0042);
+    public static DicomTag MydriaticAgentConcentrationUnitsSequence => new(0x0022, 0x0042);
     /// <summary>(0022,0048) FL 1</summary>
-    public static readonly DicomTag AcrossScanSpatialResolution = new(0x0022, 0x0048);
+    public static DicomTag AcrossScanSpatialResolution => new(0x0022, 0x0048);
     /// <summary>(0022,0049) FL 1</summary>
-    public static readonly DicomTag MaximumAcrossScanDistortion = new(0x0022, 0x0049);
+    public static DicomTag MaximumAcrossScanDistortion => new(0x0022, 0x0049);
     /// <summary>(0022,004E) DS 1</summary>
-    public static readonly DicomTag MydriaticAgentConcentration = new(0x0022, 0x004E);
+    public static DicomTag MydriaticAgentConcentration => new(0x0022, 0x004E);
     /// <summary>(0022,0055) FL 1</summary>
-    public static readonly DicomTag IlluminationWaveLength = new(0x0022, 0x0055);
+    public static DicomTag IlluminationWaveLength => new(0x0022, 0x0055);
     /// <summary>(0022,0056) FL 1</summary>
-    public static readonly DicomTag IlluminationPower = new(0x0022, 0x0056);
+    public static DicomTag IlluminationPower => new(0x0022, 0x0056);
     /// <summary>(0022,0057) FL 1</summary>
-    public static readonly DicomTag IlluminationBandwidth = new(0x0022, 0x0057);
+    public static DicomTag IlluminationBandwidth => new(0x0022, 0x0057);
     /// <summary>(0022,0058) SQ 1</summary>
-    public static readonly DicomTag MydriaticAgentSequence = new(0x0022, 0x0058);
+    public static DicomTag MydriaticAgentSequence => new(0x0022, 0x0058);
     /// <summary>(0022,1007) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialMeasurementsRightEyeSequence = new(0x0022, 0x1007);
+    public static DicomTag OphthalmicAxialMeasurementsRightEyeSequence => new(0x0022, 0x1007);
     /// <summary>(0022,1008) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialMeasurementsLeftEyeSequence = new(0x0022, 0x1008);
+    public static DicomTag OphthalmicAxialMeasurementsLeftEyeSequence => new(0x0022, 0x1008);
     /// <summary>(0022,1009) CS 1</summary>
-    public static readonly DicomTag OphthalmicAxialMeasurementsDeviceType = new(0x0022, 0x1009);
+    public static DicomTag OphthalmicAxialMeasurementsDeviceType => new(0x0022, 0x1009);
     /// <summary>(0022,1010) CS 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMeasurementsType = new(0x0022, 0x1010);
+    public static DicomTag OphthalmicAxialLengthMeasurementsType => new(0x0022, 0x1010);
     /// <summary>(0022,1012) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthSequence = new(0x0022, 0x1012);
+    public static DicomTag OphthalmicAxialLengthSequence => new(0x0022, 0x1012);
     /// <summary>(0022,1019) FL 1</summary>
-    public static readonly DicomTag OphthalmicAxialLength = new(0x0022, 0x1019);
+    public static DicomTag OphthalmicAxialLength => new(0x0022, 0x1019);
     /// <summary>(0022,1024) SQ 1</summary>
-    public static readonly DicomTag LensStatusCodeSequence = new(0x0022, 0x1024);
+    public static DicomTag LensStatusCodeSequence => new(0x0022, 0x1024);
     /// <summary>(0022,1025) SQ 1</summary>
-    public static readonly DicomTag VitreousStatusCodeSequence = new(0x0022, 0x1025);
+    public static DicomTag VitreousStatusCodeSequence => new(0x0022, 0x1025);
     /// <summary>(0022,1028) SQ 1</summary>
-    public static readonly DicomTag IOLFormulaCodeSequence = new(0x0022, 0x1028);
+    public static DicomTag IOLFormulaCodeSequence => new(0x0022, 0x1028);
     /// <summary>(0022,1029) LO 1</summary>
-    public static readonly DicomTag IOLFormulaDetail = new(0x0022, 0x1029);
+    public static DicomTag IOLFormulaDetail => new(0x0022, 0x1029);
     /// <summary>(0022,1033) FL 1</summary>
-    public static readonly DicomTag KeratometerIndex = new(0x0022, 0x1033);
+    public static DicomTag KeratometerIndex => new(0x0022, 0x1033);
     /// <summary>(0022,1035) SQ 1</summary>
-    public static readonly DicomTag SourceOfOphthalmicAxialLengthCodeSequence = new(0x0022, 0x1035);
+    public static DicomTag SourceOfOphthalmicAxialLengthCodeSequence => new(0x0022, 0x1035);
     /// <summary>(0022,1036) SQ 1</summary>
-    public static readonly DicomTag SourceOfCornealSizeDataCodeSequence = new(0x0022, 0x1036);
+    public static DicomTag SourceOfCornealSizeDataCodeSequence => new(0x0022, 0x1036);
     /// <summary>(0022,1037) FL 1</summary>
-    public static readonly DicomTag TargetRefraction = new(0x0022, 0x1037);
+    public static DicomTag TargetRefraction => new(0x0022, 0x1037);
     /// <summary>(0022,1039) CS 1</summary>
-    public static readonly DicomTag RefractiveProcedureOccurred = new(0x0022, 0x1039);
+    public static DicomTag RefractiveProcedureOccurred => new(0x0022, 0x1039);
     /// <summary>(0022,1040) SQ 1</summary>
-    public static readonly DicomTag RefractiveSurgeryTypeCodeSequence = new(0x0022, 0x1040);
+    public static DicomTag RefractiveSurgeryTypeCodeSequence => new(0x0022, 0x1040);
     /// <summary>(0022,1044) SQ 1</summary>
-    public static readonly DicomTag OphthalmicUltrasoundMethodCodeSequence = new(0x0022, 0x1044);
+    public static DicomTag OphthalmicUltrasoundMethodCodeSequence => new(0x0022, 0x1044);
     /// <summary>(0022,1045) SQ 1</summary>
-    public static readonly DicomTag SurgicallyInducedAstigmatismSequence = new(0x0022, 0x1045);
+    public static DicomTag SurgicallyInducedAstigmatismSequence => new(0x0022, 0x1045);
     /// <summary>(0022,1046) CS 1</summary>
-    public static readonly DicomTag TypeOfOpticalCorrection = new(0x0022, 0x1046);
+    public static DicomTag TypeOfOpticalCorrection => new(0x0022, 0x1046);
     /// <summary>(0022,1047) SQ 1</summary>
-    public static readonly DicomTag ToricIOLPowerSequence = new(0x0022, 0x1047);
+    public static DicomTag ToricIOLPowerSequence => new(0x0022, 0x1047);
     /// <summary>(0022,1048) SQ 1</summary>
-    public static readonly DicomTag PredictedToricErrorSequence = new(0x0022, 0x1048);
+    public static DicomTag PredictedToricErrorSequence => new(0x0022, 0x1048);
     /// <summary>(0022,1049) CS 1</summary>
-    public static readonly DicomTag PreSelectedForImplantation = new(0x0022, 0x1049);
+    public static DicomTag PreSelectedForImplantation => new(0x0022, 0x1049);
     /// <summary>(0022,104A) SQ 1</summary>
-    public static readonly DicomTag ToricIOLPowerForExactEmmetropiaSequence = new(0x0022, 0x104A);
+    public static DicomTag ToricIOLPowerForExactEmmetropiaSequence => new(0x0022, 0x104A);
     /// <summary>(0022,104B) SQ 1</summary>
-    public static readonly DicomTag ToricIOLPowerForExactTargetRefractionSequence = new(0x0022, 0x104B);
+    public static DicomTag ToricIOLPowerForExactTargetRefractionSequence => new(0x0022, 0x104B);
     /// <summary>(0022,1050) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMeasurementsSequence = new(0x0022, 0x1050);
+    public static DicomTag OphthalmicAxialLengthMeasurementsSequence => new(0x0022, 0x1050);
     /// <summary>(0022,1053) FL 1</summary>
-    public static readonly DicomTag IOLPower = new(0x0022, 0x1053);
+    public static DicomTag IOLPower => new(0x0022, 0x1053);
     /// <summary>(0022,1054) FL 1</summary>
-    public static readonly DicomTag PredictedRefractiveError = new(0x0022, 0x1054);
+    public static DicomTag PredictedRefractiveError => new(0x0022, 0x1054);
     /// <summary>(0022,1059) FL 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthVelocity = new(0x0022, 0x1059);
+    public static DicomTag OphthalmicAxialLengthVelocity => new(0x0022, 0x1059);
     /// <summary>(0022,1065) LO 1</summary>
-    public static readonly DicomTag LensStatusDescription = new(0x0022, 0x1065);
+    public static DicomTag LensStatusDescription => new(0x0022, 0x1065);
     /// <summary>(0022,1066) LO 1</summary>
-    public static readonly DicomTag VitreousStatusDescription = new(0x0022, 0x1066);
+    public static DicomTag VitreousStatusDescription => new(0x0022, 0x1066);
     /// <summary>(0022,1090) SQ 1</summary>
-    public static readonly DicomTag IOLPowerSequence = new(0x0022, 0x1090);
+    public static DicomTag IOLPowerSequence => new(0x0022, 0x1090);
     /// <summary>(0022,1092) SQ 1</summary>
-    public static readonly DicomTag LensConstantSequence = new(0x0022, 0x1092);
+    public static DicomTag LensConstantSequence => new(0x0022, 0x1092);
     /// <summary>(0022,1093) LO 1</summary>
-    public static readonly DicomTag IOLManufacturer = new(0x0022, 0x1093);
+    public static DicomTag IOLManufacturer => new(0x0022, 0x1093);
     /// <summary>(0022,1095) LO 1</summary>
-    public static readonly DicomTag ImplantName = new(0x0022, 0x1095);
+    public static DicomTag ImplantName => new(0x0022, 0x1095);
     /// <summary>(0022,1096) SQ 1</summary>
-    public static readonly DicomTag KeratometryMeasurementTypeCodeSequence = new(0x0022, 0x1096);
+    public static DicomTag KeratometryMeasurementTypeCodeSequence => new(0x0022, 0x1096);
     /// <summary>(0022,1097) LO 1</summary>
-    public static readonly DicomTag ImplantPartNumber = new(0x0022, 0x1097);
+    public static DicomTag ImplantPartNumber => new(0x0022, 0x1097);
     /// <summary>(0022,1100) SQ 1</summary>
-    public static readonly DicomTag ReferencedOphthalmicAxialMeasurementsSequence = new(0x0022, 0x1100);
+    public static DicomTag ReferencedOphthalmicAxialMeasurementsSequence => new(0x0022, 0x1100);
     /// <summary>(0022,1101) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMeasurementsSegmentNameCodeSequence = new(0x0022, 0x1101);
+    public static DicomTag OphthalmicAxialLengthMeasurementsSegmentNameCodeSequence => new(0x0022, 0x1101);
     /// <summary>(0022,1103) SQ 1</summary>
-    public static readonly DicomTag RefractiveErrorBeforeRefractiveSurgeryCodeSequence = new(0x0022, 0x1103);
+    public static DicomTag RefractiveErrorBeforeRefractiveSurgeryCodeSequence => new(0x0022, 0x1103);
     /// <summary>(0022,1121) FL 1</summary>
-    public static readonly DicomTag IOLPowerForExactEmmetropia = new(0x0022, 0x1121);
+    public static DicomTag IOLPowerForExactEmmetropia => new(0x0022, 0x1121);
     /// <summary>(0022,1122) FL 1</summary>
-    public static readonly DicomTag IOLPowerForExactTargetRefraction = new(0x0022, 0x1122);
+    public static DicomTag IOLPowerForExactTargetRefraction => new(0x0022, 0x1122);
     /// <summary>(0022,1125) SQ 1</summary>
-    public static readonly DicomTag AnteriorChamberDepthDefinitionCodeSequence = new(0x0022, 0x1125);
+    public static DicomTag AnteriorChamberDepthDefinitionCodeSequence => new(0x0022, 0x1125);
     /// <summary>(0022,1127) SQ 1</summary>
-    public static readonly DicomTag LensThicknessSequence = new(0x0022, 0x1127);
+    public static DicomTag LensThicknessSequence => new(0x0022, 0x1127);
     /// <summary>(0022,1128) SQ 1</summary>
-    public static readonly DicomTag AnteriorChamberDepthSequence = new(0x0022, 0x1128);
+    public static DicomTag AnteriorChamberDepthSequence => new(0x0022, 0x1128);
     /// <summary>(0022,112A) SQ 1</summary>
-    public static readonly DicomTag CalculationCommentSequence = new(0x0022, 0x112A);
+    public static DicomTag CalculationCommentSequence => new(0x0022, 0x112A);
     /// <summary>(0022,112B) CS 1</summary>
-    public static readonly DicomTag CalculationCommentType = new(0x0022, 0x112B);
+    public static DicomTag CalculationCommentType => new(0x0022, 0x112B);
     /// <summary>(0022,112C) LT 1</summary>
-    public static readonly DicomTag CalculationComment = new(0x0022, 0x112C);
+    public static DicomTag CalculationComment => new(0x0022, 0x112C);
     /// <summary>(0022,1130) FL 1</summary>
-    public static readonly DicomTag LensThickness = new(0x0022, 0x1130);
+    public static DicomTag LensThickness => new(0x0022, 0x1130);
     /// <summary>(0022,1131) FL 1</summary>
-    public static readonly DicomTag AnteriorChamberDepth = new(0x0022, 0x1131);
+    public static DicomTag AnteriorChamberDepth => new(0x0022, 0x1131);
     /// <summary>(0022,1132) SQ 1</summary>
-    public static readonly DicomTag SourceOfLensThicknessDataCodeSequence = new(0x0022, 0x1132);
+    public static DicomTag SourceOfLensThicknessDataCodeSequence => new(0x0022, 0x1132);
     /// <summary>(0022,1133) SQ 1</summary>
-    public static readonly DicomTag SourceOfAnteriorChamberDepthDataCodeSequence = new(0x0022, 0x1133);
+    public static DicomTag SourceOfAnteriorChamberDepthDataCodeSequence => new(0x0022, 0x1133);
     /// <summary>(0022,1134) SQ 1</summary>
-    public static readonly DicomTag SourceOfRefractiveMeasurementsSequence = new(0x0022, 0x1134);
+    public static DicomTag SourceOfRefractiveMeasurementsSequence => new(0x0022, 0x1134);
     /// <summary>(0022,1135) SQ 1</summary>
-    public static readonly DicomTag SourceOfRefractiveMeasurementsCodeSequence = new(0x0022, 0x1135);
+    public static DicomTag SourceOfRefractiveMeasurementsCodeSequence => new(0x0022, 0x1135);
     /// <summary>(0022,1140) CS 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMeasurementModified = new(0x0022, 0x1140);
+    public static DicomTag OphthalmicAxialLengthMeasurementModified => new(0x0022, 0x1140);
     /// <summary>(0022,1150) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthDataSourceCodeSequence = new(0x0022, 0x1150);
+    public static DicomTag OphthalmicAxialLengthDataSourceCodeSequence => new(0x0022, 0x1150);
     /// <summary>(0022,1155) FL 1</summary>
-    public static readonly DicomTag SignalToNoiseRatio = new(0x0022, 0x1155);
+    public static DicomTag SignalToNoiseRatio => new(0x0022, 0x1155);
     /// <summary>(0022,1159) LO 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthDataSourceDescription = new(0x0022, 0x1159);
+    public static DicomTag OphthalmicAxialLengthDataSourceDescription => new(0x0022, 0x1159);
     /// <summary>(0022,1210) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMeasurementsTotalLengthSequence = new(0x0022, 0x1210);
+    public static DicomTag OphthalmicAxialLengthMeasurementsTotalLengthSequence => new(0x0022, 0x1210);
     /// <summary>(0022,1211) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMeasurementsSegmentalLengthSequence = new(0x0022, 0x1211);
+    public static DicomTag OphthalmicAxialLengthMeasurementsSegmentalLengthSequence => new(0x0022, 0x1211);
     /// <summary>(0022,1212) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMeasurementsLengthSummationSequence = new(0x0022, 0x1212);
+    public static DicomTag OphthalmicAxialLengthMeasurementsLengthSummationSequence => new(0x0022, 0x1212);
     /// <summary>(0022,1220) SQ 1</summary>
-    public static readonly DicomTag UltrasoundOphthalmicAxialLengthMeasurementsSequence = new(0x0022, 0x1220);
+    public static DicomTag UltrasoundOphthalmicAxialLengthMeasurementsSequence => new(0x0022, 0x1220);
     /// <summary>(0022,1225) SQ 1</summary>
-    public static readonly DicomTag OpticalOphthalmicAxialLengthMeasurementsSequence = new(0x0022, 0x1225);
+    public static DicomTag OpticalOphthalmicAxialLengthMeasurementsSequence => new(0x0022, 0x1225);
     /// <summary>(0022,1230) SQ 1</summary>
-    public static readonly DicomTag UltrasoundSelectedOphthalmicAxialLengthSequence = new(0x0022, 0x1230);
+    public static DicomTag UltrasoundSelectedOphthalmicAxialLengthSequence => new(0x0022, 0x1230);
     /// <summary>(0022,1250) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthSelectionMethodCodeSequence = new(0x0022, 0x1250);
+    public static DicomTag OphthalmicAxialLengthSelectionMethodCodeSequence => new(0x0022, 0x1250);
     /// <summary>(0022,1255) SQ 1</summary>
-    public static readonly DicomTag OpticalSelectedOphthalmicAxialLengthSequence = new(0x0022, 0x1255);
+    public static DicomTag OpticalSelectedOphthalmicAxialLengthSequence => new(0x0022, 0x1255);
     /// <summary>(0022,1257) SQ 1</summary>
-    public static readonly DicomTag SelectedSegmentalOphthalmicAxialLengthSequence = new(0x0022, 0x1257);
+    public static DicomTag SelectedSegmentalOphthalmicAxialLengthSequence => new(0x0022, 0x1257);
     /// <summary>(0022,1260) SQ 1</summary>
-    public static readonly DicomTag SelectedTotalOphthalmicAxialLengthSequence = new(0x0022, 0x1260);
+    public static DicomTag SelectedTotalOphthalmicAxialLengthSequence => new(0x0022, 0x1260);
     /// <summary>(0022,1262) SQ 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthQualityMetricSequence = new(0x0022, 0x1262);
+    public static DicomTag OphthalmicAxialLengthQualityMetricSequence => new(0x0022, 0x1262);
     /// <summary>(0022,1300) SQ 1</summary>
-    public static readonly DicomTag IntraocularLensCalculationsRightEyeSequence = new(0x0022, 0x1300);
+    public static DicomTag IntraocularLensCalculationsRightEyeSequence => new(0x0022, 0x1300);
     /// <summary>(0022,1310) SQ 1</summary>
-    public static readonly DicomTag IntraocularLensCalculationsLeftEyeSequence = new(0x0022, 0x1310);
+    public static DicomTag IntraocularLensCalculationsLeftEyeSequence => new(0x0022, 0x1310);
     /// <summary>(0022,1330) SQ 1</summary>
-    public static readonly DicomTag ReferencedOphthalmicAxialLengthMeasurementQCImageSequence = new(0x0022, 0x1330);
+    public static DicomTag ReferencedOphthalmicAxialLengthMeasurementQCImageSequence => new(0x0022, 0x1330);
     /// <summary>(0022,1415) CS 1</summary>
-    public static readonly DicomTag OphthalmicMappingDeviceType = new(0x0022, 0x1415);
+    public static DicomTag OphthalmicMappingDeviceType => new(0x0022, 0x1415);
     /// <summary>(0022,1420) SQ 1</summary>
-    public static readonly DicomTag AcquisitionMethodCodeSequence = new(0x0022, 0x1420);
+    public static DicomTag AcquisitionMethodCodeSequence => new(0x0022, 0x1420);
     /// <summary>(0022,1423) SQ 1</summary>
-    public static readonly DicomTag AcquisitionMethodAlgorithmSequence = new(0x0022, 0x1423);
+    public static DicomTag AcquisitionMethodAlgorithmSequence => new(0x0022, 0x1423);
     /// <summary>(0022,1436) SQ 1</summary>
-    public static readonly DicomTag OphthalmicThicknessMapTypeCodeSequence = new(0x0022, 0x1436);
+    public static DicomTag OphthalmicThicknessMapTypeCodeSequence => new(0x0022, 0x1436);
     /// <summary>(0022,1443) SQ 1</summary>
-    public static readonly DicomTag OphthalmicThicknessMappingNormalsSequence = new(0x0022, 0x1443);
+    public static DicomTag OphthalmicThicknessMappingNormalsSequence => new(0x0022, 0x1443);
     /// <summary>(0022,1445) SQ 1</summary>
-    public static readonly DicomTag RetinalThicknessDefinitionCodeSequence = new(0x0022, 0x1445);
+    public static DicomTag RetinalThicknessDefinitionCodeSequence => new(0x0022, 0x1445);
     /// <summary>(0022,1450) SQ 1</summary>
-    public static readonly DicomTag PixelValueMappingToCodedConceptSequence = new(0x0022, 0x1450);
+    public static DicomTag PixelValueMappingToCodedConceptSequence => new(0x0022, 0x1450);
     /// <summary>(0022,1452) US 1</summary>
-    public static readonly DicomTag MappedPixelValue = new(0x0022, 0x1452);
+    public static DicomTag MappedPixelValue => new(0x0022, 0x1452);
     /// <summary>(0022,1454) LO 1</summary>
-    public static readonly DicomTag PixelValueMappingExplanation = new(0x0022, 0x1454);
+    public static DicomTag PixelValueMappingExplanation => new(0x0022, 0x1454);
     /// <summary>(0022,1458) SQ 1</summary>
-    public static readonly DicomTag OphthalmicThicknessMapQualityThresholdSequence = new(0x0022, 0x1458);
+    public static DicomTag OphthalmicThicknessMapQualityThresholdSequence => new(0x0022, 0x1458);
     /// <summary>(0022,1460) FL 1</summary>
-    public static readonly DicomTag OphthalmicThicknessMapThresholdQualityRating = new(0x0022, 0x1460);
+    public static DicomTag OphthalmicThicknessMapThresholdQualityRating => new(0x0022, 0x1460);
     /// <summary>(0022,1463) FL 2</summary>
-    public static readonly DicomTag AnatomicStructureReferencePoint = new(0x0022, 0x1463);
+    public static DicomTag AnatomicStructureReferencePoint => new(0x0022, 0x1463);
     /// <summary>(0022,1465) SQ 1</summary>
-    public static readonly DicomTag RegistrationToLocalizerSequence = new(0x0022, 0x1465);
+    public static DicomTag RegistrationToLocalizerSequence => new(0x0022, 0x1465);
     /// <summary>(0022,1466) CS 1</summary>
-    public static readonly DicomTag RegisteredLocalizerUnits = new(0x0022, 0x1466);
+    public static DicomTag RegisteredLocalizerUnits => new(0x0022, 0x1466);
     /// <summary>(0022,1467) FL 2</summary>
-    public static readonly DicomTag RegisteredLocalizerTopLeftHandCorner = new(0x0022, 0x1467);
+    public static DicomTag RegisteredLocalizerTopLeftHandCorner => new(0x0022, 0x1467);
     /// <summary>(0022,1468) FL 2</summary>
-    public static readonly DicomTag RegisteredLocalizerBottomRightHandCorner = new(0x0022, 0x1468);
+    public static DicomTag RegisteredLocalizerBottomRightHandCorner => new(0x0022, 0x1468);
     /// <summary>(0022,1470) SQ 1</summary>
-    public static readonly DicomTag OphthalmicThicknessMapQualityRatingSequence = new(0x0022, 0x1470);
+    public static DicomTag OphthalmicThicknessMapQualityRatingSequence => new(0x0022, 0x1470);
     /// <summary>(0022,1472) SQ 1</summary>
-    public static readonly DicomTag RelevantOPTAttributesSequence = new(0x0022, 0x1472);
+    public static DicomTag RelevantOPTAttributesSequence => new(0x0022, 0x1472);
     /// <summary>(0022,1512) SQ 1</summary>
-    public static readonly DicomTag TransformationMethodCodeSequence = new(0x0022, 0x1512);
+    public static DicomTag TransformationMethodCodeSequence => new(0x0022, 0x1512);
     /// <summary>(0022,1513) SQ 1</summary>
-    public static readonly DicomTag TransformationAlgorithmSequence = new(0x0022, 0x1513);
+    public static DicomTag TransformationAlgorithmSequence => new(0x0022, 0x1513);
     /// <summary>(0022,1515) CS 1</summary>
-    public static readonly DicomTag OphthalmicAxialLengthMethod = new(0x0022, 0x1515);
+    public static DicomTag OphthalmicAxialLengthMethod => new(0x0022, 0x1515);
     /// <summary>(0022,1517) FL 1</summary>
-    public static readonly DicomTag OphthalmicFOV = new(0x0022, 0x1517);
+    public static DicomTag OphthalmicFOV => new(0x0022, 0x1517);
     /// <summary>(0022,1518) SQ 1</summary>
-    public static readonly DicomTag TwoDimensionalToThreeDimensionalMapSequence = new(0x0022, 0x1518);
+    public static DicomTag TwoDimensionalToThreeDimensionalMapSequence => new(0x0022, 0x1518);
     /// <summary>(0022,1525) SQ 1</summary>
-    public static readonly DicomTag WideFieldOphthalmicPhotographyQualityRatingSequence = new(0x0022, 0x1525);
+    public static DicomTag WideFieldOphthalmicPhotographyQualityRatingSequence => new(0x0022, 0x1525);
     /// <summary>(0022,1526) SQ 1</summary>
-    public static readonly DicomTag WideFieldOphthalmicPhotographyQualityThresholdSequence = new(0x0022, 0x1526);
+    public static DicomTag WideFieldOphthalmicPhotographyQualityThresholdSequence => new(0x0022, 0x1526);
     /// <summary>(0022,1527) FL 1</summary>
-    public static readonly DicomTag WideFieldOphthalmicPhotographyThresholdQualityRating = new(0x0022, 0x1527);
+    public static DicomTag WideFieldOphthalmicPhotographyThresholdQualityRating => new(0x0022, 0x1527);
     /// <summary>(0022,1528) FL 1</summary>
-    public static readonly DicomTag XCoordinatesCenterPixelViewAngle = new(0x0022, 0x1528);
+    public static DicomTag XCoordinatesCenterPixelViewAngle => new(0x0022, 0x1528);
     /// <summary>(0022,1529) FL 1</summary>
-    public static readonly DicomTag YCoordinatesCenterPixelViewAngle = new(0x0022, 0x1529);
+    public static DicomTag YCoordinatesCenterPixelViewAngle => new(0x0022, 0x1529);
     /// <summary>(0022,1530) UL 1</summary>
-    public static readonly DicomTag NumberOfMapPoints = new(0x0022, 0x1530);
+    public static DicomTag NumberOfMapPoints => new(0x0022, 0x1530);
     /// <summary>(0022,1531) OF 1</summary>
-    public static readonly DicomTag TwoDimensionalToThreeDimensionalMapData = new(0x0022, 0x1531);
+    public static DicomTag TwoDimensionalToThreeDimensionalMapData => new(0x0022, 0x1531);
     /// <summary>(0022,1612) SQ 1</summary>
-    public static readonly DicomTag DerivationAlgorithmSequence = new(0x0022, 0x1612);
+    public static DicomTag DerivationAlgorithmSequence => new(0x0022, 0x1612);
     /// <summary>(0022,1615) SQ 1</summary>
-    public static readonly DicomTag OphthalmicImageTypeCodeSequence = new(0x0022, 0x1615);
+    public static DicomTag OphthalmicImageTypeCodeSequence => new(0x0022, 0x1615);
     /// <summary>(0022,1616) LO 1</summary>
-    public static readonly DicomTag OphthalmicImageTypeDescription = new(0x0022, 0x1616);
+    public static DicomTag OphthalmicImageTypeDescription => new(0x0022, 0x1616);
     /// <summary>(0022,1618) SQ 1</summary>
-    public static readonly DicomTag ScanPatternTypeCodeSequence = new(0x0022, 0x1618);
+    public static DicomTag ScanPatternTypeCodeSequence => new(0x0022, 0x1618);
     /// <summary>(0022,1620) SQ 1</summary>
-    public static readonly DicomTag ReferencedSurfaceMeshIdentificationSequence = new(0x0022, 0x1620);
+    public static DicomTag ReferencedSurfaceMeshIdentificationSequence => new(0x0022, 0x1620);
     /// <summary>(0022,1622) CS 1</summary>
-    public static readonly DicomTag OphthalmicVolumetricPropertiesFlag = new(0x0022, 0x1622);
+    public static DicomTag OphthalmicVolumetricPropertiesFlag => new(0x0022, 0x1622);
     /// <summary>(0022,1624) FL 1</summary>
-    public static readonly DicomTag OphthalmicAnatomicReferencePointXCoordinate = new(0x0022, 0x1624);
+    public static DicomTag OphthalmicAnatomicReferencePointXCoordinate => new(0x0022, 0x1624);
     /// <summary>(0022,1626) FL 1</summary>
-    public static readonly DicomTag OphthalmicAnatomicReferencePointYCoordinate = new(0x0022, 0x1626);
+    public static DicomTag OphthalmicAnatomicReferencePointYCoordinate => new(0x0022, 0x1626);
     /// <summary>(0022,1628) SQ 1</summary>
-    public static readonly DicomTag OphthalmicEnFaceImageQualityRatingSequence = new(0x0022, 0x1628);
+    public static DicomTag OphthalmicEnFaceImageQualityRatingSequence => new(0x0022, 0x1628);
     /// <summary>(0022,1630) DS 1</summary>
-    public static readonly DicomTag QualityThreshold = new(0x0022, 0x1630);
+    public static DicomTag QualityThreshold => new(0x0022, 0x1630);
     /// <summary>(0022,1640) SQ 1</summary>
-    public static readonly DicomTag OCTBscanAnalysisAcquisitionParametersSequence = new(0x0022, 0x1640);
+    public static DicomTag OCTBscanAnalysisAcquisitionParametersSequence => new(0x0022, 0x1640);
     /// <summary>(0022,1642) UL 1</summary>
-    public static readonly DicomTag NumberOfBscansPerFrame = new(0x0022, 0x1642);
+    public static DicomTag NumberOfBscansPerFrame => new(0x0022, 0x1642);
     /// <summary>(0022,1643) FL 1</summary>
-    public static readonly DicomTag BscanSlabThickness = new(0x0022, 0x1643);
+    public static DicomTag BscanSlabThickness => new(0x0022, 0x1643);
     /// <summary>(0022,1644) FL 1</summary>
-    public static readonly DicomTag DistanceBetweenBscanSlabs = new(0x0022, 0x1644);
+    public static DicomTag DistanceBetweenBscanSlabs => new(0x0022, 0x1644);
     /// <summary>(0022,1645) FL 1</summary>
-    public static readonly DicomTag BscanCycleTime = new(0x0022, 0x1645);
+    public static DicomTag BscanCycleTime => new(0x0022, 0x1645);
     /// <summary>(0022,1646) FL 1-n</summary>
-    public static readonly DicomTag BscanCycleTimeVector = new(0x0022, 0x1646);
+    public static DicomTag BscanCycleTimeVector => new(0x0022, 0x1646);
     /// <summary>(0022,1649) FL 1</summary>
-    public static readonly DicomTag AscanRate = new(0x0022, 0x1649);
+    public static DicomTag AscanRate => new(0x0022, 0x1649);
     /// <summary>(0022,1650) FL 1</summary>
-    public static readonly DicomTag BscanRate = new(0x0022, 0x1650);
+    public static DicomTag BscanRate => new(0x0022, 0x1650);
     /// <summary>(0022,1658) UL 1</summary>
-    public static readonly DicomTag SurfaceMeshZPixelOffset = new(0x0022, 0x1658);
+    public static DicomTag SurfaceMeshZPixelOffset => new(0x0022, 0x1658);
     /// <summary>(0024,0010) FL 1</summary>
-    public static readonly DicomTag VisualFieldHorizontalExtent = new(0x0024, 0x0010);
+    public static DicomTag VisualFieldHorizontalExtent => new(0x0024, 0x0010);
     /// <summary>(0024,0011) FL 1</summary>
-    public static readonly DicomTag VisualFieldVerticalExtent = new(0x0024, 0x0011);
+    public static DicomTag VisualFieldVerticalExtent => new(0x0024, 0x0011);
     /// <summary>(0024,0012) CS 1</summary>
-    public static readonly DicomTag VisualFieldShape = new(0x0024, 0x0012);
+    public static DicomTag VisualFieldShape => new(0x0024, 0x0012);
     /// <summary>(0024,0016) SQ 1</summary>
-    public static readonly DicomTag ScreeningTestModeCodeSequence = new(0x0024, 0x0016);
+    public static DicomTag ScreeningTestModeCodeSequence => new(0x0024, 0x0016);
     /// <summary>(0024,0018) FL 1</summary>
-    public static readonly DicomTag MaximumStimulusLuminance = new(0x0024, 0x0018);
+    public static DicomTag MaximumStimulusLuminance => new(0x0024, 0x0018);
     /// <summary>(0024,0020) FL 1</summary>
-    public static readonly DicomTag BackgroundLuminance = new(0x0024, 0x0020);
+    public static DicomTag BackgroundLuminance => new(0x0024, 0x0020);
     /// <summary>(0024,0021) SQ 1</summary>
-    public static readonly DicomTag StimulusColorCodeSequence = new(0x0024, 0x0021);
+    public static DicomTag StimulusColorCodeSequence => new(0x0024, 0x0021);
     /// <summary>(0024,0024) SQ 1</summary>
-    public static readonly DicomTag BackgroundIlluminationColorCodeSequence = new(0x0024, 0x0024);
+    public static DicomTag BackgroundIlluminationColorCodeSequence => new(0x0024, 0x0024);
     /// <summary>(0024,0025) FL 1</summary>
-    public static readonly DicomTag StimulusArea = new(0x0024, 0x0025);
+    public static DicomTag StimulusArea => new(0x0024, 0x0025);
     /// <summary>(0024,0028) FL 1</summary>
-    public static readonly DicomTag StimulusPresentationTime = new(0x0024, 0x0028);
+    public static DicomTag StimulusPresentationTime => new(0x0024, 0x0028);
     /// <summary>(0024,0032) SQ 1</summary>
-    public static readonly DicomTag FixationSequence = new(0x0024, 0x0032);
+    public static DicomTag FixationSequence => new(0x0024, 0x0032);
     /// <summary>(0024,0033) SQ 1</summary>
-    public static readonly DicomTag FixationMonitoringCodeSequence = new(0x0024, 0x0033);
+    public static DicomTag FixationMonitoringCodeSequence => new(0x0024, 0x0033);
     /// <summary>(0024,0034) SQ 1</summary>
-    public static readonly DicomTag VisualFieldCatchTrialSequence = new(0x0024, 0x0034);
+    public static DicomTag VisualFieldCatchTrialSequence => new(0x0024, 0x0034);
     /// <summary>(0024,0035) US 1</summary>
-    public static readonly DicomTag FixationCheckedQuantity = new(0x0024, 0x0035);
+    public static DicomTag FixationCheckedQuantity => new(0x0024, 0x0035);
     /// <summary>(0024,0036) US 1</summary>
-    public static readonly DicomTag PatientNotProperlyFixatedQuantity = new(0x0024, 0x0036);
+    public static DicomTag PatientNotProperlyFixatedQuantity => new(0x0024, 0x0036);
     /// <summary>(0024,0037) CS 1</summary>
-    public static readonly DicomTag PresentedVisualStimuliDataFlag = new(0x0024, 0x0037);
+    public static DicomTag PresentedVisualStimuliDataFlag => new(0x0024, 0x0037);
     /// <summary>(0024,0038) US 1</summary>
-    public static readonly DicomTag NumberOfVisualStimuli = new(0x0024, 0x0038);
+    public static DicomTag NumberOfVisualStimuli => new(0x0024, 0x0038);
     /// <summary>(0024,0039) CS 1</summary>
-    public static readonly DicomTag ExcessiveFixationLossesDataFlag = new(0x0024, 0x0039);
+    public static DicomTag ExcessiveFixationLossesDataFlag => new(0x0024, 0x0039);
     /// <summary>(0024,0040) CS 1</summary>
-    public static readonly DicomTag ExcessiveFixationLosses = new(0x0024, 0x0040);
+    public static DicomTag ExcessiveFixationLosses => new(0x0024, 0x0040);
     /// <summary>(0024,0042) US 1</summary>
-    public static readonly DicomTag StimuliRetestingQuantity = new(0x0024, 0x0042);
+    public static DicomTag StimuliRetestingQuantity => new(0x0024, 0x0042);
     /// <summary>(0024,0044) LT 1</summary>
-    public static readonly DicomTag CommentsOnPatientPerformanceOfVisualField = new(0x0024, 0x0044);
+    public static DicomTag CommentsOnPatientPerformanceOfVisualField => new(0x0024, 0x0044);
     /// <summary>(0024,0045) CS 1</summary>
-    public static readonly DicomTag FalseNegativesEstimateFlag = new(0x0024, 0x0045);
+    public static DicomTag FalseNegativesEstimateFlag => new(0x0024, 0x0045);
     /// <summary>(0024,0046) FL 1</summary>
-    public static readonly DicomTag FalseNegativesEstimate = new(0x0024, 0x0046);
+    public static DicomTag FalseNegativesEstimate => new(0x0024, 0x0046);
     /// <summary>(0024,0048) US 1</summary>
-    public static readonly DicomTag NegativeCatchTrialsQuantity = new(0x0024, 0x0048);
+    public static DicomTag NegativeCatchTrialsQuantity => new(0x0024, 0x0048);
     /// <summary>(0024,0050) US 1</summary>
-    public static readonly DicomTag FalseNegativesQuantity = new(0x0024, 0x0050);
+    public static DicomTag FalseNegativesQuantity => new(0x0024, 0x0050);
     /// <summary>(0024,0051) CS 1</summary>
-    public static readonly DicomTag ExcessiveFalseNegativesDataFlag = new(0x0024, 0x0051);
+    public static DicomTag ExcessiveFalseNegativesDataFlag => new(0x0024, 0x0051);
     /// <summary>(0024,0052) CS 1</summary>
-    public static readonly DicomTag ExcessiveFalseNegatives = new(0x0024, 0x0052);
+    public static DicomTag ExcessiveFalseNegatives => new(0x0024, 0x0052);
     /// <summary>(0024,0053) CS 1</summary>
-    public static readonly DicomTag FalsePositivesEstimateFlag = new(0x0024, 0x0053);
+    public static DicomTag FalsePositivesEstimateFlag => new(0x0024, 0x0053);
     /// <summary>(0024,0054) FL 1</summary>
-    public static readonly DicomTag FalsePositivesEstimate = new(0x0024, 0x0054);
+    public static DicomTag FalsePositivesEstimate => new(0x0024, 0x0054);
     /// <summary>(0024,0055) CS 1</summary>
-    public static readonly DicomTag CatchTrialsDataFlag = new(0x0024, 0x0055);
+    public static DicomTag CatchTrialsDataFlag => new(0x0024, 0x0055);
     /// <summary>(0024,0056) US 1</summary>
-    public static readonly DicomTag PositiveCatchTrialsQuantity = new(0x0024, 0x0056);
+    public static DicomTag PositiveCatchTrialsQuantity => new(0x0024, 0x0056);
     /// <summary>(0024,0057) CS 1</summary>
-    public static readonly DicomTag TestPointNormalsDataFlag = new(0x0024, 0x0057);
+    public static DicomTag TestPointNormalsDataFlag => new(0x0024, 0x0057);
     /// <summary>(0024,0058) SQ 1</summary>
-    public static readonly DicomTag TestPointNormalsSequence = new(0x0024, 0x0058);
+    public static DicomTag TestPointNormalsSequence => new(0x0024, 0x0058);
     /// <summary>(0024,0059) CS 1</summary>
-    public static readonly DicomTag GlobalDeviationProbabilityNormalsFlag = new(0x0024, 0x0059);
+    public static DicomTag GlobalDeviationProbabilityNormalsFlag => new(0x0024, 0x0059);
     /// <summary>(0024,0060) US 1</summary>
-    public static readonly DicomTag FalsePositivesQuantity = new(0x0024, 0x0060);
+    public static DicomTag FalsePositivesQuantity => new(0x0024, 0x0060);
     /// <summary>(0024,0061) CS 1</summary>
-    public static readonly DicomTag ExcessiveFalsePositivesDataFlag = new(0x0024, 0x0061);
+    public static DicomTag ExcessiveFalsePositivesDataFlag => new(0x0024, 0x0061);
     /// <summary>(0024,0062) CS 1</summary>
-    public static readonly DicomTag ExcessiveFalsePositives = new(0x0024, 0x0062);
+    public static DicomTag ExcessiveFalsePositives => new(0x0024, 0x0062);
     /// <summary>(0024,0063) CS 1</summary>
-    public static readonly DicomTag VisualFieldTestNormalsFlag = new(0x0024, 0x0063);
+    public static DicomTag VisualFieldTestNormalsFlag => new(0x0024, 0x0063);
     /// <summary>(0024,0064) SQ 1</summary>
-    public static readonly DicomTag ResultsNormalsSequence = new(0x0024, 0x0064);
+    public static DicomTag ResultsNormalsSequence => new(0x0024, 0x0064);
     /// <summary>(0024,0065) SQ 1</summary>
-    public static readonly DicomTag AgeCorrectedSensitivityDeviationAlgorithmSequence = new(0x0024, 0x0065);
+    public static DicomTag AgeCorrectedSensitivityDeviationAlgorithmSequence => new(0x0024, 0x0065);
     /// <summary>(0024,0066) FL 1</summary>
-    public static readonly DicomTag GlobalDeviationFromNormal = new(0x0024, 0x0066);
+    public static DicomTag GlobalDeviationFromNormal => new(0x0024, 0x0066);
     /// <summary>(0024,0067) SQ 1</summary>
-    public static readonly DicomTag GeneralizedDefectSensitivityDeviationAlgorithmSequence = new(0x0024, 0x0067);
+    public static DicomTag GeneralizedDefectSensitivityDeviationAlgorithmSequence => new(0x0024, 0x0067);
     /// <summary>(0024,0068) FL 1</summary>
-    public static readonly DicomTag LocalizedDeviationFromNormal = new(0x0024, 0x0068);
+    public static DicomTag LocalizedDeviationFromNormal => new(0x0024, 0x0068);
     /// <summary>(0024,0069) LO 1</summary>
-    public static readonly DicomTag PatientReliabilityIndicator = new(0x0024, 0x0069);
+    public static DicomTag PatientReliabilityIndicator => new(0x0024, 0x0069);
     /// <summary>(0024,0070) FL 1</summary>
-    public static readonly DicomTag VisualFieldMeanSensitivity = new(0x0024, 0x0070);
+    public static DicomTag VisualFieldMeanSensitivity => new(0x0024, 0x0070);
     /// <summary>(0024,0071) FL 1</summary>
-    public static readonly DicomTag GlobalDeviationProbability = new(0x0024, 0x0071);
+    public static DicomTag GlobalDeviationProbability => new(0x0024, 0x0071);
     /// <summary>(0024,0072) CS 1</summary>
-    public static readonly DicomTag LocalDeviationProbabilityNormalsFlag = new(0x0024, 0x0072);
+    public static DicomTag LocalDeviationProbabilityNormalsFlag => new(0x0024, 0x0072);
     /// <summary>(0024,0073) FL 1</summary>
-    public static readonly DicomTag LocalizedDeviationProbability = new(0x0024, 0x0073);
+    public static DicomTag LocalizedDeviationProbability => new(0x0024, 0x0073);
     /// <summary>(0024,0074) CS 1</summary>
-    public static readonly DicomTag ShortTermFluctuationCalculated = new(0x0024, 0x0074);
+    public static DicomTag ShortTermFluctuationCalculated => new(0x0024, 0x0074);
     /// <summary>(0024,0075) FL 1</summary>
-    public static readonly DicomTag ShortTermFluctuation = new(0x0024, 0x0075);
+    public static DicomTag ShortTermFluctuation => new(0x0024, 0x0075);
     /// <summary>(0024,0076) CS 1</summary>
-    public static readonly DicomTag ShortTermFluctuationProbabilityCalculated = new(0x0024, 0x0076);
+    public static DicomTag ShortTermFluctuationProbabilityCalculated => new(0x0024, 0x0076);
     /// <summary>(0024,0077) FL 1</summary>
-    public static readonly DicomTag ShortTermFluctuationProbability = new(0x0024, 0x0077);
+    public static DicomTag ShortTermFluctuationProbability => new(0x0024, 0x0077);
     /// <summary>(0024,0078) CS 1</summary>
-    public static readonly DicomTag CorrectedLocalizedDeviationFromNormalCalculated = new(0x0024, 0x0078);
+    public static DicomTag CorrectedLocalizedDeviationFromNormalCalculated => new(0x0024, 0x0078);
     /// <summary>(0024,0079) FL 1</summary>
-    public static readonly DicomTag CorrectedLocalizedDeviationFromNormal = new(0x0024, 0x0079);
+    public static DicomTag CorrectedLocalizedDeviationFromNormal => new(0x0024, 0x0079);
     /// <summary>(0024,0080) CS 1</summary>
-    public static readonly DicomTag CorrectedLocalizedDeviationFromNormalProbabilityCalculated = new(0x0024, 0x0080);
+    public static DicomTag CorrectedLocalizedDeviationFromNormalProbabilityCalculated => new(0x0024, 0x0080);
     /// <summary>(0024,0081) FL 1</summary>
-    public static readonly DicomTag CorrectedLocalizedDeviationFromNormalProbability = new(0x0024, 0x0081);
+    public static DicomTag CorrectedLocalizedDeviationFromNormalProbability => new(0x0024, 0x0081);
     /// <summary>(0024,0083) SQ 1</summary>
-    public static readonly DicomTag GlobalDeviationProbabilitySequence = new(0x0024, 0x0083);
+    public static DicomTag GlobalDeviationProbabilitySequence => new(0x0024, 0x0083);
     /// <summary>(0024,0085) SQ 1</summary>
-    public static readonly DicomTag LocalizedDeviationProbabilitySequence = new(0x0024, 0x0085);
+    public static DicomTag LocalizedDeviationProbabilitySequence => new(0x0024, 0x0085);
     /// <summary>(0024,0086) CS 1</summary>
-    public static readonly DicomTag FovealSensitivityMeasured = new(0x0024, 0x0086);
+    public static DicomTag FovealSensitivityMeasured => new(0x0024, 0x0086);
     /// <summary>(0024,0087) FL 1</summary>
-    public static readonly DicomTag FovealSensitivity = new(0x0024, 0x0087);
+    public static DicomTag FovealSensitivity => new(0x0024, 0x0087);
     /// <summary>(0024,0088) FL 1</summary>
-    public static readonly DicomTag VisualFieldTestDuration = new(0x0024, 0x0088);
+    public static DicomTag VisualFieldTestDuration => new(0x0024, 0x0088);
     /// <summary>(0024,0089) SQ 1</summary>
-    public static readonly DicomTag VisualFieldTestPointSequence = new(0x0024, 0x0089);
+    public static DicomTag VisualFieldTestPointSequence => new(0x0024, 0x0089);
     /// <summary>(0024,0090) FL 1</summary>
-    public static readonly DicomTag VisualFieldTestPointXCoordinate = new(0x0024, 0x0090);
+    public static DicomTag VisualFieldTestPointXCoordinate => new(0x0024, 0x0090);
     /// <summary>(0024,0091) FL 1</summary>
-    public static readonly DicomTag VisualFieldTestPointYCoordinate = new(0x0024, 0x0091);
+    public static DicomTag VisualFieldTestPointYCoordinate => new(0x0024, 0x0091);
     /// <summary>(0024,0092) FL 1</summary>
-    public static readonly DicomTag AgeCorrectedSensitivityDeviationValue = new(0x0024, 0x0092);
+    public static DicomTag AgeCorrectedSensitivityDeviationValue => new(0x0024, 0x0092);
     /// <summary>(0024,0093) CS 1</summary>
-    public static readonly DicomTag StimulusResults = new(0x0024, 0x0093);
+    public static DicomTag StimulusResults => new(0x0024, 0x0093);
     /// <summary>(0024,0094) FL 1</summary>
-    public static readonly DicomTag SensitivityValue = new(0x0024, 0x0094);
+    public static DicomTag SensitivityValue => new(0x0024, 0x0094);
     /// <summary>(0024,0095) CS 1</summary>
-    public static readonly DicomTag RetestStimulusSeen = new(0x0024, 0x0095);
+    public static DicomTag RetestStimulusSeen => new(0x0024, 0x0095);
     /// <summary>(0024,0096) FL 1</summary>
-    public static readonly DicomTag RetestSensitivityValue = new(0x0024, 0x0096);
+    public static DicomTag RetestSensitivityValue => new(0x0024, 0x0096);
     /// <summary>(0024,0097) SQ 1</summary>
-    public static readonly DicomTag VisualFieldTestPointNormalsSequence = new(0x0024, 0x0097);
+    public static DicomTag VisualFieldTestPointNormalsSequence => new(0x0024, 0x0097);
     /// <summary>(0024,0098) FL 1</summary>
-    public static readonly DicomTag QuantifiedDefect = new(0x0024, 0x0098);
+    public static DicomTag QuantifiedDefect => new(0x0024, 0x0098);
     /// <summary>(0024,0100) FL 1</summary>
-    public static readonly DicomTag AgeCorrectedSensitivityDeviationProbabilityValue = new(0x0024, 0x0100);
+    public static DicomTag AgeCorrectedSensitivityDeviationProbabilityValue => new(0x0024, 0x0100);
     /// <summary>(0024,0102) CS 1</summary>
-    public static readonly DicomTag GeneralizedDefectCorrectedSensitivityDeviationFlag = new(0x0024, 0x0102);
+    public static DicomTag GeneralizedDefectCorrectedSensitivityDeviationFlag => new(0x0024, 0x0102);
     /// <summary>(0024,0103) FL 1</summary>
-    public static readonly DicomTag GeneralizedDefectCorrectedSensitivityDeviationValue = new(0x0024, 0x0103);
+    public static DicomTag GeneralizedDefectCorrectedSensitivityDeviationValue => new(0x0024, 0x0103);
     /// <summary>(0024,0104) FL 1</summary>
-    public static readonly DicomTag GeneralizedDefectCorrectedSensitivityDeviationProbabilityValue = new(0x0024, 0x0104);
+    public static DicomTag GeneralizedDefectCorrectedSensitivityDeviationProbabilityValue => new(0x0024, 0x0104);
     /// <summary>(0024,0105) FL 1</summary>
-    public static readonly DicomTag MinimumSensitivityValue = new(0x0024, 0x0105);
+    public static DicomTag MinimumSensitivityValue => new(0x0024, 0x0105);
     /// <summary>(0024,0106) CS 1</summary>
-    public static readonly DicomTag BlindSpotLocalized = new(0x0024, 0x0106);
+    public static DicomTag BlindSpotLocalized => new(0x0024, 0x0106);
     /// <summary>(0024,0107) FL 1</summary>
-    public static readonly DicomTag BlindSpotXCoordinate = new(0x0024, 0x0107);
+    public static DicomTag BlindSpotXCoordinate => new(0x0024, 0x0107);
     /// <summary>(0024,0108) FL 1</summary>
-    public static readonly DicomTag BlindSpotYCoordinate = new(0x0024, 0x0108);
+    public static DicomTag BlindSpotYCoordinate => new(0x0024, 0x0108);
     /// <summary>(0024,0110) SQ 1</summary>
-    public static readonly DicomTag VisualAcuityMeasurementSequence = new(0x0024, 0x0110);
+    public static DicomTag VisualAcuityMeasurementSequence => new(0x0024, 0x0110);
     /// <summary>(0024,0112) SQ 1</summary>
-    public static readonly DicomTag RefractiveParametersUsedOnPatientSequence = new(0x0024, 0x0112);
+    public static DicomTag RefractiveParametersUsedOnPatientSequence => new(0x0024, 0x0112);
     /// <summary>(0024,0113) CS 1</summary>
-    public static readonly DicomTag MeasurementLaterality = new(0x0024, 0x0113);
+    public static DicomTag MeasurementLaterality => new(0x0024, 0x0113);
     /// <summary>(0024,0114) SQ 1</summary>
-    public static readonly DicomTag OphthalmicPatientClinicalInformationLeftEyeSequence = new(0x0024, 0x0114);
+    public static DicomTag OphthalmicPatientClinicalInformationLeftEyeSequence => new(0x0024, 0x0114);
     /// <summary>(0024,0115) SQ 1</summary>
-    public static readonly DicomTag OphthalmicPatientClinicalInformationRightEyeSequence = new(0x0024, 0x0115);
+    public static DicomTag OphthalmicPatientClinicalInformationRightEyeSequence => new(0x0024, 0x0115);
     /// <summary>(0024,0117) CS 1</summary>
-    public static readonly DicomTag FovealPointNormativeDataFlag = new(0x0024, 0x0117);
+    public static DicomTag FovealPointNormativeDataFlag => new(0x0024, 0x0117);
     /// <summary>(0024,0118) FL 1</summary>
-    public static readonly DicomTag FovealPointProbabilityValue = new(0x0024, 0x0118);
+    public static DicomTag FovealPointProbabilityValue => new(0x0024, 0x0118);
     /// <summary>(0024,0120) CS 1</summary>
-    public static readonly DicomTag ScreeningBaselineMeasured = new(0x0024, 0x0120);
+    public static DicomTag ScreeningBaselineMeasured => new(0x0024, 0x0120);
     /// <summary>(0024,0122) SQ 1</summary>
-    public static readonly DicomTag ScreeningBaselineMeasuredSequence = new(0x0024, 0x0122);
+    public static DicomTag ScreeningBaselineMeasuredSequence => new(0x0024, 0x0122);
     /// <summary>(0024,0124) CS 1</summary>
-    public static readonly DicomTag ScreeningBaselineType = new(0x0024, 0x0124);
+    public static DicomTag ScreeningBaselineType => new(0x0024, 0x0124);
     /// <summary>(0024,0126) FL 1</summary>
-    public static readonly DicomTag ScreeningBaselineValue = new(0x0024, 0x0126);
+    public static DicomTag ScreeningBaselineValue => new(0x0024, 0x0126);
     /// <summary>(0024,0202) LO 1</summary>
-    public static readonly DicomTag AlgorithmSource = new(0x0024, 0x0202);
+    public static DicomTag AlgorithmSource => new(0x0024, 0x0202);
     /// <summary>(0024,0306) LO 1</summary>
-    public static readonly DicomTag DataSetName = new(0x0024, 0x0306);
+    public static DicomTag DataSetName => new(0x0024, 0x0306);
     /// <summary>(0024,0307) LO 1</summary>
-    public static readonly DicomTag DataSetVersion = new(0x0024, 0x0307);
+    public static DicomTag DataSetVersion => new(0x0024, 0x0307);
     /// <summary>(0024,0308) LO 1</summary>
-    public static readonly DicomTag DataSetSource = new(0x0024, 0x0308);
+    public static DicomTag DataSetSource => new(0x0024, 0x0308);
     /// <summary>(0024,0309) LO 1</summary>
-    public static readonly DicomTag DataSetDescription = new(0x0024, 0x0309);
+    public static DicomTag DataSetDescription => new(0x0024, 0x0309);
     /// <summary>(0024,0317) SQ 1</summary>
-    public static readonly DicomTag VisualFieldTestReliabilityGlobalIndexSequence = new(0x0024, 0x0317);
+    public static DicomTag VisualFieldTestReliabilityGlobalIndexSequence => new(0x0024, 0x0317);
     /// <summary>(0024,0320) SQ 1</summary>
-    public static readonly DicomTag VisualFieldGlobalResultsIndexSequence = new(0x0024, 0x0320);
+    public static DicomTag VisualFieldGlobalResultsIndexSequence => new(0x0024, 0x0320);
     /// <summary>(0024,0325) SQ 1</summary>
-    public static readonly DicomTag DataObservationSequence = new(0x0024, 0x0325);
+    public static DicomTag DataObservationSequence => new(0x0024, 0x0325);
     /// <summary>(0024,0338) CS 1</summary>
-    public static readonly DicomTag IndexNormalsFlag = new(0x0024, 0x0338);
+    public static DicomTag IndexNormalsFlag => new(0x0024, 0x0338);
     /// <summary>(0024,0341) FL 1</summary>
-    public static readonly DicomTag IndexProbability = new(0x0024, 0x0341);
+    public static DicomTag IndexProbability => new(0x0024, 0x0341);
     /// <summary>(0024,0344) SQ 1</summary>
-    public static readonly DicomTag IndexProbabilitySequence = new(0x0024, 0x0344);
+    public static DicomTag IndexProbabilitySequence => new(0x0024, 0x0344);
     /// <summary>(0028,0002) US 1</summary>
-    public static readonly DicomTag SamplesPerPixel = new(0x0028, 0x0002);
+    public static DicomTag SamplesPerPixel => new(0x0028, 0x0002);
     /// <summary>(0028,0003) US 1</summary>
-    public static readonly DicomTag SamplesPerPixelUsed = new(0x0028, 0x0003);
+    public static DicomTag SamplesPerPixelUsed => new(0x0028, 0x0003);
     /// <summary>(0028,0004) CS 1</summary>
-    public static readonly DicomTag PhotometricInterpretation = new(0x0028, 0x0004);
+    public static DicomTag PhotometricInterpretation => new(0x0028, 0x0004);
     /// <summary>(0028,0006) US 1</summary>
-    public static readonly DicomTag PlanarConfiguration = new(0x0028, 0x0006);
+    public static DicomTag PlanarConfiguration => new(0x0028, 0x0006);
     /// <summary>(0028,0008) IS 1</summary>
-    public static readonly DicomTag NumberOfFrames = new(0x0028, 0x0008);
+    public static DicomTag NumberOfFrames => new(0x0028, 0x0008);
     /// <summary>(0028,0009) AT 1-n</summary>
-    public static readonly DicomTag FrameIncrementPointer = new(0x0028, 0x0009);
+    public static DicomTag FrameIncrementPointer => new(0x0028, 0x0009);
     /// <summary>(0028,000A) AT 1-n</summary>
-    public static readonly DicomTag FrameDimensionPointer = new(0x0028, 0x000A);
+    public static DicomTag FrameDimensionPointer => new(0x0028, 0x000A);
     /// <summary>(0028,0010) US 1</summary>
-    public static readonly DicomTag Rows = new(0x0028, 0x0010);
+    public static DicomTag Rows => new(0x0028, 0x0010);
     /// <summary>(0028,0011) US 1</summary>
-    public static readonly DicomTag Columns = new(0x0028, 0x0011);
+    public static DicomTag Columns => new(0x0028, 0x0011);
     /// <summary>(0028,0014) US 1</summary>
-    public static readonly DicomTag UltrasoundColorDataPresent = new(0x0028, 0x0014);
+    public static DicomTag UltrasoundColorDataPresent => new(0x0028, 0x0014);
     /// <summary>(0028,0030) DS 2</summary>
-    public static readonly DicomTag PixelSpacing = new(0x0028, 0x0030);
+    public static DicomTag PixelSpacing => new(0x0028, 0x0030);
     /// <summary>(0028,0031) DS 2</summary>
-    public static readonly DicomTag ZoomFactor = new(0x0028, 0x0031);
+    public static DicomTag ZoomFactor => new(0x0028, 0x0031);
     /// <summary>(0028,0032) DS 2</summary>
-    public static readonly DicomTag ZoomCenter = new(0x0028, 0x0032);
+    public static DicomTag ZoomCenter => new(0x0028, 0x0032);
     /// <summary>(0028,0034) IS 2</summary>
-    public static readonly DicomTag PixelAspectRatio = new(0x0028, 0x0034);
+    public static DicomTag PixelAspectRatio => new(0x0028, 0x0034);
     /// <summary>(0028,0051) CS 1-n</summary>
-    public static readonly DicomTag CorrectedImage = new(0x0028, 0x0051);
+    public static DicomTag CorrectedImage => new(0x0028, 0x0051);
     /// <summary>(0028,0100) US 1</summary>
-    public static readonly DicomTag BitsAllocated = new(0x0028, 0x0100);
+    public static DicomTag BitsAllocated => new(0x0028, 0x0100);
     /// <summary>(0028,0101) US 1</summary>
-    public static readonly DicomTag BitsStored = new(0x0028, 0x0101);
+    public static DicomTag BitsStored => new(0x0028, 0x0101);
     /// <summary>(0028,0102) US 1</summary>
-    public static readonly DicomTag HighBit = new(0x0028, 0x0102);
+    public static DicomTag HighBit => new(0x0028, 0x0102);
     /// <summary>(0028,0103) US 1</summary>
-    public static readonly DicomTag PixelRepresentation = new(0x0028, 0x0103);
+    public static DicomTag PixelRepresentation => new(0x0028, 0x0103);
     /// <summary>(0028,0106) US 1</summary>
-    public static readonly DicomTag SmallestImagePixelValue = new(0x0028, 0x0106);
+    public static DicomTag SmallestImagePixelValue => new(0x0028, 0x0106);
     /// <summary>(0028,0107) US 1</summary>
-    public static readonly DicomTag LargestImagePixelValue = new(0x0028, 0x0107);
+    public static DicomTag LargestImagePixelValue => new(0x0028, 0x0107);
     /// <summary>(0028,0108) US 1</summary>
-    public static readonly DicomTag SmallestPixelValueInSeries = new(0x0028, 0x0108);
+    public static DicomTag SmallestPixelValueInSeries => new(0x0028, 0x0108);
     /// <summary>(0028,0109) US 1</summary>
-    public static readonly DicomTag LargestPixelValueInSeries = new(0x0028, 0x0109);
+    public static DicomTag LargestPixelValueInSeries => new(0x0028, 0x0109);
     /// <summary>(0028,0120) US 1</summary>
-    public static readonly DicomTag PixelPaddingValue = new(0x0028, 0x0120);
+    public static DicomTag PixelPaddingValue => new(0x0028, 0x0120);
     /// <summary>(0028,0121) US 1</summary>
-    public static readonly DicomTag PixelPaddingRangeLimit = new(0x0028, 0x0121);
+    public static DicomTag PixelPaddingRangeLimit => new(0x0028, 0x0121);
     /// <summary>(0028,0122) FL 1</summary>
-    public static readonly DicomTag FloatPixelPaddingValue = new(0x0028, 0x0122);
+    public static DicomTag FloatPixelPaddingValue => new(0x0028, 0x0122);
     /// <summary>(0028,0123) FD 1</summary>
-    public static readonly DicomTag DoubleFloatPixelPaddingValue = new(0x0028, 0x0123);
+    public static DicomTag DoubleFloatPixelPaddingValue => new(0x0028, 0x0123);
     /// <summary>(0028,0124) FL 1</summary>
-    public static readonly DicomTag FloatPixelPaddingRangeLimit = new(0x0028, 0x0124);
+    public static DicomTag FloatPixelPaddingRangeLimit => new(0x0028, 0x0124);
     /// <summary>(0028,0125) FD 1</summary>
-    public static readonly DicomTag DoubleFloatPixelPaddingRangeLimit = new(0x0028, 0x0125);
+    public static DicomTag DoubleFloatPixelPaddingRangeLimit => new(0x0028, 0x0125);
     /// <summary>(0028,0300) CS 1</summary>
-    public static readonly DicomTag QualityControlImage = new(0x0028, 0x0300);
+    public static DicomTag QualityControlImage => new(0x0028, 0x0300);
     /// <summary>(0028,0301) CS 1</summary>
-    public static readonly DicomTag BurnedInAnnotation = new(0x0028, 0x0301);
+    public static DicomTag BurnedInAnnotation => new(0x0028, 0x0301);
     /// <summary>(0028,0302) CS 1</summary>
-    public static readonly DicomTag RecognizableVisualFeatures = new(0x0028, 0x0302);
+    public static DicomTag RecognizableVisualFeatures => new(0x0028, 0x0302);
     /// <summary>(0028,0303) CS 1</summary>
-    public static readonly DicomTag LongitudinalTemporalInformationModified = new(0x0028, 0x0303);
+    public static DicomTag LongitudinalTemporalInformationModified => new(0x0028, 0x0303);
     /// <summary>(0028,0304) UI 1</summary>
-    public static readonly DicomTag ReferencedColorPaletteInstanceUID = new(0x0028, 0x0304);
+    public static DicomTag ReferencedColorPaletteInstanceUID => new(0x0028, 0x0304);
     /// <summary>(0028,0A02) CS 1</summary>
-    public static readonly DicomTag PixelSpacingCalibrationType = new(0x0028, 0x0A02);
+    public static DicomTag PixelSpacingCalibrationType => new(0x0028, 0x0A02);
     /// <summary>(0028,0A04) LO 1</summary>
-    public static readonly DicomTag PixelSpacingCalibrationDescription = new(0x0028, 0x0A04);
+    public static DicomTag PixelSpacingCalibrationDescription => new(0x0028, 0x0A04);
     /// <summary>(0028,1040) CS 1</summary>
-    public static readonly DicomTag PixelIntensityRelationship = new(0x0028, 0x1040);
+    public static DicomTag PixelIntensityRelationship => new(0x0028, 0x1040);
     /// <summary>(0028,1041) SS 1</summary>
-    public static readonly DicomTag PixelIntensityRelationshipSign = new(0x0028, 0x1041);
+    public static DicomTag PixelIntensityRelationshipSign => new(0x0028, 0x1041);
     /// <summary>(0028,1050) DS 1-n</summary>
-    public static readonly DicomTag WindowCenter = new(0x0028, 0x1050);
+    public static DicomTag WindowCenter => new(0x0028, 0x1050);
     /// <summary>(0028,1051) DS 1-n</summary>
-    public static readonly DicomTag WindowWidth = new(0x0028, 0x1051);
+    public static DicomTag WindowWidth => new(0x0028, 0x1051);
     /// <summary>(0028,1052) DS 1</summary>
-    public static readonly DicomTag RescaleIntercept = new(0x0028, 0x1052);
+    public static DicomTag RescaleIntercept => new(0x0028, 0x1052);
     /// <summary>(0028,1053) DS 1</summary>
-    public static readonly DicomTag RescaleSlope = new(0x0028, 0x1053);
+    public static DicomTag RescaleSlope => new(0x0028, 0x1053);
     /// <summary>(0028,1054) LO 1</summary>
-    public static readonly DicomTag RescaleType = new(0x0028, 0x1054);
+    public static DicomTag RescaleType => new(0x0028, 0x1054);
     /// <summary>(0028,1055) LO 1-n</summary>
-    public static readonly DicomTag WindowCenterWidthExplanation = new(0x0028, 0x1055);
+    public static DicomTag WindowCenterWidthExplanation => new(0x0028, 0x1055);
     /// <summary>(0028,1056) CS 1</summary>
-    public static readonly DicomTag VOILUTFunction = new(0x0028, 0x1056);
+    public static DicomTag VOILUTFunction => new(0x0028, 0x1056);
     /// <summary>(0028,1090) CS 1</summary>
-    public static readonly DicomTag RecommendedViewingMode = new(0x0028, 0x1090);
+    public static DicomTag RecommendedViewingMode => new(0x0028, 0x1090);
     /// <summary>(0028,1101) US 3</summary>
-    public static readonly DicomTag RedPaletteColorLookupTableDescriptor = new(0x0028, 0x1101);
+    public static DicomTag RedPaletteColorLookupTableDescriptor => new(0x0028, 0x1101);
     /// <summary>(0028,1102) US 3</summary>
-    public static readonly DicomTag GreenPaletteColorLookupTableDescriptor = new(0x0028, 0x1102);
+    public static DicomTag GreenPaletteColorLookupTableDescriptor => new(0x0028, 0x1102);
     /// <summary>(0028,1103) US 3</summary>
-    public static readonly DicomTag BluePaletteColorLookupTableDescriptor = new(0x0028, 0x1103);
+    public static DicomTag BluePaletteColorLookupTableDescriptor => new(0x0028, 0x1103);
     /// <summary>(0028,1104) US 3</summary>
-    public static readonly DicomTag AlphaPaletteColorLookupTableDescriptor = new(0x0028, 0x1104);
+    public static DicomTag AlphaPaletteColorLookupTableDescriptor => new(0x0028, 0x1104);
     /// <summary>(0028,1199) UI 1</summary>
-    public static readonly DicomTag PaletteColorLookupTableUID = new(0x0028, 0x1199);
+    public static DicomTag PaletteColorLookupTableUID => new(0x0028, 0x1199);
     /// <summary>(0028,1201) OW 1</summary>
-    public static readonly DicomTag RedPaletteColorLookupTableData = new(0x0028, 0x1201);
+    public static DicomTag RedPaletteColorLookupTableData => new(0x0028, 0x1201);
     /// <summary>(0028,1202) OW 1</summary>
-    public static readonly DicomTag GreenPaletteColorLookupTableData = new(0x0028, 0x1202);
+    public static DicomTag GreenPaletteColorLookupTableData => new(0x0028, 0x1202);
     /// <summary>(0028,1203) OW 1</summary>
-    public static readonly DicomTag BluePaletteColorLookupTableData = new(0x0028, 0x1203);
+    public static DicomTag BluePaletteColorLookupTableData => new(0x0028, 0x1203);
     /// <summary>(0028,1204) OW 1</summary>
-    public static readonly DicomTag AlphaPaletteColorLookupTableData = new(0x0028, 0x1204);
+    public static DicomTag AlphaPaletteColorLookupTableData => new(0x0028, 0x1204);
     /// <summary>(0028,1221) OW 1</summary>
-    public static readonly DicomTag SegmentedRedPaletteColorLookupTableData = new(0x0028, 0x1221);
+    public static DicomTag SegmentedRedPaletteColorLookupTableData => new(0x0028, 0x1221);
     /// <summary>(0028,1222) OW 1</summary>
-    public static readonly DicomTag SegmentedGreenPaletteColorLookupTableData = new(0x0028, 0x1222);
+    public static DicomTag SegmentedGreenPaletteColorLookupTableData => new(0x0028, 0x1222);
     /// <summary>(0028,1223) OW 1</summary>
-    public static readonly DicomTag SegmentedBluePaletteColorLookupTableData = new(0x0028, 0x1223);
+    public static DicomTag SegmentedBluePaletteColorLookupTableData => new(0x0028, 0x1223);
     /// <summary>(0028,1224) OW 1</summary>
-    public static readonly DicomTag SegmentedAlphaPaletteColorLookupTableData = new(0x0028, 0x1224);
+    public static DicomTag SegmentedAlphaPaletteColorLookupTableData => new(0x0028, 0x1224);
     /// <summary>(0028,1230) SQ 1</summary>
-    public static readonly DicomTag StoredValueColorRangeSequence = new(0x0028, 0x1230);
+    public static DicomTag StoredValueColorRangeSequence => new(0x0028, 0x1230);
     /// <summary>(0028,1231) FD 1</summary>
-    public static readonly DicomTag MinimumStoredValueMapped = new(0x0028, 0x1231);
+    public static DicomTag MinimumStoredValueMapped => new(0x0028, 0x1231);
     /// <summary>(0028,1232) FD 1</summary>
-    public static readonly DicomTag MaximumStoredValueMapped = new(0x0028, 0x1232);
+    public static DicomTag MaximumStoredValueMapped => new(0x0028, 0x1232);
     /// <summary>(0028,1300) CS 1</summary>
-    public static readonly DicomTag BreastImplantPresent = new(0x0028, 0x1300);
+    public static DicomTag BreastImplantPresent => new(0x0028, 0x1300);
     /// <summary>(0028,1350) CS 1</summary>
-    public static readonly DicomTag PartialView = new(0x0028, 0x1350);
+    public static DicomTag PartialView => new(0x0028, 0x1350);
     /// <summary>(0028,1351) ST 1</summary>
-    public static readonly DicomTag PartialViewDescription = new(0x0028, 0x1351);
+    public static DicomTag PartialViewDescription => new(0x0028, 0x1351);
     /// <summary>(0028,1352) SQ 1</summary>
-    public static readonly DicomTag PartialViewCodeSequence = new(0x0028, 0x1352);
+    public static DicomTag PartialViewCodeSequence => new(0x0028, 0x1352);
     /// <summary>(0028,135A) CS 1</summary>
-    public static readonly DicomTag SpatialLocationsPreserved = new(0x0028, 0x135A);
+    public static DicomTag SpatialLocationsPreserved => new(0x0028, 0x135A);
     /// <summary>(0028,1401) SQ 1</summary>
-    public static readonly DicomTag DataFrameAssignmentSequence = new(0x0028, 0x1401);
+    public static DicomTag DataFrameAssignmentSequence => new(0x0028, 0x1401);
     /// <summary>(0028,1402) CS 1</summary>
-    public static readonly DicomTag DataPathAssignment = new(0x0028, 0x1402);
+    public static DicomTag DataPathAssignment => new(0x0028, 0x1402);
     /// <summary>(0028,1403) US 1</summary>
-    public static readonly DicomTag BitsMappedToColorLookupTable = new(0x0028, 0x1403);
+    public static DicomTag BitsMappedToColorLookupTable => new(0x0028, 0x1403);
     /// <summary>(0028,1404) SQ 1</summary>
-    public static readonly DicomTag BlendingLUT1Sequence = new(0x0028, 0x1404);
+    public static DicomTag BlendingLUT1Sequence => new(0x0028, 0x1404);
     /// <summary>(0028,1405) CS 1</summary>
-    public static readonly DicomTag BlendingLUT1TransferFunction = new(0x0028, 0x1405);
+    public static DicomTag BlendingLUT1TransferFunction => new(0x0028, 0x1405);
     /// <summary>(0028,1406) FD 1</summary>
-    public static readonly DicomTag BlendingWeightConstant = new(0x0028, 0x1406);
+    public static DicomTag BlendingWeightConstant => new(0x0028, 0x1406);
     /// <summary>(0028,1407) US 3</summary>
-    public static readonly DicomTag BlendingLookupTableDescriptor = new(0x0028, 0x1407);
+    public static DicomTag BlendingLookupTableDescriptor => new(0x0028, 0x1407);
     /// <summary>(0028,1408) OW 1</summary>
-    public static readonly DicomTag BlendingLookupTableData = new(0x0028, 0x1408);
+    public static DicomTag BlendingLookupTableData => new(0x0028, 0x1408);
     /// <summary>(0028,140B) SQ 1</summary>
-    public static readonly DicomTag EnhancedPaletteColorLookupTableSequence = new(0x0028, 0x140B);
+    public static DicomTag EnhancedPaletteColorLookupTableSequence => new(0x0028, 0x140B);
     /// <summary>(0028,140C) SQ 1</summary>
-    public static readonly DicomTag BlendingLUT2Sequence = new(0x0028, 0x140C);
+    public static DicomTag BlendingLUT2Sequence => new(0x0028, 0x140C);
     /// <summary>(0028,140D) CS 1</summary>
-    public static readonly DicomTag BlendingLUT2TransferFunction = new(0x0028, 0x140D);
+    public static DicomTag BlendingLUT2TransferFunction => new(0x0028, 0x140D);
     /// <summary>(0028,140E) CS 1</summary>
-    public static readonly DicomTag DataPathID = new(0x0028, 0x140E);
+    public static DicomTag DataPathID => new(0x0028, 0x140E);
     /// <summary>(0028,140F) CS 1</summary>
-    public static readonly DicomTag RGBLUTTransferFunction = new(0x0028, 0x140F);
+    public static DicomTag RGBLUTTransferFunction => new(0x0028, 0x140F);
     /// <summary>(0028,1410) CS 1</summary>
-    public static readonly DicomTag AlphaLUTTransferFunction = new(0x0028, 0x1410);
+    public static DicomTag AlphaLUTTransferFunction => new(0x0028, 0x1410);
     /// <summary>(0028,2000) OB 1</summary>
-    public static readonly DicomTag ICCProfile = new(0x0028, 0x2000);
+    public static DicomTag ICCProfile => new(0x0028, 0x2000);
     /// <summary>(0028,2002) CS 1</summary>
-    public static readonly DicomTag ColorSpace = new(0x0028, 0x2002);
+    public static DicomTag ColorSpace => new(0x0028, 0x2002);
     /// <summary>(0028,2110) CS 1</summary>
-    public static readonly DicomTag LossyImageCompression = new(0x0028, 0x2110);
+    public static DicomTag LossyImageCompression => new(0x0028, 0x2110);
     /// <summary>(0028,2112) DS 1-n</summary>
-    public static readonly DicomTag LossyImageCompressionRatio = new(0x0028, 0x2112);
+    public static DicomTag LossyImageCompressionRatio => new(0x0028, 0x2112);
     /// <summary>(0028,2114) CS 1-n</summary>
-    public static readonly DicomTag LossyImageCompressionMethod = new(0x0028, 0x2114);
+    public static DicomTag LossyImageCompressionMethod => new(0x0028, 0x2114);
     /// <summary>(0028,3000) SQ 1</summary>
-    public static readonly DicomTag ModalityLUTSequence = new(0x0028, 0x3000);
+    public static DicomTag ModalityLUTSequence => new(0x0028, 0x3000);
     /// <summary>(0028,3002) US 3</summary>
-    public static readonly DicomTag LUTDescriptor = new(0x0028, 0x3002);
+    public static DicomTag LUTDescriptor => new(0x0028, 0x3002);
     /// <summary>(0028,3003) LO 1</summary>
-    public static readonly DicomTag LUTExplanation = new(0x0028, 0x3003);
+    public static DicomTag LUTExplanation => new(0x0028, 0x3003);
     /// <summary>(0028,3004) LO 1</summary>
-    public static readonly DicomTag ModalityLUTType = new(0x0028, 0x3004);
+    public static DicomTag ModalityLUTType => new(0x0028, 0x3004);
     /// <summary>(0028,3006) OW 1-n</summary>
-    public static readonly DicomTag LUTData = new(0x0028, 0x3006);
+    public static DicomTag LUTData => new(0x0028, 0x3006);
     /// <summary>(0028,3010) SQ 1</summary>
-    public static readonly DicomTag VOILUTSequence = new(0x0028, 0x3010);
+    public static DicomTag VOILUTSequence => new(0x0028, 0x3010);
     /// <summary>(0028,3110) SQ 1</summary>
-    public static readonly DicomTag SoftcopyVOILUTSequence = new(0x0028, 0x3110);
+    public static DicomTag SoftcopyVOILUTSequence => new(0x0028, 0x3110);
     /// <summary>(0028,6010) US 1</summary>
-    public static readonly DicomTag RepresentativeFrameNumber = new(0x0028, 0x6010);
+    public static DicomTag RepresentativeFrameNumber => new(0x0028, 0x6010);
     /// <summary>(0028,6020) US 1-n</summary>
-    public static readonly DicomTag FrameNumbersOfInterest = new(0x0028, 0x6020);
+    public static DicomTag FrameNumbersOfInterest => new(0x0028, 0x6020);
     /// <summary>(0028,6022) LO 1-n</summary>
-    public static readonly DicomTag FrameOfInterestDescription = new(0x0028, 0x6022);
+    public static DicomTag FrameOfInterestDescription => new(0x0028, 0x6022);
     /// <summary>(0028,6023) CS 1-n</summary>
-    public static readonly DicomTag FrameOfInterestType = new(0x0028, 0x6023);
+    public static DicomTag FrameOfInterestType => new(0x0028, 0x6023);
     /// <summary>(0028,6040) US 1-n</summary>
-    public static readonly DicomTag RWavePointer = new(0x0028, 0x6040);
+    public static DicomTag RWavePointer => new(0x0028, 0x6040);
     /// <summary>(0028,6100) SQ 1</summary>
-    public static readonly DicomTag MaskSubtractionSequence = new(0x0028, 0x6100);
+    public static DicomTag MaskSubtractionSequence => new(0x0028, 0x6100);
     /// <summary>(0028,6101) CS 1</summary>
-    public static readonly DicomTag MaskOperation = new(0x0028, 0x6101);
+    public static DicomTag MaskOperation => new(0x0028, 0x6101);
     /// <summary>(0028,6102) US 2-2n</summary>
-    public static readonly DicomTag ApplicableFrameRange = new(0x0028, 0x6102);
+    public static DicomTag ApplicableFrameRange => new(0x0028, 0x6102);
     /// <summary>(0028,6110) US 1-n</summary>
-    public static readonly DicomTag MaskFrameNumbers = new(0x0028, 0x6110);
+    public static DicomTag MaskFrameNumbers => new(0x0028, 0x6110);
     /// <summary>(0028,6112) US 1</summary>
-    public static readonly DicomTag ContrastFrameAveraging = new(0x0028, 0x6112);
+    public static DicomTag ContrastFrameAveraging => new(0x0028, 0x6112);
     /// <summary>(0028,6114) FL 2</summary>
-    public static readonly DicomTag MaskSubPixelShift = new(0x0028, 0x6114);
+    public static DicomTag MaskSubPixelShift => new(0x0028, 0x6114);
     /// <summary>(0028,6120) SS 1</summary>
-    public static readonly DicomTag TIDOffset = new(0x0028, 0x6120);
+    public static DicomTag TIDOffset => new(0x0028, 0x6120);
     /// <summary>(0028,6190) ST 1</summary>
-    public static readonly DicomTag MaskOperationExplanation = new(0x0028, 0x6190);
+    public static DicomTag MaskOperationExplanation => new(0x0028, 0x6190);
     /// <summary>(0028,7000) SQ 1</summary>
-    public static readonly DicomTag EquipmentAdministratorSequence = new(0x0028, 0x7000);
+    public static DicomTag EquipmentAdministratorSequence => new(0x0028, 0x7000);
     /// <summary>(0028,7001) US 1</summary>
-    public static readonly DicomTag NumberOfDisplaySubsystems = new(0x0028, 0x7001);
+    public static DicomTag NumberOfDisplaySubsystems => new(0x0028, 0x7001);
     /// <summary>(0028,7002) US 1</summary>
-    public static readonly DicomTag CurrentConfigurationID = new(0x0028, 0x7002);
+    public static DicomTag CurrentConfigurationID => new(0x0028, 0x7002);
     /// <summary>(0028,7003) US 1</summary>
-    public static readonly DicomTag DisplaySubsystemID = new(0x0028, 0x7003);
+    public static DicomTag DisplaySubsystemID => new(0x0028, 0x7003);
     /// <summary>(0028,7004) SH 1</summary>
-    public static readonly DicomTag DisplaySubsystemName = new(0x0028, 0x7004);
+    public static DicomTag DisplaySubsystemName => new(0x0028, 0x7004);
     /// <summary>(0028,7005) LO 1</summary>
-    public static readonly DicomTag DisplaySubsystemDescription = new(0x0028, 0x7005);
+    public static DicomTag DisplaySubsystemDescription => new(0x0028, 0x7005);
     /// <summary>(0028,7006) CS 1</summary>
-    public static readonly DicomTag SystemStatus = new(0x0028, 0x7006);
+    public static DicomTag SystemStatus => new(0x0028, 0x7006);
     /// <summary>(0028,7007) LO 1</summary>
-    public static readonly DicomTag SystemStatusComment = new(0x0028, 0x7007);
+    public static DicomTag SystemStatusComment => new(0x0028, 0x7007);
     /// <summary>(0028,7008) SQ 1</summary>
-    public static readonly DicomTag TargetLuminanceCharacteristicsSequence = new(0x0028, 0x7008);
+    public static DicomTag TargetLuminanceCharacteristicsSequence => new(0x0028, 0x7008);
     /// <summary>(0028,7009) US 1</summary>
-    public static readonly DicomTag LuminanceCharacteristicsID = new(0x0028, 0x7009);
+    public static DicomTag LuminanceCharacteristicsID => new(0x0028, 0x7009);
     /// <summary>(0028,700A) SQ 1</summary>
-    public static readonly DicomTag DisplaySubsystemConfigurationSequence = new(0x0028, 0x700A);
+    public static DicomTag DisplaySubsystemConfigurationSequence => new(0x0028, 0x700A);
     /// <summary>(0028,700B) US 1</summary>
-    public static readonly DicomTag ConfigurationID = new(0x0028, 0x700B);
+    public static DicomTag ConfigurationID => new(0x0028, 0x700B);
     /// <summary>(0028,700C) SH 1</summary>
-    public static readonly DicomTag ConfigurationName = new(0x0028, 0x700C);
+    public static DicomTag ConfigurationName => new(0x0028, 0x700C);
     /// <summary>(0028,700D) LO 1</summary>
-    public static readonly DicomTag ConfigurationDescription = new(0x0028, 0x700D);
+    public static DicomTag ConfigurationDescription => new(0x0028, 0x700D);
     /// <summary>(0028,700E) US 1</summary>
-    public static readonly DicomTag ReferencedTargetLuminanceCharacteristicsID = new(0x0028, 0x700E);
+    public static DicomTag ReferencedTargetLuminanceCharacteristicsID => new(0x0028, 0x700E);
     /// <summary>(0028,700F) SQ 1</summary>
-    public static readonly DicomTag QAResultsSequence = new(0x0028, 0x700F);
+    public static DicomTag QAResultsSequence => new(0x0028, 0x700F);
     /// <summary>(0028,7010) SQ 1</summary>
-    public static readonly DicomTag DisplaySubsystemQAResultsSequence = new(0x0028, 0x7010);
+    public static DicomTag DisplaySubsystemQAResultsSequence => new(0x0028, 0x7010);
     /// <summary>(0028,7011) SQ 1</summary>
-    public static readonly DicomTag ConfigurationQAResultsSequence = new(0x0028, 0x7011);
+    public static DicomTag ConfigurationQAResultsSequence => new(0x0028, 0x7011);
     /// <summary>(0028,7012) SQ 1</summary>
-    public static readonly DicomTag MeasurementEquipmentSequence = new(0x0028, 0x7012);
+    public static DicomTag MeasurementEquipmentSequence => new(0x0028, 0x7012);
     /// <summary>(0028,7013) CS 1-n</summary>
-    public static readonly DicomTag MeasurementFunctions = new(0x0028, 0x7013);
+    public static DicomTag MeasurementFunctions => new(0x0028, 0x7013);
     /// <summary>(0028,7014) CS 1</summary>
-    public static readonly DicomTag MeasurementEquipmentType = new(0x0028, 0x7014);
+    public static DicomTag MeasurementEquipmentType => new(0x0028, 0x7014);
     /// <summary>(0028,7015) SQ 1</summary>
-    public static readonly DicomTag VisualEvaluationResultSequence = new(0x0028, 0x7015);
+    public static DicomTag VisualEvaluationResultSequence => new(0x0028, 0x7015);
     /// <summary>(0028,7016) SQ 1</summary>
-    public static readonly DicomTag DisplayCalibrationResultSequence = new(0x0028, 0x7016);
+    public static DicomTag DisplayCalibrationResultSequence => new(0x0028, 0x7016);
     /// <summary>(0028,7017) US 1</summary>
-    public static readonly DicomTag DDLValue = new(0x0028, 0x7017);
+    public static DicomTag DDLValue => new(0x0028, 0x7017);
     /// <summary>(0028,7018) FL 2</summary>
-    public static readonly DicomTag CIExyWhitePoint = new(0x0028, 0x7018);
+    public static DicomTag CIExyWhitePoint => new(0x0028, 0x7018);
     /// <summary>(0028,7019) CS 1</summary>
-    public static readonly DicomTag DisplayFunctionType = new(0x0028, 0x7019);
+    public static DicomTag DisplayFunctionType => new(0x0028, 0x7019);
     /// <summary>(0028,701A) FL 1</summary>
-    public static readonly DicomTag GammaValue = new(0x0028, 0x701A);
+    public static DicomTag GammaValue => new(0x0028, 0x701A);
     /// <summary>(0028,701B) US 1</summary>
-    public static readonly DicomTag NumberOfLuminancePoints = new(0x0028, 0x701B);
+    public static DicomTag NumberOfLuminancePoints => new(0x0028, 0x701B);
     /// <summary>(0028,701C) SQ 1</summary>
-    public static readonly DicomTag LuminanceResponseSequence = new(0x0028, 0x701C);
+    public static DicomTag LuminanceResponseSequence => new(0x0028, 0x701C);
     /// <summary>(0028,701D) FL 1</summary>
-    public static readonly DicomTag TargetMinimumLuminance = new(0x0028, 0x701D);
+    public static DicomTag TargetMinimumLuminance => new(0x0028, 0x701D);
     /// <summary>(0028,701E) FL 1</summary>
-    public static readonly DicomTag TargetMaximumLuminance = new(0x0028, 0x701E);
+    public static DicomTag TargetMaximumLuminance => new(0x0028, 0x701E);
     /// <summary>(0028,701F) FL 1</summary>
-    public static readonly DicomTag LuminanceValue = new(0x0028, 0x701F);
+    public static DicomTag LuminanceValue => new(0x0028, 0x701F);
     /// <summary>(0028,7020) LO 1</summary>
-    public static readonly DicomTag LuminanceResponseDescription = new(0x0028, 0x7020);
+    public static DicomTag LuminanceResponseDescription => new(0x0028, 0x7020);
     /// <summary>(0028,7021) CS 1</summary>
-    public static readonly DicomTag WhitePointFlag = new(0x0028, 0x7021);
+    public static DicomTag WhitePointFlag => new(0x0028, 0x7021);
     /// <summary>(0028,7022) SQ 1</summary>
-    public static readonly DicomTag DisplayDeviceTypeCodeSequence = new(0x0028, 0x7022);
+    public static DicomTag DisplayDeviceTypeCodeSequence => new(0x0028, 0x7022);
     /// <summary>(0028,7023) SQ 1</summary>
-    public static readonly DicomTag DisplaySubsystemSequence = new(0x0028, 0x7023);
+    public static DicomTag DisplaySubsystemSequence => new(0x0028, 0x7023);
     /// <summary>(0028,7024) SQ 1</summary>
-    public static readonly DicomTag LuminanceResultSequence = new(0x0028, 0x7024);
+    public static DicomTag LuminanceResultSequence => new(0x0028, 0x7024);
     /// <summary>(0028,7025) CS 1</summary>
-    public static readonly DicomTag AmbientLightValueSource = new(0x0028, 0x7025);
+    public static DicomTag AmbientLightValueSource => new(0x0028, 0x7025);
     /// <summary>(0028,7026) CS 1-n</summary>
-    public static readonly DicomTag MeasuredCharacteristics = new(0x0028, 0x7026);
+    public static DicomTag MeasuredCharacteristics => new(0x0028, 0x7026);
     /// <summary>(0028,7027) SQ 1</summary>
-    public static readonly DicomTag LuminanceUniformityResultSequence = new(0x0028, 0x7027);
+    public static DicomTag LuminanceUniformityResultSequence => new(0x0028, 0x7027);
     /// <summary>(0028,7028) SQ 1</summary>
-    public static readonly DicomTag VisualEvaluationTestSequence = new(0x0028, 0x7028);
+    public static DicomTag VisualEvaluationTestSequence => new(0x0028, 0x7028);
     /// <summary>(0028,7029) CS 1</summary>
-    public static readonly DicomTag TestResult = new(0x0028, 0x7029);
+    public static DicomTag TestResult => new(0x0028, 0x7029);
     /// <summary>(0028,702A) LO 1</summary>
-    public static readonly DicomTag TestResultComment = new(0x0028, 0x702A);
+    public static DicomTag TestResultComment => new(0x0028, 0x702A);
     /// <summary>(0028,702B) CS 1</summary>
-    public static readonly DicomTag TestImageValidation = new(0x0028, 0x702B);
+    public static DicomTag TestImageValidation => new(0x0028, 0x702B);
     /// <summary>(0028,702C) SQ 1</summary>
-    public static readonly DicomTag TestPatternCodeSequence = new(0x0028, 0x702C);
+    public static DicomTag TestPatternCodeSequence => new(0x0028, 0x702C);
     /// <summary>(0028,702D) SQ 1</summary>
-    public static readonly DicomTag MeasurementPatternCodeSequence = new(0x0028, 0x702D);
+    public static DicomTag MeasurementPatternCodeSequence => new(0x0028, 0x702D);
     /// <summary>(0028,702E) SQ 1</summary>
-    public static readonly DicomTag VisualEvaluationMethodCodeSequence = new(0x0028, 0x702E);
+    public static DicomTag VisualEvaluationMethodCodeSequence => new(0x0028, 0x702E);
     /// <summary>(0028,7FE0) UR 1</summary>
-    public static readonly DicomTag PixelDataProviderURL = new(0x0028, 0x7FE0);
+    public static DicomTag PixelDataProviderURL => new(0x0028, 0x7FE0);
     /// <summary>(0028,9001) UL 1</summary>
-    public static readonly DicomTag DataPointRows = new(0x0028, 0x9001);
+    public static DicomTag DataPointRows => new(0x0028, 0x9001);
     /// <summary>(0028,9002) UL 1</summary>
-    public static readonly DicomTag DataPointColumns = new(0x0028, 0x9002);
+    public static DicomTag DataPointColumns => new(0x0028, 0x9002);
     /// <summary>(0028,9003) CS 1</summary>
-    public static readonly DicomTag SignalDomainColumns = new(0x0028, 0x9003);
+    public static DicomTag SignalDomainColumns => new(0x0028, 0x9003);
     /// <summary>(0028,9108) CS 1</summary>
-    public static readonly DicomTag DataRepresentation = new(0x0028, 0x9108);
+    public static DicomTag DataRepresentation => new(0x0028, 0x9108);
     /// <summary>(0028,9110) SQ 1</summary>
-    public static readonly DicomTag PixelMeasuresSequence = new(0x0028, 0x9110);
+    public static DicomTag PixelMeasuresSequence => new(0x0028, 0x9110);
     /// <summary>(0028,9132) SQ 1</summary>
-    public static readonly DicomTag FrameVOILUTSequence = new(0x0028, 0x9132);
+    public static DicomTag FrameVOILUTSequence => new(0x0028, 0x9132);
     /// <summary>(0028,9145) SQ 1</summary>
-    public static readonly DicomTag PixelValueTransformationSequence = new(0x0028, 0x9145);
+    public static DicomTag PixelValueTransformationSequence => new(0x0028, 0x9145);
     /// <summary>(0028,9235) CS 1</summary>
-    public static readonly DicomTag SignalDomainRows = new(0x0028, 0x9235);
+    public static DicomTag SignalDomainRows => new(0x0028, 0x9235);
     /// <summary>(0028,9411) FL 1</summary>
-    public static readonly DicomTag DisplayFilterPercentage = new(0x0028, 0x9411);
+    public static DicomTag DisplayFilterPercentage => new(0x0028, 0x9411);
     /// <summary>(0028,9415) SQ 1</summary>
-    public static readonly DicomTag FramePixelShiftSequence = new(0x0028, 0x9415);
+    public static DicomTag FramePixelShiftSequence => new(0x0028, 0x9415);
     /// <summary>(0028,9416) US 1</summary>
-    public static readonly DicomTag SubtractionItemID = new(0x0028, 0x9416);
+    public static DicomTag SubtractionItemID => new(0x0028, 0x9416);
     /// <summary>(0028,9422) SQ 1</summary>
-    public static readonly DicomTag PixelIntensityRelationshipLUTSequence = new(0x0028, 0x9422);
+    public static DicomTag PixelIntensityRelationshipLUTSequence => new(0x0028, 0x9422);
     /// <summary>(0028,9443) SQ 1</summary>
-    public static readonly DicomTag FramePixelDataPropertiesSequence = new(0x0028, 0x9443);
+    public static DicomTag FramePixelDataPropertiesSequence => new(0x0028, 0x9443);
     /// <summary>(0028,9444) CS 1</summary>
-    public static readonly DicomTag GeometricalProperties = new(0x0028, 0x9444);
+    public static DicomTag GeometricalProperties => new(0x0028, 0x9444);
     /// <summary>(0028,9445) FL 1</summary>
-    public static readonly DicomTag GeometricMaximumDistortion = new(0x0028, 0x9445);
+    public static DicomTag GeometricMaximumDistortion => new(0x0028, 0x9445);
     /// <summary>(0028,9446) CS 1-n</summary>
-    public static readonly DicomTag ImageProcessingApplied = new(0x0028, 0x9446);
+    public static DicomTag ImageProcessingApplied => new(0x0028, 0x9446);
     /// <summary>(0028,9454) CS 1</summary>
-    public static readonly DicomTag MaskSelectionMode = new(0x0028, 0x9454);
+    public static DicomTag MaskSelectionMode => new(0x0028, 0x9454);
     /// <summary>(0028,9474) CS 1</summary>
-    public static readonly DicomTag LUTFunction = new(0x0028, 0x9474);
+    public static DicomTag LUTFunction => new(0x0028, 0x9474);
     /// <summary>(0028,9478) FL 1</summary>
-    public static readonly DicomTag MaskVisibilityPercentage = new(0x0028, 0x9478);
+    public static DicomTag MaskVisibilityPercentage => new(0x0028, 0x9478);
     /// <summary>(0028,9501) SQ 1</summary>
-    public static readonly DicomTag PixelShiftSequence = new(0x0028, 0x9501);
+    public static DicomTag PixelShiftSequence => new(0x0028, 0x9501);
     /// <summary>(0028,9502) SQ 1</summary>
-    public static readonly DicomTag RegionPixelShiftSequence = new(0x0028, 0x9502);
+    public static DicomTag RegionPixelShiftSequence => new(0x0028, 0x9502);
     /// <summary>(0028,9503) SS 2-2n</summary>
-    public static readonly DicomTag VerticesOfTheRegion = new(0x0028, 0x9503);
+    public static DicomTag VerticesOfTheRegion => new(0x0028, 0x9503);
     /// <summary>(0028,9505) SQ 1</summary>
-    public static readonly DicomTag MultiFramePresentationSequence = new(0x0028, 0x9505);
+    public static DicomTag MultiFramePresentationSequence => new(0x0028, 0x9505);
     /// <summary>(0028,9506) US 2-2n</summary>
-    public static readonly DicomTag PixelShiftFrameRange = new(0x0028, 0x9506);
+    public static DicomTag PixelShiftFrameRange => new(0x0028, 0x9506);
     /// <summary>(0028,9507) US 2-2n</summary>
-    public static readonly DicomTag LUTFrameRange = new(0x0028, 0x9507);
+    public static DicomTag LUTFrameRange => new(0x0028, 0x9507);
     /// <summary>(0028,9520) DS 16</summary>
-    public static readonly DicomTag ImageToEquipmentMappingMatrix = new(0x0028, 0x9520);
+    public static DicomTag ImageToEquipmentMappingMatrix => new(0x0028, 0x9520);
     /// <summary>(0028,9537) CS 1</summary>
-    public static readonly DicomTag EquipmentCoordinateSystemIdentification = new(0x0028, 0x9537);
+    public static DicomTag EquipmentCoordinateSystemIdentification => new(0x0028, 0x9537);
     /// <summary>(0032,1031) SQ 1</summary>
-    public static readonly DicomTag RequestingPhysicianIdentificationSequence = new(0x0032, 0x1031);
+    public static DicomTag RequestingPhysicianIdentificationSequence => new(0x0032, 0x1031);
     /// <summary>(0032,1032) PN 1</summary>
-    public static readonly DicomTag RequestingPhysician = new(0x0032, 0x1032);
+    public static DicomTag RequestingPhysician => new(0x0032, 0x1032);
     /// <summary>(0032,1033) LO 1</summary>
-    public static readonly DicomTag RequestingService = new(0x0032, 0x1033);
+    public static DicomTag RequestingService => new(0x0032, 0x1033);
     /// <summary>(0032,1034) SQ 1</summary>
-    public static readonly DicomTag RequestingServiceCodeSequence = new(0x0032, 0x1034);
+    public static DicomTag RequestingServiceCodeSequence => new(0x0032, 0x1034);
     /// <summary>(0032,1060) LO 1</summary>
-    public static readonly DicomTag RequestedProcedureDescription = new(0x0032, 0x1060);
+    public static DicomTag RequestedProcedureDescription => new(0x0032, 0x1060);
     /// <summary>(0032,1064) SQ 1</summary>
-    public static readonly DicomTag RequestedProcedureCodeSequence = new(0x0032, 0x1064);
+    public static DicomTag RequestedProcedureCodeSequence => new(0x0032, 0x1064);
     /// <summary>(0032,1065) SQ 1</summary>
-    public static readonly DicomTag RequestedLateralityCodeSequence = new(0x0032, 0x1065);
+    public static DicomTag RequestedLateralityCodeSequence => new(0x0032, 0x1065);
     /// <summary>(0032,1066) UT 1</summary>
-    public static readonly DicomTag ReasonForVisit = new(0x0032, 0x1066);
+    public static DicomTag ReasonForVisit => new(0x0032, 0x1066);
     /// <summary>(0032,1067) SQ 1</summary>
-    public static readonly DicomTag ReasonForVisitCodeSequence = new(0x0032, 0x1067);
+    public static DicomTag ReasonForVisitCodeSequence => new(0x0032, 0x1067);
     /// <summary>(0032,1070) LO 1</summary>
-    public static readonly DicomTag RequestedContrastAgent = new(0x0032, 0x1070);
+    public static DicomTag RequestedContrastAgent => new(0x0032, 0x1070);
     /// <summary>(0034,0001) SQ 1</summary>
-    public static readonly DicomTag FlowIdentifierSequence = new(0x0034, 0x0001);
+    public static DicomTag FlowIdentifierSequence => new(0x0034, 0x0001);
     /// <summary>(0034,0002) OB 1</summary>
-    public static readonly DicomTag FlowIdentifier = new(0x0034, 0x0002);
+    public static DicomTag FlowIdentifier => new(0x0034, 0x0002);
     /// <summary>(0034,0003) UI 1</summary>
-    public static readonly DicomTag FlowTransferSyntaxUID = new(0x0034, 0x0003);
+    public static DicomTag FlowTransferSyntaxUID => new(0x0034, 0x0003);
     /// <summary>(0034,0004) UL 1</summary>
-    public static readonly DicomTag FlowRTPSamplingRate = new(0x0034, 0x0004);
+    public static DicomTag FlowRTPSamplingRate => new(0x0034, 0x0004);
     /// <summary>(0034,0005) OB 1</summary>
-    public static readonly DicomTag SourceIdentifier = new(0x0034, 0x0005);
+    public static DicomTag SourceIdentifier => new(0x0034, 0x0005);
     /// <summary>(0034,0007) OB 1</summary>
-    public static readonly DicomTag FrameOriginTimestamp = new(0x0034, 0x0007);
+    public static DicomTag FrameOriginTimestamp => new(0x0034, 0x0007);
     /// <summary>(0034,0008) CS 1</summary>
-    public static readonly DicomTag IncludesImagingSubject = new(0x0034, 0x0008);
+    public static DicomTag IncludesImagingSubject => new(0x0034, 0x0008);
     /// <summary>(0034,0009) SQ 1</summary>
-    public static readonly DicomTag FrameUsefulnessGroupSequence = new(0x0034, 0x0009);
+    public static DicomTag FrameUsefulnessGroupSequence => new(0x0034, 0x0009);
     /// <summary>(0034,000A) SQ 1</summary>
-    public static readonly DicomTag RealTimeBulkDataFlowSequence = new(0x0034, 0x000A);
+    public static DicomTag RealTimeBulkDataFlowSequence => new(0x0034, 0x000A);
     /// <summary>(0034,000B) SQ 1</summary>
-    public static readonly DicomTag CameraPositionGroupSequence = new(0x0034, 0x000B);
+    public static DicomTag CameraPositionGroupSequence => new(0x0034, 0x000B);
     /// <summary>(0034,000C) CS 1</summary>
-    public static readonly DicomTag IncludesInformation = new(0x0034, 0x000C);
+    public static DicomTag IncludesInformation => new(0x0034, 0x000C);
     /// <summary>(0034,000D) SQ 1</summary>
-    public static readonly DicomTag TimeOfFrameGroupSequence = new(0x0034, 0x000D);
+    public static DicomTag TimeOfFrameGroupSequence => new(0x0034, 0x000D);
     /// <summary>(0038,0004) SQ 1</summary>
-    public static readonly DicomTag ReferencedPatientAliasSequence = new(0x0038, 0x0004);
+    public static DicomTag ReferencedPatientAliasSequence => new(0x0038, 0x0004);
     /// <summary>(0038,0008) CS 1</summary>
-    public static readonly DicomTag VisitStatusID = new(0x0038, 0x0008);
+    public static DicomTag VisitStatusID => new(0x0038, 0x0008);
     /// <summary>(0038,0010) LO 1</summary>
-    public static readonly DicomTag AdmissionID = new(0x0038, 0x0010);
+    public static DicomTag AdmissionID => new(0x0038, 0x0010);
     /// <summary>(0038,0014) SQ 1</summary>
-    public static readonly DicomTag IssuerOfAdmissionIDSequence = new(0x0038, 0x0014);
+    public static DicomTag IssuerOfAdmissionIDSequence => new(0x0038, 0x0014);
     /// <summary>(0038,0016) LO 1</summary>
-    public static readonly DicomTag RouteOfAdmissions = new(0x0038, 0x0016);
+    public static DicomTag RouteOfAdmissions => new(0x0038, 0x0016);
     /// <summary>(0038,0020) DA 1</summary>
-    public static readonly DicomTag AdmittingDate = new(0x0038, 0x0020);
+    public static DicomTag AdmittingDate => new(0x0038, 0x0020);
     /// <summary>(0038,0021) TM 1</summary>
-    public static readonly DicomTag AdmittingTime = new(0x0038, 0x0021);
+    public static DicomTag AdmittingTime => new(0x0038, 0x0021);
     /// <summary>(0038,0050) LO 1</summary>
-    public static readonly DicomTag SpecialNeeds = new(0x0038, 0x0050);
+    public static DicomTag SpecialNeeds => new(0x0038, 0x0050);
     /// <summary>(0038,0060) LO 1</summary>
-    public static readonly DicomTag ServiceEpisodeID = new(0x0038, 0x0060);
+    public static DicomTag ServiceEpisodeID => new(0x0038, 0x0060);
     /// <summary>(0038,0062) LO 1</summary>
-    public static readonly DicomTag ServiceEpisodeDescription = new(0x0038, 0x0062);
+    public static DicomTag ServiceEpisodeDescription => new(0x0038, 0x0062);
     /// <summary>(0038,0064) SQ 1</summary>
-    public static readonly DicomTag IssuerOfServiceEpisodeIDSequence = new(0x0038, 0x0064);
+    public static DicomTag IssuerOfServiceEpisodeIDSequence => new(0x0038, 0x0064);
     /// <summary>(0038,0100) SQ 1</summary>
-    public static readonly DicomTag PertinentDocumentsSequence = new(0x0038, 0x0100);
+    public static DicomTag PertinentDocumentsSequence => new(0x0038, 0x0100);
     /// <summary>(0038,0101) SQ 1</summary>
-    public static readonly DicomTag PertinentResourcesSequence = new(0x0038, 0x0101);
+    public static DicomTag PertinentResourcesSequence => new(0x0038, 0x0101);
     /// <summary>(0038,0102) LO 1</summary>
-    public static readonly DicomTag ResourceDescription = new(0x0038, 0x0102);
+    public static DicomTag ResourceDescription => new(0x0038, 0x0102);
     /// <summary>(0038,0300) LO 1</summary>
-    public static readonly DicomTag CurrentPatientLocation = new(0x0038, 0x0300);
+    public static DicomTag CurrentPatientLocation => new(0x0038, 0x0300);
     /// <summary>(0038,0400) LO 1</summary>
-    public static readonly DicomTag PatientInstitutionResidence = new(0x0038, 0x0400);
+    public static DicomTag PatientInstitutionResidence => new(0x0038, 0x0400);
     /// <summary>(0038,0500) LO 1</summary>
-    public static readonly DicomTag PatientState = new(0x0038, 0x0500);
+    public static DicomTag PatientState => new(0x0038, 0x0500);
     /// <summary>(0038,0502) SQ 1</summary>
-    public static readonly DicomTag PatientClinicalTrialParticipationSequence = new(0x0038, 0x0502);
+    public static DicomTag PatientClinicalTrialParticipationSequence => new(0x0038, 0x0502);
     /// <summary>(0038,4000) LT 1</summary>
-    public static readonly DicomTag VisitComments = new(0x0038, 0x4000);
+    public static DicomTag VisitComments => new(0x0038, 0x4000);
     /// <summary>(003A,0004) CS 1</summary>
-    public static readonly DicomTag WaveformOriginality = new(0x003A, 0x0004);
+    public static DicomTag WaveformOriginality => new(0x003A, 0x0004);
     /// <summary>(003A,0005) US 1</summary>
-    public static readonly DicomTag NumberOfWaveformChannels = new(0x003A, 0x0005);
+    public static DicomTag NumberOfWaveformChannels => new(0x003A, 0x0005);
     /// <summary>(003A,0010) UL 1</summary>
-    public static readonly DicomTag NumberOfWaveformSamples = new(0x003A, 0x0010);
+    public static DicomTag NumberOfWaveformSamples => new(0x003A, 0x0010);
     /// <summary>(003A,001A) DS 1</summary>
-    public static readonly DicomTag SamplingFrequency = new(0x003A, 0x001A);
+    public static DicomTag SamplingFrequency => new(0x003A, 0x001A);
     /// <summary>(003A,0020) SH 1</summary>
-    public static readonly DicomTag MultiplexGroupLabel = new(0x003A, 0x0020);
+    public static DicomTag MultiplexGroupLabel => new(0x003A, 0x0020);
     /// <summary>(003A,0200) SQ 1</summary>
-    public static readonly DicomTag ChannelDefinitionSequence = new(0x003A, 0x0200);
+    public static DicomTag ChannelDefinitionSequence => new(0x003A, 0x0200);
     /// <summary>(003A,0202) IS 1</summary>
-    public static readonly DicomTag WaveformChannelNumber = new(0x003A, 0x0202);
+    public static DicomTag WaveformChannelNumber => new(0x003A, 0x0202);
     /// <summary>(003A,0203) SH 1</summary>
-    public static readonly DicomTag ChannelLabel = new(0x003A, 0x0203);
+    public static DicomTag ChannelLabel => new(0x003A, 0x0203);
     /// <summary>(003A,0205) CS 1-n</summary>
-    public static readonly DicomTag ChannelStatus = new(0x003A, 0x0205);
+    public static DicomTag ChannelStatus => new(0x003A, 0x0205);
     /// <summary>(003A,0208) SQ 1</summary>
-    public static readonly DicomTag ChannelSourceSequence = new(0x003A, 0x0208);
+    public static DicomTag ChannelSourceSequence => new(0x003A, 0x0208);
     /// <summary>(003A,0209) SQ 1</summary>
-    public static readonly DicomTag ChannelSourceModifiersSequence = new(0x003A, 0x0209);
+    public static DicomTag ChannelSourceModifiersSequence => new(0x003A, 0x0209);
     /// <summary>(003A,020A) SQ 1</summary>
-    public static readonly DicomTag SourceWaveformSequence = new(0x003A, 0x020A);
+    public static DicomTag SourceWaveformSequence => new(0x003A, 0x020A);
     /// <summary>(003A,020C) LO 1</summary>
-    public static readonly DicomTag ChannelDerivationDescription = new(0x003A, 0x020C);
+    public static DicomTag ChannelDerivationDescription => new(0x003A, 0x020C);
     /// <summary>(003A,0210) DS 1</summary>
-    public static readonly DicomTag ChannelSensitivity = new(0x003A, 0x0210);
+    public static DicomTag ChannelSensitivity => new(0x003A, 0x0210);
     /// <summary>(003A,0211) SQ 1</summary>
-    public static readonly DicomTag ChannelSensitivityUnitsSequence = new(0x003A, 0x0211);
+    public static DicomTag ChannelSensitivityUnitsSequence => new(0x003A, 0x0211);
     /// <summary>(003A,0212) DS 1</summary>
-    public static readonly DicomTag ChannelSensitivityCorrectionFactor = new(0x003A, 0x0212);
+    public static DicomTag ChannelSensitivityCorrectionFactor => new(0x003A, 0x0212);
     /// <summary>(003A,0213) DS 1</summary>
-    public static readonly DicomTag ChannelBaseline = new(0x003A, 0x0213);
+    public static DicomTag ChannelBaseline => new(0x003A, 0x0213);
     /// <summary>(003A,0214) DS 1</summary>
-    public static readonly DicomTag ChannelTimeSkew = new(0x003A, 0x0214);
+    public static DicomTag ChannelTimeSkew => new(0x003A, 0x0214);
     /// <summary>(003A,0215) DS 1</summary>
-    public static readonly DicomTag ChannelSampleSkew = new(0x003A, 0x0215);
+    public static DicomTag ChannelSampleSkew => new(0x003A, 0x0215);
     /// <summary>(003A,0218) DS 1</summary>
-    public static readonly DicomTag ChannelOffset = new(0x003A, 0x0218);
+    public static DicomTag ChannelOffset => new(0x003A, 0x0218);
     /// <summary>(003A,021A) US 1</summary>
-    public static readonly DicomTag WaveformBitsStored = new(0x003A, 0x021A);
+    public static DicomTag WaveformBitsStored => new(0x003A, 0x021A);
     /// <summary>(003A,0220) DS 1</summary>
-    public static readonly DicomTag FilterLowFrequency = new(0x003A, 0x0220);
+    public static DicomTag FilterLowFrequency => new(0x003A, 0x0220);
     /// <summary>(003A,0221) DS 1</summary>
-    public static readonly DicomTag FilterHighFrequency = new(0x003A, 0x0221);
+    public static DicomTag FilterHighFrequency => new(0x003A, 0x0221);
     /// <summary>(003A,0222) DS 1</summary>
-    public static readonly DicomTag NotchFilterFrequency = new(0x003A, 0x0222);
+    public static DicomTag NotchFilterFrequency => new(0x003A, 0x0222);
     /// <summary>(003A,0223) DS 1</summary>
-    public static readonly DicomTag NotchFilterBandwidth = new(0x003A, 0x0223);
+    public static DicomTag NotchFilterBandwidth => new(0x003A, 0x0223);
     /// <summary>(003A,0230) FL 1</summary>
-    public static readonly DicomTag WaveformDataDisplayScale = new(0x003A, 0x0230);
+    public static DicomTag WaveformDataDisplayScale => new(0x003A, 0x0230);
     /// <summary>(003A,0231) US 3</summary>
-    public static readonly DicomTag WaveformDisplayBackgroundCIELabValue = new(0x003A, 0x0231);
+    public static DicomTag WaveformDisplayBackgroundCIELabValue => new(0x003A, 0x0231);
     /// <summary>(003A,0240) SQ 1</summary>
-    public static readonly DicomTag WaveformPresentationGroupSequence = new(0x003A, 0x0240);
+    public static DicomTag WaveformPresentationGroupSequence => new(0x003A, 0x0240);
     /// <summary>(003A,0241) US 1</summary>
-    public static readonly DicomTag PresentationGroupNumber = new(0x003A, 0x0241);
+    public static DicomTag PresentationGroupNumber => new(0x003A, 0x0241);
     /// <summary>(003A,0242) SQ 1</summary>
-    public static readonly DicomTag ChannelDisplaySequence = new(0x003A, 0x0242);
+    public static DicomTag ChannelDisplaySequence => new(0x003A, 0x0242);
     /// <summary>(003A,0244) US 3</summary>
-    public static readonly DicomTag ChannelRecommendedDisplayCIELabValue = new(0x003A, 0x0244);
+    public static DicomTag ChannelRecommendedDisplayCIELabValue => new(0x003A, 0x0244);
     /// <summary>(003A,0245) FL 1</summary>
-    public static readonly DicomTag ChannelPosition = new(0x003A, 0x0245);
+    public static DicomTag ChannelPosition => new(0x003A, 0x0245);
     /// <summary>(003A,0246) CS 1</summary>
-    public static readonly DicomTag DisplayShadingFlag = new(0x003A, 0x0246);
+    public static DicomTag DisplayShadingFlag => new(0x003A, 0x0246);
     /// <summary>(003A,0247) FL 1</summary>
-    public static readonly DicomTag FractionalChannelDisplayScale = new(0x003A, 0x0247);
+    public static DicomTag FractionalChannelDisplayScale => new(0x003A, 0x0247);
     /// <summary>(003A,0248) FL 1</summary>
-    public static readonly DicomTag AbsoluteChannelDisplayScale = new(0x003A, 0x0248);
+    public static DicomTag AbsoluteChannelDisplayScale => new(0x003A, 0x0248);
     /// <summary>(003A,0300) SQ 1</summary>
-    public static readonly DicomTag MultiplexedAudioChannelsDescriptionCodeSequence = new(0x003A, 0x0300);
+    public static DicomTag MultiplexedAudioChannelsDescriptionCodeSequence => new(0x003A, 0x0300);
     /// <summary>(003A,0301) IS 1</summary>
-    public static readonly DicomTag ChannelIdentificationCode = new(0x003A, 0x0301);
+    public static DicomTag ChannelIdentificationCode => new(0x003A, 0x0301);
     /// <summary>(003A,0302) CS 1</summary>
-    public static readonly DicomTag ChannelMode = new(0x003A, 0x0302);
+    public static DicomTag ChannelMode => new(0x003A, 0x0302);
     /// <summary>(003A,0310) UI 1</summary>
-    public static readonly DicomTag MultiplexGroupUID = new(0x003A, 0x0310);
+    public static DicomTag MultiplexGroupUID => new(0x003A, 0x0310);
     /// <summary>(003A,0311) DS 1</summary>
-    public static readonly DicomTag PowerlineFrequency = new(0x003A, 0x0311);
+    public static DicomTag PowerlineFrequency => new(0x003A, 0x0311);
     /// <summary>(003A,0312) SQ 1</summary>
-    public static readonly DicomTag ChannelImpedanceSequence = new(0x003A, 0x0312);
+    public static DicomTag ChannelImpedanceSequence => new(0x003A, 0x0312);
     /// <summary>(003A,0313) DS 1</summary>
-    public static readonly DicomTag ImpedanceValue = new(0x003A, 0x0313);
+    public static DicomTag ImpedanceValue => new(0x003A, 0x0313);
     /// <summary>(003A,0314) DT 1</summary>
-    public static readonly DicomTag ImpedanceMeasurementDateTime = new(0x003A, 0x0314);
+    public static DicomTag ImpedanceMeasurementDateTime => new(0x003A, 0x0314);
     /// <summary>(003A,0315) DS 1</summary>
-    public static readonly DicomTag ImpedanceMeasurementFrequency = new(0x003A, 0x0315);
+    public static DicomTag ImpedanceMeasurementFrequency => new(0x003A, 0x0315);
     /// <summary>(003A,0316) CS 1</summary>
-    public static readonly DicomTag ImpedanceMeasurementCurrentType = new(0x003A, 0x0316);
+    public static DicomTag ImpedanceMeasurementCurrentType => new(0x003A, 0x0316);
     /// <summary>(0040,0001) AE 1-n</summary>
-    public static readonly DicomTag ScheduledStationAETitle = new(0x0040, 0x0001);
+    public static DicomTag ScheduledStationAETitle => new(0x0040, 0x0001);
     /// <summary>(0040,0002) DA 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepStartDate = new(0x0040, 0x0002);
+    public static DicomTag ScheduledProcedureStepStartDate => new(0x0040, 0x0002);
     /// <summary>(0040,0003) TM 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepStartTime = new(0x0040, 0x0003);
+    public static DicomTag ScheduledProcedureStepStartTime => new(0x0040, 0x0003);
     /// <summary>(0040,0004) DA 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepEndDate = new(0x0040, 0x0004);
+    public static DicomTag ScheduledProcedureStepEndDate => new(0x0040, 0x0004);
     /// <summary>(0040,0005) TM 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepEndTime = new(0x0040, 0x0005);
+    public static DicomTag ScheduledProcedureStepEndTime => new(0x0040, 0x0005);
     /// <summary>(0040,0006) PN 1</summary>
-    public static readonly DicomTag ScheduledPerformingPhysicianName = new(0x0040, 0x0006);
+    public static DicomTag ScheduledPerformingPhysicianName => new(0x0040, 0x0006);
     /// <summary>(0040,0007) LO 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepDescription = new(0x0040, 0x0007);
+    public static DicomTag ScheduledProcedureStepDescription => new(0x0040, 0x0007);
     /// <summary>(0040,0008) SQ 1</summary>
-    public static readonly DicomTag ScheduledProtocolCodeSequence = new(0x0040, 0x0008);
+    public static DicomTag ScheduledProtocolCodeSequence => new(0x0040, 0x0008);
     /// <summary>(0040,0009) SH 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepID = new(0x0040, 0x0009);
+    public static DicomTag ScheduledProcedureStepID => new(0x0040, 0x0009);
     /// <summary>(0040,000A) SQ 1</summary>
-    public static readonly DicomTag StageCodeSequence = new(0x0040, 0x000A);
+    public static DicomTag StageCodeSequence => new(0x0040, 0x000A);
     /// <summary>(0040,000B) SQ 1</summary>
-    public static readonly DicomTag ScheduledPerformingPhysicianIdentificationSequence = new(0x0040, 0x000B);
+    public static DicomTag ScheduledPerformingPhysicianIdentificationSequence => new(0x0040, 0x000B);
     /// <summary>(0040,0010) SH 1-n</summary>
-    public static readonly DicomTag ScheduledStationName = new(0x0040, 0x0010);
+    public static DicomTag ScheduledStationName => new(0x0040, 0x0010);
     /// <summary>(0040,0011) SH 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepLocation = new(0x0040, 0x0011);
+    public static DicomTag ScheduledProcedureStepLocation => new(0x0040, 0x0011);
     /// <summary>(0040,0012) LO 1</summary>
-    public static readonly DicomTag PreMedication = new(0x0040, 0x0012);
+    public static DicomTag PreMedication => new(0x0040, 0x0012);
     /// <summary>(0040,0020) CS 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepStatus = new(0x0040, 0x0020);
+    public static DicomTag ScheduledProcedureStepStatus => new(0x0040, 0x0020);
     /// <summary>(0040,0026) SQ 1</summary>
-    public static readonly DicomTag OrderPlacerIdentifierSequence = new(0x0040, 0x0026);
+    public static DicomTag OrderPlacerIdentifierSequence => new(0x0040, 0x0026);
     /// <summary>(0040,0027) SQ 1</summary>
-    public static readonly DicomTag OrderFillerIdentifierSequence = new(0x0040, 0x0027);
+    public static DicomTag OrderFillerIdentifierSequence => new(0x0040, 0x0027);
     /// <summary>(0040,0031) UT 1</summary>
-    public static readonly DicomTag LocalNamespaceEntityID = new(0x0040, 0x0031);
+    public static DicomTag LocalNamespaceEntityID => new(0x0040, 0x0031);
     /// <summary>(0040,0032) UT 1</summary>
-    public static readonly DicomTag UniversalEntityID = new(0x0040, 0x0032);
+    public static DicomTag UniversalEntityID => new(0x0040, 0x0032);
     /// <summary>(0040,0033) CS 1</summary>
-    public static readonly DicomTag UniversalEntityIDType = new(0x0040, 0x0033);
+    public static DicomTag UniversalEntityIDType => new(0x0040, 0x0033);
     /// <summary>(0040,0035) CS 1</summary>
-    public static readonly DicomTag IdentifierTypeCode = new(0x0040, 0x0035);
+    public static DicomTag IdentifierTypeCode => new(0x0040, 0x0035);
     /// <summary>(0040,0036) SQ 1</summary>
-    public static readonly DicomTag AssigningFacilitySequence = new(0x0040, 0x0036);
+    public static DicomTag AssigningFacilitySequence => new(0x0040, 0x0036);
     /// <summary>(0040,0039) SQ 1</summary>
-    public static readonly DicomTag AssigningJurisdictionCodeSequence = new(0x0040, 0x0039);
+    public static DicomTag AssigningJurisdictionCodeSequence => new(0x0040, 0x0039);
     /// <summary>(0040,003A) SQ 1</summary>
-    public static readonly DicomTag AssigningAgencyOrDepartmentCodeSequence = new(0x0040, 0x003A);
+    public static DicomTag AssigningAgencyOrDepartmentCodeSequence => new(0x0040, 0x003A);
     /// <summary>(0040,0100) SQ 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepSequence = new(0x0040, 0x0100);
+    public static DicomTag ScheduledProcedureStepSequence => new(0x0040, 0x0100);
     /// <summary>(0040,0220) SQ 1</summary>
-    public static readonly DicomTag ReferencedNonImageCompositeSOPInstanceSequence = new(0x0040, 0x0220);
+    public static DicomTag ReferencedNonImageCompositeSOPInstanceSequence => new(0x0040, 0x0220);
     /// <summary>(0040,0241) AE 1</summary>
-    public static readonly DicomTag PerformedStationAETitle = new(0x0040, 0x0241);
+    public static DicomTag PerformedStationAETitle => new(0x0040, 0x0241);
     /// <summary>(0040,0242) SH 1</summary>
-    public static readonly DicomTag PerformedStationName = new(0x0040, 0x0242);
+    public static DicomTag PerformedStationName => new(0x0040, 0x0242);
     /// <summary>(0040,0243) SH 1</summary>
-    public static readonly DicomTag PerformedLocation = new(0x0040, 0x0243);
+    public static DicomTag PerformedLocation => new(0x0040, 0x0243);
     /// <summary>(0040,0244) DA 1</summary>
-    public static readonly DicomTag PerformedProcedureStepStartDate = new(0x0040, 0x0244);
+    public static DicomTag PerformedProcedureStepStartDate => new(0x0040, 0x0244);
     /// <summary>(0040,0245) TM 1</summary>
-    public static readonly DicomTag PerformedProcedureStepStartTime = new(0x0040, 0x0245);
+    public static DicomTag PerformedProcedureStepStartTime => new(0x0040, 0x0245);
     /// <summary>(0040,0250) DA 1</summary>
-    public static readonly DicomTag PerformedProcedureStepEndDate = new(0x0040, 0x0250);
+    public static DicomTag PerformedProcedureStepEndDate => new(0x0040, 0x0250);
     /// <summary>(0040,0251) TM 1</summary>
-    public static readonly DicomTag PerformedProcedureStepEndTime = new(0x0040, 0x0251);
+    public static DicomTag PerformedProcedureStepEndTime => new(0x0040, 0x0251);
     /// <summary>(0040,0252) CS 1</summary>
-    public static readonly DicomTag PerformedProcedureStepStatus = new(0x0040, 0x0252);
+    public static DicomTag PerformedProcedureStepStatus => new(0x0040, 0x0252);
     /// <summary>(0040,0253) SH 1</summary>
-    public static readonly DicomTag PerformedProcedureStepID = new(0x0040, 0x0253);
+    public static DicomTag PerformedProcedureStepID => new(0x0040, 0x0253);
     /// <summary>(0040,0254) LO 1</summary>
-    public static readonly DicomTag PerformedProcedureStepDescription = new(0x0040, 0x0254);
+    public static DicomTag PerformedProcedureStepDescription => new(0x0040, 0x0254);
     /// <summary>(0040,0255) LO 1</summary>
-    public static readonly DicomTag PerformedProcedureTypeDescription = new(0x0040, 0x0255);
+    public static DicomTag PerformedProcedureTypeDescription => new(0x0040, 0x0255);
     /// <summary>(0040,0260) SQ 1</summary>
-    public static readonly DicomTag PerformedProtocolCodeSequence = new(0x0040, 0x0260);
+    public static DicomTag PerformedProtocolCodeSequence => new(0x0040, 0x0260);
     /// <summary>(0040,0261) CS 1</summary>
-    public static readonly DicomTag PerformedProtocolType = new(0x0040, 0x0261);
+    public static DicomTag PerformedProtocolType => new(0x0040, 0x0261);
     /// <summary>(0040,0270) SQ 1</summary>
-    public static readonly DicomTag ScheduledStepAttributesSequence = new(0x0040, 0x0270);
+    public static DicomTag ScheduledStepAttributesSequence => new(0x0040, 0x0270);
     /// <summary>(0040,0275) SQ 1</summary>
-    public static readonly DicomTag RequestAttributesSequence = new(0x0040, 0x0275);
+    public static DicomTag RequestAttributesSequence => new(0x0040, 0x0275);
     /// <summary>(0040,0280) ST 1</summary>
-    public static readonly DicomTag CommentsOnThePerformedProcedureStep = new(0x0040, 0x0280);
+    public static DicomTag CommentsOnThePerformedProcedureStep => new(0x0040, 0x0280);
     /// <summary>(0040,0281) SQ 1</summary>
-    public static readonly DicomTag PerformedProcedureStepDiscontinuationReasonCodeSequence = new(0x0040, 0x0281);
+    public static DicomTag PerformedProcedureStepDiscontinuationReasonCodeSequence => new(0x0040, 0x0281);
     /// <summary>(0040,0293) SQ 1</summary>
-    public static readonly DicomTag QuantitySequence = new(0x0040, 0x0293);
+    public static DicomTag QuantitySequence => new(0x0040, 0x0293);
     /// <summary>(0040,0294) DS 1</summary>
-    public static readonly DicomTag Quantity = new(0x0040, 0x0294);
+    public static DicomTag Quantity => new(0x0040, 0x0294);
     /// <summary>(0040,0295) SQ 1</summary>
-    public static readonly DicomTag MeasuringUnitsSequence = new(0x0040, 0x0295);
+    public static DicomTag MeasuringUnitsSequence => new(0x0040, 0x0295);
     /// <summary>(0040,0296) SQ 1</summary>
-    public static readonly DicomTag BillingItemSequence = new(0x0040, 0x0296);
+    public static DicomTag BillingItemSequence => new(0x0040, 0x0296);
     /// <summary>(0040,0302) US 1</summary>
-    public static readonly DicomTag EntranceDose = new(0x0040, 0x0302);
+    public static DicomTag EntranceDose => new(0x0040, 0x0302);
     /// <summary>(0040,0303) US 1-2</summary>
-    public static readonly DicomTag ExposedArea = new(0x0040, 0x0303);
+    public static DicomTag ExposedArea => new(0x0040, 0x0303);
     /// <summary>(0040,0306) DS 1</summary>
-    public static readonly DicomTag DistanceSourceToEntrance = new(0x0040, 0x0306);
+    public static DicomTag DistanceSourceToEntrance => new(0x0040, 0x0306);
     /// <summary>(0040,0310) ST 1</summary>
-    public static readonly DicomTag CommentsOnRadiationDose = new(0x0040, 0x0310);
+    public static DicomTag CommentsOnRadiationDose => new(0x0040, 0x0310);
     /// <summary>(0040,0312) DS 1</summary>
-    public static readonly DicomTag XRayOutput = new(0x0040, 0x0312);
+    public static DicomTag XRayOutput => new(0x0040, 0x0312);
     /// <summary>(0040,0314) DS 1</summary>
-    public static readonly DicomTag HalfValueLayer = new(0x0040, 0x0314);
+    public static DicomTag HalfValueLayer => new(0x0040, 0x0314);
     /// <summary>(0040,0316) DS 1</summary>
-    public static readonly DicomTag OrganDose = new(0x0040, 0x0316);
+    public static DicomTag OrganDose => new(0x0040, 0x0316);
     /// <summary>(0040,0318) CS 1</summary>
-    public static readonly DicomTag OrganExposed = new(0x0040, 0x0318);
+    public static DicomTag OrganExposed => new(0x0040, 0x0318);
     /// <summary>(0040,0320) SQ 1</summary>
-    public static readonly DicomTag BillingProcedureStepSequence = new(0x0040, 0x0320);
+    public static DicomTag BillingProcedureStepSequence => new(0x0040, 0x0320);
     /// <summary>(0040,0321) SQ 1</summary>
-    public static readonly DicomTag FilmConsumptionSequence = new(0x0040, 0x0321);
+    public static DicomTag FilmConsumptionSequence => new(0x0040, 0x0321);
     /// <summary>(0040,0324) SQ 1</summary>
-    public static readonly DicomTag BillingSuppliesAndDevicesSequence = new(0x0040, 0x0324);
+    public static DicomTag BillingSuppliesAndDevicesSequence => new(0x0040, 0x0324);
     /// <summary>(0040,0340) SQ 1</summary>
-    public static readonly DicomTag PerformedSeriesSequence = new(0x0040, 0x0340);
+    public static DicomTag PerformedSeriesSequence => new(0x0040, 0x0340);
     /// <summary>(0040,0400) LT 1</summary>
-    public static readonly DicomTag CommentsOnTheScheduledProcedureStep = new(0x0040, 0x0400);
+    public static DicomTag CommentsOnTheScheduledProcedureStep => new(0x0040, 0x0400);
     /// <summary>(0040,0440) SQ 1</summary>
-    public static readonly DicomTag ProtocolContextSequence = new(0x0040, 0x0440);
+    public static DicomTag ProtocolContextSequence => new(0x0040, 0x0440);
     /// <summary>(0040,0441) SQ 1</summary>
-    public static readonly DicomTag ContentItemModifierSequence = new(0x0040, 0x0441);
+    public static DicomTag ContentItemModifierSequence => new(0x0040, 0x0441);
     /// <summary>(0040,0500) SQ 1</summary>
-    public static readonly DicomTag ScheduledSpecimenSequence = new(0x0040, 0x0500);
+    public static DicomTag ScheduledSpecimenSequence => new(0x0040, 0x0500);
     /// <summary>(0040,0512) LO 1</summary>
-    public static readonly DicomTag ContainerIdentifier = new(0x0040, 0x0512);
+    public static DicomTag ContainerIdentifier => new(0x0040, 0x0512);
     /// <summary>(0040,0513) SQ 1</summary>
-    public static readonly DicomTag IssuerOfTheContainerIdentifierSequence = new(0x0040, 0x0513);
+    public static DicomTag IssuerOfTheContainerIdentifierSequence => new(0x0040, 0x0513);
     /// <summary>(0040,0515) SQ 1</summary>
-    public static readonly DicomTag AlternateContainerIdentifierSequence = new(0x0040, 0x0515);
+    public static DicomTag AlternateContainerIdentifierSequence => new(0x0040, 0x0515);
     /// <summary>(0040,0518) SQ 1</summary>
-    public static readonly DicomTag ContainerTypeCodeSequence = new(0x0040, 0x0518);
+    public static DicomTag ContainerTypeCodeSequence => new(0x0040, 0x0518);
     /// <summary>(0040,051A) LO 1</summary>
-    public static readonly DicomTag ContainerDescription = new(0x0040, 0x051A);
+    public static DicomTag ContainerDescription => new(0x0040, 0x051A);
     /// <summary>(0040,0520) SQ 1</summary>
-    public static readonly DicomTag ContainerComponentSequence = new(0x0040, 0x0520);
+    public static DicomTag ContainerComponentSequence => new(0x0040, 0x0520);
     /// <summary>(0040,0551) LO 1</summary>
-    public static readonly DicomTag SpecimenIdentifier = new(0x0040, 0x0551);
+    public static DicomTag SpecimenIdentifier => new(0x0040, 0x0551);
     /// <summary>(0040,0554) UI 1</summary>
-    public static readonly DicomTag SpecimenUID = new(0x0040, 0x0554);
+    public static DicomTag SpecimenUID => new(0x0040, 0x0554);
     /// <summary>(0040,0555) SQ 1</summary>
-    public static readonly DicomTag AcquisitionContextSequence = new(0x0040, 0x0555);
+    public static DicomTag AcquisitionContextSequence => new(0x0040, 0x0555);
     /// <summary>(0040,0556) ST 1</summary>
-    public static readonly DicomTag AcquisitionContextDescription = new(0x0040, 0x0556);
+    public static DicomTag AcquisitionContextDescription => new(0x0040, 0x0556);
     /// <summary>(0040,0560) SQ 1</summary>
-    public static readonly DicomTag SpecimenDescriptionSequence = new(0x0040, 0x0560);
+    public static DicomTag SpecimenDescriptionSequence => new(0x0040, 0x0560);
     /// <summary>(0040,0562) SQ 1</summary>
-    public static readonly DicomTag IssuerOfTheSpecimenIdentifierSequence = new(0x0040, 0x0562);
+    public static DicomTag IssuerOfTheSpecimenIdentifierSequence => new(0x0040, 0x0562);
     /// <summary>(0040,059A) SQ 1</summary>
-    public static readonly DicomTag SpecimenTypeCodeSequence = new(0x0040, 0x059A);
+    public static DicomTag SpecimenTypeCodeSequence => new(0x0040, 0x059A);
     /// <summary>(0040,0600) LO 1</summary>
-    public static readonly DicomTag SpecimenShortDescription = new(0x0040, 0x0600);
+    public static DicomTag SpecimenShortDescription => new(0x0040, 0x0600);
     /// <summary>(0040,0602) UT 1</summary>
-    public static readonly DicomTag SpecimenDetailedDescription = new(0x0040, 0x0602);
+    public static DicomTag SpecimenDetailedDescription => new(0x0040, 0x0602);
     /// <summary>(0040,0610) SQ 1</summary>
-    public static readonly DicomTag SpecimenPreparationSequence = new(0x0040, 0x0610);
+    public static DicomTag SpecimenPreparationSequence => new(0x0040, 0x0610);
     /// <summary>(0040,0612) SQ 1</summary>
-    public static readonly DicomTag SpecimenPreparationStepContentItemSequence = new(0x0040, 0x0612);
+    public static DicomTag SpecimenPreparationStepContentItemSequence => new(0x0040, 0x0612);
     /// <summary>(0040,0620) SQ 1</summary>
-    public static readonly DicomTag SpecimenLocalizationContentItemSequence = new(0x0040, 0x0620);
+    public static DicomTag SpecimenLocalizationContentItemSequence => new(0x0040, 0x0620);
     /// <summary>(0040,0710) SQ 1</summary>
-    public static readonly DicomTag WholeSlideMicroscopyImageFrameTypeSequence = new(0x0040, 0x0710);
+    public static DicomTag WholeSlideMicroscopyImageFrameTypeSequence => new(0x0040, 0x0710);
     /// <summary>(0040,071A) SQ 1</summary>
-    public static readonly DicomTag ImageCenterPointCoordinatesSequence = new(0x0040, 0x071A);
+    public static DicomTag ImageCenterPointCoordinatesSequence => new(0x0040, 0x071A);
     /// <summary>(0040,072A) DS 1</summary>
-    public static readonly DicomTag XOffsetInSlideCoordinateSystem = new(0x0040, 0x072A);
+    public static DicomTag XOffsetInSlideCoordinateSystem => new(0x0040, 0x072A);
     /// <summary>(0040,073A) DS 1</summary>
-    public static readonly DicomTag YOffsetInSlideCoordinateSystem = new(0x0040, 0x073A);
+    public static DicomTag YOffsetInSlideCoordinateSystem => new(0x0040, 0x073A);
     /// <summary>(0040,074A) DS 1</summary>
-    public static readonly DicomTag ZOffsetInSlideCoordinateSystem = new(0x0040, 0x074A);
+    public static DicomTag ZOffsetInSlideCoordinateSystem => new(0x0040, 0x074A);
     /// <summary>(0040,08EA) SQ 1</summary>
-    public static readonly DicomTag MeasurementUnitsCodeSequence = new(0x0040, 0x08EA);
+    public static DicomTag MeasurementUnitsCodeSequence => new(0x0040, 0x08EA);
     /// <summary>(0040,1001) SH 1</summary>
-    public static readonly DicomTag RequestedProcedureID = new(0x0040, 0x1001);
+    public static DicomTag RequestedProcedureID => new(0x0040, 0x1001);
     /// <summary>(0040,1002) LO 1</summary>
-    public static readonly DicomTag ReasonForTheRequestedProcedure = new(0x0040, 0x1002);
+    public static DicomTag ReasonForTheRequestedProcedure => new(0x0040, 0x1002);
     /// <summary>(0040,1003) SH 1</summary>
-    public static readonly DicomTag RequestedProcedurePriority = new(0x0040, 0x1003);
+    public static DicomTag RequestedProcedurePriority => new(0x0040, 0x1003);
     /// <summary>(0040,1004) LO 1</summary>
-    public static readonly DicomTag PatientTransportArrangements = new(0x0040, 0x1004);
+    public static DicomTag PatientTransportArrangements => new(0x0040, 0x1004);
     /// <summary>(0040,1005) LO 1</summary>
-    public static readonly DicomTag RequestedProcedureLocation = new(0x0040, 0x1005);
+    public static DicomTag RequestedProcedureLocation => new(0x0040, 0x1005);
     /// <summary>(0040,1008) LO 1</summary>
-    public static readonly DicomTag ConfidentialityCode = new(0x0040, 0x1008);
+    public static DicomTag ConfidentialityCode => new(0x0040, 0x1008);
     /// <summary>(0040,1009) SH 1</summary>
-    public static readonly DicomTag ReportingPriority = new(0x0040, 0x1009);
+    public static DicomTag ReportingPriority => new(0x0040, 0x1009);
     /// <summary>(0040,100A) SQ 1</summary>
-    public static readonly DicomTag ReasonForRequestedProcedureCodeSequence = new(0x0040, 0x100A);
+    public static DicomTag ReasonForRequestedProcedureCodeSequence => new(0x0040, 0x100A);
     /// <summary>(0040,1010) PN 1-n</summary>
-    public static readonly DicomTag NamesOfIntendedRecipientsOfResults = new(0x0040, 0x1010);
+    public static DicomTag NamesOfIntendedRecipientsOfResults => new(0x0040, 0x1010);
     /// <summary>(0040,1011) SQ 1</summary>
-    public static readonly DicomTag IntendedRecipientsOfResultsIdentificationSequence = new(0x0040, 0x1011);
+    public static DicomTag IntendedRecipientsOfResultsIdentificationSequence => new(0x0040, 0x1011);
     /// <summary>(0040,1012) SQ 1</summary>
-    public static readonly DicomTag ReasonForPerformedProcedureCodeSequence = new(0x0040, 0x1012);
+    public static DicomTag ReasonForPerformedProcedureCodeSequence => new(0x0040, 0x1012);
     /// <summary>(0040,1101) SQ 1</summary>
-    public static readonly DicomTag PersonIdentificationCodeSequence = new(0x0040, 0x1101);
+    public static DicomTag PersonIdentificationCodeSequence => new(0x0040, 0x1101);
     /// <summary>(0040,1102) ST 1</summary>
-    public static readonly DicomTag PersonAddress = new(0x0040, 0x1102);
+    public static DicomTag PersonAddress => new(0x0040, 0x1102);
     /// <summary>(0040,1103) LO 1-n</summary>
-    public static readonly DicomTag PersonTelephoneNumbers = new(0x0040, 0x1103);
+    public static DicomTag PersonTelephoneNumbers => new(0x0040, 0x1103);
     /// <summary>(0040,1104) LT 1</summary>
-    public static readonly DicomTag PersonTelecomInformation = new(0x0040, 0x1104);
+    public static DicomTag PersonTelecomInformation => new(0x0040, 0x1104);
     /// <summary>(0040,1400) LT 1</summary>
-    public static readonly DicomTag RequestedProcedureComments = new(0x0040, 0x1400);
+    public static DicomTag RequestedProcedureComments => new(0x0040, 0x1400);
     /// <summary>(0040,2004) DA 1</summary>
-    public static readonly DicomTag IssueDateOfImagingServiceRequest = new(0x0040, 0x2004);
+    public static DicomTag IssueDateOfImagingServiceRequest => new(0x0040, 0x2004);
     /// <summary>(0040,2005) TM 1</summary>
-    public static readonly DicomTag IssueTimeOfImagingServiceRequest = new(0x0040, 0x2005);
+    public static DicomTag IssueTimeOfImagingServiceRequest => new(0x0040, 0x2005);
     /// <summary>(0040,2008) PN 1</summary>
-    public static readonly DicomTag OrderEnteredBy = new(0x0040, 0x2008);
+    public static DicomTag OrderEnteredBy => new(0x0040, 0x2008);
     /// <summary>(0040,2009) SH 1</summary>
-    public static readonly DicomTag OrderEntererLocation = new(0x0040, 0x2009);
+    public static DicomTag OrderEntererLocation => new(0x0040, 0x2009);
     /// <summary>(0040,2010) SH 1</summary>
-    public static readonly DicomTag OrderCallbackPhoneNumber = new(0x0040, 0x2010);
+    public static DicomTag OrderCallbackPhoneNumber => new(0x0040, 0x2010);
     /// <summary>(0040,2011) LT 1</summary>
-    public static readonly DicomTag OrderCallbackTelecomInformation = new(0x0040, 0x2011);
+    public static DicomTag OrderCallbackTelecomInformation => new(0x0040, 0x2011);
     /// <summary>(0040,2016) LO 1</summary>
-    public static readonly DicomTag PlacerOrderNumberImagingServiceRequest = new(0x0040, 0x2016);
+    public static DicomTag PlacerOrderNumberImagingServiceRequest => new(0x0040, 0x2016);
     /// <summary>(0040,2017) LO 1</summary>
-    public static readonly DicomTag FillerOrderNumberImagingServiceRequest = new(0x0040, 0x2017);
+    public static DicomTag FillerOrderNumberImagingServiceRequest => new(0x0040, 0x2017);
     /// <summary>(0040,2400) LT 1</summary>
-    public static readonly DicomTag ImagingServiceRequestComments = new(0x0040, 0x2400);
+    public static DicomTag ImagingServiceRequestComments => new(0x0040, 0x2400);
     /// <summary>(0040,3001) LO 1</summary>
-    public static readonly DicomTag ConfidentialityConstraintOnPatientDataDescription = new(0x0040, 0x3001);
+    public static DicomTag ConfidentialityConstraintOnPatientDataDescription => new(0x0040, 0x3001);
     /// <summary>(0040,4005) DT 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepStartDateTime = new(0x0040, 0x4005);
+    public static DicomTag ScheduledProcedureStepStartDateTime => new(0x0040, 0x4005);
     /// <summary>(0040,4008) DT 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepExpirationDateTime = new(0x0040, 0x4008);
+    public static DicomTag ScheduledProcedureStepExpirationDateTime => new(0x0040, 0x4008);
     /// <summary>(0040,4009) SQ 1</summary>
-    public static readonly DicomTag HumanPerformerCodeSequence = new(0x0040, 0x4009);
+    public static DicomTag HumanPerformerCodeSequence => new(0x0040, 0x4009);
     /// <summary>(0040,4010) DT 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepModificationDateTime = new(0x0040, 0x4010);
+    public static DicomTag ScheduledProcedureStepModificationDateTime => new(0x0040, 0x4010);
     /// <summary>(0040,4011) DT 1</summary>
-    public static readonly DicomTag ExpectedCompletionDateTime = new(0x0040, 0x4011);
+    public static DicomTag ExpectedCompletionDateTime => new(0x0040, 0x4011);
     /// <summary>(0040,4018) SQ 1</summary>
-    public static readonly DicomTag ScheduledWorkitemCodeSequence = new(0x0040, 0x4018);
+    public static DicomTag ScheduledWorkitemCodeSequence => new(0x0040, 0x4018);
     /// <summary>(0040,4019) SQ 1</summary>
-    public static readonly DicomTag PerformedWorkitemCodeSequence = new(0x0040, 0x4019);
+    public static DicomTag PerformedWorkitemCodeSequence => new(0x0040, 0x4019);
     /// <summary>(0040,4021) SQ 1</summary>
-    public static readonly DicomTag InputInformationSequence = new(0x0040, 0x4021);
+    public static DicomTag InputInformationSequence => new(0x0040, 0x4021);
     /// <summary>(0040,4025) SQ 1</summary>
-    public static readonly DicomTag ScheduledStationNameCodeSequence = new(0x0040, 0x4025);
+    public static DicomTag ScheduledStationNameCodeSequence => new(0x0040, 0x4025);
     /// <summary>(0040,4026) SQ 1</summary>
-    public static readonly DicomTag ScheduledStationClassCodeSequence = new(0x0040, 0x4026);
+    public static DicomTag ScheduledStationClassCodeSequence => new(0x0040, 0x4026);
     /// <summary>(0040,4027) SQ 1</summary>
-    public static readonly DicomTag ScheduledStationGeographicLocationCodeSequence = new(0x0040, 0x4027);
+    public static DicomTag ScheduledStationGeographicLocationCodeSequence => new(0x0040, 0x4027);
     /// <summary>(0040,4028) SQ 1</summary>
-    public static readonly DicomTag PerformedStationNameCodeSequence = new(0x0040, 0x4028);
+    public static DicomTag PerformedStationNameCodeSequence => new(0x0040, 0x4028);
     /// <summary>(0040,4029) SQ 1</summary>
-    public static readonly DicomTag PerformedStationClassCodeSequence = new(0x0040, 0x4029);
+    public static DicomTag PerformedStationClassCodeSequence => new(0x0040, 0x4029);
     /// <summary>(0040,4030) SQ 1</summary>
-    public static readonly DicomTag PerformedStationGeographicLocationCodeSequence = new(0x0040, 0x4030);
+    public static DicomTag PerformedStationGeographicLocationCodeSequence => new(0x0040, 0x4030);
     /// <summary>(0040,4033) SQ 1</summary>
-    public static readonly DicomTag OutputInformationSequence = new(0x0040, 0x4033);
+    public static DicomTag OutputInformationSequence => new(0x0040, 0x4033);
     /// <summary>(0040,4034) SQ 1</summary>
-    public static readonly DicomTag ScheduledHumanPerformersSequence = new(0x0040, 0x4034);
+    public static DicomTag ScheduledHumanPerformersSequence => new(0x0040, 0x4034);
     /// <summary>(0040,4035) SQ 1</summary>
-    public static readonly DicomTag ActualHumanPerformersSequence = new(0x0040, 0x4035);
+    public static DicomTag ActualHumanPerformersSequence => new(0x0040, 0x4035);
     /// <summary>(0040,4036) LO 1</summary>
-    public static readonly DicomTag HumanPerformerOrganization = new(0x0040, 0x4036);
+    public static DicomTag HumanPerformerOrganization => new(0x0040, 0x4036);
     /// <summary>(0040,4037) PN 1</summary>
-    public static readonly DicomTag HumanPerformerName = new(0x0040, 0x4037);
+    public static DicomTag HumanPerformerName => new(0x0040, 0x4037);
     /// <summary>(0040,4040) CS 1</summary>
-    public static readonly DicomTag RawDataHandling = new(0x0040, 0x4040);
+    public static DicomTag RawDataHandling => new(0x0040, 0x4040);
     /// <summary>(0040,4041) CS 1</summary>
-    public static readonly DicomTag InputReadinessState = new(0x0040, 0x4041);
+    public static DicomTag InputReadinessState => new(0x0040, 0x4041);
     /// <summary>(0040,4050) DT 1</summary>
-    public static readonly DicomTag PerformedProcedureStepStartDateTime = new(0x0040, 0x4050);
+    public static DicomTag PerformedProcedureStepStartDateTime => new(0x0040, 0x4050);
     /// <summary>(0040,4051) DT 1</summary>
-    public static readonly DicomTag PerformedProcedureStepEndDateTime = new(0x0040, 0x4051);
+    public static DicomTag PerformedProcedureStepEndDateTime => new(0x0040, 0x4051);
     /// <summary>(0040,4052) DT 1</summary>
-    public static readonly DicomTag ProcedureStepCancellationDateTime = new(0x0040, 0x4052);
+    public static DicomTag ProcedureStepCancellationDateTime => new(0x0040, 0x4052);
     /// <summary>(0040,4070) SQ 1</summary>
-    public static readonly DicomTag OutputDestinationSequence = new(0x0040, 0x4070);
+    public static DicomTag OutputDestinationSequence => new(0x0040, 0x4070);
     /// <summary>(0040,4071) SQ 1</summary>
-    public static readonly DicomTag DICOMStorageSequence = new(0x0040, 0x4071);
+    public static DicomTag DICOMStorageSequence => new(0x0040, 0x4071);
     /// <summary>(0040,4072) SQ 1</summary>
-    public static readonly DicomTag STOWRSStorageSequence = new(0x0040, 0x4072);
+    public static DicomTag STOWRSStorageSequence => new(0x0040, 0x4072);
     /// <summary>(0040,4073) UR 1</summary>
-    public static readonly DicomTag StorageURL = new(0x0040, 0x4073);
+    public static DicomTag StorageURL => new(0x0040, 0x4073);
     /// <summary>(0040,4074) SQ 1</summary>
-    public static readonly DicomTag XDSStorageSequence = new(0x0040, 0x4074);
+    public static DicomTag XDSStorageSequence => new(0x0040, 0x4074);
     /// <summary>(0040,8302) DS 1</summary>
-    public static readonly DicomTag EntranceDoseInmGy = new(0x0040, 0x8302);
+    public static DicomTag EntranceDoseInmGy => new(0x0040, 0x8302);
     /// <summary>(0040,8303) CS 1</summary>
-    public static readonly DicomTag EntranceDoseDerivation = new(0x0040, 0x8303);
+    public static DicomTag EntranceDoseDerivation => new(0x0040, 0x8303);
     /// <summary>(0040,9092) SQ 1</summary>
-    public static readonly DicomTag ParametricMapFrameTypeSequence = new(0x0040, 0x9092);
+    public static DicomTag ParametricMapFrameTypeSequence => new(0x0040, 0x9092);
     /// <summary>(0040,9094) SQ 1</summary>
-    public static readonly DicomTag ReferencedImageRealWorldValueMappingSequence = new(0x0040, 0x9094);
+    public static DicomTag ReferencedImageRealWorldValueMappingSequence => new(0x0040, 0x9094);
     /// <summary>(0040,9096) SQ 1</summary>
-    public static readonly DicomTag RealWorldValueMappingSequence = new(0x0040, 0x9096);
+    public static DicomTag RealWorldValueMappingSequence => new(0x0040, 0x9096);
     /// <summary>(0040,9098) SQ 1</summary>
-    public static readonly DicomTag PixelValueMappingCodeSequence = new(0x0040, 0x9098);
+    public static DicomTag PixelValueMappingCodeSequence => new(0x0040, 0x9098);
     /// <summary>(0040,9210) SH 1</summary>
-    public static readonly DicomTag LUTLabel = new(0x0040, 0x9210);
+    public static DicomTag LUTLabel => new(0x0040, 0x9210);
     /// <summary>(0040,9211) US 1</summary>
-    public static readonly DicomTag RealWorldValueLastValueMapped = new(0x0040, 0x9211);
+    public static DicomTag RealWorldValueLastValueMapped => new(0x0040, 0x9211);
     /// <summary>(0040,9212) FD 1-n</summary>
-    public static readonly DicomTag RealWorldValueLUTData = new(0x0040, 0x9212);
+    public static DicomTag RealWorldValueLUTData => new(0x0040, 0x9212);
     /// <summary>(0040,9213) FD 1</summary>
-    public static readonly DicomTag DoubleFloatRealWorldValueLastValueMapped = new(0x0040, 0x9213);
+    public static DicomTag DoubleFloatRealWorldValueLastValueMapped => new(0x0040, 0x9213);
     /// <summary>(0040,9214) FD 1</summary>
-    public static readonly DicomTag DoubleFloatRealWorldValueFirstValueMapped = new(0x0040, 0x9214);
+    public static DicomTag DoubleFloatRealWorldValueFirstValueMapped => new(0x0040, 0x9214);
     /// <summary>(0040,9216) US 1</summary>
-    public static readonly DicomTag RealWorldValueFirstValueMapped = new(0x0040, 0x9216);
+    public static DicomTag RealWorldValueFirstValueMapped => new(0x0040, 0x9216);
     /// <summary>(0040,9220) SQ 1</summary>
-    public static readonly DicomTag QuantityDefinitionSequence = new(0x0040, 0x9220);
+    public static DicomTag QuantityDefinitionSequence => new(0x0040, 0x9220);
     /// <summary>(0040,9224) FD 1</summary>
-    public static readonly DicomTag RealWorldValueIntercept = new(0x0040, 0x9224);
+    public static DicomTag RealWorldValueIntercept => new(0x0040, 0x9224);
     /// <summary>(0040,9225) FD 1</summary>
-    public static readonly DicomTag RealWorldValueSlope = new(0x0040, 0x9225);
+    public static DicomTag RealWorldValueSlope => new(0x0040, 0x9225);
     /// <summary>(0040,A010) CS 1</summary>
-    public static readonly DicomTag RelationshipType = new(0x0040, 0xA010);
+    public static DicomTag RelationshipType => new(0x0040, 0xA010);
     /// <summary>(0040,A027) LO 1</summary>
-    public static readonly DicomTag VerifyingOrganization = new(0x0040, 0xA027);
+    public static DicomTag VerifyingOrganization => new(0x0040, 0xA027);
     /// <summary>(0040,A030) DT 1</summary>
-    public static readonly DicomTag VerificationDateTime = new(0x0040, 0xA030);
+    public static DicomTag VerificationDateTime => new(0x0040, 0xA030);
     /// <summary>(0040,A032) DT 1</summary>
-    public static readonly DicomTag ObservationDateTime = new(0x0040, 0xA032);
+    public static DicomTag ObservationDateTime => new(0x0040, 0xA032);
     /// <summary>(0040,A033) DT 1</summary>
-    public static readonly DicomTag ObservationStartDateTime = new(0x0040, 0xA033);
+    public static DicomTag ObservationStartDateTime => new(0x0040, 0xA033);
     /// <summary>(0040,A040) CS 1</summary>
-    public static readonly DicomTag ValueType = new(0x0040, 0xA040);
+    public static DicomTag ValueType => new(0x0040, 0xA040);
     /// <summary>(0040,A043) SQ 1</summary>
-    public static readonly DicomTag ConceptNameCodeSequence = new(0x0040, 0xA043);
+    public static DicomTag ConceptNameCodeSequence => new(0x0040, 0xA043);
     /// <summary>(0040,A050) CS 1</summary>
-    public static readonly DicomTag ContinuityOfContent = new(0x0040, 0xA050);
+    public static DicomTag ContinuityOfContent => new(0x0040, 0xA050);
     /// <summary>(0040,A073) SQ 1</summary>
-    public static readonly DicomTag VerifyingObserverSequence = new(0x0040, 0xA073);
+    public static DicomTag VerifyingObserverSequence => new(0x0040, 0xA073);
     /// <summary>(0040,A075) PN 1</summary>
-    public static readonly DicomTag VerifyingObserverName = new(0x0040, 0xA075);
+    public static DicomTag VerifyingObserverName => new(0x0040, 0xA075);
     /// <summary>(0040,A078) SQ 1</summary>
-    public static readonly DicomTag AuthorObserverSequence = new(0x0040, 0xA078);
+    public static DicomTag AuthorObserverSequence => new(0x0040, 0xA078);
     /// <summary>(0040,A07A) SQ 1</summary>
-    public static readonly DicomTag ParticipantSequence = new(0x0040, 0xA07A);
+    public static DicomTag ParticipantSequence => new(0x0040, 0xA07A);
     /// <summary>(0040,A07C) SQ 1</summary>
-    public static readonly DicomTag CustodialOrganizationSequence = new(0x0040, 0xA07C);
+    public static DicomTag CustodialOrganizationSequence => new(0x0040, 0xA07C);
     /// <summary>(0040,A080) CS 1</summary>
-    public static readonly DicomTag ParticipationType = new(0x0040, 0xA080);
+    public static DicomTag ParticipationType => new(0x0040, 0xA080);
     /// <summary>(0040,A082) DT 1</summary>
-    public static readonly DicomTag ParticipationDateTime = new(0x0040, 0xA082);
+    public static DicomTag ParticipationDateTime => new(0x0040, 0xA082);
     /// <summary>(0040,A084) CS 1</summary>
-    public static readonly DicomTag ObserverType = new(0x0040, 0xA084);
+    public static DicomTag ObserverType => new(0x0040, 0xA084);
     /// <summary>(0040,A088) SQ 1</summary>
-    public static readonly DicomTag VerifyingObserverIdentificationCodeSequence = new(0x0040, 0xA088);
+    public static DicomTag VerifyingObserverIdentificationCodeSequence => new(0x0040, 0xA088);
     /// <summary>(0040,A0B0) US 2-2n</summary>
-    public static readonly DicomTag ReferencedWaveformChannels = new(0x0040, 0xA0B0);
+    public static DicomTag ReferencedWaveformChannels => new(0x0040, 0xA0B0);
     /// <summary>(0040,A120) DT 1</summary>
-    public static readonly DicomTag DateTime = new(0x0040, 0xA120);
+    public static DicomTag DateTime => new(0x0040, 0xA120);
     /// <summary>(0040,A121) DA 1</summary>
-    public static readonly DicomTag Date = new(0x0040, 0xA121);
+    public static DicomTag Date => new(0x0040, 0xA121);
     /// <summary>(0040,A122) TM 1</summary>
-    public static readonly DicomTag Time = new(0x0040, 0xA122);
+    public static DicomTag Time => new(0x0040, 0xA122);
     /// <summary>(0040,A123) PN 1</summary>
-    public static readonly DicomTag PersonName = new(0x0040, 0xA123);
+    public static DicomTag PersonName => new(0x0040, 0xA123);
     /// <summary>(0040,A124) UI 1</summary>
-    public static readonly DicomTag UID = new(0x0040, 0xA124);
+    public static DicomTag UID => new(0x0040, 0xA124);
     /// <summary>(0040,A130) CS 1</summary>
-    public static readonly DicomTag TemporalRangeType = new(0x0040, 0xA130);
+    public static DicomTag TemporalRangeType => new(0x0040, 0xA130);
     /// <summary>(0040,A132) UL 1-n</summary>
-    public static readonly DicomTag ReferencedSamplePositions = new(0x0040, 0xA132);
+    public static DicomTag ReferencedSamplePositions => new(0x0040, 0xA132);
     /// <summary>(0040,A138) DS 1-n</summary>
-    public static readonly DicomTag ReferencedTimeOffsets = new(0x0040, 0xA138);
+    public static DicomTag ReferencedTimeOffsets => new(0x0040, 0xA138);
     /// <summary>(0040,A13A) DT 1-n</summary>
-    public static readonly DicomTag ReferencedDateTime = new(0x0040, 0xA13A);
+    public static DicomTag ReferencedDateTime => new(0x0040, 0xA13A);
     /// <summary>(0040,A160) UT 1</summary>
-    public static readonly DicomTag TextValue = new(0x0040, 0xA160);
+    public static DicomTag TextValue => new(0x0040, 0xA160);
     /// <summary>(0040,A161) FD 1-n</summary>
-    public static readonly DicomTag FloatingPointValue = new(0x0040, 0xA161);
+    public static DicomTag FloatingPointValue => new(0x0040, 0xA161);
     /// <summary>(0040,A162) SL 1-n</summary>
-    public static readonly DicomTag RationalNumeratorValue = new(0x0040, 0xA162);
+    public static DicomTag RationalNumeratorValue => new(0x0040, 0xA162);
     /// <summary>(0040,A163) UL 1-n</summary>
-    public static readonly DicomTag RationalDenominatorValue = new(0x0040, 0xA163);
+    public static DicomTag RationalDenominatorValue => new(0x0040, 0xA163);
     /// <summary>(0040,A168) SQ 1</summary>
-    public static readonly DicomTag ConceptCodeSequence = new(0x0040, 0xA168);
+    public static DicomTag ConceptCodeSequence => new(0x0040, 0xA168);
     /// <summary>(0040,A170) SQ 1</summary>
-    public static readonly DicomTag PurposeOfReferenceCodeSequence = new(0x0040, 0xA170);
+    public static DicomTag PurposeOfReferenceCodeSequence => new(0x0040, 0xA170);
     /// <summary>(0040,A171) UI 1</summary>
-    public static readonly DicomTag ObservationUID = new(0x0040, 0xA171);
+    public static DicomTag ObservationUID => new(0x0040, 0xA171);
     /// <summary>(0040,A180) US 1</summary>
-    public static readonly DicomTag AnnotationGroupNumber = new(0x0040, 0xA180);
+    public static DicomTag AnnotationGroupNumber => new(0x0040, 0xA180);
     /// <summary>(0040,A195) SQ 1</summary>
-    public static readonly DicomTag ModifierCodeSequence = new(0x0040, 0xA195);
+    public static DicomTag ModifierCodeSequence => new(0x0040, 0xA195);
     /// <summary>(0040,A300) SQ 1</summary>
-    public static readonly DicomTag MeasuredValueSequence = new(0x0040, 0xA300);
+    public static DicomTag MeasuredValueSequence => new(0x0040, 0xA300);
     /// <summary>(0040,A301) SQ 1</summary>
-    public static readonly DicomTag NumericValueQualifierCodeSequence = new(0x0040, 0xA301);
+    public static DicomTag NumericValueQualifierCodeSequence => new(0x0040, 0xA301);
     /// <summary>(0040,A30A) DS 1-n</summary>
-    public static readonly DicomTag NumericValue = new(0x0040, 0xA30A);
+    public static DicomTag NumericValue => new(0x0040, 0xA30A);
     /// <summary>(0040,A360) SQ 1</summary>
-    public static readonly DicomTag PredecessorDocumentsSequence = new(0x0040, 0xA360);
+    public static DicomTag PredecessorDocumentsSequence => new(0x0040, 0xA360);
     /// <summary>(0040,A370) SQ 1</summary>
-    public static readonly DicomTag ReferencedRequestSequence = new(0x0040, 0xA370);
+    public static DicomTag ReferencedRequestSequence => new(0x0040, 0xA370);
     /// <summary>(0040,A372) SQ 1</summary>
-    public static readonly DicomTag PerformedProcedureCodeSequence = new(0x0040, 0xA372);
+    public static DicomTag PerformedProcedureCodeSequence => new(0x0040, 0xA372);
     /// <summary>(0040,A375) SQ 1</summary>
-    public static readonly DicomTag CurrentRequestedProcedureEvidenceSequence = new(0x0040, 0xA375);
+    public static DicomTag CurrentRequestedProcedureEvidenceSequence => new(0x0040, 0xA375);
     /// <summary>(0040,A385) SQ 1</summary>
-    public static readonly DicomTag PertinentOtherEvidenceSequence = new(0x0040, 0xA385);
+    public static DicomTag PertinentOtherEvidenceSequence => new(0x0040, 0xA385);
     /// <summary>(0040,A390) SQ 1</summary>
-    public static readonly DicomTag HL7StructuredDocumentReferenceSequence = new(0x0040, 0xA390);
+    public static DicomTag HL7StructuredDocumentReferenceSequence => new(0x0040, 0xA390);
     /// <summary>(0040,A491) CS 1</summary>
-    public static readonly DicomTag CompletionFlag = new(0x0040, 0xA491);
+    public static DicomTag CompletionFlag => new(0x0040, 0xA491);
     /// <summary>(0040,A492) LO 1</summary>
-    public static readonly DicomTag CompletionFlagDescription = new(0x0040, 0xA492);
+    public static DicomTag CompletionFlagDescription => new(0x0040, 0xA492);
     /// <summary>(0040,A493) CS 1</summary>
-    public static readonly DicomTag VerificationFlag = new(0x0040, 0xA493);
+    public static DicomTag VerificationFlag => new(0x0040, 0xA493);
     /// <summary>(0040,A494) CS 1</summary>
-    public static readonly DicomTag ArchiveRequested = new(0x0040, 0xA494);
+    public static DicomTag ArchiveRequested => new(0x0040, 0xA494);
     /// <summary>(0040,A496) CS 1</summary>
-    public static readonly DicomTag PreliminaryFlag = new(0x0040, 0xA496);
+    public static DicomTag PreliminaryFlag => new(0x0040, 0xA496);
     /// <summary>(0040,A504) SQ 1</summary>
-    public static readonly DicomTag ContentTemplateSequence = new(0x0040, 0xA504);
+    public static DicomTag ContentTemplateSequence => new(0x0040, 0xA504);
     /// <summary>(0040,A525) SQ 1</summary>
-    public static readonly DicomTag IdenticalDocumentsSequence = new(0x0040, 0xA525);
+    public static DicomTag IdenticalDocumentsSequence => new(0x0040, 0xA525);
     /// <summary>(0040,A730) SQ 1</summary>
-    public static readonly DicomTag ContentSequence = new(0x0040, 0xA730);
+    public static DicomTag ContentSequence => new(0x0040, 0xA730);
     /// <summary>(0040,A801) SQ 1</summary>
-    public static readonly DicomTag TabulatedValuesSequence = new(0x0040, 0xA801);
+    public static DicomTag TabulatedValuesSequence => new(0x0040, 0xA801);
     /// <summary>(0040,A802) UL 1</summary>
-    public static readonly DicomTag NumberOfTableRows = new(0x0040, 0xA802);
+    public static DicomTag NumberOfTableRows => new(0x0040, 0xA802);
     /// <summary>(0040,A803) UL 1</summary>
-    public static readonly DicomTag NumberOfTableColumns = new(0x0040, 0xA803);
+    public static DicomTag NumberOfTableColumns => new(0x0040, 0xA803);
     /// <summary>(0040,A804) UL 1</summary>
-    public static readonly DicomTag TableRowNumber = new(0x0040, 0xA804);
+    public static DicomTag TableRowNumber => new(0x0040, 0xA804);
     /// <summary>(0040,A805) UL 1</summary>
-    public static readonly DicomTag TableColumnNumber = new(0x0040, 0xA805);
+    public static DicomTag TableColumnNumber => new(0x0040, 0xA805);
     /// <summary>(0040,A806) SQ 1</summary>
-    public static readonly DicomTag TableRowDefinitionSequence = new(0x0040, 0xA806);
+    public static DicomTag TableRowDefinitionSequence => new(0x0040, 0xA806);
     /// <summary>(0040,A807) SQ 1</summary>
-    public static readonly DicomTag TableColumnDefinitionSequence = new(0x0040, 0xA807);
+    public static DicomTag TableColumnDefinitionSequence => new(0x0040, 0xA807);
     /// <summary>(0040,A808) SQ 1</summary>
-    public static readonly DicomTag CellValuesSequence = new(0x0040, 0xA808);
+    public static DicomTag CellValuesSequence => new(0x0040, 0xA808);
     /// <summary>(0040,B020) SQ 1</summary>
-    public static readonly DicomTag WaveformAnnotationSequence = new(0x0040, 0xB020);
+    public static DicomTag WaveformAnnotationSequence => new(0x0040, 0xB020);
     /// <summary>(0040,DB00) CS 1</summary>
-    public static readonly DicomTag TemplateIdentifier = new(0x0040, 0xDB00);
+    public static DicomTag TemplateIdentifier => new(0x0040, 0xDB00);
     /// <summary>(0040,DB73) UL 1-n</summary>
-    public static readonly DicomTag ReferencedContentItemIdentifier = new(0x0040, 0xDB73);
+    public static DicomTag ReferencedContentItemIdentifier => new(0x0040, 0xDB73);
     /// <summary>(0040,E001) ST 1</summary>
-    public static readonly DicomTag HL7InstanceIdentifier = new(0x0040, 0xE001);
+    public static DicomTag HL7InstanceIdentifier => new(0x0040, 0xE001);
     /// <summary>(0040,E004) DT 1</summary>
-    public static readonly DicomTag HL7DocumentEffectiveTime = new(0x0040, 0xE004);
+    public static DicomTag HL7DocumentEffectiveTime => new(0x0040, 0xE004);
     /// <summary>(0040,E006) SQ 1</summary>
-    public static readonly DicomTag HL7DocumentTypeCodeSequence = new(0x0040, 0xE006);
+    public static DicomTag HL7DocumentTypeCodeSequence => new(0x0040, 0xE006);
     /// <summary>(0040,E008) SQ 1</summary>
-    public static readonly DicomTag DocumentClassCodeSequence = new(0x0040, 0xE008);
+    public static DicomTag DocumentClassCodeSequence => new(0x0040, 0xE008);
     /// <summary>(0040,E010) UR 1</summary>
-    public static readonly DicomTag RetrieveURI = new(0x0040, 0xE010);
+    public static DicomTag RetrieveURI => new(0x0040, 0xE010);
     /// <summary>(0040,E011) UI 1</summary>
-    public static readonly DicomTag RetrieveLocationUID = new(0x0040, 0xE011);
+    public static DicomTag RetrieveLocationUID => new(0x0040, 0xE011);
     /// <summary>(0040,E020) CS 1</summary>
-    public static readonly DicomTag TypeOfInstances = new(0x0040, 0xE020);
+    public static DicomTag TypeOfInstances => new(0x0040, 0xE020);
     /// <summary>(0040,E021) SQ 1</summary>
-    public static readonly DicomTag DICOMRetrievalSequence = new(0x0040, 0xE021);
+    public static DicomTag DICOMRetrievalSequence => new(0x0040, 0xE021);
     /// <summary>(0040,E022) SQ 1</summary>
-    public static readonly DicomTag DICOMMediaRetrievalSequence = new(0x0040, 0xE022);
+    public static DicomTag DICOMMediaRetrievalSequence => new(0x0040, 0xE022);
     /// <summary>(0040,E023) SQ 1</summary>
-    public static readonly DicomTag WADORetrievalSequence = new(0x0040, 0xE023);
+    public static DicomTag WADORetrievalSequence => new(0x0040, 0xE023);
     /// <summary>(0040,E024) SQ 1</summary>
-    public static readonly DicomTag XDSRetrievalSequence = new(0x0040, 0xE024);
+    public static DicomTag XDSRetrievalSequence => new(0x0040, 0xE024);
     /// <summary>(0040,E025) SQ 1</summary>
-    public static readonly DicomTag WADORSRetrievalSequence = new(0x0040, 0xE025);
+    public static DicomTag WADORSRetrievalSequence => new(0x0040, 0xE025);
     /// <summary>(0040,E030) UI 1</summary>
-    public static readonly DicomTag RepositoryUniqueID = new(0x0040, 0xE030);
+    public static DicomTag RepositoryUniqueID => new(0x0040, 0xE030);
     /// <summary>(0040,E031) UI 1</summary>
-    public static readonly DicomTag HomeCommunityID = new(0x0040, 0xE031);
+    public static DicomTag HomeCommunityID => new(0x0040, 0xE031);
     /// <summary>(0042,0010) ST 1</summary>
-    public static readonly DicomTag DocumentTitle = new(0x0042, 0x0010);
+    public static DicomTag DocumentTitle => new(0x0042, 0x0010);
     /// <summary>(0042,0011) OB 1</summary>
-    public static readonly DicomTag EncapsulatedDocument = new(0x0042, 0x0011);
+    public static DicomTag EncapsulatedDocument => new(0x0042, 0x0011);
     /// <summary>(0042,0012) LO 1</summary>
-    public static readonly DicomTag MIMETypeOfEncapsulatedDocument = new(0x0042, 0x0012);
+    public static DicomTag MIMETypeOfEncapsulatedDocument => new(0x0042, 0x0012);
     /// <summary>(0042,0013) SQ 1</summary>
-    public static readonly DicomTag SourceInstanceSequence = new(0x0042, 0x0013);
+    public static DicomTag SourceInstanceSequence => new(0x0042, 0x0013);
     /// <summary>(0042,0014) LO 1-n</summary>
-    public static readonly DicomTag ListOfMIMETypes = new(0x0042, 0x0014);
+    public static DicomTag ListOfMIMETypes => new(0x0042, 0x0014);
     /// <summary>(0042,0015) UL 1</summary>
-    public static readonly DicomTag EncapsulatedDocumentLength = new(0x0042, 0x0015);
+    public static DicomTag EncapsulatedDocumentLength => new(0x0042, 0x0015);
     /// <summary>(0044,0001) ST 1</summary>
-    public static readonly DicomTag ProductPackageIdentifier = new(0x0044, 0x0001);
+    public static DicomTag ProductPackageIdentifier => new(0x0044, 0x0001);
     /// <summary>(0044,0002) CS 1</summary>
-    public static readonly DicomTag SubstanceAdministrationApproval = new(0x0044, 0x0002);
+    public static DicomTag SubstanceAdministrationApproval => new(0x0044, 0x0002);
     /// <summary>(0044,0003) LT 1</summary>
-    public static readonly DicomTag ApprovalStatusFurtherDescription = new(0x0044, 0x0003);
+    public static DicomTag ApprovalStatusFurtherDescription => new(0x0044, 0x0003);
     /// <summary>(0044,0004) DT 1</summary>
-    public static readonly DicomTag ApprovalStatusDateTime = new(0x0044, 0x0004);
+    public static DicomTag ApprovalStatusDateTime => new(0x0044, 0x0004);
     /// <summary>(0044,0007) SQ 1</summary>
-    public static readonly DicomTag ProductTypeCodeSequence = new(0x0044, 0x0007);
+    public static DicomTag ProductTypeCodeSequence => new(0x0044, 0x0007);
     /// <summary>(0044,0008) LO 1-n</summary>
-    public static readonly DicomTag ProductName = new(0x0044, 0x0008);
+    public static DicomTag ProductName => new(0x0044, 0x0008);
     /// <summary>(0044,0009) LT 1</summary>
-    public static readonly DicomTag ProductDescription = new(0x0044, 0x0009);
+    public static DicomTag ProductDescription => new(0x0044, 0x0009);
     /// <summary>(0044,000A) LO 1</summary>
-    public static readonly DicomTag ProductLotIdentifier = new(0x0044, 0x000A);
+    public static DicomTag ProductLotIdentifier => new(0x0044, 0x000A);
     /// <summary>(0044,000B) DT 1</summary>
-    public static readonly DicomTag ProductExpirationDateTime = new(0x0044, 0x000B);
+    public static DicomTag ProductExpirationDateTime => new(0x0044, 0x000B);
     /// <summary>(0044,0010) DT 1</summary>
-    public static readonly DicomTag SubstanceAdministrationDateTime = new(0x0044, 0x0010);
+    public static DicomTag SubstanceAdministrationDateTime => new(0x0044, 0x0010);
     /// <summary>(0044,0011) LO 1</summary>
-    public static readonly DicomTag SubstanceAdministrationNotes = new(0x0044, 0x0011);
+    public static DicomTag SubstanceAdministrationNotes => new(0x0044, 0x0011);
     /// <summary>(0044,0012) LO 1</summary>
-    public static readonly DicomTag SubstanceAdministrationDeviceID = new(0x0044, 0x0012);
+    public static DicomTag SubstanceAdministrationDeviceID => new(0x0044, 0x0012);
     /// <summary>(0044,0013) SQ 1</summary>
-    public static readonly DicomTag ProductParameterSequence = new(0x0044, 0x0013);
+    public static DicomTag ProductParameterSequence => new(0x0044, 0x0013);
     /// <summary>(0044,0019) SQ 1</summary>
-    public static readonly DicomTag SubstanceAdministrationParameterSequence = new(0x0044, 0x0019);
+    public static DicomTag SubstanceAdministrationParameterSequence => new(0x0044, 0x0019);
     /// <summary>(0044,0100) SQ 1</summary>
-    public static readonly DicomTag ApprovalSequence = new(0x0044, 0x0100);
+    public static DicomTag ApprovalSequence => new(0x0044, 0x0100);
     /// <summary>(0044,0101) SQ 1</summary>
-    public static readonly DicomTag AssertionCodeSequence = new(0x0044, 0x0101);
+    public static DicomTag AssertionCodeSequence => new(0x0044, 0x0101);
     /// <summary>(0044,0102) UI 1</summary>
-    public static readonly DicomTag AssertionUID = new(0x0044, 0x0102);
+    public static DicomTag AssertionUID => new(0x0044, 0x0102);
     /// <summary>(0044,0103) SQ 1</summary>
-    public static readonly DicomTag AsserterIdentificationSequence = new(0x0044, 0x0103);
+    public static DicomTag AsserterIdentificationSequence => new(0x0044, 0x0103);
     /// <summary>(0044,0104) DT 1</summary>
-    public static readonly DicomTag AssertionDateTime = new(0x0044, 0x0104);
+    public static DicomTag AssertionDateTime => new(0x0044, 0x0104);
     /// <summary>(0044,0105) DT 1</summary>
-    public static readonly DicomTag AssertionExpirationDateTime = new(0x0044, 0x0105);
+    public static DicomTag AssertionExpirationDateTime => new(0x0044, 0x0105);
     /// <summary>(0044,0106) UT 1</summary>
-    public static readonly DicomTag AssertionComments = new(0x0044, 0x0106);
+    public static DicomTag AssertionComments => new(0x0044, 0x0106);
     /// <summary>(0044,0107) SQ 1</summary>
-    public static readonly DicomTag RelatedAssertionSequence = new(0x0044, 0x0107);
+    public static DicomTag RelatedAssertionSequence => new(0x0044, 0x0107);
     /// <summary>(0044,0108) UI 1</summary>
-    public static readonly DicomTag ReferencedAssertionUID = new(0x0044, 0x0108);
+    public static DicomTag ReferencedAssertionUID => new(0x0044, 0x0108);
     /// <summary>(0044,0109) SQ 1</summary>
-    public static readonly DicomTag ApprovalSubjectSequence = new(0x0044, 0x0109);
+    public static DicomTag ApprovalSubjectSequence => new(0x0044, 0x0109);
     /// <summary>(0044,010A) SQ 1</summary>
-    public static readonly DicomTag OrganizationalRoleCodeSequence = new(0x0044, 0x010A);
+    public static DicomTag OrganizationalRoleCodeSequence => new(0x0044, 0x010A);
     /// <summary>(0046,0012) LO 1</summary>
-    public static readonly DicomTag LensDescription = new(0x0046, 0x0012);
+    public static DicomTag LensDescription => new(0x0046, 0x0012);
     /// <summary>(0046,0014) SQ 1</summary>
-    public static readonly DicomTag RightLensSequence = new(0x0046, 0x0014);
+    public static DicomTag RightLensSequence => new(0x0046, 0x0014);
     /// <summary>(0046,0015) SQ 1</summary>
-    public static readonly DicomTag LeftLensSequence = new(0x0046, 0x0015);
+    public static DicomTag LeftLensSequence => new(0x0046, 0x0015);
     /// <summary>(0046,0016) SQ 1</summary>
-    public static readonly DicomTag UnspecifiedLateralityLensSequence = new(0x0046, 0x0016);
+    public static DicomTag UnspecifiedLateralityLensSequence => new(0x0046, 0x0016);
     /// <summary>(0046,0018) SQ 1</summary>
-    public static readonly DicomTag CylinderSequence = new(0x0046, 0x0018);
+    public static DicomTag CylinderSequence => new(0x0046, 0x0018);
     /// <summary>(0046,0028) SQ 1</summary>
-    public static readonly DicomTag PrismSequence = new(0x0046, 0x0028);
+    public static DicomTag PrismSequence => new(0x0046, 0x0028);
     /// <summary>(0046,0030) FD 1</summary>
-    public static readonly DicomTag HorizontalPrismPower = new(0x0046, 0x0030);
+    public static DicomTag HorizontalPrismPower => new(0x0046, 0x0030);
     /// <summary>(0046,0032) CS 1</summary>
-    public static readonly DicomTag HorizontalPrismBase = new(0x0046, 0x0032);
+    public static DicomTag HorizontalPrismBase => new(0x0046, 0x0032);
     /// <summary>(0046,0034) FD 1</summary>
-    public static readonly DicomTag VerticalPrismPower = new(0x0046, 0x0034);
+    public static DicomTag VerticalPrismPower => new(0x0046, 0x0034);
     /// <summary>(0046,0036) CS 1</summary>
-    public static readonly DicomTag VerticalPrismBase = new(0x0046, 0x0036);
+    public static DicomTag VerticalPrismBase => new(0x0046, 0x0036);
     /// <summary>(0046,0038) CS 1</summary>
-    public static readonly DicomTag LensSegmentType = new(0x0046, 0x0038);
+    public static DicomTag LensSegmentType => new(0x0046, 0x0038);
     /// <summary>(0046,0040) FD 1</summary>
-    public static readonly DicomTag OpticalTransmittance = new(0x0046, 0x0040);
+    public static DicomTag OpticalTransmittance => new(0x0046, 0x0040);
     /// <summary>(0046,0042) FD 1</summary>
-    public static readonly DicomTag ChannelWidth = new(0x0046, 0x0042);
+    public static DicomTag ChannelWidth => new(0x0046, 0x0042);
     /// <summary>(0046,0044) FD 1</summary>
-    public static readonly DicomTag PupilSize = new(0x0046, 0x0044);
+    public static DicomTag PupilSize => new(0x0046, 0x0044);
     /// <summary>(0046,0046) FD 1</summary>
-    public static readonly DicomTag CornealSize = new(0x0046, 0x0046);
+    public static DicomTag CornealSize => new(0x0046, 0x0046);
     /// <summary>(0046,0047) SQ 1</summary>
-    public static readonly DicomTag CornealSizeSequence = new(0x0046, 0x0047);
+    public static DicomTag CornealSizeSequence => new(0x0046, 0x0047);
     /// <summary>(0046,0050) SQ 1</summary>
-    public static readonly DicomTag AutorefractionRightEyeSequence = new(0x0046, 0x0050);
+    public static DicomTag AutorefractionRightEyeSequence => new(0x0046, 0x0050);
     /// <summary>(0046,0052) SQ 1</summary>
-    public static readonly DicomTag AutorefractionLeftEyeSequence = new(0x0046, 0x0052);
+    public static DicomTag AutorefractionLeftEyeSequence => new(0x0046, 0x0052);
     /// <summary>(0046,0060) FD 1</summary>
-    public static readonly DicomTag DistancePupillaryDistance = new(0x0046, 0x0060);
+    public static DicomTag DistancePupillaryDistance => new(0x0046, 0x0060);
     /// <summary>(0046,0062) FD 1</summary>
-    public static readonly DicomTag NearPupillaryDistance = new(0x0046, 0x0062);
+    public static DicomTag NearPupillaryDistance => new(0x0046, 0x0062);
     /// <summary>(0046,0063) FD 1</summary>
-    public static readonly DicomTag IntermediatePupillaryDistance = new(0x0046, 0x0063);
+    public static DicomTag IntermediatePupillaryDistance => new(0x0046, 0x0063);
     /// <summary>(0046,0064) FD 1</summary>
-    public static readonly DicomTag OtherPupillaryDistance = new(0x0046, 0x0064);
+    public static DicomTag OtherPupillaryDistance => new(0x0046, 0x0064);
     /// <summary>(0046,0070) SQ 1</summary>
-    public static readonly DicomTag KeratometryRightEyeSequence = new(0x0046, 0x0070);
+    public static DicomTag KeratometryRightEyeSequence => new(0x0046, 0x0070);
     /// <summary>(0046,0071) SQ 1</summary>
-    public static readonly DicomTag KeratometryLeftEyeSequence = new(0x0046, 0x0071);
+    public static DicomTag KeratometryLeftEyeSequence => new(0x0046, 0x0071);
     /// <summary>(0046,0074) SQ 1</summary>
-    public static readonly DicomTag SteepKeratometricAxisSequence = new(0x0046, 0x0074);
+    public static DicomTag SteepKeratometricAxisSequence => new(0x0046, 0x0074);
     /// <summary>(0046,0075) FD 1</summary>
-    public static readonly DicomTag RadiusOfCurvature = new(0x0046, 0x0075);
+    public static DicomTag RadiusOfCurvature => new(0x0046, 0x0075);
     /// <summary>(0046,0076) FD 1</summary>
-    public static readonly DicomTag KeratometricPower = new(0x0046, 0x0076);
+    public static DicomTag KeratometricPower => new(0x0046, 0x0076);
     /// <summary>(0046,0077) FD 1</summary>
-    public static readonly DicomTag KeratometricAxis = new(0x0046, 0x0077);
+    public static DicomTag KeratometricAxis => new(0x0046, 0x0077);
     /// <summary>(0046,0080) SQ 1</summary>
-    public static readonly DicomTag FlatKeratometricAxisSequence = new(0x0046, 0x0080);
+    public static DicomTag FlatKeratometricAxisSequence => new(0x0046, 0x0080);
     /// <summary>(0046,0092) CS 1</summary>
-    public static readonly DicomTag BackgroundColor = new(0x0046, 0x0092);
+    public static DicomTag BackgroundColor => new(0x0046, 0x0092);
     /// <summary>(0046,0094) CS 1</summary>
-    public static readonly DicomTag Optotype = new(0x0046, 0x0094);
+    public static DicomTag Optotype => new(0x0046, 0x0094);
     /// <summary>(0046,0095) CS 1</summary>
-    public static readonly DicomTag OptotypePresentation = new(0x0046, 0x0095);
+    public static DicomTag OptotypePresentation => new(0x0046, 0x0095);
     /// <summary>(0046,0097) SQ 1</summary>
-    public static readonly DicomTag SubjectiveRefractionRightEyeSequence = new(0x0046, 0x0097);
+    public static DicomTag SubjectiveRefractionRightEyeSequence => new(0x0046, 0x0097);
     /// <summary>(0046,0098) SQ 1</summary>
-    public static readonly DicomTag SubjectiveRefractionLeftEyeSequence = new(0x0046, 0x0098);
+    public static DicomTag SubjectiveRefractionLeftEyeSequence => new(0x0046, 0x0098);
     /// <summary>(0046,0100) SQ 1</summary>
-    public static readonly DicomTag AddNearSequence = new(0x0046, 0x0100);
+    public static DicomTag AddNearSequence => new(0x0046, 0x0100);
     /// <summary>(0046,0101) SQ 1</summary>
-    public static readonly DicomTag AddIntermediateSequence = new(0x0046, 0x0101);
+    public static DicomTag AddIntermediateSequence => new(0x0046, 0x0101);
     /// <summary>(0046,0102) SQ 1</summary>
-    public static readonly DicomTag AddOtherSequence = new(0x0046, 0x0102);
+    public static DicomTag AddOtherSequence => new(0x0046, 0x0102);
     /// <summary>(0046,0104) FD 1</summary>
-    public static readonly DicomTag AddPower = new(0x0046, 0x0104);
+    public static DicomTag AddPower => new(0x0046, 0x0104);
     /// <summary>(0046,0106) FD 1</summary>
-    public static readonly DicomTag ViewingDistance = new(0x0046, 0x0106);
+    public static DicomTag ViewingDistance => new(0x0046, 0x0106);
     /// <summary>(0046,0110) SQ 1</summary>
-    public static readonly DicomTag CorneaMeasurementsSequence = new(0x0046, 0x0110);
+    public static DicomTag CorneaMeasurementsSequence => new(0x0046, 0x0110);
     /// <summary>(0046,0111) SQ 1</summary>
-    public static readonly DicomTag SourceOfCorneaMeasurementDataCodeSequence = new(0x0046, 0x0111);
+    public static DicomTag SourceOfCorneaMeasurementDataCodeSequence => new(0x0046, 0x0111);
     /// <summary>(0046,0112) SQ 1</summary>
-    public static readonly DicomTag SteepCornealAxisSequence = new(0x0046, 0x0112);
+    public static DicomTag SteepCornealAxisSequence => new(0x0046, 0x0112);
     /// <summary>(0046,0113) SQ 1</summary>
-    public static readonly DicomTag FlatCornealAxisSequence = new(0x0046, 0x0113);
+    public static DicomTag FlatCornealAxisSequence => new(0x0046, 0x0113);
     /// <summary>(0046,0114) FD 1</summary>
-    public static readonly DicomTag CornealPower = new(0x0046, 0x0114);
+    public static DicomTag CornealPower => new(0x0046, 0x0114);
     /// <summary>(0046,0115) FD 1</summary>
-    public static readonly DicomTag CornealAxis = new(0x0046, 0x0115);
+    public static DicomTag CornealAxis => new(0x0046, 0x0115);
     /// <summary>(0046,0116) SQ 1</summary>
-    public static readonly DicomTag CorneaMeasurementMethodCodeSequence = new(0x0046, 0x0116);
+    public static DicomTag CorneaMeasurementMethodCodeSequence => new(0x0046, 0x0116);
     /// <summary>(0046,0117) FL 1</summary>
-    public static readonly DicomTag RefractiveIndexOfCornea = new(0x0046, 0x0117);
+    public static DicomTag RefractiveIndexOfCornea => new(0x0046, 0x0117);
     /// <summary>(0046,0118) FL 1</summary>
-    public static readonly DicomTag RefractiveIndexOfAqueousHumor = new(0x0046, 0x0118);
+    public static DicomTag RefractiveIndexOfAqueousHumor => new(0x0046, 0x0118);
     /// <summary>(0046,0121) SQ 1</summary>
-    public static readonly DicomTag VisualAcuityTypeCodeSequence = new(0x0046, 0x0121);
+    public static DicomTag VisualAcuityTypeCodeSequence => new(0x0046, 0x0121);
     /// <summary>(0046,0122) SQ 1</summary>
-    public static readonly DicomTag VisualAcuityRightEyeSequence = new(0x0046, 0x0122);
+    public static DicomTag VisualAcuityRightEyeSequence => new(0x0046, 0x0122);
     /// <summary>(0046,0123) SQ 1</summary>
-    public static readonly DicomTag VisualAcuityLeftEyeSequence = new(0x0046, 0x0123);
+    public static DicomTag VisualAcuityLeftEyeSequence => new(0x0046, 0x0123);
     /// <summary>(0046,0124) SQ 1</summary>
-    public static readonly DicomTag VisualAcuityBothEyesOpenSequence = new(0x0046, 0x0124);
+    public static DicomTag VisualAcuityBothEyesOpenSequence => new(0x0046, 0x0124);
     /// <summary>(0046,0125) CS 1</summary>
-    public static readonly DicomTag ViewingDistanceType = new(0x0046, 0x0125);
+    public static DicomTag ViewingDistanceType => new(0x0046, 0x0125);
     /// <summary>(0046,0135) SS 2</summary>
-    public static readonly DicomTag VisualAcuityModifiers = new(0x0046, 0x0135);
+    public static DicomTag VisualAcuityModifiers => new(0x0046, 0x0135);
     /// <summary>(0046,0137) FD 1</summary>
-    public static readonly DicomTag DecimalVisualAcuity = new(0x0046, 0x0137);
+    public static DicomTag DecimalVisualAcuity => new(0x0046, 0x0137);
     /// <summary>(0046,0139) LO 1</summary>
-    public static readonly DicomTag OptotypeDetailedDefinition = new(0x0046, 0x0139);
+    public static DicomTag OptotypeDetailedDefinition => new(0x0046, 0x0139);
     /// <summary>(0046,0145) SQ 1</summary>
-    public static readonly DicomTag ReferencedRefractiveMeasurementsSequence = new(0x0046, 0x0145);
+    public static DicomTag ReferencedRefractiveMeasurementsSequence => new(0x0046, 0x0145);
     /// <summary>(0046,0146) FD 1</summary>
-    public static readonly DicomTag SpherePower = new(0x0046, 0x0146);
+    public static DicomTag SpherePower => new(0x0046, 0x0146);
     /// <summary>(0046,0147) FD 1</summary>
-    public static readonly DicomTag CylinderPower = new(0x0046, 0x0147);
+    public static DicomTag CylinderPower => new(0x0046, 0x0147);
     /// <summary>(0046,0201) CS 1</summary>
-    public static readonly DicomTag CornealTopographySurface = new(0x0046, 0x0201);
+    public static DicomTag CornealTopographySurface => new(0x0046, 0x0201);
     /// <summary>(0046,0202) FL 2</summary>
-    public static readonly DicomTag CornealVertexLocation = new(0x0046, 0x0202);
+    public static DicomTag CornealVertexLocation => new(0x0046, 0x0202);
     /// <summary>(0046,0203) FL 1</summary>
-    public static readonly DicomTag PupilCentroidXCoordinate = new(0x0046, 0x0203);
+    public static DicomTag PupilCentroidXCoordinate => new(0x0046, 0x0203);
     /// <summary>(0046,0204) FL 1</summary>
-    public static readonly DicomTag PupilCentroidYCoordinate = new(0x0046, 0x0204);
+    public static DicomTag PupilCentroidYCoordinate => new(0x0046, 0x0204);
     /// <summary>(0046,0205) FL 1</summary>
-    public static readonly DicomTag EquivalentPupilRadius = new(0x0046, 0x0205);
+    public static DicomTag EquivalentPupilRadius => new(0x0046, 0x0205);
     /// <summary>(0046,0207) SQ 1</summary>
-    public static readonly DicomTag CornealTopographyMapTypeCodeSequence = new(0x0046, 0x0207);
+    public static DicomTag CornealTopographyMapTypeCodeSequence => new(0x0046, 0x0207);
     /// <summary>(0046,0208) IS 2-2n</summary>
-    public static readonly DicomTag VerticesOfTheOutlineOfPupil = new(0x0046, 0x0208);
+    public static DicomTag VerticesOfTheOutlineOfPupil => new(0x0046, 0x0208);
     /// <summary>(0046,0210) SQ 1</summary>
-    public static readonly DicomTag CornealTopographyMappingNormalsSequence = new(0x0046, 0x0210);
+    public static DicomTag CornealTopographyMappingNormalsSequence => new(0x0046, 0x0210);
     /// <summary>(0046,0211) SQ 1</summary>
-    public static readonly DicomTag MaximumCornealCurvatureSequence = new(0x0046, 0x0211);
+    public static DicomTag MaximumCornealCurvatureSequence => new(0x0046, 0x0211);
     /// <summary>(0046,0212) FL 1</summary>
-    public static readonly DicomTag MaximumCornealCurvature = new(0x0046, 0x0212);
+    public static DicomTag MaximumCornealCurvature => new(0x0046, 0x0212);
     /// <summary>(0046,0213) FL 2</summary>
-    public static readonly DicomTag MaximumCornealCurvatureLocation = new(0x0046, 0x0213);
+    public static DicomTag MaximumCornealCurvatureLocation => new(0x0046, 0x0213);
     /// <summary>(0046,0215) SQ 1</summary>
-    public static readonly DicomTag MinimumKeratometricSequence = new(0x0046, 0x0215);
+    public static DicomTag MinimumKeratometricSequence => new(0x0046, 0x0215);
     /// <summary>(0046,0218) SQ 1</summary>
-    public static readonly DicomTag SimulatedKeratometricCylinderSequence = new(0x0046, 0x0218);
+    public static DicomTag SimulatedKeratometricCylinderSequence => new(0x0046, 0x0218);
     /// <summary>(0046,0220) FL 1</summary>
-    public static readonly DicomTag AverageCornealPower = new(0x0046, 0x0220);
+    public static DicomTag AverageCornealPower => new(0x0046, 0x0220);
     /// <summary>(0046,0224) FL 1</summary>
-    public static readonly DicomTag CornealISValue = new(0x0046, 0x0224);
+    public static DicomTag CornealISValue => new(0x0046, 0x0224);
     /// <summary>(0046,0227) FL 1</summary>
-    public static readonly DicomTag AnalyzedArea = new(0x0046, 0x0227);
+    public static DicomTag AnalyzedArea => new(0x0046, 0x0227);
     /// <summary>(0046,0230) FL 1</summary>
-    public static readonly DicomTag SurfaceRegularityIndex = new(0x0046, 0x0230);
+    public static DicomTag SurfaceRegularityIndex => new(0x0046, 0x0230);
     /// <summary>(0046,0232) FL 1</summary>
-    public static readonly DicomTag SurfaceAsymmetryIndex = new(0x0046, 0x0232);
+    public static DicomTag SurfaceAsymmetryIndex => new(0x0046, 0x0232);
     /// <summary>(0046,0234) FL 1</summary>
-    public static readonly DicomTag CornealEccentricityIndex = new(0x0046, 0x0234);
+    public static DicomTag CornealEccentricityIndex => new(0x0046, 0x0234);
     /// <summary>(0046,0236) FL 1</summary>
-    public static readonly DicomTag KeratoconusPredictionIndex = new(0x0046, 0x0236);
+    public static DicomTag KeratoconusPredictionIndex => new(0x0046, 0x0236);
     /// <summary>(0046,0238) FL 1</summary>
-    public static readonly DicomTag DecimalPotentialVisualAcuity = new(0x0046, 0x0238);
+    public static DicomTag DecimalPotentialVisualAcuity => new(0x0046, 0x0238);
     /// <summary>(0046,0242) CS 1</summary>
-    public static readonly DicomTag CornealTopographyMapQualityEvaluation = new(0x0046, 0x0242);
+    public static DicomTag CornealTopographyMapQualityEvaluation => new(0x0046, 0x0242);
     /// <summary>(0046,0244) SQ 1</summary>
-    public static readonly DicomTag SourceImageCornealProcessedDataSequence = new(0x0046, 0x0244);
+    public static DicomTag SourceImageCornealProcessedDataSequence => new(0x0046, 0x0244);
     /// <summary>(0046,0247) FL 3</summary>
-    public static readonly DicomTag CornealPointLocation = new(0x0046, 0x0247);
+    public static DicomTag CornealPointLocation => new(0x0046, 0x0247);
     /// <summary>(0046,0248) CS 1</summary>
-    public static readonly DicomTag CornealPointEstimated = new(0x0046, 0x0248);
+    public static DicomTag CornealPointEstimated => new(0x0046, 0x0248);
     /// <summary>(0046,0249) FL 1</summary>
-    public static readonly DicomTag AxialPower = new(0x0046, 0x0249);
+    public static DicomTag AxialPower => new(0x0046, 0x0249);
     /// <summary>(0046,0250) FL 1</summary>
-    public static readonly DicomTag TangentialPower = new(0x0046, 0x0250);
+    public static DicomTag TangentialPower => new(0x0046, 0x0250);
     /// <summary>(0046,0251) FL 1</summary>
-    public static readonly DicomTag RefractivePower = new(0x0046, 0x0251);
+    public static DicomTag RefractivePower => new(0x0046, 0x0251);
     /// <summary>(0046,0252) FL 1</summary>
-    public static readonly DicomTag RelativeElevation = new(0x0046, 0x0252);
+    public static DicomTag RelativeElevation => new(0x0046, 0x0252);
     /// <summary>(0046,0253) FL 1</summary>
-    public static readonly DicomTag CornealWavefront = new(0x0046, 0x0253);
+    public static DicomTag CornealWavefront => new(0x0046, 0x0253);
     /// <summary>(0048,0001) FL 1</summary>
-    public static readonly DicomTag ImagedVolumeWidth = new(0x0048, 0x0001);
+    public static DicomTag ImagedVolumeWidth => new(0x0048, 0x0001);
     /// <summary>(0048,0002) FL 1</summary>
-    public static readonly DicomTag ImagedVolumeHeight = new(0x0048, 0x0002);
+    public static DicomTag ImagedVolumeHeight => new(0x0048, 0x0002);
     /// <summary>(0048,0003) FL 1</summary>
-    public static readonly DicomTag ImagedVolumeDepth = new(0x0048, 0x0003);
+    public static DicomTag ImagedVolumeDepth => new(0x0048, 0x0003);
     /// <summary>(0048,0006) UL 1</summary>
-    public static readonly DicomTag TotalPixelMatrixColumns = new(0x0048, 0x0006);
+    public static DicomTag TotalPixelMatrixColumns => new(0x0048, 0x0006);
     /// <summary>(0048,0007) UL 1</summary>
-    public static readonly DicomTag TotalPixelMatrixRows = new(0x0048, 0x0007);
+    public static DicomTag TotalPixelMatrixRows => new(0x0048, 0x0007);
     /// <summary>(0048,0008) SQ 1</summary>
-    public static readonly DicomTag TotalPixelMatrixOriginSequence = new(0x0048, 0x0008);
+    public static DicomTag TotalPixelMatrixOriginSequence => new(0x0048, 0x0008);
     /// <summary>(0048,0010) CS 1</summary>
-    public static readonly DicomTag SpecimenLabelInImage = new(0x0048, 0x0010);
+    public static DicomTag SpecimenLabelInImage => new(0x0048, 0x0010);
     /// <summary>(0048,0011) CS 1</summary>
-    public static readonly DicomTag FocusMethod = new(0x0048, 0x0011);
+    public static DicomTag FocusMethod => new(0x0048, 0x0011);
     /// <summary>(0048,0012) CS 1</summary>
-    public static readonly DicomTag ExtendedDepthOfField = new(0x0048, 0x0012);
+    public static DicomTag ExtendedDepthOfField => new(0x0048, 0x0012);
     /// <summary>(0048,0013) US 1</summary>
-    public static readonly DicomTag NumberOfFocalPlanes = new(0x0048, 0x0013);
+    public static DicomTag NumberOfFocalPlanes => new(0x0048, 0x0013);
     /// <summary>(0048,0014) FL 1</summary>
-    public static readonly DicomTag DistanceBetweenFocalPlanes = new(0x0048, 0x0014);
+    public static DicomTag DistanceBetweenFocalPlanes => new(0x0048, 0x0014);
     /// <summary>(0048,0015) US 3</summary>
-    public static readonly DicomTag RecommendedAbsentPixelCIELabValue = new(0x0048, 0x0015);
+    public static DicomTag RecommendedAbsentPixelCIELabValue => new(0x0048, 0x0015);
     /// <summary>(0048,0100) SQ 1</summary>
-    public static readonly DicomTag IlluminatorTypeCodeSequence = new(0x0048, 0x0100);
+    public static DicomTag IlluminatorTypeCodeSequence => new(0x0048, 0x0100);
     /// <summary>(0048,0102) DS 6</summary>
-    public static readonly DicomTag ImageOrientationSlide = new(0x0048, 0x0102);
+    public static DicomTag ImageOrientationSlide => new(0x0048, 0x0102);
     /// <summary>(0048,0105) SQ 1</summary>
-    public static readonly DicomTag OpticalPathSequence = new(0x0048, 0x0105);
+    public static DicomTag OpticalPathSequence => new(0x0048, 0x0105);
     /// <summary>(0048,0106) SH 1</summary>
-    public static readonly DicomTag OpticalPathIdentifier = new(0x0048, 0x0106);
+    public static DicomTag OpticalPathIdentifier => new(0x0048, 0x0106);
     /// <summary>(0048,0107) ST 1</summary>
-    public static readonly DicomTag OpticalPathDescription = new(0x0048, 0x0107);
+    public static DicomTag OpticalPathDescription => new(0x0048, 0x0107);
     /// <summary>(0048,0108) SQ 1</summary>
-    public static readonly DicomTag IlluminationColorCodeSequence = new(0x0048, 0x0108);
+    public static DicomTag IlluminationColorCodeSequence => new(0x0048, 0x0108);
     /// <summary>(0048,0110) SQ 1</summary>
-    public static readonly DicomTag SpecimenReferenceSequence = new(0x0048, 0x0110);
+    public static DicomTag SpecimenReferenceSequence => new(0x0048, 0x0110);
     /// <summary>(0048,0111) DS 1</summary>
-    public static readonly DicomTag CondenserLensPower = new(0x0048, 0x0111);
+    public static DicomTag CondenserLensPower => new(0x0048, 0x0111);
     /// <summary>(0048,0112) DS 1</summary>
-    public static readonly DicomTag ObjectiveLensPower = new(0x0048, 0x0112);
+    public static DicomTag ObjectiveLensPower => new(0x0048, 0x0112);
     /// <summary>(0048,0113) DS 1</summary>
-    public static readonly DicomTag ObjectiveLensNumericalAperture = new(0x0048, 0x0113);
+    public static DicomTag ObjectiveLensNumericalAperture => new(0x0048, 0x0113);
     /// <summary>(0048,0120) SQ 1</summary>
-    public static readonly DicomTag PaletteColorLookupTableSequence = new(0x0048, 0x0120);
+    public static DicomTag PaletteColorLookupTableSequence => new(0x0048, 0x0120);
     /// <summary>(0048,0207) SQ 1</summary>
-    public static readonly DicomTag OpticalPathIdentificationSequence = new(0x0048, 0x0207);
+    public static DicomTag OpticalPathIdentificationSequence => new(0x0048, 0x0207);
     /// <summary>(0048,021A) SQ 1</summary>
-    public static readonly DicomTag PlanePositionSlideSequence = new(0x0048, 0x021A);
+    public static DicomTag PlanePositionSlideSequence => new(0x0048, 0x021A);
     /// <summary>(0048,021E) SL 1</summary>
-    public static readonly DicomTag ColumnPositionInTotalImagePixelMatrix = new(0x0048, 0x021E);
+    public static DicomTag ColumnPositionInTotalImagePixelMatrix => new(0x0048, 0x021E);
     /// <summary>(0048,021F) SL 1</summary>
-    public static readonly DicomTag RowPositionInTotalImagePixelMatrix = new(0x0048, 0x021F);
+    public static DicomTag RowPositionInTotalImagePixelMatrix => new(0x0048, 0x021F);
     /// <summary>(0048,0301) CS 1</summary>
-    public static readonly DicomTag PixelOriginInterpretation = new(0x0048, 0x0301);
+    public static DicomTag PixelOriginInterpretation => new(0x0048, 0x0301);
     /// <summary>(0048,0302) UL 1</summary>
-    public static readonly DicomTag NumberOfOpticalPaths = new(0x0048, 0x0302);
+    public static DicomTag NumberOfOpticalPaths => new(0x0048, 0x0302);
     /// <summary>(0048,0303) UL 1</summary>
-    public static readonly DicomTag TotalPixelMatrixFocalPlanes = new(0x0048, 0x0303);
+    public static DicomTag TotalPixelMatrixFocalPlanes => new(0x0048, 0x0303);
     /// <summary>(0050,0004) CS 1</summary>
-    public static readonly DicomTag CalibrationImage = new(0x0050, 0x0004);
+    public static DicomTag CalibrationImage => new(0x0050, 0x0004);
     /// <summary>(0050,0010) SQ 1</summary>
-    public static readonly DicomTag DeviceSequence = new(0x0050, 0x0010);
+    public static DicomTag DeviceSequence => new(0x0050, 0x0010);
     /// <summary>(0050,0012) SQ 1</summary>
-    public static readonly DicomTag ContainerComponentTypeCodeSequence = new(0x0050, 0x0012);
+    public static DicomTag ContainerComponentTypeCodeSequence => new(0x0050, 0x0012);
     /// <summary>(0050,0013) FD 1</summary>
-    public static readonly DicomTag ContainerComponentThickness = new(0x0050, 0x0013);
+    public static DicomTag ContainerComponentThickness => new(0x0050, 0x0013);
     /// <summary>(0050,0014) DS 1</summary>
-    public static readonly DicomTag DeviceLength = new(0x0050, 0x0014);
+    public static DicomTag DeviceLength => new(0x0050, 0x0014);
     /// <summary>(0050,0015) FD 1</summary>
-    public static readonly DicomTag ContainerComponentWidth = new(0x0050, 0x0015);
+    public static DicomTag ContainerComponentWidth => new(0x0050, 0x0015);
     /// <summary>(0050,0016) DS 1</summary>
-    public static readonly DicomTag DeviceDiameter = new(0x0050, 0x0016);
+    public static DicomTag DeviceDiameter => new(0x0050, 0x0016);
     /// <summary>(0050,0017) CS 1</summary>
-    public static readonly DicomTag DeviceDiameterUnits = new(0x0050, 0x0017);
+    public static DicomTag DeviceDiameterUnits => new(0x0050, 0x0017);
     /// <summary>(0050,0018) DS 1</summary>
-    public static readonly DicomTag DeviceVolume = new(0x0050, 0x0018);
+    public static DicomTag DeviceVolume => new(0x0050, 0x0018);
     /// <summary>(0050,0019) DS 1</summary>
-    public static readonly DicomTag InterMarkerDistance = new(0x0050, 0x0019);
+    public static DicomTag InterMarkerDistance => new(0x0050, 0x0019);
     /// <summary>(0050,001A) CS 1</summary>
-    public static readonly DicomTag ContainerComponentMaterial = new(0x0050, 0x001A);
+    public static DicomTag ContainerComponentMaterial => new(0x0050, 0x001A);
     /// <summary>(0050,001B) LO 1</summary>
-    public static readonly DicomTag ContainerComponentID = new(0x0050, 0x001B);
+    public static DicomTag ContainerComponentID => new(0x0050, 0x001B);
     /// <summary>(0050,001C) FD 1</summary>
-    public static readonly DicomTag ContainerComponentLength = new(0x0050, 0x001C);
+    public static DicomTag ContainerComponentLength => new(0x0050, 0x001C);
     /// <summary>(0050,001D) FD 1</summary>
-    public static readonly DicomTag ContainerComponentDiameter = new(0x0050, 0x001D);
+    public static DicomTag ContainerComponentDiameter => new(0x0050, 0x001D);
     /// <summary>(0050,001E) LO 1</summary>
-    public static readonly DicomTag ContainerComponentDescription = new(0x0050, 0x001E);
+    public static DicomTag ContainerComponentDescription => new(0x0050, 0x001E);
     /// <summary>(0050,0020) LO 1</summary>
-    public static readonly DicomTag DeviceDescription = new(0x0050, 0x0020);
+    public static DicomTag DeviceDescription => new(0x0050, 0x0020);
     /// <summary>(0050,0021) ST 1</summary>
-    public static readonly DicomTag LongDeviceDescription = new(0x0050, 0x0021);
+    public static DicomTag LongDeviceDescription => new(0x0050, 0x0021);
     /// <summary>(0052,0001) FL 1</summary>
-    public static readonly DicomTag ContrastBolusIngredientPercentByVolume = new(0x0052, 0x0001);
+    public static DicomTag ContrastBolusIngredientPercentByVolume => new(0x0052, 0x0001);
     /// <summary>(0052,0002) FD 1</summary>
-    public static readonly DicomTag OCTFocalDistance = new(0x0052, 0x0002);
+    public static DicomTag OCTFocalDistance => new(0x0052, 0x0002);
     /// <summary>(0052,0003) FD 1</summary>
-    public static readonly DicomTag BeamSpotSize = new(0x0052, 0x0003);
+    public static DicomTag BeamSpotSize => new(0x0052, 0x0003);
     /// <summary>(0052,0004) FD 1</summary>
-    public static readonly DicomTag EffectiveRefractiveIndex = new(0x0052, 0x0004);
+    public static DicomTag EffectiveRefractiveIndex => new(0x0052, 0x0004);
     /// <summary>(0052,0006) CS 1</summary>
-    public static readonly DicomTag OCTAcquisitionDomain = new(0x0052, 0x0006);
+    public static DicomTag OCTAcquisitionDomain => new(0x0052, 0x0006);
     /// <summary>(0052,0007) FD 1</summary>
-    public static readonly DicomTag OCTOpticalCenterWavelength = new(0x0052, 0x0007);
+    public static DicomTag OCTOpticalCenterWavelength => new(0x0052, 0x0007);
     /// <summary>(0052,0008) FD 1</summary>
-    public static readonly DicomTag AxialResolution = new(0x0052, 0x0008);
+    public static DicomTag AxialResolution => new(0x0052, 0x0008);
     /// <summary>(0052,0009) FD 1</summary>
-    public static readonly DicomTag RangingDepth = new(0x0052, 0x0009);
+    public static DicomTag RangingDepth => new(0x0052, 0x0009);
     /// <summary>(0052,0011) FD 1</summary>
-    public static readonly DicomTag ALineRate = new(0x0052, 0x0011);
+    public static DicomTag ALineRate => new(0x0052, 0x0011);
     /// <summary>(0052,0012) US 1</summary>
-    public static readonly DicomTag ALinesPerFrame = new(0x0052, 0x0012);
+    public static DicomTag ALinesPerFrame => new(0x0052, 0x0012);
     /// <summary>(0052,0013) FD 1</summary>
-    public static readonly DicomTag CatheterRotationalRate = new(0x0052, 0x0013);
+    public static DicomTag CatheterRotationalRate => new(0x0052, 0x0013);
     /// <summary>(0052,0014) FD 1</summary>
-    public static readonly DicomTag ALinePixelSpacing = new(0x0052, 0x0014);
+    public static DicomTag ALinePixelSpacing => new(0x0052, 0x0014);
     /// <summary>(0052,0016) SQ 1</summary>
-    public static readonly DicomTag ModeOfPercutaneousAccessSequence = new(0x0052, 0x0016);
+    public static DicomTag ModeOfPercutaneousAccessSequence => new(0x0052, 0x0016);
     /// <summary>(0052,0025) SQ 1</summary>
-    public static readonly DicomTag IntravascularOCTFrameTypeSequence = new(0x0052, 0x0025);
+    public static DicomTag IntravascularOCTFrameTypeSequence => new(0x0052, 0x0025);
     /// <summary>(0052,0026) CS 1</summary>
-    public static readonly DicomTag OCTZOffsetApplied = new(0x0052, 0x0026);
+    public static DicomTag OCTZOffsetApplied => new(0x0052, 0x0026);
     /// <summary>(0052,0027) SQ 1</summary>
-    public static readonly DicomTag IntravascularFrameContentSequence = new(0x0052, 0x0027);
+    public static DicomTag IntravascularFrameContentSequence => new(0x0052, 0x0027);
     /// <summary>(0052,0028) FD 1</summary>
-    public static readonly DicomTag IntravascularLongitudinalDistance = new(0x0052, 0x0028);
+    public static DicomTag IntravascularLongitudinalDistance => new(0x0052, 0x0028);
     /// <summary>(0052,0029) SQ 1</summary>
-    public static readonly DicomTag IntravascularOCTFrameContentSequence = new(0x0052, 0x0029);
+    public static DicomTag IntravascularOCTFrameContentSequence => new(0x0052, 0x0029);
     /// <summary>(0052,0030) SS 1</summary>
-    public static readonly DicomTag OCTZOffsetCorrection = new(0x0052, 0x0030);
+    public static DicomTag OCTZOffsetCorrection => new(0x0052, 0x0030);
     /// <summary>(0052,0031) CS 1</summary>
-    public static readonly DicomTag CatheterDirectionOfRotation = new(0x0052, 0x0031);
+    public static DicomTag CatheterDirectionOfRotation => new(0x0052, 0x0031);
     /// <summary>(0052,0033) FD 1</summary>
-    public static readonly DicomTag SeamLineLocation = new(0x0052, 0x0033);
+    public static DicomTag SeamLineLocation => new(0x0052, 0x0033);
     /// <summary>(0052,0034) FD 1</summary>
-    public static readonly DicomTag FirstALineLocation = new(0x0052, 0x0034);
+    public static DicomTag FirstALineLocation => new(0x0052, 0x0034);
     /// <summary>(0052,0036) US 1</summary>
-    public static readonly DicomTag SeamLineIndex = new(0x0052, 0x0036);
+    public static DicomTag SeamLineIndex => new(0x0052, 0x0036);
     /// <summary>(0052,0038) US 1</summary>
-    public static readonly DicomTag NumberOfPaddedALines = new(0x0052, 0x0038);
+    public static DicomTag NumberOfPaddedALines => new(0x0052, 0x0038);
     /// <summary>(0052,0039) CS 1</summary>
-    public static readonly DicomTag InterpolationType = new(0x0052, 0x0039);
+    public static DicomTag InterpolationType => new(0x0052, 0x0039);
     /// <summary>(0052,003A) CS 1</summary>
-    public static readonly DicomTag RefractiveIndexApplied = new(0x0052, 0x003A);
+    public static DicomTag RefractiveIndexApplied => new(0x0052, 0x003A);
     /// <summary>(0054,0010) US 1-n</summary>
-    public static readonly DicomTag EnergyWindowVector = new(0x0054, 0x0010);
+    public static DicomTag EnergyWindowVector => new(0x0054, 0x0010);
     /// <summary>(0054,0011) US 1</summary>
-    public static readonly DicomTag NumberOfEnergyWindows = new(0x0054, 0x0011);
+    public static DicomTag NumberOfEnergyWindows => new(0x0054, 0x0011);
     /// <summary>(0054,0012) SQ 1</summary>
-    public static readonly DicomTag EnergyWindowInformationSequence = new(0x0054, 0x0012);
+    public static DicomTag EnergyWindowInformationSequence => new(0x0054, 0x0012);
     /// <summary>(0054,0013) SQ 1</summary>
-    public static readonly DicomTag EnergyWindowRangeSequence = new(0x0054, 0x0013);
+    public static DicomTag EnergyWindowRangeSequence => new(0x0054, 0x0013);
     /// <summary>(0054,0014) DS 1</summary>
-    public static readonly DicomTag EnergyWindowLowerLimit = new(0x0054, 0x0014);
+    public static DicomTag EnergyWindowLowerLimit => new(0x0054, 0x0014);
     /// <summary>(0054,0015) DS 1</summary>
-    public static readonly DicomTag EnergyWindowUpperLimit = new(0x0054, 0x0015);
+    public static DicomTag EnergyWindowUpperLimit => new(0x0054, 0x0015);
     /// <summary>(0054,0016) SQ 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalInformationSequence = new(0x0054, 0x0016);
+    public static DicomTag RadiopharmaceuticalInformationSequence => new(0x0054, 0x0016);
     /// <summary>(0054,0017) IS 1</summary>
-    public static readonly DicomTag ResidualSyringeCounts = new(0x0054, 0x0017);
+    public static DicomTag ResidualSyringeCounts => new(0x0054, 0x0017);
     /// <summary>(0054,0018) SH 1</summary>
-    public static readonly DicomTag EnergyWindowName = new(0x0054, 0x0018);
+    public static DicomTag EnergyWindowName => new(0x0054, 0x0018);
     /// <summary>(0054,0020) US 1-n</summary>
-    public static readonly DicomTag DetectorVector = new(0x0054, 0x0020);
+    public static DicomTag DetectorVector => new(0x0054, 0x0020);
     /// <summary>(0054,0021) US 1</summary>
-    public static readonly DicomTag NumberOfDetectors = new(0x0054, 0x0021);
+    public static DicomTag NumberOfDetectors => new(0x0054, 0x0021);
     /// <summary>(0054,0022) SQ 1</summary>
-    public static readonly DicomTag DetectorInformationSequence = new(0x0054, 0x0022);
+    public static DicomTag DetectorInformationSequence => new(0x0054, 0x0022);
     /// <summary>(0054,0030) US 1-n</summary>
-    public static readonly DicomTag PhaseVector = new(0x0054, 0x0030);
+    public static DicomTag PhaseVector => new(0x0054, 0x0030);
     /// <summary>(0054,0031) US 1</summary>
-    public static readonly DicomTag NumberOfPhases = new(0x0054, 0x0031);
+    public static DicomTag NumberOfPhases => new(0x0054, 0x0031);
     /// <summary>(0054,0032) SQ 1</summary>
-    public static readonly DicomTag PhaseInformationSequence = new(0x0054, 0x0032);
+    public static DicomTag PhaseInformationSequence => new(0x0054, 0x0032);
     /// <summary>(0054,0033) US 1</summary>
-    public static readonly DicomTag NumberOfFramesInPhase = new(0x0054, 0x0033);
+    public static DicomTag NumberOfFramesInPhase => new(0x0054, 0x0033);
     /// <summary>(0054,0036) IS 1</summary>
-    public static readonly DicomTag PhaseDelay = new(0x0054, 0x0036);
+    public static DicomTag PhaseDelay => new(0x0054, 0x0036);
     /// <summary>(0054,0038) IS 1</summary>
-    public static readonly DicomTag PauseBetweenFrames = new(0x0054, 0x0038);
+    public static DicomTag PauseBetweenFrames => new(0x0054, 0x0038);
     /// <summary>(0054,0039) CS 1</summary>
-    public static readonly DicomTag PhaseDescription = new(0x0054, 0x0039);
+    public static DicomTag PhaseDescription => new(0x0054, 0x0039);
     /// <summary>(0054,0050) US 1-n</summary>
-    public static readonly DicomTag RotationVector = new(0x0054, 0x0050);
+    public static DicomTag RotationVector => new(0x0054, 0x0050);
     /// <summary>(0054,0051) US 1</summary>
-    public static readonly DicomTag NumberOfRotations = new(0x0054, 0x0051);
+    public static DicomTag NumberOfRotations => new(0x0054, 0x0051);
     /// <summary>(0054,0052) SQ 1</summary>
-    public static readonly DicomTag RotationInformationSequence = new(0x0054, 0x0052);
+    public static DicomTag RotationInformationSequence => new(0x0054, 0x0052);
     /// <summary>(0054,0053) US 1</summary>
-    public static readonly DicomTag NumberOfFramesInRotation = new(0x0054, 0x0053);
+    public static DicomTag NumberOfFramesInRotation => new(0x0054, 0x0053);
     /// <summary>(0054,0060) US 1-n</summary>
-    public static readonly DicomTag RRIntervalVector = new(0x0054, 0x0060);
+    public static DicomTag RRIntervalVector => new(0x0054, 0x0060);
     /// <summary>(0054,0061) US 1</summary>
-    public static readonly DicomTag NumberOfRRIntervals = new(0x0054, 0x0061);
+    public static DicomTag NumberOfRRIntervals => new(0x0054, 0x0061);
     /// <summary>(0054,0062) SQ 1</summary>
-    public static readonly DicomTag GatedInformationSequence = new(0x0054, 0x0062);
+    public static DicomTag GatedInformationSequence => new(0x0054, 0x0062);
     /// <summary>(0054,0063) SQ 1</summary>
-    public static readonly DicomTag DataInformationSequence = new(0x0054, 0x0063);
+    public static DicomTag DataInformationSequence => new(0x0054, 0x0063);
     /// <summary>(0054,0070) US 1-n</summary>
-    public static readonly DicomTag TimeSlotVector = new(0x0054, 0x0070);
+    public static DicomTag TimeSlotVector => new(0x0054, 0x0070);
     /// <summary>(0054,0071) US 1</summary>
-    public static readonly DicomTag NumberOfTimeSlots = new(0x0054, 0x0071);
+    public static DicomTag NumberOfTimeSlots => new(0x0054, 0x0071);
     /// <summary>(0054,0072) SQ 1</summary>
-    public static readonly DicomTag TimeSlotInformationSequence = new(0x0054, 0x0072);
+    public static DicomTag TimeSlotInformationSequence => new(0x0054, 0x0072);
     /// <summary>(0054,0073) DS 1</summary>
-    public static readonly DicomTag TimeSlotTime = new(0x0054, 0x0073);
+    public static DicomTag TimeSlotTime => new(0x0054, 0x0073);
     /// <summary>(0054,0080) US 1-n</summary>
-    public static readonly DicomTag SliceVector = new(0x0054, 0x0080);
+    public static DicomTag SliceVector => new(0x0054, 0x0080);
     /// <summary>(0054,0081) US 1</summary>
-    public static readonly DicomTag NumberOfSlices = new(0x0054, 0x0081);
+    public static DicomTag NumberOfSlices => new(0x0054, 0x0081);
     /// <summary>(0054,0090) US 1-n</summary>
-    public static readonly DicomTag AngularViewVector = new(0x0054, 0x0090);
+    public static DicomTag AngularViewVector => new(0x0054, 0x0090);
     /// <summary>(0054,0100) US 1-n</summary>
-    public static readonly DicomTag TimeSliceVector = new(0x0054, 0x0100);
+    public static DicomTag TimeSliceVector => new(0x0054, 0x0100);
     /// <summary>(0054,0101) US 1</summary>
-    public static readonly DicomTag NumberOfTimeSlices = new(0x0054, 0x0101);
+    public static DicomTag NumberOfTimeSlices => new(0x0054, 0x0101);
     /// <summary>(0054,0200) DS 1</summary>
-    public static readonly DicomTag StartAngle = new(0x0054, 0x0200);
+    public static DicomTag StartAngle => new(0x0054, 0x0200);
     /// <summary>(0054,0202) CS 1</summary>
-    public static readonly DicomTag TypeOfDetectorMotion = new(0x0054, 0x0202);
+    public static DicomTag TypeOfDetectorMotion => new(0x0054, 0x0202);
     /// <summary>(0054,0210) IS 1-n</summary>
-    public static readonly DicomTag TriggerVector = new(0x0054, 0x0210);
+    public static DicomTag TriggerVector => new(0x0054, 0x0210);
     /// <summary>(0054,0211) US 1</summary>
-    public static readonly DicomTag NumberOfTriggersInPhase = new(0x0054, 0x0211);
+    public static DicomTag NumberOfTriggersInPhase => new(0x0054, 0x0211);
     /// <summary>(0054,0220) SQ 1</summary>
-    public static readonly DicomTag ViewCodeSequence = new(0x0054, 0x0220);
+    public static DicomTag ViewCodeSequence => new(0x0054, 0x0220);
     /// <summary>(0054,0222) SQ 1</summary>
-    public static readonly DicomTag ViewModifierCodeSequence = new(0x0054, 0x0222);
+    public static DicomTag ViewModifierCodeSequence => new(0x0054, 0x0222);
     /// <summary>(0054,0300) SQ 1</summary>
-    public static readonly DicomTag RadionuclideCodeSequence = new(0x0054, 0x0300);
+    public static DicomTag RadionuclideCodeSequence => new(0x0054, 0x0300);
     /// <summary>(0054,0302) SQ 1</summary>
-    public static readonly DicomTag AdministrationRouteCodeSequence = new(0x0054, 0x0302);
+    public static DicomTag AdministrationRouteCodeSequence => new(0x0054, 0x0302);
     /// <summary>(0054,0304) SQ 1</summary>
-    public static readonly DicomTag RadiopharmaceuticalCodeSequence = new(0x0054, 0x0304);
+    public static DicomTag RadiopharmaceuticalCodeSequence => new(0x0054, 0x0304);
     /// <summary>(0054,0306) SQ 1</summary>
-    public static readonly DicomTag CalibrationDataSequence = new(0x0054, 0x0306);
+    public static DicomTag CalibrationDataSequence => new(0x0054, 0x0306);
     /// <summary>(0054,0308) US 1</summary>
-    public static readonly DicomTag EnergyWindowNumber = new(0x0054, 0x0308);
+    public static DicomTag EnergyWindowNumber => new(0x0054, 0x0308);
     /// <summary>(0054,0400) SH 1</summary>
-    public static readonly DicomTag ImageID = new(0x0054, 0x0400);
+    public static DicomTag ImageID => new(0x0054, 0x0400);
     /// <summary>(0054,0410) SQ 1</summary>
-    public static readonly DicomTag PatientOrientationCodeSequence = new(0x0054, 0x0410);
+    public static DicomTag PatientOrientationCodeSequence => new(0x0054, 0x0410);
     /// <summary>(0054,0412) SQ 1</summary>
-    public static readonly DicomTag PatientOrientationModifierCodeSequence = new(0x0054, 0x0412);
+    public static DicomTag PatientOrientationModifierCodeSequence => new(0x0054, 0x0412);
     /// <summary>(0054,0414) SQ 1</summary>
-    public static readonly DicomTag PatientGantryRelationshipCodeSequence = new(0x0054, 0x0414);
+    public static DicomTag PatientGantryRelationshipCodeSequence => new(0x0054, 0x0414);
     /// <summary>(0054,0500) CS 1</summary>
-    public static readonly DicomTag SliceProgressionDirection = new(0x0054, 0x0500);
+    public static DicomTag SliceProgressionDirection => new(0x0054, 0x0500);
     /// <summary>(0054,0501) CS 1</summary>
-    public static readonly DicomTag ScanProgressionDirection = new(0x0054, 0x0501);
+    public static DicomTag ScanProgressionDirection => new(0x0054, 0x0501);
     /// <summary>(0054,1000) CS 2</summary>
-    public static readonly DicomTag SeriesType = new(0x0054, 0x1000);
+    public static DicomTag SeriesType => new(0x0054, 0x1000);
     /// <summary>(0054,1001) CS 1</summary>
-    public static readonly DicomTag Units = new(0x0054, 0x1001);
+    public static DicomTag Units => new(0x0054, 0x1001);
     /// <summary>(0054,1002) CS 1</summary>
-    public static readonly DicomTag CountsSource = new(0x0054, 0x1002);
+    public static DicomTag CountsSource => new(0x0054, 0x1002);
     /// <summary>(0054,1004) CS 1</summary>
-    public static readonly DicomTag ReprojectionMethod = new(0x0054, 0x1004);
+    public static DicomTag ReprojectionMethod => new(0x0054, 0x1004);
     /// <summary>(0054,1006) CS 1</summary>
-    public static readonly DicomTag SUVType = new(0x0054, 0x1006);
+    public static DicomTag SUVType => new(0x0054, 0x1006);
     /// <summary>(0054,1100) CS 1</summary>
-    public static readonly DicomTag RandomsCorrectionMethod = new(0x0054, 0x1100);
+    public static DicomTag RandomsCorrectionMethod => new(0x0054, 0x1100);
     /// <summary>(0054,1101) LO 1</summary>
-    public static readonly DicomTag AttenuationCorrectionMethod = new(0x0054, 0x1101);
+    public static DicomTag AttenuationCorrectionMethod => new(0x0054, 0x1101);
     /// <summary>(0054,1102) CS 1</summary>
-    public static readonly DicomTag DecayCorrection = new(0x0054, 0x1102);
+    public static DicomTag DecayCorrection => new(0x0054, 0x1102);
     /// <summary>(0054,1103) LO 1</summary>
-    public static readonly DicomTag ReconstructionMethod = new(0x0054, 0x1103);
+    public static DicomTag ReconstructionMethod => new(0x0054, 0x1103);
     /// <summary>(0054,1104) LO 1</summary>
-    public static readonly DicomTag DetectorLinesOfResponseUsed = new(0x0054, 0x1104);
+    public static DicomTag DetectorLinesOfResponseUsed => new(0x0054, 0x1104);
     /// <summary>(0054,1105) LO 1</summary>
-    public static readonly DicomTag ScatterCorrectionMethod = new(0x0054, 0x1105);
+    public static DicomTag ScatterCorrectionMethod => new(0x0054, 0x1105);
     /// <summary>(0054,1200) DS 1</summary>
-    public static readonly DicomTag AxialAcceptance = new(0x0054, 0x1200);
+    public static DicomTag AxialAcceptance => new(0x0054, 0x1200);
     /// <summary>(0054,1201) IS 2</summary>
-    public static readonly DicomTag AxialMash = new(0x0054, 0x1201);
+    public static DicomTag AxialMash => new(0x0054, 0x1201);
     /// <summary>(0054,1202) IS 1</summary>
-    public static readonly DicomTag TransverseMash = new(0x0054, 0x1202);
+    public static DicomTag TransverseMash => new(0x0054, 0x1202);
     /// <summary>(0054,1203) DS 2</summary>
-    public static readonly DicomTag DetectorElementSize = new(0x0054, 0x1203);
+    public static DicomTag DetectorElementSize => new(0x0054, 0x1203);
     /// <summary>(0054,1210) DS 1</summary>
-    public static readonly DicomTag CoincidenceWindowWidth = new(0x0054, 0x1210);
+    public static DicomTag CoincidenceWindowWidth => new(0x0054, 0x1210);
     /// <summary>(0054,1220) CS 1-n</summary>
-    public static readonly DicomTag SecondaryCountsType = new(0x0054, 0x1220);
+    public static DicomTag SecondaryCountsType => new(0x0054, 0x1220);
     /// <summary>(0054,1300) DS 1</summary>
-    public static readonly DicomTag FrameReferenceTime = new(0x0054, 0x1300);
+    public static DicomTag FrameReferenceTime => new(0x0054, 0x1300);
     /// <summary>(0054,1310) IS 1</summary>
-    public static readonly DicomTag PrimaryPromptsCountsAccumulated = new(0x0054, 0x1310);
+    public static DicomTag PrimaryPromptsCountsAccumulated => new(0x0054, 0x1310);
     /// <summary>(0054,1311) IS 1-n</summary>
-    public static readonly DicomTag SecondaryCountsAccumulated = new(0x0054, 0x1311);
+    public static DicomTag SecondaryCountsAccumulated => new(0x0054, 0x1311);
     /// <summary>(0054,1320) DS 1</summary>
-    public static readonly DicomTag SliceSensitivityFactor = new(0x0054, 0x1320);
+    public static DicomTag SliceSensitivityFactor => new(0x0054, 0x1320);
     /// <summary>(0054,1321) DS 1</summary>
-    public static readonly DicomTag DecayFactor = new(0x0054, 0x1321);
+    public static DicomTag DecayFactor => new(0x0054, 0x1321);
     /// <summary>(0054,1322) DS 1</summary>
-    public static readonly DicomTag DoseCalibrationFactor = new(0x0054, 0x1322);
+    public static DicomTag DoseCalibrationFactor => new(0x0054, 0x1322);
     /// <summary>(0054,1323) DS 1</summary>
-    public static readonly DicomTag ScatterFractionFactor = new(0x0054, 0x1323);
+    public static DicomTag ScatterFractionFactor => new(0x0054, 0x1323);
     /// <summary>(0054,1324) DS 1</summary>
-    public static readonly DicomTag DeadTimeFactor = new(0x0054, 0x1324);
+    public static DicomTag DeadTimeFactor => new(0x0054, 0x1324);
     /// <summary>(0054,1330) US 1</summary>
-    public static readonly DicomTag ImageIndex = new(0x0054, 0x1330);
+    public static DicomTag ImageIndex => new(0x0054, 0x1330);
     /// <summary>(0060,3000) SQ 1</summary>
-    public static readonly DicomTag HistogramSequence = new(0x0060, 0x3000);
+    public static DicomTag HistogramSequence => new(0x0060, 0x3000);
     /// <summary>(0060,3002) US 1</summary>
-    public static readonly DicomTag HistogramNumberOfBins = new(0x0060, 0x3002);
+    public static DicomTag HistogramNumberOfBins => new(0x0060, 0x3002);
     /// <summary>(0060,3004) US 1</summary>
-    public static readonly DicomTag HistogramFirstBinValue = new(0x0060, 0x3004);
+    public static DicomTag HistogramFirstBinValue => new(0x0060, 0x3004);
     /// <summary>(0060,3006) US 1</summary>
-    public static readonly DicomTag HistogramLastBinValue = new(0x0060, 0x3006);
+    public static DicomTag HistogramLastBinValue => new(0x0060, 0x3006);
     /// <summary>(0060,3008) US 1</summary>
-    public static readonly DicomTag HistogramBinWidth = new(0x0060, 0x3008);
+    public static DicomTag HistogramBinWidth => new(0x0060, 0x3008);
     /// <summary>(0060,3010) LO 1</summary>
-    public static readonly DicomTag HistogramExplanation = new(0x0060, 0x3010);
+    public static DicomTag HistogramExplanation => new(0x0060, 0x3010);
     /// <summary>(0060,3020) UL 1-n</summary>
-    public static readonly DicomTag HistogramData = new(0x0060, 0x3020);
+    public static DicomTag HistogramData => new(0x0060, 0x3020);
     /// <summary>(0062,0001) CS 1</summary>
-    public static readonly DicomTag SegmentationType = new(0x0062, 0x0001);
+    public static DicomTag SegmentationType => new(0x0062, 0x0001);
     /// <summary>(0062,0002) SQ 1</summary>
-    public static readonly DicomTag SegmentSequence = new(0x0062, 0x0002);
+    public static DicomTag SegmentSequence => new(0x0062, 0x0002);
     /// <summary>(0062,0003) SQ 1</summary>
-    public static readonly DicomTag SegmentedPropertyCategoryCodeSequence = new(0x0062, 0x0003);
+    public static DicomTag SegmentedPropertyCategoryCodeSequence => new(0x0062, 0x0003);
     /// <summary>(0062,0004) US 1</summary>
-    public static readonly DicomTag SegmentNumber = new(0x0062, 0x0004);
+    public static DicomTag SegmentNumber => new(0x0062, 0x0004);
     /// <summary>(0062,0005) LO 1</summary>
-    public static readonly DicomTag SegmentLabel = new(0x0062, 0x0005);
+    public static DicomTag SegmentLabel => new(0x0062, 0x0005);
     /// <summary>(0062,0006) ST 1</summary>
-    public static readonly DicomTag SegmentDescription = new(0x0062, 0x0006);
+    public static DicomTag SegmentDescription => new(0x0062, 0x0006);
     /// <summary>(0062,0007) SQ 1</summary>
-    public static readonly DicomTag SegmentationAlgorithmIdentificationSequence = new(0x0062, 0x0007);
+    public static DicomTag SegmentationAlgorithmIdentificationSequence => new(0x0062, 0x0007);
     /// <summary>(0062,0008) CS 1</summary>
-    public static readonly DicomTag SegmentAlgorithmType = new(0x0062, 0x0008);
+    public static DicomTag SegmentAlgorithmType => new(0x0062, 0x0008);
     /// <summary>(0062,0009) LO 1-n</summary>
-    public static readonly DicomTag SegmentAlgorithmName = new(0x0062, 0x0009);
+    public static DicomTag SegmentAlgorithmName => new(0x0062, 0x0009);
     /// <summary>(0062,000A) SQ 1</summary>
-    public static readonly DicomTag SegmentIdentificationSequence = new(0x0062, 0x000A);
+    public static DicomTag SegmentIdentificationSequence => new(0x0062, 0x000A);
     /// <summary>(0062,000B) US 1-n</summary>
-    public static readonly DicomTag ReferencedSegmentNumber = new(0x0062, 0x000B);
+    public static DicomTag ReferencedSegmentNumber => new(0x0062, 0x000B);
     /// <summary>(0062,000C) US 1</summary>
-    public static readonly DicomTag RecommendedDisplayGrayscaleValue = new(0x0062, 0x000C);
+    public static DicomTag RecommendedDisplayGrayscaleValue => new(0x0062, 0x000C);
     /// <summary>(0062,000D) US 3</summary>
-    public static readonly DicomTag RecommendedDisplayCIELabValue = new(0x0062, 0x000D);
+    public static DicomTag RecommendedDisplayCIELabValue => new(0x0062, 0x000D);
     /// <summary>(0062,000E) US 1</summary>
-    public static readonly DicomTag MaximumFractionalValue = new(0x0062, 0x000E);
+    public static DicomTag MaximumFractionalValue => new(0x0062, 0x000E);
     /// <summary>(0062,000F) SQ 1</summary>
-    public static readonly DicomTag SegmentedPropertyTypeCodeSequence = new(0x0062, 0x000F);
+    public static DicomTag SegmentedPropertyTypeCodeSequence => new(0x0062, 0x000F);
     /// <summary>(0062,0010) CS 1</summary>
-    public static readonly DicomTag SegmentationFractionalType = new(0x0062, 0x0010);
+    public static DicomTag SegmentationFractionalType => new(0x0062, 0x0010);
     /// <summary>(0062,0011) SQ 1</summary>
-    public static readonly DicomTag SegmentedPropertyTypeModifierCodeSequence = new(0x0062, 0x0011);
+    public static DicomTag SegmentedPropertyTypeModifierCodeSequence => new(0x0062, 0x0011);
     /// <summary>(0062,0012) SQ 1</summary>
-    public static readonly DicomTag UsedSegmentsSequence = new(0x0062, 0x0012);
+    public static DicomTag UsedSegmentsSequence => new(0x0062, 0x0012);
     /// <summary>(0062,0013) CS 1</summary>
-    public static readonly DicomTag SegmentsOverlap = new(0x0062, 0x0013);
+    public static DicomTag SegmentsOverlap => new(0x0062, 0x0013);
     /// <summary>(0062,0020) UT 1</summary>
-    public static readonly DicomTag TrackingID = new(0x0062, 0x0020);
+    public static DicomTag TrackingID => new(0x0062, 0x0020);
     /// <summary>(0062,0021) UI 1</summary>
-    public static readonly DicomTag TrackingUID = new(0x0062, 0x0021);
+    public static DicomTag TrackingUID => new(0x0062, 0x0021);
     /// <summary>(0064,0002) SQ 1</summary>
-    public static readonly DicomTag DeformableRegistrationSequence = new(0x0064, 0x0002);
+    public static DicomTag DeformableRegistrationSequence => new(0x0064, 0x0002);
     /// <summary>(0064,0003) UI 1</summary>
-    public static readonly DicomTag SourceFrameOfReferenceUID = new(0x0064, 0x0003);
+    public static DicomTag SourceFrameOfReferenceUID => new(0x0064, 0x0003);
     /// <summary>(0064,0005) SQ 1</summary>
-    public static readonly DicomTag DeformableRegistrationGridSequence = new(0x0064, 0x0005);
+    public static DicomTag DeformableRegistrationGridSequence => new(0x0064, 0x0005);
     /// <summary>(0064,0007) UL 3</summary>
-    public static readonly DicomTag GridDimensions = new(0x0064, 0x0007);
+    public static DicomTag GridDimensions => new(0x0064, 0x0007);
     /// <summary>(0064,0008) FD 3</summary>
-    public static readonly DicomTag GridResolution = new(0x0064, 0x0008);
+    public static DicomTag GridResolution => new(0x0064, 0x0008);
     /// <summary>(0064,0009) OF 1</summary>
-    public static readonly DicomTag VectorGridData = new(0x0064, 0x0009);
+    public static DicomTag VectorGridData => new(0x0064, 0x0009);
     /// <summary>(0064,000F) SQ 1</summary>
-    public static readonly DicomTag PreDeformationMatrixRegistrationSequence = new(0x0064, 0x000F);
+    public static DicomTag PreDeformationMatrixRegistrationSequence => new(0x0064, 0x000F);
     /// <summary>(0064,0010) SQ 1</summary>
-    public static readonly DicomTag PostDeformationMatrixRegistrationSequence = new(0x0064, 0x0010);
+    public static DicomTag PostDeformationMatrixRegistrationSequence => new(0x0064, 0x0010);
     /// <summary>(0066,0001) UL 1</summary>
-    public static readonly DicomTag NumberOfSurfaces = new(0x0066, 0x0001);
+    public static DicomTag NumberOfSurfaces => new(0x0066, 0x0001);
     /// <summary>(0066,0002) SQ 1</summary>
-    public static readonly DicomTag SurfaceSequence = new(0x0066, 0x0002);
+    public static DicomTag SurfaceSequence => new(0x0066, 0x0002);
     /// <summary>(0066,0003) UL 1</summary>
-    public static readonly DicomTag SurfaceNumber = new(0x0066, 0x0003);
+    public static DicomTag SurfaceNumber => new(0x0066, 0x0003);
     /// <summary>(0066,0004) LT 1</summary>
-    public static readonly DicomTag SurfaceComments = new(0x0066, 0x0004);
+    public static DicomTag SurfaceComments => new(0x0066, 0x0004);
     /// <summary>(0066,0009) CS 1</summary>
-    public static readonly DicomTag SurfaceProcessing = new(0x0066, 0x0009);
+    public static DicomTag SurfaceProcessing => new(0x0066, 0x0009);
     /// <summary>(0066,000A) FL 1</summary>
-    public static readonly DicomTag SurfaceProcessingRatio = new(0x0066, 0x000A);
+    public static DicomTag SurfaceProcessingRatio => new(0x0066, 0x000A);
     /// <summary>(0066,000B) LO 1</summary>
-    public static readonly DicomTag SurfaceProcessingDescription = new(0x0066, 0x000B);
+    public static DicomTag SurfaceProcessingDescription => new(0x0066, 0x000B);
     /// <summary>(0066,000C) FL 1</summary>
-    public static readonly DicomTag RecommendedPresentationOpacity = new(0x0066, 0x000C);
+    public static DicomTag RecommendedPresentationOpacity => new(0x0066, 0x000C);
     /// <summary>(0066,000D) CS 1</summary>
-    public static readonly DicomTag RecommendedPresentationType = new(0x0066, 0x000D);
+    public static DicomTag RecommendedPresentationType => new(0x0066, 0x000D);
     /// <summary>(0066,000E) CS 1</summary>
-    public static readonly DicomTag FiniteVolume = new(0x0066, 0x000E);
+    public static DicomTag FiniteVolume => new(0x0066, 0x000E);
     /// <summary>(0066,0010) CS 1</summary>
-    public static readonly DicomTag Manifold = new(0x0066, 0x0010);
+    public static DicomTag Manifold => new(0x0066, 0x0010);
     /// <summary>(0066,0011) SQ 1</summary>
-    public static readonly DicomTag SurfacePointsSequence = new(0x0066, 0x0011);
+    public static DicomTag SurfacePointsSequence => new(0x0066, 0x0011);
     /// <summary>(0066,0012) SQ 1</summary>
-    public static readonly DicomTag SurfacePointsNormalsSequence = new(0x0066, 0x0012);
+    public static DicomTag SurfacePointsNormalsSequence => new(0x0066, 0x0012);
     /// <summary>(0066,0013) SQ 1</summary>
-    public static readonly DicomTag SurfaceMeshPrimitivesSequence = new(0x0066, 0x0013);
+    public static DicomTag SurfaceMeshPrimitivesSequence => new(0x0066, 0x0013);
     /// <summary>(0066,0015) UL 1</summary>
-    public static readonly DicomTag NumberOfSurfacePoints = new(0x0066, 0x0015);
+    public static DicomTag NumberOfSurfacePoints => new(0x0066, 0x0015);
     /// <summary>(0066,0016) OF 1</summary>
-    public static readonly DicomTag PointCoordinatesData = new(0x0066, 0x0016);
+    public static DicomTag PointCoordinatesData => new(0x0066, 0x0016);
     /// <summary>(0066,0017) FL 3</summary>
-    public static readonly DicomTag PointPositionAccuracy = new(0x0066, 0x0017);
+    public static DicomTag PointPositionAccuracy => new(0x0066, 0x0017);
     /// <summary>(0066,0018) FL 1</summary>
-    public static readonly DicomTag MeanPointDistance = new(0x0066, 0x0018);
+    public static DicomTag MeanPointDistance => new(0x0066, 0x0018);
     /// <summary>(0066,0019) FL 1</summary>
-    public static readonly DicomTag MaximumPointDistance = new(0x0066, 0x0019);
+    public static DicomTag MaximumPointDistance => new(0x0066, 0x0019);
     /// <summary>(0066,001A) FL 6</summary>
-    public static readonly DicomTag PointsBoundingBoxCoordinates = new(0x0066, 0x001A);
+    public static DicomTag PointsBoundingBoxCoordinates => new(0x0066, 0x001A);
     /// <summary>(0066,001B) FL 3</summary>
-    public static readonly DicomTag AxisOfRotation = new(0x0066, 0x001B);
+    public static DicomTag AxisOfRotation => new(0x0066, 0x001B);
     /// <summary>(0066,001C) FL 3</summary>
-    public static readonly DicomTag CenterOfRotation = new(0x0066, 0x001C);
+    public static DicomTag CenterOfRotation => new(0x0066, 0x001C);
     /// <summary>(0066,001E) UL 1</summary>
-    public static readonly DicomTag NumberOfVectors = new(0x0066, 0x001E);
+    public static DicomTag NumberOfVectors => new(0x0066, 0x001E);
     /// <summary>(0066,001F) US 1</summary>
-    public static readonly DicomTag VectorDimensionality = new(0x0066, 0x001F);
+    public static DicomTag VectorDimensionality => new(0x0066, 0x001F);
     /// <summary>(0066,0020) FL 1-n</summary>
-    public static readonly DicomTag VectorAccuracy = new(0x0066, 0x0020);
+    public static DicomTag VectorAccuracy => new(0x0066, 0x0020);
     /// <summary>(0066,0021) OF 1</summary>
-    public static readonly DicomTag VectorCoordinateData = new(0x0066, 0x0021);
+    public static DicomTag VectorCoordinateData => new(0x0066, 0x0021);
     /// <summary>(0066,0022) OD 1</summary>
-    public static readonly DicomTag DoublePointCoordinatesData = new(0x0066, 0x0022);
+    public static DicomTag DoublePointCoordinatesData => new(0x0066, 0x0022);
     /// <summary>(0066,0026) SQ 1</summary>
-    public static readonly DicomTag TriangleStripSequence = new(0x0066, 0x0026);
+    public static DicomTag TriangleStripSequence => new(0x0066, 0x0026);
     /// <summary>(0066,0027) SQ 1</summary>
-    public static readonly DicomTag TriangleFanSequence = new(0x0066, 0x0027);
+    public static DicomTag TriangleFanSequence => new(0x0066, 0x0027);
     /// <summary>(0066,0028) SQ 1</summary>
-    public static readonly DicomTag LineSequence = new(0x0066, 0x0028);
+    public static DicomTag LineSequence => new(0x0066, 0x0028);
     /// <summary>(0066,002A) UL 1</summary>
-    public static readonly DicomTag SurfaceCount = new(0x0066, 0x002A);
+    public static DicomTag SurfaceCount => new(0x0066, 0x002A);
     /// <summary>(0066,002B) SQ 1</summary>
-    public static readonly DicomTag ReferencedSurfaceSequence = new(0x0066, 0x002B);
+    public static DicomTag ReferencedSurfaceSequence => new(0x0066, 0x002B);
     /// <summary>(0066,002C) UL 1</summary>
-    public static readonly DicomTag ReferencedSurfaceNumber = new(0x0066, 0x002C);
+    public static DicomTag ReferencedSurfaceNumber => new(0x0066, 0x002C);
     /// <summary>(0066,002D) SQ 1</summary>
-    public static readonly DicomTag SegmentSurfaceGenerationAlgorithmIdentificationSequence = new(0x0066, 0x002D);
+    public static DicomTag SegmentSurfaceGenerationAlgorithmIdentificationSequence => new(0x0066, 0x002D);
     /// <summary>(0066,002E) SQ 1</summary>
-    public static readonly DicomTag SegmentSurfaceSourceInstanceSequence = new(0x0066, 0x002E);
+    public static DicomTag SegmentSurfaceSourceInstanceSequence => new(0x0066, 0x002E);
     /// <summary>(0066,002F) SQ 1</summary>
-    public static readonly DicomTag AlgorithmFamilyCodeSequence = new(0x0066, 0x002F);
+    public static DicomTag AlgorithmFamilyCodeSequence => new(0x0066, 0x002F);
     /// <summary>(0066,0030) SQ 1</summary>
-    public static readonly DicomTag AlgorithmNameCodeSequence = new(0x0066, 0x0030);
+    public static DicomTag AlgorithmNameCodeSequence => new(0x0066, 0x0030);
     /// <summary>(0066,0031) LO 1</summary>
-    public static readonly DicomTag AlgorithmVersion = new(0x0066, 0x0031);
+    public static DicomTag AlgorithmVersion => new(0x0066, 0x0031);
     /// <summary>(0066,0032) LT 1</summary>
-    public static readonly DicomTag AlgorithmParameters = new(0x0066, 0x0032);
+    public static DicomTag AlgorithmParameters => new(0x0066, 0x0032);
     /// <summary>(0066,0034) SQ 1</summary>
-    public static readonly DicomTag FacetSequence = new(0x0066, 0x0034);
+    public static DicomTag FacetSequence => new(0x0066, 0x0034);
     /// <summary>(0066,0035) SQ 1</summary>
-    public static readonly DicomTag SurfaceProcessingAlgorithmIdentificationSequence = new(0x0066, 0x0035);
+    public static DicomTag SurfaceProcessingAlgorithmIdentificationSequence => new(0x0066, 0x0035);
     /// <summary>(0066,0036) LO 1</summary>
-    public static readonly DicomTag AlgorithmName = new(0x0066, 0x0036);
+    public static DicomTag AlgorithmName => new(0x0066, 0x0036);
     /// <summary>(0066,0037) FL 1</summary>
-    public static readonly DicomTag RecommendedPointRadius = new(0x0066, 0x0037);
+    public static DicomTag RecommendedPointRadius => new(0x0066, 0x0037);
     /// <summary>(0066,0038) FL 1</summary>
-    public static readonly DicomTag RecommendedLineThickness = new(0x0066, 0x0038);
+    public static DicomTag RecommendedLineThickness => new(0x0066, 0x0038);
     /// <summary>(0066,0040) OL 1</summary>
-    public static readonly DicomTag LongPrimitivePointIndexList = new(0x0066, 0x0040);
+    public static DicomTag LongPrimitivePointIndexList => new(0x0066, 0x0040);
     /// <summary>(0066,0041) OL 1</summary>
-    public static readonly DicomTag LongTrianglePointIndexList = new(0x0066, 0x0041);
+    public static DicomTag LongTrianglePointIndexList => new(0x0066, 0x0041);
     /// <summary>(0066,0042) OL 1</summary>
-    public static readonly DicomTag LongEdgePointIndexList = new(0x0066, 0x0042);
+    public static DicomTag LongEdgePointIndexList => new(0x0066, 0x0042);
     /// <summary>(0066,0043) OL 1</summary>
-    public static readonly DicomTag LongVertexPointIndexList = new(0x0066, 0x0043);
+    public static DicomTag LongVertexPointIndexList => new(0x0066, 0x0043);
     /// <summary>(0066,0101) SQ 1</summary>
-    public static readonly DicomTag TrackSetSequence = new(0x0066, 0x0101);
+    public static DicomTag TrackSetSequence => new(0x0066, 0x0101);
     /// <summary>(0066,0102) SQ 1</summary>
-    public static readonly DicomTag TrackSequence = new(0x0066, 0x0102);
+    public static DicomTag TrackSequence => new(0x0066, 0x0102);
     /// <summary>(0066,0103) OW 1</summary>
-    public static readonly DicomTag RecommendedDisplayCIELabValueList = new(0x0066, 0x0103);
+    public static DicomTag RecommendedDisplayCIELabValueList => new(0x0066, 0x0103);
     /// <summary>(0066,0104) SQ 1</summary>
-    public static readonly DicomTag TrackingAlgorithmIdentificationSequence = new(0x0066, 0x0104);
+    public static DicomTag TrackingAlgorithmIdentificationSequence => new(0x0066, 0x0104);
     /// <summary>(0066,0105) UL 1</summary>
-    public static readonly DicomTag TrackSetNumber = new(0x0066, 0x0105);
+    public static DicomTag TrackSetNumber => new(0x0066, 0x0105);
     /// <summary>(0066,0106) LO 1</summary>
-    public static readonly DicomTag TrackSetLabel = new(0x0066, 0x0106);
+    public static DicomTag TrackSetLabel => new(0x0066, 0x0106);
     /// <summary>(0066,0107) UT 1</summary>
-    public static readonly DicomTag TrackSetDescription = new(0x0066, 0x0107);
+    public static DicomTag TrackSetDescription => new(0x0066, 0x0107);
     /// <summary>(0066,0108) SQ 1</summary>
-    public static readonly DicomTag TrackSetAnatomicalTypeCodeSequence = new(0x0066, 0x0108);
+    public static DicomTag TrackSetAnatomicalTypeCodeSequence => new(0x0066, 0x0108);
     /// <summary>(0066,0121) SQ 1</summary>
-    public static readonly DicomTag MeasurementsSequence = new(0x0066, 0x0121);
+    public static DicomTag MeasurementsSequence => new(0x0066, 0x0121);
     /// <summary>(0066,0124) SQ 1</summary>
-    public static readonly DicomTag TrackSetStatisticsSequence = new(0x0066, 0x0124);
+    public static DicomTag TrackSetStatisticsSequence => new(0x0066, 0x0124);
     /// <summary>(0066,0125) OF 1</summary>
-    public static readonly DicomTag FloatingPointValues = new(0x0066, 0x0125);
+    public static DicomTag FloatingPointValues => new(0x0066, 0x0125);
     /// <summary>(0066,0129) OL 1</summary>
-    public static readonly DicomTag TrackPointIndexList = new(0x0066, 0x0129);
+    public static DicomTag TrackPointIndexList => new(0x0066, 0x0129);
     /// <summary>(0066,0130) SQ 1</summary>
-    public static readonly DicomTag TrackStatisticsSequence = new(0x0066, 0x0130);
+    public static DicomTag TrackStatisticsSequence => new(0x0066, 0x0130);
     /// <summary>(0066,0132) SQ 1</summary>
-    public static readonly DicomTag MeasurementValuesSequence = new(0x0066, 0x0132);
+    public static DicomTag MeasurementValuesSequence => new(0x0066, 0x0132);
     /// <summary>(0066,0133) SQ 1</summary>
-    public static readonly DicomTag DiffusionAcquisitionCodeSequence = new(0x0066, 0x0133);
+    public static DicomTag DiffusionAcquisitionCodeSequence => new(0x0066, 0x0133);
     /// <summary>(0066,0134) SQ 1</summary>
-    public static readonly DicomTag DiffusionModelCodeSequence = new(0x0066, 0x0134);
+    public static DicomTag DiffusionModelCodeSequence => new(0x0066, 0x0134);
     /// <summary>(0068,6210) LO 1</summary>
-    public static readonly DicomTag ImplantSize = new(0x0068, 0x6210);
+    public static DicomTag ImplantSize => new(0x0068, 0x6210);
     /// <summary>(0068,6221) LO 1</summary>
-    public static readonly DicomTag ImplantTemplateVersion = new(0x0068, 0x6221);
+    public static DicomTag ImplantTemplateVersion => new(0x0068, 0x6221);
     /// <summary>(0068,6222) SQ 1</summary>
-    public static readonly DicomTag ReplacedImplantTemplateSequence = new(0x0068, 0x6222);
+    public static DicomTag ReplacedImplantTemplateSequence => new(0x0068, 0x6222);
     /// <summary>(0068,6223) CS 1</summary>
-    public static readonly DicomTag ImplantType = new(0x0068, 0x6223);
+    public static DicomTag ImplantType => new(0x0068, 0x6223);
     /// <summary>(0068,6224) SQ 1</summary>
-    public static readonly DicomTag DerivationImplantTemplateSequence = new(0x0068, 0x6224);
+    public static DicomTag DerivationImplantTemplateSequence => new(0x0068, 0x6224);
     /// <summary>(0068,6225) SQ 1</summary>
-    public static readonly DicomTag OriginalImplantTemplateSequence = new(0x0068, 0x6225);
+    public static DicomTag OriginalImplantTemplateSequence => new(0x0068, 0x6225);
     /// <summary>(0068,6226) DT 1</summary>
-    public static readonly DicomTag EffectiveDateTime = new(0x0068, 0x6226);
+    public static DicomTag EffectiveDateTime => new(0x0068, 0x6226);
     /// <summary>(0068,6230) SQ 1</summary>
-    public static readonly DicomTag ImplantTargetAnatomySequence = new(0x0068, 0x6230);
+    public static DicomTag ImplantTargetAnatomySequence => new(0x0068, 0x6230);
     /// <summary>(0068,6260) SQ 1</summary>
-    public static readonly DicomTag InformationFromManufacturerSequence = new(0x0068, 0x6260);
+    public static DicomTag InformationFromManufacturerSequence => new(0x0068, 0x6260);
     /// <summary>(0068,6265) SQ 1</summary>
-    public static readonly DicomTag NotificationFromManufacturerSequence = new(0x0068, 0x6265);
+    public static DicomTag NotificationFromManufacturerSequence => new(0x0068, 0x6265);
     /// <summary>(0068,6270) DT 1</summary>
-    public static readonly DicomTag InformationIssueDateTime = new(0x0068, 0x6270);
+    public static DicomTag InformationIssueDateTime => new(0x0068, 0x6270);
     /// <summary>(0068,6280) ST 1</summary>
-    public static readonly DicomTag InformationSummary = new(0x0068, 0x6280);
+    public static DicomTag InformationSummary => new(0x0068, 0x6280);
     /// <summary>(0068,62A0) SQ 1</summary>
-    public static readonly DicomTag ImplantRegulatoryDisapprovalCodeSequence = new(0x0068, 0x62A0);
+    public static DicomTag ImplantRegulatoryDisapprovalCodeSequence => new(0x0068, 0x62A0);
     /// <summary>(0068,62A5) FD 1</summary>
-    public static readonly DicomTag OverallTemplateSpatialTolerance = new(0x0068, 0x62A5);
+    public static DicomTag OverallTemplateSpatialTolerance => new(0x0068, 0x62A5);
     /// <summary>(0068,62C0) SQ 1</summary>
-    public static readonly DicomTag HPGLDocumentSequence = new(0x0068, 0x62C0);
+    public static DicomTag HPGLDocumentSequence => new(0x0068, 0x62C0);
     /// <summary>(0068,62D0) US 1</summary>
-    public static readonly DicomTag HPGLDocumentID = new(0x0068, 0x62D0);
+    public static DicomTag HPGLDocumentID => new(0x0068, 0x62D0);
     /// <summary>(0068,62D5) LO 1</summary>
-    public static readonly DicomTag HPGLDocumentLabel = new(0x0068, 0x62D5);
+    public static DicomTag HPGLDocumentLabel => new(0x0068, 0x62D5);
     /// <summary>(0068,62E0) SQ 1</summary>
-    public static readonly DicomTag ViewOrientationCodeSequence = new(0x0068, 0x62E0);
+    public static DicomTag ViewOrientationCodeSequence => new(0x0068, 0x62E0);
     /// <summary>(0068,62F0) SQ 1</summary>
-    public static readonly DicomTag ViewOrientationModifierCodeSequence = new(0x0068, 0x62F0);
+    public static DicomTag ViewOrientationModifierCodeSequence => new(0x0068, 0x62F0);
     /// <summary>(0068,62F2) FD 1</summary>
-    public static readonly DicomTag HPGLDocumentScaling = new(0x0068, 0x62F2);
+    public static DicomTag HPGLDocumentScaling => new(0x0068, 0x62F2);
     /// <summary>(0068,6300) OB 1</summary>
-    public static readonly DicomTag HPGLDocument = new(0x0068, 0x6300);
+    public static DicomTag HPGLDocument => new(0x0068, 0x6300);
     /// <summary>(0068,6310) US 1</summary>
-    public static readonly DicomTag HPGLContourPenNumber = new(0x0068, 0x6310);
+    public static DicomTag HPGLContourPenNumber => new(0x0068, 0x6310);
     /// <summary>(0068,6320) SQ 1</summary>
-    public static readonly DicomTag HPGLPenSequence = new(0x0068, 0x6320);
+    public static DicomTag HPGLPenSequence => new(0x0068, 0x6320);
     /// <summary>(0068,6330) US 1</summary>
-    public static readonly DicomTag HPGLPenNumber = new(0x0068, 0x6330);
+    public static DicomTag HPGLPenNumber => new(0x0068, 0x6330);
     /// <summary>(0068,6340) LO 1</summary>
-    public static readonly DicomTag HPGLPenLabel = new(0x0068, 0x6340);
+    public static DicomTag HPGLPenLabel => new(0x0068, 0x6340);
     /// <summary>(0068,6345) ST 1</summary>
-    public static readonly DicomTag HPGLPenDescription = new(0x0068, 0x6345);
+    public static DicomTag HPGLPenDescription => new(0x0068, 0x6345);
     /// <summary>(0068,6346) FD 2</summary>
-    public static readonly DicomTag RecommendedRotationPoint = new(0x0068, 0x6346);
+    public static DicomTag RecommendedRotationPoint => new(0x0068, 0x6346);
     /// <summary>(0068,6347) FD 4</summary>
-    public static readonly DicomTag BoundingRectangle = new(0x0068, 0x6347);
+    public static DicomTag BoundingRectangle => new(0x0068, 0x6347);
     /// <summary>(0068,6350) US 1-n</summary>
-    public static readonly DicomTag ImplantTemplate3DModelSurfaceNumber = new(0x0068, 0x6350);
+    public static DicomTag ImplantTemplate3DModelSurfaceNumber => new(0x0068, 0x6350);
     /// <summary>(0068,6360) SQ 1</summary>
-    public static readonly DicomTag SurfaceModelDescriptionSequence = new(0x0068, 0x6360);
+    public static DicomTag SurfaceModelDescriptionSequence => new(0x0068, 0x6360);
     /// <summary>(0068,6380) LO 1</summary>
-    public static readonly DicomTag SurfaceModelLabel = new(0x0068, 0x6380);
+    public static DicomTag SurfaceModelLabel => new(0x0068, 0x6380);
     /// <summary>(0068,6390) FD 1</summary>
-    public static readonly DicomTag SurfaceModelScalingFactor = new(0x0068, 0x6390);
+    public static DicomTag SurfaceModelScalingFactor => new(0x0068, 0x6390);
     /// <summary>(0068,63A0) SQ 1</summary>
-    public static readonly DicomTag MaterialsCodeSequence = new(0x0068, 0x63A0);
+    public static DicomTag MaterialsCodeSequence => new(0x0068, 0x63A0);
     /// <summary>(0068,63A4) SQ 1</summary>
-    public static readonly DicomTag CoatingMaterialsCodeSequence = new(0x0068, 0x63A4);
+    public static DicomTag CoatingMaterialsCodeSequence => new(0x0068, 0x63A4);
     /// <summary>(0068,63A8) SQ 1</summary>
-    public static readonly DicomTag ImplantTypeCodeSequence = new(0x0068, 0x63A8);
+    public static DicomTag ImplantTypeCodeSequence => new(0x0068, 0x63A8);
     /// <summary>(0068,63AC) SQ 1</summary>
-    public static readonly DicomTag FixationMethodCodeSequence = new(0x0068, 0x63AC);
+    public static DicomTag FixationMethodCodeSequence => new(0x0068, 0x63AC);
     /// <summary>(0068,63B0) SQ 1</summary>
-    public static readonly DicomTag MatingFeatureSetsSequence = new(0x0068, 0x63B0);
+    public static DicomTag MatingFeatureSetsSequence => new(0x0068, 0x63B0);
     /// <summary>(0068,63C0) US 1</summary>
-    public static readonly DicomTag MatingFeatureSetID = new(0x0068, 0x63C0);
+    public static DicomTag MatingFeatureSetID => new(0x0068, 0x63C0);
     /// <summary>(0068,63D0) LO 1</summary>
-    public static readonly DicomTag MatingFeatureSetLabel = new(0x0068, 0x63D0);
+    public static DicomTag MatingFeatureSetLabel => new(0x0068, 0x63D0);
     /// <summary>(0068,63E0) SQ 1</summary>
-    public static readonly DicomTag MatingFeatureSequence = new(0x0068, 0x63E0);
+    public static DicomTag MatingFeatureSequence => new(0x0068, 0x63E0);
     /// <summary>(0068,63F0) US 1</summary>
-    public static readonly DicomTag MatingFeatureID = new(0x0068, 0x63F0);
+    public static DicomTag MatingFeatureID => new(0x0068, 0x63F0);
     /// <summary>(0068,6400) SQ 1</summary>
-    public static readonly DicomTag MatingFeatureDegreeOfFreedomSequence = new(0x0068, 0x6400);
+    public static DicomTag MatingFeatureDegreeOfFreedomSequence => new(0x0068, 0x6400);
     /// <summary>(0068,6410) US 1</summary>
-    public static readonly DicomTag DegreeOfFreedomID = new(0x0068, 0x6410);
+    public static DicomTag DegreeOfFreedomID => new(0x0068, 0x6410);
     /// <summary>(0068,6420) CS 1</summary>
-    public static readonly DicomTag DegreeOfFreedomType = new(0x0068, 0x6420);
+    public static DicomTag DegreeOfFreedomType => new(0x0068, 0x6420);
     /// <summary>(0068,6430) SQ 1</summary>
-    public static readonly DicomTag TwoDMatingFeatureCoordinatesSequence = new(0x0068, 0x6430);
+    public static DicomTag TwoDMatingFeatureCoordinatesSequence => new(0x0068, 0x6430);
     /// <summary>(0068,6440) US 1</summary>
-    public static readonly DicomTag ReferencedHPGLDocumentID = new(0x0068, 0x6440);
+    public static DicomTag ReferencedHPGLDocumentID => new(0x0068, 0x6440);
     /// <summary>(0068,6450) FD 2</summary>
-    public static readonly DicomTag TwoDMatingPoint = new(0x0068, 0x6450);
+    public static DicomTag TwoDMatingPoint => new(0x0068, 0x6450);
     /// <summary>(0068,6460) FD 4</summary>
-    public static readonly DicomTag TwoDMatingAxes = new(0x0068, 0x6460);
+    public static DicomTag TwoDMatingAxes => new(0x0068, 0x6460);
     /// <summary>(0068,6470) SQ 1</summary>
-    public static readonly DicomTag TwoDDegreeOfFreedomSequence = new(0x0068, 0x6470);
+    public static DicomTag TwoDDegreeOfFreedomSequence => new(0x0068, 0x6470);
     /// <summary>(0068,6490) FD 3</summary>
-    public static readonly DicomTag ThreeDDegreeOfFreedomAxis = new(0x0068, 0x6490);
+    public static DicomTag ThreeDDegreeOfFreedomAxis => new(0x0068, 0x6490);
     /// <summary>(0068,64A0) FD 2</summary>
-    public static readonly DicomTag RangeOfFreedom = new(0x0068, 0x64A0);
+    public static DicomTag RangeOfFreedom => new(0x0068, 0x64A0);
     /// <summary>(0068,64C0) FD 3</summary>
-    public static readonly DicomTag ThreeDMatingPoint = new(0x0068, 0x64C0);
+    public static DicomTag ThreeDMatingPoint => new(0x0068, 0x64C0);
     /// <summary>(0068,64D0) FD 9</summary>
-    public static readonly DicomTag ThreeDMatingAxes = new(0x0068, 0x64D0);
+    public static DicomTag ThreeDMatingAxes => new(0x0068, 0x64D0);
     /// <summary>(0068,64F0) FD 3</summary>
-    public static readonly DicomTag TwoDDegreeOfFreedomAxis = new(0x0068, 0x64F0);
+    public static DicomTag TwoDDegreeOfFreedomAxis => new(0x0068, 0x64F0);
     /// <summary>(0068,6500) SQ 1</summary>
-    public static readonly DicomTag PlanningLandmarkPointSequence = new(0x0068, 0x6500);
+    public static DicomTag PlanningLandmarkPointSequence => new(0x0068, 0x6500);
     /// <summary>(0068,6510) SQ 1</summary>
-    public static readonly DicomTag PlanningLandmarkLineSequence = new(0x0068, 0x6510);
+    public static DicomTag PlanningLandmarkLineSequence => new(0x0068, 0x6510);
     /// <summary>(0068,6520) SQ 1</summary>
-    public static readonly DicomTag PlanningLandmarkPlaneSequence = new(0x0068, 0x6520);
+    public static DicomTag PlanningLandmarkPlaneSequence => new(0x0068, 0x6520);
     /// <summary>(0068,6530) US 1</summary>
-    public static readonly DicomTag PlanningLandmarkID = new(0x0068, 0x6530);
+    public static DicomTag PlanningLandmarkID => new(0x0068, 0x6530);
     /// <summary>(0068,6540) LO 1</summary>
-    public static readonly DicomTag PlanningLandmarkDescription = new(0x0068, 0x6540);
+    public static DicomTag PlanningLandmarkDescription => new(0x0068, 0x6540);
     /// <summary>(0068,6545) SQ 1</summary>
-    public static readonly DicomTag PlanningLandmarkIdentificationCodeSequence = new(0x0068, 0x6545);
+    public static DicomTag PlanningLandmarkIdentificationCodeSequence => new(0x0068, 0x6545);
     /// <summary>(0068,6550) SQ 1</summary>
-    public static readonly DicomTag TwoDPointCoordinatesSequence = new(0x0068, 0x6550);
+    public static DicomTag TwoDPointCoordinatesSequence => new(0x0068, 0x6550);
     /// <summary>(0068,6560) FD 2</summary>
-    public static readonly DicomTag TwoDPointCoordinates = new(0x0068, 0x6560);
+    public static DicomTag TwoDPointCoordinates => new(0x0068, 0x6560);
     /// <summary>(0068,6590) FD 3</summary>
-    public static readonly DicomTag ThreeDPointCoordinates = new(0x0068, 0x6590);
+    public static DicomTag ThreeDPointCoordinates => new(0x0068, 0x6590);
     /// <summary>(0068,65A0) SQ 1</summary>
-    public static readonly DicomTag TwoDLineCoordinatesSequence = new(0x0068, 0x65A0);
+    public static DicomTag TwoDLineCoordinatesSequence => new(0x0068, 0x65A0);
     /// <summary>(0068,65B0) FD 4</summary>
-    public static readonly DicomTag TwoDLineCoordinates = new(0x0068, 0x65B0);
+    public static DicomTag TwoDLineCoordinates => new(0x0068, 0x65B0);
     /// <summary>(0068,65D0) FD 6</summary>
-    public static readonly DicomTag ThreeDLineCoordinates = new(0x0068, 0x65D0);
+    public static DicomTag ThreeDLineCoordinates => new(0x0068, 0x65D0);
     /// <summary>(0068,65E0) SQ 1</summary>
-    public static readonly DicomTag TwoDPlaneCoordinatesSequence = new(0x0068, 0x65E0);
+    public static DicomTag TwoDPlaneCoordinatesSequence => new(0x0068, 0x65E0);
     /// <summary>(0068,65F0) FD 4</summary>
-    public static readonly DicomTag TwoDPlaneIntersection = new(0x0068, 0x65F0);
+    public static DicomTag TwoDPlaneIntersection => new(0x0068, 0x65F0);
     /// <summary>(0068,6610) FD 3</summary>
-    public static readonly DicomTag ThreeDPlaneOrigin = new(0x0068, 0x6610);
+    public static DicomTag ThreeDPlaneOrigin => new(0x0068, 0x6610);
     /// <summary>(0068,6620) FD 3</summary>
-    public static readonly DicomTag ThreeDPlaneNormal = new(0x0068, 0x6620);
+    public static DicomTag ThreeDPlaneNormal => new(0x0068, 0x6620);
     /// <summary>(0068,7001) CS 1</summary>
-    public static readonly DicomTag ModelModification = new(0x0068, 0x7001);
+    public static DicomTag ModelModification => new(0x0068, 0x7001);
     /// <summary>(0068,7002) CS 1</summary>
-    public static readonly DicomTag ModelMirroring = new(0x0068, 0x7002);
+    public static DicomTag ModelMirroring => new(0x0068, 0x7002);
     /// <summary>(0068,7003) SQ 1</summary>
-    public static readonly DicomTag ModelUsageCodeSequence = new(0x0068, 0x7003);
+    public static DicomTag ModelUsageCodeSequence => new(0x0068, 0x7003);
     /// <summary>(0068,7004) UI 1</summary>
-    public static readonly DicomTag ModelGroupUID = new(0x0068, 0x7004);
+    public static DicomTag ModelGroupUID => new(0x0068, 0x7004);
     /// <summary>(0068,7005) UR 1</summary>
-    public static readonly DicomTag RelativeURIReferenceWithinEncapsulatedDocument = new(0x0068, 0x7005);
+    public static DicomTag RelativeURIReferenceWithinEncapsulatedDocument => new(0x0068, 0x7005);
     /// <summary>(006A,0001) CS 1</summary>
-    public static readonly DicomTag AnnotationCoordinateType = new(0x006A, 0x0001);
+    public static DicomTag AnnotationCoordinateType => new(0x006A, 0x0001);
     /// <summary>(006A,0002) SQ 1</summary>
-    public static readonly DicomTag AnnotationGroupSequence = new(0x006A, 0x0002);
+    public static DicomTag AnnotationGroupSequence => new(0x006A, 0x0002);
     /// <summary>(006A,0003) UI 1</summary>
-    public static readonly DicomTag AnnotationGroupUID = new(0x006A, 0x0003);
+    public static DicomTag AnnotationGroupUID => new(0x006A, 0x0003);
     /// <summary>(006A,0005) LO 1</summary>
-    public static readonly DicomTag AnnotationGroupLabel = new(0x006A, 0x0005);
+    public static DicomTag AnnotationGroupLabel => new(0x006A, 0x0005);
     /// <summary>(006A,0006) UT 1</summary>
-    public static readonly DicomTag AnnotationGroupDescription = new(0x006A, 0x0006);
+    public static DicomTag AnnotationGroupDescription => new(0x006A, 0x0006);
     /// <summary>(006A,0007) CS 1</summary>
-    public static readonly DicomTag AnnotationGroupGenerationType = new(0x006A, 0x0007);
+    public static DicomTag AnnotationGroupGenerationType => new(0x006A, 0x0007);
     /// <summary>(006A,0008) SQ 1</summary>
-    public static readonly DicomTag AnnotationGroupAlgorithmIdentificationSequence = new(0x006A, 0x0008);
+    public static DicomTag AnnotationGroupAlgorithmIdentificationSequence => new(0x006A, 0x0008);
     /// <summary>(006A,0009) SQ 1</summary>
-    public static readonly DicomTag AnnotationPropertyCategoryCodeSequence = new(0x006A, 0x0009);
+    public static DicomTag AnnotationPropertyCategoryCodeSequence => new(0x006A, 0x0009);
     /// <summary>(006A,000A) SQ 1</summary>
-    public static readonly DicomTag AnnotationPropertyTypeCodeSequence = new(0x006A, 0x000A);
+    public static DicomTag AnnotationPropertyTypeCodeSequence => new(0x006A, 0x000A);
     /// <summary>(006A,000B) SQ 1</summary>
-    public static readonly DicomTag AnnotationPropertyTypeModifierCodeSequence = new(0x006A, 0x000B);
+    public static DicomTag AnnotationPropertyTypeModifierCodeSequence => new(0x006A, 0x000B);
     /// <summary>(006A,000C) UL 1</summary>
-    public static readonly DicomTag NumberOfAnnotations = new(0x006A, 0x000C);
+    public static DicomTag NumberOfAnnotations => new(0x006A, 0x000C);
     /// <summary>(006A,000D) CS 1</summary>
-    public static readonly DicomTag AnnotationAppliesToAllOpticalPaths = new(0x006A, 0x000D);
+    public static DicomTag AnnotationAppliesToAllOpticalPaths => new(0x006A, 0x000D);
     /// <summary>(006A,000E) SH 1-n</summary>
-    public static readonly DicomTag ReferencedOpticalPathIdentifier = new(0x006A, 0x000E);
+    public static DicomTag ReferencedOpticalPathIdentifier => new(0x006A, 0x000E);
     /// <summary>(006A,000F) CS 1</summary>
-    public static readonly DicomTag AnnotationAppliesToAllZPlanes = new(0x006A, 0x000F);
+    public static DicomTag AnnotationAppliesToAllZPlanes => new(0x006A, 0x000F);
     /// <summary>(006A,0010) FD 1-n</summary>
-    public static readonly DicomTag CommonZCoordinateValue = new(0x006A, 0x0010);
+    public static DicomTag CommonZCoordinateValue => new(0x006A, 0x0010);
     /// <summary>(006A,0011) OL 1</summary>
-    public static readonly DicomTag AnnotationIndexList = new(0x006A, 0x0011);
+    public static DicomTag AnnotationIndexList => new(0x006A, 0x0011);
     /// <summary>(0070,0001) SQ 1</summary>
-    public static readonly DicomTag GraphicAnnotationSequence = new(0x0070, 0x0001);
+    public static DicomTag GraphicAnnotationSequence => new(0x0070, 0x0001);
     /// <summary>(0070,0002) CS 1</summary>
-    public static readonly DicomTag GraphicLayer = new(0x0070, 0x0002);
+    public static DicomTag GraphicLayer => new(0x0070, 0x0002);
     /// <summary>(0070,0003) CS 1</summary>
-    public static readonly DicomTag BoundingBoxAnnotationUnits = new(0x0070, 0x0003);
+    public static DicomTag BoundingBoxAnnotationUnits => new(0x0070, 0x0003);
     /// <summary>(0070,0004) CS 1</summary>
-    public static readonly DicomTag AnchorPointAnnotationUnits = new(0x0070, 0x0004);
+    public static DicomTag AnchorPointAnnotationUnits => new(0x0070, 0x0004);
     /// <summary>(0070,0005) CS 1</summary>
-    public static readonly DicomTag GraphicAnnotationUnits = new(0x0070, 0x0005);
+    public static DicomTag GraphicAnnotationUnits => new(0x0070, 0x0005);
     /// <summary>(0070,0006) ST 1</summary>
-    public static readonly DicomTag UnformattedTextValue = new(0x0070, 0x0006);
+    public static DicomTag UnformattedTextValue => new(0x0070, 0x0006);
     /// <summary>(0070,0008) SQ 1</summary>
-    public static readonly DicomTag TextObjectSequence = new(0x0070, 0x0008);
+    public static DicomTag TextObjectSequence => new(0x0070, 0x0008);
     /// <summary>(0070,0009) SQ 1</summary>
-    public static readonly DicomTag GraphicObjectSequence = new(0x0070, 0x0009);
+    public static DicomTag GraphicObjectSequence => new(0x0070, 0x0009);
     /// <summary>(0070,0010) FL 2</summary>
-    public static readonly DicomTag BoundingBoxTopLeftHandCorner = new(0x0070, 0x0010);
+    public static DicomTag BoundingBoxTopLeftHandCorner => new(0x0070, 0x0010);
     /// <summary>(0070,0011) FL 2</summary>
-    public static readonly DicomTag BoundingBoxBottomRightHandCorner = new(0x0070, 0x0011);
+    public static DicomTag BoundingBoxBottomRightHandCorner => new(0x0070, 0x0011);
     /// <summary>(0070,0012) CS 1</summary>
-    public static readonly DicomTag BoundingBoxTextHorizontalJustification = new(0x0070, 0x0012);
+    public static DicomTag BoundingBoxTextHorizontalJustification => new(0x0070, 0x0012);
     /// <summary>(0070,0014) FL 2</summary>
-    public static readonly DicomTag AnchorPoint = new(0x0070, 0x0014);
+    public static DicomTag AnchorPoint => new(0x0070, 0x0014);
     /// <summary>(0070,0015) CS 1</summary>
-    public static readonly DicomTag AnchorPointVisibility = new(0x0070, 0x0015);
+    public static DicomTag AnchorPointVisibility => new(0x0070, 0x0015);
     /// <summary>(0070,0020) US 1</summary>
-    public static readonly DicomTag GraphicDimensions = new(0x0070, 0x0020);
+    public static DicomTag GraphicDimensions => new(0x0070, 0x0020);
     /// <summary>(0070,0021) US 1</summary>
-    public static readonly DicomTag NumberOfGraphicPoints = new(0x0070, 0x0021);
+    public static DicomTag NumberOfGraphicPoints => new(0x0070, 0x0021);
     /// <summary>(0070,0022) FL 2-n</summary>
-    public static readonly DicomTag GraphicData = new(0x0070, 0x0022);
+    public static DicomTag GraphicData => new(0x0070, 0x0022);
     /// <summary>(0070,0023) CS 1</summary>
-    public static readonly DicomTag GraphicType = new(0x0070, 0x0023);
+    public static DicomTag GraphicType => new(0x0070, 0x0023);
     /// <summary>(0070,0024) CS 1</summary>
-    public static readonly DicomTag GraphicFilled = new(0x0070, 0x0024);
+    public static DicomTag GraphicFilled => new(0x0070, 0x0024);
     /// <summary>(0070,0041) CS 1</summary>
-    public static readonly DicomTag ImageHorizontalFlip = new(0x0070, 0x0041);
+    public static DicomTag ImageHorizontalFlip => new(0x0070, 0x0041);
     /// <summary>(0070,0042) US 1</summary>
-    public static readonly DicomTag ImageRotation = new(0x0070, 0x0042);
+    public static DicomTag ImageRotation => new(0x0070, 0x0042);
     /// <summary>(0070,0052) SL 2</summary>
-    public static readonly DicomTag DisplayedAreaTopLeftHandCorner = new(0x0070, 0x0052);
+    public static DicomTag DisplayedAreaTopLeftHandCorner => new(0x0070, 0x0052);
     /// <summary>(0070,0053) SL 2</summary>
-    public static readonly DicomTag DisplayedAreaBottomRightHandCorner = new(0x0070, 0x0053);
+    public static DicomTag DisplayedAreaBottomRightHandCorner => new(0x0070, 0x0053);
     /// <summary>(0070,005A) SQ 1</summary>
-    public static readonly DicomTag DisplayedAreaSelectionSequence = new(0x0070, 0x005A);
+    public static DicomTag DisplayedAreaSelectionSequence => new(0x0070, 0x005A);
     /// <summary>(0070,0060) SQ 1</summary>
-    public static readonly DicomTag GraphicLayerSequence = new(0x0070, 0x0060);
+    public static DicomTag GraphicLayerSequence => new(0x0070, 0x0060);
     /// <summary>(0070,0062) IS 1</summary>
-    public static readonly DicomTag GraphicLayerOrder = new(0x0070, 0x0062);
+    public static DicomTag GraphicLayerOrder => new(0x0070, 0x0062);
     /// <summary>(0070,0066) US 1</summary>
-    public static readonly DicomTag GraphicLayerRecommendedDisplayGrayscaleValue = new(0x0070, 0x0066);
+    public static DicomTag GraphicLayerRecommendedDisplayGrayscaleValue => new(0x0070, 0x0066);
     /// <summary>(0070,0068) LO 1</summary>
-    public static readonly DicomTag GraphicLayerDescription = new(0x0070, 0x0068);
+    public static DicomTag GraphicLayerDescription => new(0x0070, 0x0068);
     /// <summary>(0070,0080) CS 1</summary>
-    public static readonly DicomTag ContentLabel = new(0x0070, 0x0080);
+    public static DicomTag ContentLabel => new(0x0070, 0x0080);
     /// <summary>(0070,0081) LO 1</summary>
-    public static readonly DicomTag ContentDescription = new(0x0070, 0x0081);
+    public static DicomTag ContentDescription => new(0x0070, 0x0081);
     /// <summary>(0070,0082) DA 1</summary>
-    public static readonly DicomTag PresentationCreationDate = new(0x0070, 0x0082);
+    public static DicomTag PresentationCreationDate => new(0x0070, 0x0082);
     /// <summary>(0070,0083) TM 1</summary>
-    public static readonly DicomTag PresentationCreationTime = new(0x0070, 0x0083);
+    public static DicomTag PresentationCreationTime => new(0x0070, 0x0083);
     /// <summary>(0070,0084) PN 1</summary>
-    public static readonly DicomTag ContentCreatorName = new(0x0070, 0x0084);
+    public static DicomTag ContentCreatorName => new(0x0070, 0x0084);
     /// <summary>(0070,0086) SQ 1</summary>
-    public static readonly DicomTag ContentCreatorIdentificationCodeSequence = new(0x0070, 0x0086);
+    public static DicomTag ContentCreatorIdentificationCodeSequence => new(0x0070, 0x0086);
     /// <summary>(0070,0087) SQ 1</summary>
-    public static readonly DicomTag AlternateContentDescriptionSequence = new(0x0070, 0x0087);
+    public static DicomTag AlternateContentDescriptionSequence => new(0x0070, 0x0087);
     /// <summary>(0070,0100) CS 1</summary>
-    public static readonly DicomTag PresentationSizeMode = new(0x0070, 0x0100);
+    public static DicomTag PresentationSizeMode => new(0x0070, 0x0100);
     /// <summary>(0070,0101) DS 2</summary>
-    public static readonly DicomTag PresentationPixelSpacing = new(0x0070, 0x0101);
+    public static DicomTag PresentationPixelSpacing => new(0x0070, 0x0101);
     /// <summary>(0070,0102) IS 2</summary>
-    public static readonly DicomTag PresentationPixelAspectRatio = new(0x0070, 0x0102);
+    public static DicomTag PresentationPixelAspectRatio => new(0x0070, 0x0102);
     /// <summary>(0070,0103) FL 1</summary>
-    public static readonly DicomTag PresentationPixelMagnificationRatio = new(0x0070, 0x0103);
+    public static DicomTag PresentationPixelMagnificationRatio => new(0x0070, 0x0103);
     /// <summary>(0070,0207) LO 1</summary>
-    public static readonly DicomTag GraphicGroupLabel = new(0x0070, 0x0207);
+    public static DicomTag GraphicGroupLabel => new(0x0070, 0x0207);
     /// <summary>(0070,0208) ST 1</summary>
-    public static readonly DicomTag GraphicGroupDescription = new(0x0070, 0x0208);
+    public static DicomTag GraphicGroupDescription => new(0x0070, 0x0208);
     /// <summary>(0070,0209) SQ 1</summary>
-    public static readonly DicomTag CompoundGraphicSequence = new(0x0070, 0x0209);
+    public static DicomTag CompoundGraphicSequence => new(0x0070, 0x0209);
     /// <summary>(0070,0226) UL 1</summary>
-    public static readonly DicomTag CompoundGraphicInstanceID = new(0x0070, 0x0226);
+    public static DicomTag CompoundGraphicInstanceID => new(0x0070, 0x0226);
     /// <summary>(0070,0227) LO 1</summary>
-    public static readonly DicomTag FontName = new(0x0070, 0x0227);
+    public static DicomTag FontName => new(0x0070, 0x0227);
     /// <summary>(0070,0228) CS 1</summary>
-    public static readonly DicomTag FontNameType = new(0x0070, 0x0228);
+    public static DicomTag FontNameType => new(0x0070, 0x0228);
     /// <summary>(0070,0229) LO 1</summary>
-    public static readonly DicomTag CSSFontName = new(0x0070, 0x0229);
+    public static DicomTag CSSFontName => new(0x0070, 0x0229);
     /// <summary>(0070,0230) FD 1</summary>
-    public static readonly DicomTag RotationAngle = new(0x0070, 0x0230);
+    public static DicomTag RotationAngle => new(0x0070, 0x0230);
     /// <summary>(0070,0231) SQ 1</summary>
-    public static readonly DicomTag TextStyleSequence = new(0x0070, 0x0231);
+    public static DicomTag TextStyleSequence => new(0x0070, 0x0231);
     /// <summary>(0070,0232) SQ 1</summary>
-    public static readonly DicomTag LineStyleSequence = new(0x0070, 0x0232);
+    public static DicomTag LineStyleSequence => new(0x0070, 0x0232);
     /// <summary>(0070,0233) SQ 1</summary>
-    public static readonly DicomTag FillStyleSequence = new(0x0070, 0x0233);
+    public static DicomTag FillStyleSequence => new(0x0070, 0x0233);
     /// <summary>(0070,0234) SQ 1</summary>
-    public static readonly DicomTag GraphicGroupSequence = new(0x0070, 0x0234);
+    public static DicomTag GraphicGroupSequence => new(0x0070, 0x0234);
     /// <summary>(0070,0241) US 3</summary>
-    public static readonly DicomTag TextColorCIELabValue = new(0x0070, 0x0241);
+    public static DicomTag TextColorCIELabValue => new(0x0070, 0x0241);
     /// <summary>(0070,0242) CS 1</summary>
-    public static readonly DicomTag HorizontalAlignment = new(0x0070, 0x0242);
+    public static DicomTag HorizontalAlignment => new(0x0070, 0x0242);
     /// <summary>(0070,0243) CS 1</summary>
-    public static readonly DicomTag VerticalAlignment = new(0x0070, 0x0243);
+    public static DicomTag VerticalAlignment => new(0x0070, 0x0243);
     /// <summary>(0070,0244) CS 1</summary>
-    public static readonly DicomTag ShadowStyle = new(0x0070, 0x0244);
+    public static DicomTag ShadowStyle => new(0x0070, 0x0244);
     /// <summary>(0070,0245) FL 1</summary>
-    public static readonly DicomTag ShadowOffsetX = new(0x0070, 0x0245);
+    public static DicomTag ShadowOffsetX => new(0x0070, 0x0245);
     /// <summary>(0070,0246) FL 1</summary>
-    public static readonly DicomTag ShadowOffsetY = new(0x0070, 0x0246);
+    public static DicomTag ShadowOffsetY => new(0x0070, 0x0246);
     /// <summary>(0070,0247) US 3</summary>
-    public static readonly DicomTag ShadowColorCIELabValue = new(0x0070, 0x0247);
+    public static DicomTag ShadowColorCIELabValue => new(0x0070, 0x0247);
     /// <summary>(0070,0248) CS 1</summary>
-    public static readonly DicomTag Underlined = new(0x0070, 0x0248);
+    public static DicomTag Underlined => new(0x0070, 0x0248);
     /// <summary>(0070,0249) CS 1</summary>
-    public static readonly DicomTag Bold = new(0x0070, 0x0249);
+    public static DicomTag Bold => new(0x0070, 0x0249);
     /// <summary>(0070,0250) CS 1</summary>
-    public static readonly DicomTag Italic = new(0x0070, 0x0250);
+    public static DicomTag Italic => new(0x0070, 0x0250);
     /// <summary>(0070,0251) US 3</summary>
-    public static readonly DicomTag PatternOnColorCIELabValue = new(0x0070, 0x0251);
+    public static DicomTag PatternOnColorCIELabValue => new(0x0070, 0x0251);
     /// <summary>(0070,0252) US 3</summary>
-    public static readonly DicomTag PatternOffColorCIELabValue = new(0x0070, 0x0252);
+    public static DicomTag PatternOffColorCIELabValue => new(0x0070, 0x0252);
     /// <summary>(0070,0253) FL 1</summary>
-    public static readonly DicomTag LineThickness = new(0x0070, 0x0253);
+    public static DicomTag LineThickness => new(0x0070, 0x0253);
     /// <summary>(0070,0254) CS 1</summary>
-    public static readonly DicomTag LineDashingStyle = new(0x0070, 0x0254);
+    public static DicomTag LineDashingStyle => new(0x0070, 0x0254);
     /// <summary>(0070,0255) UL 1</summary>
-    public static readonly DicomTag LinePattern = new(0x0070, 0x0255);
+    public static DicomTag LinePattern => new(0x0070, 0x0255);
     /// <summary>(0070,0256) OB 1</summary>
-    public static readonly DicomTag FillPattern = new(0x0070, 0x0256);
+    public static DicomTag FillPattern => new(0x0070, 0x0256);
     /// <summary>(0070,0257) CS 1</summary>
-    public static readonly DicomTag FillMode = new(0x0070, 0x0257);
+    public static DicomTag FillMode => new(0x0070, 0x0257);
     /// <summary>(0070,0258) FL 1</summary>
-    public static readonly DicomTag ShadowOpacity = new(0x0070, 0x0258);
+    public static DicomTag ShadowOpacity => new(0x0070, 0x0258);
     /// <summary>(0070,0261) FL 1</summary>
-    public static readonly DicomTag GapLength = new(0x0070, 0x0261);
+    public static DicomTag GapLength => new(0x0070, 0x0261);
     /// <summary>(0070,0262) FL 1</summary>
-    public static readonly DicomTag DiameterOfVisibility = new(0x0070, 0x0262);
+    public static DicomTag DiameterOfVisibility => new(0x0070, 0x0262);
     /// <summary>(0070,0273) FL 2</summary>
-    public static readonly DicomTag RotationPoint = new(0x0070, 0x0273);
+    public static DicomTag RotationPoint => new(0x0070, 0x0273);
     /// <summary>(0070,0274) CS 1</summary>
-    public static readonly DicomTag TickAlignment = new(0x0070, 0x0274);
+    public static DicomTag TickAlignment => new(0x0070, 0x0274);
     /// <summary>(0070,0278) CS 1</summary>
-    public static readonly DicomTag ShowTickLabel = new(0x0070, 0x0278);
+    public static DicomTag ShowTickLabel => new(0x0070, 0x0278);
     /// <summary>(0070,0279) CS 1</summary>
-    public static readonly DicomTag TickLabelAlignment = new(0x0070, 0x0279);
+    public static DicomTag TickLabelAlignment => new(0x0070, 0x0279);
     /// <summary>(0070,0282) CS 1</summary>
-    public static readonly DicomTag CompoundGraphicUnits = new(0x0070, 0x0282);
+    public static DicomTag CompoundGraphicUnits => new(0x0070, 0x0282);
     /// <summary>(0070,0284) FL 1</summary>
-    public static readonly DicomTag PatternOnOpacity = new(0x0070, 0x0284);
+    public static DicomTag PatternOnOpacity => new(0x0070, 0x0284);
     /// <summary>(0070,0285) FL 1</summary>
-    public static readonly DicomTag PatternOffOpacity = new(0x0070, 0x0285);
+    public static DicomTag PatternOffOpacity => new(0x0070, 0x0285);
     /// <summary>(0070,0287) SQ 1</summary>
-    public static readonly DicomTag MajorTicksSequence = new(0x0070, 0x0287);
+    public static DicomTag MajorTicksSequence => new(0x0070, 0x0287);
     /// <summary>(0070,0288) FL 1</summary>
-    public static readonly DicomTag TickPosition = new(0x0070, 0x0288);
+    public static DicomTag TickPosition => new(0x0070, 0x0288);
     /// <summary>(0070,0289) SH 1</summary>
-    public static readonly DicomTag TickLabel = new(0x0070, 0x0289);
+    public static DicomTag TickLabel => new(0x0070, 0x0289);
     /// <summary>(0070,0294) CS 1</summary>
-    public static readonly DicomTag CompoundGraphicType = new(0x0070, 0x0294);
+    public static DicomTag CompoundGraphicType => new(0x0070, 0x0294);
     /// <summary>(0070,0295) UL 1</summary>
-    public static readonly DicomTag GraphicGroupID = new(0x0070, 0x0295);
+    public static DicomTag GraphicGroupID => new(0x0070, 0x0295);
     /// <summary>(0070,0306) CS 1</summary>
-    public static readonly DicomTag ShapeType = new(0x0070, 0x0306);
+    public static DicomTag ShapeType => new(0x0070, 0x0306);
     /// <summary>(0070,0308) SQ 1</summary>
-    public static readonly DicomTag RegistrationSequence = new(0x0070, 0x0308);
+    public static DicomTag RegistrationSequence => new(0x0070, 0x0308);
     /// <summary>(0070,0309) SQ 1</summary>
-    public static readonly DicomTag MatrixRegistrationSequence = new(0x0070, 0x0309);
+    public static DicomTag MatrixRegistrationSequence => new(0x0070, 0x0309);
     /// <summary>(0070,030A) SQ 1</summary>
-    public static readonly DicomTag MatrixSequence = new(0x0070, 0x030A);
+    public static DicomTag MatrixSequence => new(0x0070, 0x030A);
     /// <summary>(0070,030B) FD 16</summary>
-    public static readonly DicomTag FrameOfReferenceToDisplayedCoordinateSystemTransformationMatrix = new(0x0070, 0x030B);
+    public static DicomTag FrameOfReferenceToDisplayedCoordinateSystemTransformationMatrix => new(0x0070, 0x030B);
     /// <summary>(0070,030C) CS 1</summary>
-    public static readonly DicomTag FrameOfReferenceTransformationMatrixType = new(0x0070, 0x030C);
+    public static DicomTag FrameOfReferenceTransformationMatrixType => new(0x0070, 0x030C);
     /// <summary>(0070,030D) SQ 1</summary>
-    public static readonly DicomTag RegistrationTypeCodeSequence = new(0x0070, 0x030D);
+    public static DicomTag RegistrationTypeCodeSequence => new(0x0070, 0x030D);
     /// <summary>(0070,030F) ST 1</summary>
-    public static readonly DicomTag FiducialDescription = new(0x0070, 0x030F);
+    public static DicomTag FiducialDescription => new(0x0070, 0x030F);
     /// <summary>(0070,0310) SH 1</summary>
-    public static readonly DicomTag FiducialIdentifier = new(0x0070, 0x0310);
+    public static DicomTag FiducialIdentifier => new(0x0070, 0x0310);
     /// <summary>(0070,0311) SQ 1</summary>
-    public static readonly DicomTag FiducialIdentifierCodeSequence = new(0x0070, 0x0311);
+    public static DicomTag FiducialIdentifierCodeSequence => new(0x0070, 0x0311);
     /// <summary>(0070,0312) FD 1</summary>
-    public static readonly DicomTag ContourUncertaintyRadius = new(0x0070, 0x0312);
+    public static DicomTag ContourUncertaintyRadius => new(0x0070, 0x0312);
     /// <summary>(0070,0314) SQ 1</summary>
-    public static readonly DicomTag UsedFiducialsSequence = new(0x0070, 0x0314);
+    public static DicomTag UsedFiducialsSequence => new(0x0070, 0x0314);
     /// <summary>(0070,0318) SQ 1</summary>
-    public static readonly DicomTag GraphicCoordinatesDataSequence = new(0x0070, 0x0318);
+    public static DicomTag GraphicCoordinatesDataSequence => new(0x0070, 0x0318);
     /// <summary>(0070,031A) UI 1</summary>
-    public static readonly DicomTag FiducialUID = new(0x0070, 0x031A);
+    public static DicomTag FiducialUID => new(0x0070, 0x031A);
     /// <summary>(0070,031B) UI 1</summary>
-    public static readonly DicomTag ReferencedFiducialUID = new(0x0070, 0x031B);
+    public static DicomTag ReferencedFiducialUID => new(0x0070, 0x031B);
     /// <summary>(0070,031C) SQ 1</summary>
-    public static readonly DicomTag FiducialSetSequence = new(0x0070, 0x031C);
+    public static DicomTag FiducialSetSequence => new(0x0070, 0x031C);
     /// <summary>(0070,031E) SQ 1</summary>
-    public static readonly DicomTag FiducialSequence = new(0x0070, 0x031E);
+    public static DicomTag FiducialSequence => new(0x0070, 0x031E);
     /// <summary>(0070,031F) SQ 1</summary>
-    public static readonly DicomTag FiducialsPropertyCategoryCodeSequence = new(0x0070, 0x031F);
+    public static DicomTag FiducialsPropertyCategoryCodeSequence => new(0x0070, 0x031F);
     /// <summary>(0070,0401) US 3</summary>
-    public static readonly DicomTag GraphicLayerRecommendedDisplayCIELabValue = new(0x0070, 0x0401);
+    public static DicomTag GraphicLayerRecommendedDisplayCIELabValue => new(0x0070, 0x0401);
     /// <summary>(0070,0402) SQ 1</summary>
-    public static readonly DicomTag BlendingSequence = new(0x0070, 0x0402);
+    public static DicomTag BlendingSequence => new(0x0070, 0x0402);
     /// <summary>(0070,0403) FL 1</summary>
-    public static readonly DicomTag RelativeOpacity = new(0x0070, 0x0403);
+    public static DicomTag RelativeOpacity => new(0x0070, 0x0403);
     /// <summary>(0070,0404) SQ 1</summary>
-    public static readonly DicomTag ReferencedSpatialRegistrationSequence = new(0x0070, 0x0404);
+    public static DicomTag ReferencedSpatialRegistrationSequence => new(0x0070, 0x0404);
     /// <summary>(0070,0405) CS 1</summary>
-    public static readonly DicomTag BlendingPosition = new(0x0070, 0x0405);
+    public static DicomTag BlendingPosition => new(0x0070, 0x0405);
     /// <summary>(0070,1101) UI 1</summary>
-    public static readonly DicomTag PresentationDisplayCollectionUID = new(0x0070, 0x1101);
+    public static DicomTag PresentationDisplayCollectionUID => new(0x0070, 0x1101);
     /// <summary>(0070,1102) UI 1</summary>
-    public static readonly DicomTag PresentationSequenceCollectionUID = new(0x0070, 0x1102);
+    public static DicomTag PresentationSequenceCollectionUID => new(0x0070, 0x1102);
     /// <summary>(0070,1103) US 1</summary>
-    public static readonly DicomTag PresentationSequencePositionIndex = new(0x0070, 0x1103);
+    public static DicomTag PresentationSequencePositionIndex => new(0x0070, 0x1103);
     /// <summary>(0070,1104) SQ 1</summary>
-    public static readonly DicomTag RenderedImageReferenceSequence = new(0x0070, 0x1104);
+    public static DicomTag RenderedImageReferenceSequence => new(0x0070, 0x1104);
     /// <summary>(0070,1201) SQ 1</summary>
-    public static readonly DicomTag VolumetricPresentationStateInputSequence = new(0x0070, 0x1201);
+    public static DicomTag VolumetricPresentationStateInputSequence => new(0x0070, 0x1201);
     /// <summary>(0070,1202) CS 1</summary>
-    public static readonly DicomTag PresentationInputType = new(0x0070, 0x1202);
+    public static DicomTag PresentationInputType => new(0x0070, 0x1202);
     /// <summary>(0070,1203) US 1</summary>
-    public static readonly DicomTag InputSequencePositionIndex = new(0x0070, 0x1203);
+    public static DicomTag InputSequencePositionIndex => new(0x0070, 0x1203);
     /// <summary>(0070,1204) CS 1</summary>
-    public static readonly DicomTag Crop = new(0x0070, 0x1204);
+    public static DicomTag Crop => new(0x0070, 0x1204);
     /// <summary>(0070,1205) US 1-n</summary>
-    public static readonly DicomTag CroppingSpecificationIndex = new(0x0070, 0x1205);
+    public static DicomTag CroppingSpecificationIndex => new(0x0070, 0x1205);
     /// <summary>(0070,1207) US 1</summary>
-    public static readonly DicomTag VolumetricPresentationInputNumber = new(0x0070, 0x1207);
+    public static DicomTag VolumetricPresentationInputNumber => new(0x0070, 0x1207);
     /// <summary>(0070,1208) CS 1</summary>
-    public static readonly DicomTag ImageVolumeGeometry = new(0x0070, 0x1208);
+    public static DicomTag ImageVolumeGeometry => new(0x0070, 0x1208);
     /// <summary>(0070,1209) UI 1</summary>
-    public static readonly DicomTag VolumetricPresentationInputSetUID = new(0x0070, 0x1209);
+    public static DicomTag VolumetricPresentationInputSetUID => new(0x0070, 0x1209);
     /// <summary>(0070,120A) SQ 1</summary>
-    public static readonly DicomTag VolumetricPresentationInputSetSequence = new(0x0070, 0x120A);
+    public static DicomTag VolumetricPresentationInputSetSequence => new(0x0070, 0x120A);
     /// <summary>(0070,120B) CS 1</summary>
-    public static readonly DicomTag GlobalCrop = new(0x0070, 0x120B);
+    public static DicomTag GlobalCrop => new(0x0070, 0x120B);
     /// <summary>(0070,120C) US 1-n</summary>
-    public static readonly DicomTag GlobalCroppingSpecificationIndex = new(0x0070, 0x120C);
+    public static DicomTag GlobalCroppingSpecificationIndex => new(0x0070, 0x120C);
     /// <summary>(0070,120D) CS 1</summary>
-    public static readonly DicomTag RenderingMethod = new(0x0070, 0x120D);
+    public static DicomTag RenderingMethod => new(0x0070, 0x120D);
     /// <summary>(0070,1301) SQ 1</summary>
-    public static readonly DicomTag VolumeCroppingSequence = new(0x0070, 0x1301);
+    public static DicomTag VolumeCroppingSequence => new(0x0070, 0x1301);
     /// <summary>(0070,1302) CS 1</summary>
-    public static readonly DicomTag VolumeCroppingMethod = new(0x0070, 0x1302);
+    public static DicomTag VolumeCroppingMethod => new(0x0070, 0x1302);
     /// <summary>(0070,1303) FD 6</summary>
-    public static readonly DicomTag BoundingBoxCrop = new(0x0070, 0x1303);
+    public static DicomTag BoundingBoxCrop => new(0x0070, 0x1303);
     /// <summary>(0070,1304) SQ 1</summary>
-    public static readonly DicomTag ObliqueCroppingPlaneSequence = new(0x0070, 0x1304);
+    public static DicomTag ObliqueCroppingPlaneSequence => new(0x0070, 0x1304);
     /// <summary>(0070,1305) FD 4</summary>
-    public static readonly DicomTag Plane = new(0x0070, 0x1305);
+    public static DicomTag Plane => new(0x0070, 0x1305);
     /// <summary>(0070,1306) FD 3</summary>
-    public static readonly DicomTag PlaneNormal = new(0x0070, 0x1306);
+    public static DicomTag PlaneNormal => new(0x0070, 0x1306);
     /// <summary>(0070,1309) US 1</summary>
-    public static readonly DicomTag CroppingSpecificationNumber = new(0x0070, 0x1309);
+    public static DicomTag CroppingSpecificationNumber => new(0x0070, 0x1309);
     /// <summary>(0070,1501) CS 1</summary>
-    public static readonly DicomTag MultiPlanarReconstructionStyle = new(0x0070, 0x1501);
+    public static DicomTag MultiPlanarReconstructionStyle => new(0x0070, 0x1501);
     /// <summary>(0070,1502) CS 1</summary>
-    public static readonly DicomTag MPRThicknessType = new(0x0070, 0x1502);
+    public static DicomTag MPRThicknessType => new(0x0070, 0x1502);
     /// <summary>(0070,1503) FD 1</summary>
-    public static readonly DicomTag MPRSlabThickness = new(0x0070, 0x1503);
+    public static DicomTag MPRSlabThickness => new(0x0070, 0x1503);
     /// <summary>(0070,1505) FD 3</summary>
-    public static readonly DicomTag MPRTopLeftHandCorner = new(0x0070, 0x1505);
+    public static DicomTag MPRTopLeftHandCorner => new(0x0070, 0x1505);
     /// <summary>(0070,1507) FD 3</summary>
-    public static readonly DicomTag MPRViewWidthDirection = new(0x0070, 0x1507);
+    public static DicomTag MPRViewWidthDirection => new(0x0070, 0x1507);
     /// <summary>(0070,1508) FD 1</summary>
-    public static readonly DicomTag MPRViewWidth = new(0x0070, 0x1508);
+    public static DicomTag MPRViewWidth => new(0x0070, 0x1508);
     /// <summary>(0070,150C) UL 1</summary>
-    public static readonly DicomTag NumberOfVolumetricCurvePoints = new(0x0070, 0x150C);
+    public static DicomTag NumberOfVolumetricCurvePoints => new(0x0070, 0x150C);
     /// <summary>(0070,150D) OD 1</summary>
-    public static readonly DicomTag VolumetricCurvePoints = new(0x0070, 0x150D);
+    public static DicomTag VolumetricCurvePoints => new(0x0070, 0x150D);
     /// <summary>(0070,1511) FD 3</summary>
-    public static readonly DicomTag MPRViewHeightDirection = new(0x0070, 0x1511);
+    public static DicomTag MPRViewHeightDirection => new(0x0070, 0x1511);
     /// <summary>(0070,1512) FD 1</summary>
-    public static readonly DicomTag MPRViewHeight = new(0x0070, 0x1512);
+    public static DicomTag MPRViewHeight => new(0x0070, 0x1512);
     /// <summary>(0070,1602) CS 1</summary>
-    public static readonly DicomTag RenderProjection = new(0x0070, 0x1602);
+    public static DicomTag RenderProjection => new(0x0070, 0x1602);
     /// <summary>(0070,1603) FD 3</summary>
-    public static readonly DicomTag ViewpointPosition = new(0x0070, 0x1603);
+    public static DicomTag ViewpointPosition => new(0x0070, 0x1603);
     /// <summary>(0070,1604) FD 3</summary>
-    public static readonly DicomTag ViewpointLookAtPoint = new(0x0070, 0x1604);
+    public static DicomTag ViewpointLookAtPoint => new(0x0070, 0x1604);
     /// <summary>(0070,1605) FD 3</summary>
-    public static readonly DicomTag ViewpointUpDirection = new(0x0070, 0x1605);
+    public static DicomTag ViewpointUpDirection => new(0x0070, 0x1605);
     /// <summary>(0070,1606) FD 6</summary>
-    public static readonly DicomTag RenderFieldOfView = new(0x0070, 0x1606);
+    public static DicomTag RenderFieldOfView => new(0x0070, 0x1606);
     /// <summary>(0070,1607) FD 1</summary>
-    public static readonly DicomTag SamplingStepSize = new(0x0070, 0x1607);
+    public static DicomTag SamplingStepSize => new(0x0070, 0x1607);
     /// <summary>(0070,1701) CS 1</summary>
-    public static readonly DicomTag ShadingStyle = new(0x0070, 0x1701);
+    public static DicomTag ShadingStyle => new(0x0070, 0x1701);
     /// <summary>(0070,1702) FD 1</summary>
-    public static readonly DicomTag AmbientReflectionIntensity = new(0x0070, 0x1702);
+    public static DicomTag AmbientReflectionIntensity => new(0x0070, 0x1702);
     /// <summary>(0070,1703) FD 3</summary>
-    public static readonly DicomTag LightDirection = new(0x0070, 0x1703);
+    public static DicomTag LightDirection => new(0x0070, 0x1703);
     /// <summary>(0070,1704) FD 1</summary>
-    public static readonly DicomTag DiffuseReflectionIntensity = new(0x0070, 0x1704);
+    public static DicomTag DiffuseReflectionIntensity => new(0x0070, 0x1704);
     /// <summary>(0070,1705) FD 1</summary>
-    public static readonly DicomTag SpecularReflectionIntensity = new(0x0070, 0x1705);
+    public static DicomTag SpecularReflectionIntensity => new(0x0070, 0x1705);
     /// <summary>(0070,1706) FD 1</summary>
-    public static readonly DicomTag Shininess = new(0x0070, 0x1706);
+    public static DicomTag Shininess => new(0x0070, 0x1706);
     /// <summary>(0070,1801) SQ 1</summary>
-    public static readonly DicomTag PresentationStateClassificationComponentSequence = new(0x0070, 0x1801);
+    public static DicomTag PresentationStateClassificationComponentSequence => new(0x0070, 0x1801);
     /// <summary>(0070,1802) CS 1</summary>
-    public static readonly DicomTag ComponentType = new(0x0070, 0x1802);
+    public static DicomTag ComponentType => new(0x0070, 0x1802);
     /// <summary>(0070,1803) SQ 1</summary>
-    public static readonly DicomTag ComponentInputSequence = new(0x0070, 0x1803);
+    public static DicomTag ComponentInputSequence => new(0x0070, 0x1803);
     /// <summary>(0070,1804) US 1</summary>
-    public static readonly DicomTag VolumetricPresentationInputIndex = new(0x0070, 0x1804);
+    public static DicomTag VolumetricPresentationInputIndex => new(0x0070, 0x1804);
     /// <summary>(0070,1805) SQ 1</summary>
-    public static readonly DicomTag PresentationStateCompositorComponentSequence = new(0x0070, 0x1805);
+    public static DicomTag PresentationStateCompositorComponentSequence => new(0x0070, 0x1805);
     /// <summary>(0070,1806) SQ 1</summary>
-    public static readonly DicomTag WeightingTransferFunctionSequence = new(0x0070, 0x1806);
+    public static DicomTag WeightingTransferFunctionSequence => new(0x0070, 0x1806);
     /// <summary>(0070,1807) US 3</summary>
-    public static readonly DicomTag WeightingLookupTableDescriptor = new(0x0070, 0x1807);
+    public static DicomTag WeightingLookupTableDescriptor => new(0x0070, 0x1807);
     /// <summary>(0070,1808) OB 1</summary>
-    public static readonly DicomTag WeightingLookupTableData = new(0x0070, 0x1808);
+    public static DicomTag WeightingLookupTableData => new(0x0070, 0x1808);
     /// <summary>(0070,1901) SQ 1</summary>
-    public static readonly DicomTag VolumetricAnnotationSequence = new(0x0070, 0x1901);
+    public static DicomTag VolumetricAnnotationSequence => new(0x0070, 0x1901);
     /// <summary>(0070,1903) SQ 1</summary>
-    public static readonly DicomTag ReferencedStructuredContextSequence = new(0x0070, 0x1903);
+    public static DicomTag ReferencedStructuredContextSequence => new(0x0070, 0x1903);
     /// <summary>(0070,1904) UI 1</summary>
-    public static readonly DicomTag ReferencedContentItem = new(0x0070, 0x1904);
+    public static DicomTag ReferencedContentItem => new(0x0070, 0x1904);
     /// <summary>(0070,1905) SQ 1</summary>
-    public static readonly DicomTag VolumetricPresentationInputAnnotationSequence = new(0x0070, 0x1905);
+    public static DicomTag VolumetricPresentationInputAnnotationSequence => new(0x0070, 0x1905);
     /// <summary>(0070,1907) CS 1</summary>
-    public static readonly DicomTag AnnotationClipping = new(0x0070, 0x1907);
+    public static DicomTag AnnotationClipping => new(0x0070, 0x1907);
     /// <summary>(0070,1A01) CS 1</summary>
-    public static readonly DicomTag PresentationAnimationStyle = new(0x0070, 0x1A01);
+    public static DicomTag PresentationAnimationStyle => new(0x0070, 0x1A01);
     /// <summary>(0070,1A03) FD 1</summary>
-    public static readonly DicomTag RecommendedAnimationRate = new(0x0070, 0x1A03);
+    public static DicomTag RecommendedAnimationRate => new(0x0070, 0x1A03);
     /// <summary>(0070,1A04) SQ 1</summary>
-    public static readonly DicomTag AnimationCurveSequence = new(0x0070, 0x1A04);
+    public static DicomTag AnimationCurveSequence => new(0x0070, 0x1A04);
     /// <summary>(0070,1A05) FD 1</summary>
-    public static readonly DicomTag AnimationStepSize = new(0x0070, 0x1A05);
+    public static DicomTag AnimationStepSize => new(0x0070, 0x1A05);
     /// <summary>(0070,1A06) FD 1</summary>
-    public static readonly DicomTag SwivelRange = new(0x0070, 0x1A06);
+    public static DicomTag SwivelRange => new(0x0070, 0x1A06);
     /// <summary>(0070,1A07) OD 1</summary>
-    public static readonly DicomTag VolumetricCurveUpDirections = new(0x0070, 0x1A07);
+    public static DicomTag VolumetricCurveUpDirections => new(0x0070, 0x1A07);
     /// <summary>(0070,1A08) SQ 1</summary>
-    public static readonly DicomTag VolumeStreamSequence = new(0x0070, 0x1A08);
+    public static DicomTag VolumeStreamSequence => new(0x0070, 0x1A08);
     /// <summary>(0070,1A09) LO 1</summary>
-    public static readonly DicomTag RGBATransferFunctionDescription = new(0x0070, 0x1A09);
+    public static DicomTag RGBATransferFunctionDescription => new(0x0070, 0x1A09);
     /// <summary>(0070,1B01) SQ 1</summary>
-    public static readonly DicomTag AdvancedBlendingSequence = new(0x0070, 0x1B01);
+    public static DicomTag AdvancedBlendingSequence => new(0x0070, 0x1B01);
     /// <summary>(0070,1B02) US 1</summary>
-    public static readonly DicomTag BlendingInputNumber = new(0x0070, 0x1B02);
+    public static DicomTag BlendingInputNumber => new(0x0070, 0x1B02);
     /// <summary>(0070,1B03) SQ 1</summary>
-    public static readonly DicomTag BlendingDisplayInputSequence = new(0x0070, 0x1B03);
+    public static DicomTag BlendingDisplayInputSequence => new(0x0070, 0x1B03);
     /// <summary>(0070,1B04) SQ 1</summary>
-    public static readonly DicomTag BlendingDisplaySequence = new(0x0070, 0x1B04);
+    public static DicomTag BlendingDisplaySequence => new(0x0070, 0x1B04);
     /// <summary>(0070,1B06) CS 1</summary>
-    public static readonly DicomTag BlendingMode = new(0x0070, 0x1B06);
+    public static DicomTag BlendingMode => new(0x0070, 0x1B06);
     /// <summary>(0070,1B07) CS 1</summary>
-    public static readonly DicomTag TimeSeriesBlending = new(0x0070, 0x1B07);
+    public static DicomTag TimeSeriesBlending => new(0x0070, 0x1B07);
     /// <summary>(0070,1B08) CS 1</summary>
-    public static readonly DicomTag GeometryForDisplay = new(0x0070, 0x1B08);
+    public static DicomTag GeometryForDisplay => new(0x0070, 0x1B08);
     /// <summary>(0070,1B11) SQ 1</summary>
-    public static readonly DicomTag ThresholdSequence = new(0x0070, 0x1B11);
+    public static DicomTag ThresholdSequence => new(0x0070, 0x1B11);
     /// <summary>(0070,1B12) SQ 1</summary>
-    public static readonly DicomTag ThresholdValueSequence = new(0x0070, 0x1B12);
+    public static DicomTag ThresholdValueSequence => new(0x0070, 0x1B12);
     /// <summary>(0070,1B13) CS 1</summary>
-    public static readonly DicomTag ThresholdType = new(0x0070, 0x1B13);
+    public static DicomTag ThresholdType => new(0x0070, 0x1B13);
     /// <summary>(0070,1B14) FD 1</summary>
-    public static readonly DicomTag ThresholdValue = new(0x0070, 0x1B14);
+    public static DicomTag ThresholdValue => new(0x0070, 0x1B14);
     /// <summary>(0072,0002) SH 1</summary>
-    public static readonly DicomTag HangingProtocolName = new(0x0072, 0x0002);
+    public static DicomTag HangingProtocolName => new(0x0072, 0x0002);
     /// <summary>(0072,0004) LO 1</summary>
-    public static readonly DicomTag HangingProtocolDescription = new(0x0072, 0x0004);
+    public static DicomTag HangingProtocolDescription => new(0x0072, 0x0004);
     /// <summary>(0072,0006) CS 1</summary>
-    public static readonly DicomTag HangingProtocolLevel = new(0x0072, 0x0006);
+    public static DicomTag HangingProtocolLevel => new(0x0072, 0x0006);
     /// <summary>(0072,0008) LO 1</summary>
-    public static readonly DicomTag HangingProtocolCreator = new(0x0072, 0x0008);
+    public static DicomTag HangingProtocolCreator => new(0x0072, 0x0008);
     /// <summary>(0072,000A) DT 1</summary>
-    public static readonly DicomTag HangingProtocolCreationDateTime = new(0x0072, 0x000A);
+    public static DicomTag HangingProtocolCreationDateTime => new(0x0072, 0x000A);
     /// <summary>(0072,000C) SQ 1</summary>
-    public static readonly DicomTag HangingProtocolDefinitionSequence = new(0x0072, 0x000C);
+    public static DicomTag HangingProtocolDefinitionSequence => new(0x0072, 0x000C);
     /// <summary>(0072,000E) SQ 1</summary>
-    public static readonly DicomTag HangingProtocolUserIdentificationCodeSequence = new(0x0072, 0x000E);
+    public static DicomTag HangingProtocolUserIdentificationCodeSequence => new(0x0072, 0x000E);
     /// <summary>(0072,0010) LO 1</summary>
-    public static readonly DicomTag HangingProtocolUserGroupName = new(0x0072, 0x0010);
+    public static DicomTag HangingProtocolUserGroupName => new(0x0072, 0x0010);
     /// <summary>(0072,0012) SQ 1</summary>
-    public static readonly DicomTag SourceHangingProtocolSequence = new(0x0072, 0x0012);
+    public static DicomTag SourceHangingProtocolSequence => new(0x0072, 0x0012);
     /// <summary>(0072,0014) US 1</summary>
-    public static readonly DicomTag NumberOfPriorsReferenced = new(0x0072, 0x0014);
+    public static DicomTag NumberOfPriorsReferenced => new(0x0072, 0x0014);
     /// <summary>(0072,0020) SQ 1</summary>
-    public static readonly DicomTag ImageSetsSequence = new(0x0072, 0x0020);
+    public static DicomTag ImageSetsSequence => new(0x0072, 0x0020);
     /// <summary>(0072,0022) SQ 1</summary>
-    public static readonly DicomTag ImageSetSelectorSequence = new(0x0072, 0x0022);
+    public static DicomTag ImageSetSelectorSequence => new(0x0072, 0x0022);
     /// <summary>(0072,0024) CS 1</summary>
-    public static readonly DicomTag ImageSetSelectorUsageFlag = new(0x0072, 0x0024);
+    public static DicomTag ImageSetSelectorUsageFlag => new(0x0072, 0x0024);
     /// <summary>(0072,0026) AT 1</summary>
-    public static readonly DicomTag SelectorAttribute = new(0x0072, 0x0026);
+    public static DicomTag SelectorAttribute => new(0x0072, 0x0026);
     /// <summary>(0072,0028) US 1</summary>
-    public static readonly DicomTag SelectorValueNumber = new(0x0072, 0x0028);
+    public static DicomTag SelectorValueNumber => new(0x0072, 0x0028);
     /// <summary>(0072,0030) SQ 1</summary>
-    public static readonly DicomTag TimeBasedImageSetsSequence = new(0x0072, 0x0030);
+    public static DicomTag TimeBasedImageSetsSequence => new(0x0072, 0x0030);
     /// <summary>(0072,0032) US 1</summary>
-    public static readonly DicomTag ImageSetNumber = new(0x0072, 0x0032);
+    public static DicomTag ImageSetNumber => new(0x0072, 0x0032);
     /// <summary>(0072,0034) CS 1</summary>
-    public static readonly DicomTag ImageSetSelectorCategory = new(0x0072, 0x0034);
+    public static DicomTag ImageSetSelectorCategory => new(0x0072, 0x0034);
     /// <summary>(0072,0038) US 2</summary>
-    public static readonly DicomTag RelativeTime = new(0x0072, 0x0038);
+    public static DicomTag RelativeTime => new(0x0072, 0x0038);
     /// <summary>(0072,003A) CS 1</summary>
-    public static readonly DicomTag RelativeTimeUnits = new(0x0072, 0x003A);
+    public static DicomTag RelativeTimeUnits => new(0x0072, 0x003A);
     /// <summary>(0072,003C) SS 2</summary>
-    public static readonly DicomTag AbstractPriorValue = new(0x0072, 0x003C);
+    public static DicomTag AbstractPriorValue => new(0x0072, 0x003C);
     /// <summary>(0072,003E) SQ 1</summary>
-    public static readonly DicomTag AbstractPriorCodeSequence = new(0x0072, 0x003E);
+    public static DicomTag AbstractPriorCodeSequence => new(0x0072, 0x003E);
     /// <summary>(0072,0040) LO 1</summary>
-    public static readonly DicomTag ImageSetLabel = new(0x0072, 0x0040);
+    public static DicomTag ImageSetLabel => new(0x0072, 0x0040);
     /// <summary>(0072,0050) CS 1</summary>
-    public static readonly DicomTag SelectorAttributeVR = new(0x0072, 0x0050);
+    public static DicomTag SelectorAttributeVR => new(0x0072, 0x0050);
     /// <summary>(0072,0052) AT 1-n</summary>
-    public static readonly DicomTag SelectorSequencePointer = new(0x0072, 0x0052);
+    public static DicomTag SelectorSequencePointer => new(0x0072, 0x0052);
     /// <summary>(0072,0054) LO 1-n</summary>
-    public static readonly DicomTag SelectorSequencePointerPrivateCreator = new(0x0072, 0x0054);
+    public static DicomTag SelectorSequencePointerPrivateCreator => new(0x0072, 0x0054);
     /// <summary>(0072,0056) LO 1</summary>
-    public static readonly DicomTag SelectorAttributePrivateCreator = new(0x0072, 0x0056);
+    public static DicomTag SelectorAttributePrivateCreator => new(0x0072, 0x0056);
     /// <summary>(0072,005E) AE 1-n</summary>
-    public static readonly DicomTag SelectorAEValue = new(0x0072, 0x005E);
+    public static DicomTag SelectorAEValue => new(0x0072, 0x005E);
     /// <summary>(0072,005F) AS 1-n</summary>
-    public static readonly DicomTag SelectorASValue = new(0x0072, 0x005F);
+    public static DicomTag SelectorASValue => new(0x0072, 0x005F);
     /// <summary>(0072,0060) AT 1-n</summary>
-    public static readonly DicomTag SelectorATValue = new(0x0072, 0x0060);
+    public static DicomTag SelectorATValue => new(0x0072, 0x0060);
     /// <summary>(0072,0061) DA 1-n</summary>
-    public static readonly DicomTag SelectorDAValue = new(0x0072, 0x0061);
+    public static DicomTag SelectorDAValue => new(0x0072, 0x0061);
     /// <summary>(0072,0062) CS 1-n</summary>
-    public static readonly DicomTag SelectorCSValue = new(0x0072, 0x0062);
+    public static DicomTag SelectorCSValue => new(0x0072, 0x0062);
     /// <summary>(0072,0063) DT 1-n</summary>
-    public static readonly DicomTag SelectorDTValue = new(0x0072, 0x0063);
+    public static DicomTag SelectorDTValue => new(0x0072, 0x0063);
     /// <summary>(0072,0064) IS 1-n</summary>
-    public static readonly DicomTag SelectorISValue = new(0x0072, 0x0064);
+    public static DicomTag SelectorISValue => new(0x0072, 0x0064);
     /// <summary>(0072,0065) OB 1</summary>
-    public static readonly DicomTag SelectorOBValue = new(0x0072, 0x0065);
+    public static DicomTag SelectorOBValue => new(0x0072, 0x0065);
     /// <summary>(0072,0066) LO 1-n</summary>
-    public static readonly DicomTag SelectorLOValue = new(0x0072, 0x0066);
+    public static DicomTag SelectorLOValue => new(0x0072, 0x0066);
     /// <summary>(0072,0067) OF 1</summary>
-    public static readonly DicomTag SelectorOFValue = new(0x0072, 0x0067);
+    public static DicomTag SelectorOFValue => new(0x0072, 0x0067);
     /// <summary>(0072,0068) LT 1</summary>
-    public static readonly DicomTag SelectorLTValue = new(0x0072, 0x0068);
+    public static DicomTag SelectorLTValue => new(0x0072, 0x0068);
     /// <summary>(0072,0069) OW 1</summary>
-    public static readonly DicomTag SelectorOWValue = new(0x0072, 0x0069);
+    public static DicomTag SelectorOWValue => new(0x0072, 0x0069);
     /// <summary>(0072,006A) PN 1-n</summary>
-    public static readonly DicomTag SelectorPNValue = new(0x0072, 0x006A);
+    public static DicomTag SelectorPNValue => new(0x0072, 0x006A);
     /// <summary>(0072,006B) TM 1-n</summary>
-    public static readonly DicomTag SelectorTMValue = new(0x0072, 0x006B);
+    public static DicomTag SelectorTMValue => new(0x0072, 0x006B);
     /// <summary>(0072,006C) SH 1-n</summary>
-    public static readonly DicomTag SelectorSHValue = new(0x0072, 0x006C);
+    public static DicomTag SelectorSHValue => new(0x0072, 0x006C);
     /// <summary>(0072,006D) UN 1</summary>
-    public static readonly DicomTag SelectorUNValue = new(0x0072, 0x006D);
+    public static DicomTag SelectorUNValue => new(0x0072, 0x006D);
     /// <summary>(0072,006E) ST 1</summary>
-    public static readonly DicomTag SelectorSTValue = new(0x0072, 0x006E);
+    public static DicomTag SelectorSTValue => new(0x0072, 0x006E);
     /// <summary>(0072,006F) UC 1-n</summary>
-    public static readonly DicomTag SelectorUCValue = new(0x0072, 0x006F);
+    public static DicomTag SelectorUCValue => new(0x0072, 0x006F);
     /// <summary>(0072,0070) UT 1</summary>
-    public static readonly DicomTag SelectorUTValue = new(0x0072, 0x0070);
+    public static DicomTag SelectorUTValue => new(0x0072, 0x0070);
     /// <summary>(0072,0071) UR 1</summary>
-    public static readonly DicomTag SelectorURValue = new(0x0072, 0x0071);
+    public static DicomTag SelectorURValue => new(0x0072, 0x0071);
     /// <summary>(0072,0072) DS 1-n</summary>
-    public static readonly DicomTag SelectorDSValue = new(0x0072, 0x0072);
+    public static DicomTag SelectorDSValue => new(0x0072, 0x0072);
     /// <summary>(0072,0073) OD 1</summary>
-    public static readonly DicomTag SelectorODValue = new(0x0072, 0x0073);
+    public static DicomTag SelectorODValue => new(0x0072, 0x0073);
     /// <summary>(0072,0074) FD 1-n</summary>
-    public static readonly DicomTag SelectorFDValue = new(0x0072, 0x0074);
+    public static DicomTag SelectorFDValue => new(0x0072, 0x0074);
     /// <summary>(0072,0075) OL 1</summary>
-    public static readonly DicomTag SelectorOLValue = new(0x0072, 0x0075);
+    public static DicomTag SelectorOLValue => new(0x0072, 0x0075);
     /// <summary>(0072,0076) FL 1-n</summary>
-    public static readonly DicomTag SelectorFLValue = new(0x0072, 0x0076);
+    public static DicomTag SelectorFLValue => new(0x0072, 0x0076);
     /// <summary>(0072,0078) UL 1-n</summary>
-    public static readonly DicomTag SelectorULValue = new(0x0072, 0x0078);
+    public static DicomTag SelectorULValue => new(0x0072, 0x0078);
     /// <summary>(0072,007A) US 1-n</summary>
-    public static readonly DicomTag SelectorUSValue = new(0x0072, 0x007A);
+    public static DicomTag SelectorUSValue => new(0x0072, 0x007A);
     /// <summary>(0072,007C) SL 1-n</summary>
-    public static readonly DicomTag SelectorSLValue = new(0x0072, 0x007C);
+    public static DicomTag SelectorSLValue => new(0x0072, 0x007C);
     /// <summary>(0072,007E) SS 1-n</summary>
-    public static readonly DicomTag SelectorSSValue = new(0x0072, 0x007E);
+    public static DicomTag SelectorSSValue => new(0x0072, 0x007E);
     /// <summary>(0072,007F) UI 1-n</summary>
-    public static readonly DicomTag SelectorUIValue = new(0x0072, 0x007F);
+    public static DicomTag SelectorUIValue => new(0x0072, 0x007F);
     /// <summary>(0072,0080) SQ 1</summary>
-    public static readonly DicomTag SelectorCodeSequenceValue = new(0x0072, 0x0080);
+    public static DicomTag SelectorCodeSequenceValue => new(0x0072, 0x0080);
     /// <summary>(0072,0081) OV 1</summary>
-    public static readonly DicomTag SelectorOVValue = new(0x0072, 0x0081);
+    public static DicomTag SelectorOVValue => new(0x0072, 0x0081);
     /// <summary>(0072,0082) SV 1-n</summary>
-    public static readonly DicomTag SelectorSVValue = new(0x0072, 0x0082);
+    public static DicomTag SelectorSVValue => new(0x0072, 0x0082);
     /// <summary>(0072,0083) UV 1-n</summary>
-    public static readonly DicomTag SelectorUVValue = new(0x0072, 0x0083);
+    public static DicomTag SelectorUVValue => new(0x0072, 0x0083);
     /// <summary>(0072,0100) US 1</summary>
-    public static readonly DicomTag NumberOfScreens = new(0x0072, 0x0100);
+    public static DicomTag NumberOfScreens => new(0x0072, 0x0100);
     /// <summary>(0072,0102) SQ 1</summary>
-    public static readonly DicomTag NominalScreenDefinitionSequence = new(0x0072, 0x0102);
+    public static DicomTag NominalScreenDefinitionSequence => new(0x0072, 0x0102);
     /// <summary>(0072,0104) US 1</summary>
-    public static readonly DicomTag NumberOfVerticalPixels = new(0x0072, 0x0104);
+    public static DicomTag NumberOfVerticalPixels => new(0x0072, 0x0104);
     /// <summary>(0072,0106) US 1</summary>
-    public static readonly DicomTag NumberOfHorizontalPixels = new(0x0072, 0x0106);
+    public static DicomTag NumberOfHorizontalPixels => new(0x0072, 0x0106);
     /// <summary>(0072,0108) FD 4</summary>
-    public static readonly DicomTag DisplayEnvironmentSpatialPosition = new(0x0072, 0x0108);
+    public static DicomTag DisplayEnvironmentSpatialPosition => new(0x0072, 0x0108);
     /// <summary>(0072,010A) US 1</summary>
-    public static readonly DicomTag ScreenMinimumGrayscaleBitDepth = new(0x0072, 0x010A);
+    public static DicomTag ScreenMinimumGrayscaleBitDepth => new(0x0072, 0x010A);
     /// <summary>(0072,010C) US 1</summary>
-    public static readonly DicomTag ScreenMinimumColorBitDepth = new(0x0072, 0x010C);
+    public static DicomTag ScreenMinimumColorBitDepth => new(0x0072, 0x010C);
     /// <summary>(0072,010E) US 1</summary>
-    public static readonly DicomTag ApplicationMaximumRepaintTime = new(0x0072, 0x010E);
+    public static DicomTag ApplicationMaximumRepaintTime => new(0x0072, 0x010E);
     /// <summary>(0072,0200) SQ 1</summary>
-    public static readonly DicomTag DisplaySetsSequence = new(0x0072, 0x0200);
+    public static DicomTag DisplaySetsSequence => new(0x0072, 0x0200);
     /// <summary>(0072,0202) US 1</summary>
-    public static readonly DicomTag DisplaySetNumber = new(0x0072, 0x0202);
+    public static DicomTag DisplaySetNumber => new(0x0072, 0x0202);
     /// <summary>(0072,0203) LO 1</summary>
-    public static readonly DicomTag DisplaySetLabel = new(0x0072, 0x0203);
+    public static DicomTag DisplaySetLabel => new(0x0072, 0x0203);
     /// <summary>(0072,0204) US 1</summary>
-    public static readonly DicomTag DisplaySetPresentationGroup = new(0x0072, 0x0204);
+    public static DicomTag DisplaySetPresentationGroup => new(0x0072, 0x0204);
     /// <summary>(0072,0206) LO 1</summary>
-    public static readonly DicomTag DisplaySetPresentationGroupDescription = new(0x0072, 0x0206);
+    public static DicomTag DisplaySetPresentationGroupDescription => new(0x0072, 0x0206);
     /// <summary>(0072,0208) CS 1</summary>
-    public static readonly DicomTag PartialDataDisplayHandling = new(0x0072, 0x0208);
+    public static DicomTag PartialDataDisplayHandling => new(0x0072, 0x0208);
     /// <summary>(0072,0210) SQ 1</summary>
-    public static readonly DicomTag SynchronizedScrollingSequence = new(0x0072, 0x0210);
+    public static DicomTag SynchronizedScrollingSequence => new(0x0072, 0x0210);
     /// <summary>(0072,0212) US 2-n</summary>
-    public static readonly DicomTag DisplaySetScrollingGroup = new(0x0072, 0x0212);
+    public static DicomTag DisplaySetScrollingGroup => new(0x0072, 0x0212);
     /// <summary>(0072,0214) SQ 1</summary>
-    public static readonly DicomTag NavigationIndicatorSequence = new(0x0072, 0x0214);
+    public static DicomTag NavigationIndicatorSequence => new(0x0072, 0x0214);
     /// <summary>(0072,0216) US 1</summary>
-    public static readonly DicomTag NavigationDisplaySet = new(0x0072, 0x0216);
+    public static DicomTag NavigationDisplaySet => new(0x0072, 0x0216);
     /// <summary>(0072,0218) US 1-n</summary>
-    public static readonly DicomTag ReferenceDisplaySets = new(0x0072, 0x0218);
+    public static DicomTag ReferenceDisplaySets => new(0x0072, 0x0218);
     /// <summary>(0072,0300) SQ 1</summary>
-    public static readonly DicomTag ImageBoxesSequence = new(0x0072, 0x0300);
+    public static DicomTag ImageBoxesSequence => new(0x0072, 0x0300);
     /// <summary>(0072,0302) US 1</summary>
-    public static readonly DicomTag ImageBoxNumber = new(0x0072, 0x0302);
+    public static DicomTag ImageBoxNumber => new(0x0072, 0x0302);
     /// <summary>(0072,0304) CS 1</summary>
-    public static readonly DicomTag ImageBoxLayoutType = new(0x0072, 0x0304);
+    public static DicomTag ImageBoxLayoutType => new(0x0072, 0x0304);
     /// <summary>(0072,0306) US 1</summary>
-    public static readonly DicomTag ImageBoxTileHorizontalDimension = new(0x0072, 0x0306);
+    public static DicomTag ImageBoxTileHorizontalDimension => new(0x0072, 0x0306);
     /// <summary>(0072,0308) US 1</summary>
-    public static readonly DicomTag ImageBoxTileVerticalDimension = new(0x0072, 0x0308);
+    public static DicomTag ImageBoxTileVerticalDimension => new(0x0072, 0x0308);
     /// <summary>(0072,0310) CS 1</summary>
-    public static readonly DicomTag ImageBoxScrollDirection = new(0x0072, 0x0310);
+    public static DicomTag ImageBoxScrollDirection => new(0x0072, 0x0310);
     /// <summary>(0072,0312) CS 1</summary>
-    public static readonly DicomTag ImageBoxSmallScrollType = new(0x0072, 0x0312);
+    public static DicomTag ImageBoxSmallScrollType => new(0x0072, 0x0312);
     /// <summary>(0072,0314) US 1</summary>
-    public static readonly DicomTag ImageBoxSmallScrollAmount = new(0x0072, 0x0314);
+    public static DicomTag ImageBoxSmallScrollAmount => new(0x0072, 0x0314);
     /// <summary>(0072,0316) CS 1</summary>
-    public static readonly DicomTag ImageBoxLargeScrollType = new(0x0072, 0x0316);
+    public static DicomTag ImageBoxLargeScrollType => new(0x0072, 0x0316);
     /// <summary>(0072,0318) US 1</summary>
-    public static readonly DicomTag ImageBoxLargeScrollAmount = new(0x0072, 0x0318);
+    public static DicomTag ImageBoxLargeScrollAmount => new(0x0072, 0x0318);
     /// <summary>(0072,0320) US 1</summary>
-    public static readonly DicomTag ImageBoxOverlapPriority = new(0x0072, 0x0320);
+    public static DicomTag ImageBoxOverlapPriority => new(0x0072, 0x0320);
     /// <summary>(0072,0330) FD 1</summary>
-    public static readonly DicomTag CineRelativeToRealTime = new(0x0072, 0x0330);
+    public static DicomTag CineRelativeToRealTime => new(0x0072, 0x0330);
     /// <summary>(0072,0400) SQ 1</summary>
-    public static readonly DicomTag FilterOperationsSequence = new(0x0072, 0x0400);
+    public static DicomTag FilterOperationsSequence => new(0x0072, 0x0400);
     /// <summary>(0072,0402) CS 1</summary>
-    public static readonly DicomTag FilterByCategory = new(0x0072, 0x0402);
+    public static DicomTag FilterByCategory => new(0x0072, 0x0402);
     /// <summary>(0072,0404) CS 1</summary>
-    public static readonly DicomTag FilterByAttributePresence = new(0x0072, 0x0404);
+    public static DicomTag FilterByAttributePresence => new(0x0072, 0x0404);
     /// <summary>(0072,0406) CS 1</summary>
-    public static readonly DicomTag FilterByOperator = new(0x0072, 0x0406);
+    public static DicomTag FilterByOperator => new(0x0072, 0x0406);
     /// <summary>(0072,0420) US 3</summary>
-    public static readonly DicomTag StructuredDisplayBackgroundCIELabValue = new(0x0072, 0x0420);
+    public static DicomTag StructuredDisplayBackgroundCIELabValue => new(0x0072, 0x0420);
     /// <summary>(0072,0421) US 3</summary>
-    public static readonly DicomTag EmptyImageBoxCIELabValue = new(0x0072, 0x0421);
+    public static DicomTag EmptyImageBoxCIELabValue => new(0x0072, 0x0421);
     /// <summary>(0072,0422) SQ 1</summary>
-    public static readonly DicomTag StructuredDisplayImageBoxSequence = new(0x0072, 0x0422);
+    public static DicomTag StructuredDisplayImageBoxSequence => new(0x0072, 0x0422);
     /// <summary>(0072,0424) SQ 1</summary>
-    public static readonly DicomTag StructuredDisplayTextBoxSequence = new(0x0072, 0x0424);
+    public static DicomTag StructuredDisplayTextBoxSequence => new(0x0072, 0x0424);
     /// <summary>(0072,0427) SQ 1</summary>
-    public static readonly DicomTag ReferencedFirstFrameSequence = new(0x0072, 0x0427);
+    public static DicomTag ReferencedFirstFrameSequence => new(0x0072, 0x0427);
     /// <summary>(0072,0430) SQ 1</summary>
-    public static readonly DicomTag ImageBoxSynchronizationSequence = new(0x0072, 0x0430);
+    public static DicomTag ImageBoxSynchronizationSequence => new(0x0072, 0x0430);
     /// <summary>(0072,0432) US 2-n</summary>
-    public static readonly DicomTag SynchronizedImageBoxList = new(0x0072, 0x0432);
+    public static DicomTag SynchronizedImageBoxList => new(0x0072, 0x0432);
     /// <summary>(0072,0434) CS 1</summary>
-    public static readonly DicomTag TypeOfSynchronization = new(0x0072, 0x0434);
+    public static DicomTag TypeOfSynchronization => new(0x0072, 0x0434);
     /// <summary>(0072,0500) CS 1</summary>
-    public static readonly DicomTag BlendingOperationType = new(0x0072, 0x0500);
+    public static DicomTag BlendingOperationType => new(0x0072, 0x0500);
     /// <summary>(0072,0510) CS 1</summary>
-    public static readonly DicomTag ReformattingOperationType = new(0x0072, 0x0510);
+    public static DicomTag ReformattingOperationType => new(0x0072, 0x0510);
     /// <summary>(0072,0512) FD 1</summary>
-    public static readonly DicomTag ReformattingThickness = new(0x0072, 0x0512);
+    public static DicomTag ReformattingThickness => new(0x0072, 0x0512);
     /// <summary>(0072,0514) FD 1</summary>
-    public static readonly DicomTag ReformattingInterval = new(0x0072, 0x0514);
+    public static DicomTag ReformattingInterval => new(0x0072, 0x0514);
     /// <summary>(0072,0516) CS 1</summary>
-    public static readonly DicomTag ReformattingOperationInitialViewDirection = new(0x0072, 0x0516);
+    public static DicomTag ReformattingOperationInitialViewDirection => new(0x0072, 0x0516);
     /// <summary>(0072,0520) CS 1-n</summary>
-    public static readonly DicomTag ThreeDRenderingType = new(0x0072, 0x0520);
+    public static DicomTag ThreeDRenderingType => new(0x0072, 0x0520);
     /// <summary>(0072,0600) SQ 1</summary>
-    public static readonly DicomTag SortingOperationsSequence = new(0x0072, 0x0600);
+    public static DicomTag SortingOperationsSequence => new(0x0072, 0x0600);
     /// <summary>(0072,0602) CS 1</summary>
-    public static readonly DicomTag SortByCategory = new(0x0072, 0x0602);
+    public static DicomTag SortByCategory => new(0x0072, 0x0602);
     /// <summary>(0072,0604) CS 1</summary>
-    public static readonly DicomTag SortingDirection = new(0x0072, 0x0604);
+    public static DicomTag SortingDirection => new(0x0072, 0x0604);
     /// <summary>(0072,0700) CS 2</summary>
-    public static readonly DicomTag DisplaySetPatientOrientation = new(0x0072, 0x0700);
+    public static DicomTag DisplaySetPatientOrientation => new(0x0072, 0x0700);
     /// <summary>(0072,0702) CS 1</summary>
-    public static readonly DicomTag VOIType = new(0x0072, 0x0702);
+    public static DicomTag VOIType => new(0x0072, 0x0702);
     /// <summary>(0072,0704) CS 1</summary>
-    public static readonly DicomTag PseudoColorType = new(0x0072, 0x0704);
+    public static DicomTag PseudoColorType => new(0x0072, 0x0704);
     /// <summary>(0072,0705) SQ 1</summary>
-    public static readonly DicomTag PseudoColorPaletteInstanceReferenceSequence = new(0x0072, 0x0705);
+    public static DicomTag PseudoColorPaletteInstanceReferenceSequence => new(0x0072, 0x0705);
     /// <summary>(0072,0706) CS 1</summary>
-    public static readonly DicomTag ShowGrayscaleInverted = new(0x0072, 0x0706);
+    public static DicomTag ShowGrayscaleInverted => new(0x0072, 0x0706);
     /// <summary>(0072,0710) CS 1</summary>
-    public static readonly DicomTag ShowImageTrueSizeFlag = new(0x0072, 0x0710);
+    public static DicomTag ShowImageTrueSizeFlag => new(0x0072, 0x0710);
     /// <summary>(0072,0712) CS 1</summary>
-    public static readonly DicomTag ShowGraphicAnnotationFlag = new(0x0072, 0x0712);
+    public static DicomTag ShowGraphicAnnotationFlag => new(0x0072, 0x0712);
     /// <summary>(0072,0714) CS 1</summary>
-    public static readonly DicomTag ShowPatientDemographicsFlag = new(0x0072, 0x0714);
+    public static DicomTag ShowPatientDemographicsFlag => new(0x0072, 0x0714);
     /// <summary>(0072,0716) CS 1</summary>
-    public static readonly DicomTag ShowAcquisitionTechniquesFlag = new(0x0072, 0x0716);
+    public static DicomTag ShowAcquisitionTechniquesFlag => new(0x0072, 0x0716);
     /// <summary>(0072,0717) CS 1</summary>
-    public static readonly DicomTag DisplaySetHorizontalJustification = new(0x0072, 0x0717);
+    public static DicomTag DisplaySetHorizontalJustification => new(0x0072, 0x0717);
     /// <summary>(0072,0718) CS 1</summary>
-    public static readonly DicomTag DisplaySetVerticalJustification = new(0x0072, 0x0718);
+    public static DicomTag DisplaySetVerticalJustification => new(0x0072, 0x0718);
     /// <summary>(0074,0120) FD 1</summary>
-    public static readonly DicomTag ContinuationStartMeterset = new(0x0074, 0x0120);
+    public static DicomTag ContinuationStartMeterset => new(0x0074, 0x0120);
     /// <summary>(0074,0121) FD 1</summary>
-    public static readonly DicomTag ContinuationEndMeterset = new(0x0074, 0x0121);
+    public static DicomTag ContinuationEndMeterset => new(0x0074, 0x0121);
     /// <summary>(0074,1000) CS 1</summary>
-    public static readonly DicomTag ProcedureStepState = new(0x0074, 0x1000);
+    public static DicomTag ProcedureStepState => new(0x0074, 0x1000);
     /// <summary>(0074,1002) SQ 1</summary>
-    public static readonly DicomTag ProcedureStepProgressInformationSequence = new(0x0074, 0x1002);
+    public static DicomTag ProcedureStepProgressInformationSequence => new(0x0074, 0x1002);
     /// <summary>(0074,1004) DS 1</summary>
-    public static readonly DicomTag ProcedureStepProgress = new(0x0074, 0x1004);
+    public static DicomTag ProcedureStepProgress => new(0x0074, 0x1004);
     /// <summary>(0074,1006) ST 1</summary>
-    public static readonly DicomTag ProcedureStepProgressDescription = new(0x0074, 0x1006);
+    public static DicomTag ProcedureStepProgressDescription => new(0x0074, 0x1006);
     /// <summary>(0074,1007) SQ 1</summary>
-    public static readonly DicomTag ProcedureStepProgressParametersSequence = new(0x0074, 0x1007);
+    public static DicomTag ProcedureStepProgressParametersSequence => new(0x0074, 0x1007);
     /// <summary>(0074,1008) SQ 1</summary>
-    public static readonly DicomTag ProcedureStepCommunicationsURISequence = new(0x0074, 0x1008);
+    public static DicomTag ProcedureStepCommunicationsURISequence => new(0x0074, 0x1008);
     /// <summary>(0074,100A) UR 1</summary>
-    public static readonly DicomTag ContactURI = new(0x0074, 0x100A);
+    public static DicomTag ContactURI => new(0x0074, 0x100A);
     /// <summary>(0074,100C) LO 1</summary>
-    public static readonly DicomTag ContactDisplayName = new(0x0074, 0x100C);
+    public static DicomTag ContactDisplayName => new(0x0074, 0x100C);
     /// <summary>(0074,100E) SQ 1</summary>
-    public static readonly DicomTag ProcedureStepDiscontinuationReasonCodeSequence = new(0x0074, 0x100E);
+    public static DicomTag ProcedureStepDiscontinuationReasonCodeSequence => new(0x0074, 0x100E);
     /// <summary>(0074,1020) SQ 1</summary>
-    public static readonly DicomTag BeamTaskSequence = new(0x0074, 0x1020);
+    public static DicomTag BeamTaskSequence => new(0x0074, 0x1020);
     /// <summary>(0074,1022) CS 1</summary>
-    public static readonly DicomTag BeamTaskType = new(0x0074, 0x1022);
+    public static DicomTag BeamTaskType => new(0x0074, 0x1022);
     /// <summary>(0074,1025) CS 1</summary>
-    public static readonly DicomTag AutosequenceFlag = new(0x0074, 0x1025);
+    public static DicomTag AutosequenceFlag => new(0x0074, 0x1025);
     /// <summary>(0074,1026) FD 1</summary>
-    public static readonly DicomTag TableTopVerticalAdjustedPosition = new(0x0074, 0x1026);
+    public static DicomTag TableTopVerticalAdjustedPosition => new(0x0074, 0x1026);
     /// <summary>(0074,1027) FD 1</summary>
-    public static readonly DicomTag TableTopLongitudinalAdjustedPosition = new(0x0074, 0x1027);
+    public static DicomTag TableTopLongitudinalAdjustedPosition => new(0x0074, 0x1027);
     /// <summary>(0074,1028) FD 1</summary>
-    public static readonly DicomTag TableTopLateralAdjustedPosition = new(0x0074, 0x1028);
+    public static DicomTag TableTopLateralAdjustedPosition => new(0x0074, 0x1028);
     /// <summary>(0074,102A) FD 1</summary>
-    public static readonly DicomTag PatientSupportAdjustedAngle = new(0x0074, 0x102A);
+    public static DicomTag PatientSupportAdjustedAngle => new(0x0074, 0x102A);
     /// <summary>(0074,102B) FD 1</summary>
-    public static readonly DicomTag TableTopEccentricAdjustedAngle = new(0x0074, 0x102B);
+    public static DicomTag TableTopEccentricAdjustedAngle => new(0x0074, 0x102B);
     /// <summary>(0074,102C) FD 1</summary>
-    public static readonly DicomTag TableTopPitchAdjustedAngle = new(0x0074, 0x102C);
+    public static DicomTag TableTopPitchAdjustedAngle => new(0x0074, 0x102C);
     /// <summary>(0074,102D) FD 1</summary>
-    public static readonly DicomTag TableTopRollAdjustedAngle = new(0x0074, 0x102D);
+    public static DicomTag TableTopRollAdjustedAngle => new(0x0074, 0x102D);
     /// <summary>(0074,1030) SQ 1</summary>
-    public static readonly DicomTag DeliveryVerificationImageSequence = new(0x0074, 0x1030);
+    public static DicomTag DeliveryVerificationImageSequence => new(0x0074, 0x1030);
     /// <summary>(0074,1032) CS 1</summary>
-    public static readonly DicomTag VerificationImageTiming = new(0x0074, 0x1032);
+    public static DicomTag VerificationImageTiming => new(0x0074, 0x1032);
     /// <summary>(0074,1034) CS 1</summary>
-    public static readonly DicomTag DoubleExposureFlag = new(0x0074, 0x1034);
+    public static DicomTag DoubleExposureFlag => new(0x0074, 0x1034);
     /// <summary>(0074,1036) CS 1</summary>
-    public static readonly DicomTag DoubleExposureOrdering = new(0x0074, 0x1036);
+    public static DicomTag DoubleExposureOrdering => new(0x0074, 0x1036);
     /// <summary>(0074,1040) SQ 1</summary>
-    public static readonly DicomTag RelatedReferenceRTImageSequence = new(0x0074, 0x1040);
+    public static DicomTag RelatedReferenceRTImageSequence => new(0x0074, 0x1040);
     /// <summary>(0074,1042) SQ 1</summary>
-    public static readonly DicomTag GeneralMachineVerificationSequence = new(0x0074, 0x1042);
+    public static DicomTag GeneralMachineVerificationSequence => new(0x0074, 0x1042);
     /// <summary>(0074,1044) SQ 1</summary>
-    public static readonly DicomTag ConventionalMachineVerificationSequence = new(0x0074, 0x1044);
+    public static DicomTag ConventionalMachineVerificationSequence => new(0x0074, 0x1044);
     /// <summary>(0074,1046) SQ 1</summary>
-    public static readonly DicomTag IonMachineVerificationSequence = new(0x0074, 0x1046);
+    public static DicomTag IonMachineVerificationSequence => new(0x0074, 0x1046);
     /// <summary>(0074,1048) SQ 1</summary>
-    public static readonly DicomTag FailedAttributesSequence = new(0x0074, 0x1048);
+    public static DicomTag FailedAttributesSequence => new(0x0074, 0x1048);
     /// <summary>(0074,104A) SQ 1</summary>
-    public static readonly DicomTag OverriddenAttributesSequence = new(0x0074, 0x104A);
+    public static DicomTag OverriddenAttributesSequence => new(0x0074, 0x104A);
     /// <summary>(0074,104C) SQ 1</summary>
-    public static readonly DicomTag ConventionalControlPointVerificationSequence = new(0x0074, 0x104C);
+    public static DicomTag ConventionalControlPointVerificationSequence => new(0x0074, 0x104C);
     /// <summary>(0074,104E) SQ 1</summary>
-    public static readonly DicomTag IonControlPointVerificationSequence = new(0x0074, 0x104E);
+    public static DicomTag IonControlPointVerificationSequence => new(0x0074, 0x104E);
     /// <summary>(0074,1050) SQ 1</summary>
-    public static readonly DicomTag AttributeOccurrenceSequence = new(0x0074, 0x1050);
+    public static DicomTag AttributeOccurrenceSequence => new(0x0074, 0x1050);
     /// <summary>(0074,1052) AT 1</summary>
-    public static readonly DicomTag AttributeOccurrencePointer = new(0x0074, 0x1052);
+    public static DicomTag AttributeOccurrencePointer => new(0x0074, 0x1052);
     /// <summary>(0074,1054) UL 1</summary>
-    public static readonly DicomTag AttributeItemSelector = new(0x0074, 0x1054);
+    public static DicomTag AttributeItemSelector => new(0x0074, 0x1054);
     /// <summary>(0074,1056) LO 1</summary>
-    public static readonly DicomTag AttributeOccurrencePrivateCreator = new(0x0074, 0x1056);
+    public static DicomTag AttributeOccurrencePrivateCreator => new(0x0074, 0x1056);
     /// <summary>(0074,1057) IS 1-n</summary>
-    public static readonly DicomTag SelectorSequencePointerItems = new(0x0074, 0x1057);
+    public static DicomTag SelectorSequencePointerItems => new(0x0074, 0x1057);
     /// <summary>(0074,1200) CS 1</summary>
-    public static readonly DicomTag ScheduledProcedureStepPriority = new(0x0074, 0x1200);
+    public static DicomTag ScheduledProcedureStepPriority => new(0x0074, 0x1200);
     /// <summary>(0074,1202) LO 1</summary>
-    public static readonly DicomTag WorklistLabel = new(0x0074, 0x1202);
+    public static DicomTag WorklistLabel => new(0x0074, 0x1202);
     /// <summary>(0074,1204) LO 1</summary>
-    public static readonly DicomTag ProcedureStepLabel = new(0x0074, 0x1204);
+    public static DicomTag ProcedureStepLabel => new(0x0074, 0x1204);
     /// <summary>(0074,1210) SQ 1</summary>
-    public static readonly DicomTag ScheduledProcessingParametersSequence = new(0x0074, 0x1210);
+    public static DicomTag ScheduledProcessingParametersSequence => new(0x0074, 0x1210);
     /// <summary>(0074,1212) SQ 1</summary>
-    public static readonly DicomTag PerformedProcessingParametersSequence = new(0x0074, 0x1212);
+    public static DicomTag PerformedProcessingParametersSequence => new(0x0074, 0x1212);
     /// <summary>(0074,1216) SQ 1</summary>
-    public static readonly DicomTag UnifiedProcedureStepPerformedProcedureSequence = new(0x0074, 0x1216);
+    public static DicomTag UnifiedProcedureStepPerformedProcedureSequence => new(0x0074, 0x1216);
     /// <summary>(0074,1224) SQ 1</summary>
-    public static readonly DicomTag ReplacedProcedureStepSequence = new(0x0074, 0x1224);
+    public static DicomTag ReplacedProcedureStepSequence => new(0x0074, 0x1224);
     /// <summary>(0074,1230) LO 1</summary>
-    public static readonly DicomTag DeletionLock = new(0x0074, 0x1230);
+    public static DicomTag DeletionLock => new(0x0074, 0x1230);
     /// <summary>(0074,1234) AE 1</summary>
-    public static readonly DicomTag ReceivingAE = new(0x0074, 0x1234);
+    public static DicomTag ReceivingAE => new(0x0074, 0x1234);
     /// <summary>(0074,1236) AE 1</summary>
-    public static readonly DicomTag RequestingAE = new(0x0074, 0x1236);
+    public static DicomTag RequestingAE => new(0x0074, 0x1236);
     /// <summary>(0074,1238) LT 1</summary>
-    public static readonly DicomTag ReasonForCancellation = new(0x0074, 0x1238);
+    public static DicomTag ReasonForCancellation => new(0x0074, 0x1238);
     /// <summary>(0074,1242) CS 1</summary>
-    public static readonly DicomTag SCPStatus = new(0x0074, 0x1242);
+    public static DicomTag SCPStatus => new(0x0074, 0x1242);
     /// <summary>(0074,1244) CS 1</summary>
-    public static readonly DicomTag SubscriptionListStatus = new(0x0074, 0x1244);
+    public static DicomTag SubscriptionListStatus => new(0x0074, 0x1244);
     /// <summary>(0074,1246) CS 1</summary>
-    public static readonly DicomTag UnifiedProcedureStepListStatus = new(0x0074, 0x1246);
+    public static DicomTag UnifiedProcedureStepListStatus => new(0x0074, 0x1246);
     /// <summary>(0074,1324) UL 1</summary>
-    public static readonly DicomTag BeamOrderIndex = new(0x0074, 0x1324);
+    public static DicomTag BeamOrderIndex => new(0x0074, 0x1324);
     /// <summary>(0074,1338) FD 1</summary>
-    public static readonly DicomTag DoubleExposureMeterset = new(0x0074, 0x1338);
+    public static DicomTag DoubleExposureMeterset => new(0x0074, 0x1338);
     /// <summary>(0074,133A) FD 4</summary>
-    public static readonly DicomTag DoubleExposureFieldDelta = new(0x0074, 0x133A);
+    public static DicomTag DoubleExposureFieldDelta => new(0x0074, 0x133A);
     /// <summary>(0074,1401) SQ 1</summary>
-    public static readonly DicomTag BrachyTaskSequence = new(0x0074, 0x1401);
+    public static DicomTag BrachyTaskSequence => new(0x0074, 0x1401);
     /// <summary>(0074,1402) DS 1</summary>
-    public static readonly DicomTag ContinuationStartTotalReferenceAirKerma = new(0x0074, 0x1402);
+    public static DicomTag ContinuationStartTotalReferenceAirKerma => new(0x0074, 0x1402);
     /// <summary>(0074,1403) DS 1</summary>
-    public static readonly DicomTag ContinuationEndTotalReferenceAirKerma = new(0x0074, 0x1403);
+    public static DicomTag ContinuationEndTotalReferenceAirKerma => new(0x0074, 0x1403);
     /// <summary>(0074,1404) IS 1</summary>
-    public static readonly DicomTag ContinuationPulseNumber = new(0x0074, 0x1404);
+    public static DicomTag ContinuationPulseNumber => new(0x0074, 0x1404);
     /// <summary>(0074,1405) SQ 1</summary>
-    public static readonly DicomTag ChannelDeliveryOrderSequence = new(0x0074, 0x1405);
+    public static DicomTag ChannelDeliveryOrderSequence => new(0x0074, 0x1405);
     /// <summary>(0074,1406) IS 1</summary>
-    public static readonly DicomTag ReferencedChannelNumber = new(0x0074, 0x1406);
+    public static DicomTag ReferencedChannelNumber => new(0x0074, 0x1406);
     /// <summary>(0074,1407) DS 1</summary>
-    public static readonly DicomTag StartCumulativeTimeWeight = new(0x0074, 0x1407);
+    public static DicomTag StartCumulativeTimeWeight => new(0x0074, 0x1407);
     /// <summary>(0074,1408) DS 1</summary>
-    public static readonly DicomTag EndCumulativeTimeWeight = new(0x0074, 0x1408);
+    public static DicomTag EndCumulativeTimeWeight => new(0x0074, 0x1408);
     /// <summary>(0074,1409) SQ 1</summary>
-    public static readonly DicomTag OmittedChannelSequence = new(0x0074, 0x1409);
+    public static DicomTag OmittedChannelSequence => new(0x0074, 0x1409);
     /// <summary>(0074,140A) CS 1</summary>
-    public static readonly DicomTag ReasonForChannelOmission = new(0x0074, 0x140A);
+    public static DicomTag ReasonForChannelOmission => new(0x0074, 0x140A);
     /// <summary>(0074,140B) LO 1</summary>
-    public static readonly DicomTag ReasonForChannelOmissionDescription = new(0x0074, 0x140B);
+    public static DicomTag ReasonForChannelOmissionDescription => new(0x0074, 0x140B);
     /// <summary>(0074,140C) IS 1</summary>
-    public static readonly DicomTag ChannelDeliveryOrderIndex = new(0x0074, 0x140C);
+    public static DicomTag ChannelDeliveryOrderIndex => new(0x0074, 0x140C);
     /// <summary>(0074,140D) SQ 1</summary>
-    public static readonly DicomTag ChannelDeliveryContinuationSequence = new(0x0074, 0x140D);
+    public static DicomTag ChannelDeliveryContinuationSequence => new(0x0074, 0x140D);
     /// <summary>(0074,140E) SQ 1</summary>
-    public static readonly DicomTag OmittedApplicationSetupSequence = new(0x0074, 0x140E);
+    public static DicomTag OmittedApplicationSetupSequence => new(0x0074, 0x140E);
     /// <summary>(0076,0001) LO 1</summary>
-    public static readonly DicomTag ImplantAssemblyTemplateName = new(0x0076, 0x0001);
+    public static DicomTag ImplantAssemblyTemplateName => new(0x0076, 0x0001);
     /// <summary>(0076,0003) LO 1</summary>
-    public static readonly DicomTag ImplantAssemblyTemplateIssuer = new(0x0076, 0x0003);
+    public static DicomTag ImplantAssemblyTemplateIssuer => new(0x0076, 0x0003);
     /// <summary>(0076,0006) LO 1</summary>
-    public static readonly DicomTag ImplantAssemblyTemplateVersion = new(0x0076, 0x0006);
+    public static DicomTag ImplantAssemblyTemplateVersion => new(0x0076, 0x0006);
     /// <summary>(0076,0008) SQ 1</summary>
-    public static readonly DicomTag ReplacedImplantAssemblyTemplateSequence = new(0x0076, 0x0008);
+    public static DicomTag ReplacedImplantAssemblyTemplateSequence => new(0x0076, 0x0008);
     /// <summary>(0076,000A) CS 1</summary>
-    public static readonly DicomTag ImplantAssemblyTemplateType = new(0x0076, 0x000A);
+    public static DicomTag ImplantAssemblyTemplateType => new(0x0076, 0x000A);
     /// <summary>(0076,000C) SQ 1</summary>
-    public static readonly DicomTag OriginalImplantAssemblyTemplateSequence = new(0x0076, 0x000C);
+    public static DicomTag OriginalImplantAssemblyTemplateSequence => new(0x0076, 0x000C);
     /// <summary>(0076,000E) SQ 1</summary>
-    public static readonly DicomTag DerivationImplantAssemblyTemplateSequence = new(0x0076, 0x000E);
+    public static DicomTag DerivationImplantAssemblyTemplateSequence => new(0x0076, 0x000E);
     /// <summary>(0076,0010) SQ 1</summary>
-    public static readonly DicomTag ImplantAssemblyTemplateTargetAnatomySequence = new(0x0076, 0x0010);
+    public static DicomTag ImplantAssemblyTemplateTargetAnatomySequence => new(0x0076, 0x0010);
     /// <summary>(0076,0020) SQ 1</summary>
-    public static readonly DicomTag ProcedureTypeCodeSequence = new(0x0076, 0x0020);
+    public static DicomTag ProcedureTypeCodeSequence => new(0x0076, 0x0020);
     /// <summary>(0076,0030) LO 1</summary>
-    public static readonly DicomTag SurgicalTechnique = new(0x0076, 0x0030);
+    public static DicomTag SurgicalTechnique => new(0x0076, 0x0030);
     /// <summary>(0076,0032) SQ 1</summary>
-    public static readonly DicomTag ComponentTypesSequence = new(0x0076, 0x0032);
+    public static DicomTag ComponentTypesSequence => new(0x0076, 0x0032);
     /// <summary>(0076,0034) SQ 1</summary>
-    public static readonly DicomTag ComponentTypeCodeSequence = new(0x0076, 0x0034);
+    public static DicomTag ComponentTypeCodeSequence => new(0x0076, 0x0034);
     /// <summary>(0076,0036) CS 1</summary>
-    public static readonly DicomTag ExclusiveComponentType = new(0x0076, 0x0036);
+    public static DicomTag ExclusiveComponentType => new(0x0076, 0x0036);
     /// <summary>(0076,0038) CS 1</summary>
-    public static readonly DicomTag MandatoryComponentType = new(0x0076, 0x0038);
+    public static DicomTag MandatoryComponentType => new(0x0076, 0x0038);
     /// <summary>(0076,0040) SQ 1</summary>
-    public static readonly DicomTag ComponentSequence = new(0x0076, 0x0040);
+    public static DicomTag ComponentSequence => new(0x0076, 0x0040);
     /// <summary>(0076,0055) US 1</summary>
-    public static readonly DicomTag ComponentID = new(0x0076, 0x0055);
+    public static DicomTag ComponentID => new(0x0076, 0x0055);
     /// <summary>(0076,0060) SQ 1</summary>
-    public static readonly DicomTag ComponentAssemblySequence = new(0x0076, 0x0060);
+    public static DicomTag ComponentAssemblySequence => new(0x0076, 0x0060);
     /// <summary>(0076,0070) US 1</summary>
-    public static readonly DicomTag Component1ReferencedID = new(0x0076, 0x0070);
+    public static DicomTag Component1ReferencedID => new(0x0076, 0x0070);
     /// <summary>(0076,0080) US 1</summary>
-    public static readonly DicomTag Component1ReferencedMatingFeatureSetID = new(0x0076, 0x0080);
+    public static DicomTag Component1ReferencedMatingFeatureSetID => new(0x0076, 0x0080);
     /// <summary>(0076,0090) US 1</summary>
-    public static readonly DicomTag Component1ReferencedMatingFeatureID = new(0x0076, 0x0090);
+    public static DicomTag Component1ReferencedMatingFeatureID => new(0x0076, 0x0090);
     /// <summary>(0076,00A0) US 1</summary>
-    public static readonly DicomTag Component2ReferencedID = new(0x0076, 0x00A0);
+    public static DicomTag Component2ReferencedID => new(0x0076, 0x00A0);
     /// <summary>(0076,00B0) US 1</summary>
-    public static readonly DicomTag Component2ReferencedMatingFeatureSetID = new(0x0076, 0x00B0);
+    public static DicomTag Component2ReferencedMatingFeatureSetID => new(0x0076, 0x00B0);
     /// <summary>(0076,00C0) US 1</summary>
-    public static readonly DicomTag Component2ReferencedMatingFeatureID = new(0x0076, 0x00C0);
+    public static DicomTag Component2ReferencedMatingFeatureID => new(0x0076, 0x00C0);
     /// <summary>(0078,0001) LO 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupName = new(0x0078, 0x0001);
+    public static DicomTag ImplantTemplateGroupName => new(0x0078, 0x0001);
     /// <summary>(0078,0010) ST 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupDescription = new(0x0078, 0x0010);
+    public static DicomTag ImplantTemplateGroupDescription => new(0x0078, 0x0010);
     /// <summary>(0078,0020) LO 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupIssuer = new(0x0078, 0x0020);
+    public static DicomTag ImplantTemplateGroupIssuer => new(0x0078, 0x0020);
     /// <summary>(0078,0024) LO 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupVersion = new(0x0078, 0x0024);
+    public static DicomTag ImplantTemplateGroupVersion => new(0x0078, 0x0024);
     /// <summary>(0078,0026) SQ 1</summary>
-    public static readonly DicomTag ReplacedImplantTemplateGroupSequence = new(0x0078, 0x0026);
+    public static DicomTag ReplacedImplantTemplateGroupSequence => new(0x0078, 0x0026);
     /// <summary>(0078,0028) SQ 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupTargetAnatomySequence = new(0x0078, 0x0028);
+    public static DicomTag ImplantTemplateGroupTargetAnatomySequence => new(0x0078, 0x0028);
     /// <summary>(0078,002A) SQ 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupMembersSequence = new(0x0078, 0x002A);
+    public static DicomTag ImplantTemplateGroupMembersSequence => new(0x0078, 0x002A);
     /// <summary>(0078,002E) US 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupMemberID = new(0x0078, 0x002E);
+    public static DicomTag ImplantTemplateGroupMemberID => new(0x0078, 0x002E);
     /// <summary>(0078,0050) FD 3</summary>
-    public static readonly DicomTag ThreeDImplantTemplateGroupMemberMatchingPoint = new(0x0078, 0x0050);
+    public static DicomTag ThreeDImplantTemplateGroupMemberMatchingPoint => new(0x0078, 0x0050);
     /// <summary>(0078,0060) FD 9</summary>
-    public static readonly DicomTag ThreeDImplantTemplateGroupMemberMatchingAxes = new(0x0078, 0x0060);
+    public static DicomTag ThreeDImplantTemplateGroupMemberMatchingAxes => new(0x0078, 0x0060);
     /// <summary>(0078,0070) SQ 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupMemberMatching2DCoordinatesSequence = new(0x0078, 0x0070);
+    public static DicomTag ImplantTemplateGroupMemberMatching2DCoordinatesSequence => new(0x0078, 0x0070);
     /// <summary>(0078,0090) FD 2</summary>
-    public static readonly DicomTag TwoDImplantTemplateGroupMemberMatchingPoint = new(0x0078, 0x0090);
+    public static DicomTag TwoDImplantTemplateGroupMemberMatchingPoint => new(0x0078, 0x0090);
     /// <summary>(0078,00A0) FD 4</summary>
-    public static readonly DicomTag TwoDImplantTemplateGroupMemberMatchingAxes = new(0x0078, 0x00A0);
+    public static DicomTag TwoDImplantTemplateGroupMemberMatchingAxes => new(0x0078, 0x00A0);
     /// <summary>(0078,00B0) SQ 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupVariationDimensionSequence = new(0x0078, 0x00B0);
+    public static DicomTag ImplantTemplateGroupVariationDimensionSequence => new(0x0078, 0x00B0);
     /// <summary>(0078,00B2) LO 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupVariationDimensionName = new(0x0078, 0x00B2);
+    public static DicomTag ImplantTemplateGroupVariationDimensionName => new(0x0078, 0x00B2);
     /// <summary>(0078,00B4) SQ 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupVariationDimensionRankSequence = new(0x0078, 0x00B4);
+    public static DicomTag ImplantTemplateGroupVariationDimensionRankSequence => new(0x0078, 0x00B4);
     /// <summary>(0078,00B6) US 1</summary>
-    public static readonly DicomTag ReferencedImplantTemplateGroupMemberID = new(0x0078, 0x00B6);
+    public static DicomTag ReferencedImplantTemplateGroupMemberID => new(0x0078, 0x00B6);
     /// <summary>(0078,00B8) US 1</summary>
-    public static readonly DicomTag ImplantTemplateGroupVariationDimensionRank = new(0x0078, 0x00B8);
+    public static DicomTag ImplantTemplateGroupVariationDimensionRank => new(0x0078, 0x00B8);
     /// <summary>(0080,0001) SQ 1</summary>
-    public static readonly DicomTag SurfaceScanAcquisitionTypeCodeSequence = new(0x0080, 0x0001);
+    public static DicomTag SurfaceScanAcquisitionTypeCodeSequence => new(0x0080, 0x0001);
     /// <summary>(0080,0002) SQ 1</summary>
-    public static readonly DicomTag SurfaceScanModeCodeSequence = new(0x0080, 0x0002);
+    public static DicomTag SurfaceScanModeCodeSequence => new(0x0080, 0x0002);
     /// <summary>(0080,0003) SQ 1</summary>
-    public static readonly DicomTag RegistrationMethodCodeSequence = new(0x0080, 0x0003);
+    public static DicomTag RegistrationMethodCodeSequence => new(0x0080, 0x0003);
     /// <summary>(0080,0004) FD 1</summary>
-    public static readonly DicomTag ShotDurationTime = new(0x0080, 0x0004);
+    public static DicomTag ShotDurationTime => new(0x0080, 0x0004);
     /// <summary>(0080,0005) FD 1</summary>
-    public static readonly DicomTag ShotOffsetTime = new(0x0080, 0x0005);
+    public static DicomTag ShotOffsetTime => new(0x0080, 0x0005);
     /// <summary>(0080,0006) US 1-n</summary>
-    public static readonly DicomTag SurfacePointPresentationValueData = new(0x0080, 0x0006);
+    public static DicomTag SurfacePointPresentationValueData => new(0x0080, 0x0006);
     /// <summary>(0080,0007) US 3-3n</summary>
-    public static readonly DicomTag SurfacePointColorCIELabValueData = new(0x0080, 0x0007);
+    public static DicomTag SurfacePointColorCIELabValueData => new(0x0080, 0x0007);
     /// <summary>(0080,0008) SQ 1</summary>
-    public static readonly DicomTag UVMappingSequence = new(0x0080, 0x0008);
+    public static DicomTag UVMappingSequence => new(0x0080, 0x0008);
     /// <summary>(0080,0009) SH 1</summary>
-    public static readonly DicomTag TextureLabel = new(0x0080, 0x0009);
+    public static DicomTag TextureLabel => new(0x0080, 0x0009);
     /// <summary>(0080,0010) OF 1</summary>
-    public static readonly DicomTag UValueData = new(0x0080, 0x0010);
+    public static DicomTag UValueData => new(0x0080, 0x0010);
     /// <summary>(0080,0011) OF 1</summary>
-    public static readonly DicomTag VValueData = new(0x0080, 0x0011);
+    public static DicomTag VValueData => new(0x0080, 0x0011);
     /// <summary>(0080,0012) SQ 1</summary>
-    public static readonly DicomTag ReferencedTextureSequence = new(0x0080, 0x0012);
+    public static DicomTag ReferencedTextureSequence => new(0x0080, 0x0012);
     /// <summary>(0080,0013) SQ 1</summary>
-    public static readonly DicomTag ReferencedSurfaceDataSequence = new(0x0080, 0x0013);
+    public static DicomTag ReferencedSurfaceDataSequence => new(0x0080, 0x0013);
     /// <summary>(0082,0001) CS 1</summary>
-    public static readonly DicomTag AssessmentSummary = new(0x0082, 0x0001);
+    public static DicomTag AssessmentSummary => new(0x0082, 0x0001);
     /// <summary>(0082,0003) UT 1</summary>
-    public static readonly DicomTag AssessmentSummaryDescription = new(0x0082, 0x0003);
+    public static DicomTag AssessmentSummaryDescription => new(0x0082, 0x0003);
     /// <summary>(0082,0004) SQ 1</summary>
-    public static readonly DicomTag AssessedSOPInstanceSequence = new(0x0082, 0x0004);
+    public static DicomTag AssessedSOPInstanceSequence => new(0x0082, 0x0004);
     /// <summary>(0082,0005) SQ 1</summary>
-    public static readonly DicomTag ReferencedComparisonSOPInstanceSequence = new(0x0082, 0x0005);
+    public static DicomTag ReferencedComparisonSOPInstanceSequence => new(0x0082, 0x0005);
     /// <summary>(0082,0006) UL 1</summary>
-    public static readonly DicomTag NumberOfAssessmentObservations = new(0x0082, 0x0006);
+    public static DicomTag NumberOfAssessmentObservations => new(0x0082, 0x0006);
     /// <summary>(0082,0007) SQ 1</summary>
-    public static readonly DicomTag AssessmentObservationsSequence = new(0x0082, 0x0007);
+    public static DicomTag AssessmentObservationsSequence => new(0x0082, 0x0007);
     /// <summary>(0082,0008) CS 1</summary>
-    public static readonly DicomTag ObservationSignificance = new(0x0082, 0x0008);
+    public static DicomTag ObservationSignificance => new(0x0082, 0x0008);
     /// <summary>(0082,000A) UT 1</summary>
-    public static readonly DicomTag ObservationDescription = new(0x0082, 0x000A);
+    public static DicomTag ObservationDescription => new(0x0082, 0x000A);
     /// <summary>(0082,000C) SQ 1</summary>
-    public static readonly DicomTag StructuredConstraintObservationSequence = new(0x0082, 0x000C);
+    public static DicomTag StructuredConstraintObservationSequence => new(0x0082, 0x000C);
     /// <summary>(0082,0010) SQ 1</summary>
-    public static readonly DicomTag AssessedAttributeValueSequence = new(0x0082, 0x0010);
+    public static DicomTag AssessedAttributeValueSequence => new(0x0082, 0x0010);
     /// <summary>(0082,0016) LO 1</summary>
-    public static readonly DicomTag AssessmentSetID = new(0x0082, 0x0016);
+    public static DicomTag AssessmentSetID => new(0x0082, 0x0016);
     /// <summary>(0082,0017) SQ 1</summary>
-    public static readonly DicomTag AssessmentRequesterSequence = new(0x0082, 0x0017);
+    public static DicomTag AssessmentRequesterSequence => new(0x0082, 0x0017);
     /// <summary>(0082,0018) LO 1</summary>
-    public static readonly DicomTag SelectorAttributeName = new(0x0082, 0x0018);
+    public static DicomTag SelectorAttributeName => new(0x0082, 0x0018);
     /// <summary>(0082,0019) LO 1</summary>
-    public static readonly DicomTag SelectorAttributeKeyword = new(0x0082, 0x0019);
+    public static DicomTag SelectorAttributeKeyword => new(0x0082, 0x0019);
     /// <summary>(0082,0021) SQ 1</summary>
-    public static readonly DicomTag AssessmentTypeCodeSequence = new(0x0082, 0x0021);
+    public static DicomTag AssessmentTypeCodeSequence => new(0x0082, 0x0021);
     /// <summary>(0082,0022) SQ 1</summary>
-    public static readonly DicomTag ObservationBasisCodeSequence = new(0x0082, 0x0022);
+    public static DicomTag ObservationBasisCodeSequence => new(0x0082, 0x0022);
     /// <summary>(0082,0023) LO 1</summary>
-    public static readonly DicomTag AssessmentLabel = new(0x0082, 0x0023);
+    public static DicomTag AssessmentLabel => new(0x0082, 0x0023);
     /// <summary>(0082,0032) CS 1</summary>
-    public static readonly DicomTag ConstraintType = new(0x0082, 0x0032);
+    public static DicomTag ConstraintType => new(0x0082, 0x0032);
     /// <summary>(0082,0033) UT 1</summary>
-    public static readonly DicomTag SpecificationSelectionGuidance = new(0x0082, 0x0033);
+    public static DicomTag SpecificationSelectionGuidance => new(0x0082, 0x0033);
     /// <summary>(0082,0034) SQ 1</summary>
-    public static readonly DicomTag ConstraintValueSequence = new(0x0082, 0x0034);
+    public static DicomTag ConstraintValueSequence => new(0x0082, 0x0034);
     /// <summary>(0082,0035) SQ 1</summary>
-    public static readonly DicomTag RecommendedDefaultValueSequence = new(0x0082, 0x0035);
+    public static DicomTag RecommendedDefaultValueSequence => new(0x0082, 0x0035);
     /// <summary>(0082,0036) CS 1</summary>
-    public static readonly DicomTag ConstraintViolationSignificance = new(0x0082, 0x0036);
+    public static DicomTag ConstraintViolationSignificance => new(0x0082, 0x0036);
     /// <summary>(0082,0037) UT 1</summary>
-    public static readonly DicomTag ConstraintViolationCondition = new(0x0082, 0x0037);
+    public static DicomTag ConstraintViolationCondition => new(0x0082, 0x0037);
     /// <summary>(0082,0038) CS 1</summary>
-    public static readonly DicomTag ModifiableConstraintFlag = new(0x0082, 0x0038);
+    public static DicomTag ModifiableConstraintFlag => new(0x0082, 0x0038);
     /// <summary>(0088,0130) SH 1</summary>
-    public static readonly DicomTag StorageMediaFileSetID = new(0x0088, 0x0130);
+    public static DicomTag StorageMediaFileSetID => new(0x0088, 0x0130);
     /// <summary>(0088,0140) UI 1</summary>
-    public static readonly DicomTag StorageMediaFileSetUID = new(0x0088, 0x0140);
+    public static DicomTag StorageMediaFileSetUID => new(0x0088, 0x0140);
     /// <summary>(0088,0200) SQ 1</summary>
-    public static readonly DicomTag IconImageSequence = new(0x0088, 0x0200);
+    public static DicomTag IconImageSequence => new(0x0088, 0x0200);
     /// <summary>(0100,0410) CS 1</summary>
-    public static readonly DicomTag SOPInstanceStatus = new(0x0100, 0x0410);
+    public static DicomTag SOPInstanceStatus => new(0x0100, 0x0410);
     /// <summary>(0100,0420) DT 1</summary>
-    public static readonly DicomTag SOPAuthorizationDateTime = new(0x0100, 0x0420);
+    public static DicomTag SOPAuthorizationDateTime => new(0x0100, 0x0420);
     /// <summary>(0100,0424) LT 1</summary>
-    public static readonly DicomTag SOPAuthorizationComment = new(0x0100, 0x0424);
+    public static DicomTag SOPAuthorizationComment => new(0x0100, 0x0424);
     /// <summary>(0100,0426) LO 1</summary>
-    public static readonly DicomTag AuthorizationEquipmentCertificationNumber = new(0x0100, 0x0426);
+    public static DicomTag AuthorizationEquipmentCertificationNumber => new(0x0100, 0x0426);
     /// <summary>(0400,0005) US 1</summary>
-    public static readonly DicomTag MACIDNumber = new(0x0400, 0x0005);
+    public static DicomTag MACIDNumber => new(0x0400, 0x0005);
     /// <summary>(0400,0010) UI 1</summary>
-    public static readonly DicomTag MACCalculationTransferSyntaxUID = new(0x0400, 0x0010);
+    public static DicomTag MACCalculationTransferSyntaxUID => new(0x0400, 0x0010);
     /// <summary>(0400,0015) CS 1</summary>
-    public static readonly DicomTag MACAlgorithm = new(0x0400, 0x0015);
+    public static DicomTag MACAlgorithm => new(0x0400, 0x0015);
     /// <summary>(0400,0020) AT 1-n</summary>
-    public static readonly DicomTag DataElementsSigned = new(0x0400, 0x0020);
+    public static DicomTag DataElementsSigned => new(0x0400, 0x0020);
     /// <summary>(0400,0100) UI 1</summary>
-    public static readonly DicomTag DigitalSignatureUID = new(0x0400, 0x0100);
+    public static DicomTag DigitalSignatureUID => new(0x0400, 0x0100);
     /// <summary>(0400,0105) DT 1</summary>
-    public static readonly DicomTag DigitalSignatureDateTime = new(0x0400, 0x0105);
+    public static DicomTag DigitalSignatureDateTime => new(0x0400, 0x0105);
     /// <summary>(0400,0110) CS 1</summary>
-    public static readonly DicomTag CertificateType = new(0x0400, 0x0110);
+    public static DicomTag CertificateType => new(0x0400, 0x0110);
     /// <summary>(0400,0115) OB 1</summary>
-    public static readonly DicomTag CertificateOfSigner = new(0x0400, 0x0115);
+    public static DicomTag CertificateOfSigner => new(0x0400, 0x0115);
     /// <summary>(0400,0120) OB 1</summary>
-    public static readonly DicomTag Signature = new(0x0400, 0x0120);
+    public static DicomTag Signature => new(0x0400, 0x0120);
     /// <summary>(0400,0305) CS 1</summary>
-    public static readonly DicomTag CertifiedTimestampType = new(0x0400, 0x0305);
+    public static DicomTag CertifiedTimestampType => new(0x0400, 0x0305);
     /// <summary>(0400,0310) OB 1</summary>
-    public static readonly DicomTag CertifiedTimestamp = new(0x0400, 0x0310);
+    public static DicomTag CertifiedTimestamp => new(0x0400, 0x0310);
     /// <summary>(0400,0401) SQ 1</summary>
-    public static readonly DicomTag DigitalSignaturePurposeCodeSequence = new(0x0400, 0x0401);
+    public static DicomTag DigitalSignaturePurposeCodeSequence => new(0x0400, 0x0401);
     /// <summary>(0400,0402) SQ 1</summary>
-    public static readonly DicomTag ReferencedDigitalSignatureSequence = new(0x0400, 0x0402);
+    public static DicomTag ReferencedDigitalSignatureSequence => new(0x0400, 0x0402);
     /// <summary>(0400,0403) SQ 1</summary>
-    public static readonly DicomTag ReferencedSOPInstanceMACSequence = new(0x0400, 0x0403);
+    public static DicomTag ReferencedSOPInstanceMACSequence => new(0x0400, 0x0403);
     /// <summary>(0400,0404) OB 1</summary>
-    public static readonly DicomTag MAC = new(0x0400, 0x0404);
+    public static DicomTag MAC => new(0x0400, 0x0404);
     /// <summary>(0400,0500) SQ 1</summary>
-    public static readonly DicomTag EncryptedAttributesSequence = new(0x0400, 0x0500);
+    public static DicomTag EncryptedAttributesSequence => new(0x0400, 0x0500);
     /// <summary>(0400,0510) UI 1</summary>
-    public static readonly DicomTag EncryptedContentTransferSyntaxUID = new(0x0400, 0x0510);
+    public static DicomTag EncryptedContentTransferSyntaxUID => new(0x0400, 0x0510);
     /// <summary>(0400,0520) OB 1</summary>
-    public static readonly DicomTag EncryptedContent = new(0x0400, 0x0520);
+    public static DicomTag EncryptedContent => new(0x0400, 0x0520);
     /// <summary>(0400,0550) SQ 1</summary>
-    public static readonly DicomTag ModifiedAttributesSequence = new(0x0400, 0x0550);
+    public static DicomTag ModifiedAttributesSequence => new(0x0400, 0x0550);
     /// <summary>(0400,0551) SQ 1</summary>
-    public static readonly DicomTag NonconformingModifiedAttributesSequence = new(0x0400, 0x0551);
+    public static DicomTag NonconformingModifiedAttributesSequence => new(0x0400, 0x0551);
     /// <summary>(0400,0552) OB 1</summary>
-    public static readonly DicomTag NonconformingDataElementValue = new(0x0400, 0x0552);
+    public static DicomTag NonconformingDataElementValue => new(0x0400, 0x0552);
     /// <summary>(0400,0561) SQ 1</summary>
-    public static readonly DicomTag OriginalAttributesSequence = new(0x0400, 0x0561);
+    public static DicomTag OriginalAttributesSequence => new(0x0400, 0x0561);
     /// <summary>(0400,0562) DT 1</summary>
-    public static readonly DicomTag AttributeModificationDateTime = new(0x0400, 0x0562);
+    public static DicomTag AttributeModificationDateTime => new(0x0400, 0x0562);
     /// <summary>(0400,0563) LO 1</summary>
-    public static readonly DicomTag ModifyingSystem = new(0x0400, 0x0563);
+    public static DicomTag ModifyingSystem => new(0x0400, 0x0563);
     /// <summary>(0400,0564) LO 1</summary>
-    public static readonly DicomTag SourceOfPreviousValues = new(0x0400, 0x0564);
+    public static DicomTag SourceOfPreviousValues => new(0x0400, 0x0564);
     /// <summary>(0400,0565) CS 1</summary>
-    public static readonly DicomTag ReasonForTheAttributeModification = new(0x0400, 0x0565);
+    public static DicomTag ReasonForTheAttributeModification => new(0x0400, 0x0565);
     /// <summary>(0400,0600) CS 1</summary>
-    public static readonly DicomTag InstanceOriginStatus = new(0x0400, 0x0600);
+    public static DicomTag InstanceOriginStatus => new(0x0400, 0x0600);
     /// <summary>(2000,0010) IS 1</summary>
-    public static readonly DicomTag NumberOfCopies = new(0x2000, 0x0010);
+    public static DicomTag NumberOfCopies => new(0x2000, 0x0010);
     /// <summary>(2000,001E) SQ 1</summary>
-    public static readonly DicomTag PrinterConfigurationSequence = new(0x2000, 0x001E);
+    public static DicomTag PrinterConfigurationSequence => new(0x2000, 0x001E);
     /// <summary>(2000,0020) CS 1</summary>
-    public static readonly DicomTag PrintPriority = new(0x2000, 0x0020);
+    public static DicomTag PrintPriority => new(0x2000, 0x0020);
     /// <summary>(2000,0030) CS 1</summary>
-    public static readonly DicomTag MediumType = new(0x2000, 0x0030);
+    public static DicomTag MediumType => new(0x2000, 0x0030);
     /// <summary>(2000,0040) CS 1</summary>
-    public static readonly DicomTag FilmDestination = new(0x2000, 0x0040);
+    public static DicomTag FilmDestination => new(0x2000, 0x0040);
     /// <summary>(2000,0050) LO 1</summary>
-    public static readonly DicomTag FilmSessionLabel = new(0x2000, 0x0050);
+    public static DicomTag FilmSessionLabel => new(0x2000, 0x0050);
     /// <summary>(2000,0060) IS 1</summary>
-    public static readonly DicomTag MemoryAllocation = new(0x2000, 0x0060);
+    public static DicomTag MemoryAllocation => new(0x2000, 0x0060);
     /// <summary>(2000,0061) IS 1</summary>
-    public static readonly DicomTag MaximumMemoryAllocation = new(0x2000, 0x0061);
+    public static DicomTag MaximumMemoryAllocation => new(0x2000, 0x0061);
     /// <summary>(2000,00A0) US 1</summary>
-    public static readonly DicomTag MemoryBitDepth = new(0x2000, 0x00A0);
+    public static DicomTag MemoryBitDepth => new(0x2000, 0x00A0);
     /// <summary>(2000,00A1) US 1</summary>
-    public static readonly DicomTag PrintingBitDepth = new(0x2000, 0x00A1);
+    public static DicomTag PrintingBitDepth => new(0x2000, 0x00A1);
     /// <summary>(2000,00A2) SQ 1</summary>
-    public static readonly DicomTag MediaInstalledSequence = new(0x2000, 0x00A2);
+    public static DicomTag MediaInstalledSequence => new(0x2000, 0x00A2);
     /// <summary>(2000,00A4) SQ 1</summary>
-    public static readonly DicomTag OtherMediaAvailableSequence = new(0x2000, 0x00A4);
+    public static DicomTag OtherMediaAvailableSequence => new(0x2000, 0x00A4);
     /// <summary>(2000,00A8) SQ 1</summary>
-    public static readonly DicomTag SupportedImageDisplayFormatsSequence = new(0x2000, 0x00A8);
+    public static DicomTag SupportedImageDisplayFormatsSequence => new(0x2000, 0x00A8);
     /// <summary>(2000,0500) SQ 1</summary>
-    public static readonly DicomTag ReferencedFilmBoxSequence = new(0x2000, 0x0500);
+    public static DicomTag ReferencedFilmBoxSequence => new(0x2000, 0x0500);
     /// <summary>(2010,0010) ST 1</summary>
-    public static readonly DicomTag ImageDisplayFormat = new(0x2010, 0x0010);
+    public static DicomTag ImageDisplayFormat => new(0x2010, 0x0010);
     /// <summary>(2010,0030) CS 1</summary>
-    public static readonly DicomTag AnnotationDisplayFormatID = new(0x2010, 0x0030);
+    public static DicomTag AnnotationDisplayFormatID => new(0x2010, 0x0030);
     /// <summary>(2010,0040) CS 1</summary>
-    public static readonly DicomTag FilmOrientation = new(0x2010, 0x0040);
+    public static DicomTag FilmOrientation => new(0x2010, 0x0040);
     /// <summary>(2010,0050) CS 1</summary>
-    public static readonly DicomTag FilmSizeID = new(0x2010, 0x0050);
+    public static DicomTag FilmSizeID => new(0x2010, 0x0050);
     /// <summary>(2010,0052) CS 1</summary>
-    public static readonly DicomTag PrinterResolutionID = new(0x2010, 0x0052);
+    public static DicomTag PrinterResolutionID => new(0x2010, 0x0052);
     /// <summary>(2010,0054) CS 1</summary>
-    public static readonly DicomTag DefaultPrinterResolutionID = new(0x2010, 0x0054);
+    public static DicomTag DefaultPrinterResolutionID => new(0x2010, 0x0054);
     /// <summary>(2010,0060) CS 1</summary>
-    public static readonly DicomTag MagnificationType = new(0x2010, 0x0060);
+    public static DicomTag MagnificationType => new(0x2010, 0x0060);
     /// <summary>(2010,0080) CS 1</summary>
-    public static readonly DicomTag SmoothingType = new(0x2010, 0x0080);
+    public static DicomTag SmoothingType => new(0x2010, 0x0080);
     /// <summary>(2010,00A6) CS 1</summary>
-    public static readonly DicomTag DefaultMagnificationType = new(0x2010, 0x00A6);
+    public static DicomTag DefaultMagnificationType => new(0x2010, 0x00A6);
     /// <summary>(2010,00A7) CS 1-n</summary>
-    public static readonly DicomTag OtherMagnificationTypesAvailable = new(0x2010, 0x00A7);
+    public static DicomTag OtherMagnificationTypesAvailable => new(0x2010, 0x00A7);
     /// <summary>(2010,00A8) CS 1</summary>
-    public static readonly DicomTag DefaultSmoothingType = new(0x2010, 0x00A8);
+    public static DicomTag DefaultSmoothingType => new(0x2010, 0x00A8);
     /// <summary>(2010,00A9) CS 1-n</summary>
-    public static readonly DicomTag OtherSmoothingTypesAvailable = new(0x2010, 0x00A9);
+    public static DicomTag OtherSmoothingTypesAvailable => new(0x2010, 0x00A9);
     /// <summary>(2010,0100) CS 1</summary>
-    public static readonly DicomTag BorderDensity = new(0x2010, 0x0100);
+    public static DicomTag BorderDensity => new(0x2010, 0x0100);
     /// <summary>(2010,0110) CS 1</summary>
-    public static readonly DicomTag EmptyImageDensity = new(0x2010, 0x0110);
+    public static DicomTag EmptyImageDensity => new(0x2010, 0x0110);
     /// <summary>(2010,0120) US 1</summary>
-    public static readonly DicomTag MinDensity = new(0x2010, 0x0120);
+    public static DicomTag MinDensity => new(0x2010, 0x0120);
     /// <summary>(2010,0130) US 1</summary>
-    public static readonly DicomTag MaxDensity = new(0x2010, 0x0130);
+    public static DicomTag MaxDensity => new(0x2010, 0x0130);
     /// <summary>(2010,0140) CS 1</summary>
-    public static readonly DicomTag Trim = new(0x2010, 0x0140);
+    public static DicomTag Trim => new(0x2010, 0x0140);
     /// <summary>(2010,0150) ST 1</summary>
-    public static readonly DicomTag ConfigurationInformation = new(0x2010, 0x0150);
+    public static DicomTag ConfigurationInformation => new(0x2010, 0x0150);
     /// <summary>(2010,0152) LT 1</summary>
-    public static readonly DicomTag ConfigurationInformationDescription = new(0x2010, 0x0152);
+    public static DicomTag ConfigurationInformationDescription => new(0x2010, 0x0152);
     /// <summary>(2010,0154) IS 1</summary>
-    public static readonly DicomTag MaximumCollatedFilms = new(0x2010, 0x0154);
+    public static DicomTag MaximumCollatedFilms => new(0x2010, 0x0154);
     /// <summary>(2010,015E) US 1</summary>
-    public static readonly DicomTag Illumination = new(0x2010, 0x015E);
+    public static DicomTag Illumination => new(0x2010, 0x015E);
     /// <summary>(2010,0160) US 1</summary>
-    public static readonly DicomTag ReflectedAmbientLight = new(0x2010, 0x0160);
+    public static DicomTag ReflectedAmbientLight => new(0x2010, 0x0160);
     /// <summary>(2010,0376) DS 2</summary>
-    public static readonly DicomTag PrinterPixelSpacing = new(0x2010, 0x0376);
+    public static DicomTag PrinterPixelSpacing => new(0x2010, 0x0376);
     /// <summary>(2010,0500) SQ 1</summary>
-    public static readonly DicomTag ReferencedFilmSessionSequence = new(0x2010, 0x0500);
+    public static DicomTag ReferencedFilmSessionSequence => new(0x2010, 0x0500);
     /// <summary>(2010,0510) SQ 1</summary>
-    public static readonly DicomTag ReferencedImageBoxSequence = new(0x2010, 0x0510);
+    public static DicomTag ReferencedImageBoxSequence => new(0x2010, 0x0510);
     /// <summary>(2010,0520) SQ 1</summary>
-    public static readonly DicomTag ReferencedBasicAnnotationBoxSequence = new(0x2010, 0x0520);
+    public static DicomTag ReferencedBasicAnnotationBoxSequence => new(0x2010, 0x0520);
     /// <summary>(2020,0010) US 1</summary>
-    public static readonly DicomTag ImageBoxPosition = new(0x2020, 0x0010);
+    public static DicomTag ImageBoxPosition => new(0x2020, 0x0010);
     /// <summary>(2020,0020) CS 1</summary>
-    public static readonly DicomTag Polarity = new(0x2020, 0x0020);
+    public static DicomTag Polarity => new(0x2020, 0x0020);
     /// <summary>(2020,0030) DS 1</summary>
-    public static readonly DicomTag RequestedImageSize = new(0x2020, 0x0030);
+    public static DicomTag RequestedImageSize => new(0x2020, 0x0030);
     /// <summary>(2020,0040) CS 1</summary>
-    public static readonly DicomTag RequestedDecimateCropBehavior = new(0x2020, 0x0040);
+    public static DicomTag RequestedDecimateCropBehavior => new(0x2020, 0x0040);
     /// <summary>(2020,0050) CS 1</summary>
-    public static readonly DicomTag RequestedResolutionID = new(0x2020, 0x0050);
+    public static DicomTag RequestedResolutionID => new(0x2020, 0x0050);
     /// <summary>(2020,00A0) CS 1</summary>
-    public static readonly DicomTag RequestedImageSizeFlag = new(0x2020, 0x00A0);
+    public static DicomTag RequestedImageSizeFlag => new(0x2020, 0x00A0);
     /// <summary>(2020,00A2) CS 1</summary>
-    public static readonly DicomTag DecimateCropResult = new(0x2020, 0x00A2);
+    public static DicomTag DecimateCropResult => new(0x2020, 0x00A2);
     /// <summary>(2020,0110) SQ 1</summary>
-    public static readonly DicomTag BasicGrayscaleImageSequence = new(0x2020, 0x0110);
+    public static DicomTag BasicGrayscaleImageSequence => new(0x2020, 0x0110);
     /// <summary>(2020,0111) SQ 1</summary>
-    public static readonly DicomTag BasicColorImageSequence = new(0x2020, 0x0111);
+    public static DicomTag BasicColorImageSequence => new(0x2020, 0x0111);
     /// <summary>(2030,0010) US 1</summary>
-    public static readonly DicomTag AnnotationPosition = new(0x2030, 0x0010);
+    public static DicomTag AnnotationPosition => new(0x2030, 0x0010);
     /// <summary>(2030,0020) LO 1</summary>
-    public static readonly DicomTag TextString = new(0x2030, 0x0020);
+    public static DicomTag TextString => new(0x2030, 0x0020);
     /// <summary>(2050,0010) SQ 1</summary>
-    public static readonly DicomTag PresentationLUTSequence = new(0x2050, 0x0010);
+    public static DicomTag PresentationLUTSequence => new(0x2050, 0x0010);
     /// <summary>(2050,0020) CS 1</summary>
-    public static readonly DicomTag PresentationLUTShape = new(0x2050, 0x0020);
+    public static DicomTag PresentationLUTShape => new(0x2050, 0x0020);
     /// <summary>(2050,0500) SQ 1</summary>
-    public static readonly DicomTag ReferencedPresentationLUTSequence = new(0x2050, 0x0500);
+    public static DicomTag ReferencedPresentationLUTSequence => new(0x2050, 0x0500);
     /// <summary>(2100,0020) CS 1</summary>
-    public static readonly DicomTag ExecutionStatus = new(0x2100, 0x0020);
+    public static DicomTag ExecutionStatus => new(0x2100, 0x0020);
     /// <summary>(2100,0030) CS 1</summary>
-    public static readonly DicomTag ExecutionStatusInfo = new(0x2100, 0x0030);
+    public static DicomTag ExecutionStatusInfo => new(0x2100, 0x0030);
     /// <summary>(2100,0040) DA 1</summary>
-    public static readonly DicomTag CreationDate = new(0x2100, 0x0040);
+    public static DicomTag CreationDate => new(0x2100, 0x0040);
     /// <summary>(2100,0050) TM 1</summary>
-    public static readonly DicomTag CreationTime = new(0x2100, 0x0050);
+    public static DicomTag CreationTime => new(0x2100, 0x0050);
     /// <summary>(2100,0070) AE 1</summary>
-    public static readonly DicomTag Originator = new(0x2100, 0x0070);
+    public static DicomTag Originator => new(0x2100, 0x0070);
     /// <summary>(2100,0140) AE 1</summary>
-    public static readonly DicomTag DestinationAE = new(0x2100, 0x0140);
+    public static DicomTag DestinationAE => new(0x2100, 0x0140);
     /// <summary>(2100,0160) SH 1</summary>
-    public static readonly DicomTag OwnerID = new(0x2100, 0x0160);
+    public static DicomTag OwnerID => new(0x2100, 0x0160);
     /// <summary>(2100,0170) IS 1</summary>
-    public static readonly DicomTag NumberOfFilms = new(0x2100, 0x0170);
+    public static DicomTag NumberOfFilms => new(0x2100, 0x0170);
     /// <summary>(2110,0010) CS 1</summary>
-    public static readonly DicomTag PrinterStatus = new(0x2110, 0x0010);
+    public static DicomTag PrinterStatus => new(0x2110, 0x0010);
     /// <summary>(2110,0020) CS 1</summary>
-    public static readonly DicomTag PrinterStatusInfo = new(0x2110, 0x0020);
+    public static DicomTag PrinterStatusInfo => new(0x2110, 0x0020);
     /// <summary>(2110,0030) LO 1</summary>
-    public static readonly DicomTag PrinterName = new(0x2110, 0x0030);
+    public static DicomTag PrinterName => new(0x2110, 0x0030);
     /// <summary>(2130,00A0) SQ 1</summary>
-    public static readonly DicomTag ProposedStudySequence = new(0x2130, 0x00A0);
+    public static DicomTag ProposedStudySequence => new(0x2130, 0x00A0);
     /// <summary>(2130,00C0) SQ 1</summary>
-    public static readonly DicomTag OriginalImageSequence = new(0x2130, 0x00C0);
+    public static DicomTag OriginalImageSequence => new(0x2130, 0x00C0);
     /// <summary>(2200,0001) CS 1</summary>
-    public static readonly DicomTag LabelUsingInformationExtractedFromInstances = new(0x2200, 0x0001);
+    public static DicomTag LabelUsingInformationExtractedFromInstances => new(0x2200, 0x0001);
     /// <summary>(2200,0002) UT 1</summary>
-    public static readonly DicomTag LabelText = new(0x2200, 0x0002);
+    public static DicomTag LabelText => new(0x2200, 0x0002);
     /// <summary>(2200,0003) CS 1</summary>
-    public static readonly DicomTag LabelStyleSelection = new(0x2200, 0x0003);
+    public static DicomTag LabelStyleSelection => new(0x2200, 0x0003);
     /// <summary>(2200,0004) LT 1</summary>
-    public static readonly DicomTag MediaDisposition = new(0x2200, 0x0004);
+    public static DicomTag MediaDisposition => new(0x2200, 0x0004);
     /// <summary>(2200,0005) LT 1</summary>
-    public static readonly DicomTag BarcodeValue = new(0x2200, 0x0005);
+    public static DicomTag BarcodeValue => new(0x2200, 0x0005);
     /// <summary>(2200,0006) CS 1</summary>
-    public static readonly DicomTag BarcodeSymbology = new(0x2200, 0x0006);
+    public static DicomTag BarcodeSymbology => new(0x2200, 0x0006);
     /// <summary>(2200,0007) CS 1</summary>
-    public static readonly DicomTag AllowMediaSplitting = new(0x2200, 0x0007);
+    public static DicomTag AllowMediaSplitting => new(0x2200, 0x0007);
     /// <summary>(2200,0008) CS 1</summary>
-    public static readonly DicomTag IncludeNonDICOMObjects = new(0x2200, 0x0008);
+    public static DicomTag IncludeNonDICOMObjects => new(0x2200, 0x0008);
     /// <summary>(2200,0009) CS 1</summary>
-    public static readonly DicomTag IncludeDisplayApplication = new(0x2200, 0x0009);
+    public static DicomTag IncludeDisplayApplication => new(0x2200, 0x0009);
     /// <summary>(2200,000A) CS 1</summary>
-    public static readonly DicomTag PreserveCompositeInstancesAfterMediaCreation = new(0x2200, 0x000A);
+    public static DicomTag PreserveCompositeInstancesAfterMediaCreation => new(0x2200, 0x000A);
     /// <summary>(2200,000B) US 1</summary>
-    public static readonly DicomTag TotalNumberOfPiecesOfMediaCreated = new(0x2200, 0x000B);
+    public static DicomTag TotalNumberOfPiecesOfMediaCreated => new(0x2200, 0x000B);
     /// <summary>(2200,000C) LO 1</summary>
-    public static readonly DicomTag RequestedMediaApplicationProfile = new(0x2200, 0x000C);
+    public static DicomTag RequestedMediaApplicationProfile => new(0x2200, 0x000C);
     /// <summary>(2200,000D) SQ 1</summary>
-    public static readonly DicomTag ReferencedStorageMediaSequence = new(0x2200, 0x000D);
+    public static DicomTag ReferencedStorageMediaSequence => new(0x2200, 0x000D);
     /// <summary>(2200,000E) AT 1-n</summary>
-    public static readonly DicomTag FailureAttributes = new(0x2200, 0x000E);
+    public static DicomTag FailureAttributes => new(0x2200, 0x000E);
     /// <summary>(2200,000F) CS 1</summary>
-    public static readonly DicomTag AllowLossyCompression = new(0x2200, 0x000F);
+    public static DicomTag AllowLossyCompression => new(0x2200, 0x000F);
     /// <summary>(2200,0020) CS 1</summary>
-    public static readonly DicomTag RequestPriority = new(0x2200, 0x0020);
+    public static DicomTag RequestPriority => new(0x2200, 0x0020);
     /// <summary>(3002,0002) SH 1</summary>
-    public static readonly DicomTag RTImageLabel = new(0x3002, 0x0002);
+    public static DicomTag RTImageLabel => new(0x3002, 0x0002);
     /// <summary>(3002,0003) LO 1</summary>
-    public static readonly DicomTag RTImageName = new(0x3002, 0x0003);
+    public static DicomTag RTImageName => new(0x3002, 0x0003);
     /// <summary>(3002,0004) ST 1</summary>
-    public static readonly DicomTag RTImageDescription = new(0x3002, 0x0004);
+    public static DicomTag RTImageDescription => new(0x3002, 0x0004);
     /// <summary>(3002,000A) CS 1</summary>
-    public static readonly DicomTag ReportedValuesOrigin = new(0x3002, 0x000A);
+    public static DicomTag ReportedValuesOrigin => new(0x3002, 0x000A);
     /// <summary>(3002,000C) CS 1</summary>
-    public static readonly DicomTag RTImagePlane = new(0x3002, 0x000C);
+    public static DicomTag RTImagePlane => new(0x3002, 0x000C);
     /// <summary>(3002,000D) DS 3</summary>
-    public static readonly DicomTag XRayImageReceptorTranslation = new(0x3002, 0x000D);
+    public static DicomTag XRayImageReceptorTranslation => new(0x3002, 0x000D);
     /// <summary>(3002,000E) DS 1</summary>
-    public static readonly DicomTag XRayImageReceptorAngle = new(0x3002, 0x000E);
+    public static DicomTag XRayImageReceptorAngle => new(0x3002, 0x000E);
     /// <summary>(3002,0010) DS 6</summary>
-    public static readonly DicomTag RTImageOrientation = new(0x3002, 0x0010);
+    public static DicomTag RTImageOrientation => new(0x3002, 0x0010);
     /// <summary>(3002,0011) DS 2</summary>
-    public static readonly DicomTag ImagePlanePixelSpacing = new(0x3002, 0x0011);
+    public static DicomTag ImagePlanePixelSpacing => new(0x3002, 0x0011);
     /// <summary>(3002,0012) DS 2</summary>
-    public static readonly DicomTag RTImagePosition = new(0x3002, 0x0012);
+    public static DicomTag RTImagePosition => new(0x3002, 0x0012);
     /// <summary>(3002,0020) SH 1</summary>
-    public static readonly DicomTag RadiationMachineName = new(0x3002, 0x0020);
+    public static DicomTag RadiationMachineName => new(0x3002, 0x0020);
     /// <summary>(3002,0022) DS 1</summary>
-    public static readonly DicomTag RadiationMachineSAD = new(0x3002, 0x0022);
+    public static DicomTag RadiationMachineSAD => new(0x3002, 0x0022);
     /// <summary>(3002,0024) DS 1</summary>
-    public static readonly DicomTag RadiationMachineSSD = new(0x3002, 0x0024);
+    public static DicomTag RadiationMachineSSD => new(0x3002, 0x0024);
     /// <summary>(3002,0026) DS 1</summary>
-    public static readonly DicomTag RTImageSID = new(0x3002, 0x0026);
+    public static DicomTag RTImageSID => new(0x3002, 0x0026);
     /// <summary>(3002,0028) DS 1</summary>
-    public static readonly DicomTag SourceToReferenceObjectDistance = new(0x3002, 0x0028);
+    public static DicomTag SourceToReferenceObjectDistance => new(0x3002, 0x0028);
     /// <summary>(3002,0029) IS 1</summary>
-    public static readonly DicomTag FractionNumber = new(0x3002, 0x0029);
+    public static DicomTag FractionNumber => new(0x3002, 0x0029);
     /// <summary>(3002,0030) SQ 1</summary>
-    public static readonly DicomTag ExposureSequence = new(0x3002, 0x0030);
+    public static DicomTag ExposureSequence => new(0x3002, 0x0030);
     /// <summary>(3002,0032) DS 1</summary>
-    public static readonly DicomTag MetersetExposure = new(0x3002, 0x0032);
+    public static DicomTag MetersetExposure => new(0x3002, 0x0032);
     /// <summary>(3002,0034) DS 4</summary>
-    public static readonly DicomTag DiaphragmPosition = new(0x3002, 0x0034);
+    public static DicomTag DiaphragmPosition => new(0x3002, 0x0034);
     /// <summary>(3002,0040) SQ 1</summary>
-    public static readonly DicomTag FluenceMapSequence = new(0x3002, 0x0040);
+    public static DicomTag FluenceMapSequence => new(0x3002, 0x0040);
     /// <summary>(3002,0041) CS 1</summary>
-    public static readonly DicomTag FluenceDataSource = new(0x3002, 0x0041);
+    public static DicomTag FluenceDataSource => new(0x3002, 0x0041);
     /// <summary>(3002,0042) DS 1</summary>
-    public static readonly DicomTag FluenceDataScale = new(0x3002, 0x0042);
+    public static DicomTag FluenceDataScale => new(0x3002, 0x0042);
     /// <summary>(3002,0050) SQ 1</summary>
-    public static readonly DicomTag PrimaryFluenceModeSequence = new(0x3002, 0x0050);
+    public static DicomTag PrimaryFluenceModeSequence => new(0x3002, 0x0050);
     /// <summary>(3002,0051) CS 1</summary>
-    public static readonly DicomTag FluenceMode = new(0x3002, 0x0051);
+    public static DicomTag FluenceMode => new(0x3002, 0x0051);
     /// <summary>(3002,0052) SH 1</summary>
-    public static readonly DicomTag FluenceModeID = new(0x3002, 0x0052);
+    public static DicomTag FluenceModeID => new(0x3002, 0x0052);
     /// <summary>(3004,0001) CS 1</summary>
-    public static readonly DicomTag DVHType = new(0x3004, 0x0001);
+    public static DicomTag DVHType => new(0x3004, 0x0001);
     /// <summary>(3004,0002) CS 1</summary>
-    public static readonly DicomTag DoseUnits = new(0x3004, 0x0002);
+    public static DicomTag DoseUnits => new(0x3004, 0x0002);
     /// <summary>(3004,0004) CS 1</summary>
-    public static readonly DicomTag DoseType = new(0x3004, 0x0004);
+    public static DicomTag DoseType => new(0x3004, 0x0004);
     /// <summary>(3004,0005) CS 1</summary>
-    public static readonly DicomTag SpatialTransformOfDose = new(0x3004, 0x0005);
+    public static DicomTag SpatialTransformOfDose => new(0x3004, 0x0005);
     /// <summary>(3004,0006) LO 1</summary>
-    public static readonly DicomTag DoseComment = new(0x3004, 0x0006);
+    public static DicomTag DoseComment => new(0x3004, 0x0006);
     /// <summary>(3004,0008) DS 3</summary>
-    public static readonly DicomTag NormalizationPoint = new(0x3004, 0x0008);
+    public static DicomTag NormalizationPoint => new(0x3004, 0x0008);
     /// <summary>(3004,000A) CS 1</summary>
-    public static readonly DicomTag DoseSummationType = new(0x3004, 0x000A);
+    public static DicomTag DoseSummationType => new(0x3004, 0x000A);
     /// <summary>(3004,000C) DS 2-n</summary>
-    public static readonly DicomTag GridFrameOffsetVector = new(0x3004, 0x000C);
+    public static DicomTag GridFrameOffsetVector => new(0x3004, 0x000C);
     /// <summary>(3004,000E) DS 1</summary>
-    public static readonly DicomTag DoseGridScaling = new(0x3004, 0x000E);
+    public static DicomTag DoseGridScaling => new(0x3004, 0x000E);
     /// <summary>(3004,0010) SQ 1</summary>
-    public static readonly DicomTag RTDoseROISequence = new(0x3004, 0x0010);
+    public static DicomTag RTDoseROISequence => new(0x3004, 0x0010);
     /// <summary>(3004,0012) DS 1</summary>
-    public static readonly DicomTag DoseValue = new(0x3004, 0x0012);
+    public static DicomTag DoseValue => new(0x3004, 0x0012);
     /// <summary>(3004,0014) CS 1-3</summary>
-    public static readonly DicomTag TissueHeterogeneityCorrection = new(0x3004, 0x0014);
+    public static DicomTag TissueHeterogeneityCorrection => new(0x3004, 0x0014);
     /// <summary>(3004,0040) DS 3</summary>
-    public static readonly DicomTag DVHNormalizationPoint = new(0x3004, 0x0040);
+    public static DicomTag DVHNormalizationPoint => new(0x3004, 0x0040);
     /// <summary>(3004,0042) DS 1</summary>
-    public static readonly DicomTag DVHNormalizationDoseValue = new(0x3004, 0x0042);
+    public static DicomTag DVHNormalizationDoseValue => new(0x3004, 0x0042);
     /// <summary>(3004,0050) SQ 1</summary>
-    public static readonly DicomTag DVHSequence = new(0x3004, 0x0050);
+    public static DicomTag DVHSequence => new(0x3004, 0x0050);
     /// <summary>(3004,0052) DS 1</summary>
-    public static readonly DicomTag DVHDoseScaling = new(0x3004, 0x0052);
+    public static DicomTag DVHDoseScaling => new(0x3004, 0x0052);
     /// <summary>(3004,0054) CS 1</summary>
-    public static readonly DicomTag DVHVolumeUnits = new(0x3004, 0x0054);
+    public static DicomTag DVHVolumeUnits => new(0x3004, 0x0054);
     /// <summary>(3004,0056) IS 1</summary>
-    public static readonly DicomTag DVHNumberOfBins = new(0x3004, 0x0056);
+    public static DicomTag DVHNumberOfBins => new(0x3004, 0x0056);
     /// <summary>(3004,0058) DS 2-2n</summary>
-    public static readonly DicomTag DVHData = new(0x3004, 0x0058);
+    public static DicomTag DVHData => new(0x3004, 0x0058);
     /// <summary>(3004,0060) SQ 1</summary>
-    public static readonly DicomTag DVHReferencedROISequence = new(0x3004, 0x0060);
+    public static DicomTag DVHReferencedROISequence => new(0x3004, 0x0060);
     /// <summary>(3004,0062) CS 1</summary>
-    public static readonly DicomTag DVHROIContributionType = new(0x3004, 0x0062);
+    public static DicomTag DVHROIContributionType => new(0x3004, 0x0062);
     /// <summary>(3004,0070) DS 1</summary>
-    public static readonly DicomTag DVHMinimumDose = new(0x3004, 0x0070);
+    public static DicomTag DVHMinimumDose => new(0x3004, 0x0070);
     /// <summary>(3004,0072) DS 1</summary>
-    public static readonly DicomTag DVHMaximumDose = new(0x3004, 0x0072);
+    public static DicomTag DVHMaximumDose => new(0x3004, 0x0072);
     /// <summary>(3004,0074) DS 1</summary>
-    public static readonly DicomTag DVHMeanDose = new(0x3004, 0x0074);
+    public static DicomTag DVHMeanDose => new(0x3004, 0x0074);
     /// <summary>(3006,0002) SH 1</summary>
-    public static readonly DicomTag StructureSetLabel = new(0x3006, 0x0002);
+    public static DicomTag StructureSetLabel => new(0x3006, 0x0002);
     /// <summary>(3006,0004) LO 1</summary>
-    public static readonly DicomTag StructureSetName = new(0x3006, 0x0004);
+    public static DicomTag StructureSetName => new(0x3006, 0x0004);
     /// <summary>(3006,0006) ST 1</summary>
-    public static readonly DicomTag StructureSetDescription = new(0x3006, 0x0006);
+    public static DicomTag StructureSetDescription => new(0x3006, 0x0006);
     /// <summary>(3006,0008) DA 1</summary>
-    public static readonly DicomTag StructureSetDate = new(0x3006, 0x0008);
+    public static DicomTag StructureSetDate => new(0x3006, 0x0008);
     /// <summary>(3006,0009) TM 1</summary>
-    public static readonly DicomTag StructureSetTime = new(0x3006, 0x0009);
+    public static DicomTag StructureSetTime => new(0x3006, 0x0009);
     /// <summary>(3006,0010) SQ 1</summary>
-    public static readonly DicomTag ReferencedFrameOfReferenceSequence = new(0x3006, 0x0010);
+    public static DicomTag ReferencedFrameOfReferenceSequence => new(0x3006, 0x0010);
     /// <summary>(3006,0012) SQ 1</summary>
-    public static readonly DicomTag RTReferencedStudySequence = new(0x3006, 0x0012);
+    public static DicomTag RTReferencedStudySequence => new(0x3006, 0x0012);
     /// <summary>(3006,0014) SQ 1</summary>
-    public static readonly DicomTag RTReferencedSeriesSequence = new(0x3006, 0x0014);
+    public static DicomTag RTReferencedSeriesSequence => new(0x3006, 0x0014);
     /// <summary>(3006,0016) SQ 1</summary>
-    public static readonly DicomTag ContourImageSequence = new(0x3006, 0x0016);
+    public static DicomTag ContourImageSequence => new(0x3006, 0x0016);
     /// <summary>(3006,0018) SQ 1</summary>
-    public static readonly DicomTag PredecessorStructureSetSequence = new(0x3006, 0x0018);
+    public static DicomTag PredecessorStructureSetSequence => new(0x3006, 0x0018);
     /// <summary>(3006,0020) SQ 1</summary>
-    public static readonly DicomTag StructureSetROISequence = new(0x3006, 0x0020);
+    public static DicomTag StructureSetROISequence => new(0x3006, 0x0020);
     /// <summary>(3006,0022) IS 1</summary>
-    public static readonly DicomTag ROINumber = new(0x3006, 0x0022);
+    public static DicomTag ROINumber => new(0x3006, 0x0022);
     /// <summary>(3006,0024) UI 1</summary>
-    public static readonly DicomTag ReferencedFrameOfReferenceUID = new(0x3006, 0x0024);
+    public static DicomTag ReferencedFrameOfReferenceUID => new(0x3006, 0x0024);
     /// <summary>(3006,0026) LO 1</summary>
-    public static readonly DicomTag ROIName = new(0x3006, 0x0026);
+    public static DicomTag ROIName => new(0x3006, 0x0026);
     /// <summary>(3006,0028) ST 1</summary>
-    public static readonly DicomTag ROIDescription = new(0x3006, 0x0028);
+    public static DicomTag ROIDescription => new(0x3006, 0x0028);
     /// <summary>(3006,002A) IS 3</summary>
-    public static readonly DicomTag ROIDisplayColor = new(0x3006, 0x002A);
+    public static DicomTag ROIDisplayColor => new(0x3006, 0x002A);
     /// <summary>(3006,002C) DS 1</summary>
-    public static readonly DicomTag ROIVolume = new(0x3006, 0x002C);
+    public static DicomTag ROIVolume => new(0x3006, 0x002C);
     /// <summary>(3006,0030) SQ 1</summary>
-    public static readonly DicomTag RTRelatedROISequence = new(0x3006, 0x0030);
+    public static DicomTag RTRelatedROISequence => new(0x3006, 0x0030);
     /// <summary>(3006,0033) CS 1</summary>
-    public static readonly DicomTag RTROIRelationship = new(0x3006, 0x0033);
+    public static DicomTag RTROIRelationship => new(0x3006, 0x0033);
     /// <summary>(3006,0036) CS 1</summary>
-    public static readonly DicomTag ROIGenerationAlgorithm = new(0x3006, 0x0036);
+    public static DicomTag ROIGenerationAlgorithm => new(0x3006, 0x0036);
     /// <summary>(3006,0037) SQ 1</summary>
-    public static readonly DicomTag ROIDerivationAlgorithmIdentificationSequence = new(0x3006, 0x0037);
+    public static DicomTag ROIDerivationAlgorithmIdentificationSequence => new(0x3006, 0x0037);
     /// <summary>(3006,0038) LO 1</summary>
-    public static readonly DicomTag ROIGenerationDescription = new(0x3006, 0x0038);
+    public static DicomTag ROIGenerationDescription => new(0x3006, 0x0038);
     /// <summary>(3006,0039) SQ 1</summary>
-    public static readonly DicomTag ROIContourSequence = new(0x3006, 0x0039);
+    public static DicomTag ROIContourSequence => new(0x3006, 0x0039);
     /// <summary>(3006,0040) SQ 1</summary>
-    public static readonly DicomTag ContourSequence = new(0x3006, 0x0040);
+    public static DicomTag ContourSequence => new(0x3006, 0x0040);
     /// <summary>(3006,0042) CS 1</summary>
-    public static readonly DicomTag ContourGeometricType = new(0x3006, 0x0042);
+    public static DicomTag ContourGeometricType => new(0x3006, 0x0042);
     /// <summary>(3006,0046) IS 1</summary>
-    public static readonly DicomTag NumberOfContourPoints = new(0x3006, 0x0046);
+    public static DicomTag NumberOfContourPoints => new(0x3006, 0x0046);
     /// <summary>(3006,0048) IS 1</summary>
-    public static readonly DicomTag ContourNumber = new(0x3006, 0x0048);
+    public static DicomTag ContourNumber => new(0x3006, 0x0048);
     /// <summary>(3006,004A) SQ 1</summary>
-    public static readonly DicomTag SourcePixelPlanesCharacteristicsSequence = new(0x3006, 0x004A);
+    public static DicomTag SourcePixelPlanesCharacteristicsSequence => new(0x3006, 0x004A);
     /// <summary>(3006,0050) DS 3-3n</summary>
-    public static readonly DicomTag ContourData = new(0x3006, 0x0050);
+    public static DicomTag ContourData => new(0x3006, 0x0050);
     /// <summary>(3006,0080) SQ 1</summary>
-    public static readonly DicomTag RTROIObservationsSequence = new(0x3006, 0x0080);
+    public static DicomTag RTROIObservationsSequence => new(0x3006, 0x0080);
     /// <summary>(3006,0082) IS 1</summary>
-    public static readonly DicomTag ObservationNumber = new(0x3006, 0x0082);
+    public static DicomTag ObservationNumber => new(0x3006, 0x0082);
     /// <summary>(3006,0084) IS 1</summary>
-    public static readonly DicomTag ReferencedROINumber = new(0x3006, 0x0084);
+    public static DicomTag ReferencedROINumber => new(0x3006, 0x0084);
     /// <summary>(3006,0085) SH 1</summary>
-    public static readonly DicomTag ROIObservationLabel = new(0x3006, 0x0085);
+    public static DicomTag ROIObservationLabel => new(0x3006, 0x0085);
     /// <summary>(3006,0086) SQ 1</summary>
-    public static readonly DicomTag RTROIIdentificationCodeSequence = new(0x3006, 0x0086);
+    public static DicomTag RTROIIdentificationCodeSequence => new(0x3006, 0x0086);
     /// <summary>(3006,0088) ST 1</summary>
-    public static readonly DicomTag ROIObservationDescription = new(0x3006, 0x0088);
+    public static DicomTag ROIObservationDescription => new(0x3006, 0x0088);
     /// <summary>(3006,00A0) SQ 1</summary>
-    public static readonly DicomTag RelatedRTROIObservationsSequence = new(0x3006, 0x00A0);
+    public static DicomTag RelatedRTROIObservationsSequence => new(0x3006, 0x00A0);
     /// <summary>(3006,00A4) CS 1</summary>
-    public static readonly DicomTag RTROIInterpretedType = new(0x3006, 0x00A4);
+    public static DicomTag RTROIInterpretedType => new(0x3006, 0x00A4);
     /// <summary>(3006,00A6) PN 1</summary>
-    public static readonly DicomTag ROIInterpreter = new(0x3006, 0x00A6);
+    public static DicomTag ROIInterpreter => new(0x3006, 0x00A6);
     /// <summary>(3006,00B0) SQ 1</summary>
-    public static readonly DicomTag ROIPhysicalPropertiesSequence = new(0x3006, 0x00B0);
+    public static DicomTag ROIPhysicalPropertiesSequence => new(0x3006, 0x00B0);
     /// <summary>(3006,00B2) CS 1</summary>
-    public static readonly DicomTag ROIPhysicalProperty = new(0x3006, 0x00B2);
+    public static DicomTag ROIPhysicalProperty => new(0x3006, 0x00B2);
     /// <summary>(3006,00B4) DS 1</summary>
-    public static readonly DicomTag ROIPhysicalPropertyValue = new(0x3006, 0x00B4);
+    public static DicomTag ROIPhysicalPropertyValue => new(0x3006, 0x00B4);
     /// <summary>(3006,00B6) SQ 1</summary>
-    public static readonly DicomTag ROIElementalCompositionSequence = new(0x3006, 0x00B6);
+    public static DicomTag ROIElementalCompositionSequence => new(0x3006, 0x00B6);
     /// <summary>(3006,00B7) US 1</summary>
-    public static readonly DicomTag ROIElementalCompositionAtomicNumber = new(0x3006, 0x00B7);
+    public static DicomTag ROIElementalCompositionAtomicNumber => new(0x3006, 0x00B7);
     /// <summary>(3006,00B8) FL 1</summary>
-    public static readonly DicomTag ROIElementalCompositionAtomicMassFraction = new(0x3006, 0x00B8);
+    public static DicomTag ROIElementalCompositionAtomicMassFraction => new(0x3006, 0x00B8);
     /// <summary>(3006,00C6) DS 16</summary>
-    public static readonly DicomTag FrameOfReferenceTransformationMatrix = new(0x3006, 0x00C6);
+    public static DicomTag FrameOfReferenceTransformationMatrix => new(0x3006, 0x00C6);
     /// <summary>(3006,00C8) LO 1</summary>
-    public static readonly DicomTag FrameOfReferenceTransformationComment = new(0x3006, 0x00C8);
+    public static DicomTag FrameOfReferenceTransformationComment => new(0x3006, 0x00C8);
     /// <summary>(3006,00C9) SQ 1</summary>
-    public static readonly DicomTag PatientLocationCoordinatesSequence = new(0x3006, 0x00C9);
+    public static DicomTag PatientLocationCoordinatesSequence => new(0x3006, 0x00C9);
     /// <summary>(3006,00CA) SQ 1</summary>
-    public static readonly DicomTag PatientLocationCoordinatesCodeSequence = new(0x3006, 0x00CA);
+    public static DicomTag PatientLocationCoordinatesCodeSequence => new(0x3006, 0x00CA);
     /// <summary>(3006,00CB) SQ 1</summary>
-    public static readonly DicomTag PatientSupportPositionSequence = new(0x3006, 0x00CB);
+    public static DicomTag PatientSupportPositionSequence => new(0x3006, 0x00CB);
     /// <summary>(3008,0010) SQ 1</summary>
-    public static readonly DicomTag MeasuredDoseReferenceSequence = new(0x3008, 0x0010);
+    public static DicomTag MeasuredDoseReferenceSequence => new(0x3008, 0x0010);
     /// <summary>(3008,0012) ST 1</summary>
-    public static readonly DicomTag MeasuredDoseDescription = new(0x3008, 0x0012);
+    public static DicomTag MeasuredDoseDescription => new(0x3008, 0x0012);
     /// <summary>(3008,0014) CS 1</summary>
-    public static readonly DicomTag MeasuredDoseType = new(0x3008, 0x0014);
+    public static DicomTag MeasuredDoseType => new(0x3008, 0x0014);
     /// <summary>(3008,0016) DS 1</summary>
-    public static readonly DicomTag MeasuredDoseValue = new(0x3008, 0x0016);
+    public static DicomTag MeasuredDoseValue => new(0x3008, 0x0016);
     /// <summary>(3008,0020) SQ 1</summary>
-    public static readonly DicomTag TreatmentSessionBeamSequence = new(0x3008, 0x0020);
+    public static DicomTag TreatmentSessionBeamSequence => new(0x3008, 0x0020);
     /// <summary>(3008,0021) SQ 1</summary>
-    public static readonly DicomTag TreatmentSessionIonBeamSequence = new(0x3008, 0x0021);
+    public static DicomTag TreatmentSessionIonBeamSequence => new(0x3008, 0x0021);
     /// <summary>(3008,0022) IS 1</summary>
-    public static readonly DicomTag CurrentFractionNumber = new(0x3008, 0x0022);
+    public static DicomTag CurrentFractionNumber => new(0x3008, 0x0022);
     /// <summary>(3008,0024) DA 1</summary>
-    public static readonly DicomTag TreatmentControlPointDate = new(0x3008, 0x0024);
+    public static DicomTag TreatmentControlPointDate => new(0x3008, 0x0024);
     /// <summary>(3008,0025) TM 1</summary>
-    public static readonly DicomTag TreatmentControlPointTime = new(0x3008, 0x0025);
+    public static DicomTag TreatmentControlPointTime => new(0x3008, 0x0025);
     /// <summary>(3008,002A) CS 1</summary>
-    public static readonly DicomTag TreatmentTerminationStatus = new(0x3008, 0x002A);
+    public static DicomTag TreatmentTerminationStatus => new(0x3008, 0x002A);
     /// <summary>(3008,002B) SH 1</summary>
-    public static readonly DicomTag TreatmentTerminationCode = new(0x3008, 0x002B);
+    public static DicomTag TreatmentTerminationCode => new(0x3008, 0x002B);
     /// <summary>(3008,002C) CS 1</summary>
-    public static readonly DicomTag TreatmentVerificationStatus = new(0x3008, 0x002C);
+    public static DicomTag TreatmentVerificationStatus => new(0x3008, 0x002C);
     /// <summary>(3008,0030) SQ 1</summary>
-    public static readonly DicomTag ReferencedTreatmentRecordSequence = new(0x3008, 0x0030);
+    public static DicomTag ReferencedTreatmentRecordSequence => new(0x3008, 0x0030);
     /// <summary>(3008,0032) DS 1</summary>
-    public static readonly DicomTag SpecifiedPrimaryMeterset = new(0x3008, 0x0032);
+    public static DicomTag SpecifiedPrimaryMeterset => new(0x3008, 0x0032);
     /// <summary>(3008,0033) DS 1</summary>
-    public static readonly DicomTag SpecifiedSecondaryMeterset = new(0x3008, 0x0033);
+    public static DicomTag SpecifiedSecondaryMeterset => new(0x3008, 0x0033);
     /// <summary>(3008,0036) DS 1</summary>
-    public static readonly DicomTag DeliveredPrimaryMeterset = new(0x3008, 0x0036);
+    public static DicomTag DeliveredPrimaryMeterset => new(0x3008, 0x0036);
     /// <summary>(3008,0037) DS 1</summary>
-    public static readonly DicomTag DeliveredSecondaryMeterset = new(0x3008, 0x0037);
+    public static DicomTag DeliveredSecondaryMeterset => new(0x3008, 0x0037);
     /// <summary>(3008,003A) DS 1</summary>
-    public static readonly DicomTag SpecifiedTreatmentTime = new(0x3008, 0x003A);
+    public static DicomTag SpecifiedTreatmentTime => new(0x3008, 0x003A);
     /// <summary>(3008,003B) DS 1</summary>
-    public static readonly DicomTag DeliveredTreatmentTime = new(0x3008, 0x003B);
+    public static DicomTag DeliveredTreatmentTime => new(0x3008, 0x003B);
     /// <summary>(3008,0040) SQ 1</summary>
-    public static readonly DicomTag ControlPointDeliverySequence = new(0x3008, 0x0040);
+    public static DicomTag ControlPointDeliverySequence => new(0x3008, 0x0040);
     /// <summary>(3008,0041) SQ 1</summary>
-    public static readonly DicomTag IonControlPointDeliverySequence = new(0x3008, 0x0041);
+    public static DicomTag IonControlPointDeliverySequence => new(0x3008, 0x0041);
     /// <summary>(3008,0042) DS 1</summary>
-    public static readonly DicomTag SpecifiedMeterset = new(0x3008, 0x0042);
+    public static DicomTag SpecifiedMeterset => new(0x3008, 0x0042);
     /// <summary>(3008,0044) DS 1</summary>
-    public static readonly DicomTag DeliveredMeterset = new(0x3008, 0x0044);
+    public static DicomTag DeliveredMeterset => new(0x3008, 0x0044);
     /// <summary>(3008,0045) FL 1</summary>
-    public static readonly DicomTag MetersetRateSet = new(0x3008, 0x0045);
+    public static DicomTag MetersetRateSet => new(0x3008, 0x0045);
     /// <summary>(3008,0046) FL 1</summary>
-    public static readonly DicomTag MetersetRateDelivered = new(0x3008, 0x0046);
+    public static DicomTag MetersetRateDelivered => new(0x3008, 0x0046);
     /// <summary>(3008,0047) FL 1-n</summary>
-    public static readonly DicomTag ScanSpotMetersetsDelivered = new(0x3008, 0x0047);
+    public static DicomTag ScanSpotMetersetsDelivered => new(0x3008, 0x0047);
     /// <summary>(3008,0048) DS 1</summary>
-    public static readonly DicomTag DoseRateDelivered = new(0x3008, 0x0048);
+    public static DicomTag DoseRateDelivered => new(0x3008, 0x0048);
     /// <summary>(3008,0050) SQ 1</summary>
-    public static readonly DicomTag TreatmentSummaryCalculatedDoseReferenceSequence = new(0x3008, 0x0050);
+    public static DicomTag TreatmentSummaryCalculatedDoseReferenceSequence => new(0x3008, 0x0050);
     /// <summary>(3008,0052) DS 1</summary>
-    public static readonly DicomTag CumulativeDoseToDoseReference = new(0x3008, 0x0052);
+    public static DicomTag CumulativeDoseToDoseReference => new(0x3008, 0x0052);
     /// <summary>(3008,0054) DA 1</summary>
-    public static readonly DicomTag FirstTreatmentDate = new(0x3008, 0x0054);
+    public static DicomTag FirstTreatmentDate => new(0x3008, 0x0054);
     /// <summary>(3008,0056) DA 1</summary>
-    public static readonly DicomTag MostRecentTreatmentDate = new(0x3008, 0x0056);
+    public static DicomTag MostRecentTreatmentDate => new(0x3008, 0x0056);
     /// <summary>(3008,005A) IS 1</summary>
-    public static readonly DicomTag NumberOfFractionsDelivered = new(0x3008, 0x005A);
+    public static DicomTag NumberOfFractionsDelivered => new(0x3008, 0x005A);
     /// <summary>(3008,0060) SQ 1</summary>
-    public static readonly DicomTag OverrideSequence = new(0x3008, 0x0060);
+    public static DicomTag OverrideSequence => new(0x3008, 0x0060);
     /// <summary>(3008,0061) AT 1</summary>
-    public static readonly DicomTag ParameterSequencePointer = new(0x3008, 0x0061);
+    public static DicomTag ParameterSequencePointer => new(0x3008, 0x0061);
     /// <summary>(3008,0062) AT 1</summary>
-    public static readonly DicomTag OverrideParameterPointer = new(0x3008, 0x0062);
+    public static DicomTag OverrideParameterPointer => new(0x3008, 0x0062);
     /// <summary>(3008,0063) IS 1</summary>
-    public static readonly DicomTag ParameterItemIndex = new(0x3008, 0x0063);
+    public static DicomTag ParameterItemIndex => new(0x3008, 0x0063);
     /// <summary>(3008,0064) IS 1</summary>
-    public static readonly DicomTag MeasuredDoseReferenceNumber = new(0x3008, 0x0064);
+    public static DicomTag MeasuredDoseReferenceNumber => new(0x3008, 0x0064);
     /// <summary>(3008,0065) AT 1</summary>
-    public static readonly DicomTag ParameterPointer = new(0x3008, 0x0065);
+    public static DicomTag ParameterPointer => new(0x3008, 0x0065);
     /// <summary>(3008,0066) ST 1</summary>
-    public static readonly DicomTag OverrideReason = new(0x3008, 0x0066);
+    public static DicomTag OverrideReason => new(0x3008, 0x0066);
     /// <summary>(3008,0067) US 1</summary>
-    public static readonly DicomTag ParameterValueNumber = new(0x3008, 0x0067);
+    public static DicomTag ParameterValueNumber => new(0x3008, 0x0067);
     /// <summary>(3008,0068) SQ 1</summary>
-    public static readonly DicomTag CorrectedParameterSequence = new(0x3008, 0x0068);
+    public static DicomTag CorrectedParameterSequence => new(0x3008, 0x0068);
     /// <summary>(3008,006A) FL 1</summary>
-    public static readonly DicomTag CorrectionValue = new(0x3008, 0x006A);
+    public static DicomTag CorrectionValue => new(0x3008, 0x006A);
     /// <summary>(3008,0070) SQ 1</summary>
-    public static readonly DicomTag CalculatedDoseReferenceSequence = new(0x3008, 0x0070);
+    public static DicomTag CalculatedDoseReferenceSequence => new(0x3008, 0x0070);
     /// <summary>(3008,0072) IS 1</summary>
-    public static readonly DicomTag CalculatedDoseReferenceNumber = new(0x3008, 0x0072);
+    public static DicomTag CalculatedDoseReferenceNumber => new(0x3008, 0x0072);
     /// <summary>(3008,0074) ST 1</summary>
-    public static readonly DicomTag CalculatedDoseReferenceDescription = new(0x3008, 0x0074);
+    public static DicomTag CalculatedDoseReferenceDescription => new(0x3008, 0x0074);
     /// <summary>(3008,0076) DS 1</summary>
-    public static readonly DicomTag CalculatedDoseReferenceDoseValue = new(0x3008, 0x0076);
+    public static DicomTag CalculatedDoseReferenceDoseValue => new(0x3008, 0x0076);
     /// <summary>(3008,0078) DS 1</summary>
-    public static readonly DicomTag StartMeterset = new(0x3008, 0x0078);
+    public static DicomTag StartMeterset => new(0x3008, 0x0078);
     /// <summary>(3008,007A) DS 1</summary>
-    public static readonly DicomTag EndMeterset = new(0x3008, 0x007A);
+    public static DicomTag EndMeterset => new(0x3008, 0x007A);
     /// <summary>(3008,0080) SQ 1</summary>
-    public static readonly DicomTag ReferencedMeasuredDoseReferenceSequence = new(0x3008, 0x0080);
+    public static DicomTag ReferencedMeasuredDoseReferenceSequence => new(0x3008, 0x0080);
     /// <summary>(3008,0082) IS 1</summary>
-    public static readonly DicomTag ReferencedMeasuredDoseReferenceNumber = new(0x3008, 0x0082);
+    public static DicomTag ReferencedMeasuredDoseReferenceNumber => new(0x3008, 0x0082);
     /// <summary>(3008,0090) SQ 1</summary>
-    public static readonly DicomTag ReferencedCalculatedDoseReferenceSequence = new(0x3008, 0x0090);
+    public static DicomTag ReferencedCalculatedDoseReferenceSequence => new(0x3008, 0x0090);
     /// <summary>(3008,0092) IS 1</summary>
-    public static readonly DicomTag ReferencedCalculatedDoseReferenceNumber = new(0x3008, 0x0092);
+    public static DicomTag ReferencedCalculatedDoseReferenceNumber => new(0x3008, 0x0092);
     /// <summary>(3008,00A0) SQ 1</summary>
-    public static readonly DicomTag BeamLimitingDeviceLeafPairsSequence = new(0x3008, 0x00A0);
+    public static DicomTag BeamLimitingDeviceLeafPairsSequence => new(0x3008, 0x00A0);
     /// <summary>(3008,00B0) SQ 1</summary>
-    public static readonly DicomTag RecordedWedgeSequence = new(0x3008, 0x00B0);
+    public static DicomTag RecordedWedgeSequence => new(0x3008, 0x00B0);
     /// <summary>(3008,00C0) SQ 1</summary>
-    public static readonly DicomTag RecordedCompensatorSequence = new(0x3008, 0x00C0);
+    public static DicomTag RecordedCompensatorSequence => new(0x3008, 0x00C0);
     /// <summary>(3008,00D0) SQ 1</summary>
-    public static readonly DicomTag RecordedBlockSequence = new(0x3008, 0x00D0);
+    public static DicomTag RecordedBlockSequence => new(0x3008, 0x00D0);
     /// <summary>(3008,00D1) SQ 1</summary>
-    public static readonly DicomTag RecordedBlockSlabSequence = new(0x3008, 0x00D1);
+    public static DicomTag RecordedBlockSlabSequence => new(0x3008, 0x00D1);
     /// <summary>(3008,00E0) SQ 1</summary>
-    public static readonly DicomTag TreatmentSummaryMeasuredDoseReferenceSequence = new(0x3008, 0x00E0);
+    public static DicomTag TreatmentSummaryMeasuredDoseReferenceSequence => new(0x3008, 0x00E0);
     /// <summary>(3008,00F0) SQ 1</summary>
-    public static readonly DicomTag RecordedSnoutSequence = new(0x3008, 0x00F0);
+    public static DicomTag RecordedSnoutSequence => new(0x3008, 0x00F0);
     /// <summary>(3008,00F2) SQ 1</summary>
-    public static readonly DicomTag RecordedRangeShifterSequence = new(0x3008, 0x00F2);
+    public static DicomTag RecordedRangeShifterSequence => new(0x3008, 0x00F2);
     /// <summary>(3008,00F4) SQ 1</summary>
-    public static readonly DicomTag RecordedLateralSpreadingDeviceSequence = new(0x3008, 0x00F4);
+    public static DicomTag RecordedLateralSpreadingDeviceSequence => new(0x3008, 0x00F4);
     /// <summary>(3008,00F6) SQ 1</summary>
-    public static readonly DicomTag RecordedRangeModulatorSequence = new(0x3008, 0x00F6);
+    public static DicomTag RecordedRangeModulatorSequence => new(0x3008, 0x00F6);
     /// <summary>(3008,0100) SQ 1</summary>
-    public static readonly DicomTag RecordedSourceSequence = new(0x3008, 0x0100);
+    public static DicomTag RecordedSourceSequence => new(0x3008, 0x0100);
     /// <summary>(3008,0105) LO 1</summary>
-    public static readonly DicomTag SourceSerialNumber = new(0x3008, 0x0105);
+    public static DicomTag SourceSerialNumber => new(0x3008, 0x0105);
     /// <summary>(3008,0110) SQ 1</summary>
-    public static readonly DicomTag TreatmentSessionApplicationSetupSequence = new(0x3008, 0x0110);
+    public static DicomTag TreatmentSessionApplicationSetupSequence => new(0x3008, 0x0110);
     /// <summary>(3008,0116) CS 1</summary>
-    public static readonly DicomTag ApplicationSetupCheck = new(0x3008, 0x0116);
+    public static DicomTag ApplicationSetupCheck => new(0x3008, 0x0116);
     /// <summary>(3008,0120) SQ 1</summary>
-    public static readonly DicomTag RecordedBrachyAccessoryDeviceSequence = new(0x3008, 0x0120);
+    public static DicomTag RecordedBrachyAccessoryDeviceSequence => new(0x3008, 0x0120);
     /// <summary>(3008,0122) IS 1</summary>
-    public static readonly DicomTag ReferencedBrachyAccessoryDeviceNumber = new(0x3008, 0x0122);
+    public static DicomTag ReferencedBrachyAccessoryDeviceNumber => new(0x3008, 0x0122);
     /// <summary>(3008,0130) SQ 1</summary>
-    public static readonly DicomTag RecordedChannelSequence = new(0x3008, 0x0130);
+    public static DicomTag RecordedChannelSequence => new(0x3008, 0x0130);
     /// <summary>(3008,0132) DS 1</summary>
-    public static readonly DicomTag SpecifiedChannelTotalTime = new(0x3008, 0x0132);
+    public static DicomTag SpecifiedChannelTotalTime => new(0x3008, 0x0132);
     /// <summary>(3008,0134) DS 1</summary>
-    public static readonly DicomTag DeliveredChannelTotalTime = new(0x3008, 0x0134);
+    public static DicomTag DeliveredChannelTotalTime => new(0x3008, 0x0134);
     /// <summary>(3008,0136) IS 1</summary>
-    public static readonly DicomTag SpecifiedNumberOfPulses = new(0x3008, 0x0136);
+    public static DicomTag SpecifiedNumberOfPulses => new(0x3008, 0x0136);
     /// <summary>(3008,0138) IS 1</summary>
-    public static readonly DicomTag DeliveredNumberOfPulses = new(0x3008, 0x0138);
+    public static DicomTag DeliveredNumberOfPulses => new(0x3008, 0x0138);
     /// <summary>(3008,013A) DS 1</summary>
-    public static readonly DicomTag SpecifiedPulseRepetitionInterval = new(0x3008, 0x013A);
+    public static DicomTag SpecifiedPulseRepetitionInterval => new(0x3008, 0x013A);
     /// <summary>(3008,013C) DS 1</summary>
-    public static readonly DicomTag DeliveredPulseRepetitionInterval = new(0x3008, 0x013C);
+    public static DicomTag DeliveredPulseRepetitionInterval => new(0x3008, 0x013C);
     /// <summary>(3008,0140) SQ 1</summary>
-    public static readonly DicomTag RecordedSourceApplicatorSequence = new(0x3008, 0x0140);
+    public static DicomTag RecordedSourceApplicatorSequence => new(0x3008, 0x0140);
     /// <summary>(3008,0142) IS 1</summary>
-    public static readonly DicomTag ReferencedSourceApplicatorNumber = new(0x3008, 0x0142);
+    public static DicomTag ReferencedSourceApplicatorNumber => new(0x3008, 0x0142);
     /// <summary>(3008,0150) SQ 1</summary>
-    public static readonly DicomTag RecordedChannelShieldSequence = new(0x3008, 0x0150);
+    public static DicomTag RecordedChannelShieldSequence => new(0x3008, 0x0150);
     /// <summary>(3008,0152) IS 1</summary>
-    public static readonly DicomTag ReferencedChannelShieldNumber = new(0x3008, 0x0152);
+    public static DicomTag ReferencedChannelShieldNumber => new(0x3008, 0x0152);
     /// <summary>(3008,0160) SQ 1</summary>
-    public static readonly DicomTag BrachyControlPointDeliveredSequence = new(0x3008, 0x0160);
+    public static DicomTag BrachyControlPointDeliveredSequence => new(0x3008, 0x0160);
     /// <summary>(3008,0162) DA 1</summary>
-    public static readonly DicomTag SafePositionExitDate = new(0x3008, 0x0162);
+    public static DicomTag SafePositionExitDate => new(0x3008, 0x0162);
     /// <summary>(3008,0164) TM 1</summary>
-    public static readonly DicomTag SafePositionExitTime = new(0x3008, 0x0164);
+    public static DicomTag SafePositionExitTime => new(0x3008, 0x0164);
     /// <summary>(3008,0166) DA 1</summary>
-    public static readonly DicomTag SafePositionReturnDate = new(0x3008, 0x0166);
+    public static DicomTag SafePositionReturnDate => new(0x3008, 0x0166);
     /// <summary>(3008,0168) TM 1</summary>
-    public static readonly DicomTag SafePositionReturnTime = new(0x3008, 0x0168);
+    public static DicomTag SafePositionReturnTime => new(0x3008, 0x0168);
     /// <summary>(3008,0171) SQ 1</summary>
-    public static readonly DicomTag PulseSpecificBrachyControlPointDeliveredSequence = new(0x3008, 0x0171);
+    public static DicomTag PulseSpecificBrachyControlPointDeliveredSequence => new(0x3008, 0x0171);
     /// <summary>(3008,0172) US 1</summary>
-    public static readonly DicomTag PulseNumber = new(0x3008, 0x0172);
+    public static DicomTag PulseNumber => new(0x3008, 0x0172);
     /// <summary>(3008,0173) SQ 1</summary>
-    public static readonly DicomTag BrachyPulseControlPointDeliveredSequence = new(0x3008, 0x0173);
+    public static DicomTag BrachyPulseControlPointDeliveredSequence => new(0x3008, 0x0173);
     /// <summary>(3008,0200) CS 1</summary>
-    public static readonly DicomTag CurrentTreatmentStatus = new(0x3008, 0x0200);
+    public static DicomTag CurrentTreatmentStatus => new(0x3008, 0x0200);
     /// <summary>(3008,0202) ST 1</summary>
-    public static readonly DicomTag TreatmentStatusComment = new(0x3008, 0x0202);
+    public static DicomTag TreatmentStatusComment => new(0x3008, 0x0202);
     /// <summary>(3008,0220) SQ 1</summary>
-    public static readonly DicomTag FractionGroupSummarySequence = new(0x3008, 0x0220);
+    public static DicomTag FractionGroupSummarySequence => new(0x3008, 0x0220);
     /// <summary>(3008,0223) IS 1</summary>
-    public static readonly DicomTag ReferencedFractionNumber = new(0x3008, 0x0223);
+    public static DicomTag ReferencedFractionNumber => new(0x3008, 0x0223);
     /// <summary>(3008,0224) CS 1</summary>
-    public static readonly DicomTag FractionGroupType = new(0x3008, 0x0224);
+    public static DicomTag FractionGroupType => new(0x3008, 0x0224);
     /// <summary>(3008,0230) CS 1</summary>
-    public static readonly DicomTag BeamStopperPosition = new(0x3008, 0x0230);
+    public static DicomTag BeamStopperPosition => new(0x3008, 0x0230);
     /// <summary>(3008,0240) SQ 1</summary>
-    public static readonly DicomTag FractionStatusSummarySequence = new(0x3008, 0x0240);
+    public static DicomTag FractionStatusSummarySequence => new(0x3008, 0x0240);
     /// <summary>(3008,0250) DA 1</summary>
-    public static readonly DicomTag TreatmentDate = new(0x3008, 0x0250);
+    public static DicomTag TreatmentDate => new(0x3008, 0x0250);
     /// <summary>(3008,0251) TM 1</summary>
-    public static readonly DicomTag TreatmentTime = new(0x3008, 0x0251);
+    public static DicomTag TreatmentTime => new(0x3008, 0x0251);
     /// <summary>(300A,0002) SH 1</summary>
-    public static readonly DicomTag RTPlanLabel = new(0x300A, 0x0002);
+    public static DicomTag RTPlanLabel => new(0x300A, 0x0002);
     /// <summary>(300A,0003) LO 1</summary>
-    public static readonly DicomTag RTPlanName = new(0x300A, 0x0003);
+    public static DicomTag RTPlanName => new(0x300A, 0x0003);
     /// <summary>(300A,0004) ST 1</summary>
-    public static readonly DicomTag RTPlanDescription = new(0x300A, 0x0004);
+    public static DicomTag RTPlanDescription => new(0x300A, 0x0004);
     /// <summary>(300A,0006) DA 1</summary>
-    public static readonly DicomTag RTPlanDate = new(0x300A, 0x0006);
+    public static DicomTag RTPlanDate => new(0x300A, 0x0006);
     /// <summary>(300A,0007) TM 1</summary>
-    public static readonly DicomTag RTPlanTime = new(0x300A, 0x0007);
+    public static DicomTag RTPlanTime => new(0x300A, 0x0007);
     /// <summary>(300A,0009) LO 1-n</summary>
-    public static readonly DicomTag TreatmentProtocols = new(0x300A, 0x0009);
+    public static DicomTag TreatmentProtocols => new(0x300A, 0x0009);
     /// <summary>(300A,000A) CS 1</summary>
-    public static readonly DicomTag PlanIntent = new(0x300A, 0x000A);
+    public static DicomTag PlanIntent => new(0x300A, 0x000A);
     /// <summary>(300A,000C) CS 1</summary>
-    public static readonly DicomTag RTPlanGeometry = new(0x300A, 0x000C);
+    public static DicomTag RTPlanGeometry => new(0x300A, 0x000C);
     /// <summary>(300A,000E) ST 1</summary>
-    public static readonly DicomTag PrescriptionDescription = new(0x300A, 0x000E);
+    public static DicomTag PrescriptionDescription => new(0x300A, 0x000E);
     /// <summary>(300A,0010) SQ 1</summary>
-    public static readonly DicomTag DoseReferenceSequence = new(0x300A, 0x0010);
+    public static DicomTag DoseReferenceSequence => new(0x300A, 0x0010);
     /// <summary>(300A,0012) IS 1</summary>
-    public static readonly DicomTag DoseReferenceNumber = new(0x300A, 0x0012);
+    public static DicomTag DoseReferenceNumber => new(0x300A, 0x0012);
     /// <summary>(300A,0013) UI 1</summary>
-    public static readonly DicomTag DoseReferenceUID = new(0x300A, 0x0013);
+    public static DicomTag DoseReferenceUID => new(0x300A, 0x0013);
     /// <summary>(300A,0014) CS 1</summary>
-    public static readonly DicomTag DoseReferenceStructureType = new(0x300A, 0x0014);
+    public static DicomTag DoseReferenceStructureType => new(0x300A, 0x0014);
     /// <summary>(300A,0015) CS 1</summary>
-    public static readonly DicomTag NominalBeamEnergyUnit = new(0x300A, 0x0015);
+    public static DicomTag NominalBeamEnergyUnit => new(0x300A, 0x0015);
     /// <summary>(300A,0016) LO 1</summary>
-    public static readonly DicomTag DoseReferenceDescription = new(0x300A, 0x0016);
+    public static DicomTag DoseReferenceDescription => new(0x300A, 0x0016);
     /// <summary>(300A,0018) DS 3</summary>
-    public static readonly DicomTag DoseReferencePointCoordinates = new(0x300A, 0x0018);
+    public static DicomTag DoseReferencePointCoordinates => new(0x300A, 0x0018);
     /// <summary>(300A,001A) DS 1</summary>
-    public static readonly DicomTag NominalPriorDose = new(0x300A, 0x001A);
+    public static DicomTag NominalPriorDose => new(0x300A, 0x001A);
     /// <summary>(300A,0020) CS 1</summary>
-    public static readonly DicomTag DoseReferenceType = new(0x300A, 0x0020);
+    public static DicomTag DoseReferenceType => new(0x300A, 0x0020);
     /// <summary>(300A,0021) DS 1</summary>
-    public static readonly DicomTag ConstraintWeight = new(0x300A, 0x0021);
+    public static DicomTag ConstraintWeight => new(0x300A, 0x0021);
     /// <summary>(300A,0022) DS 1</summary>
-    public static readonly DicomTag DeliveryWarningDose = new(0x300A, 0x0022);
+    public static DicomTag DeliveryWarningDose => new(0x300A, 0x0022);
     /// <summary>(300A,0023) DS 1</summary>
-    public static readonly DicomTag DeliveryMaximumDose = new(0x300A, 0x0023);
+    public static DicomTag DeliveryMaximumDose => new(0x300A, 0x0023);
     /// <summary>(300A,0025) DS 1</summary>
-    public static readonly DicomTag TargetMinimumDose = new(0x300A, 0x0025);
+    public static DicomTag TargetMinimumDose => new(0x300A, 0x0025);
     /// <summary>(300A,0026) DS 1</summary>
-    public static readonly DicomTag TargetPrescriptionDose = new(0x300A, 0x0026);
+    public static DicomTag TargetPrescriptionDose => new(0x300A, 0x0026);
     /// <summary>(300A,0027) DS 1</summary>
-    public static readonly DicomTag TargetMaximumDose = new(0x300A, 0x0027);
+    public static DicomTag TargetMaximumDose => new(0x300A, 0x0027);
     /// <summary>(300A,0028) DS 1</summary>
-    public static readonly DicomTag TargetUnderdoseVolumeFraction = new(0x300A, 0x0028);
+    public static DicomTag TargetUnderdoseVolumeFraction => new(0x300A, 0x0028);
     /// <summary>(300A,002A) DS 1</summary>
-    public static readonly DicomTag OrganAtRiskFullVolumeDose = new(0x300A, 0x002A);
+    public static DicomTag OrganAtRiskFullVolumeDose => new(0x300A, 0x002A);
     /// <summary>(300A,002B) DS 1</summary>
-    public static readonly DicomTag OrganAtRiskLimitDose = new(0x300A, 0x002B);
+    public static DicomTag OrganAtRiskLimitDose => new(0x300A, 0x002B);
     /// <summary>(300A,002C) DS 1</summary>
-    public static readonly DicomTag OrganAtRiskMaximumDose = new(0x300A, 0x002C);
+    public static DicomTag OrganAtRiskMaximumDose => new(0x300A, 0x002C);
     /// <summary>(300A,002D) DS 1</summary>
-    public static readonly DicomTag OrganAtRiskOverdoseVolumeFraction = new(0x300A, 0x002D);
+    public static DicomTag OrganAtRiskOverdoseVolumeFraction => new(0x300A, 0x002D);
     /// <summary>(300A,0040) SQ 1</summary>
-    public static readonly DicomTag ToleranceTableSequence = new(0x300A, 0x0040);
+    public static DicomTag ToleranceTableSequence => new(0x300A, 0x0040);
     /// <summary>(300A,0042) IS 1</summary>
-    public static readonly DicomTag ToleranceTableNumber = new(0x300A, 0x0042);
+    public static DicomTag ToleranceTableNumber => new(0x300A, 0x0042);
     /// <summary>(300A,0043) SH 1</summary>
-    public static readonly DicomTag ToleranceTableLabel = new(0x300A, 0x0043);
+    public static DicomTag ToleranceTableLabel => new(0x300A, 0x0043);
     /// <summary>(300A,0044) DS 1</summary>
-    public static readonly DicomTag GantryAngleTolerance = new(0x300A, 0x0044);
+    public static DicomTag GantryAngleTolerance => new(0x300A, 0x0044);
     /// <summary>(300A,0046) DS 1</summary>
-    public static readonly DicomTag BeamLimitingDeviceAngleTolerance = new(0x300A, 0x0046);
+    public static DicomTag BeamLimitingDeviceAngleTolerance => new(0x300A, 0x0046);
     /// <summary>(300A,0048) SQ 1</summary>
-    public static readonly DicomTag BeamLimitingDeviceToleranceSequence = new(0x300A, 0x0048);
+    public static DicomTag BeamLimitingDeviceToleranceSequence => new(0x300A, 0x0048);
     /// <summary>(300A,004A) DS 1</summary>
-    public static readonly DicomTag BeamLimitingDevicePositionTolerance = new(0x300A, 0x004A);
+    public static DicomTag BeamLimitingDevicePositionTolerance => new(0x300A, 0x004A);
     /// <summary>(300A,004B) FL 1</summary>
-    public static readonly DicomTag SnoutPositionTolerance = new(0x300A, 0x004B);
+    public static DicomTag SnoutPositionTolerance => new(0x300A, 0x004B);
     /// <summary>(300A,004C) DS 1</summary>
-    public static readonly DicomTag PatientSupportAngleTolerance = new(0x300A, 0x004C);
+    public static DicomTag PatientSupportAngleTolerance => new(0x300A, 0x004C);
     /// <summary>(300A,004E) DS 1</summary>
-    public static readonly DicomTag TableTopEccentricAngleTolerance = new(0x300A, 0x004E);
+    public static DicomTag TableTopEccentricAngleTolerance => new(0x300A, 0x004E);
     /// <summary>(300A,004F) FL 1</summary>
-    public static readonly DicomTag TableTopPitchAngleTolerance = new(0x300A, 0x004F);
+    public static DicomTag TableTopPitchAngleTolerance => new(0x300A, 0x004F);
     /// <summary>(300A,0050) FL 1</summary>
-    public static readonly DicomTag TableTopRollAngleTolerance = new(0x300A, 0x0050);
+    public static DicomTag TableTopRollAngleTolerance => new(0x300A, 0x0050);
     /// <summary>(300A,0051) DS 1</summary>
-    public static readonly DicomTag TableTopVerticalPositionTolerance = new(0x300A, 0x0051);
+    public static DicomTag TableTopVerticalPositionTolerance => new(0x300A, 0x0051);
     /// <summary>(300A,0052) DS 1</summary>
-    public static readonly DicomTag TableTopLongitudinalPositionTolerance = new(0x300A, 0x0052);
+    public static DicomTag TableTopLongitudinalPositionTolerance => new(0x300A, 0x0052);
     /// <summary>(300A,0053) DS 1</summary>
-    public static readonly DicomTag TableTopLateralPositionTolerance = new(0x300A, 0x0053);
+    public static DicomTag TableTopLateralPositionTolerance => new(0x300A, 0x0053);
     /// <summary>(300A,0055) CS 1</summary>
-    public static readonly DicomTag RTPlanRelationship = new(0x300A, 0x0055);
+    public static DicomTag RTPlanRelationship => new(0x300A, 0x0055);
     /// <summary>(300A,0070) SQ 1</summary>
-    public static readonly DicomTag FractionGroupSequence = new(0x300A, 0x0070);
+    public static DicomTag FractionGroupSequence => new(0x300A, 0x0070);
     /// <summary>(300A,0071) IS 1</summary>
-    public static readonly DicomTag FractionGroupNumber = new(0x300A, 0x0071);
+    public static DicomTag FractionGroupNumber => new(0x300A, 0x0071);
     /// <summary>(300A,0072) LO 1</summary>
-    public static readonly DicomTag FractionGroupDescription = new(0x300A, 0x0072);
+    public static DicomTag FractionGroupDescription => new(0x300A, 0x0072);
     /// <summary>(300A,0078) IS 1</summary>
-    public static readonly DicomTag NumberOfFractionsPlanned = new(0x300A, 0x0078);
+    public static DicomTag NumberOfFractionsPlanned => new(0x300A, 0x0078);
     /// <summary>(300A,0079) IS 1</summary>
-    public static readonly DicomTag NumberOfFractionPatternDigitsPerDay = new(0x300A, 0x0079);
+    public static DicomTag NumberOfFractionPatternDigitsPerDay => new(0x300A, 0x0079);
     /// <summary>(300A,007A) IS 1</summary>
-    public static readonly DicomTag RepeatFractionCycleLength = new(0x300A, 0x007A);
+    public static DicomTag RepeatFractionCycleLength => new(0x300A, 0x007A);
     /// <summary>(300A,007B) LT 1</summary>
-    public static readonly DicomTag FractionPattern = new(0x300A, 0x007B);
+    public static DicomTag FractionPattern => new(0x300A, 0x007B);
     /// <summary>(300A,0080) IS 1</summary>
-    public static readonly DicomTag NumberOfBeams = new(0x300A, 0x0080);
+    public static DicomTag NumberOfBeams => new(0x300A, 0x0080);
     /// <summary>(300A,0083) UI 1</summary>
-    public static readonly DicomTag ReferencedDoseReferenceUID = new(0x300A, 0x0083);
+    public static DicomTag ReferencedDoseReferenceUID => new(0x300A, 0x0083);
     /// <summary>(300A,0084) DS 1</summary>
-    public static readonly DicomTag BeamDose = new(0x300A, 0x0084);
+    public static DicomTag BeamDose => new(0x300A, 0x0084);
     /// <summary>(300A,0086) DS 1</summary>
-    public static readonly DicomTag BeamMeterset = new(0x300A, 0x0086);
+    public static DicomTag BeamMeterset => new(0x300A, 0x0086);
     /// <summary>(300A,0088) FL 1</summary>
-    public static readonly DicomTag BeamDosePointDepth = new(0x300A, 0x0088);
+    public static DicomTag BeamDosePointDepth => new(0x300A, 0x0088);
     /// <summary>(300A,0089) FL 1</summary>
-    public static readonly DicomTag BeamDosePointEquivalentDepth = new(0x300A, 0x0089);
+    public static DicomTag BeamDosePointEquivalentDepth => new(0x300A, 0x0089);
     /// <summary>(300A,008A) FL 1</summary>
-    public static readonly DicomTag BeamDosePointSSD = new(0x300A, 0x008A);
+    public static DicomTag BeamDosePointSSD => new(0x300A, 0x008A);
     /// <summary>(300A,008B) CS 1</summary>
-    public static readonly DicomTag BeamDoseMeaning = new(0x300A, 0x008B);
+    public static DicomTag BeamDoseMeaning => new(0x300A, 0x008B);
     /// <summary>(300A,008C) SQ 1</summary>
-    public static readonly DicomTag BeamDoseVerificationControlPointSequence = new(0x300A, 0x008C);
+    public static DicomTag BeamDoseVerificationControlPointSequence => new(0x300A, 0x008C);
     /// <summary>(300A,0090) CS 1</summary>
-    public static readonly DicomTag BeamDoseType = new(0x300A, 0x0090);
+    public static DicomTag BeamDoseType => new(0x300A, 0x0090);
     /// <summary>(300A,0091) DS 1</summary>
-    public static readonly DicomTag AlternateBeamDose = new(0x300A, 0x0091);
+    public static DicomTag AlternateBeamDose => new(0x300A, 0x0091);
     /// <summary>(300A,0092) CS 1</summary>
-    public static readonly DicomTag AlternateBeamDoseType = new(0x300A, 0x0092);
+    public static DicomTag AlternateBeamDoseType => new(0x300A, 0x0092);
     /// <summary>(300A,0093) CS 1</summary>
-    public static readonly DicomTag DepthValueAveragingFlag = new(0x300A, 0x0093);
+    public static DicomTag DepthValueAveragingFlag => new(0x300A, 0x0093);
     /// <summary>(300A,0094) DS 1</summary>
-    public static readonly DicomTag BeamDosePointSourceToExternalContourDistance = new(0x300A, 0x0094);
+    public static DicomTag BeamDosePointSourceToExternalContourDistance => new(0x300A, 0x0094);
     /// <summary>(300A,00A0) IS 1</summary>
-    public static readonly DicomTag NumberOfBrachyApplicationSetups = new(0x300A, 0x00A0);
+    public static DicomTag NumberOfBrachyApplicationSetups => new(0x300A, 0x00A0);
     /// <summary>(300A,00A2) DS 3</summary>
-    public static readonly DicomTag BrachyApplicationSetupDoseSpecificationPoint = new(0x300A, 0x00A2);
+    public static DicomTag BrachyApplicationSetupDoseSpecificationPoint => new(0x300A, 0x00A2);
     /// <summary>(300A,00A4) DS 1</summary>
-    public static readonly DicomTag BrachyApplicationSetupDose = new(0x300A, 0x00A4);
+    public static DicomTag BrachyApplicationSetupDose => new(0x300A, 0x00A4);
     /// <summary>(300A,00B0) SQ 1</summary>
-    public static readonly DicomTag BeamSequence = new(0x300A, 0x00B0);
+    public static DicomTag BeamSequence => new(0x300A, 0x00B0);
     /// <summary>(300A,00B2) SH 1</summary>
-    public static readonly DicomTag TreatmentMachineName = new(0x300A, 0x00B2);
+    public static DicomTag TreatmentMachineName => new(0x300A, 0x00B2);
     /// <summary>(300A,00B3) CS 1</summary>
-    public static readonly DicomTag PrimaryDosimeterUnit = new(0x300A, 0x00B3);
+    public static DicomTag PrimaryDosimeterUnit => new(0x300A, 0x00B3);
     /// <summary>(300A,00B4) DS 1</summary>
-    public static readonly DicomTag SourceAxisDistance = new(0x300A, 0x00B4);
+    public static DicomTag SourceAxisDistance => new(0x300A, 0x00B4);
     /// <summary>(300A,00B6) SQ 1</summary>
-    public static readonly DicomTag BeamLimitingDeviceSequence = new(0x300A, 0x00B6);
+    public static DicomTag BeamLimitingDeviceSequence => new(0x300A, 0x00B6);
     /// <summary>(300A,00B8) CS 1</summary>
-    public static readonly DicomTag RTBeamLimitingDeviceType = new(0x300A, 0x00B8);
+    public static DicomTag RTBeamLimitingDeviceType => new(0x300A, 0x00B8);
     /// <summary>(300A,00BA) DS 1</summary>
-    public static readonly DicomTag SourceToBeamLimitingDeviceDistance = new(0x300A, 0x00BA);
+    public static DicomTag SourceToBeamLimitingDeviceDistance => new(0x300A, 0x00BA);
     /// <summary>(300A,00BB) FL 1</summary>
-    public static readonly DicomTag IsocenterToBeamLimitingDeviceDistance = new(0x300A, 0x00BB);
+    public static DicomTag IsocenterToBeamLimitingDeviceDistance => new(0x300A, 0x00BB);
     /// <summary>(300A,00BC) IS 1</summary>
-    public static readonly DicomTag NumberOfLeafJawPairs = new(0x300A, 0x00BC);
+    public static DicomTag NumberOfLeafJawPairs => new(0x300A, 0x00BC);
     /// <summary>(300A,00BE) DS 3-n</summary>
-    public static readonly DicomTag LeafPositionBoundaries = new(0x300A, 0x00BE);
+    public static DicomTag LeafPositionBoundaries => new(0x300A, 0x00BE);
     /// <summary>(300A,00C0) IS 1</summary>
-    public static readonly DicomTag BeamNumber = new(0x300A, 0x00C0);
+    public static DicomTag BeamNumber => new(0x300A, 0x00C0);
     /// <summary>(300A,00C2) LO 1</summary>
-    public static readonly DicomTag BeamName = new(0x300A, 0x00C2);
+    public static DicomTag BeamName => new(0x300A, 0x00C2);
     /// <summary>(300A,00C3) ST 1</summary>
-    public static readonly DicomTag BeamDescription = new(0x300A, 0x00C3);
+    public static DicomTag BeamDescription => new(0x300A, 0x00C3);
     /// <summary>(300A,00C4) CS 1</summary>
-    public static readonly DicomTag BeamType = new(0x300A, 0x00C4);
+    public static DicomTag BeamType => new(0x300A, 0x00C4);
     /// <summary>(300A,00C5) FD 1</summary>
-    public static readonly DicomTag BeamDeliveryDurationLimit = new(0x300A, 0x00C5);
+    public static DicomTag BeamDeliveryDurationLimit => new(0x300A, 0x00C5);
     /// <summary>(300A,00C6) CS 1</summary>
-    public static readonly DicomTag RadiationType = new(0x300A, 0x00C6);
+    public static DicomTag RadiationType => new(0x300A, 0x00C6);
     /// <summary>(300A,00C7) CS 1</summary>
-    public static readonly DicomTag HighDoseTechniqueType = new(0x300A, 0x00C7);
+    public static DicomTag HighDoseTechniqueType => new(0x300A, 0x00C7);
     /// <summary>(300A,00C8) IS 1</summary>
-    public static readonly DicomTag ReferenceImageNumber = new(0x300A, 0x00C8);
+    public static DicomTag ReferenceImageNumber => new(0x300A, 0x00C8);
     /// <summary>(300A,00CA) SQ 1</summary>
-    public static readonly DicomTag PlannedVerificationImageSequence = new(0x300A, 0x00CA);
+    public static DicomTag PlannedVerificationImageSequence => new(0x300A, 0x00CA);
     /// <summary>(300A,00CC) LO 1-n</summary>
-    public static readonly DicomTag ImagingDeviceSpecificAcquisitionParameters = new(0x300A, 0x00CC);
+    public static DicomTag ImagingDeviceSpecificAcquisitionParameters => new(0x300A, 0x00CC);
     /// <summary>(300A,00CE) CS 1</summary>
-    public static readonly DicomTag TreatmentDeliveryType = new(0x300A, 0x00CE);
+    public static DicomTag TreatmentDeliveryType => new(0x300A, 0x00CE);
     /// <summary>(300A,00D0) IS 1</summary>
-    public static readonly DicomTag NumberOfWedges = new(0x300A, 0x00D0);
+    public static DicomTag NumberOfWedges => new(0x300A, 0x00D0);
     /// <summary>(300A,00D1) SQ 1</summary>
-    public static readonly DicomTag WedgeSequence = new(0x300A, 0x00D1);
+    public static DicomTag WedgeSequence => new(0x300A, 0x00D1);
     /// <summary>(300A,00D2) IS 1</summary>
-    public static readonly DicomTag WedgeNumber = new(0x300A, 0x00D2);
+    public static DicomTag WedgeNumber => new(0x300A, 0x00D2);
     /// <summary>(300A,00D3) CS 1</summary>
-    public static readonly DicomTag WedgeType = new(0x300A, 0x00D3);
+    public static DicomTag WedgeType => new(0x300A, 0x00D3);
     /// <summary>(300A,00D4) SH 1</summary>
-    public static readonly DicomTag WedgeID = new(0x300A, 0x00D4);
+    public static DicomTag WedgeID => new(0x300A, 0x00D4);
     /// <summary>(300A,00D5) IS 1</summary>
-    public static readonly DicomTag WedgeAngle = new(0x300A, 0x00D5);
+    public static DicomTag WedgeAngle => new(0x300A, 0x00D5);
     /// <summary>(300A,00D6) DS 1</summary>
-    public static readonly DicomTag WedgeFactor = new(0x300A, 0x00D6);
+    public static DicomTag WedgeFactor => new(0x300A, 0x00D6);
     /// <summary>(300A,00D7) FL 1</summary>
-    public static readonly DicomTag TotalWedgeTrayWaterEquivalentThickness = new(0x300A, 0x00D7);
+    public static DicomTag TotalWedgeTrayWaterEquivalentThickness => new(0x300A, 0x00D7);
     /// <summary>(300A,00D8) DS 1</summary>
-    public static readonly DicomTag WedgeOrientation = new(0x300A, 0x00D8);
+    public static DicomTag WedgeOrientation => new(0x300A, 0x00D8);
     /// <summary>(300A,00D9) FL 1</summary>
-    public static readonly DicomTag IsocenterToWedgeTrayDistance = new(0x300A, 0x00D9);
+    public static DicomTag IsocenterToWedgeTrayDistance => new(0x300A, 0x00D9);
     /// <summary>(300A,00DA) DS 1</summary>
-    public static readonly DicomTag SourceToWedgeTrayDistance = new(0x300A, 0x00DA);
+    public static DicomTag SourceToWedgeTrayDistance => new(0x300A, 0x00DA);
     /// <summary>(300A,00DB) FL 1</summary>
-    public static readonly DicomTag WedgeThinEdgePosition = new(0x300A, 0x00DB);
+    public static DicomTag WedgeThinEdgePosition => new(0x300A, 0x00DB);
     /// <summary>(300A,00DC) SH 1</summary>
-    public static readonly DicomTag BolusID = new(0x300A, 0x00DC);
+    public static DicomTag BolusID => new(0x300A, 0x00DC);
     /// <summary>(300A,00DD) ST 1</summary>
-    public static readonly DicomTag BolusDescription = new(0x300A, 0x00DD);
+    public static DicomTag BolusDescription => new(0x300A, 0x00DD);
     /// <summary>(300A,00DE) DS 1</summary>
-    public static readonly DicomTag EffectiveWedgeAngle = new(0x300A, 0x00DE);
+    public static DicomTag EffectiveWedgeAngle => new(0x300A, 0x00DE);
     /// <summary>(300A,00E0) IS 1</summary>
-    public static readonly DicomTag NumberOfCompensators = new(0x300A, 0x00E0);
+    public static DicomTag NumberOfCompensators => new(0x300A, 0x00E0);
     /// <summary>(300A,00E1) SH 1</summary>
-    public static readonly DicomTag MaterialID = new(0x300A, 0x00E1);
+    public static DicomTag MaterialID => new(0x300A, 0x00E1);
     /// <summary>(300A,00E2) DS 1</summary>
-    public static readonly DicomTag TotalCompensatorTrayFactor = new(0x300A, 0x00E2);
+    public static DicomTag TotalCompensatorTrayFactor => new(0x300A, 0x00E2);
     /// <summary>(300A,00E3) SQ 1</summary>
-    public static readonly DicomTag CompensatorSequence = new(0x300A, 0x00E3);
+    public static DicomTag CompensatorSequence => new(0x300A, 0x00E3);
     /// <summary>(300A,00E4) IS 1</summary>
-    public static readonly DicomTag CompensatorNumber = new(0x300A, 0x00E4);
+    public static DicomTag CompensatorNumber => new(0x300A, 0x00E4);
     /// <summary>(300A,00E5) SH 1</summary>
-    public static readonly DicomTag CompensatorID = new(0x300A, 0x00E5);
+    public static DicomTag CompensatorID => new(0x300A, 0x00E5);
     /// <summary>(300A,00E6) DS 1</summary>
-    public static readonly DicomTag SourceToCompensatorTrayDistance = new(0x300A, 0x00E6);
+    public static DicomTag SourceToCompensatorTrayDistance => new(0x300A, 0x00E6);
     /// <summary>(300A,00E7) IS 1</summary>
-    public static readonly DicomTag CompensatorRows = new(0x300A, 0x00E7);
+    public static DicomTag CompensatorRows => new(0x300A, 0x00E7);
     /// <summary>(300A,00E8) IS 1</summary>
-    public static readonly DicomTag CompensatorColumns = new(0x300A, 0x00E8);
+    public static DicomTag CompensatorColumns => new(0x300A, 0x00E8);
     /// <summary>(300A,00E9) DS 2</summary>
-    public static readonly DicomTag CompensatorPixelSpacing = new(0x300A, 0x00E9);
+    public static DicomTag CompensatorPixelSpacing => new(0x300A, 0x00E9);
     /// <summary>(300A,00EA) DS 2</summary>
-    public static readonly DicomTag CompensatorPosition = new(0x300A, 0x00EA);
+    public static DicomTag CompensatorPosition => new(0x300A, 0x00EA);
     /// <summary>(300A,00EB) DS 1-n</summary>
-    public static readonly DicomTag CompensatorTransmissionData = new(0x300A, 0x00EB);
+    public static DicomTag CompensatorTransmissionData => new(0x300A, 0x00EB);
     /// <summary>(300A,00EC) DS 1-n</summary>
-    public static readonly DicomTag CompensatorThicknessData = new(0x300A, 0x00EC);
+    public static DicomTag CompensatorThicknessData => new(0x300A, 0x00EC);
     /// <summary>(300A,00ED) IS 1</summary>
-    public static readonly DicomTag NumberOfBoli = new(0x300A, 0x00ED);
+    public static DicomTag NumberOfBoli => new(0x300A, 0x00ED);
     /// <summary>(300A,00EE) CS 1</summary>
-    public static readonly DicomTag CompensatorType = new(0x300A, 0x00EE);
+    public static DicomTag CompensatorType => new(0x300A, 0x00EE);
     /// <summary>(300A,00EF) SH 1</summary>
-    public static readonly DicomTag CompensatorTrayID = new(0x300A, 0x00EF);
+    public static DicomTag CompensatorTrayID => new(0x300A, 0x00EF);
     /// <summary>(300A,00F0) IS 1</summary>
-    public static readonly DicomTag NumberOfBlocks = new(0x300A, 0x00F0);
+    public static DicomTag NumberOfBlocks => new(0x300A, 0x00F0);
     /// <summary>(300A,00F2) DS 1</summary>
-    public static readonly DicomTag TotalBlockTrayFactor = new(0x300A, 0x00F2);
+    public static DicomTag TotalBlockTrayFactor => new(0x300A, 0x00F2);
     /// <summary>(300A,00F3) FL 1</summary>
-    public static readonly DicomTag TotalBlockTrayWaterEquivalentThickness = new(0x300A, 0x00F3);
+    public static DicomTag TotalBlockTrayWaterEquivalentThickness => new(0x300A, 0x00F3);
     /// <summary>(300A,00F4) SQ 1</summary>
-    public static readonly DicomTag BlockSequence = new(0x300A, 0x00F4);
+    public static DicomTag BlockSequence => new(0x300A, 0x00F4);
     /// <summary>(300A,00F5) SH 1</summary>
-    public static readonly DicomTag BlockTrayID = new(0x300A, 0x00F5);
+    public static DicomTag BlockTrayID => new(0x300A, 0x00F5);
     /// <summary>(300A,00F6) DS 1</summary>
-    public static readonly DicomTag SourceToBlockTrayDistance = new(0x300A, 0x00F6);
+    public static DicomTag SourceToBlockTrayDistance => new(0x300A, 0x00F6);
     /// <summary>(300A,00F7) FL 1</summary>
-    public static readonly DicomTag IsocenterToBlockTrayDistance = new(0x300A, 0x00F7);
+    public static DicomTag IsocenterToBlockTrayDistance => new(0x300A, 0x00F7);
     /// <summary>(300A,00F8) CS 1</summary>
-    public static readonly DicomTag BlockType = new(0x300A, 0x00F8);
+    public static DicomTag BlockType => new(0x300A, 0x00F8);
     /// <summary>(300A,00F9) LO 1</summary>
-    public static readonly DicomTag AccessoryCode = new(0x300A, 0x00F9);
+    public static DicomTag AccessoryCode => new(0x300A, 0x00F9);
     /// <summary>(300A,00FA) CS 1</summary>
-    public static readonly DicomTag BlockDivergence = new(0x300A, 0x00FA);
+    public static DicomTag BlockDivergence => new(0x300A, 0x00FA);
     /// <summary>(300A,00FB) CS 1</summary>
-    public static readonly DicomTag BlockMountingPosition = new(0x300A, 0x00FB);
+    public static DicomTag BlockMountingPosition => new(0x300A, 0x00FB);
     /// <summary>(300A,00FC) IS 1</summary>
-    public static readonly DicomTag BlockNumber = new(0x300A, 0x00FC);
+    public static DicomTag BlockNumber => new(0x300A, 0x00FC);
     /// <summary>(300A,00FE) LO 1</summary>
-    public static readonly DicomTag BlockName = new(0x300A, 0x00FE);
+    public static DicomTag BlockName => new(0x300A, 0x00FE);
     /// <summary>(300A,0100) DS 1</summary>
-    public static readonly DicomTag BlockThickness = new(0x300A, 0x0100);
+    public static DicomTag BlockThickness => new(0x300A, 0x0100);
     /// <summary>(300A,0102) DS 1</summary>
-    public static readonly DicomTag BlockTransmission = new(0x300A, 0x0102);
+    public static DicomTag BlockTransmission => new(0x300A, 0x0102);
     /// <summary>(300A,0104) IS 1</summary>
-    public static readonly DicomTag BlockNumberOfPoints = new(0x300A, 0x0104);
+    public static DicomTag BlockNumberOfPoints => new(0x300A, 0x0104);
     /// <summary>(300A,0106) DS 2-2n</summary>
-    public static readonly DicomTag BlockData = new(0x300A, 0x0106);
+    public static DicomTag BlockData => new(0x300A, 0x0106);
     /// <summary>(300A,0107) SQ 1</summary>
-    public static readonly DicomTag ApplicatorSequence = new(0x300A, 0x0107);
+    public static DicomTag ApplicatorSequence => new(0x300A, 0x0107);
     /// <summary>(300A,0108) SH 1</summary>
-    public static readonly DicomTag ApplicatorID = new(0x300A, 0x0108);
+    public static DicomTag ApplicatorID => new(0x300A, 0x0108);
     /// <summary>(300A,0109) CS 1</summary>
-    public static readonly DicomTag ApplicatorType = new(0x300A, 0x0109);
+    public static DicomTag ApplicatorType => new(0x300A, 0x0109);
     /// <summary>(300A,010A) LO 1</summary>
-    public static readonly DicomTag ApplicatorDescription = new(0x300A, 0x010A);
+    public static DicomTag ApplicatorDescription => new(0x300A, 0x010A);
     /// <summary>(300A,010C) DS 1</summary>
-    public static readonly DicomTag CumulativeDoseReferenceCoefficient = new(0x300A, 0x010C);
+    public static DicomTag CumulativeDoseReferenceCoefficient => new(0x300A, 0x010C);
     /// <summary>(300A,010E) DS 1</summary>
-    public static readonly DicomTag FinalCumulativeMetersetWeight = new(0x300A, 0x010E);
+    public static DicomTag FinalCumulativeMetersetWeight => new(0x300A, 0x010E);
     /// <summary>(300A,0110) IS 1</summary>
-    public static readonly DicomTag NumberOfControlPoints = new(0x300A, 0x0110);
+    public static DicomTag NumberOfControlPoints => new(0x300A, 0x0110);
     /// <summary>(300A,0111) SQ 1</summary>
-    public static readonly DicomTag ControlPointSequence = new(0x300A, 0x0111);
+    public static DicomTag ControlPointSequence => new(0x300A, 0x0111);
     /// <summary>(300A,0112) IS 1</summary>
-    public static readonly DicomTag ControlPointIndex = new(0x300A, 0x0112);
+    public static DicomTag ControlPointIndex => new(0x300A, 0x0112);
     /// <summary>(300A,0114) DS 1</summary>
-    public static readonly DicomTag NominalBeamEnergy = new(0x300A, 0x0114);
+    public static DicomTag NominalBeamEnergy => new(0x300A, 0x0114);
     /// <summary>(300A,0115) DS 1</summary>
-    public static readonly DicomTag DoseRateSet = new(0x300A, 0x0115);
+    public static DicomTag DoseRateSet => new(0x300A, 0x0115);
     /// <summary>(300A,0116) SQ 1</summary>
-    public static readonly DicomTag WedgePositionSequence = new(0x300A, 0x0116);
+    public static DicomTag WedgePositionSequence => new(0x300A, 0x0116);
     /// <summary>(300A,0118) CS 1</summary>
-    public static readonly DicomTag WedgePosition = new(0x300A, 0x0118);
+    public static DicomTag WedgePosition => new(0x300A, 0x0118);
     /// <summary>(300A,011A) SQ 1</summary>
-    public static readonly DicomTag BeamLimitingDevicePositionSequence = new(0x300A, 0x011A);
+    public static DicomTag BeamLimitingDevicePositionSequence => new(0x300A, 0x011A);
     /// <summary>(300A,011C) DS 2-2n</summary>
-    public static readonly DicomTag LeafJawPositions = new(0x300A, 0x011C);
+    public static DicomTag LeafJawPositions => new(0x300A, 0x011C);
     /// <summary>(300A,011E) DS 1</summary>
-    public static readonly DicomTag GantryAngle = new(0x300A, 0x011E);
+    public static DicomTag GantryAngle => new(0x300A, 0x011E);
     /// <summary>(300A,011F) CS 1</summary>
-    public static readonly DicomTag GantryRotationDirection = new(0x300A, 0x011F);
+    public static DicomTag GantryRotationDirection => new(0x300A, 0x011F);
     /// <summary>(300A,0120) DS 1</summary>
-    public static readonly DicomTag BeamLimitingDeviceAngle = new(0x300A, 0x0120);
+    public static DicomTag BeamLimitingDeviceAngle => new(0x300A, 0x0120);
     /// <summary>(300A,0121) CS 1</summary>
-    public static readonly DicomTag BeamLimitingDeviceRotationDirection = new(0x300A, 0x0121);
+    public static DicomTag BeamLimitingDeviceRotationDirection => new(0x300A, 0x0121);
     /// <summary>(300A,0122) DS 1</summary>
-    public static readonly DicomTag PatientSupportAngle = new(0x300A, 0x0122);
+    public static DicomTag PatientSupportAngle => new(0x300A, 0x0122);
     /// <summary>(300A,0123) CS 1</summary>
-    public static readonly DicomTag PatientSupportRotationDirection = new(0x300A, 0x0123);
+    public static DicomTag PatientSupportRotationDirection => new(0x300A, 0x0123);
     /// <summary>(300A,0124) DS 1</summary>
-    public static readonly DicomTag TableTopEccentricAxisDistance = new(0x300A, 0x0124);
+    public static DicomTag TableTopEccentricAxisDistance => new(0x300A, 0x0124);
     /// <summary>(300A,0125) DS 1</summary>
-    public static readonly DicomTag TableTopEccentricAngle = new(0x300A, 0x0125);
+    public static DicomTag TableTopEccentricAngle => new(0x300A, 0x0125);
     /// <summary>(300A,0126) CS 1</summary>
-    public static readonly DicomTag TableTopEccentricRotationDirection = new(0x300A, 0x0126);
+    public static DicomTag TableTopEccentricRotationDirection => new(0x300A, 0x0126);
     /// <summary>(300A,0128) DS 1</summary>
-    public static readonly DicomTag TableTopVerticalPosition = new(0x300A, 0x0128);
+    public static DicomTag TableTopVerticalPosition => new(0x300A, 0x0128);
     /// <summary>(300A,0129) DS 1</summary>
-    public static readonly DicomTag TableTopLongitudinalPosition = new(0x300A, 0x0129);
+    public static DicomTag TableTopLongitudinalPosition => new(0x300A, 0x0129);
     /// <summary>(300A,012A) DS 1</summary>
-    public static readonly DicomTag TableTopLateralPosition = new(0x300A, 0x012A);
+    public static DicomTag TableTopLateralPosition => new(0x300A, 0x012A);
     /// <summary>(300A,012C) DS 3</summary>
-    public static readonly DicomTag IsocenterPosition = new(0x300A, 0x012C);
+    public static DicomTag IsocenterPosition => new(0x300A, 0x012C);
     /// <summary>(300A,012E) DS 3</summary>
-    public static readonly DicomTag SurfaceEntryPoint = new(0x300A, 0x012E);
+    public static DicomTag SurfaceEntryPoint => new(0x300A, 0x012E);
     /// <summary>(300A,0130) DS 1</summary>
-    public static readonly DicomTag SourceToSurfaceDistance = new(0x300A, 0x0130);
+    public static DicomTag SourceToSurfaceDistance => new(0x300A, 0x0130);
     /// <summary>(300A,0131) FL 1</summary>
-    public static readonly DicomTag AverageBeamDosePointSourceToExternalContourDistance = new(0x300A, 0x0131);
+    public static DicomTag AverageBeamDosePointSourceToExternalContourDistance => new(0x300A, 0x0131);
     /// <summary>(300A,0132) FL 1</summary>
-    public static readonly DicomTag SourceToExternalContourDistance = new(0x300A, 0x0132);
+    public static DicomTag SourceToExternalContourDistance => new(0x300A, 0x0132);
     /// <summary>(300A,0133) FL 3</summary>
-    public static readonly DicomTag ExternalContourEntryPoint = new(0x300A, 0x0133);
+    public static DicomTag ExternalContourEntryPoint => new(0x300A, 0x0133);
     /// <summary>(300A,0134) DS 1</summary>
-    public static readonly DicomTag CumulativeMetersetWeight = new(0x300A, 0x0134);
+    public static DicomTag CumulativeMetersetWeight => new(0x300A, 0x0134);
     /// <summary>(300A,0140) FL 1</summary>
-    public static readonly DicomTag TableTopPitchAngle = new(0x300A, 0x0140);
+    public static DicomTag TableTopPitchAngle => new(0x300A, 0x0140);
     /// <summary>(300A,0142) CS 1</summary>
-    public static readonly DicomTag TableTopPitchRotationDirection = new(0x300A, 0x0142);
+    public static DicomTag TableTopPitchRotationDirection => new(0x300A, 0x0142);
     /// <summary>(300A,0144) FL 1</summary>
-    public static readonly DicomTag TableTopRollAngle = new(0x300A, 0x0144);
+    public static DicomTag TableTopRollAngle => new(0x300A, 0x0144);
     /// <summary>(300A,0146) CS 1</summary>
-    public static readonly DicomTag TableTopRollRotationDirection = new(0x300A, 0x0146);
+    public static DicomTag TableTopRollRotationDirection => new(0x300A, 0x0146);
     /// <summary>(300A,0148) FL 1</summary>
-    public static readonly DicomTag HeadFixationAngle = new(0x300A, 0x0148);
+    public static DicomTag HeadFixationAngle => new(0x300A, 0x0148);
     /// <summary>(300A,014A) FL 1</summary>
-    public static readonly DicomTag GantryPitchAngle = new(0x300A, 0x014A);
+    public static DicomTag GantryPitchAngle => new(0x300A, 0x014A);
     /// <summary>(300A,014C) CS 1</summary>
-    public static readonly DicomTag GantryPitchRotationDirection = new(0x300A, 0x014C);
+    public static DicomTag GantryPitchRotationDirection => new(0x300A, 0x014C);
     /// <summary>(300A,014E) FL 1</summary>
-    public static readonly DicomTag GantryPitchAngleTolerance = new(0x300A, 0x014E);
+    public static DicomTag GantryPitchAngleTolerance => new(0x300A, 0x014E);
     /// <summary>(300A,0150) CS 1</summary>
-    public static readonly DicomTag FixationEye = new(0x300A, 0x0150);
+    public static DicomTag FixationEye => new(0x300A, 0x0150);
     /// <summary>(300A,0151) DS 1</summary>
-    public static readonly DicomTag ChairHeadFramePosition = new(0x300A, 0x0151);
+    public static DicomTag ChairHeadFramePosition => new(0x300A, 0x0151);
     /// <summary>(300A,0152) DS 1</summary>
-    public static readonly DicomTag HeadFixationAngleTolerance = new(0x300A, 0x0152);
+    public static DicomTag HeadFixationAngleTolerance => new(0x300A, 0x0152);
     /// <summary>(300A,0153) DS 1</summary>
-    public static readonly DicomTag ChairHeadFramePositionTolerance = new(0x300A, 0x0153);
+    public static DicomTag ChairHeadFramePositionTolerance => new(0x300A, 0x0153);
     /// <summary>(300A,0154) DS 1</summary>
-    public static readonly DicomTag FixationLightAzimuthalAngleTolerance = new(0x300A, 0x0154);
+    public static DicomTag FixationLightAzimuthalAngleTolerance => new(0x300A, 0x0154);
     /// <summary>(300A,0155) DS 1</summary>
-    public static readonly DicomTag FixationLightPolarAngleTolerance = new(0x300A, 0x0155);
+    public static DicomTag FixationLightPolarAngleTolerance => new(0x300A, 0x0155);
     /// <summary>(300A,0180) SQ 1</summary>
-    public static readonly DicomTag PatientSetupSequence = new(0x300A, 0x0180);
+    public static DicomTag PatientSetupSequence => new(0x300A, 0x0180);
     /// <summary>(300A,0182) IS 1</summary>
-    public static readonly DicomTag PatientSetupNumber = new(0x300A, 0x0182);
+    public static DicomTag PatientSetupNumber => new(0x300A, 0x0182);
     /// <summary>(300A,0183) LO 1</summary>
-    public static readonly DicomTag PatientSetupLabel = new(0x300A, 0x0183);
+    public static DicomTag PatientSetupLabel => new(0x300A, 0x0183);
     /// <summary>(300A,0184) LO 1</summary>
-    public static readonly DicomTag PatientAdditionalPosition = new(0x300A, 0x0184);
+    public static DicomTag PatientAdditionalPosition => new(0x300A, 0x0184);
     /// <summary>(300A,0190) SQ 1</summary>
-    public static readonly DicomTag FixationDeviceSequence = new(0x300A, 0x0190);
+    public static DicomTag FixationDeviceSequence => new(0x300A, 0x0190);
     /// <summary>(300A,0192) CS 1</summary>
-    public static readonly DicomTag FixationDeviceType = new(0x300A, 0x0192);
+    public static DicomTag FixationDeviceType => new(0x300A, 0x0192);
     /// <summary>(300A,0194) SH 1</summary>
-    public static readonly DicomTag FixationDeviceLabel = new(0x300A, 0x0194);
+    public static DicomTag FixationDeviceLabel => new(0x300A, 0x0194);
     /// <summary>(300A,0196) ST 1</summary>
-    public static readonly DicomTag FixationDeviceDescription = new(0x300A, 0x0196);
+    public static DicomTag FixationDeviceDescription => new(0x300A, 0x0196);
     /// <summary>(300A,0198) SH 1</summary>
-    public static readonly DicomTag FixationDevicePosition = new(0x300A, 0x0198);
+    public static DicomTag FixationDevicePosition => new(0x300A, 0x0198);
     /// <summary>(300A,0199) FL 1</summary>
-    public static readonly DicomTag FixationDevicePitchAngle = new(0x300A, 0x0199);
+    public static DicomTag FixationDevicePitchAngle => new(0x300A, 0x0199);
     /// <summary>(300A,019A) FL 1</summary>
-    public static readonly DicomTag FixationDeviceRollAngle = new(0x300A, 0x019A);
+    public static DicomTag FixationDeviceRollAngle => new(0x300A, 0x019A);
     /// <summary>(300A,01A0) SQ 1</summary>
-    public static readonly DicomTag ShieldingDeviceSequence = new(0x300A, 0x01A0);
+    public static DicomTag ShieldingDeviceSequence => new(0x300A, 0x01A0);
     /// <summary>(300A,01A2) CS 1</summary>
-    public static readonly DicomTag ShieldingDeviceType = new(0x300A, 0x01A2);
+    public static DicomTag ShieldingDeviceType => new(0x300A, 0x01A2);
     /// <summary>(300A,01A4) SH 1</summary>
-    public static readonly DicomTag ShieldingDeviceLabel = new(0x300A, 0x01A4);
+    public static DicomTag ShieldingDeviceLabel => new(0x300A, 0x01A4);
     /// <summary>(300A,01A6) ST 1</summary>
-    public static readonly DicomTag ShieldingDeviceDescription = new(0x300A, 0x01A6);
+    public static DicomTag ShieldingDeviceDescription => new(0x300A, 0x01A6);
     /// <summary>(300A,01A8) SH 1</summary>
-    public static readonly DicomTag ShieldingDevicePosition = new(0x300A, 0x01A8);
+    public static DicomTag ShieldingDevicePosition => new(0x300A, 0x01A8);
     /// <summary>(300A,01B0) CS 1</summary>
-    public static readonly DicomTag SetupTechnique = new(0x300A, 0x01B0);
+    public static DicomTag SetupTechnique => new(0x300A, 0x01B0);
     /// <summary>(300A,01B2) ST 1</summary>
-    public static readonly DicomTag SetupTechniqueDescription = new(0x300A, 0x01B2);
+    public static DicomTag SetupTechniqueDescription => new(0x300A, 0x01B2);
     /// <summary>(300A,01B4) SQ 1</summary>
-    public static readonly DicomTag SetupDeviceSequence = new(0x300A, 0x01B4);
+    public static DicomTag SetupDeviceSequence => new(0x300A, 0x01B4);
     /// <summary>(300A,01B6) CS 1</summary>
-    public static readonly DicomTag SetupDeviceType = new(0x300A, 0x01B6);
+    public static DicomTag SetupDeviceType => new(0x300A, 0x01B6);
     /// <summary>(300A,01B8) SH 1</summary>
-    public static readonly DicomTag SetupDeviceLabel = new(0x300A, 0x01B8);
+    public static DicomTag SetupDeviceLabel => new(0x300A, 0x01B8);
     /// <summary>(300A,01BA) ST 1</summary>
-    public static readonly DicomTag SetupDeviceDescription = new(0x300A, 0x01BA);
+    public static DicomTag SetupDeviceDescription => new(0x300A, 0x01BA);
     /// <summary>(300A,01BC) DS 1</summary>
-    public static readonly DicomTag SetupDeviceParameter = new(0x300A, 0x01BC);
+    public static DicomTag SetupDeviceParameter => new(0x300A, 0x01BC);
     /// <summary>(300A,01D0) ST 1</summary>
-    public static readonly DicomTag SetupReferenceDescription = new(0x300A, 0x01D0);
+    public static DicomTag SetupReferenceDescription => new(0x300A, 0x01D0);
     /// <summary>(300A,01D2) DS 1</summary>
-    public static readonly DicomTag TableTopVerticalSetupDisplacement = new(0x300A, 0x01D2);
+    public static DicomTag TableTopVerticalSetupDisplacement => new(0x300A, 0x01D2);
     /// <summary>(300A,01D4) DS 1</summary>
-    public static readonly DicomTag TableTopLongitudinalSetupDisplacement = new(0x300A, 0x01D4);
+    public static DicomTag TableTopLongitudinalSetupDisplacement => new(0x300A, 0x01D4);
     /// <summary>(300A,01D6) DS 1</summary>
-    public static readonly DicomTag TableTopLateralSetupDisplacement = new(0x300A, 0x01D6);
+    public static DicomTag TableTopLateralSetupDisplacement => new(0x300A, 0x01D6);
     /// <summary>(300A,0200) CS 1</summary>
-    public static readonly DicomTag BrachyTreatmentTechnique = new(0x300A, 0x0200);
+    public static DicomTag BrachyTreatmentTechnique => new(0x300A, 0x0200);
     /// <summary>(300A,0202) CS 1</summary>
-    public static readonly DicomTag BrachyTreatmentType = new(0x300A, 0x0202);
+    public static DicomTag BrachyTreatmentType => new(0x300A, 0x0202);
     /// <summary>(300A,0206) SQ 1</summary>
-    public static readonly DicomTag TreatmentMachineSequence = new(0x300A, 0x0206);
+    public static DicomTag TreatmentMachineSequence => new(0x300A, 0x0206);
     /// <summary>(300A,0210) SQ 1</summary>
-    public static readonly DicomTag SourceSequence = new(0x300A, 0x0210);
+    public static DicomTag SourceSequence => new(0x300A, 0x0210);
     /// <summary>(300A,0212) IS 1</summary>
-    public static readonly DicomTag SourceNumber = new(0x300A, 0x0212);
+    public static DicomTag SourceNumber => new(0x300A, 0x0212);
     /// <summary>(300A,0214) CS 1</summary>
-    public static readonly DicomTag SourceType = new(0x300A, 0x0214);
+    public static DicomTag SourceType => new(0x300A, 0x0214);
     /// <summary>(300A,0216) LO 1</summary>
-    public static readonly DicomTag SourceManufacturer = new(0x300A, 0x0216);
+    public static DicomTag SourceManufacturer => new(0x300A, 0x0216);
     /// <summary>(300A,0218) DS 1</summary>
-    public static readonly DicomTag ActiveSourceDiameter = new(0x300A, 0x0218);
+    public static DicomTag ActiveSourceDiameter => new(0x300A, 0x0218);
     /// <summary>(300A,021A) DS 1</summary>
-    public static readonly DicomTag ActiveSourceLength = new(0x300A, 0x021A);
+    public static DicomTag ActiveSourceLength => new(0x300A, 0x021A);
     /// <summary>(300A,021B) SH 1</summary>
-    public static readonly DicomTag SourceModelID = new(0x300A, 0x021B);
+    public static DicomTag SourceModelID => new(0x300A, 0x021B);
     /// <summary>(300A,021C) LO 1</summary>
-    public static readonly DicomTag SourceDescription = new(0x300A, 0x021C);
+    public static DicomTag SourceDescription => new(0x300A, 0x021C);
     /// <summary>(300A,0222) DS 1</summary>
-    public static readonly DicomTag SourceEncapsulationNominalThickness = new(0x300A, 0x0222);
+    public static DicomTag SourceEncapsulationNominalThickness => new(0x300A, 0x0222);
     /// <summary>(300A,0224) DS 1</summary>
-    public static readonly DicomTag SourceEncapsulationNominalTransmission = new(0x300A, 0x0224);
+    public static DicomTag SourceEncapsulationNominalTransmission => new(0x300A, 0x0224);
     /// <summary>(300A,0226) LO 1</summary>
-    public static readonly DicomTag SourceIsotopeName = new(0x300A, 0x0226);
+    public static DicomTag SourceIsotopeName => new(0x300A, 0x0226);
     /// <summary>(300A,0228) DS 1</summary>
-    public static readonly DicomTag SourceIsotopeHalfLife = new(0x300A, 0x0228);
+    public static DicomTag SourceIsotopeHalfLife => new(0x300A, 0x0228);
     /// <summary>(300A,0229) CS 1</summary>
-    public static readonly DicomTag SourceStrengthUnits = new(0x300A, 0x0229);
+    public static DicomTag SourceStrengthUnits => new(0x300A, 0x0229);
     /// <summary>(300A,022A) DS 1</summary>
-    public static readonly DicomTag ReferenceAirKermaRate = new(0x300A, 0x022A);
+    public static DicomTag ReferenceAirKermaRate => new(0x300A, 0x022A);
     /// <summary>(300A,022B) DS 1</summary>
-    public static readonly DicomTag SourceStrength = new(0x300A, 0x022B);
+    public static DicomTag SourceStrength => new(0x300A, 0x022B);
     /// <summary>(300A,022C) DA 1</summary>
-    public static readonly DicomTag SourceStrengthReferenceDate = new(0x300A, 0x022C);
+    public static DicomTag SourceStrengthReferenceDate => new(0x300A, 0x022C);
     /// <summary>(300A,022E) TM 1</summary>
-    public static readonly DicomTag SourceStrengthReferenceTime = new(0x300A, 0x022E);
+    public static DicomTag SourceStrengthReferenceTime => new(0x300A, 0x022E);
     /// <summary>(300A,0230) SQ 1</summary>
-    public static readonly DicomTag ApplicationSetupSequence = new(0x300A, 0x0230);
+    public static DicomTag ApplicationSetupSequence => new(0x300A, 0x0230);
     /// <summary>(300A,0232) CS 1</summary>
-    public static readonly DicomTag ApplicationSetupType = new(0x300A, 0x0232);
+    public static DicomTag ApplicationSetupType => new(0x300A, 0x0232);
     /// <summary>(300A,0234) IS 1</summary>
-    public static readonly DicomTag ApplicationSetupNumber = new(0x300A, 0x0234);
+    public static DicomTag ApplicationSetupNumber => new(0x300A, 0x0234);
     /// <summary>(300A,0236) LO 1</summary>
-    public static readonly DicomTag ApplicationSetupName = new(0x300A, 0x0236);
+    public static DicomTag ApplicationSetupName => new(0x300A, 0x0236);
     /// <summary>(300A,0238) LO 1</summary>
-    public static readonly DicomTag ApplicationSetupManufacturer = new(0x300A, 0x0238);
+    public static DicomTag ApplicationSetupManufacturer => new(0x300A, 0x0238);
     /// <summary>(300A,0240) IS 1</summary>
-    public static readonly DicomTag TemplateNumber = new(0x300A, 0x0240);
+    public static DicomTag TemplateNumber => new(0x300A, 0x0240);
     /// <summary>(300A,0242) SH 1</summary>
-    public static readonly DicomTag TemplateType = new(0x300A, 0x0242);
+    public static DicomTag TemplateType => new(0x300A, 0x0242);
     /// <summary>(300A,0244) LO 1</summary>
-    public static readonly DicomTag TemplateName = new(0x300A, 0x0244);
+    public static DicomTag TemplateName => new(0x300A, 0x0244);
     /// <summary>(300A,0250) DS 1</summary>
-    public static readonly DicomTag TotalReferenceAirKerma = new(0x300A, 0x0250);
+    public static DicomTag TotalReferenceAirKerma => new(0x300A, 0x0250);
     /// <summary>(300A,0260) SQ 1</summary>
-    public static readonly DicomTag BrachyAccessoryDeviceSequence = new(0x300A, 0x0260);
+    public static DicomTag BrachyAccessoryDeviceSequence => new(0x300A, 0x0260);
     /// <summary>(300A,0262) IS 1</summary>
-    public static readonly DicomTag BrachyAccessoryDeviceNumber = new(0x300A, 0x0262);
+    public static DicomTag BrachyAccessoryDeviceNumber => new(0x300A, 0x0262);
     /// <summary>(300A,0263) SH 1</summary>
-    public static readonly DicomTag BrachyAccessoryDeviceID = new(0x300A, 0x0263);
+    public static DicomTag BrachyAccessoryDeviceID => new(0x300A, 0x0263);
     /// <summary>(300A,0264) CS 1</summary>
-    public static readonly DicomTag BrachyAccessoryDeviceType = new(0x300A, 0x0264);
+    public static DicomTag BrachyAccessoryDeviceType => new(0x300A, 0x0264);
     /// <summary>(300A,0266) LO 1</summary>
-    public static readonly DicomTag BrachyAccessoryDeviceName = new(0x300A, 0x0266);
+    public static DicomTag BrachyAccessoryDeviceName => new(0x300A, 0x0266);
     /// <summary>(300A,026A) DS 1</summary>
-    public static readonly DicomTag BrachyAccessoryDeviceNominalThickness = new(0x300A, 0x026A);
+    public static DicomTag BrachyAccessoryDeviceNominalThickness => new(0x300A, 0x026A);
     /// <summary>(300A,026C) DS 1</summary>
-    public static readonly DicomTag BrachyAccessoryDeviceNominalTransmission = new(0x300A, 0x026C);
+    public static DicomTag BrachyAccessoryDeviceNominalTransmission => new(0x300A, 0x026C);
     /// <summary>(300A,0271) DS 1</summary>
-    public static readonly DicomTag ChannelEffectiveLength = new(0x300A, 0x0271);
+    public static DicomTag ChannelEffectiveLength => new(0x300A, 0x0271);
     /// <summary>(300A,0272) DS 1</summary>
-    public static readonly DicomTag ChannelInnerLength = new(0x300A, 0x0272);
+    public static DicomTag ChannelInnerLength => new(0x300A, 0x0272);
     /// <summary>(300A,0273) SH 1</summary>
-    public static readonly DicomTag AfterloaderChannelID = new(0x300A, 0x0273);
+    public static DicomTag AfterloaderChannelID => new(0x300A, 0x0273);
     /// <summary>(300A,0274) DS 1</summary>
-    public static readonly DicomTag SourceApplicatorTipLength = new(0x300A, 0x0274);
+    public static DicomTag SourceApplicatorTipLength => new(0x300A, 0x0274);
     /// <summary>(300A,0280) SQ 1</summary>
-    public static readonly DicomTag ChannelSequence = new(0x300A, 0x0280);
+    public static DicomTag ChannelSequence => new(0x300A, 0x0280);
     /// <summary>(300A,0282) IS 1</summary>
-    public static readonly DicomTag ChannelNumber = new(0x300A, 0x0282);
+    public static DicomTag ChannelNumber => new(0x300A, 0x0282);
     /// <summary>(300A,0284) DS 1</summary>
-    public static readonly DicomTag ChannelLength = new(0x300A, 0x0284);
+    public static DicomTag ChannelLength => new(0x300A, 0x0284);
     /// <summary>(300A,0286) DS 1</summary>
-    public static readonly DicomTag ChannelTotalTime = new(0x300A, 0x0286);
+    public static DicomTag ChannelTotalTime => new(0x300A, 0x0286);
     /// <summary>(300A,0288) CS 1</summary>
-    public static readonly DicomTag SourceMovementType = new(0x300A, 0x0288);
+    public static DicomTag SourceMovementType => new(0x300A, 0x0288);
     /// <summary>(300A,028A) IS 1</summary>
-    public static readonly DicomTag NumberOfPulses = new(0x300A, 0x028A);
+    public static DicomTag NumberOfPulses => new(0x300A, 0x028A);
     /// <summary>(300A,028C) DS 1</summary>
-    public static readonly DicomTag PulseRepetitionInterval = new(0x300A, 0x028C);
+    public static DicomTag PulseRepetitionInterval => new(0x300A, 0x028C);
     /// <summary>(300A,0290) IS 1</summary>
-    public static readonly DicomTag SourceApplicatorNumber = new(0x300A, 0x0290);
+    public static DicomTag SourceApplicatorNumber => new(0x300A, 0x0290);
     /// <summary>(300A,0291) SH 1</summary>
-    public static readonly DicomTag SourceApplicatorID = new(0x300A, 0x0291);
+    public static DicomTag SourceApplicatorID => new(0x300A, 0x0291);
     /// <summary>(300A,0292) CS 1</summary>
-    public static readonly DicomTag SourceApplicatorType = new(0x300A, 0x0292);
+    public static DicomTag SourceApplicatorType => new(0x300A, 0x0292);
     /// <summary>(300A,0294) LO 1</summary>
-    public static readonly DicomTag SourceApplicatorName = new(0x300A, 0x0294);
+    public static DicomTag SourceApplicatorName => new(0x300A, 0x0294);
     /// <summary>(300A,0296) DS 1</summary>
-    public static readonly DicomTag SourceApplicatorLength = new(0x300A, 0x0296);
+    public static DicomTag SourceApplicatorLength => new(0x300A, 0x0296);
     /// <summary>(300A,0298) LO 1</summary>
-    public static readonly DicomTag SourceApplicatorManufacturer = new(0x300A, 0x0298);
+    public static DicomTag SourceApplicatorManufacturer => new(0x300A, 0x0298);
     /// <summary>(300A,029C) DS 1</summary>
-    public static readonly DicomTag SourceApplicatorWallNominalThickness = new(0x300A, 0x029C);
+    public static DicomTag SourceApplicatorWallNominalThickness => new(0x300A, 0x029C);
     /// <summary>(300A,029E) DS 1</summary>
-    public static readonly DicomTag SourceApplicatorWallNominalTransmission = new(0x300A, 0x029E);
+    public static DicomTag SourceApplicatorWallNominalTransmission => new(0x300A, 0x029E);
     /// <summary>(300A,02A0) DS 1</summary>
-    public static readonly DicomTag SourceApplicatorStepSize = new(0x300A, 0x02A0);
+    public static DicomTag SourceApplicatorStepSize => new(0x300A, 0x02A0);
     /// <summary>(300A,02A1) IS 1</summary>
-    public static readonly DicomTag ApplicatorShapeReferencedROINumber = new(0x300A, 0x02A1);
+    public static DicomTag ApplicatorShapeReferencedROINumber => new(0x300A, 0x02A1);
     /// <summary>(300A,02A2) IS 1</summary>
-    public static readonly DicomTag TransferTubeNumber = new(0x300A, 0x02A2);
+    public static DicomTag TransferTubeNumber => new(0x300A, 0x02A2);
     /// <summary>(300A,02A4) DS 1</summary>
-    public static readonly DicomTag TransferTubeLength = new(0x300A, 0x02A4);
+    public static DicomTag TransferTubeLength => new(0x300A, 0x02A4);
     /// <summary>(300A,02B0) SQ 1</summary>
-    public static readonly DicomTag ChannelShieldSequence = new(0x300A, 0x02B0);
+    public static DicomTag ChannelShieldSequence => new(0x300A, 0x02B0);
     /// <summary>(300A,02B2) IS 1</summary>
-    public static readonly DicomTag ChannelShieldNumber = new(0x300A, 0x02B2);
+    public static DicomTag ChannelShieldNumber => new(0x300A, 0x02B2);
     /// <summary>(300A,02B3) SH 1</summary>
-    public static readonly DicomTag ChannelShieldID = new(0x300A, 0x02B3);
+    public static DicomTag ChannelShieldID => new(0x300A, 0x02B3);
     /// <summary>(300A,02B4) LO 1</summary>
-    public static readonly DicomTag ChannelShieldName = new(0x300A, 0x02B4);
+    public static DicomTag ChannelShieldName => new(0x300A, 0x02B4);
     /// <summary>(300A,02B8) DS 1</summary>
-    public static readonly DicomTag ChannelShieldNominalThickness = new(0x300A, 0x02B8);
+    public static DicomTag ChannelShieldNominalThickness => new(0x300A, 0x02B8);
     /// <summary>(300A,02BA) DS 1</summary>
-    public static readonly DicomTag ChannelShieldNominalTransmission = new(0x300A, 0x02BA);
+    public static DicomTag ChannelShieldNominalTransmission => new(0x300A, 0x02BA);
     /// <summary>(300A,02C8) DS 1</summary>
-    public static readonly DicomTag FinalCumulativeTimeWeight = new(0x300A, 0x02C8);
+    public static DicomTag FinalCumulativeTimeWeight => new(0x300A, 0x02C8);
     /// <summary>(300A,02D0) SQ 1</summary>
-    public static readonly DicomTag BrachyControlPointSequence = new(0x300A, 0x02D0);
+    public static DicomTag BrachyControlPointSequence => new(0x300A, 0x02D0);
     /// <summary>(300A,02D2) DS 1</summary>
-    public static readonly DicomTag ControlPointRelativePosition = new(0x300A, 0x02D2);
+    public static DicomTag ControlPointRelativePosition => new(0x300A, 0x02D2);
     /// <summary>(300A,02D4) DS 3</summary>
-    public static readonly DicomTag ControlPoint3DPosition = new(0x300A, 0x02D4);
+    public static DicomTag ControlPoint3DPosition => new(0x300A, 0x02D4);
     /// <summary>(300A,02D6) DS 1</summary>
-    public static readonly DicomTag CumulativeTimeWeight = new(0x300A, 0x02D6);
+    public static DicomTag CumulativeTimeWeight => new(0x300A, 0x02D6);
     /// <summary>(300A,02E0) CS 1</summary>
-    public static readonly DicomTag CompensatorDivergence = new(0x300A, 0x02E0);
+    public static DicomTag CompensatorDivergence => new(0x300A, 0x02E0);
     /// <summary>(300A,02E1) CS 1</summary>
-    public static readonly DicomTag CompensatorMountingPosition = new(0x300A, 0x02E1);
+    public static DicomTag CompensatorMountingPosition => new(0x300A, 0x02E1);
     /// <summary>(300A,02E2) DS 1-n</summary>
-    public static readonly DicomTag SourceToCompensatorDistance = new(0x300A, 0x02E2);
+    public static DicomTag SourceToCompensatorDistance => new(0x300A, 0x02E2);
     /// <summary>(300A,02E3) FL 1</summary>
-    public static readonly DicomTag TotalCompensatorTrayWaterEquivalentThickness = new(0x300A, 0x02E3);
+    public static DicomTag TotalCompensatorTrayWaterEquivalentThickness => new(0x300A, 0x02E3);
     /// <summary>(300A,02E4) FL 1</summary>
-    public static readonly DicomTag IsocenterToCompensatorTrayDistance = new(0x300A, 0x02E4);
+    public static DicomTag IsocenterToCompensatorTrayDistance => new(0x300A, 0x02E4);
     /// <summary>(300A,02E5) FL 1</summary>
-    public static readonly DicomTag CompensatorColumnOffset = new(0x300A, 0x02E5);
+    public static DicomTag CompensatorColumnOffset => new(0x300A, 0x02E5);
     /// <summary>(300A,02E6) FL 1-n</summary>
-    public static readonly DicomTag IsocenterToCompensatorDistances = new(0x300A, 0x02E6);
+    public static DicomTag IsocenterToCompensatorDistances => new(0x300A, 0x02E6);
     /// <summary>(300A,02E7) FL 1</summary>
-    public static readonly DicomTag CompensatorRelativeStoppingPowerRatio = new(0x300A, 0x02E7);
+    public static DicomTag CompensatorRelativeStoppingPowerRatio => new(0x300A, 0x02E7);
     /// <summary>(300A,02E8) FL 1</summary>
-    public static readonly DicomTag CompensatorMillingToolDiameter = new(0x300A, 0x02E8);
+    public static DicomTag CompensatorMillingToolDiameter => new(0x300A, 0x02E8);
     /// <summary>(300A,02EA) SQ 1</summary>
-    public static readonly DicomTag IonRangeCompensatorSequence = new(0x300A, 0x02EA);
+    public static DicomTag IonRangeCompensatorSequence => new(0x300A, 0x02EA);
     /// <summary>(300A,02EB) LT 1</summary>
-    public static readonly DicomTag CompensatorDescription = new(0x300A, 0x02EB);
+    public static DicomTag CompensatorDescription => new(0x300A, 0x02EB);
     /// <summary>(300A,0302) IS 1</summary>
-    public static readonly DicomTag RadiationMassNumber = new(0x300A, 0x0302);
+    public static DicomTag RadiationMassNumber => new(0x300A, 0x0302);
     /// <summary>(300A,0304) IS 1</summary>
-    public static readonly DicomTag RadiationAtomicNumber = new(0x300A, 0x0304);
+    public static DicomTag RadiationAtomicNumber => new(0x300A, 0x0304);
     /// <summary>(300A,0306) SS 1</summary>
-    public static readonly DicomTag RadiationChargeState = new(0x300A, 0x0306);
+    public static DicomTag RadiationChargeState => new(0x300A, 0x0306);
     /// <summary>(300A,0308) CS 1</summary>
-    public static readonly DicomTag ScanMode = new(0x300A, 0x0308);
+    public static DicomTag ScanMode => new(0x300A, 0x0308);
     /// <summary>(300A,0309) CS 1</summary>
-    public static readonly DicomTag ModulatedScanModeType = new(0x300A, 0x0309);
+    public static DicomTag ModulatedScanModeType => new(0x300A, 0x0309);
     /// <summary>(300A,030A) FL 2</summary>
-    public static readonly DicomTag VirtualSourceAxisDistances = new(0x300A, 0x030A);
+    public static DicomTag VirtualSourceAxisDistances => new(0x300A, 0x030A);
     /// <summary>(300A,030C) SQ 1</summary>
-    public static readonly DicomTag SnoutSequence = new(0x300A, 0x030C);
+    public static DicomTag SnoutSequence => new(0x300A, 0x030C);
     /// <summary>(300A,030D) FL 1</summary>
-    public static readonly DicomTag SnoutPosition = new(0x300A, 0x030D);
+    public static DicomTag SnoutPosition => new(0x300A, 0x030D);
     /// <summary>(300A,030F) SH 1</summary>
-    public static readonly DicomTag SnoutID = new(0x300A, 0x030F);
+    public static DicomTag SnoutID => new(0x300A, 0x030F);
     /// <summary>(300A,0312) IS 1</summary>
-    public static readonly DicomTag NumberOfRangeShifters = new(0x300A, 0x0312);
+    public static DicomTag NumberOfRangeShifters => new(0x300A, 0x0312);
     /// <summary>(300A,0314) SQ 1</summary>
-    public static readonly DicomTag RangeShifterSequence = new(0x300A, 0x0314);
+    public static DicomTag RangeShifterSequence => new(0x300A, 0x0314);
     /// <summary>(300A,0316) IS 1</summary>
-    public static readonly DicomTag RangeShifterNumber = new(0x300A, 0x0316);
+    public static DicomTag RangeShifterNumber => new(0x300A, 0x0316);
     /// <summary>(300A,0318) SH 1</summary>
-    public static readonly DicomTag RangeShifterID = new(0x300A, 0x0318);
+    public static DicomTag RangeShifterID => new(0x300A, 0x0318);
     /// <summary>(300A,0320) CS 1</summary>
-    public static readonly DicomTag RangeShifterType = new(0x300A, 0x0320);
+    public static DicomTag RangeShifterType => new(0x300A, 0x0320);
     /// <summary>(300A,0322) LO 1</summary>
-    public static readonly DicomTag RangeShifterDescription = new(0x300A, 0x0322);
+    public static DicomTag RangeShifterDescription => new(0x300A, 0x0322);
     /// <summary>(300A,0330) IS 1</summary>
-    public static readonly DicomTag NumberOfLateralSpreadingDevices = new(0x300A, 0x0330);
+    public static DicomTag NumberOfLateralSpreadingDevices => new(0x300A, 0x0330);
     /// <summary>(300A,0332) SQ 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceSequence = new(0x300A, 0x0332);
+    public static DicomTag LateralSpreadingDeviceSequence => new(0x300A, 0x0332);
     /// <summary>(300A,0334) IS 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceNumber = new(0x300A, 0x0334);
+    public static DicomTag LateralSpreadingDeviceNumber => new(0x300A, 0x0334);
     /// <summary>(300A,0336) SH 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceID = new(0x300A, 0x0336);
+    public static DicomTag LateralSpreadingDeviceID => new(0x300A, 0x0336);
     /// <summary>(300A,0338) CS 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceType = new(0x300A, 0x0338);
+    public static DicomTag LateralSpreadingDeviceType => new(0x300A, 0x0338);
     /// <summary>(300A,033A) LO 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceDescription = new(0x300A, 0x033A);
+    public static DicomTag LateralSpreadingDeviceDescription => new(0x300A, 0x033A);
     /// <summary>(300A,033C) FL 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceWaterEquivalentThickness = new(0x300A, 0x033C);
+    public static DicomTag LateralSpreadingDeviceWaterEquivalentThickness => new(0x300A, 0x033C);
     /// <summary>(300A,0340) IS 1</summary>
-    public static readonly DicomTag NumberOfRangeModulators = new(0x300A, 0x0340);
+    public static DicomTag NumberOfRangeModulators => new(0x300A, 0x0340);
     /// <summary>(300A,0342) SQ 1</summary>
-    public static readonly DicomTag RangeModulatorSequence = new(0x300A, 0x0342);
+    public static DicomTag RangeModulatorSequence => new(0x300A, 0x0342);
     /// <summary>(300A,0344) IS 1</summary>
-    public static readonly DicomTag RangeModulatorNumber = new(0x300A, 0x0344);
+    public static DicomTag RangeModulatorNumber => new(0x300A, 0x0344);
     /// <summary>(300A,0346) SH 1</summary>
-    public static readonly DicomTag RangeModulatorID = new(0x300A, 0x0346);
+    public static DicomTag RangeModulatorID => new(0x300A, 0x0346);
     /// <summary>(300A,0348) CS 1</summary>
-    public static readonly DicomTag RangeModulatorType = new(0x300A, 0x0348);
+    public static DicomTag RangeModulatorType => new(0x300A, 0x0348);
     /// <summary>(300A,034A) LO 1</summary>
-    public static readonly DicomTag RangeModulatorDescription = new(0x300A, 0x034A);
+    public static DicomTag RangeModulatorDescription => new(0x300A, 0x034A);
     /// <summary>(300A,034C) SH 1</summary>
-    public static readonly DicomTag BeamCurrentModulationID = new(0x300A, 0x034C);
+    public static DicomTag BeamCurrentModulationID => new(0x300A, 0x034C);
     /// <summary>(300A,0350) CS 1</summary>
-    public static readonly DicomTag PatientSupportType = new(0x300A, 0x0350);
+    public static DicomTag PatientSupportType => new(0x300A, 0x0350);
     /// <summary>(300A,0352) SH 1</summary>
-    public static readonly DicomTag PatientSupportID = new(0x300A, 0x0352);
+    public static DicomTag PatientSupportID => new(0x300A, 0x0352);
     /// <summary>(300A,0354) LO 1</summary>
-    public static readonly DicomTag PatientSupportAccessoryCode = new(0x300A, 0x0354);
+    public static DicomTag PatientSupportAccessoryCode => new(0x300A, 0x0354);
     /// <summary>(300A,0355) LO 1</summary>
-    public static readonly DicomTag TrayAccessoryCode = new(0x300A, 0x0355);
+    public static DicomTag TrayAccessoryCode => new(0x300A, 0x0355);
     /// <summary>(300A,0356) FL 1</summary>
-    public static readonly DicomTag FixationLightAzimuthalAngle = new(0x300A, 0x0356);
+    public static DicomTag FixationLightAzimuthalAngle => new(0x300A, 0x0356);
     /// <summary>(300A,0358) FL 1</summary>
-    public static readonly DicomTag FixationLightPolarAngle = new(0x300A, 0x0358);
+    public static DicomTag FixationLightPolarAngle => new(0x300A, 0x0358);
     /// <summary>(300A,035A) FL 1</summary>
-    public static readonly DicomTag MetersetRate = new(0x300A, 0x035A);
+    public static DicomTag MetersetRate => new(0x300A, 0x035A);
     /// <summary>(300A,0360) SQ 1</summary>
-    public static readonly DicomTag RangeShifterSettingsSequence = new(0x300A, 0x0360);
+    public static DicomTag RangeShifterSettingsSequence => new(0x300A, 0x0360);
     /// <summary>(300A,0362) LO 1</summary>
-    public static readonly DicomTag RangeShifterSetting = new(0x300A, 0x0362);
+    public static DicomTag RangeShifterSetting => new(0x300A, 0x0362);
     /// <summary>(300A,0364) FL 1</summary>
-    public static readonly DicomTag IsocenterToRangeShifterDistance = new(0x300A, 0x0364);
+    public static DicomTag IsocenterToRangeShifterDistance => new(0x300A, 0x0364);
     /// <summary>(300A,0366) FL 1</summary>
-    public static readonly DicomTag RangeShifterWaterEquivalentThickness = new(0x300A, 0x0366);
+    public static DicomTag RangeShifterWaterEquivalentThickness => new(0x300A, 0x0366);
     /// <summary>(300A,0370) SQ 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceSettingsSequence = new(0x300A, 0x0370);
+    public static DicomTag LateralSpreadingDeviceSettingsSequence => new(0x300A, 0x0370);
     /// <summary>(300A,0372) LO 1</summary>
-    public static readonly DicomTag LateralSpreadingDeviceSetting = new(0x300A, 0x0372);
+    public static DicomTag LateralSpreadingDeviceSetting => new(0x300A, 0x0372);
     /// <summary>(300A,0374) FL 1</summary>
-    public static readonly DicomTag IsocenterToLateralSpreadingDeviceDistance = new(0x300A, 0x0374);
+    public static DicomTag IsocenterToLateralSpreadingDeviceDistance => new(0x300A, 0x0374);
     /// <summary>(300A,0380) SQ 1</summary>
-    public static readonly DicomTag RangeModulatorSettingsSequence = new(0x300A, 0x0380);
+    public static DicomTag RangeModulatorSettingsSequence => new(0x300A, 0x0380);
     /// <summary>(300A,0382) FL 1</summary>
-    public static readonly DicomTag RangeModulatorGatingStartValue = new(0x300A, 0x0382);
+    public static DicomTag RangeModulatorGatingStartValue => new(0x300A, 0x0382);
     /// <summary>(300A,0384) FL 1</summary>
-    public static readonly DicomTag RangeModulatorGatingStopValue = new(0x300A, 0x0384);
+    public static DicomTag RangeModulatorGatingStopValue => new(0x300A, 0x0384);
     /// <summary>(300A,0386) FL 1</summary>
-    public static readonly DicomTag RangeModulatorGatingStartWaterEquivalentThickness = new(0x300A, 0x0386);
+    public static DicomTag RangeModulatorGatingStartWaterEquivalentThickness => new(0x300A, 0x0386);
     /// <summary>(300A,0388) FL 1</summary>
-    public static readonly DicomTag RangeModulatorGatingStopWaterEquivalentThickness = new(0x300A, 0x0388);
+    public static DicomTag RangeModulatorGatingStopWaterEquivalentThickness => new(0x300A, 0x0388);
     /// <summary>(300A,038A) FL 1</summary>
-    public static readonly DicomTag IsocenterToRangeModulatorDistance = new(0x300A, 0x038A);
+    public static DicomTag IsocenterToRangeModulatorDistance => new(0x300A, 0x038A);
     /// <summary>(300A,038F) FL 1-n</summary>
-    public static readonly DicomTag ScanSpotTimeOffset = new(0x300A, 0x038F);
+    public static DicomTag ScanSpotTimeOffset => new(0x300A, 0x038F);
     /// <summary>(300A,0390) SH 1</summary>
-    public static readonly DicomTag ScanSpotTuneID = new(0x300A, 0x0390);
+    public static DicomTag ScanSpotTuneID => new(0x300A, 0x0390);
     /// <summary>(300A,0391) IS 1-n</summary>
-    public static readonly DicomTag ScanSpotPrescribedIndices = new(0x300A, 0x0391);
+    public static DicomTag ScanSpotPrescribedIndices => new(0x300A, 0x0391);
     /// <summary>(300A,0392) IS 1</summary>
-    public static readonly DicomTag NumberOfScanSpotPositions = new(0x300A, 0x0392);
+    public static DicomTag NumberOfScanSpotPositions => new(0x300A, 0x0392);
     /// <summary>(300A,0393) CS 1</summary>
-    public static readonly DicomTag ScanSpotReordered = new(0x300A, 0x0393);
+    public static DicomTag ScanSpotReordered => new(0x300A, 0x0393);
     /// <summary>(300A,0394) FL 1-n</summary>
-    public static readonly DicomTag ScanSpotPositionMap = new(0x300A, 0x0394);
+    public static DicomTag ScanSpotPositionMap => new(0x300A, 0x0394);
     /// <summary>(300A,0395) CS 1</summary>
-    public static readonly DicomTag ScanSpotReorderingAllowed = new(0x300A, 0x0395);
+    public static DicomTag ScanSpotReorderingAllowed => new(0x300A, 0x0395);
     /// <summary>(300A,0396) FL 1-n</summary>
-    public static readonly DicomTag ScanSpotMetersetWeights = new(0x300A, 0x0396);
+    public static DicomTag ScanSpotMetersetWeights => new(0x300A, 0x0396);
     /// <summary>(300A,0398) FL 2</summary>
-    public static readonly DicomTag ScanningSpotSize = new(0x300A, 0x0398);
+    public static DicomTag ScanningSpotSize => new(0x300A, 0x0398);
     /// <summary>(300A,0399) FL 2-2n</summary>
-    public static readonly DicomTag ScanSpotSizesDelivered = new(0x300A, 0x0399);
+    public static DicomTag ScanSpotSizesDelivered => new(0x300A, 0x0399);
     /// <summary>(300A,039A) IS 1</summary>
-    public static readonly DicomTag NumberOfPaintings = new(0x300A, 0x039A);
+    public static DicomTag NumberOfPaintings => new(0x300A, 0x039A);
     /// <summary>(300A,03A0) SQ 1</summary>
-    public static readonly DicomTag IonToleranceTableSequence = new(0x300A, 0x03A0);
+    public static DicomTag IonToleranceTableSequence => new(0x300A, 0x03A0);
     /// <summary>(300A,03A2) SQ 1</summary>
-    public static readonly DicomTag IonBeamSequence = new(0x300A, 0x03A2);
+    public static DicomTag IonBeamSequence => new(0x300A, 0x03A2);
     /// <summary>(300A,03A4) SQ 1</summary>
-    public static readonly DicomTag IonBeamLimitingDeviceSequence = new(0x300A, 0x03A4);
+    public static DicomTag IonBeamLimitingDeviceSequence => new(0x300A, 0x03A4);
     /// <summary>(300A,03A6) SQ 1</summary>
-    public static readonly DicomTag IonBlockSequence = new(0x300A, 0x03A6);
+    public static DicomTag IonBlockSequence => new(0x300A, 0x03A6);
     /// <summary>(300A,03A8) SQ 1</summary>
-    public static readonly DicomTag IonControlPointSequence = new(0x300A, 0x03A8);
+    public static DicomTag IonControlPointSequence => new(0x300A, 0x03A8);
     /// <summary>(300A,03AA) SQ 1</summary>
-    public static readonly DicomTag IonWedgeSequence = new(0x300A, 0x03AA);
+    public static DicomTag IonWedgeSequence => new(0x300A, 0x03AA);
     /// <summary>(300A,03AC) SQ 1</summary>
-    public static readonly DicomTag IonWedgePositionSequence = new(0x300A, 0x03AC);
+    public static DicomTag IonWedgePositionSequence => new(0x300A, 0x03AC);
     /// <summary>(300A,0401) SQ 1</summary>
-    public static readonly DicomTag ReferencedSetupImageSequence = new(0x300A, 0x0401);
+    public static DicomTag ReferencedSetupImageSequence => new(0x300A, 0x0401);
     /// <summary>(300A,0402) ST 1</summary>
-    public static readonly DicomTag SetupImageComment = new(0x300A, 0x0402);
+    public static DicomTag SetupImageComment => new(0x300A, 0x0402);
     /// <summary>(300A,0410) SQ 1</summary>
-    public static readonly DicomTag MotionSynchronizationSequence = new(0x300A, 0x0410);
+    public static DicomTag MotionSynchronizationSequence => new(0x300A, 0x0410);
     /// <summary>(300A,0412) FL 3</summary>
-    public static readonly DicomTag ControlPointOrientation = new(0x300A, 0x0412);
+    public static DicomTag ControlPointOrientation => new(0x300A, 0x0412);
     /// <summary>(300A,0420) SQ 1</summary>
-    public static readonly DicomTag GeneralAccessorySequence = new(0x300A, 0x0420);
+    public static DicomTag GeneralAccessorySequence => new(0x300A, 0x0420);
     /// <summary>(300A,0421) SH 1</summary>
-    public static readonly DicomTag GeneralAccessoryID = new(0x300A, 0x0421);
+    public static DicomTag GeneralAccessoryID => new(0x300A, 0x0421);
     /// <summary>(300A,0422) ST 1</summary>
-    public static readonly DicomTag GeneralAccessoryDescription = new(0x300A, 0x0422);
+    public static DicomTag GeneralAccessoryDescription => new(0x300A, 0x0422);
     /// <summary>(300A,0423) CS 1</summary>
-    public static readonly DicomTag GeneralAccessoryType = new(0x300A, 0x0423);
+    public static DicomTag GeneralAccessoryType => new(0x300A, 0x0423);
     /// <summary>(300A,0424) IS 1</summary>
-    public static readonly DicomTag GeneralAccessoryNumber = new(0x300A, 0x0424);
+    public static DicomTag GeneralAccessoryNumber => new(0x300A, 0x0424);
     /// <summary>(300A,0425) FL 1</summary>
-    public static readonly DicomTag SourceToGeneralAccessoryDistance = new(0x300A, 0x0425);
+    public static DicomTag SourceToGeneralAccessoryDistance => new(0x300A, 0x0425);
     /// <summary>(300A,0426) DS 1</summary>
-    public static readonly DicomTag IsocenterToGeneralAccessoryDistance = new(0x300A, 0x0426);
+    public static DicomTag IsocenterToGeneralAccessoryDistance => new(0x300A, 0x0426);
     /// <summary>(300A,0431) SQ 1</summary>
-    public static readonly DicomTag ApplicatorGeometrySequence = new(0x300A, 0x0431);
+    public static DicomTag ApplicatorGeometrySequence => new(0x300A, 0x0431);
     /// <summary>(300A,0432) CS 1</summary>
-    public static readonly DicomTag ApplicatorApertureShape = new(0x300A, 0x0432);
+    public static DicomTag ApplicatorApertureShape => new(0x300A, 0x0432);
     /// <summary>(300A,0433) FL 1</summary>
-    public static readonly DicomTag ApplicatorOpening = new(0x300A, 0x0433);
+    public static DicomTag ApplicatorOpening => new(0x300A, 0x0433);
     /// <summary>(300A,0434) FL 1</summary>
-    public static readonly DicomTag ApplicatorOpeningX = new(0x300A, 0x0434);
+    public static DicomTag ApplicatorOpeningX => new(0x300A, 0x0434);
     /// <summary>(300A,0435) FL 1</summary>
-    public static readonly DicomTag ApplicatorOpeningY = new(0x300A, 0x0435);
+    public static DicomTag ApplicatorOpeningY => new(0x300A, 0x0435);
     /// <summary>(300A,0436) FL 1</summary>
-    public static readonly DicomTag SourceToApplicatorMountingPositionDistance = new(0x300A, 0x0436);
+    public static DicomTag SourceToApplicatorMountingPositionDistance => new(0x300A, 0x0436);
     /// <summary>(300A,0440) IS 1</summary>
-    public static readonly DicomTag NumberOfBlockSlabItems = new(0x300A, 0x0440);
+    public static DicomTag NumberOfBlockSlabItems => new(0x300A, 0x0440);
     /// <summary>(300A,0441) SQ 1</summary>
-    public static readonly DicomTag BlockSlabSequence = new(0x300A, 0x0441);
+    public static DicomTag BlockSlabSequence => new(0x300A, 0x0441);
     /// <summary>(300A,0442) DS 1</summary>
-    public static readonly DicomTag BlockSlabThickness = new(0x300A, 0x0442);
+    public static DicomTag BlockSlabThickness => new(0x300A, 0x0442);
     /// <summary>(300A,0443) US 1</summary>
-    public static readonly DicomTag BlockSlabNumber = new(0x300A, 0x0443);
+    public static DicomTag BlockSlabNumber => new(0x300A, 0x0443);
     /// <summary>(300A,0450) SQ 1</summary>
-    public static readonly DicomTag DeviceMotionControlSequence = new(0x300A, 0x0450);
+    public static DicomTag DeviceMotionControlSequence => new(0x300A, 0x0450);
     /// <summary>(300A,0451) CS 1</summary>
-    public static readonly DicomTag DeviceMotionExecutionMode = new(0x300A, 0x0451);
+    public static DicomTag DeviceMotionExecutionMode => new(0x300A, 0x0451);
     /// <summary>(300A,0452) CS 1</summary>
-    public static readonly DicomTag DeviceMotionObservationMode = new(0x300A, 0x0452);
+    public static DicomTag DeviceMotionObservationMode => new(0x300A, 0x0452);
     /// <summary>(300A,0453) SQ 1</summary>
-    public static readonly DicomTag DeviceMotionParameterCodeSequence = new(0x300A, 0x0453);
+    public static DicomTag DeviceMotionParameterCodeSequence => new(0x300A, 0x0453);
     /// <summary>(300A,0501) FL 1</summary>
-    public static readonly DicomTag DistalDepthFraction = new(0x300A, 0x0501);
+    public static DicomTag DistalDepthFraction => new(0x300A, 0x0501);
     /// <summary>(300A,0502) FL 1</summary>
-    public static readonly DicomTag DistalDepth = new(0x300A, 0x0502);
+    public static DicomTag DistalDepth => new(0x300A, 0x0502);
     /// <summary>(300A,0503) FL 2</summary>
-    public static readonly DicomTag NominalRangeModulationFractions = new(0x300A, 0x0503);
+    public static DicomTag NominalRangeModulationFractions => new(0x300A, 0x0503);
     /// <summary>(300A,0504) FL 2</summary>
-    public static readonly DicomTag NominalRangeModulatedRegionDepths = new(0x300A, 0x0504);
+    public static DicomTag NominalRangeModulatedRegionDepths => new(0x300A, 0x0504);
     /// <summary>(300A,0505) SQ 1</summary>
-    public static readonly DicomTag DepthDoseParametersSequence = new(0x300A, 0x0505);
+    public static DicomTag DepthDoseParametersSequence => new(0x300A, 0x0505);
     /// <summary>(300A,0506) SQ 1</summary>
-    public static readonly DicomTag DeliveredDepthDoseParametersSequence = new(0x300A, 0x0506);
+    public static DicomTag DeliveredDepthDoseParametersSequence => new(0x300A, 0x0506);
     /// <summary>(300A,0507) FL 1</summary>
-    public static readonly DicomTag DeliveredDistalDepthFraction = new(0x300A, 0x0507);
+    public static DicomTag DeliveredDistalDepthFraction => new(0x300A, 0x0507);
     /// <summary>(300A,0508) FL 1</summary>
-    public static readonly DicomTag DeliveredDistalDepth = new(0x300A, 0x0508);
+    public static DicomTag DeliveredDistalDepth => new(0x300A, 0x0508);
     /// <summary>(300A,0509) FL 2</summary>
-    public static readonly DicomTag DeliveredNominalRangeModulationFractions = new(0x300A, 0x0509);
+    public static DicomTag DeliveredNominalRangeModulationFractions => new(0x300A, 0x0509);
     /// <summary>(300A,0510) FL 2</summary>
-    public static readonly DicomTag DeliveredNominalRangeModulatedRegionDepths = new(0x300A, 0x0510);
+    public static DicomTag DeliveredNominalRangeModulatedRegionDepths => new(0x300A, 0x0510);
     /// <summary>(300A,0511) CS 1</summary>
-    public static readonly DicomTag DeliveredReferenceDoseDefinition = new(0x300A, 0x0511);
+    public static DicomTag DeliveredReferenceDoseDefinition => new(0x300A, 0x0511);
     /// <summary>(300A,0512) CS 1</summary>
-    public static readonly DicomTag ReferenceDoseDefinition = new(0x300A, 0x0512);
+    public static DicomTag ReferenceDoseDefinition => new(0x300A, 0x0512);
     /// <summary>(300A,0600) US 1</summary>
-    public static readonly DicomTag RTControlPointIndex = new(0x300A, 0x0600);
+    public static DicomTag RTControlPointIndex => new(0x300A, 0x0600);
     /// <summary>(300A,0601) US 1</summary>
-    public static readonly DicomTag RadiationGenerationModeIndex = new(0x300A, 0x0601);
+    public static DicomTag RadiationGenerationModeIndex => new(0x300A, 0x0601);
     /// <summary>(300A,0602) US 1</summary>
-    public static readonly DicomTag ReferencedDefinedDeviceIndex = new(0x300A, 0x0602);
+    public static DicomTag ReferencedDefinedDeviceIndex => new(0x300A, 0x0602);
     /// <summary>(300A,0603) US 1</summary>
-    public static readonly DicomTag RadiationDoseIdentificationIndex = new(0x300A, 0x0603);
+    public static DicomTag RadiationDoseIdentificationIndex => new(0x300A, 0x0603);
     /// <summary>(300A,0604) US 1</summary>
-    public static readonly DicomTag NumberOfRTControlPoints = new(0x300A, 0x0604);
+    public static DicomTag NumberOfRTControlPoints => new(0x300A, 0x0604);
     /// <summary>(300A,0605) US 1</summary>
-    public static readonly DicomTag ReferencedRadiationGenerationModeIndex = new(0x300A, 0x0605);
+    public static DicomTag ReferencedRadiationGenerationModeIndex => new(0x300A, 0x0605);
     /// <summary>(300A,0606) US 1</summary>
-    public static readonly DicomTag TreatmentPositionIndex = new(0x300A, 0x0606);
+    public static DicomTag TreatmentPositionIndex => new(0x300A, 0x0606);
     /// <summary>(300A,0607) US 1</summary>
-    public static readonly DicomTag ReferencedDeviceIndex = new(0x300A, 0x0607);
+    public static DicomTag ReferencedDeviceIndex => new(0x300A, 0x0607);
     /// <summary>(300A,0608) LO 1</summary>
-    public static readonly DicomTag TreatmentPositionGroupLabel = new(0x300A, 0x0608);
+    public static DicomTag TreatmentPositionGroupLabel => new(0x300A, 0x0608);
     /// <summary>(300A,0609) UI 1</summary>
-    public static readonly DicomTag TreatmentPositionGroupUID = new(0x300A, 0x0609);
+    public static DicomTag TreatmentPositionGroupUID => new(0x300A, 0x0609);
     /// <summary>(300A,060A) SQ 1</summary>
-    public static readonly DicomTag TreatmentPositionGroupSequence = new(0x300A, 0x060A);
+    public static DicomTag TreatmentPositionGroupSequence => new(0x300A, 0x060A);
     /// <summary>(300A,060B) US 1</summary>
-    public static readonly DicomTag ReferencedTreatmentPositionIndex = new(0x300A, 0x060B);
+    public static DicomTag ReferencedTreatmentPositionIndex => new(0x300A, 0x060B);
     /// <summary>(300A,060C) US 1</summary>
-    public static readonly DicomTag ReferencedRadiationDoseIdentificationIndex = new(0x300A, 0x060C);
+    public static DicomTag ReferencedRadiationDoseIdentificationIndex => new(0x300A, 0x060C);
     /// <summary>(300A,060D) FD 1</summary>
-    public static readonly DicomTag RTAccessoryHolderWaterEquivalentThickness = new(0x300A, 0x060D);
+    public static DicomTag RTAccessoryHolderWaterEquivalentThickness => new(0x300A, 0x060D);
     /// <summary>(300A,060E) US 1</summary>
-    public static readonly DicomTag ReferencedRTAccessoryHolderDeviceIndex = new(0x300A, 0x060E);
+    public static DicomTag ReferencedRTAccessoryHolderDeviceIndex => new(0x300A, 0x060E);
     /// <summary>(300A,060F) CS 1</summary>
-    public static readonly DicomTag RTAccessoryHolderSlotExistenceFlag = new(0x300A, 0x060F);
+    public static DicomTag RTAccessoryHolderSlotExistenceFlag => new(0x300A, 0x060F);
     /// <summary>(300A,0610) SQ 1</summary>
-    public static readonly DicomTag RTAccessoryHolderSlotSequence = new(0x300A, 0x0610);
+    public static DicomTag RTAccessoryHolderSlotSequence => new(0x300A, 0x0610);
     /// <summary>(300A,0611) LO 1</summary>
-    public static readonly DicomTag RTAccessoryHolderSlotID = new(0x300A, 0x0611);
+    public static DicomTag RTAccessoryHolderSlotID => new(0x300A, 0x0611);
     /// <summary>(300A,0612) FD 1</summary>
-    public static readonly DicomTag RTAccessoryHolderSlotDistance = new(0x300A, 0x0612);
+    public static DicomTag RTAccessoryHolderSlotDistance => new(0x300A, 0x0612);
     /// <summary>(300A,0613) FD 1</summary>
-    public static readonly DicomTag RTAccessorySlotDistance = new(0x300A, 0x0613);
+    public static DicomTag RTAccessorySlotDistance => new(0x300A, 0x0613);
     /// <summary>(300A,0614) SQ 1</summary>
-    public static readonly DicomTag RTAccessoryHolderDefinitionSequence = new(0x300A, 0x0614);
+    public static DicomTag RTAccessoryHolderDefinitionSequence => new(0x300A, 0x0614);
     /// <summary>(300A,0615) LO 1</summary>
-    public static readonly DicomTag RTAccessoryDeviceSlotID = new(0x300A, 0x0615);
+    public static DicomTag RTAccessoryDeviceSlotID => new(0x300A, 0x0615);
     /// <summary>(300A,0616) SQ 1</summary>
-    public static readonly DicomTag RTRadiationSequence = new(0x300A, 0x0616);
+    public static DicomTag RTRadiationSequence => new(0x300A, 0x0616);
     /// <summary>(300A,0617) SQ 1</summary>
-    public static readonly DicomTag RadiationDoseSequence = new(0x300A, 0x0617);
+    public static DicomTag RadiationDoseSequence => new(0x300A, 0x0617);
     /// <summary>(300A,0618) SQ 1</summary>
-    public static readonly DicomTag RadiationDoseIdentificationSequence = new(0x300A, 0x0618);
+    public static DicomTag RadiationDoseIdentificationSequence => new(0x300A, 0x0618);
     /// <summary>(300A,0619) LO 1</summary>
-    public static readonly DicomTag RadiationDoseIdentificationLabel = new(0x300A, 0x0619);
+    public static DicomTag RadiationDoseIdentificationLabel => new(0x300A, 0x0619);
     /// <summary>(300A,061A) CS 1</summary>
-    public static readonly DicomTag ReferenceDoseType = new(0x300A, 0x061A);
+    public static DicomTag ReferenceDoseType => new(0x300A, 0x061A);
     /// <summary>(300A,061B) CS 1</summary>
-    public static readonly DicomTag PrimaryDoseValueIndicator = new(0x300A, 0x061B);
+    public static DicomTag PrimaryDoseValueIndicator => new(0x300A, 0x061B);
     /// <summary>(300A,061C) SQ 1</summary>
-    public static readonly DicomTag DoseValuesSequence = new(0x300A, 0x061C);
+    public static DicomTag DoseValuesSequence => new(0x300A, 0x061C);
     /// <summary>(300A,061D) CS 1-n</summary>
-    public static readonly DicomTag DoseValuePurpose = new(0x300A, 0x061D);
+    public static DicomTag DoseValuePurpose => new(0x300A, 0x061D);
     /// <summary>(300A,061E) FD 3</summary>
-    public static readonly DicomTag ReferenceDosePointCoordinates = new(0x300A, 0x061E);
+    public static DicomTag ReferenceDosePointCoordinates => new(0x300A, 0x061E);
     /// <summary>(300A,061F) SQ 1</summary>
-    public static readonly DicomTag RadiationDoseValuesParametersSequence = new(0x300A, 0x061F);
+    public static DicomTag RadiationDoseValuesParametersSequence => new(0x300A, 0x061F);
     /// <summary>(300A,0620) SQ 1</summary>
-    public static readonly DicomTag MetersetToDoseMappingSequence = new(0x300A, 0x0620);
+    public static DicomTag MetersetToDoseMappingSequence => new(0x300A, 0x0620);
     /// <summary>(300A,0621) SQ 1</summary>
-    public static readonly DicomTag ExpectedInVivoMeasurementValuesSequence = new(0x300A, 0x0621);
+    public static DicomTag ExpectedInVivoMeasurementValuesSequence => new(0x300A, 0x0621);
     /// <summary>(300A,0622) US 1</summary>
-    public static readonly DicomTag ExpectedInVivoMeasurementValueIndex = new(0x300A, 0x0622);
+    public static DicomTag ExpectedInVivoMeasurementValueIndex => new(0x300A, 0x0622);
     /// <summary>(300A,0623) LO 1</summary>
-    public static readonly DicomTag RadiationDoseInVivoMeasurementLabel = new(0x300A, 0x0623);
+    public static DicomTag RadiationDoseInVivoMeasurementLabel => new(0x300A, 0x0623);
     /// <summary>(300A,0624) FD 2</summary>
-    public static readonly DicomTag RadiationDoseCentralAxisDisplacement = new(0x300A, 0x0624);
+    public static DicomTag RadiationDoseCentralAxisDisplacement => new(0x300A, 0x0624);
     /// <summary>(300A,0625) FD 1</summary>
-    public static readonly DicomTag RadiationDoseValue = new(0x300A, 0x0625);
+    public static DicomTag RadiationDoseValue => new(0x300A, 0x0625);
     /// <summary>(300A,0626) FD 1</summary>
-    public static readonly DicomTag RadiationDoseSourceToSkinDistance = new(0x300A, 0x0626);
+    public static DicomTag RadiationDoseSourceToSkinDistance => new(0x300A, 0x0626);
     /// <summary>(300A,0627) FD 3</summary>
-    public static readonly DicomTag RadiationDoseMeasurementPointCoordinates = new(0x300A, 0x0627);
+    public static DicomTag RadiationDoseMeasurementPointCoordinates => new(0x300A, 0x0627);
     /// <summary>(300A,0628) FD 1</summary>
-    public static readonly DicomTag RadiationDoseSourceToExternalContourDistance = new(0x300A, 0x0628);
+    public static DicomTag RadiationDoseSourceToExternalContourDistance => new(0x300A, 0x0628);
     /// <summary>(300A,0629) SQ 1</summary>
-    public static readonly DicomTag RTToleranceSetSequence = new(0x300A, 0x0629);
+    public static DicomTag RTToleranceSetSequence => new(0x300A, 0x0629);
     /// <summary>(300A,062A) LO 1</summary>
-    public static readonly DicomTag RTToleranceSetLabel = new(0x300A, 0x062A);
+    public static DicomTag RTToleranceSetLabel => new(0x300A, 0x062A);
     /// <summary>(300A,062B) SQ 1</summary>
-    public static readonly DicomTag AttributeToleranceValuesSequence = new(0x300A, 0x062B);
+    public static DicomTag AttributeToleranceValuesSequence => new(0x300A, 0x062B);
     /// <summary>(300A,062C) FD 1</summary>
-    public static readonly DicomTag ToleranceValue = new(0x300A, 0x062C);
+    public static DicomTag ToleranceValue => new(0x300A, 0x062C);
     /// <summary>(300A,062D) SQ 1</summary>
-    public static readonly DicomTag PatientSupportPositionToleranceSequence = new(0x300A, 0x062D);
+    public static DicomTag PatientSupportPositionToleranceSequence => new(0x300A, 0x062D);
     /// <summary>(300A,062E) FD 1</summary>
-    public static readonly DicomTag TreatmentTimeLimit = new(0x300A, 0x062E);
+    public static DicomTag TreatmentTimeLimit => new(0x300A, 0x062E);
     /// <summary>(300A,062F) SQ 1</summary>
-    public static readonly DicomTag CArmPhotonElectronControlPointSequence = new(0x300A, 0x062F);
+    public static DicomTag CArmPhotonElectronControlPointSequence => new(0x300A, 0x062F);
     /// <summary>(300A,0630) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTRadiationSequence = new(0x300A, 0x0630);
+    public static DicomTag ReferencedRTRadiationSequence => new(0x300A, 0x0630);
     /// <summary>(300A,0631) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTInstanceSequence = new(0x300A, 0x0631);
+    public static DicomTag ReferencedRTInstanceSequence => new(0x300A, 0x0631);
     /// <summary>(300A,0634) FD 1</summary>
-    public static readonly DicomTag SourceToPatientSurfaceDistance = new(0x300A, 0x0634);
+    public static DicomTag SourceToPatientSurfaceDistance => new(0x300A, 0x0634);
     /// <summary>(300A,0635) SQ 1</summary>
-    public static readonly DicomTag TreatmentMachineSpecialModeCodeSequence = new(0x300A, 0x0635);
+    public static DicomTag TreatmentMachineSpecialModeCodeSequence => new(0x300A, 0x0635);
     /// <summary>(300A,0636) US 1</summary>
-    public static readonly DicomTag IntendedNumberOfFractions = new(0x300A, 0x0636);
+    public static DicomTag IntendedNumberOfFractions => new(0x300A, 0x0636);
     /// <summary>(300A,0637) CS 1</summary>
-    public static readonly DicomTag RTRadiationSetIntent = new(0x300A, 0x0637);
+    public static DicomTag RTRadiationSetIntent => new(0x300A, 0x0637);
     /// <summary>(300A,0638) CS 1</summary>
-    public static readonly DicomTag RTRadiationPhysicalAndGeometricContentDetailFlag = new(0x300A, 0x0638);
+    public static DicomTag RTRadiationPhysicalAndGeometricContentDetailFlag => new(0x300A, 0x0638);
     /// <summary>(300A,0639) CS 1</summary>
-    public static readonly DicomTag RTRecordFlag = new(0x300A, 0x0639);
+    public static DicomTag RTRecordFlag => new(0x300A, 0x0639);
     /// <summary>(300A,063A) SQ 1</summary>
-    public static readonly DicomTag TreatmentDeviceIdentificationSequence = new(0x300A, 0x063A);
+    public static DicomTag TreatmentDeviceIdentificationSequence => new(0x300A, 0x063A);
     /// <summary>(300A,063B) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTPhysicianIntentSequence = new(0x300A, 0x063B);
+    public static DicomTag ReferencedRTPhysicianIntentSequence => new(0x300A, 0x063B);
     /// <summary>(300A,063C) FD 1</summary>
-    public static readonly DicomTag CumulativeMeterset = new(0x300A, 0x063C);
+    public static DicomTag CumulativeMeterset => new(0x300A, 0x063C);
     /// <summary>(300A,063D) FD 1</summary>
-    public static readonly DicomTag DeliveryRate = new(0x300A, 0x063D);
+    public static DicomTag DeliveryRate => new(0x300A, 0x063D);
     /// <summary>(300A,063E) SQ 1</summary>
-    public static readonly DicomTag DeliveryRateUnitSequence = new(0x300A, 0x063E);
+    public static DicomTag DeliveryRateUnitSequence => new(0x300A, 0x063E);
     /// <summary>(300A,063F) SQ 1</summary>
-    public static readonly DicomTag TreatmentPositionSequence = new(0x300A, 0x063F);
+    public static DicomTag TreatmentPositionSequence => new(0x300A, 0x063F);
     /// <summary>(300A,0640) FD 1</summary>
-    public static readonly DicomTag RadiationSourceAxisDistance = new(0x300A, 0x0640);
+    public static DicomTag RadiationSourceAxisDistance => new(0x300A, 0x0640);
     /// <summary>(300A,0641) US 1</summary>
-    public static readonly DicomTag NumberOfRTBeamLimitingDevices = new(0x300A, 0x0641);
+    public static DicomTag NumberOfRTBeamLimitingDevices => new(0x300A, 0x0641);
     /// <summary>(300A,0642) FD 1</summary>
-    public static readonly DicomTag RTBeamLimitingDeviceProximalDistance = new(0x300A, 0x0642);
+    public static DicomTag RTBeamLimitingDeviceProximalDistance => new(0x300A, 0x0642);
     /// <summary>(300A,0643) FD 1</summary>
-    public static readonly DicomTag RTBeamLimitingDeviceDistalDistance = new(0x300A, 0x0643);
+    public static DicomTag RTBeamLimitingDeviceDistalDistance => new(0x300A, 0x0643);
     /// <summary>(300A,0644) SQ 1</summary>
-    public static readonly DicomTag ParallelRTBeamDelimiterDeviceOrientationLabelCodeSequence = new(0x300A, 0x0644);
+    public static DicomTag ParallelRTBeamDelimiterDeviceOrientationLabelCodeSequence => new(0x300A, 0x0644);
     /// <summary>(300A,0645) FD 1</summary>
-    public static readonly DicomTag BeamModifierOrientationAngle = new(0x300A, 0x0645);
+    public static DicomTag BeamModifierOrientationAngle => new(0x300A, 0x0645);
     /// <summary>(300A,0646) SQ 1</summary>
-    public static readonly DicomTag FixedRTBeamDelimiterDeviceSequence = new(0x300A, 0x0646);
+    public static DicomTag FixedRTBeamDelimiterDeviceSequence => new(0x300A, 0x0646);
     /// <summary>(300A,0647) SQ 1</summary>
-    public static readonly DicomTag ParallelRTBeamDelimiterDeviceSequence = new(0x300A, 0x0647);
+    public static DicomTag ParallelRTBeamDelimiterDeviceSequence => new(0x300A, 0x0647);
     /// <summary>(300A,0648) US 1</summary>
-    public static readonly DicomTag NumberOfParallelRTBeamDelimiters = new(0x300A, 0x0648);
+    public static DicomTag NumberOfParallelRTBeamDelimiters => new(0x300A, 0x0648);
     /// <summary>(300A,0649) FD 2-n</summary>
-    public static readonly DicomTag ParallelRTBeamDelimiterBoundaries = new(0x300A, 0x0649);
+    public static DicomTag ParallelRTBeamDelimiterBoundaries => new(0x300A, 0x0649);
     /// <summary>(300A,064A) FD 2-n</summary>
-    public static readonly DicomTag ParallelRTBeamDelimiterPositions = new(0x300A, 0x064A);
+    public static DicomTag ParallelRTBeamDelimiterPositions => new(0x300A, 0x064A);
     /// <summary>(300A,064B) FD 2</summary>
-    public static readonly DicomTag RTBeamLimitingDeviceOffset = new(0x300A, 0x064B);
+    public static DicomTag RTBeamLimitingDeviceOffset => new(0x300A, 0x064B);
     /// <summary>(300A,064C) SQ 1</summary>
-    public static readonly DicomTag RTBeamDelimiterGeometrySequence = new(0x300A, 0x064C);
+    public static DicomTag RTBeamDelimiterGeometrySequence => new(0x300A, 0x064C);
     /// <summary>(300A,064D) SQ 1</summary>
-    public static readonly DicomTag RTBeamLimitingDeviceDefinitionSequence = new(0x300A, 0x064D);
+    public static DicomTag RTBeamLimitingDeviceDefinitionSequence => new(0x300A, 0x064D);
     /// <summary>(300A,064E) CS 1</summary>
-    public static readonly DicomTag ParallelRTBeamDelimiterOpeningMode = new(0x300A, 0x064E);
+    public static DicomTag ParallelRTBeamDelimiterOpeningMode => new(0x300A, 0x064E);
     /// <summary>(300A,064F) CS 1-n</summary>
-    public static readonly DicomTag ParallelRTBeamDelimiterLeafMountingSide = new(0x300A, 0x064F);
+    public static DicomTag ParallelRTBeamDelimiterLeafMountingSide => new(0x300A, 0x064F);
     /// <summary>(300A,0651) SQ 1</summary>
-    public static readonly DicomTag WedgeDefinitionSequence = new(0x300A, 0x0651);
+    public static DicomTag WedgeDefinitionSequence => new(0x300A, 0x0651);
     /// <summary>(300A,0652) FD 1</summary>
-    public static readonly DicomTag RadiationBeamWedgeAngle = new(0x300A, 0x0652);
+    public static DicomTag RadiationBeamWedgeAngle => new(0x300A, 0x0652);
     /// <summary>(300A,0653) FD 1</summary>
-    public static readonly DicomTag RadiationBeamWedgeThinEdgeDistance = new(0x300A, 0x0653);
+    public static DicomTag RadiationBeamWedgeThinEdgeDistance => new(0x300A, 0x0653);
     /// <summary>(300A,0654) FD 1</summary>
-    public static readonly DicomTag RadiationBeamEffectiveWedgeAngle = new(0x300A, 0x0654);
+    public static DicomTag RadiationBeamEffectiveWedgeAngle => new(0x300A, 0x0654);
     /// <summary>(300A,0655) US 1</summary>
-    public static readonly DicomTag NumberOfWedgePositions = new(0x300A, 0x0655);
+    public static DicomTag NumberOfWedgePositions => new(0x300A, 0x0655);
     /// <summary>(300A,0656) SQ 1</summary>
-    public static readonly DicomTag RTBeamLimitingDeviceOpeningSequence = new(0x300A, 0x0656);
+    public static DicomTag RTBeamLimitingDeviceOpeningSequence => new(0x300A, 0x0656);
     /// <summary>(300A,0657) US 1</summary>
-    public static readonly DicomTag NumberOfRTBeamLimitingDeviceOpenings = new(0x300A, 0x0657);
+    public static DicomTag NumberOfRTBeamLimitingDeviceOpenings => new(0x300A, 0x0657);
     /// <summary>(300A,0658) SQ 1</summary>
-    public static readonly DicomTag RadiationDosimeterUnitSequence = new(0x300A, 0x0658);
+    public static DicomTag RadiationDosimeterUnitSequence => new(0x300A, 0x0658);
     /// <summary>(300A,0659) SQ 1</summary>
-    public static readonly DicomTag RTDeviceDistanceReferenceLocationCodeSequence = new(0x300A, 0x0659);
+    public static DicomTag RTDeviceDistanceReferenceLocationCodeSequence => new(0x300A, 0x0659);
     /// <summary>(300A,065A) SQ 1</summary>
-    public static readonly DicomTag RadiationDeviceConfigurationAndCommissioningKeySequence = new(0x300A, 0x065A);
+    public static DicomTag RadiationDeviceConfigurationAndCommissioningKeySequence => new(0x300A, 0x065A);
     /// <summary>(300A,065B) SQ 1</summary>
-    public static readonly DicomTag PatientSupportPositionParameterSequence = new(0x300A, 0x065B);
+    public static DicomTag PatientSupportPositionParameterSequence => new(0x300A, 0x065B);
     /// <summary>(300A,065C) CS 1</summary>
-    public static readonly DicomTag PatientSupportPositionSpecificationMethod = new(0x300A, 0x065C);
+    public static DicomTag PatientSupportPositionSpecificationMethod => new(0x300A, 0x065C);
     /// <summary>(300A,065D) SQ 1</summary>
-    public static readonly DicomTag PatientSupportPositionDeviceParameterSequence = new(0x300A, 0x065D);
+    public static DicomTag PatientSupportPositionDeviceParameterSequence => new(0x300A, 0x065D);
     /// <summary>(300A,065E) US 1</summary>
-    public static readonly DicomTag DeviceOrderIndex = new(0x300A, 0x065E);
+    public static DicomTag DeviceOrderIndex => new(0x300A, 0x065E);
     /// <summary>(300A,065F) US 1</summary>
-    public static readonly DicomTag PatientSupportPositionParameterOrderIndex = new(0x300A, 0x065F);
+    public static DicomTag PatientSupportPositionParameterOrderIndex => new(0x300A, 0x065F);
     /// <summary>(300A,0660) SQ 1</summary>
-    public static readonly DicomTag PatientSupportPositionDeviceToleranceSequence = new(0x300A, 0x0660);
+    public static DicomTag PatientSupportPositionDeviceToleranceSequence => new(0x300A, 0x0660);
     /// <summary>(300A,0661) US 1</summary>
-    public static readonly DicomTag PatientSupportPositionToleranceOrderIndex = new(0x300A, 0x0661);
+    public static DicomTag PatientSupportPositionToleranceOrderIndex => new(0x300A, 0x0661);
     /// <summary>(300A,0662) SQ 1</summary>
-    public static readonly DicomTag CompensatorDefinitionSequence = new(0x300A, 0x0662);
+    public static DicomTag CompensatorDefinitionSequence => new(0x300A, 0x0662);
     /// <summary>(300A,0663) CS 1</summary>
-    public static readonly DicomTag CompensatorMapOrientation = new(0x300A, 0x0663);
+    public static DicomTag CompensatorMapOrientation => new(0x300A, 0x0663);
     /// <summary>(300A,0664) OF 1</summary>
-    public static readonly DicomTag CompensatorProximalThicknessMap = new(0x300A, 0x0664);
+    public static DicomTag CompensatorProximalThicknessMap => new(0x300A, 0x0664);
     /// <summary>(300A,0665) OF 1</summary>
-    public static readonly DicomTag CompensatorDistalThicknessMap = new(0x300A, 0x0665);
+    public static DicomTag CompensatorDistalThicknessMap => new(0x300A, 0x0665);
     /// <summary>(300A,0666) FD 1</summary>
-    public static readonly DicomTag CompensatorBasePlaneOffset = new(0x300A, 0x0666);
+    public static DicomTag CompensatorBasePlaneOffset => new(0x300A, 0x0666);
     /// <summary>(300A,0667) SQ 1</summary>
-    public static readonly DicomTag CompensatorShapeFabricationCodeSequence = new(0x300A, 0x0667);
+    public static DicomTag CompensatorShapeFabricationCodeSequence => new(0x300A, 0x0667);
     /// <summary>(300A,0668) SQ 1</summary>
-    public static readonly DicomTag CompensatorShapeSequence = new(0x300A, 0x0668);
+    public static DicomTag CompensatorShapeSequence => new(0x300A, 0x0668);
     /// <summary>(300A,0669) FD 1</summary>
-    public static readonly DicomTag RadiationBeamCompensatorMillingToolDiameter = new(0x300A, 0x0669);
+    public static DicomTag RadiationBeamCompensatorMillingToolDiameter => new(0x300A, 0x0669);
     /// <summary>(300A,066A) SQ 1</summary>
-    public static readonly DicomTag BlockDefinitionSequence = new(0x300A, 0x066A);
+    public static DicomTag BlockDefinitionSequence => new(0x300A, 0x066A);
     /// <summary>(300A,066B) OF 1</summary>
-    public static readonly DicomTag BlockEdgeData = new(0x300A, 0x066B);
+    public static DicomTag BlockEdgeData => new(0x300A, 0x066B);
     /// <summary>(300A,066C) CS 1</summary>
-    public static readonly DicomTag BlockOrientation = new(0x300A, 0x066C);
+    public static DicomTag BlockOrientation => new(0x300A, 0x066C);
     /// <summary>(300A,066D) FD 1</summary>
-    public static readonly DicomTag RadiationBeamBlockThickness = new(0x300A, 0x066D);
+    public static DicomTag RadiationBeamBlockThickness => new(0x300A, 0x066D);
     /// <summary>(300A,066E) FD 1</summary>
-    public static readonly DicomTag RadiationBeamBlockSlabThickness = new(0x300A, 0x066E);
+    public static DicomTag RadiationBeamBlockSlabThickness => new(0x300A, 0x066E);
     /// <summary>(300A,066F) SQ 1</summary>
-    public static readonly DicomTag BlockEdgeDataSequence = new(0x300A, 0x066F);
+    public static DicomTag BlockEdgeDataSequence => new(0x300A, 0x066F);
     /// <summary>(300A,0670) US 1</summary>
-    public static readonly DicomTag NumberOfRTAccessoryHolders = new(0x300A, 0x0670);
+    public static DicomTag NumberOfRTAccessoryHolders => new(0x300A, 0x0670);
     /// <summary>(300A,0671) SQ 1</summary>
-    public static readonly DicomTag GeneralAccessoryDefinitionSequence = new(0x300A, 0x0671);
+    public static DicomTag GeneralAccessoryDefinitionSequence => new(0x300A, 0x0671);
     /// <summary>(300A,0672) US 1</summary>
-    public static readonly DicomTag NumberOfGeneralAccessories = new(0x300A, 0x0672);
+    public static DicomTag NumberOfGeneralAccessories => new(0x300A, 0x0672);
     /// <summary>(300A,0673) SQ 1</summary>
-    public static readonly DicomTag BolusDefinitionSequence = new(0x300A, 0x0673);
+    public static DicomTag BolusDefinitionSequence => new(0x300A, 0x0673);
     /// <summary>(300A,0674) US 1</summary>
-    public static readonly DicomTag NumberOfBoluses = new(0x300A, 0x0674);
+    public static DicomTag NumberOfBoluses => new(0x300A, 0x0674);
     /// <summary>(300A,0675) UI 1</summary>
-    public static readonly DicomTag EquipmentFrameOfReferenceUID = new(0x300A, 0x0675);
+    public static DicomTag EquipmentFrameOfReferenceUID => new(0x300A, 0x0675);
     /// <summary>(300A,0676) ST 1</summary>
-    public static readonly DicomTag EquipmentFrameOfReferenceDescription = new(0x300A, 0x0676);
+    public static DicomTag EquipmentFrameOfReferenceDescription => new(0x300A, 0x0676);
     /// <summary>(300A,0677) SQ 1</summary>
-    public static readonly DicomTag EquipmentReferencePointCoordinatesSequence = new(0x300A, 0x0677);
+    public static DicomTag EquipmentReferencePointCoordinatesSequence => new(0x300A, 0x0677);
     /// <summary>(300A,0678) SQ 1</summary>
-    public static readonly DicomTag EquipmentReferencePointCodeSequence = new(0x300A, 0x0678);
+    public static DicomTag EquipmentReferencePointCodeSequence => new(0x300A, 0x0678);
     /// <summary>(300A,0679) FD 1</summary>
-    public static readonly DicomTag RTBeamLimitingDeviceAngle = new(0x300A, 0x0679);
+    public static DicomTag RTBeamLimitingDeviceAngle => new(0x300A, 0x0679);
     /// <summary>(300A,067A) FD 1</summary>
-    public static readonly DicomTag SourceRollAngle = new(0x300A, 0x067A);
+    public static DicomTag SourceRollAngle => new(0x300A, 0x067A);
     /// <summary>(300A,067B) SQ 1</summary>
-    public static readonly DicomTag RadiationGenerationModeSequence = new(0x300A, 0x067B);
+    public static DicomTag RadiationGenerationModeSequence => new(0x300A, 0x067B);
     /// <summary>(300A,067C) SH 1</summary>
-    public static readonly DicomTag RadiationGenerationModeLabel = new(0x300A, 0x067C);
+    public static DicomTag RadiationGenerationModeLabel => new(0x300A, 0x067C);
     /// <summary>(300A,067D) ST 1</summary>
-    public static readonly DicomTag RadiationGenerationModeDescription = new(0x300A, 0x067D);
+    public static DicomTag RadiationGenerationModeDescription => new(0x300A, 0x067D);
     /// <summary>(300A,067E) SQ 1</summary>
-    public static readonly DicomTag RadiationGenerationModeMachineCodeSequence = new(0x300A, 0x067E);
+    public static DicomTag RadiationGenerationModeMachineCodeSequence => new(0x300A, 0x067E);
     /// <summary>(300A,067F) SQ 1</summary>
-    public static readonly DicomTag RadiationTypeCodeSequence = new(0x300A, 0x067F);
+    public static DicomTag RadiationTypeCodeSequence => new(0x300A, 0x067F);
     /// <summary>(300A,0680) DS 1</summary>
-    public static readonly DicomTag NominalEnergy = new(0x300A, 0x0680);
+    public static DicomTag NominalEnergy => new(0x300A, 0x0680);
     /// <summary>(300A,0681) DS 1</summary>
-    public static readonly DicomTag MinimumNominalEnergy = new(0x300A, 0x0681);
+    public static DicomTag MinimumNominalEnergy => new(0x300A, 0x0681);
     /// <summary>(300A,0682) DS 1</summary>
-    public static readonly DicomTag MaximumNominalEnergy = new(0x300A, 0x0682);
+    public static DicomTag MaximumNominalEnergy => new(0x300A, 0x0682);
     /// <summary>(300A,0683) SQ 1</summary>
-    public static readonly DicomTag RadiationFluenceModifierCodeSequence = new(0x300A, 0x0683);
+    public static DicomTag RadiationFluenceModifierCodeSequence => new(0x300A, 0x0683);
     /// <summary>(300A,0684) SQ 1</summary>
-    public static readonly DicomTag EnergyUnitCodeSequence = new(0x300A, 0x0684);
+    public static DicomTag EnergyUnitCodeSequence => new(0x300A, 0x0684);
     /// <summary>(300A,0685) US 1</summary>
-    public static readonly DicomTag NumberOfRadiationGenerationModes = new(0x300A, 0x0685);
+    public static DicomTag NumberOfRadiationGenerationModes => new(0x300A, 0x0685);
     /// <summary>(300A,0686) SQ 1</summary>
-    public static readonly DicomTag PatientSupportDevicesSequence = new(0x300A, 0x0686);
+    public static DicomTag PatientSupportDevicesSequence => new(0x300A, 0x0686);
     /// <summary>(300A,0687) US 1</summary>
-    public static readonly DicomTag NumberOfPatientSupportDevices = new(0x300A, 0x0687);
+    public static DicomTag NumberOfPatientSupportDevices => new(0x300A, 0x0687);
     /// <summary>(300A,0688) FD 1</summary>
-    public static readonly DicomTag RTBeamModifierDefinitionDistance = new(0x300A, 0x0688);
+    public static DicomTag RTBeamModifierDefinitionDistance => new(0x300A, 0x0688);
     /// <summary>(300A,0689) SQ 1</summary>
-    public static readonly DicomTag BeamAreaLimitSequence = new(0x300A, 0x0689);
+    public static DicomTag BeamAreaLimitSequence => new(0x300A, 0x0689);
     /// <summary>(300A,068A) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTPrescriptionSequence = new(0x300A, 0x068A);
+    public static DicomTag ReferencedRTPrescriptionSequence => new(0x300A, 0x068A);
     /// <summary>(300A,0700) UI 1</summary>
-    public static readonly DicomTag TreatmentSessionUID = new(0x300A, 0x0700);
+    public static DicomTag TreatmentSessionUID => new(0x300A, 0x0700);
     /// <summary>(300A,0701) CS 1</summary>
-    public static readonly DicomTag RTRadiationUsage = new(0x300A, 0x0701);
+    public static DicomTag RTRadiationUsage => new(0x300A, 0x0701);
     /// <summary>(300A,0702) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTRadiationSetSequence = new(0x300A, 0x0702);
+    public static DicomTag ReferencedRTRadiationSetSequence => new(0x300A, 0x0702);
     /// <summary>(300A,0703) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTRadiationRecordSequence = new(0x300A, 0x0703);
+    public static DicomTag ReferencedRTRadiationRecordSequence => new(0x300A, 0x0703);
     /// <summary>(300A,0704) US 1</summary>
-    public static readonly DicomTag RTRadiationSetDeliveryNumber = new(0x300A, 0x0704);
+    public static DicomTag RTRadiationSetDeliveryNumber => new(0x300A, 0x0704);
     /// <summary>(300A,0705) US 1</summary>
-    public static readonly DicomTag ClinicalFractionNumber = new(0x300A, 0x0705);
+    public static DicomTag ClinicalFractionNumber => new(0x300A, 0x0705);
     /// <summary>(300A,0706) CS 1</summary>
-    public static readonly DicomTag RTTreatmentFractionCompletionStatus = new(0x300A, 0x0706);
+    public static DicomTag RTTreatmentFractionCompletionStatus => new(0x300A, 0x0706);
     /// <summary>(300A,0707) CS 1</summary>
-    public static readonly DicomTag RTRadiationSetUsage = new(0x300A, 0x0707);
+    public static DicomTag RTRadiationSetUsage => new(0x300A, 0x0707);
     /// <summary>(300A,0708) CS 1</summary>
-    public static readonly DicomTag TreatmentDeliveryContinuationFlag = new(0x300A, 0x0708);
+    public static DicomTag TreatmentDeliveryContinuationFlag => new(0x300A, 0x0708);
     /// <summary>(300A,0709) CS 1</summary>
-    public static readonly DicomTag TreatmentRecordContentOrigin = new(0x300A, 0x0709);
+    public static DicomTag TreatmentRecordContentOrigin => new(0x300A, 0x0709);
     /// <summary>(300A,0714) CS 1</summary>
-    public static readonly DicomTag RTTreatmentTerminationStatus = new(0x300A, 0x0714);
+    public static DicomTag RTTreatmentTerminationStatus => new(0x300A, 0x0714);
     /// <summary>(300A,0715) SQ 1</summary>
-    public static readonly DicomTag RTTreatmentTerminationReasonCodeSequence = new(0x300A, 0x0715);
+    public static DicomTag RTTreatmentTerminationReasonCodeSequence => new(0x300A, 0x0715);
     /// <summary>(300A,0716) SQ 1</summary>
-    public static readonly DicomTag MachineSpecificTreatmentTerminationCodeSequence = new(0x300A, 0x0716);
+    public static DicomTag MachineSpecificTreatmentTerminationCodeSequence => new(0x300A, 0x0716);
     /// <summary>(300A,0722) SQ 1</summary>
-    public static readonly DicomTag RTRadiationSalvageRecordControlPointSequence = new(0x300A, 0x0722);
+    public static DicomTag RTRadiationSalvageRecordControlPointSequence => new(0x300A, 0x0722);
     /// <summary>(300A,0723) CS 1</summary>
-    public static readonly DicomTag StartingMetersetValueKnownFlag = new(0x300A, 0x0723);
+    public static DicomTag StartingMetersetValueKnownFlag => new(0x300A, 0x0723);
     /// <summary>(300A,0730) ST 1</summary>
-    public static readonly DicomTag TreatmentTerminationDescription = new(0x300A, 0x0730);
+    public static DicomTag TreatmentTerminationDescription => new(0x300A, 0x0730);
     /// <summary>(300A,0731) SQ 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationSequence = new(0x300A, 0x0731);
+    public static DicomTag TreatmentToleranceViolationSequence => new(0x300A, 0x0731);
     /// <summary>(300A,0732) CS 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationCategory = new(0x300A, 0x0732);
+    public static DicomTag TreatmentToleranceViolationCategory => new(0x300A, 0x0732);
     /// <summary>(300A,0733) SQ 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationAttributeSequence = new(0x300A, 0x0733);
+    public static DicomTag TreatmentToleranceViolationAttributeSequence => new(0x300A, 0x0733);
     /// <summary>(300A,0734) ST 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationDescription = new(0x300A, 0x0734);
+    public static DicomTag TreatmentToleranceViolationDescription => new(0x300A, 0x0734);
     /// <summary>(300A,0735) ST 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationIdentification = new(0x300A, 0x0735);
+    public static DicomTag TreatmentToleranceViolationIdentification => new(0x300A, 0x0735);
     /// <summary>(300A,0736) DT 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationDateTime = new(0x300A, 0x0736);
+    public static DicomTag TreatmentToleranceViolationDateTime => new(0x300A, 0x0736);
     /// <summary>(300A,073A) DT 1</summary>
-    public static readonly DicomTag RecordedRTControlPointDateTime = new(0x300A, 0x073A);
+    public static DicomTag RecordedRTControlPointDateTime => new(0x300A, 0x073A);
     /// <summary>(300A,073B) US 1</summary>
-    public static readonly DicomTag ReferencedRadiationRTControlPointIndex = new(0x300A, 0x073B);
+    public static DicomTag ReferencedRadiationRTControlPointIndex => new(0x300A, 0x073B);
     /// <summary>(300A,073E) SQ 1</summary>
-    public static readonly DicomTag AlternateValueSequence = new(0x300A, 0x073E);
+    public static DicomTag AlternateValueSequence => new(0x300A, 0x073E);
     /// <summary>(300A,073F) SQ 1</summary>
-    public static readonly DicomTag ConfirmationSequence = new(0x300A, 0x073F);
+    public static DicomTag ConfirmationSequence => new(0x300A, 0x073F);
     /// <summary>(300A,0740) SQ 1</summary>
-    public static readonly DicomTag InterlockSequence = new(0x300A, 0x0740);
+    public static DicomTag InterlockSequence => new(0x300A, 0x0740);
     /// <summary>(300A,0741) DT 1</summary>
-    public static readonly DicomTag InterlockDateTime = new(0x300A, 0x0741);
+    public static DicomTag InterlockDateTime => new(0x300A, 0x0741);
     /// <summary>(300A,0742) ST 1</summary>
-    public static readonly DicomTag InterlockDescription = new(0x300A, 0x0742);
+    public static DicomTag InterlockDescription => new(0x300A, 0x0742);
     /// <summary>(300A,0743) SQ 1</summary>
-    public static readonly DicomTag InterlockOriginatingDeviceSequence = new(0x300A, 0x0743);
+    public static DicomTag InterlockOriginatingDeviceSequence => new(0x300A, 0x0743);
     /// <summary>(300A,0744) SQ 1</summary>
-    public static readonly DicomTag InterlockCodeSequence = new(0x300A, 0x0744);
+    public static DicomTag InterlockCodeSequence => new(0x300A, 0x0744);
     /// <summary>(300A,0745) SQ 1</summary>
-    public static readonly DicomTag InterlockResolutionCodeSequence = new(0x300A, 0x0745);
+    public static DicomTag InterlockResolutionCodeSequence => new(0x300A, 0x0745);
     /// <summary>(300A,0746) SQ 1</summary>
-    public static readonly DicomTag InterlockResolutionUserSequence = new(0x300A, 0x0746);
+    public static DicomTag InterlockResolutionUserSequence => new(0x300A, 0x0746);
     /// <summary>(300A,0760) DT 1</summary>
-    public static readonly DicomTag OverrideDateTime = new(0x300A, 0x0760);
+    public static DicomTag OverrideDateTime => new(0x300A, 0x0760);
     /// <summary>(300A,0761) SQ 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationTypeCodeSequence = new(0x300A, 0x0761);
+    public static DicomTag TreatmentToleranceViolationTypeCodeSequence => new(0x300A, 0x0761);
     /// <summary>(300A,0762) SQ 1</summary>
-    public static readonly DicomTag TreatmentToleranceViolationCauseCodeSequence = new(0x300A, 0x0762);
+    public static DicomTag TreatmentToleranceViolationCauseCodeSequence => new(0x300A, 0x0762);
     /// <summary>(300A,0772) SQ 1</summary>
-    public static readonly DicomTag MeasuredMetersetToDoseMappingSequence = new(0x300A, 0x0772);
+    public static DicomTag MeasuredMetersetToDoseMappingSequence => new(0x300A, 0x0772);
     /// <summary>(300A,0773) US 1</summary>
-    public static readonly DicomTag ReferencedExpectedInVivoMeasurementValueIndex = new(0x300A, 0x0773);
+    public static DicomTag ReferencedExpectedInVivoMeasurementValueIndex => new(0x300A, 0x0773);
     /// <summary>(300A,0774) SQ 1</summary>
-    public static readonly DicomTag DoseMeasurementDeviceCodeSequence = new(0x300A, 0x0774);
+    public static DicomTag DoseMeasurementDeviceCodeSequence => new(0x300A, 0x0774);
     /// <summary>(300A,0780) SQ 1</summary>
-    public static readonly DicomTag AdditionalParameterRecordingInstanceSequence = new(0x300A, 0x0780);
+    public static DicomTag AdditionalParameterRecordingInstanceSequence => new(0x300A, 0x0780);
     /// <summary>(300A,0783) ST 1</summary>
-    public static readonly DicomTag InterlockOriginDescription = new(0x300A, 0x0783);
+    public static DicomTag InterlockOriginDescription => new(0x300A, 0x0783);
     /// <summary>(300A,0784) SQ 1</summary>
-    public static readonly DicomTag RTPatientPositionScopeSequence = new(0x300A, 0x0784);
+    public static DicomTag RTPatientPositionScopeSequence => new(0x300A, 0x0784);
     /// <summary>(300A,0785) UI 1</summary>
-    public static readonly DicomTag ReferencedTreatmentPositionGroupUID = new(0x300A, 0x0785);
+    public static DicomTag ReferencedTreatmentPositionGroupUID => new(0x300A, 0x0785);
     /// <summary>(300A,0786) US 1</summary>
-    public static readonly DicomTag RadiationOrderIndex = new(0x300A, 0x0786);
+    public static DicomTag RadiationOrderIndex => new(0x300A, 0x0786);
     /// <summary>(300A,0787) SQ 1</summary>
-    public static readonly DicomTag OmittedRadiationSequence = new(0x300A, 0x0787);
+    public static DicomTag OmittedRadiationSequence => new(0x300A, 0x0787);
     /// <summary>(300A,0788) SQ 1</summary>
-    public static readonly DicomTag ReasonForOmissionCodeSequence = new(0x300A, 0x0788);
+    public static DicomTag ReasonForOmissionCodeSequence => new(0x300A, 0x0788);
     /// <summary>(300A,0789) SQ 1</summary>
-    public static readonly DicomTag RTDeliveryStartPatientPositionSequence = new(0x300A, 0x0789);
+    public static DicomTag RTDeliveryStartPatientPositionSequence => new(0x300A, 0x0789);
     /// <summary>(300A,078A) SQ 1</summary>
-    public static readonly DicomTag RTTreatmentPreparationPatientPositionSequence = new(0x300A, 0x078A);
+    public static DicomTag RTTreatmentPreparationPatientPositionSequence => new(0x300A, 0x078A);
     /// <summary>(300A,078B) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTTreatmentPreparationSequence = new(0x300A, 0x078B);
+    public static DicomTag ReferencedRTTreatmentPreparationSequence => new(0x300A, 0x078B);
     /// <summary>(300A,078C) SQ 1</summary>
-    public static readonly DicomTag ReferencedPatientSetupPhotoSequence = new(0x300A, 0x078C);
+    public static DicomTag ReferencedPatientSetupPhotoSequence => new(0x300A, 0x078C);
     /// <summary>(300A,078D) SQ 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationMethodCodeSequence = new(0x300A, 0x078D);
+    public static DicomTag PatientTreatmentPreparationMethodCodeSequence => new(0x300A, 0x078D);
     /// <summary>(300A,078E) LT 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationProcedureParameterDescription = new(0x300A, 0x078E);
+    public static DicomTag PatientTreatmentPreparationProcedureParameterDescription => new(0x300A, 0x078E);
     /// <summary>(300A,078F) SQ 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationDeviceSequence = new(0x300A, 0x078F);
+    public static DicomTag PatientTreatmentPreparationDeviceSequence => new(0x300A, 0x078F);
     /// <summary>(300A,0790) SQ 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationProcedureSequence = new(0x300A, 0x0790);
+    public static DicomTag PatientTreatmentPreparationProcedureSequence => new(0x300A, 0x0790);
     /// <summary>(300A,0791) SQ 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationProcedureCodeSequence = new(0x300A, 0x0791);
+    public static DicomTag PatientTreatmentPreparationProcedureCodeSequence => new(0x300A, 0x0791);
     /// <summary>(300A,0792) LT 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationMethodDescription = new(0x300A, 0x0792);
+    public static DicomTag PatientTreatmentPreparationMethodDescription => new(0x300A, 0x0792);
     /// <summary>(300A,0793) SQ 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationProcedureParameterSequence = new(0x300A, 0x0793);
+    public static DicomTag PatientTreatmentPreparationProcedureParameterSequence => new(0x300A, 0x0793);
     /// <summary>(300A,0794) LT 1</summary>
-    public static readonly DicomTag PatientSetupPhotoDescription = new(0x300A, 0x0794);
+    public static DicomTag PatientSetupPhotoDescription => new(0x300A, 0x0794);
     /// <summary>(300A,0795) US 1</summary>
-    public static readonly DicomTag PatientTreatmentPreparationProcedureIndex = new(0x300A, 0x0795);
+    public static DicomTag PatientTreatmentPreparationProcedureIndex => new(0x300A, 0x0795);
     /// <summary>(300A,0796) US 1</summary>
-    public static readonly DicomTag ReferencedPatientSetupProcedureIndex = new(0x300A, 0x0796);
+    public static DicomTag ReferencedPatientSetupProcedureIndex => new(0x300A, 0x0796);
     /// <summary>(300A,0797) SQ 1</summary>
-    public static readonly DicomTag RTRadiationTaskSequence = new(0x300A, 0x0797);
+    public static DicomTag RTRadiationTaskSequence => new(0x300A, 0x0797);
     /// <summary>(300A,0798) SQ 1</summary>
-    public static readonly DicomTag RTPatientPositionDisplacementSequence = new(0x300A, 0x0798);
+    public static DicomTag RTPatientPositionDisplacementSequence => new(0x300A, 0x0798);
     /// <summary>(300A,0799) SQ 1</summary>
-    public static readonly DicomTag RTPatientPositionSequence = new(0x300A, 0x0799);
+    public static DicomTag RTPatientPositionSequence => new(0x300A, 0x0799);
     /// <summary>(300A,079A) LO 1</summary>
-    public static readonly DicomTag DisplacementReferenceLabel = new(0x300A, 0x079A);
+    public static DicomTag DisplacementReferenceLabel => new(0x300A, 0x079A);
     /// <summary>(300A,079B) FD 16</summary>
-    public static readonly DicomTag DisplacementMatrix = new(0x300A, 0x079B);
+    public static DicomTag DisplacementMatrix => new(0x300A, 0x079B);
     /// <summary>(300A,079C) SQ 1</summary>
-    public static readonly DicomTag PatientSupportDisplacementSequence = new(0x300A, 0x079C);
+    public static DicomTag PatientSupportDisplacementSequence => new(0x300A, 0x079C);
     /// <summary>(300A,079D) SQ 1</summary>
-    public static readonly DicomTag DisplacementReferenceLocationCodeSequence = new(0x300A, 0x079D);
+    public static DicomTag DisplacementReferenceLocationCodeSequence => new(0x300A, 0x079D);
     /// <summary>(300A,079E) CS 1</summary>
-    public static readonly DicomTag RTRadiationSetDeliveryUsage = new(0x300A, 0x079E);
+    public static DicomTag RTRadiationSetDeliveryUsage => new(0x300A, 0x079E);
     /// <summary>(300C,0002) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTPlanSequence = new(0x300C, 0x0002);
+    public static DicomTag ReferencedRTPlanSequence => new(0x300C, 0x0002);
     /// <summary>(300C,0004) SQ 1</summary>
-    public static readonly DicomTag ReferencedBeamSequence = new(0x300C, 0x0004);
+    public static DicomTag ReferencedBeamSequence => new(0x300C, 0x0004);
     /// <summary>(300C,0006) IS 1</summary>
-    public static readonly DicomTag ReferencedBeamNumber = new(0x300C, 0x0006);
+    public static DicomTag ReferencedBeamNumber => new(0x300C, 0x0006);
     /// <summary>(300C,0007) IS 1</summary>
-    public static readonly DicomTag ReferencedReferenceImageNumber = new(0x300C, 0x0007);
+    public static DicomTag ReferencedReferenceImageNumber => new(0x300C, 0x0007);
     /// <summary>(300C,0008) DS 1</summary>
-    public static readonly DicomTag StartCumulativeMetersetWeight = new(0x300C, 0x0008);
+    public static DicomTag StartCumulativeMetersetWeight => new(0x300C, 0x0008);
     /// <summary>(300C,0009) DS 1</summary>
-    public static readonly DicomTag EndCumulativeMetersetWeight = new(0x300C, 0x0009);
+    public static DicomTag EndCumulativeMetersetWeight => new(0x300C, 0x0009);
     /// <summary>(300C,000A) SQ 1</summary>
-    public static readonly DicomTag ReferencedBrachyApplicationSetupSequence = new(0x300C, 0x000A);
+    public static DicomTag ReferencedBrachyApplicationSetupSequence => new(0x300C, 0x000A);
     /// <summary>(300C,000C) IS 1</summary>
-    public static readonly DicomTag ReferencedBrachyApplicationSetupNumber = new(0x300C, 0x000C);
+    public static DicomTag ReferencedBrachyApplicationSetupNumber => new(0x300C, 0x000C);
     /// <summary>(300C,000E) IS 1</summary>
-    public static readonly DicomTag ReferencedSourceNumber = new(0x300C, 0x000E);
+    public static DicomTag ReferencedSourceNumber => new(0x300C, 0x000E);
     /// <summary>(300C,0020) SQ 1</summary>
-    public static readonly DicomTag ReferencedFractionGroupSequence = new(0x300C, 0x0020);
+    public static DicomTag ReferencedFractionGroupSequence => new(0x300C, 0x0020);
     /// <summary>(300C,0022) IS 1</summary>
-    public static readonly DicomTag ReferencedFractionGroupNumber = new(0x300C, 0x0022);
+    public static DicomTag ReferencedFractionGroupNumber => new(0x300C, 0x0022);
     /// <summary>(300C,0040) SQ 1</summary>
-    public static readonly DicomTag ReferencedVerificationImageSequence = new(0x300C, 0x0040);
+    public static DicomTag ReferencedVerificationImageSequence => new(0x300C, 0x0040);
     /// <summary>(300C,0042) SQ 1</summary>
-    public static readonly DicomTag ReferencedReferenceImageSequence = new(0x300C, 0x0042);
+    public static DicomTag ReferencedReferenceImageSequence => new(0x300C, 0x0042);
     /// <summary>(300C,0050) SQ 1</summary>
-    public static readonly DicomTag ReferencedDoseReferenceSequence = new(0x300C, 0x0050);
+    public static DicomTag ReferencedDoseReferenceSequence => new(0x300C, 0x0050);
     /// <summary>(300C,0051) IS 1</summary>
-    public static readonly DicomTag ReferencedDoseReferenceNumber = new(0x300C, 0x0051);
+    public static DicomTag ReferencedDoseReferenceNumber => new(0x300C, 0x0051);
     /// <summary>(300C,0055) SQ 1</summary>
-    public static readonly DicomTag BrachyReferencedDoseReferenceSequence = new(0x300C, 0x0055);
+    public static DicomTag BrachyReferencedDoseReferenceSequence => new(0x300C, 0x0055);
     /// <summary>(300C,0060) SQ 1</summary>
-    public static readonly DicomTag ReferencedStructureSetSequence = new(0x300C, 0x0060);
+    public static DicomTag ReferencedStructureSetSequence => new(0x300C, 0x0060);
     /// <summary>(300C,006A) IS 1</summary>
-    public static readonly DicomTag ReferencedPatientSetupNumber = new(0x300C, 0x006A);
+    public static DicomTag ReferencedPatientSetupNumber => new(0x300C, 0x006A);
     /// <summary>(300C,0080) SQ 1</summary>
-    public static readonly DicomTag ReferencedDoseSequence = new(0x300C, 0x0080);
+    public static DicomTag ReferencedDoseSequence => new(0x300C, 0x0080);
     /// <summary>(300C,00A0) IS 1</summary>
-    public static readonly DicomTag ReferencedToleranceTableNumber = new(0x300C, 0x00A0);
+    public static DicomTag ReferencedToleranceTableNumber => new(0x300C, 0x00A0);
     /// <summary>(300C,00B0) SQ 1</summary>
-    public static readonly DicomTag ReferencedBolusSequence = new(0x300C, 0x00B0);
+    public static DicomTag ReferencedBolusSequence => new(0x300C, 0x00B0);
     /// <summary>(300C,00C0) IS 1</summary>
-    public static readonly DicomTag ReferencedWedgeNumber = new(0x300C, 0x00C0);
+    public static DicomTag ReferencedWedgeNumber => new(0x300C, 0x00C0);
     /// <summary>(300C,00D0) IS 1</summary>
-    public static readonly DicomTag ReferencedCompensatorNumber = new(0x300C, 0x00D0);
+    public static DicomTag ReferencedCompensatorNumber => new(0x300C, 0x00D0);
     /// <summary>(300C,00E0) IS 1</summary>
-    public static readonly DicomTag ReferencedBlockNumber = new(0x300C, 0x00E0);
+    public static DicomTag ReferencedBlockNumber => new(0x300C, 0x00E0);
     /// <summary>(300C,00F0) IS 1</summary>
-    public static readonly DicomTag ReferencedControlPointIndex = new(0x300C, 0x00F0);
+    public static DicomTag ReferencedControlPointIndex => new(0x300C, 0x00F0);
     /// <summary>(300C,00F2) SQ 1</summary>
-    public static readonly DicomTag ReferencedControlPointSequence = new(0x300C, 0x00F2);
+    public static DicomTag ReferencedControlPointSequence => new(0x300C, 0x00F2);
     /// <summary>(300C,00F4) IS 1</summary>
-    public static readonly DicomTag ReferencedStartControlPointIndex = new(0x300C, 0x00F4);
+    public static DicomTag ReferencedStartControlPointIndex => new(0x300C, 0x00F4);
     /// <summary>(300C,00F6) IS 1</summary>
-    public static readonly DicomTag ReferencedStopControlPointIndex = new(0x300C, 0x00F6);
+    public static DicomTag ReferencedStopControlPointIndex => new(0x300C, 0x00F6);
     /// <summary>(300C,0100) IS 1</summary>
-    public static readonly DicomTag ReferencedRangeShifterNumber = new(0x300C, 0x0100);
+    public static DicomTag ReferencedRangeShifterNumber => new(0x300C, 0x0100);
     /// <summary>(300C,0102) IS 1</summary>
-    public static readonly DicomTag ReferencedLateralSpreadingDeviceNumber = new(0x300C, 0x0102);
+    public static DicomTag ReferencedLateralSpreadingDeviceNumber => new(0x300C, 0x0102);
     /// <summary>(300C,0104) IS 1</summary>
-    public static readonly DicomTag ReferencedRangeModulatorNumber = new(0x300C, 0x0104);
+    public static DicomTag ReferencedRangeModulatorNumber => new(0x300C, 0x0104);
     /// <summary>(300C,0111) SQ 1</summary>
-    public static readonly DicomTag OmittedBeamTaskSequence = new(0x300C, 0x0111);
+    public static DicomTag OmittedBeamTaskSequence => new(0x300C, 0x0111);
     /// <summary>(300C,0112) CS 1</summary>
-    public static readonly DicomTag ReasonForOmission = new(0x300C, 0x0112);
+    public static DicomTag ReasonForOmission => new(0x300C, 0x0112);
     /// <summary>(300C,0113) LO 1</summary>
-    public static readonly DicomTag ReasonForOmissionDescription = new(0x300C, 0x0113);
+    public static DicomTag ReasonForOmissionDescription => new(0x300C, 0x0113);
     /// <summary>(300C,0114) SQ 1</summary>
-    public static readonly DicomTag PrescriptionOverviewSequence = new(0x300C, 0x0114);
+    public static DicomTag PrescriptionOverviewSequence => new(0x300C, 0x0114);
     /// <summary>(300C,0115) FL 1</summary>
-    public static readonly DicomTag TotalPrescriptionDose = new(0x300C, 0x0115);
+    public static DicomTag TotalPrescriptionDose => new(0x300C, 0x0115);
     /// <summary>(300C,0116) SQ 1</summary>
-    public static readonly DicomTag PlanOverviewSequence = new(0x300C, 0x0116);
+    public static DicomTag PlanOverviewSequence => new(0x300C, 0x0116);
     /// <summary>(300C,0117) US 1</summary>
-    public static readonly DicomTag PlanOverviewIndex = new(0x300C, 0x0117);
+    public static DicomTag PlanOverviewIndex => new(0x300C, 0x0117);
     /// <summary>(300C,0118) US 1</summary>
-    public static readonly DicomTag ReferencedPlanOverviewIndex = new(0x300C, 0x0118);
+    public static DicomTag ReferencedPlanOverviewIndex => new(0x300C, 0x0118);
     /// <summary>(300C,0119) US 1</summary>
-    public static readonly DicomTag NumberOfFractionsIncluded = new(0x300C, 0x0119);
+    public static DicomTag NumberOfFractionsIncluded => new(0x300C, 0x0119);
     /// <summary>(300C,0120) SQ 1</summary>
-    public static readonly DicomTag DoseCalibrationConditionsSequence = new(0x300C, 0x0120);
+    public static DicomTag DoseCalibrationConditionsSequence => new(0x300C, 0x0120);
     /// <summary>(300C,0121) FD 1</summary>
-    public static readonly DicomTag AbsorbedDoseToMetersetRatio = new(0x300C, 0x0121);
+    public static DicomTag AbsorbedDoseToMetersetRatio => new(0x300C, 0x0121);
     /// <summary>(300C,0122) FD 2</summary>
-    public static readonly DicomTag DelineatedRadiationFieldSize = new(0x300C, 0x0122);
+    public static DicomTag DelineatedRadiationFieldSize => new(0x300C, 0x0122);
     /// <summary>(300C,0123) CS 1</summary>
-    public static readonly DicomTag DoseCalibrationConditionsVerifiedFlag = new(0x300C, 0x0123);
+    public static DicomTag DoseCalibrationConditionsVerifiedFlag => new(0x300C, 0x0123);
     /// <summary>(300C,0124) FD 1</summary>
-    public static readonly DicomTag CalibrationReferencePointDepth = new(0x300C, 0x0124);
+    public static DicomTag CalibrationReferencePointDepth => new(0x300C, 0x0124);
     /// <summary>(300C,0125) SQ 1</summary>
-    public static readonly DicomTag GatingBeamHoldTransitionSequence = new(0x300C, 0x0125);
+    public static DicomTag GatingBeamHoldTransitionSequence => new(0x300C, 0x0125);
     /// <summary>(300C,0126) CS 1</summary>
-    public static readonly DicomTag BeamHoldTransition = new(0x300C, 0x0126);
+    public static DicomTag BeamHoldTransition => new(0x300C, 0x0126);
     /// <summary>(300C,0127) DT 1</summary>
-    public static readonly DicomTag BeamHoldTransitionDateTime = new(0x300C, 0x0127);
+    public static DicomTag BeamHoldTransitionDateTime => new(0x300C, 0x0127);
     /// <summary>(300C,0128) SQ 1</summary>
-    public static readonly DicomTag BeamHoldOriginatingDeviceSequence = new(0x300C, 0x0128);
+    public static DicomTag BeamHoldOriginatingDeviceSequence => new(0x300C, 0x0128);
     /// <summary>(300E,0002) CS 1</summary>
-    public static readonly DicomTag ApprovalStatus = new(0x300E, 0x0002);
+    public static DicomTag ApprovalStatus => new(0x300E, 0x0002);
     /// <summary>(300E,0004) DA 1</summary>
-    public static readonly DicomTag ReviewDate = new(0x300E, 0x0004);
+    public static DicomTag ReviewDate => new(0x300E, 0x0004);
     /// <summary>(300E,0005) TM 1</summary>
-    public static readonly DicomTag ReviewTime = new(0x300E, 0x0005);
+    public static DicomTag ReviewTime => new(0x300E, 0x0005);
     /// <summary>(300E,0008) PN 1</summary>
-    public static readonly DicomTag ReviewerName = new(0x300E, 0x0008);
+    public static DicomTag ReviewerName => new(0x300E, 0x0008);
     /// <summary>(3010,0001) SQ 1</summary>
-    public static readonly DicomTag RadiobiologicalDoseEffectSequence = new(0x3010, 0x0001);
+    public static DicomTag RadiobiologicalDoseEffectSequence => new(0x3010, 0x0001);
     /// <summary>(3010,0002) CS 1</summary>
-    public static readonly DicomTag RadiobiologicalDoseEffectFlag = new(0x3010, 0x0002);
+    public static DicomTag RadiobiologicalDoseEffectFlag => new(0x3010, 0x0002);
     /// <summary>(3010,0003) SQ 1</summary>
-    public static readonly DicomTag EffectiveDoseCalculationMethodCategoryCodeSequence = new(0x3010, 0x0003);
+    public static DicomTag EffectiveDoseCalculationMethodCategoryCodeSequence => new(0x3010, 0x0003);
     /// <summary>(3010,0004) SQ 1</summary>
-    public static readonly DicomTag EffectiveDoseCalculationMethodCodeSequence = new(0x3010, 0x0004);
+    public static DicomTag EffectiveDoseCalculationMethodCodeSequence => new(0x3010, 0x0004);
     /// <summary>(3010,0005) LO 1</summary>
-    public static readonly DicomTag EffectiveDoseCalculationMethodDescription = new(0x3010, 0x0005);
+    public static DicomTag EffectiveDoseCalculationMethodDescription => new(0x3010, 0x0005);
     /// <summary>(3010,0006) UI 1</summary>
-    public static readonly DicomTag ConceptualVolumeUID = new(0x3010, 0x0006);
+    public static DicomTag ConceptualVolumeUID => new(0x3010, 0x0006);
     /// <summary>(3010,0007) SQ 1</summary>
-    public static readonly DicomTag OriginatingSOPInstanceReferenceSequence = new(0x3010, 0x0007);
+    public static DicomTag OriginatingSOPInstanceReferenceSequence => new(0x3010, 0x0007);
     /// <summary>(3010,0008) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeConstituentSequence = new(0x3010, 0x0008);
+    public static DicomTag ConceptualVolumeConstituentSequence => new(0x3010, 0x0008);
     /// <summary>(3010,0009) SQ 1</summary>
-    public static readonly DicomTag EquivalentConceptualVolumeInstanceReferenceSequence = new(0x3010, 0x0009);
+    public static DicomTag EquivalentConceptualVolumeInstanceReferenceSequence => new(0x3010, 0x0009);
     /// <summary>(3010,000A) SQ 1</summary>
-    public static readonly DicomTag EquivalentConceptualVolumesSequence = new(0x3010, 0x000A);
+    public static DicomTag EquivalentConceptualVolumesSequence => new(0x3010, 0x000A);
     /// <summary>(3010,000B) UI 1</summary>
-    public static readonly DicomTag ReferencedConceptualVolumeUID = new(0x3010, 0x000B);
+    public static DicomTag ReferencedConceptualVolumeUID => new(0x3010, 0x000B);
     /// <summary>(3010,000C) UT 1</summary>
-    public static readonly DicomTag ConceptualVolumeCombinationExpression = new(0x3010, 0x000C);
+    public static DicomTag ConceptualVolumeCombinationExpression => new(0x3010, 0x000C);
     /// <summary>(3010,000D) US 1</summary>
-    public static readonly DicomTag ConceptualVolumeConstituentIndex = new(0x3010, 0x000D);
+    public static DicomTag ConceptualVolumeConstituentIndex => new(0x3010, 0x000D);
     /// <summary>(3010,000E) CS 1</summary>
-    public static readonly DicomTag ConceptualVolumeCombinationFlag = new(0x3010, 0x000E);
+    public static DicomTag ConceptualVolumeCombinationFlag => new(0x3010, 0x000E);
     /// <summary>(3010,000F) ST 1</summary>
-    public static readonly DicomTag ConceptualVolumeCombinationDescription = new(0x3010, 0x000F);
+    public static DicomTag ConceptualVolumeCombinationDescription => new(0x3010, 0x000F);
     /// <summary>(3010,0010) CS 1</summary>
-    public static readonly DicomTag ConceptualVolumeSegmentationDefinedFlag = new(0x3010, 0x0010);
+    public static DicomTag ConceptualVolumeSegmentationDefinedFlag => new(0x3010, 0x0010);
     /// <summary>(3010,0011) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeSegmentationReferenceSequence = new(0x3010, 0x0011);
+    public static DicomTag ConceptualVolumeSegmentationReferenceSequence => new(0x3010, 0x0011);
     /// <summary>(3010,0012) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeConstituentSegmentationReferenceSequence = new(0x3010, 0x0012);
+    public static DicomTag ConceptualVolumeConstituentSegmentationReferenceSequence => new(0x3010, 0x0012);
     /// <summary>(3010,0013) UI 1</summary>
-    public static readonly DicomTag ConstituentConceptualVolumeUID = new(0x3010, 0x0013);
+    public static DicomTag ConstituentConceptualVolumeUID => new(0x3010, 0x0013);
     /// <summary>(3010,0014) SQ 1</summary>
-    public static readonly DicomTag DerivationConceptualVolumeSequence = new(0x3010, 0x0014);
+    public static DicomTag DerivationConceptualVolumeSequence => new(0x3010, 0x0014);
     /// <summary>(3010,0015) UI 1</summary>
-    public static readonly DicomTag SourceConceptualVolumeUID = new(0x3010, 0x0015);
+    public static DicomTag SourceConceptualVolumeUID => new(0x3010, 0x0015);
     /// <summary>(3010,0016) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeDerivationAlgorithmSequence = new(0x3010, 0x0016);
+    public static DicomTag ConceptualVolumeDerivationAlgorithmSequence => new(0x3010, 0x0016);
     /// <summary>(3010,0017) ST 1</summary>
-    public static readonly DicomTag ConceptualVolumeDescription = new(0x3010, 0x0017);
+    public static DicomTag ConceptualVolumeDescription => new(0x3010, 0x0017);
     /// <summary>(3010,0018) SQ 1</summary>
-    public static readonly DicomTag SourceConceptualVolumeSequence = new(0x3010, 0x0018);
+    public static DicomTag SourceConceptualVolumeSequence => new(0x3010, 0x0018);
     /// <summary>(3010,0019) SQ 1</summary>
-    public static readonly DicomTag AuthorIdentificationSequence = new(0x3010, 0x0019);
+    public static DicomTag AuthorIdentificationSequence => new(0x3010, 0x0019);
     /// <summary>(3010,001A) LO 1</summary>
-    public static readonly DicomTag ManufacturerModelVersion = new(0x3010, 0x001A);
+    public static DicomTag ManufacturerModelVersion => new(0x3010, 0x001A);
     /// <summary>(3010,001B) UC 1</summary>
-    public static readonly DicomTag DeviceAlternateIdentifier = new(0x3010, 0x001B);
+    public static DicomTag DeviceAlternateIdentifier => new(0x3010, 0x001B);
     /// <summary>(3010,001C) CS 1</summary>
-    public static readonly DicomTag DeviceAlternateIdentifierType = new(0x3010, 0x001C);
+    public static DicomTag DeviceAlternateIdentifierType => new(0x3010, 0x001C);
     /// <summary>(3010,001D) LT 1</summary>
-    public static readonly DicomTag DeviceAlternateIdentifierFormat = new(0x3010, 0x001D);
+    public static DicomTag DeviceAlternateIdentifierFormat => new(0x3010, 0x001D);
     /// <summary>(3010,001E) LO 1</summary>
-    public static readonly DicomTag SegmentationCreationTemplateLabel = new(0x3010, 0x001E);
+    public static DicomTag SegmentationCreationTemplateLabel => new(0x3010, 0x001E);
     /// <summary>(3010,001F) UI 1</summary>
-    public static readonly DicomTag SegmentationTemplateUID = new(0x3010, 0x001F);
+    public static DicomTag SegmentationTemplateUID => new(0x3010, 0x001F);
     /// <summary>(3010,0020) US 1</summary>
-    public static readonly DicomTag ReferencedSegmentReferenceIndex = new(0x3010, 0x0020);
+    public static DicomTag ReferencedSegmentReferenceIndex => new(0x3010, 0x0020);
     /// <summary>(3010,0021) SQ 1</summary>
-    public static readonly DicomTag SegmentReferenceSequence = new(0x3010, 0x0021);
+    public static DicomTag SegmentReferenceSequence => new(0x3010, 0x0021);
     /// <summary>(3010,0022) US 1</summary>
-    public static readonly DicomTag SegmentReferenceIndex = new(0x3010, 0x0022);
+    public static DicomTag SegmentReferenceIndex => new(0x3010, 0x0022);
     /// <summary>(3010,0023) SQ 1</summary>
-    public static readonly DicomTag DirectSegmentReferenceSequence = new(0x3010, 0x0023);
+    public static DicomTag DirectSegmentReferenceSequence => new(0x3010, 0x0023);
     /// <summary>(3010,0024) SQ 1</summary>
-    public static readonly DicomTag CombinationSegmentReferenceSequence = new(0x3010, 0x0024);
+    public static DicomTag CombinationSegmentReferenceSequence => new(0x3010, 0x0024);
     /// <summary>(3010,0025) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeSequence = new(0x3010, 0x0025);
+    public static DicomTag ConceptualVolumeSequence => new(0x3010, 0x0025);
     /// <summary>(3010,0026) SQ 1</summary>
-    public static readonly DicomTag SegmentedRTAccessoryDeviceSequence = new(0x3010, 0x0026);
+    public static DicomTag SegmentedRTAccessoryDeviceSequence => new(0x3010, 0x0026);
     /// <summary>(3010,0027) SQ 1</summary>
-    public static readonly DicomTag SegmentCharacteristicsSequence = new(0x3010, 0x0027);
+    public static DicomTag SegmentCharacteristicsSequence => new(0x3010, 0x0027);
     /// <summary>(3010,0028) SQ 1</summary>
-    public static readonly DicomTag RelatedSegmentCharacteristicsSequence = new(0x3010, 0x0028);
+    public static DicomTag RelatedSegmentCharacteristicsSequence => new(0x3010, 0x0028);
     /// <summary>(3010,0029) US 1</summary>
-    public static readonly DicomTag SegmentCharacteristicsPrecedence = new(0x3010, 0x0029);
+    public static DicomTag SegmentCharacteristicsPrecedence => new(0x3010, 0x0029);
     /// <summary>(3010,002A) SQ 1</summary>
-    public static readonly DicomTag RTSegmentAnnotationSequence = new(0x3010, 0x002A);
+    public static DicomTag RTSegmentAnnotationSequence => new(0x3010, 0x002A);
     /// <summary>(3010,002B) SQ 1</summary>
-    public static readonly DicomTag SegmentAnnotationCategoryCodeSequence = new(0x3010, 0x002B);
+    public static DicomTag SegmentAnnotationCategoryCodeSequence => new(0x3010, 0x002B);
     /// <summary>(3010,002C) SQ 1</summary>
-    public static readonly DicomTag SegmentAnnotationTypeCodeSequence = new(0x3010, 0x002C);
+    public static DicomTag SegmentAnnotationTypeCodeSequence => new(0x3010, 0x002C);
     /// <summary>(3010,002D) LO 1</summary>
-    public static readonly DicomTag DeviceLabel = new(0x3010, 0x002D);
+    public static DicomTag DeviceLabel => new(0x3010, 0x002D);
     /// <summary>(3010,002E) SQ 1</summary>
-    public static readonly DicomTag DeviceTypeCodeSequence = new(0x3010, 0x002E);
+    public static DicomTag DeviceTypeCodeSequence => new(0x3010, 0x002E);
     /// <summary>(3010,002F) SQ 1</summary>
-    public static readonly DicomTag SegmentAnnotationTypeModifierCodeSequence = new(0x3010, 0x002F);
+    public static DicomTag SegmentAnnotationTypeModifierCodeSequence => new(0x3010, 0x002F);
     /// <summary>(3010,0030) SQ 1</summary>
-    public static readonly DicomTag PatientEquipmentRelationshipCodeSequence = new(0x3010, 0x0030);
+    public static DicomTag PatientEquipmentRelationshipCodeSequence => new(0x3010, 0x0030);
     /// <summary>(3010,0031) UI 1</summary>
-    public static readonly DicomTag ReferencedFiducialsUID = new(0x3010, 0x0031);
+    public static DicomTag ReferencedFiducialsUID => new(0x3010, 0x0031);
     /// <summary>(3010,0032) SQ 1</summary>
-    public static readonly DicomTag PatientTreatmentOrientationSequence = new(0x3010, 0x0032);
+    public static DicomTag PatientTreatmentOrientationSequence => new(0x3010, 0x0032);
     /// <summary>(3010,0033) SH 1</summary>
-    public static readonly DicomTag UserContentLabel = new(0x3010, 0x0033);
+    public static DicomTag UserContentLabel => new(0x3010, 0x0033);
     /// <summary>(3010,0034) LO 1</summary>
-    public static readonly DicomTag UserContentLongLabel = new(0x3010, 0x0034);
+    public static DicomTag UserContentLongLabel => new(0x3010, 0x0034);
     /// <summary>(3010,0035) SH 1</summary>
-    public static readonly DicomTag EntityLabel = new(0x3010, 0x0035);
+    public static DicomTag EntityLabel => new(0x3010, 0x0035);
     /// <summary>(3010,0036) LO 1</summary>
-    public static readonly DicomTag EntityName = new(0x3010, 0x0036);
+    public static DicomTag EntityName => new(0x3010, 0x0036);
     /// <summary>(3010,0037) ST 1</summary>
-    public static readonly DicomTag EntityDescription = new(0x3010, 0x0037);
+    public static DicomTag EntityDescription => new(0x3010, 0x0037);
     /// <summary>(3010,0038) LO 1</summary>
-    public static readonly DicomTag EntityLongLabel = new(0x3010, 0x0038);
+    public static DicomTag EntityLongLabel => new(0x3010, 0x0038);
     /// <summary>(3010,0039) US 1</summary>
-    public static readonly DicomTag DeviceIndex = new(0x3010, 0x0039);
+    public static DicomTag DeviceIndex => new(0x3010, 0x0039);
     /// <summary>(3010,003A) US 1</summary>
-    public static readonly DicomTag RTTreatmentPhaseIndex = new(0x3010, 0x003A);
+    public static DicomTag RTTreatmentPhaseIndex => new(0x3010, 0x003A);
     /// <summary>(3010,003B) UI 1</summary>
-    public static readonly DicomTag RTTreatmentPhaseUID = new(0x3010, 0x003B);
+    public static DicomTag RTTreatmentPhaseUID => new(0x3010, 0x003B);
     /// <summary>(3010,003C) US 1</summary>
-    public static readonly DicomTag RTPrescriptionIndex = new(0x3010, 0x003C);
+    public static DicomTag RTPrescriptionIndex => new(0x3010, 0x003C);
     /// <summary>(3010,003D) US 1</summary>
-    public static readonly DicomTag RTSegmentAnnotationIndex = new(0x3010, 0x003D);
+    public static DicomTag RTSegmentAnnotationIndex => new(0x3010, 0x003D);
     /// <summary>(3010,003E) US 1</summary>
-    public static readonly DicomTag BasisRTTreatmentPhaseIndex = new(0x3010, 0x003E);
+    public static DicomTag BasisRTTreatmentPhaseIndex => new(0x3010, 0x003E);
     /// <summary>(3010,003F) US 1</summary>
-    public static readonly DicomTag RelatedRTTreatmentPhaseIndex = new(0x3010, 0x003F);
+    public static DicomTag RelatedRTTreatmentPhaseIndex => new(0x3010, 0x003F);
     /// <summary>(3010,0040) US 1</summary>
-    public static readonly DicomTag ReferencedRTTreatmentPhaseIndex = new(0x3010, 0x0040);
+    public static DicomTag ReferencedRTTreatmentPhaseIndex => new(0x3010, 0x0040);
     /// <summary>(3010,0041) US 1</summary>
-    public static readonly DicomTag ReferencedRTPrescriptionIndex = new(0x3010, 0x0041);
+    public static DicomTag ReferencedRTPrescriptionIndex => new(0x3010, 0x0041);
     /// <summary>(3010,0042) US 1</summary>
-    public static readonly DicomTag ReferencedParentRTPrescriptionIndex = new(0x3010, 0x0042);
+    public static DicomTag ReferencedParentRTPrescriptionIndex => new(0x3010, 0x0042);
     /// <summary>(3010,0043) ST 1</summary>
-    public static readonly DicomTag ManufacturerDeviceIdentifier = new(0x3010, 0x0043);
+    public static DicomTag ManufacturerDeviceIdentifier => new(0x3010, 0x0043);
     /// <summary>(3010,0044) SQ 1</summary>
-    public static readonly DicomTag InstanceLevelReferencedPerformedProcedureStepSequence = new(0x3010, 0x0044);
+    public static DicomTag InstanceLevelReferencedPerformedProcedureStepSequence => new(0x3010, 0x0044);
     /// <summary>(3010,0045) CS 1</summary>
-    public static readonly DicomTag RTTreatmentPhaseIntentPresenceFlag = new(0x3010, 0x0045);
+    public static DicomTag RTTreatmentPhaseIntentPresenceFlag => new(0x3010, 0x0045);
     /// <summary>(3010,0046) CS 1</summary>
-    public static readonly DicomTag RadiotherapyTreatmentType = new(0x3010, 0x0046);
+    public static DicomTag RadiotherapyTreatmentType => new(0x3010, 0x0046);
     /// <summary>(3010,0047) CS 1-n</summary>
-    public static readonly DicomTag TeletherapyRadiationType = new(0x3010, 0x0047);
+    public static DicomTag TeletherapyRadiationType => new(0x3010, 0x0047);
     /// <summary>(3010,0048) CS 1-n</summary>
-    public static readonly DicomTag BrachytherapySourceType = new(0x3010, 0x0048);
+    public static DicomTag BrachytherapySourceType => new(0x3010, 0x0048);
     /// <summary>(3010,0049) SQ 1</summary>
-    public static readonly DicomTag ReferencedRTTreatmentPhaseSequence = new(0x3010, 0x0049);
+    public static DicomTag ReferencedRTTreatmentPhaseSequence => new(0x3010, 0x0049);
     /// <summary>(3010,004A) SQ 1</summary>
-    public static readonly DicomTag ReferencedDirectSegmentInstanceSequence = new(0x3010, 0x004A);
+    public static DicomTag ReferencedDirectSegmentInstanceSequence => new(0x3010, 0x004A);
     /// <summary>(3010,004B) SQ 1</summary>
-    public static readonly DicomTag IntendedRTTreatmentPhaseSequence = new(0x3010, 0x004B);
+    public static DicomTag IntendedRTTreatmentPhaseSequence => new(0x3010, 0x004B);
     /// <summary>(3010,004C) DA 1</summary>
-    public static readonly DicomTag IntendedPhaseStartDate = new(0x3010, 0x004C);
+    public static DicomTag IntendedPhaseStartDate => new(0x3010, 0x004C);
     /// <summary>(3010,004D) DA 1</summary>
-    public static readonly DicomTag IntendedPhaseEndDate = new(0x3010, 0x004D);
+    public static DicomTag IntendedPhaseEndDate => new(0x3010, 0x004D);
     /// <summary>(3010,004E) SQ 1</summary>
-    public static readonly DicomTag RTTreatmentPhaseIntervalSequence = new(0x3010, 0x004E);
+    public static DicomTag RTTreatmentPhaseIntervalSequence => new(0x3010, 0x004E);
     /// <summary>(3010,004F) CS 1</summary>
-    public static readonly DicomTag TemporalRelationshipIntervalAnchor = new(0x3010, 0x004F);
+    public static DicomTag TemporalRelationshipIntervalAnchor => new(0x3010, 0x004F);
     /// <summary>(3010,0050) FD 1</summary>
-    public static readonly DicomTag MinimumNumberOfIntervalDays = new(0x3010, 0x0050);
+    public static DicomTag MinimumNumberOfIntervalDays => new(0x3010, 0x0050);
     /// <summary>(3010,0051) FD 1</summary>
-    public static readonly DicomTag MaximumNumberOfIntervalDays = new(0x3010, 0x0051);
+    public static DicomTag MaximumNumberOfIntervalDays => new(0x3010, 0x0051);
     /// <summary>(3010,0052) UI 1-n</summary>
-    public static readonly DicomTag PertinentSOPClassesInStudy = new(0x3010, 0x0052);
+    public static DicomTag PertinentSOPClassesInStudy => new(0x3010, 0x0052);
     /// <summary>(3010,0053) UI 1-n</summary>
-    public static readonly DicomTag PertinentSOPClassesInSeries = new(0x3010, 0x0053);
+    public static DicomTag PertinentSOPClassesInSeries => new(0x3010, 0x0053);
     /// <summary>(3010,0054) LO 1</summary>
-    public static readonly DicomTag RTPrescriptionLabel = new(0x3010, 0x0054);
+    public static DicomTag RTPrescriptionLabel => new(0x3010, 0x0054);
     /// <summary>(3010,0055) SQ 1</summary>
-    public static readonly DicomTag RTPhysicianIntentPredecessorSequence = new(0x3010, 0x0055);
+    public static DicomTag RTPhysicianIntentPredecessorSequence => new(0x3010, 0x0055);
     /// <summary>(3010,0056) LO 1</summary>
-    public static readonly DicomTag RTTreatmentApproachLabel = new(0x3010, 0x0056);
+    public static DicomTag RTTreatmentApproachLabel => new(0x3010, 0x0056);
     /// <summary>(3010,0057) SQ 1</summary>
-    public static readonly DicomTag RTPhysicianIntentSequence = new(0x3010, 0x0057);
+    public static DicomTag RTPhysicianIntentSequence => new(0x3010, 0x0057);
     /// <summary>(3010,0058) US 1</summary>
-    public static readonly DicomTag RTPhysicianIntentIndex = new(0x3010, 0x0058);
+    public static DicomTag RTPhysicianIntentIndex => new(0x3010, 0x0058);
     /// <summary>(3010,0059) CS 1</summary>
-    public static readonly DicomTag RTTreatmentIntentType = new(0x3010, 0x0059);
+    public static DicomTag RTTreatmentIntentType => new(0x3010, 0x0059);
     /// <summary>(3010,005A) UT 1</summary>
-    public static readonly DicomTag RTPhysicianIntentNarrative = new(0x3010, 0x005A);
+    public static DicomTag RTPhysicianIntentNarrative => new(0x3010, 0x005A);
     /// <summary>(3010,005B) SQ 1</summary>
-    public static readonly DicomTag RTProtocolCodeSequence = new(0x3010, 0x005B);
+    public static DicomTag RTProtocolCodeSequence => new(0x3010, 0x005B);
     /// <summary>(3010,005C) ST 1</summary>
-    public static readonly DicomTag ReasonForSuperseding = new(0x3010, 0x005C);
+    public static DicomTag ReasonForSuperseding => new(0x3010, 0x005C);
     /// <summary>(3010,005D) SQ 1</summary>
-    public static readonly DicomTag RTDiagnosisCodeSequence = new(0x3010, 0x005D);
+    public static DicomTag RTDiagnosisCodeSequence => new(0x3010, 0x005D);
     /// <summary>(3010,005E) US 1</summary>
-    public static readonly DicomTag ReferencedRTPhysicianIntentIndex = new(0x3010, 0x005E);
+    public static DicomTag ReferencedRTPhysicianIntentIndex => new(0x3010, 0x005E);
     /// <summary>(3010,005F) SQ 1</summary>
-    public static readonly DicomTag RTPhysicianIntentInputInstanceSequence = new(0x3010, 0x005F);
+    public static DicomTag RTPhysicianIntentInputInstanceSequence => new(0x3010, 0x005F);
     /// <summary>(3010,0060) SQ 1</summary>
-    public static readonly DicomTag RTAnatomicPrescriptionSequence = new(0x3010, 0x0060);
+    public static DicomTag RTAnatomicPrescriptionSequence => new(0x3010, 0x0060);
     /// <summary>(3010,0061) UT 1</summary>
-    public static readonly DicomTag PriorTreatmentDoseDescription = new(0x3010, 0x0061);
+    public static DicomTag PriorTreatmentDoseDescription => new(0x3010, 0x0061);
     /// <summary>(3010,0062) SQ 1</summary>
-    public static readonly DicomTag PriorTreatmentReferenceSequence = new(0x3010, 0x0062);
+    public static DicomTag PriorTreatmentReferenceSequence => new(0x3010, 0x0062);
     /// <summary>(3010,0063) CS 1</summary>
-    public static readonly DicomTag DosimetricObjectiveEvaluationScope = new(0x3010, 0x0063);
+    public static DicomTag DosimetricObjectiveEvaluationScope => new(0x3010, 0x0063);
     /// <summary>(3010,0064) SQ 1</summary>
-    public static readonly DicomTag TherapeuticRoleCategoryCodeSequence = new(0x3010, 0x0064);
+    public static DicomTag TherapeuticRoleCategoryCodeSequence => new(0x3010, 0x0064);
     /// <summary>(3010,0065) SQ 1</summary>
-    public static readonly DicomTag TherapeuticRoleTypeCodeSequence = new(0x3010, 0x0065);
+    public static DicomTag TherapeuticRoleTypeCodeSequence => new(0x3010, 0x0065);
     /// <summary>(3010,0066) US 1</summary>
-    public static readonly DicomTag ConceptualVolumeOptimizationPrecedence = new(0x3010, 0x0066);
+    public static DicomTag ConceptualVolumeOptimizationPrecedence => new(0x3010, 0x0066);
     /// <summary>(3010,0067) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeCategoryCodeSequence = new(0x3010, 0x0067);
+    public static DicomTag ConceptualVolumeCategoryCodeSequence => new(0x3010, 0x0067);
     /// <summary>(3010,0068) CS 1</summary>
-    public static readonly DicomTag ConceptualVolumeBlockingConstraint = new(0x3010, 0x0068);
+    public static DicomTag ConceptualVolumeBlockingConstraint => new(0x3010, 0x0068);
     /// <summary>(3010,0069) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeTypeCodeSequence = new(0x3010, 0x0069);
+    public static DicomTag ConceptualVolumeTypeCodeSequence => new(0x3010, 0x0069);
     /// <summary>(3010,006A) SQ 1</summary>
-    public static readonly DicomTag ConceptualVolumeTypeModifierCodeSequence = new(0x3010, 0x006A);
+    public static DicomTag ConceptualVolumeTypeModifierCodeSequence => new(0x3010, 0x006A);
     /// <summary>(3010,006B) SQ 1</summary>
-    public static readonly DicomTag RTPrescriptionSequence = new(0x3010, 0x006B);
+    public static DicomTag RTPrescriptionSequence => new(0x3010, 0x006B);
     /// <summary>(3010,006C) SQ 1</summary>
-    public static readonly DicomTag DosimetricObjectiveSequence = new(0x3010, 0x006C);
+    public static DicomTag DosimetricObjectiveSequence => new(0x3010, 0x006C);
     /// <summary>(3010,006D) SQ 1</summary>
-    public static readonly DicomTag DosimetricObjectiveTypeCodeSequence = new(0x3010, 0x006D);
+    public static DicomTag DosimetricObjectiveTypeCodeSequence => new(0x3010, 0x006D);
     /// <summary>(3010,006E) UI 1</summary>
-    public static readonly DicomTag DosimetricObjectiveUID = new(0x3010, 0x006E);
+    public static DicomTag DosimetricObjectiveUID => new(0x3010, 0x006E);
     /// <summary>(3010,006F) UI 1</summary>
-    public static readonly DicomTag ReferencedDosimetricObjectiveUID = new(0x3010, 0x006F);
+    public static DicomTag ReferencedDosimetricObjectiveUID => new(0x3010, 0x006F);
     /// <summary>(3010,0070) SQ 1</summary>
-    public static readonly DicomTag DosimetricObjectiveParameterSequence = new(0x3010, 0x0070);
+    public static DicomTag DosimetricObjectiveParameterSequence => new(0x3010, 0x0070);
     /// <summary>(3010,0071) SQ 1</summary>
-    public static readonly DicomTag ReferencedDosimetricObjectivesSequence = new(0x3010, 0x0071);
+    public static DicomTag ReferencedDosimetricObjectivesSequence => new(0x3010, 0x0071);
     /// <summary>(3010,0073) CS 1</summary>
-    public static readonly DicomTag AbsoluteDosimetricObjectiveFlag = new(0x3010, 0x0073);
+    public static DicomTag AbsoluteDosimetricObjectiveFlag => new(0x3010, 0x0073);
     /// <summary>(3010,0074) FD 1</summary>
-    public static readonly DicomTag DosimetricObjectiveWeight = new(0x3010, 0x0074);
+    public static DicomTag DosimetricObjectiveWeight => new(0x3010, 0x0074);
     /// <summary>(3010,0075) CS 1</summary>
-    public static readonly DicomTag DosimetricObjectivePurpose = new(0x3010, 0x0075);
+    public static DicomTag DosimetricObjectivePurpose => new(0x3010, 0x0075);
     /// <summary>(3010,0076) SQ 1</summary>
-    public static readonly DicomTag PlanningInputInformationSequence = new(0x3010, 0x0076);
+    public static DicomTag PlanningInputInformationSequence => new(0x3010, 0x0076);
     /// <summary>(3010,0077) LO 1</summary>
-    public static readonly DicomTag TreatmentSite = new(0x3010, 0x0077);
+    public static DicomTag TreatmentSite => new(0x3010, 0x0077);
     /// <summary>(3010,0078) SQ 1</summary>
-    public static readonly DicomTag TreatmentSiteCodeSequence = new(0x3010, 0x0078);
+    public static DicomTag TreatmentSiteCodeSequence => new(0x3010, 0x0078);
     /// <summary>(3010,0079) SQ 1</summary>
-    public static readonly DicomTag FractionPatternSequence = new(0x3010, 0x0079);
+    public static DicomTag FractionPatternSequence => new(0x3010, 0x0079);
     /// <summary>(3010,007A) UT 1</summary>
-    public static readonly DicomTag TreatmentTechniqueNotes = new(0x3010, 0x007A);
+    public static DicomTag TreatmentTechniqueNotes => new(0x3010, 0x007A);
     /// <summary>(3010,007B) UT 1</summary>
-    public static readonly DicomTag PrescriptionNotes = new(0x3010, 0x007B);
+    public static DicomTag PrescriptionNotes => new(0x3010, 0x007B);
     /// <summary>(3010,007C) IS 1</summary>
-    public static readonly DicomTag NumberOfIntervalFractions = new(0x3010, 0x007C);
+    public static DicomTag NumberOfIntervalFractions => new(0x3010, 0x007C);
     /// <summary>(3010,007D) US 1</summary>
-    public static readonly DicomTag NumberOfFractions = new(0x3010, 0x007D);
+    public static DicomTag NumberOfFractions => new(0x3010, 0x007D);
     /// <summary>(3010,007E) US 1</summary>
-    public static readonly DicomTag IntendedDeliveryDuration = new(0x3010, 0x007E);
+    public static DicomTag IntendedDeliveryDuration => new(0x3010, 0x007E);
     /// <summary>(3010,007F) UT 1</summary>
-    public static readonly DicomTag FractionationNotes = new(0x3010, 0x007F);
+    public static DicomTag FractionationNotes => new(0x3010, 0x007F);
     /// <summary>(3010,0080) SQ 1</summary>
-    public static readonly DicomTag RTTreatmentTechniqueCodeSequence = new(0x3010, 0x0080);
+    public static DicomTag RTTreatmentTechniqueCodeSequence => new(0x3010, 0x0080);
     /// <summary>(3010,0081) SQ 1</summary>
-    public static readonly DicomTag PrescriptionNotesSequence = new(0x3010, 0x0081);
+    public static DicomTag PrescriptionNotesSequence => new(0x3010, 0x0081);
     /// <summary>(3010,0082) SQ 1</summary>
-    public static readonly DicomTag FractionBasedRelationshipSequence = new(0x3010, 0x0082);
+    public static DicomTag FractionBasedRelationshipSequence => new(0x3010, 0x0082);
     /// <summary>(3010,0083) CS 1</summary>
-    public static readonly DicomTag FractionBasedRelationshipIntervalAnchor = new(0x3010, 0x0083);
+    public static DicomTag FractionBasedRelationshipIntervalAnchor => new(0x3010, 0x0083);
     /// <summary>(3010,0084) FD 1</summary>
-    public static readonly DicomTag MinimumHoursBetweenFractions = new(0x3010, 0x0084);
+    public static DicomTag MinimumHoursBetweenFractions => new(0x3010, 0x0084);
     /// <summary>(3010,0085) TM 1-n</summary>
-    public static readonly DicomTag IntendedFractionStartTime = new(0x3010, 0x0085);
+    public static DicomTag IntendedFractionStartTime => new(0x3010, 0x0085);
     /// <summary>(3010,0086) LT 1</summary>
-    public static readonly DicomTag IntendedStartDayOfWeek = new(0x3010, 0x0086);
+    public static DicomTag IntendedStartDayOfWeek => new(0x3010, 0x0086);
     /// <summary>(3010,0087) SQ 1</summary>
-    public static readonly DicomTag WeekdayFractionPatternSequence = new(0x3010, 0x0087);
+    public static DicomTag WeekdayFractionPatternSequence => new(0x3010, 0x0087);
     /// <summary>(3010,0088) SQ 1</summary>
-    public static readonly DicomTag DeliveryTimeStructureCodeSequence = new(0x3010, 0x0088);
+    public static DicomTag DeliveryTimeStructureCodeSequence => new(0x3010, 0x0088);
     /// <summary>(3010,0089) SQ 1</summary>
-    public static readonly DicomTag TreatmentSiteModifierCodeSequence = new(0x3010, 0x0089);
+    public static DicomTag TreatmentSiteModifierCodeSequence => new(0x3010, 0x0089);
     /// <summary>(3010,0090) CS 1</summary>
-    public static readonly DicomTag RoboticBaseLocationIndicator = new(0x3010, 0x0090);
+    public static DicomTag RoboticBaseLocationIndicator => new(0x3010, 0x0090);
     /// <summary>(3010,0091) SQ 1</summary>
-    public static readonly DicomTag RoboticPathNodeSetCodeSequence = new(0x3010, 0x0091);
+    public static DicomTag RoboticPathNodeSetCodeSequence => new(0x3010, 0x0091);
     /// <summary>(3010,0092) UL 1</summary>
-    public static readonly DicomTag RoboticNodeIdentifier = new(0x3010, 0x0092);
+    public static DicomTag RoboticNodeIdentifier => new(0x3010, 0x0092);
     /// <summary>(3010,0093) FD 3</summary>
-    public static readonly DicomTag RTTreatmentSourceCoordinates = new(0x3010, 0x0093);
+    public static DicomTag RTTreatmentSourceCoordinates => new(0x3010, 0x0093);
     /// <summary>(3010,0094) FD 1</summary>
-    public static readonly DicomTag RadiationSourceCoordinateSystemYawAngle = new(0x3010, 0x0094);
+    public static DicomTag RadiationSourceCoordinateSystemYawAngle => new(0x3010, 0x0094);
     /// <summary>(3010,0095) FD 1</summary>
-    public static readonly DicomTag RadiationSourceCoordinateSystemRollAngle = new(0x3010, 0x0095);
+    public static DicomTag RadiationSourceCoordinateSystemRollAngle => new(0x3010, 0x0095);
     /// <summary>(3010,0096) FD 1</summary>
-    public static readonly DicomTag RadiationSourceCoordinateSystemPitchAngle = new(0x3010, 0x0096);
+    public static DicomTag RadiationSourceCoordinateSystemPitchAngle => new(0x3010, 0x0096);
     /// <summary>(3010,0097) SQ 1</summary>
-    public static readonly DicomTag RoboticPathControlPointSequence = new(0x3010, 0x0097);
+    public static DicomTag RoboticPathControlPointSequence => new(0x3010, 0x0097);
     /// <summary>(3010,0098) SQ 1</summary>
-    public static readonly DicomTag TomotherapeuticControlPointSequence = new(0x3010, 0x0098);
+    public static DicomTag TomotherapeuticControlPointSequence => new(0x3010, 0x0098);
     /// <summary>(3010,0099) FD 1-n</summary>
-    public static readonly DicomTag TomotherapeuticLeafOpenDurations = new(0x3010, 0x0099);
+    public static DicomTag TomotherapeuticLeafOpenDurations => new(0x3010, 0x0099);
     /// <summary>(3010,009A) FD 1-n</summary>
-    public static readonly DicomTag TomotherapeuticLeafInitialClosedDurations = new(0x3010, 0x009A);
+    public static DicomTag TomotherapeuticLeafInitialClosedDurations => new(0x3010, 0x009A);
     /// <summary>(4010,0001) CS 1</summary>
-    public static readonly DicomTag LowEnergyDetectors = new(0x4010, 0x0001);
+    public static DicomTag LowEnergyDetectors => new(0x4010, 0x0001);
     /// <summary>(4010,0002) CS 1</summary>
-    public static readonly DicomTag HighEnergyDetectors = new(0x4010, 0x0002);
+    public static DicomTag HighEnergyDetectors => new(0x4010, 0x0002);
     /// <summary>(4010,0004) SQ 1</summary>
-    public static readonly DicomTag DetectorGeometrySequence = new(0x4010, 0x0004);
+    public static DicomTag DetectorGeometrySequence => new(0x4010, 0x0004);
     /// <summary>(4010,1001) SQ 1</summary>
-    public static readonly DicomTag ThreatROIVoxelSequence = new(0x4010, 0x1001);
+    public static DicomTag ThreatROIVoxelSequence => new(0x4010, 0x1001);
     /// <summary>(4010,1004) FL 3</summary>
-    public static readonly DicomTag ThreatROIBase = new(0x4010, 0x1004);
+    public static DicomTag ThreatROIBase => new(0x4010, 0x1004);
     /// <summary>(4010,1005) FL 3</summary>
-    public static readonly DicomTag ThreatROIExtents = new(0x4010, 0x1005);
+    public static DicomTag ThreatROIExtents => new(0x4010, 0x1005);
     /// <summary>(4010,1006) OB 1</summary>
-    public static readonly DicomTag ThreatROIBitmap = new(0x4010, 0x1006);
+    public static DicomTag ThreatROIBitmap => new(0x4010, 0x1006);
     /// <summary>(4010,1007) SH 1</summary>
-    public static readonly DicomTag RouteSegmentID = new(0x4010, 0x1007);
+    public static DicomTag RouteSegmentID => new(0x4010, 0x1007);
     /// <summary>(4010,1008) CS 1</summary>
-    public static readonly DicomTag GantryType = new(0x4010, 0x1008);
+    public static DicomTag GantryType => new(0x4010, 0x1008);
     /// <summary>(4010,1009) CS 1</summary>
-    public static readonly DicomTag OOIOwnerType = new(0x4010, 0x1009);
+    public static DicomTag OOIOwnerType => new(0x4010, 0x1009);
     /// <summary>(4010,100A) SQ 1</summary>
-    public static readonly DicomTag RouteSegmentSequence = new(0x4010, 0x100A);
+    public static DicomTag RouteSegmentSequence => new(0x4010, 0x100A);
     /// <summary>(4010,1010) US 1</summary>
-    public static readonly DicomTag PotentialThreatObjectID = new(0x4010, 0x1010);
+    public static DicomTag PotentialThreatObjectID => new(0x4010, 0x1010);
     /// <summary>(4010,1011) SQ 1</summary>
-    public static readonly DicomTag ThreatSequence = new(0x4010, 0x1011);
+    public static DicomTag ThreatSequence => new(0x4010, 0x1011);
     /// <summary>(4010,1012) CS 1</summary>
-    public static readonly DicomTag ThreatCategory = new(0x4010, 0x1012);
+    public static DicomTag ThreatCategory => new(0x4010, 0x1012);
     /// <summary>(4010,1013) LT 1</summary>
-    public static readonly DicomTag ThreatCategoryDescription = new(0x4010, 0x1013);
+    public static DicomTag ThreatCategoryDescription => new(0x4010, 0x1013);
     /// <summary>(4010,1014) CS 1</summary>
-    public static readonly DicomTag ATDAbilityAssessment = new(0x4010, 0x1014);
+    public static DicomTag ATDAbilityAssessment => new(0x4010, 0x1014);
     /// <summary>(4010,1015) CS 1</summary>
-    public static readonly DicomTag ATDAssessmentFlag = new(0x4010, 0x1015);
+    public static DicomTag ATDAssessmentFlag => new(0x4010, 0x1015);
     /// <summary>(4010,1016) FL 1</summary>
-    public static readonly DicomTag ATDAssessmentProbability = new(0x4010, 0x1016);
+    public static DicomTag ATDAssessmentProbability => new(0x4010, 0x1016);
     /// <summary>(4010,1017) FL 1</summary>
-    public static readonly DicomTag Mass = new(0x4010, 0x1017);
+    public static DicomTag Mass => new(0x4010, 0x1017);
     /// <summary>(4010,1018) FL 1</summary>
-    public static readonly DicomTag Density = new(0x4010, 0x1018);
+    public static DicomTag Density => new(0x4010, 0x1018);
     /// <summary>(4010,1019) FL 1</summary>
-    public static readonly DicomTag ZEffective = new(0x4010, 0x1019);
+    public static DicomTag ZEffective => new(0x4010, 0x1019);
     /// <summary>(4010,101A) SH 1</summary>
-    public static readonly DicomTag BoardingPassID = new(0x4010, 0x101A);
+    public static DicomTag BoardingPassID => new(0x4010, 0x101A);
     /// <summary>(4010,101B) FL 3</summary>
-    public static readonly DicomTag CenterOfMass = new(0x4010, 0x101B);
+    public static DicomTag CenterOfMass => new(0x4010, 0x101B);
     /// <summary>(4010,101C) FL 3</summary>
-    public static readonly DicomTag CenterOfPTO = new(0x4010, 0x101C);
+    public static DicomTag CenterOfPTO => new(0x4010, 0x101C);
     /// <summary>(4010,101D) FL 6-n</summary>
-    public static readonly DicomTag BoundingPolygon = new(0x4010, 0x101D);
+    public static DicomTag BoundingPolygon => new(0x4010, 0x101D);
     /// <summary>(4010,101E) SH 1</summary>
-    public static readonly DicomTag RouteSegmentStartLocationID = new(0x4010, 0x101E);
+    public static DicomTag RouteSegmentStartLocationID => new(0x4010, 0x101E);
     /// <summary>(4010,101F) SH 1</summary>
-    public static readonly DicomTag RouteSegmentEndLocationID = new(0x4010, 0x101F);
+    public static DicomTag RouteSegmentEndLocationID => new(0x4010, 0x101F);
     /// <summary>(4010,1020) CS 1</summary>
-    public static readonly DicomTag RouteSegmentLocationIDType = new(0x4010, 0x1020);
+    public static DicomTag RouteSegmentLocationIDType => new(0x4010, 0x1020);
     /// <summary>(4010,1021) CS 1-n</summary>
-    public static readonly DicomTag AbortReason = new(0x4010, 0x1021);
+    public static DicomTag AbortReason => new(0x4010, 0x1021);
     /// <summary>(4010,1023) FL 1</summary>
-    public static readonly DicomTag VolumeOfPTO = new(0x4010, 0x1023);
+    public static DicomTag VolumeOfPTO => new(0x4010, 0x1023);
     /// <summary>(4010,1024) CS 1</summary>
-    public static readonly DicomTag AbortFlag = new(0x4010, 0x1024);
+    public static DicomTag AbortFlag => new(0x4010, 0x1024);
     /// <summary>(4010,1025) DT 1</summary>
-    public static readonly DicomTag RouteSegmentStartTime = new(0x4010, 0x1025);
+    public static DicomTag RouteSegmentStartTime => new(0x4010, 0x1025);
     /// <summary>(4010,1026) DT 1</summary>
-    public static readonly DicomTag RouteSegmentEndTime = new(0x4010, 0x1026);
+    public static DicomTag RouteSegmentEndTime => new(0x4010, 0x1026);
     /// <summary>(4010,1027) CS 1</summary>
-    public static readonly DicomTag TDRType = new(0x4010, 0x1027);
+    public static DicomTag TDRType => new(0x4010, 0x1027);
     /// <summary>(4010,1028) CS 1</summary>
-    public static readonly DicomTag InternationalRouteSegment = new(0x4010, 0x1028);
+    public static DicomTag InternationalRouteSegment => new(0x4010, 0x1028);
     /// <summary>(4010,1029) LO 1-n</summary>
-    public static readonly DicomTag ThreatDetectionAlgorithmAndVersion = new(0x4010, 0x1029);
+    public static DicomTag ThreatDetectionAlgorithmAndVersion => new(0x4010, 0x1029);
     /// <summary>(4010,102A) SH 1</summary>
-    public static readonly DicomTag AssignedLocation = new(0x4010, 0x102A);
+    public static DicomTag AssignedLocation => new(0x4010, 0x102A);
     /// <summary>(4010,102B) DT 1</summary>
-    public static readonly DicomTag AlarmDecisionTime = new(0x4010, 0x102B);
+    public static DicomTag AlarmDecisionTime => new(0x4010, 0x102B);
     /// <summary>(4010,1031) CS 1</summary>
-    public static readonly DicomTag AlarmDecision = new(0x4010, 0x1031);
+    public static DicomTag AlarmDecision => new(0x4010, 0x1031);
     /// <summary>(4010,1033) US 1</summary>
-    public static readonly DicomTag NumberOfTotalObjects = new(0x4010, 0x1033);
+    public static DicomTag NumberOfTotalObjects => new(0x4010, 0x1033);
     /// <summary>(4010,1034) US 1</summary>
-    public static readonly DicomTag NumberOfAlarmObjects = new(0x4010, 0x1034);
+    public static DicomTag NumberOfAlarmObjects => new(0x4010, 0x1034);
     /// <summary>(4010,1037) SQ 1</summary>
-    public static readonly DicomTag PTORepresentationSequence = new(0x4010, 0x1037);
+    public static DicomTag PTORepresentationSequence => new(0x4010, 0x1037);
     /// <summary>(4010,1038) SQ 1</summary>
-    public static readonly DicomTag ATDAssessmentSequence = new(0x4010, 0x1038);
+    public static DicomTag ATDAssessmentSequence => new(0x4010, 0x1038);
     /// <summary>(4010,1039) CS 1</summary>
-    public static readonly DicomTag TIPType = new(0x4010, 0x1039);
+    public static DicomTag TIPType => new(0x4010, 0x1039);
     /// <summary>(4010,103A) CS 1</summary>
-    public static readonly DicomTag DICOSVersion = new(0x4010, 0x103A);
+    public static DicomTag DICOSVersion => new(0x4010, 0x103A);
     /// <summary>(4010,1041) DT 1</summary>
-    public static readonly DicomTag OOIOwnerCreationTime = new(0x4010, 0x1041);
+    public static DicomTag OOIOwnerCreationTime => new(0x4010, 0x1041);
     /// <summary>(4010,1042) CS 1</summary>
-    public static readonly DicomTag OOIType = new(0x4010, 0x1042);
+    public static DicomTag OOIType => new(0x4010, 0x1042);
     /// <summary>(4010,1043) FL 3</summary>
-    public static readonly DicomTag OOISize = new(0x4010, 0x1043);
+    public static DicomTag OOISize => new(0x4010, 0x1043);
     /// <summary>(4010,1044) CS 1</summary>
-    public static readonly DicomTag AcquisitionStatus = new(0x4010, 0x1044);
+    public static DicomTag AcquisitionStatus => new(0x4010, 0x1044);
     /// <summary>(4010,1045) SQ 1</summary>
-    public static readonly DicomTag BasisMaterialsCodeSequence = new(0x4010, 0x1045);
+    public static DicomTag BasisMaterialsCodeSequence => new(0x4010, 0x1045);
     /// <summary>(4010,1046) CS 1</summary>
-    public static readonly DicomTag PhantomType = new(0x4010, 0x1046);
+    public static DicomTag PhantomType => new(0x4010, 0x1046);
     /// <summary>(4010,1047) SQ 1</summary>
-    public static readonly DicomTag OOIOwnerSequence = new(0x4010, 0x1047);
+    public static DicomTag OOIOwnerSequence => new(0x4010, 0x1047);
     /// <summary>(4010,1048) CS 1</summary>
-    public static readonly DicomTag ScanType = new(0x4010, 0x1048);
+    public static DicomTag ScanType => new(0x4010, 0x1048);
     /// <summary>(4010,1051) LO 1</summary>
-    public static readonly DicomTag ItineraryID = new(0x4010, 0x1051);
+    public static DicomTag ItineraryID => new(0x4010, 0x1051);
     /// <summary>(4010,1052) SH 1</summary>
-    public static readonly DicomTag ItineraryIDType = new(0x4010, 0x1052);
+    public static DicomTag ItineraryIDType => new(0x4010, 0x1052);
     /// <summary>(4010,1053) LO 1</summary>
-    public static readonly DicomTag ItineraryIDAssigningAuthority = new(0x4010, 0x1053);
+    public static DicomTag ItineraryIDAssigningAuthority => new(0x4010, 0x1053);
     /// <summary>(4010,1054) SH 1</summary>
-    public static readonly DicomTag RouteID = new(0x4010, 0x1054);
+    public static DicomTag RouteID => new(0x4010, 0x1054);
     /// <summary>(4010,1055) SH 1</summary>
-    public static readonly DicomTag RouteIDAssigningAuthority = new(0x4010, 0x1055);
+    public static DicomTag RouteIDAssigningAuthority => new(0x4010, 0x1055);
     /// <summary>(4010,1056) CS 1</summary>
-    public static readonly DicomTag InboundArrivalType = new(0x4010, 0x1056);
+    public static DicomTag InboundArrivalType => new(0x4010, 0x1056);
     /// <summary>(4010,1058) SH 1</summary>
-    public static readonly DicomTag CarrierID = new(0x4010, 0x1058);
+    public static DicomTag CarrierID => new(0x4010, 0x1058);
     /// <summary>(4010,1059) CS 1</summary>
-    public static readonly DicomTag CarrierIDAssigningAuthority = new(0x4010, 0x1059);
+    public static DicomTag CarrierIDAssigningAuthority => new(0x4010, 0x1059);
     /// <summary>(4010,1060) FL 3</summary>
-    public static readonly DicomTag SourceOrientation = new(0x4010, 0x1060);
+    public static DicomTag SourceOrientation => new(0x4010, 0x1060);
     /// <summary>(4010,1061) FL 3</summary>
-    public static readonly DicomTag SourcePosition = new(0x4010, 0x1061);
+    public static DicomTag SourcePosition => new(0x4010, 0x1061);
     /// <summary>(4010,1062) FL 1</summary>
-    public static readonly DicomTag BeltHeight = new(0x4010, 0x1062);
+    public static DicomTag BeltHeight => new(0x4010, 0x1062);
     /// <summary>(4010,1064) SQ 1</summary>
-    public static readonly DicomTag AlgorithmRoutingCodeSequence = new(0x4010, 0x1064);
+    public static DicomTag AlgorithmRoutingCodeSequence => new(0x4010, 0x1064);
     /// <summary>(4010,1067) CS 1</summary>
-    public static readonly DicomTag TransportClassification = new(0x4010, 0x1067);
+    public static DicomTag TransportClassification => new(0x4010, 0x1067);
     /// <summary>(4010,1068) LT 1</summary>
-    public static readonly DicomTag OOITypeDescriptor = new(0x4010, 0x1068);
+    public static DicomTag OOITypeDescriptor => new(0x4010, 0x1068);
     /// <summary>(4010,1069) FL 1</summary>
-    public static readonly DicomTag TotalProcessingTime = new(0x4010, 0x1069);
+    public static DicomTag TotalProcessingTime => new(0x4010, 0x1069);
     /// <summary>(4010,106C) OB 1</summary>
-    public static readonly DicomTag DetectorCalibrationData = new(0x4010, 0x106C);
+    public static DicomTag DetectorCalibrationData => new(0x4010, 0x106C);
     /// <summary>(4010,106D) CS 1</summary>
-    public static readonly DicomTag AdditionalScreeningPerformed = new(0x4010, 0x106D);
+    public static DicomTag AdditionalScreeningPerformed => new(0x4010, 0x106D);
     /// <summary>(4010,106E) CS 1</summary>
-    public static readonly DicomTag AdditionalInspectionSelectionCriteria = new(0x4010, 0x106E);
+    public static DicomTag AdditionalInspectionSelectionCriteria => new(0x4010, 0x106E);
     /// <summary>(4010,106F) SQ 1</summary>
-    public static readonly DicomTag AdditionalInspectionMethodSequence = new(0x4010, 0x106F);
+    public static DicomTag AdditionalInspectionMethodSequence => new(0x4010, 0x106F);
     /// <summary>(4010,1070) CS 1</summary>
-    public static readonly DicomTag AITDeviceType = new(0x4010, 0x1070);
+    public static DicomTag AITDeviceType => new(0x4010, 0x1070);
     /// <summary>(4010,1071) SQ 1</summary>
-    public static readonly DicomTag QRMeasurementsSequence = new(0x4010, 0x1071);
+    public static DicomTag QRMeasurementsSequence => new(0x4010, 0x1071);
     /// <summary>(4010,1072) SQ 1</summary>
-    public static readonly DicomTag TargetMaterialSequence = new(0x4010, 0x1072);
+    public static DicomTag TargetMaterialSequence => new(0x4010, 0x1072);
     /// <summary>(4010,1073) FD 1</summary>
-    public static readonly DicomTag SNRThreshold = new(0x4010, 0x1073);
+    public static DicomTag SNRThreshold => new(0x4010, 0x1073);
     /// <summary>(4010,1075) DS 1</summary>
-    public static readonly DicomTag ImageScaleRepresentation = new(0x4010, 0x1075);
+    public static DicomTag ImageScaleRepresentation => new(0x4010, 0x1075);
     /// <summary>(4010,1076) SQ 1</summary>
-    public static readonly DicomTag ReferencedPTOSequence = new(0x4010, 0x1076);
+    public static DicomTag ReferencedPTOSequence => new(0x4010, 0x1076);
     /// <summary>(4010,1077) SQ 1</summary>
-    public static readonly DicomTag ReferencedTDRInstanceSequence = new(0x4010, 0x1077);
+    public static DicomTag ReferencedTDRInstanceSequence => new(0x4010, 0x1077);
     /// <summary>(4010,1078) ST 1</summary>
-    public static readonly DicomTag PTOLocationDescription = new(0x4010, 0x1078);
+    public static DicomTag PTOLocationDescription => new(0x4010, 0x1078);
     /// <summary>(4010,1079) SQ 1</summary>
-    public static readonly DicomTag AnomalyLocatorIndicatorSequence = new(0x4010, 0x1079);
+    public static DicomTag AnomalyLocatorIndicatorSequence => new(0x4010, 0x1079);
     /// <summary>(4010,107A) FL 3</summary>
-    public static readonly DicomTag AnomalyLocatorIndicator = new(0x4010, 0x107A);
+    public static DicomTag AnomalyLocatorIndicator => new(0x4010, 0x107A);
     /// <summary>(4010,107B) SQ 1</summary>
-    public static readonly DicomTag PTORegionSequence = new(0x4010, 0x107B);
+    public static DicomTag PTORegionSequence => new(0x4010, 0x107B);
     /// <summary>(4010,107C) CS 1</summary>
-    public static readonly DicomTag InspectionSelectionCriteria = new(0x4010, 0x107C);
+    public static DicomTag InspectionSelectionCriteria => new(0x4010, 0x107C);
     /// <summary>(4010,107D) SQ 1</summary>
-    public static readonly DicomTag SecondaryInspectionMethodSequence = new(0x4010, 0x107D);
+    public static DicomTag SecondaryInspectionMethodSequence => new(0x4010, 0x107D);
     /// <summary>(4010,107E) DS 6</summary>
-    public static readonly DicomTag PRCSToRCSOrientation = new(0x4010, 0x107E);
+    public static DicomTag PRCSToRCSOrientation => new(0x4010, 0x107E);
     /// <summary>(4FFE,0001) SQ 1</summary>
-    public static readonly DicomTag MACParametersSequence = new(0x4FFE, 0x0001);
+    public static DicomTag MACParametersSequence => new(0x4FFE, 0x0001);
     /// <summary>(5200,9229) SQ 1</summary>
-    public static readonly DicomTag SharedFunctionalGroupsSequence = new(0x5200, 0x9229);
+    public static DicomTag SharedFunctionalGroupsSequence => new(0x5200, 0x9229);
     /// <summary>(5200,9230) SQ 1</summary>
-    public static readonly DicomTag PerFrameFunctionalGroupsSequence = new(0x5200, 0x9230);
+    public static DicomTag PerFrameFunctionalGroupsSequence => new(0x5200, 0x9230);
     /// <summary>(5400,0100) SQ 1</summary>
-    public static readonly DicomTag WaveformSequence = new(0x5400, 0x0100);
+    public static DicomTag WaveformSequence => new(0x5400, 0x0100);
     /// <summary>(5400,0110) OW 1</summary>
-    public static readonly DicomTag ChannelMinimumValue = new(0x5400, 0x0110);
+    public static DicomTag ChannelMinimumValue => new(0x5400, 0x0110);
     /// <summary>(5400,0112) OW 1</summary>
-    public static readonly DicomTag ChannelMaximumValue = new(0x5400, 0x0112);
+    public static DicomTag ChannelMaximumValue => new(0x5400, 0x0112);
     /// <summary>(5400,1004) US 1</summary>
-    public static readonly DicomTag WaveformBitsAllocated = new(0x5400, 0x1004);
+    public static DicomTag WaveformBitsAllocated => new(0x5400, 0x1004);
     /// <summary>(5400,1006) CS 1</summary>
-    public static readonly DicomTag WaveformSampleInterpretation = new(0x5400, 0x1006);
+    public static DicomTag WaveformSampleInterpretation => new(0x5400, 0x1006);
     /// <summary>(5400,100A) OW 1</summary>
-    public static readonly DicomTag WaveformPaddingValue = new(0x5400, 0x100A);
+    public static DicomTag WaveformPaddingValue => new(0x5400, 0x100A);
     /// <summary>(5400,1010) OW 1</summary>
-    public static readonly DicomTag WaveformData = new(0x5400, 0x1010);
+    public static DicomTag WaveformData => new(0x5400, 0x1010);
     /// <summary>(5600,0010) OF 1</summary>
-    public static readonly DicomTag FirstOrderPhaseCorrectionAngle = new(0x5600, 0x0010);
+    public static DicomTag FirstOrderPhaseCorrectionAngle => new(0x5600, 0x0010);
     /// <summary>(5600,0020) OF 1</summary>
-    public static readonly DicomTag SpectroscopyData = new(0x5600, 0x0020);
+    public static DicomTag SpectroscopyData => new(0x5600, 0x0020);
     /// <summary>(7FE0,0001) OV 1</summary>
-    public static readonly DicomTag ExtendedOffsetTable = new(0x7FE0, 0x0001);
+    public static DicomTag ExtendedOffsetTable => new(0x7FE0, 0x0001);
     /// <summary>(7FE0,0002) OV 1</summary>
-    public static readonly DicomTag ExtendedOffsetTableLengths = new(0x7FE0, 0x0002);
+    public static DicomTag ExtendedOffsetTableLengths => new(0x7FE0, 0x0002);
     /// <summary>(7FE0,0008) OF 1</summary>
-    public static readonly DicomTag FloatPixelData = new(0x7FE0, 0x0008);
+    public static DicomTag FloatPixelData => new(0x7FE0, 0x0008);
     /// <summary>(7FE0,0009) OD 1</summary>
-    public static readonly DicomTag DoubleFloatPixelData = new(0x7FE0, 0x0009);
+    public static DicomTag DoubleFloatPixelData => new(0x7FE0, 0x0009);
     /// <summary>(7FE0,0010) OW 1</summary>
-    public static readonly DicomTag PixelData = new(0x7FE0, 0x0010);
+    public static DicomTag PixelData => new(0x7FE0, 0x0010);
     /// <summary>(FFFA,FFFA) SQ 1</summary>
-    public static readonly DicomTag DigitalSignaturesSequence = new(0xFFFA, 0xFFFA);
+    public static DicomTag DigitalSignaturesSequence => new(0xFFFA, 0xFFFA);
     /// <summary>(FFFC,FFFC) OB 1</summary>
-    public static readonly DicomTag DataSetTrailingPadding = new(0xFFFC, 0xFFFC);
+    public static DicomTag DataSetTrailingPadding => new(0xFFFC, 0xFFFC);
 }

@@ -33,7 +33,7 @@ internal sealed class DicomDatasetReader
     public static DicomDataset Read(ReadOnlyMemory<byte> buffer, DicomTransferSyntax syntax, DicomReadOptions? options = null)
     {
         var r = new DicomDatasetReader(buffer, syntax, options);
-        var ds = r.ReadDataset(buffer.Length, 0, stopAtGroupAbove: null);
+        var ds = r.ReadDataset(buffer.Length, 0);
         if (r._pos != buffer.Length)
         {
             throw r.Error("item delimiter outside any sequence", r._pos - 8);
@@ -42,8 +42,8 @@ internal sealed class DicomDatasetReader
         return ds;
     }
 
-    /// <summary>Reads elements until <paramref name="end"/>, an item delimiter, or (for meta) a tag beyond the group.</summary>
-    public DicomDataset ReadDataset(int end, int depth, ushort? stopAtGroupAbove)
+    /// <summary>Reads elements until <paramref name="end"/>, an item delimiter, or (for the meta header) the first element outside group 0002.</summary>
+    public DicomDataset ReadDataset(int end, int depth, bool metaOnly = false)
     {
         var ds = new DicomDataset();
         DicomTag? previous = null;
@@ -55,7 +55,7 @@ internal sealed class DicomDatasetReader
             }
 
             var tag = PeekTag();
-            if (stopAtGroupAbove is { } g && tag.Group > g)
+            if (metaOnly && tag.Group != 0x0002)
             {
                 break;
             }
@@ -146,18 +146,34 @@ internal sealed class DicomDatasetReader
             throw Error($"element {tag} {vr} declares {length} bytes but only {end - _pos} remain (truncated or wrong length)", start, tag);
         }
 
-        if (vr == DicomVR.SQ)
+        bool implicitSequence = false;
+        if (vr == DicomVR.UN && _explicitVR && !_bigEndian && DicomDictionary.Lookup(tag)?.VR is { } known && known != DicomVR.UN)
         {
-            return ReadSequence(tag, _pos + (int)length, depth, start, undefinedLength: false, implicitContent: false);
+            // A known attribute sent as UN: its value is Implicit VR LE encoded (PS3.5 §6.2.2), so use the dictionary VR.
+            vr = known;
+            implicitSequence = known == DicomVR.SQ;
         }
 
-        if ((length & 1) != 0)
+        if (vr == DicomVR.SQ)
+        {
+            return ReadSequence(tag, _pos + (int)length, depth, start, undefinedLength: false, implicitContent: implicitSequence);
+        }
+
+        if (_options.RejectOddLengths && (length & 1) != 0)
         {
             throw Error($"element {tag} {vr} has odd length {length} (PS3.5 §7.1.1 requires even lengths)", start, tag);
         }
 
         var value = _buffer.Slice(_pos, (int)length);
         _pos += (int)length;
+        if ((length & 1) != 0)
+        {
+            // Tolerated like other toolkits do; padded now so that what we hold is what we write.
+            var padded = new byte[length + 1];
+            value.Span.CopyTo(padded);
+            padded[^1] = vr.PaddingByte();
+            value = padded;
+        }
         if (_bigEndian && vr.ValueSize() > 1)
         {
             value = Swap(value, vr);
@@ -216,7 +232,7 @@ internal sealed class DicomDatasetReader
                 }
 
                 int itemEnd = itemReader._pos + (int)itemLength;
-                item = itemReader.ReadDataset(itemEnd, depth + 1, null);
+                item = itemReader.ReadDataset(itemEnd, depth + 1);
                 if (itemReader._pos != itemEnd)
                 {
                     throw Error($"item of {tag} ended at {itemReader._pos}, its length says {itemEnd}", itemStart, tag);
@@ -239,7 +255,7 @@ internal sealed class DicomDatasetReader
     {
         int before = _pos;
         _sawItemDelimiter = false;
-        var item = ReadDataset(end, depth, null);
+        var item = ReadDataset(end, depth);
         bool delimited = _sawItemDelimiter;
         _sawItemDelimiter = false;
 

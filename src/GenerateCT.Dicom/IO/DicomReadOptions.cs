@@ -10,4 +10,7 @@ public sealed class DicomReadOptions
 
     /// <summary>Largest data set after inflating Deflated Explicit VR Little Endian (a deflate bomb stops here).</summary>
     public long MaxInflatedBytes { get; init; } = 1L << 30;
+
+    /// <summary>Refuse odd value lengths (PS3.5 §7.1.1) instead of padding them as dcmtk and pydicom do.</summary>
+    public bool RejectOddLengths { get; init; }
 }

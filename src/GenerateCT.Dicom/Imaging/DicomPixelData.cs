@@ -21,9 +21,9 @@ public static class DicomPixelData
         int samples = dataset.TryGetInt32(DicomTag.SamplesPerPixel, out var spp) ? spp : 1;
         int bits = dataset.GetInt32(DicomTag.BitsAllocated);
         int frames = dataset.TryGetInt32(DicomTag.NumberOfFrames, out var nf) && nf > 0 ? nf : 1;
-        if (bits is not (8 or 16))
+        if (bits is not (8 or 16 or 32))
         {
-            throw new DicomNotSupportedException($"Bits Allocated {bits} is not supported (8 or 16 only)");
+            throw new DicomNotSupportedException($"Bits Allocated {bits} is not supported (8, 16 or 32 only)");
         }
 
         if (frame < 0 || frame >= frames)
@@ -56,13 +56,18 @@ public static class DicomPixelData
 
         if (syntax.Equals(DicomTransferSyntax.JPEGLosslessSV1))
         {
+            if (bits == 32)
+            {
+                throw new DicomNotSupportedException("JPEG Lossless with 32 bits allocated does not exist (JPEG precision is at most 16 bits)");
+            }
+
             return DecodeJpegLossless(compressed, rows, cols, samples, bits);
         }
 
         throw new DicomNotSupportedException($"pixel data in {syntax} cannot be decoded here; ask the sender to transcode to Explicit VR Little Endian, RLE Lossless or JPEG Lossless SV1");
     }
 
-    /// <summary>Stored values of a single-sample frame as int (sign applied per Pixel Representation).</summary>
+    /// <summary>Stored values of a frame as int (sign applied per Pixel Representation; 32-bit unsigned values above int.MaxValue wrap).</summary>
     public static int[] GetStoredValues(DicomDataset dataset, DicomTransferSyntax syntax, int frame = 0)
     {
         var bytes = GetFrame(dataset, syntax, frame);
@@ -74,8 +79,13 @@ public static class DicomPixelData
         int shift = 32 - stored;
         for (int i = 0; i < n; i++)
         {
-            int raw = bits == 16 ? BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i)) : bytes[i];
-            values[i] = signed ? (raw << shift) >> shift : raw & (int)((1L << stored) - 1);
+            int raw = bits switch
+            {
+                32 => BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i)),
+                16 => BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i)),
+                _ => bytes[i],
+            };
+            values[i] = stored >= 32 ? raw : signed ? (raw << shift) >> shift : raw & (int)((1L << stored) - 1);
         }
 
         return values;

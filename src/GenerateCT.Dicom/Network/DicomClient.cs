@@ -182,10 +182,14 @@ public sealed class DicomClient : IAsyncDisposable
     {
         var contexts = files
             .GroupBy(f => (Cls: f.Dataset.GetUid(DicomTag.SOPClassUID) ?? string.Empty, f.TransferSyntax))
-            .Select(g => (g.Key.Cls, (IReadOnlyList<DicomTransferSyntax>)[g.Key.TransferSyntax, DicomTransferSyntax.ExplicitVRLittleEndian, DicomTransferSyntax.ImplicitVRLittleEndian]))
+            .Select(g => (g.Key.Cls, ProposedSyntaxes(g.Key.TransferSyntax)))
             .ToList();
         return ConnectAsync(options, contexts, cancellationToken);
     }
+
+    /// <summary>What to propose for a file: its own syntax (unless Big Endian, which we do not write), then Explicit and Implicit VR LE.</summary>
+    public static IReadOnlyList<DicomTransferSyntax> ProposedSyntaxes(DicomTransferSyntax fileSyntax) =>
+        [.. new[] { fileSyntax, DicomTransferSyntax.ExplicitVRLittleEndian, DicomTransferSyntax.ImplicitVRLittleEndian }.Where(t => !t.IsBigEndian).Distinct()];
 
     /// <summary>C-ECHO: verifies the association end to end (PS3.7 §9.1.5).</summary>
     public async Task<DicomStatus> EchoAsync(CancellationToken cancellationToken = default)
@@ -202,9 +206,11 @@ public sealed class DicomClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(file);
         var sopClass = file.Dataset.GetUid(DicomTag.SOPClassUID) ?? throw new ArgumentException("the data set has no SOP Class UID", nameof(file));
         var sopInstance = file.Dataset.GetUid(DicomTag.SOPInstanceUID) ?? throw new ArgumentException("the data set has no SOP Instance UID", nameof(file));
-        var candidates = PresentationContexts.Where(p => p.AbstractSyntax == sopClass && p.IsAccepted).ToList();
-        var pc = candidates.FirstOrDefault(p => p.AcceptedTransferSyntax == file.TransferSyntax.Uid) ?? candidates.FirstOrDefault()
-            ?? throw new DicomNetworkException($"the SCP accepted no presentation context for SOP class {sopClass}");
+        // Contexts whose syntax we can write (not Big Endian); the file's own syntax first, as-is.
+        var candidates = PresentationContexts.Where(p => p.AbstractSyntax == sopClass && p.IsAccepted && !DicomTransferSyntax.Lookup(p.AcceptedTransferSyntax!).IsBigEndian).ToList();
+        var pc = candidates.FirstOrDefault(p => p.AcceptedTransferSyntax == file.TransferSyntax.Uid)
+            ?? candidates.FirstOrDefault(p => !DicomTransferSyntax.Lookup(p.AcceptedTransferSyntax!).IsEncapsulated)
+            ?? throw new DicomNetworkException($"the SCP accepted no usable presentation context for SOP class {sopClass} in {file.TransferSyntax.Name}");
         var syntax = DicomTransferSyntax.Lookup(pc.AcceptedTransferSyntax!);
         var dataset = file.Dataset;
         if (!syntax.Equals(file.TransferSyntax) && file.TransferSyntax.IsEncapsulated)

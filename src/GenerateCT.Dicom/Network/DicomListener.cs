@@ -127,7 +127,26 @@ public sealed class DicomListener : IAsyncDisposable
         int stored = 0, failed = 0;
         string? calling = null, called = null;
         bool tls = _options.TlsCertificate is not null;
-        void Raise(DicomAssociationOutcome outcome, string? detail) => AssociationEvent?.Invoke(this, new DicomAssociationEventArgs
+        void ReleaseSlot()
+        {
+            if (haveSlot)
+            {
+                haveSlot = false;
+                _slots.Release();
+            }
+        }
+
+        void Raise(DicomAssociationOutcome outcome, string? detail)
+        {
+            if (outcome != DicomAssociationOutcome.Accepted)
+            {
+                ReleaseSlot(); // the association is over: free its slot before anyone hears about it
+            }
+
+            AssociationEvent?.Invoke(this, Event(outcome, detail));
+        }
+
+        DicomAssociationEventArgs Event(DicomAssociationOutcome outcome, string? detail) => new()
         {
             Outcome = outcome,
             RemoteEndPoint = remote,
@@ -139,7 +158,7 @@ public sealed class DicomListener : IAsyncDisposable
             InstancesFailed = failed,
             Detail = detail,
             Duration = started.Elapsed,
-        });
+        };
 
         using (client)
         {
@@ -274,11 +293,7 @@ public sealed class DicomListener : IAsyncDisposable
             }
             finally
             {
-                if (haveSlot)
-                {
-                    _slots.Release();
-                }
-
+                ReleaseSlot();
                 await stream.DisposeAsync().ConfigureAwait(false);
             }
         }

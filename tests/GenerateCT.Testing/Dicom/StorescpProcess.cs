@@ -27,7 +27,7 @@ public sealed class StorescpProcess : IDisposable
     {
         Directory.CreateDirectory(outputDirectory);
         int port = FreePort.Next();
-        var process = DcmtkTool.Start("storescp", [.. extraArguments ?? [], "-aet", aeTitle, "-od", outputDirectory, "--bind-address", "127.0.0.1", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var process = DcmtkTool.Start("storescp", [.. extraArguments ?? [], "-aet", aeTitle, "-od", outputDirectory, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (DateTime.UtcNow < deadline)
         {

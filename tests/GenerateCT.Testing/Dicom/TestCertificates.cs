@@ -6,16 +6,16 @@ namespace GenerateCT.Testing.Dicom;
 /// <summary>A throw-away PKI for TLS tests: a CA and leaf certificates it signs, exportable as PEM for dcmtk.</summary>
 public sealed class TestCertificateAuthority : IDisposable
 {
-    private readonly RSA _key;
+    private readonly ECDsa _key;
 
     public TestCertificateAuthority(string name)
     {
-        _key = RSA.Create(2048);
-        var req = new CertificateRequest($"CN={name}", _key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var req = new CertificateRequest($"CN={name}", _key, HashAlgorithmName.SHA256);
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
-        Certificate = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        Certificate = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-10), DateTimeOffset.UtcNow.AddDays(2));
     }
 
     public X509Certificate2 Certificate { get; }
@@ -23,10 +23,10 @@ public sealed class TestCertificateAuthority : IDisposable
     /// <summary>A leaf certificate for "127.0.0.1"/"localhost" usable for both TLS server and client authentication.</summary>
     public X509Certificate2 Issue(string commonName)
     {
-        using var key = RSA.Create(2048);
-        var req = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var req = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName("localhost");
@@ -51,8 +51,8 @@ public sealed class TestCertificateAuthority : IDisposable
         if (certificate.HasPrivateKey)
         {
             keyPath = Path.Combine(directory, name + ".key.pem");
-            using var rsa = certificate.GetRSAPrivateKey()!;
-            File.WriteAllText(keyPath, rsa.ExportPkcs8PrivateKeyPem());
+            using var ec = certificate.GetECDsaPrivateKey()!;
+            File.WriteAllText(keyPath, ec.ExportPkcs8PrivateKeyPem());
         }
 
         return (certPath, keyPath);
