@@ -24,13 +24,19 @@ public sealed class NiftiFileTests : IDisposable
     }
 
     [Theory]
-    [InlineData("oblique.nii")]
-    [InlineData("oblique.nii.gz")]
-    public async Task Round_trip_keeps_voxels_and_LPS_geometry(string name)
+    [InlineData("oblique.nii", NiftiStorage.Float32)]
+    [InlineData("oblique.nii.gz", NiftiStorage.Float32)]
+    [InlineData("oblique-int16.nii.gz", NiftiStorage.Int16)]
+    public async Task Round_trip_keeps_voxels_and_LPS_geometry(string name, NiftiStorage storage)
     {
         var v = Oblique();
+        if (storage == NiftiStorage.Int16)
+        {
+            v = v.With(v.Voxels.Select(x => MathF.Round(x)).ToArray());
+        }
+
         var path = Path.Combine(dir, name);
-        await NiftiFile.WriteAsync(v, path);
+        await NiftiFile.WriteAsync(v, path, storage: storage);
         var back = (await NiftiFile.ReadAsync(path)).Volume;
         Assert.Equal((v.Depth, v.Height, v.Width), (back.Depth, back.Height, back.Width));
         Assert.Equal(v.Voxels, back.Voxels);

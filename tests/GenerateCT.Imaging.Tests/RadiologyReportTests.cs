@@ -55,4 +55,20 @@ public sealed class RadiologyReportTests
 
         Assert.Equal(Enum.GetValues<PhiCategory>().Length, categories.Count);
     }
+
+    [Fact]
+    public void Text_only_reports_give_a_de_identification_set_of_100_with_every_span_exact()
+    {
+        var texts = new HashSet<string>();
+        for (int seed = 0; seed < 100; seed++)
+        {
+            var (report, phi, _) = RadiologyReportWriter.WriteSynthetic(seed, plantPhi: true);
+            Assert.NotNull(phi);
+            texts.Add(report.Text);
+            Assert.All(report.PhiSpans, s => Assert.Equal(s.Text, report.Text[s.Start..s.End]));
+            Assert.Contains(report.PhiSpans, s => s.Category == PhiCategory.PatientName && s.Text == phi.PatientName);
+        }
+
+        Assert.Equal(100, texts.Count);
+    }
 }

@@ -17,6 +17,19 @@ public sealed record NiftiMetadata(string Description, string IntentName)
         Description.StartsWith(NiftiFile.SyntheticIntent, StringComparison.Ordinal);
 }
 
+/// <summary>How voxels are stored on disk.</summary>
+public enum NiftiStorage
+{
+    /// <summary>32-bit float (datatype 16): exact for any volume.</summary>
+    Float32,
+
+    /// <summary>
+    /// 16-bit signed integer (datatype 4), values rounded to whole units and clamped to the int16 range. CT
+    /// numbers are integers on the scanner, so HU volumes lose nothing and take half the space.
+    /// </summary>
+    Int16,
+}
+
 /// <summary>A volume read from a NIfTI file, with its header metadata.</summary>
 public sealed record NiftiImage(Volume Volume, NiftiMetadata Metadata);
 
@@ -34,16 +47,17 @@ public static class NiftiFile
     private const int HeaderSize = 348;
     private const int VoxOffset = 352;
     private const short NiftiFloat32 = 16;
+    private const short NiftiInt16 = 4;
 
     /// <summary>
-    /// Writes <paramref name="volume"/> as float32 NIfTI-1; gzip when the path ends in ".gz".
+    /// Writes <paramref name="volume"/> as NIfTI-1 (float32 unless <paramref name="storage"/> says int16); gzip when the path ends in ".gz".
     /// With <paramref name="syntheticDescription"/> set, the header is marked synthetic.
     /// </summary>
-    public static async Task WriteAsync(Volume volume, string path, string? syntheticDescription = null, CancellationToken cancellationToken = default)
+    public static async Task WriteAsync(Volume volume, string path, string? syntheticDescription = null, NiftiStorage storage = NiftiStorage.Float32, CancellationToken cancellationToken = default)
     {
         var description = syntheticDescription is null ? $"GenerateCT {volume.Unit}" : $"{SyntheticIntent} GenerateCT {syntheticDescription}";
         var intent = syntheticDescription is null ? string.Empty : SyntheticIntent;
-        var header = BuildHeader(volume, description, intent);
+        var header = BuildHeader(volume, description, intent, storage);
         await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
         Stream target = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
             ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true)
@@ -51,7 +65,7 @@ public static class NiftiFile
         try
         {
             await target.WriteAsync(header, cancellationToken);
-            await WriteVoxelsAsync(target, volume.Voxels, cancellationToken);
+            await WriteVoxelsAsync(target, volume.Voxels, storage, cancellationToken);
         }
         finally
         {
@@ -77,7 +91,7 @@ public static class NiftiFile
         return Parse(raw, path);
     }
 
-    private static byte[] BuildHeader(Volume v, string description, string intentName)
+    private static byte[] BuildHeader(Volume v, string description, string intentName, NiftiStorage storage)
     {
         var h = new byte[VoxOffset];
         var s = h.AsSpan();
@@ -92,8 +106,8 @@ public static class NiftiFile
             BinaryPrimitives.WriteInt16LittleEndian(s[(40 + 2 * i)..], 1);
         }
 
-        BinaryPrimitives.WriteInt16LittleEndian(s[70..], NiftiFloat32);
-        BinaryPrimitives.WriteInt16LittleEndian(s[72..], 32);
+        BinaryPrimitives.WriteInt16LittleEndian(s[70..], storage == NiftiStorage.Int16 ? NiftiInt16 : NiftiFloat32);
+        BinaryPrimitives.WriteInt16LittleEndian(s[72..], (short)(storage == NiftiStorage.Int16 ? 16 : 32));
 
         // Affine in RAS: negate the x and y rows of the LPS affine.
         var m = v.IndexToLps();
@@ -359,15 +373,24 @@ public static class NiftiFile
 
     private static double Norm(double a, double b, double c) => Math.Sqrt((a * a) + (b * b) + (c * c));
 
-    private static async Task WriteVoxelsAsync(Stream target, float[] voxels, CancellationToken ct)
+    private static async Task WriteVoxelsAsync(Stream target, float[] voxels, NiftiStorage storage, CancellationToken ct)
     {
         const int chunk = 1 << 16;
-        var buffer = new byte[chunk * sizeof(float)];
+        int size = storage == NiftiStorage.Int16 ? sizeof(short) : sizeof(float);
+        var buffer = new byte[chunk * size];
         for (long start = 0; start < voxels.LongLength; start += chunk)
         {
             int n = (int)Math.Min(chunk, voxels.LongLength - start);
             var src = voxels.AsSpan((int)start, n);
-            if (BitConverter.IsLittleEndian)
+            if (storage == NiftiStorage.Int16)
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    short value = (short)Math.Clamp(MathF.Round(src[i]), short.MinValue, short.MaxValue);
+                    BinaryPrimitives.WriteInt16LittleEndian(buffer.AsSpan(i * 2), value);
+                }
+            }
+            else if (BitConverter.IsLittleEndian)
             {
                 MemoryMarshal.AsBytes(src).CopyTo(buffer);
             }
@@ -379,7 +402,7 @@ public static class NiftiFile
                 }
             }
 
-            await target.WriteAsync(buffer.AsMemory(0, n * sizeof(float)), ct);
+            await target.WriteAsync(buffer.AsMemory(0, n * size), ct);
         }
     }
 

@@ -18,7 +18,7 @@ public sealed record PhantomCase(int Seed, Volume Volume, int Age, PatientSex Se
 /// <summary>The files one phantom case was written to.</summary>
 public sealed record PhantomCaseFiles(string Volume, string Report, string Metadata);
 
-/// <summary>Writes a phantom case as NIfTI (marked synthetic) + report text + a JSON sidecar.</summary>
+/// <summary>Writes a phantom case as int16 HU NIfTI (marked synthetic) + report text + a JSON sidecar.</summary>
 public static class PhantomCaseWriter
 {
     private static readonly JsonSerializerOptions Json = new()
@@ -35,7 +35,7 @@ public static class PhantomCaseWriter
             Path.Combine(directory, stem + ".nii.gz"),
             Path.Combine(directory, stem + ".report.txt"),
             Path.Combine(directory, stem + ".json"));
-        await NiftiFile.WriteAsync(c.Volume, files.Volume, $"phantom seed={c.Seed}", cancellationToken);
+        await NiftiFile.WriteAsync(c.Volume, files.Volume, $"phantom seed={c.Seed}", NiftiStorage.Int16, cancellationToken);
         await File.WriteAllTextAsync(files.Report, c.Report.Text, cancellationToken);
         var sidecar = new
         {

@@ -28,6 +28,7 @@ internal sealed class PhantomPainter(LabelCanvas canvas, ChestPhantomGenerator.A
     {
         BasePass();
         Spine();
+        Scapulae();
         Airways();
         Heart(pericardial?.ThicknessMm ?? 0);
         GreatVessels();
@@ -195,7 +196,8 @@ internal sealed class PhantomPainter(LabelCanvas canvas, ChestPhantomGenerator.A
             return RibZone(x, cyy, z);
         }
 
-        if (Math.Abs(x) < 30 && cy > B - 42)
+        double px = x / 34, py = (cy - B) / 46;
+        if ((px * px) + (py * py) < 1)
         {
             return Tissue.Muscle; // prevertebral / paravertebral; the spine is painted into it
         }
@@ -299,6 +301,27 @@ internal sealed class PhantomPainter(LabelCanvas canvas, ChestPhantomGenerator.A
         }
     }
 
+    /// <summary>Scapulae: thin curved bone plates behind the upper ribs, outside the rib cage.</summary>
+    private void Scapulae()
+    {
+        foreach (int side in new[] { -1, 1 })
+        {
+            var a = new Vec3(side * 55, Yc + B + 26, 0);
+            var b = new Vec3(side * 128, Yc + (0.45 * B), 0);
+            var ab = b - a;
+            double half = Math.Max(3.5, 0.6 * canvas.Sx);
+            canvas.Paint(new Vec3(Math.Min(a.X, b.X) - 10, Math.Min(a.Y, b.Y) - 10, 0.55 * L), new Vec3(Math.Max(a.X, b.X) + 10, Math.Max(a.Y, b.Y) + 10, 0.93 * L), Tissue.Bone, TissueSet.Of(Tissue.Muscle, Tissue.Fat), (x, y, z) =>
+            {
+                // The blade narrows towards its inferior angle.
+                double t = Math.Clamp(((x - a.X) * ab.X + ((y - a.Y) * ab.Y)) / ab.Dot(ab), 0, 1);
+                double reach = Math.Clamp((z - (0.55 * L)) / (0.2 * L), 0.25, 1);
+                double dx = x - (a.X + (t * ab.X)), dy = y - (a.Y + (t * ab.Y));
+                double bow = 6 * Math.Sin(Math.PI * t); // convex outwards
+                return t <= reach && Math.Abs(Math.Sqrt((dx * dx) + (dy * dy)) - bow) < half && ((dx * ab.Y) - (dy * ab.X)) * side <= 0.5;
+            });
+        }
+    }
+
     private void Airways()
     {
         var wallOver = TissueSet.Of(Tissue.Fat, Tissue.Muscle, Tissue.Lung);
@@ -379,18 +402,19 @@ internal sealed class PhantomPainter(LabelCanvas canvas, ChestPhantomGenerator.A
         }
     }
 
-    /// <summary>Pulmonary arteries/veins: eight roots per hilum, up to four generations of bifurcation, tapering.</summary>
+    /// <summary>Pulmonary arteries/veins: twelve roots per hilum, up to five generations of bifurcation, tapering.</summary>
     private void VesselTrees(Vec3 hilum, int side)
     {
         Vec3[] roots =
         [
             new(side * 1.0, 0.1, 0.0), new(side * 0.5, -0.1, 0.85), new(side * 0.45, 0.2, -0.85),
             new(side * 0.3, 0.75, -0.6), new(side * 0.4, -0.8, -0.2), new(side * 0.6, 0.5, 0.5),
-            new(side * 0.6, -0.5, 0.5), new(side * 0.6, 0.6, -0.3),
+            new(side * 0.6, -0.5, 0.5), new(side * 0.6, 0.6, -0.3), new(side * 0.7, -0.6, -0.5),
+            new(side * 0.8, 0.3, 0.6), new(side * 0.5, 0.1, -0.4), new(side * 0.9, -0.3, 0.2),
         ];
         foreach (var dir in roots)
         {
-            Branch(hilum, dir.Normalized, 40, 5, 4, side);
+            Branch(hilum, dir.Normalized, 38, 5, 5, side);
         }
     }
 
@@ -712,7 +736,8 @@ internal sealed class PhantomPainter(LabelCanvas canvas, ChestPhantomGenerator.A
                         hu += t == Tissue.Lung ? (float)((4.5 * texture) + dependent) : (float)(2 * texture);
                     }
 
-                    voxels[row + i] = hu + (sigma * noise.Next());
+                    // Whole HU, as a scanner stores them (and so int16 NIfTI/DICOM round-trip exactly).
+                    voxels[row + i] = MathF.Round(hu + (sigma * noise.Next()));
                 }
             }
         });

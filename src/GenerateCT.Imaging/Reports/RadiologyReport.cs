@@ -17,6 +17,20 @@ public sealed record RadiologyReport(string Text, string Findings, string Impres
 /// <summary>Writes report text for a set of findings; deterministic in the random source.</summary>
 public static class RadiologyReportWriter
 {
+    /// <summary>
+    /// A report without a volume, for text-only uses (de-identification evaluation sets): findings (each with
+    /// probability 0.3), age, sex and, with <paramref name="plantPhi"/>, invented identifiers, all from the seed.
+    /// </summary>
+    public static (RadiologyReport Report, PlantedPhi? Phi, IReadOnlyList<Finding> Findings) WriteSynthetic(int seed, bool plantPhi)
+    {
+        var rng = new Random(unchecked((seed * 65537) + 11));
+        var findings = Enum.GetValues<FindingKind>().Where(_ => rng.NextDouble() < 0.3).Select(k => Finding.Sample(k, rng)).ToList();
+        int age = 35 + rng.Next(51);
+        var sex = rng.Next(2) == 0 ? PatientSex.Male : PatientSex.Female;
+        var phi = plantPhi ? PlantedPhi.Sample(rng, sex, age) : null;
+        return (Write(findings, age, sex, phi, rng), phi, findings);
+    }
+
     public static RadiologyReport Write(IReadOnlyList<Finding> findings, int age, PatientSex sex, PlantedPhi? phi, Random rng)
     {
         var text = new SpanRecorder();
@@ -90,7 +104,7 @@ public static class RadiologyReportWriter
         var co = findings.OfType<Consolidation>().FirstOrDefault();
         if (co is not null)
         {
-            yield return $"Consolidation with air bronchograms in the {SideWord(co.Side, capital: false)} lung, about {co.RadiusMm * 2.2:0} mm across.";
+            yield return $"Airspace consolidation in the {SideWord(co.Side, capital: false)} lung, about {co.RadiusMm * 2.2:0} mm across.";
         }
 
         var at = findings.OfType<Atelectasis>().FirstOrDefault();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Serialization;
 
 namespace GenerateCT.Imaging.Phantoms.Findings;
@@ -19,7 +20,9 @@ public sealed record Cardiomegaly(double CardiothoracicRatio) : Finding
     internal static double SampleNormalRatio(Random rng) => Uniform(rng, 0.38, 0.46);
 
     /// <summary>The cardiothoracic ratio measured on axial slices.</summary>
-    public static double Measure(ChestScan scan)
+    public static double Measure(ChestScan scan) => scan.Cached(nameof(Cardiomegaly), s => new StrongBox<double>(MeasureUncached(s))).Value;
+
+    private static double MeasureUncached(ChestScan scan)
     {
         var heart = CardiacSilhouette.Trace(scan);
         double thorax = 0;

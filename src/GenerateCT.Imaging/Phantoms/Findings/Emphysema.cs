@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Serialization;
 
 namespace GenerateCT.Imaging.Phantoms.Findings;
@@ -17,7 +18,9 @@ public sealed record Emphysema(double LowAttenuationFraction) : Finding
     public static Emphysema Sample(Random rng) => new(Uniform(rng, 0.14, 0.30));
 
     /// <summary>LAA-950 %: the share of lung voxels (air-filled, inside the body) below −950 HU, on the unfiltered volume.</summary>
-    public static double Measure(ChestScan scan)
+    public static double Measure(ChestScan scan) => scan.Cached(nameof(Emphysema), s => new StrongBox<double>(MeasureUncached(s))).Value;
+
+    private static double MeasureUncached(ChestScan scan)
     {
         var raw = scan.Volume.Voxels;
         long lung = 0, low = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Serialization;
 
 namespace GenerateCT.Imaging.Phantoms.Findings;
@@ -18,7 +19,9 @@ public sealed record PericardialEffusion(double ThicknessMm) : Finding
     /// its columns on the same slice) and anterior to its centroid. Anterior, because dependent pleural fluid
     /// lies posterior, so the two are not confused.
     /// </summary>
-    public static double Measure(ChestScan scan)
+    public static double Measure(ChestScan scan) => scan.Cached(nameof(PericardialEffusion), s => new StrongBox<double>(MeasureUncached(s))).Value;
+
+    private static double MeasureUncached(ChestScan scan)
     {
         var heart = CardiacSilhouette.Trace(scan);
         if (heart.PixelCount == 0)

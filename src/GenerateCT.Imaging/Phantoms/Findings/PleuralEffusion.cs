@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Serialization;
 
 namespace GenerateCT.Imaging.Phantoms.Findings;
@@ -23,7 +24,10 @@ public sealed record PleuralEffusion(Side Side, double DepthMm) : Finding
     /// Fluid volume per side (mL): water-attenuation voxels directly posterior to aerated lung (the
     /// meniscus a dependent effusion forms), grown through connected water-attenuation voxels on the same side.
     /// </summary>
-    public static (double RightMl, double LeftMl) Measure(ChestScan scan)
+    public static (double RightMl, double LeftMl) Measure(ChestScan scan) =>
+        scan.Cached(nameof(PleuralEffusion), s => new StrongBox<(double, double)>(MeasureUncached(s))).Value;
+
+    private static (double RightMl, double LeftMl) MeasureUncached(ChestScan scan)
     {
         var v = scan.Volume;
         var s = scan.Smoothed;
