@@ -21,10 +21,15 @@ public static class Program
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
-        root.Subcommands.Add(BundleCommands.CreateGroup());
-        root.Subcommands.Add(TrainAllCommand.CreateGroup());
         ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         root.Subcommands.Add(DicomCommands.Create());
+        root.Subcommands.Add(AuditCommands.Create());
+        var train = TrainCommands.Create();
+        train.Subcommands.Add(TrainAllCommand.Create());
+        root.Subcommands.Add(train);
+        var model = ModelCommands.Create();
+        BundleCommands.AddTo(model);
+        root.Subcommands.Add(model);
         return root;
     }
 }

@@ -16,6 +16,10 @@ namespace GenerateCT.Data;
 /// runs as Debian's unprivileged `postgres` user (through `runuser`) in a directory that user owns.
 /// The superuser password is random, kept in a 0600 file beside the data, and authentication is
 /// scram-sha-256 for socket and TCP alike.
+///
+/// When the directory's server is already running (another process started it, e.g. the node while
+/// `gct audit verify` runs), StartAsync attaches to it: it uses the port and socket recorded in
+/// postmaster.pid and leaves the server running on dispose.
 /// </remarks>
 public sealed class PostgresCluster : IAsyncDisposable
 {
@@ -25,6 +29,7 @@ public sealed class PostgresCluster : IAsyncDisposable
     private readonly string _bin;
     private readonly bool _asServiceAccount;
     private bool _running;
+    private bool _attached;
 
     private PostgresCluster(PostgresClusterOptions options, string bin, bool asServiceAccount)
     {
@@ -43,6 +48,9 @@ public sealed class PostgresCluster : IAsyncDisposable
     public string SocketDirectory { get; }
 
     public int Port { get; private set; }
+
+    /// <summary>True when another process runs this cluster and this instance only connects to it.</summary>
+    public bool IsAttached => _attached;
 
     /// <summary>Npgsql connection string for the cluster's database (over the unix socket).</summary>
     public string ConnectionString { get; private set; } = "";
@@ -87,7 +95,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
         finally
         {
-            if (_options.DeleteOnDispose)
+            if (_options.DeleteOnDispose && !_attached)
             {
                 TryDelete(Directory);
                 if (!SocketDirectory.StartsWith(Directory, StringComparison.Ordinal))
@@ -119,17 +127,27 @@ public sealed class PostgresCluster : IAsyncDisposable
             await ChownAsync(SocketDirectory, ct);
         }
 
-        Port = _options.Port != 0 ? _options.Port : FreeLoopbackPort();
-        var serverOptions = $"-p {Port} -k {SocketDirectory} -c listen_addresses=127.0.0.1";
-        await RunAsync(
-            "pg_ctl",
-            ["-D", DataDirectory, "-l", Path.Combine(Directory, "postgres.log"), "-w", "-t", ((int)_options.StartTimeout.TotalSeconds).ToString(), "-o", serverOptions, "start"],
-            ct);
-        _running = true;
+        var socketDirectory = SocketDirectory;
+        if (RunningServer(DataDirectory) is { } running)
+        {
+            Port = running.Port;
+            socketDirectory = running.SocketDirectory;
+            _attached = true;
+        }
+        else
+        {
+            Port = _options.Port != 0 ? _options.Port : FreeLoopbackPort();
+            var serverOptions = $"-p {Port} -k {SocketDirectory} -c listen_addresses=127.0.0.1";
+            await RunAsync(
+                "pg_ctl",
+                ["-D", DataDirectory, "-l", Path.Combine(Directory, "postgres.log"), "-w", "-t", ((int)_options.StartTimeout.TotalSeconds).ToString(), "-o", serverOptions, "start"],
+                ct);
+            _running = true;
+        }
 
         var builder = new NpgsqlConnectionStringBuilder
         {
-            Host = SocketDirectory,
+            Host = socketDirectory,
             Port = Port,
             Username = SuperUser,
             Password = password,
@@ -140,6 +158,56 @@ public sealed class PostgresCluster : IAsyncDisposable
         await EnsureDatabaseAsync(builder.ConnectionString, _options.Database, ct);
         builder.Database = _options.Database;
         ConnectionString = builder.ConnectionString;
+    }
+
+    /// <summary>
+    /// The server that postmaster.pid says runs this data directory, if its process is alive and is
+    /// a postgres process. The file's lines are: pid, data directory, start time, port, socket
+    /// directory, listen address, shared memory key, status (PostgreSQL src/include/utils/pidfile.h).
+    /// </summary>
+    private static (int Port, string SocketDirectory)? RunningServer(string dataDirectory)
+    {
+        var pidFile = Path.Combine(dataDirectory, "postmaster.pid");
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(pidFile);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        if (lines.Length < 5 || !int.TryParse(lines[0].Trim(), out var pid) || !int.TryParse(lines[3].Trim(), out var port))
+        {
+            return null;
+        }
+
+        // A stale file after a crash names a dead pid (or one reused by another program): pg_ctl start copes with that.
+        string comm;
+        try
+        {
+            comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        if (comm != "postgres" || lines[4].Trim().Length == 0)
+        {
+            return null;
+        }
+
+        return (port, lines[4].Trim());
     }
 
     private async Task InitializeAsync(string passwordFile, CancellationToken ct)

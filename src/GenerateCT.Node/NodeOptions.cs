@@ -1,4 +1,5 @@
 using GenerateCT.Federation.Hosting;
+using GenerateCT.Node.Security;
 
 namespace GenerateCT.Node;
 
@@ -27,6 +28,12 @@ public sealed class NodeOptions
 
     public TlsOptions Tls { get; set; } = new();
 
+    /// <summary>Identity provider (Microsoft.Identity.Web, section "Node:Identity").</summary>
+    public NodeIdentityOptions Identity { get; set; } = new();
+
+    /// <summary>Per-user limits on expensive gRPC calls.</summary>
+    public NodeRateLimitOptions RateLimit { get; set; } = new();
+
     public void Validate()
     {
         HostOptionsValidation.NotEmpty($"{Section}:DataDirectory", DataDirectory);
@@ -39,5 +46,7 @@ public sealed class NodeOptions
         }
 
         HostOptionsValidation.ExistingFile($"{Section}:Tls:CertificatePath", Tls.CertificatePath);
+        Identity.Validate();
+        RateLimit.Validate();
     }
 }

@@ -76,6 +76,7 @@ public class NodeHostTests
     [InlineData("Node:AeTitle", "THIS_AE_TITLE_IS_TOO_LONG")]
     [InlineData("Node:GrpcAddress", "not-an-ip")]
     [InlineData("Node:Tls:CertificatePath", "/nonexistent/cert.pfx")]
+    [InlineData("Node:RateLimit:ExpensiveCallsPerMinute", "0")]
     public async Task Invalid_configuration_fails_at_start_naming_the_key(string key, string value)
     {
         var dir = TempDirectory.Create("gct-node");
@@ -85,6 +86,37 @@ public class NodeHostTests
             Assert.Equal(key, ex.Key);
             Assert.Contains(key, ex.Message);
             Assert.False(Directory.Exists(Path.Combine(dir, "postgres")), "no database is created for an invalid configuration");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("Node:Identity:ClientId", "Node:Identity:TenantId", "11111111-2222-3333-4444-555555555555")]
+    [InlineData("Node:Identity:Instance", "Node:Identity:ClientId", "app")]
+    [InlineData("Node:Identity:Authority", "Node:Identity:Authority", "http://idp.hospital.example/tenant/v2.0")]
+    [InlineData("Node:Identity:IssuerCaCertificatePath", "Node:Identity:IssuerCaCertificatePath", "/nonexistent/ca.pem")]
+    public async Task Invalid_identity_configuration_fails_at_start_naming_the_key(string expectedKey, string key, string value)
+    {
+        var dir = TempDirectory.Create("gct-node");
+        try
+        {
+            var extra = new List<(string, string)> { (key, value) };
+            if (key != "Node:Identity:ClientId" && expectedKey != "Node:Identity:ClientId")
+            {
+                extra.Add(("Node:Identity:ClientId", "app"));
+            }
+
+            if (key is "Node:Identity:IssuerCaCertificatePath")
+            {
+                extra.Add(("Node:Identity:Authority", "https://idp.hospital.example/tenant/v2.0"));
+            }
+
+            var ex = await Assert.ThrowsAsync<ConfigurationException>(() => NodeHost.StartAsync(Config(dir, extra.ToArray())));
+            Assert.Equal(expectedKey, ex.Key);
+            Assert.False(Directory.Exists(Path.Combine(dir, "postgres")));
         }
         finally
         {

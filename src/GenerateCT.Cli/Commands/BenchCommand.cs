@@ -15,6 +15,7 @@ internal static class BenchCommand
         cmd.Subcommands.Add(PipelineBenchmark.Create());
         cmd.Subcommands.Add(PromptFollowingBenchmark.Create());
         cmd.Subcommands.Add(IngestBenchmark.Create());
+        cmd.Subcommands.Add(ModelBenchmark.Create());
         return cmd;
     }
 }

@@ -11,7 +11,7 @@ namespace GenerateCT.Model.Attention;
 /// <c>net.0</c> Linear(num_dims, dim) + LeakyReLU(0.1), <c>net.1 … net.{layers-1}</c> Linear(dim, dim) +
 /// LeakyReLU(0.1), <c>net.{layers}</c> Linear(dim, heads). Output (heads, n, n).
 /// </summary>
-public sealed class ContinuousPositionBias : nn.Module<Tensor, Tensor>
+internal sealed class ContinuousPositionBias : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<nn.Module<Tensor, Tensor>> net;
 

@@ -19,7 +19,7 @@ namespace GenerateCT.Model.Attention;
 /// <item>masks fill with −float.MaxValue; a causal layer adds an ALiBi bias and a causal mask.</item>
 /// </list>
 /// </summary>
-public sealed class CosineSimAttention : nn.Module<Tensor, Tensor>
+internal sealed class CosineSimAttention : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "null_kv")]
     private Parameter _nullKv;

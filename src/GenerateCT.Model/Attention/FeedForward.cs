@@ -8,7 +8,7 @@ namespace GenerateCT.Model.Attention;
 /// <c>0</c> nn.LayerNorm(dim) → <c>1</c> Linear(dim, 2·inner, no bias) → <c>2</c> GEGLU → <c>3</c> Dropout
 /// → <c>4</c> Linear(inner, dim, no bias), with inner = int(mult · 2/3 · dim) (1365 for dim 512, mult 4).
 /// </summary>
-public sealed class FeedForward : nn.Module<Tensor, Tensor>
+internal sealed class FeedForward : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential _net;
 

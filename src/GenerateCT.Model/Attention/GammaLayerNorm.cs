@@ -11,7 +11,7 @@ namespace GenerateCT.Model.Attention;
 /// the standard layer norm, eps 1e-5. Distinct from <c>nn.LayerNorm</c> (weight/bias parameters), which
 /// the reference uses in the feed-forward and the patch embeddings.
 /// </summary>
-public sealed class GammaLayerNorm : nn.Module<Tensor, Tensor>
+internal sealed class GammaLayerNorm : nn.Module<Tensor, Tensor>
 {
     private const double Eps = 1e-5;
 

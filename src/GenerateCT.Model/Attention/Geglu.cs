@@ -6,7 +6,7 @@ namespace GenerateCT.Model.Attention;
 /// GEGLU (Shazeer 2020, "GLU Variants Improve Transformer"): splits the last dimension into
 /// (x, gate), first half then second half, and returns <c>gelu(gate) · x</c> with the exact erf GELU.
 /// </summary>
-public sealed class Geglu : nn.Module<Tensor, Tensor>
+internal sealed class Geglu : nn.Module<Tensor, Tensor>
 {
     public Geglu() : base(nameof(Geglu))
     {

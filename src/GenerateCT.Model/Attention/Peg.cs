@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace GenerateCT.Model.Attention;
 
 /// <summary>How a flat (B', N, D) token tensor is mapped onto the (b, t, h, w) video grid before the PEG convolution.</summary>
-public enum PegLayout
+internal enum PegLayout
 {
     /// <summary>
     /// The released code: a row-major reshape of the contiguous tensor to (b, t, h, w, d), whatever the
@@ -23,7 +23,7 @@ public enum PegLayout
 /// Conv3d(dim, dim, 3, groups = dim) with bias over (t, h, w), zero padding 1 in h and w and, in time,
 /// (2, 0) when causal or (1, 1) otherwise. The caller adds the residual.
 /// </summary>
-public sealed class Peg : nn.Module<Tensor, Tensor>
+internal sealed class Peg : nn.Module<Tensor, Tensor>
 {
     private readonly Conv3d dsconv;
 

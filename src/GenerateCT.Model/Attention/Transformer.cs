@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace GenerateCT.Model.Attention;
 
 /// <summary>Construction options of <see cref="Transformer"/>, named and defaulted as in the reference.</summary>
-public sealed record TransformerOptions
+internal sealed record TransformerOptions
 {
     public required long Dim { get; init; }
 
@@ -41,7 +41,7 @@ public sealed record TransformerOptions
 /// <c>0</c> PEG (optional), <c>1</c> self-attention, <c>2</c> cross-attention (optional), <c>3</c> feed-forward.
 /// An absent entry has no state-dict keys, as a <c>None</c> in the reference list.
 /// </summary>
-public sealed class TransformerLayer : nn.Module
+internal sealed class TransformerLayer : nn.Module
 {
     public TransformerLayer(Peg? peg, CosineSimAttention selfAttn, CosineSimAttention? crossAttn, FeedForward ff)
         : base(nameof(TransformerLayer))
@@ -84,7 +84,7 @@ public sealed class TransformerLayer : nn.Module
 /// <c>norm_out</c> (a <see cref="GammaLayerNorm"/>). Used by CT-ViT (spatial and temporal, causal PEG,
 /// no cross-attention) and MaskGIT (non-causal PEG, cross-attention with 2 null k/v).
 /// </summary>
-public sealed class Transformer : nn.Module
+internal sealed class Transformer : nn.Module
 {
     private readonly ModuleList<TransformerLayer> layers;
     private readonly GammaLayerNorm norm_out;
@@ -131,6 +131,9 @@ public sealed class Transformer : nn.Module
         using var scope = NewDisposeScope();
         foreach (var layer in layers)
         {
+            // One scope per layer, so a layer's temporaries are released before the next layer runs
+            // (autograd keeps what backward needs through its own references).
+            using var layerScope = NewDisposeScope();
             if (layer.PegModule is { } peg)
             {
                 var shape = videoShape ?? throw new ArgumentException("a transformer with PEG needs the video shape (b, t, h, w)", nameof(videoShape));
@@ -144,7 +147,7 @@ public sealed class Transformer : nn.Module
                 x = cross.forward(x, crossAttnContextMask, context, null) + x;
             }
 
-            x = layer.Ff.forward(x) + x;
+            x = (layer.Ff.forward(x) + x).MoveToOuterDisposeScope();
         }
 
         return norm_out.forward(x).MoveToOuterDisposeScope();

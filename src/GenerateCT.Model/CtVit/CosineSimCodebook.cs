@@ -13,7 +13,7 @@ namespace GenerateCT.Model.CtVit;
 /// moves by exponential moving average (van den Oord et al. 2017, "Neural Discrete Representation
 /// Learning", appendix A.1) towards the l2-normalised mean of the inputs assigned to each code.
 /// </summary>
-public sealed class CosineSimCodebook : nn.Module
+internal sealed class CosineSimCodebook : nn.Module
 {
     [ComponentName(Name = "initted")]
     private Tensor _initted;

@@ -83,16 +83,16 @@ public sealed class CtVit : nn.Module
 
     public CtVitConfig Config { get; }
 
-    public VectorQuantize Quantizer => vq;
+    internal VectorQuantize Quantizer => vq;
 
     /// <summary>The frozen perceptual network, or null when the config has no VGG/GAN.</summary>
-    public Vgg16? Vgg => vgg;
+    internal Vgg16? Vgg => vgg;
 
     /// <summary>The GAN discriminator, or null when the config has no VGG/GAN.</summary>
-    public Discriminator? Discr => discr;
+    internal Discriminator? Discr => discr;
 
     /// <summary>The last decoder layer's weight (used to balance the adversarial loss).</summary>
-    public TorchSharp.Modules.Parameter LastDecoderWeight => to_pixels.Projection.weight!;
+    internal TorchSharp.Modules.Parameter LastDecoderWeight => to_pixels.Projection.weight!;
 
     private PegLayout TemporalPegLayout => Config.CausalTemporal ? PegLayout.SpatialMajor : PegLayout.MemoryOrder;
 
@@ -143,7 +143,7 @@ public sealed class CtVit : nn.Module
     }
 
     /// <summary>Quantises encoder tokens (b, t, h, w, d) into codebook rows and indices (b, t, h, w).</summary>
-    public VqResult Quantize(Tensor tokens, Tensor? tokenMask = null)
+    internal VqResult Quantize(Tensor tokens, Tensor? tokenMask = null)
     {
         using var scope = NewDisposeScope();
         long b = tokens.shape[0], t = tokens.shape[1], h = tokens.shape[2], w = tokens.shape[3], d = tokens.shape[4];

@@ -11,7 +11,7 @@ namespace GenerateCT.Model.CtVit;
 /// residual (<c>conv_res</c>); the sum is scaled by 1/√2 (StyleGAN2-style residual discriminator,
 /// Karras et al. 2020, fig. 7).
 /// </summary>
-public sealed class DiscriminatorBlock : nn.Module<Tensor, Tensor>
+internal sealed class DiscriminatorBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv_res;
     private readonly Sequential net;
@@ -58,7 +58,7 @@ public sealed class DiscriminatorBlock : nn.Module<Tensor, Tensor>
 /// a linear logit. The reference hard-codes image_size 128; here it is the config's image size (128 for
 /// <c>paper</c>), so smaller test configs can train adversarially too.
 /// </summary>
-public sealed class Discriminator : nn.Module<Tensor, Tensor>
+internal sealed class Discriminator : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<DiscriminatorBlock> blocks;
     private readonly SparseModuleList attn_blocks;
@@ -120,7 +120,7 @@ public sealed class Discriminator : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>A ModuleList whose <c>None</c> entries have no keys (e.g. <c>discr.attn_blocks.3</c> only).</summary>
-public sealed class SparseModuleList : nn.Module
+internal sealed class SparseModuleList : nn.Module
 {
     private readonly Dictionary<int, CosineSimAttention> _entries = [];
 

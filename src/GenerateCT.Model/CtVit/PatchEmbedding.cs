@@ -10,7 +10,7 @@ namespace GenerateCT.Model.CtVit;
 /// (index 0 is the reference's parameter-free Rearrange). With pt = 1 it is the first-slice embedding
 /// (<c>to_patch_emb_first_frame</c>, flattened (c p1 p2)). Output (b, t, h, w, dim).
 /// </summary>
-public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
+internal sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
 {
     private readonly LayerNorm _inNorm;
     private readonly Linear _proj;
@@ -60,7 +60,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
 /// The inverse head: <c>0</c> Linear(dim, c·pt·p·p), then (b, t, h, w, (c pt p1 p2)) →
 /// (b, c, t·pt, H, W). No output activation (the reference has none).
 /// </summary>
-public sealed class PixelProjection : nn.Module<Tensor, Tensor>
+internal sealed class PixelProjection : nn.Module<Tensor, Tensor>
 {
     private readonly Linear _proj;
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace GenerateCT.Model.CtVit;
 
 /// <summary>Result of one quantisation: raw code rows (straight-through in training), indices, commitment loss.</summary>
-public sealed record VqResult(Tensor Quantized, Tensor Indices, Tensor CommitLoss) : IDisposable
+internal sealed record VqResult(Tensor Quantized, Tensor Indices, Tensor CommitLoss) : IDisposable
 {
     public void Dispose()
     {
@@ -20,7 +20,7 @@ public sealed record VqResult(Tensor Quantized, Tensor Indices, Tensor CommitLos
 /// weight 1. In training the output is x + (q − x).detach() (straight-through estimator, van den Oord
 /// et al. 2017, eq. 3) and the loss is ‖q.detach() − x‖² averaged (the commitment term).
 /// </summary>
-public sealed class VectorQuantize : nn.Module
+internal sealed class VectorQuantize : nn.Module
 {
     private readonly CosineSimCodebook _codebook;
 

@@ -10,7 +10,7 @@ namespace GenerateCT.Model.CtVit;
 /// <c>classifier[:-2]</c> = Linear(25088, 4096), ReLU, Dropout, Linear(4096, 4096), ReLU, so the output is
 /// a 4096-wide feature. Indices match torchvision's so ImageNet weights load by name.
 /// </summary>
-public sealed class Vgg16 : nn.Module<Tensor, Tensor>
+internal sealed class Vgg16 : nn.Module<Tensor, Tensor>
 {
     private static readonly int[] Layout = [64, 64, -1, 128, 128, -1, 256, 256, 256, -1, 512, 512, 512, -1, 512, 512, 512, -1];
 

@@ -1,0 +1,154 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using GenerateCT.Model;
+using GenerateCT.Model.Checkpoints;
+using GenerateCT.Model.CtVit;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GenerateCT.Cli.Commands;
+
+/// <summary>
+/// `gct bench model --stage ctvit --config tiny|paper`: encode and decode time per volume and peak memory
+/// of a model stage on the current device, as JSON. The reference PyTorch forward is the peer to compare
+/// with; its time is taken with --reference-ms when measured on the same machine.
+/// </summary>
+internal static class ModelBenchmark
+{
+    public static Command Create()
+    {
+        var stage = new Option<string>("--stage") { Description = "Model stage: ctvit.", DefaultValueFactory = _ => "ctvit" };
+        var config = new Option<string>("--config") { Description = "Named config: tiny or paper.", DefaultValueFactory = _ => "tiny" };
+        var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var iterations = new Option<int>("--iterations") { Description = "Timed repetitions (after one warm-up).", DefaultValueFactory = _ => 3 };
+        var frames = new Option<int?>("--frames") { Description = "Slices per volume (default: the config's, 201 for paper)." };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: its own choice)." };
+        var weights = new Option<FileInfo?>("--weights") { Description = "Checkpoint to load (default: random weights; timing does not depend on them)." };
+        var referenceMs = new Option<double?>("--reference-encode-decode-ms") { Description = "Encode+decode ms per volume of the PyTorch reference on this machine, for the ratio." };
+        var output = new Option<FileInfo?>("--out") { Description = "Also write the JSON report to this file." };
+        var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, referenceMs, output };
+        cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
+        {
+            if (parse.GetValue(threads) is { } n)
+            {
+                set_num_threads(n);
+            }
+
+            var stageName = parse.GetValue(stage)!;
+            if (stageName != CtVitTrainer.Stage)
+            {
+                throw new ArgumentException($"no benchmark for stage '{stageName}' yet; available: {CtVitTrainer.Stage}");
+            }
+
+            var report = RunCtVit(
+                CtVitConfig.FromName(parse.GetValue(config)!),
+                TorchDevice.Select(parse.GetValue(device)!),
+                Math.Max(1, parse.GetValue(iterations)),
+                parse.GetValue(frames),
+                parse.GetValue(weights)?.FullName,
+                parse.GetValue(referenceMs));
+            var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+            Console.WriteLine(json);
+            if (parse.GetValue(output) is { } file)
+            {
+                await File.WriteAllTextAsync(file.FullName, json, ct);
+            }
+
+            return 0;
+        }));
+        return cmd;
+    }
+
+    internal sealed record ModelBenchmarkReport(
+        string Stage,
+        string Config,
+        string Device,
+        int Threads,
+        int Batch,
+        int Frames,
+        long ImageSize,
+        string TokenGrid,
+        long Parameters,
+        int Iterations,
+        double EncodeMsPerVolume,
+        double DecodeMsPerVolume,
+        double EncodeDecodeMsPerVolume,
+        long PeakWorkingSetBytes,
+        double? ReferenceEncodeDecodeMs,
+        double? RatioToReference,
+        string ReferenceNote,
+        DateTimeOffset MeasuredUtc);
+
+    internal static ModelBenchmarkReport RunCtVit(CtVitConfig config, Device device, int iterations, int? frames, string? weights, double? referenceMs)
+    {
+        var cfg = config with { UseVggAndGan = false }; // the loss networks take no part in encode/decode
+        int f = frames ?? cfg.Frames;
+        var grid = cfg.TokenGrid(f);
+        manual_seed(0);
+        using var model = new CtVit(cfg);
+        if (weights is not null)
+        {
+            ReferenceWeights.Load(model, weights, CtVit.IsLossNetworkKey);
+        }
+
+        model.to(device);
+        model.eval();
+        using var noGrad = no_grad();
+        using var volume = (rand([1, cfg.Channels, f, cfg.ImageSize, cfg.ImageSize], device: device) * 2) - 1;
+
+        double Time(Func<Tensor> run)
+        {
+            using (run())
+            {
+                Synchronize(device);
+            }
+
+            var watch = Stopwatch.StartNew();
+            for (int i = 0; i < iterations; i++)
+            {
+                using var result = run();
+                Synchronize(device);
+            }
+
+            return watch.Elapsed.TotalMilliseconds / iterations;
+        }
+
+        double encodeMs = Time(() => model.EncodeToIndices(volume));
+        using var indices = model.EncodeToIndices(volume);
+        double decodeMs = Time(() => model.DecodeFromCodebookIndices(indices));
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+
+        double total = encodeMs + decodeMs;
+        return new ModelBenchmarkReport(
+            CtVitTrainer.Stage,
+            cfg.Name,
+            TorchDevice.Describe(device),
+            get_num_threads(),
+            1,
+            f,
+            cfg.ImageSize,
+            $"{grid.T}x{grid.H}x{grid.W}",
+            StateDictLayout.ParameterCount(model),
+            iterations,
+            Math.Round(encodeMs, 2),
+            Math.Round(decodeMs, 2),
+            Math.Round(total, 2),
+            process.PeakWorkingSet64,
+            referenceMs,
+            referenceMs is { } r ? Math.Round(total / r, 3) : null,
+            referenceMs is null
+                ? "reference PyTorch forward not measured: torch is not installed for python on this machine; pass --reference-encode-decode-ms to get the ratio"
+                : "ratio = our encode+decode time / reference encode+decode time on the same machine",
+            DateTimeOffset.UtcNow);
+    }
+
+    private static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA)
+        {
+            cuda.synchronize(device);
+        }
+    }
+}
