@@ -1,3 +1,5 @@
+using GenerateCT.Model.Checkpoints;
+using GenerateCT.Model.CtVit;
 using GenerateCT.Model.MaskGit;
 using GenerateCT.Model.Tests.Fixtures;
 using Xunit.Abstractions;
@@ -26,13 +28,31 @@ public class MaskGitTests(ITestOutputHelper output)
         var expected = T5EncoderTests.PaperEntries("maskgit_paper_keys.json");
         using var model = new MaskGitModel(MaskGitConfig.Named("paper"));
 
-        var actual = model.state_dict();
-
-        // Same keys and shapes; TorchSharp lists buffers after parameters, so the order may differ.
-        Assert.Equal(expected.Select(e => e.Key).Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
-        Assert.All(expected, e => Assert.True(e.Shape.SequenceEqual(actual[e.Key].shape), $"{e.Key}: expected [{string.Join(',', e.Shape)}], got [{string.Join(',', actual[e.Key].shape)}]"));
+        AssertLayout(expected, model);
 
         Assert.Equal(40_378_184L, model.parameters().Sum(p => p.numel()));
+    }
+
+    private static void AssertLayout(List<(string Key, long[] Shape)> expected, TorchSharp.torch.nn.Module model)
+    {
+        var actual = StateDictLayout.Ordered(model); // PyTorch order: own params, own buffers, children
+        Assert.Equal(expected.Select(e => e.Key), actual.Select(a => a.Key));
+        foreach (var ((key, shape), (_, ours)) in expected.Zip(actual))
+        {
+            Assert.True(shape.SequenceEqual(ours.shape), $"{key}: expected [{string.Join(',', shape)}], got [{string.Join(',', ours.shape)}]");
+        }
+    }
+
+    [Fact]
+    public void Paper_MaskGITTransformer_matches_transformer_pretrained_key_for_key_with_ctvit_without_loss_networks()
+    {
+        var expected = T5EncoderTests.PaperEntries("transformer_paper_keys.json");
+        using var model = MaskGitTransformer.Create(CtVitConfig.Paper, MaskGitConfig.Paper);
+
+        AssertLayout(expected, model);
+        Assert.Equal(83_638_352L, StateDictLayout.ParameterCount(model));
+        Assert.All(model.CtVit.parameters(), p => Assert.False(p.requires_grad));
+        Assert.All(model.MaskGit.parameters(), p => Assert.True(p.requires_grad));
     }
 
     [Fact]

@@ -27,7 +27,9 @@ internal static class ModelBenchmark
         var weights = new Option<FileInfo?>("--weights") { Description = "Checkpoint to load (default: random weights; timing does not depend on them)." };
         var referenceMs = new Option<double?>("--reference-encode-decode-ms") { Description = "Encode+decode ms per volume of the PyTorch reference on this machine, for the ratio." };
         var output = new Option<FileInfo?>("--out") { Description = "Also write the JSON report to this file." };
-        var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, referenceMs, output };
+        var sampleSteps = new Option<int>("--sample-steps") { Description = "maskgit: demasking steps of the timed sample.", DefaultValueFactory = _ => 18 };
+        var allPairs = new Option<bool>("--all-pairs") { Description = "maskgit: also run the reference all-pairs position bias (≈10 GB of activations at 101×8×8)." };
+        var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, referenceMs, output, sampleSteps, allPairs };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             if (parse.GetValue(threads) is { } n)
@@ -36,6 +38,11 @@ internal static class ModelBenchmark
             }
 
             var stageName = parse.GetValue(stage)!;
+            if (stageName == MaskGitCommands.Stage)
+            {
+                return await MaskGitCommands.BenchAsync(parse.GetValue(config)!, TorchDevice.Select(parse.GetValue(device)!), parse.GetValue(frames), parse.GetValue(sampleSteps), parse.GetValue(allPairs), parse.GetValue(output), ct);
+            }
+
             if (stageName != CtVitTrainer.Stage)
             {
                 throw new ArgumentException($"no benchmark for stage '{stageName}' yet; available: {CtVitTrainer.Stage}");

@@ -18,6 +18,7 @@ internal static class TrainCommands
     {
         var cmd = new Command("train", "Train a GenerateCT model stage on local volumes.");
         cmd.Subcommands.Add(CreateCtVit());
+        cmd.Subcommands.Add(MaskGitCommands.CreateTrain());
         return cmd;
     }
 

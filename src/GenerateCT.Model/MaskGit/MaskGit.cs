@@ -69,6 +69,7 @@ public sealed class MaskGit : nn.Module
     /// <param name="textMask">b j; derived as any(context ≠ 0) when null (the reference's all-ones default is wrong for text).</param>
     /// <param name="condDropProb">Probability, per sample, of hiding the whole text (classifier-free guidance).</param>
     /// <param name="videoMask">b n self-attention key mask, or null.</param>
+    /// <param name="positionBias">The grid's (heads, n, n) bias from <see cref="PositionBias"/>, when the caller reuses it across calls with unchanged weights (sampling).</param>
     public Tensor forward(
         Tensor ids,
         (long T, long H, long W)? patchShape = null,
@@ -77,7 +78,8 @@ public sealed class MaskGit : nn.Module
         double condDropProb = 0,
         Tensor? videoMask = null,
         bool returnEmbeds = false,
-        Generator? generator = null)
+        Generator? generator = null,
+        Tensor? positionBias = null)
     {
         using var scope = NewDisposeScope();
         if (ids.dim() == 4)
@@ -102,7 +104,7 @@ public sealed class MaskGit : nn.Module
             throw new ArgumentException($"{n} video tokens exceed max_seq_len {Config.MaxSeqLen}", nameof(ids));
         }
 
-        var bias = PositionBias(t, h, w, ids.device); // heads n n
+        var bias = positionBias ?? PositionBias(t, h, w, ids.device); // heads n n
 
         if (context is not null)
         {
@@ -135,16 +137,18 @@ public sealed class MaskGit : nn.Module
     }
 
     /// <summary>Classifier-free guidance: null + (cond − null)·scale (one pass when scale is 1).</summary>
-    public Tensor ForwardWithCondScale(Tensor ids, (long T, long H, long W) patchShape, Tensor? context, Tensor? textMask, double condScale)
+    public Tensor ForwardWithCondScale(Tensor ids, (long T, long H, long W) patchShape, Tensor? context, Tensor? textMask, double condScale, Tensor? positionBias = null)
     {
         using var scope = NewDisposeScope();
-        var logits = forward(ids, patchShape, context, textMask, condDropProb: 0);
+        // Both passes see the same grid and weights: one bias serves both.
+        positionBias ??= PositionBias(patchShape.T, patchShape.H, patchShape.W, ids.device);
+        var logits = forward(ids, patchShape, context, textMask, condDropProb: 0, positionBias: positionBias);
         if (condScale == 1 || context is null)
         {
             return logits.MoveToOuterDisposeScope();
         }
 
-        var nullLogits = forward(ids, patchShape, context, textMask, condDropProb: 1);
+        var nullLogits = forward(ids, patchShape, context, textMask, condDropProb: 1, positionBias: positionBias);
         return (nullLogits + ((logits - nullLogits) * condScale)).MoveToOuterDisposeScope();
     }
 

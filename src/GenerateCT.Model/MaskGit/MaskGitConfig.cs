@@ -46,9 +46,6 @@ public sealed record MaskGitConfig
 
     public double StartingTemperature { get; init; } = 0.9;
 
-    /// <summary>Token critic (Lezama et al. 2022); the released model has none.</summary>
-    public bool TokenCritic { get; init; }
-
     public int MaskId => NumTokens;
 
     public static MaskGitConfig Paper { get; } = new()

@@ -60,6 +60,8 @@ public static class MaskGitSampler
             var ids = full([batch, n], maskgit.Config.MaskId, dtype: int64, device: device);
             Tensor? scores = null;
             var steps = options.Steps;
+            // The weights do not change while sampling, so the (heads, n, n) bias is computed once.
+            var bias = maskgit.PositionBias(grid.T, grid.H, grid.W, device);
             for (var step = 0; step < steps; step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -74,7 +76,7 @@ public static class MaskGitSampler
                 }
 
                 ids = where(mask, full_like(ids, maskgit.Config.MaskId), ids);
-                var logits = maskgit.ForwardWithCondScale(ids, grid, context, textMask, options.CondScale); // b n K
+                var logits = maskgit.ForwardWithCondScale(ids, grid, context, textMask, options.CondScale, bias); // b n K
                 var temperature = options.StartingTemperature * ((steps - (step + 1)) / (double)steps);
                 var predicted = GumbelSample(logits, temperature, generator);
                 ids = where(mask, predicted, ids);

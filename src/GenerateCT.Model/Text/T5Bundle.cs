@@ -4,8 +4,11 @@ using static TorchSharp.torch;
 
 namespace GenerateCT.Model.Text;
 
-/// <summary>A text-encoder bundle that is missing a file or holds one that cannot be used.</summary>
-public sealed class TextEncoderBundleException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// A text-encoder bundle that is missing a file or holds one that cannot be used: a start-up
+/// configuration error (the message names the file and what to install).
+/// </summary>
+public sealed class TextEncoderBundleException(string message, Exception? inner = null) : InvalidOperationException(message, inner);
 
 /// <summary>
 /// The frozen text encoder as hospital IT installs it once: a Hugging Face model directory of

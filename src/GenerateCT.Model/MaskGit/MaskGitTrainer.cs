@@ -1,0 +1,240 @@
+using GenerateCT.Model.Checkpoints;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace GenerateCT.Model.MaskGit;
+
+/// <summary>Stage-2 training settings; defaults are the paper's (Adam 0.9/0.99, lr 3e-5, 10k warm-up, cosine).</summary>
+public sealed record MaskGitTrainingOptions
+{
+    public double LearningRate { get; init; } = 3e-5;
+
+    public double Beta1 { get; init; } = 0.9;
+
+    public double Beta2 { get; init; } = 0.99;
+
+    /// <summary>Linear warm-up from 0 to <see cref="LearningRate"/>.</summary>
+    public long WarmupSteps { get; init; } = 10_000;
+
+    /// <summary>Optimizer steps of the whole run; the cosine decay reaches 0 here.</summary>
+    public long TotalSteps { get; init; } = 500_000;
+
+    /// <summary>Micro-batches per optimizer step (paper: effective batch 4).</summary>
+    public int AccumulationSteps { get; init; } = 1;
+
+    /// <summary>Probability of hiding a sample's text, for classifier-free guidance.</summary>
+    public double CondDropProb { get; init; } = 0.25;
+
+    /// <summary>Gradient-norm clip (none when null).</summary>
+    public double? MaxGradNorm { get; init; }
+
+    /// <summary>Seeds the masking and text-dropout draws; step k uses seed + k, so a resumed run continues the same stream.</summary>
+    public long Seed { get; init; }
+}
+
+/// <summary>One micro-batch: CT-ViT ids (b, t, h, w) and the prompt embeddings (null when unconditional).</summary>
+public sealed record MaskGitBatch(Tensor Ids, Tensor? Context, Tensor? TextMask);
+
+/// <summary>Progress of a training run, reported after every optimizer step.</summary>
+public sealed record MaskGitTrainingProgress(long Step, long TotalSteps, double Loss, double Accuracy, double LearningRate);
+
+/// <summary>What one optimizer step did.</summary>
+public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, double LearningRate);
+
+/// <summary>
+/// Trains the MaskGit of a <see cref="MaskGitTransformer"/> (the CT-ViT stays frozen): masked-token
+/// cross-entropy with cosine-schedule masking and text dropout, Adam with warm-up + cosine decay,
+/// gradient accumulation, and checkpoints that resume exactly where they stopped.
+/// </summary>
+public sealed class MaskGitTrainer : IDisposable
+{
+    private const string OptimizerSection = "optimizer.adam";
+
+    private readonly MaskGitTransformer _model;
+    private readonly Adam _optimizer;
+
+    public MaskGitTrainer(MaskGitTransformer model, MaskGitTrainingOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.AccumulationSteps, 1);
+        _model = model;
+        Options = options;
+        _optimizer = optim.Adam(model.MaskGit.parameters(), lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2);
+    }
+
+    public MaskGitTrainingOptions Options { get; }
+
+    /// <summary>Optimizer steps taken so far (restored on resume).</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Learning rate at optimizer step <paramref name="step"/> (0-based): linear warm-up, then half-cosine to 0.</summary>
+    public double LearningRateAt(long step)
+    {
+        if (Options.WarmupSteps > 0 && step < Options.WarmupSteps)
+        {
+            return Options.LearningRate * (step + 1) / Options.WarmupSteps;
+        }
+
+        var decaySteps = Math.Max(1, Options.TotalSteps - Options.WarmupSteps);
+        var progress = Math.Clamp((step - Options.WarmupSteps) / (double)decaySteps, 0, 1);
+        return Options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress));
+    }
+
+    /// <summary>One optimizer step over <see cref="MaskGitTrainingOptions.AccumulationSteps"/> micro-batches.</summary>
+    public MaskGitStepReport TrainStep(IReadOnlyList<MaskGitBatch> microBatches)
+    {
+        if (microBatches.Count != Options.AccumulationSteps)
+        {
+            throw new ArgumentException($"expected {Options.AccumulationSteps} micro-batches per step, got {microBatches.Count}", nameof(microBatches));
+        }
+
+        _model.train();
+        var lr = LearningRateAt(Step);
+        foreach (var group in _optimizer.ParamGroups)
+        {
+            group.LearningRate = lr;
+        }
+
+        _optimizer.zero_grad();
+        var generator = new Generator((ulong)(Options.Seed + Step), microBatches[0].Ids.device);
+        double loss = 0, accuracy = 0;
+        foreach (var batch in microBatches)
+        {
+            using var scope = NewDisposeScope();
+            using var result = _model.Loss(batch.Ids, batch.Context, batch.TextMask, Options.CondDropProb, generator);
+            (result.Loss / microBatches.Count).backward();
+            loss += result.Loss.item<float>() / microBatches.Count;
+            accuracy += result.Accuracy.item<float>() / microBatches.Count;
+        }
+
+        if (Options.MaxGradNorm is { } maxNorm)
+        {
+            nn.utils.clip_grad_norm_(_model.MaskGit.parameters(), maxNorm);
+        }
+
+        _optimizer.step();
+        Step++;
+        return new MaskGitStepReport(Step, loss, accuracy, lr);
+    }
+
+    /// <summary>
+    /// Trains until <paramref name="totalSteps"/> optimizer steps (counting resumed ones), sampling
+    /// <paramref name="batchSize"/> volumes per micro-batch with a step-seeded generator (a resumed run
+    /// draws the same batches), writing the checkpoint every <paramref name="checkpointEvery"/> steps and at the end.
+    /// </summary>
+    public async Task RunAsync(
+        MaskGitDataset data,
+        long totalSteps,
+        int batchSize,
+        string checkpointPath,
+        string configName,
+        long checkpointEvery = 0,
+        IProgress<MaskGitTrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        MaskGitStepReport? last = null;
+        while (Step < totalSteps)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var random = new Random(unchecked((int)(Options.Seed * 7919) + (int)Step));
+            var micro = new List<MaskGitBatch>(Options.AccumulationSteps);
+            for (var m = 0; m < Options.AccumulationSteps; m++)
+            {
+                micro.Add(data.Batch([.. Enumerable.Range(0, batchSize).Select(_ => random.Next(data.Count))]));
+            }
+
+            last = await Task.Run(() => TrainStep(micro), cancellationToken);
+            foreach (var b in micro)
+            {
+                b.Ids.Dispose();
+                b.Context?.Dispose();
+                b.TextMask?.Dispose();
+            }
+
+            progress?.Report(new MaskGitTrainingProgress(Step, totalSteps, last.Loss, last.Accuracy, last.LearningRate));
+            if (checkpointEvery > 0 && Step % checkpointEvery == 0 && Step < totalSteps)
+            {
+                SaveCheckpoint(checkpointPath, configName, Metrics(last));
+            }
+        }
+
+        SaveCheckpoint(checkpointPath, configName, last is null ? null : Metrics(last));
+    }
+
+    private static Dictionary<string, double> Metrics(MaskGitStepReport report) => new()
+    {
+        ["loss"] = report.Loss,
+        ["masked_accuracy"] = report.Accuracy,
+        ["learning_rate"] = report.LearningRate,
+    };
+
+    /// <summary>
+    /// Held-out masked-token cross-entropy (no text dropout, eval mode), averaged over
+    /// <paramref name="draws"/> maskings seeded by <paramref name="seed"/> so that two models or two
+    /// prompt assignments are compared on the same masks.
+    /// </summary>
+    public static double Evaluate(MaskGitTransformer model, MaskGitBatch batch, long seed, int draws = 4)
+    {
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            var total = 0.0;
+            for (var d = 0; d < draws; d++)
+            {
+                var generator = new Generator((ulong)(seed + d), batch.Ids.device);
+                using var result = model.Loss(batch.Ids, batch.Context, batch.TextMask, condDropProb: 0, generator);
+                total += result.Loss.item<float>();
+            }
+
+            return total / draws;
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Writes model (ctvit.* + maskgit.*), optimizer state and step, atomically.</summary>
+    public void SaveCheckpoint(string path, string configName, IReadOnlyDictionary<string, double>? metrics = null)
+    {
+        using var optimizerState = new MemoryStream();
+        using (var writer = new BinaryWriter(optimizerState, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            _optimizer.save_state_dict(writer);
+        }
+
+        var info = new CheckpointInfo
+        {
+            Stage = "maskgit",
+            Config = configName,
+            Step = Step,
+            Metrics = metrics?.ToDictionary() ?? [],
+        };
+        ModelCheckpoint.Save(path, _model, info, new Dictionary<string, byte[]> { [OptimizerSection] = optimizerState.ToArray() });
+    }
+
+    /// <summary>Restores model weights, optimizer moments and step from <see cref="SaveCheckpoint"/>.</summary>
+    public void Resume(string path)
+    {
+        using var checkpoint = ModelCheckpoint.Read(path);
+        if (checkpoint.Info.Stage != "maskgit")
+        {
+            throw new CheckpointFormatException($"{path} is a '{checkpoint.Info.Stage}' checkpoint, not a MaskGIT one");
+        }
+
+        ReferenceWeights.Apply(_model, checkpoint.State, sourceName: path);
+        if (!checkpoint.Sections.TryGetValue(OptimizerSection, out var optimizerBytes))
+        {
+            throw new CheckpointFormatException($"{path} has no optimizer state; it cannot resume training (start a new run from its weights instead)");
+        }
+
+        using var reader = new BinaryReader(new MemoryStream(optimizerBytes));
+        _optimizer.load_state_dict(reader);
+        Step = checkpoint.Info.Step;
+    }
+
+    public void Dispose() => _optimizer.Dispose();
+}

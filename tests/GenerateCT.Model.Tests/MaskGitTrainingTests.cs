@@ -1,0 +1,315 @@
+using GenerateCT.Model.Checkpoints;
+using GenerateCT.Model.CtVit;
+using GenerateCT.Model.MaskGit;
+using GenerateCT.Model.Tests.Fixtures;
+using GenerateCT.Model.Text;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace GenerateCT.Model.Tests;
+
+/// <summary>
+/// Runs alone: these tests seed torch's process-wide generator before building models, and the learning
+/// test measures a few hundred optimizer steps, so neither may share the process with other tests.
+/// </summary>
+[CollectionDefinition(nameof(MaskGitTrainingTests), DisableParallelization = true)]
+public sealed class MaskGitTrainingCollection;
+
+[Collection(nameof(MaskGitTrainingTests))]
+public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly string[] Findings =
+    [
+        "Bilateral pleural effusion.",
+        "Cardiomegaly.",
+        "A 12 mm nodule in the right upper lobe.",
+        "No acute findings.",
+    ];
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("gct-maskgit-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>MaskGit tiny with a 32-wide context, matching the tiny T5 encoder used as text encoder here.</summary>
+    private static MaskGitConfig LearningConfig => MaskGitConfig.Tiny with { DimContext = 32 };
+
+    private static TextEmbedder TinyTextEmbedder()
+    {
+        manual_seed(31);
+        var encoder = new T5Encoder(T5Config.Tiny with { VocabSize = 400 });
+        return new TextEmbedder(encoder, T5Tokenizer.FromFile(ReferenceFixture.PathOf("spm_tiny.model")));
+    }
+
+    /// <summary>
+    /// A 5 × 32 × 32 chest-like phantom in [−1, 1] (HU/1000): body ellipse, two air-filled lungs, and the
+    /// finding of the prompt (effusion: fluid at the lung bases; cardiomegaly: a large heart; nodule: a
+    /// dense blob in the right upper lung), with random jitter so no two volumes are identical.
+    /// </summary>
+    private static Tensor Phantom(int finding, Random random)
+    {
+        var v = new float[5 * 32 * 32];
+        var jitterX = (random.NextDouble() - 0.5) * 1.5;
+        var jitterY = (random.NextDouble() - 0.5) * 1.5;
+        var heart = finding == 1 ? 8.5 : 5.0;
+        for (var z = 0; z < 5; z++)
+        {
+            for (var y = 0; y < 32; y++)
+            {
+                for (var x = 0; x < 32; x++)
+                {
+                    var dx = x - 15.5 - jitterX;
+                    var dy = y - 15.5 - jitterY;
+                    double hu = -1000;
+                    if ((dx * dx / (14.0 * 14.0)) + (dy * dy / (11.0 * 11.0)) < 1)
+                    {
+                        hu = 40;
+                        var lung = Math.Abs(Math.Abs(dx) - 7) < 4.5 && Math.Abs(dy) < 8;
+                        if (lung)
+                        {
+                            hu = -850;
+                            if (finding == 0 && dy > 3)
+                            {
+                                hu = 10;
+                            }
+
+                            if (finding == 2 && dx < 0 && Math.Pow(dx + 7, 2) + Math.Pow(dy + 4, 2) < 6.5)
+                            {
+                                hu = 60;
+                            }
+                        }
+
+                        if ((dx * dx) + Math.Pow(dy - 2, 2) < heart * heart)
+                        {
+                            hu = 45;
+                        }
+                    }
+
+                    hu += (random.NextDouble() - 0.5) * 2;
+                    v[(z * 32 * 32) + (y * 32) + x] = (float)(Math.Clamp(hu, -1000, 1000) / 1000.0);
+                }
+            }
+        }
+
+        return tensor(v, [1, 1, 5, 32, 32]);
+    }
+
+    private static (MaskGitBatch Batch, string[] Prompts) Cohort(MaskGitTransformer model, TextEmbedder text, int count, int seed)
+    {
+        var random = new Random(seed);
+        var prompts = new string[count];
+        var volumes = new Tensor[count];
+        for (var i = 0; i < count; i++)
+        {
+            var finding = i % Findings.Length;
+            prompts[i] = $"{random.Next(40, 80)} years old {(random.Next(2) == 0 ? "female" : "male")}: {Findings[finding]}";
+            volumes[i] = Phantom(finding, random);
+        }
+
+        using var video = cat(volumes, 0);
+        foreach (var v in volumes)
+        {
+            v.Dispose();
+        }
+
+        var ids = model.EncodeToIds(video);
+        var embedding = text.Embed(prompts);
+        return (new MaskGitBatch(ids, embedding.Embeddings, embedding.Mask), prompts);
+    }
+
+    [Fact]
+    public void Tiny_MaskGIT_learns_phantom_tokens_from_their_prompts_and_uses_the_text()
+    {
+        // On a loaded 2-core machine intra-op threads make every tiny op wait for a descheduled
+        // OpenMP worker (measured under load: 4 s per step with 2 threads, 0.12 s with 1).
+        var threads = get_num_threads();
+        set_num_threads(1);
+        try
+        {
+            LearnPhantomTokens();
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
+    }
+
+    private void LearnPhantomTokens()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var text = TinyTextEmbedder();
+        var (train, _) = Cohort(model, text, 64, seed: 1);
+        var (heldOut, _) = Cohort(model, text, 16, seed: 2);
+        var shuffle = tensor(Enumerable.Range(0, 16).Select(i => (long)((i + 1) % 16)).ToArray());
+        var shuffled = heldOut with { Context = heldOut.Context!.index_select(0, shuffle), TextMask = heldOut.TextMask!.index_select(0, shuffle) };
+        var distinctIds = train.Ids.unique().output.shape[0];
+
+        output.WriteLine($"cohorts encoded in {clock.Elapsed.TotalSeconds:F1} s");
+        var untrained = MaskGitTrainer.Evaluate(model, heldOut, seed: 100, draws: 8);
+        output.WriteLine($"evaluated in {clock.Elapsed.TotalSeconds:F1} s");
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions
+        {
+            LearningRate = 3e-3,
+            WarmupSteps = 20,
+            TotalSteps = 400,
+            AccumulationSteps = 2,
+            Seed = 7,
+        });
+        var generator = new Random(3);
+        MaskGitStepReport? last = null;
+        for (var step = 0; step < 400; step++)
+        {
+            var micro = Enumerable.Range(0, 2).Select(_ =>
+            {
+                var index = tensor(Enumerable.Range(0, 8).Select(_ => (long)generator.Next(64)).ToArray());
+                return new MaskGitBatch(train.Ids.index_select(0, index), train.Context!.index_select(0, index), train.TextMask!.index_select(0, index));
+            }).ToList();
+            last = trainer.TrainStep(micro);
+            if (step % 100 == 0)
+            {
+                output.WriteLine($"step {step}: loss {last.Loss:F3} at {clock.Elapsed.TotalSeconds:F1} s");
+            }
+        }
+
+        var trained = MaskGitTrainer.Evaluate(model, heldOut, seed: 100, draws: 8);
+        var withShuffledText = MaskGitTrainer.Evaluate(model, shuffled, seed: 100, draws: 8);
+        output.WriteLine($"distinct CT-ViT ids in the training set: {distinctIds}; last step loss {last!.Loss:F3}, masked accuracy {last.Accuracy:P1}");
+        output.WriteLine($"held-out masked CE: untrained {untrained:F4}, trained {trained:F4} ({(1 - (trained / untrained)):P1} lower), trained with shuffled prompts {withShuffledText:F4}");
+
+        Assert.True(trained <= 0.7 * untrained, $"trained CE {trained:F4} is not 30 % below untrained {untrained:F4}");
+        Assert.True(trained < withShuffledText, $"true prompts {trained:F4} do not beat shuffled prompts {withShuffledText:F4}");
+    }
+
+    private static MaskGitBatch RandomBatch(int seed)
+    {
+        var generator = new Generator((ulong)seed);
+        var ids = randint(0, 64, [4, 3, 4, 4], generator: generator);
+        var context = randn([4, 6, 32], generator: generator);
+        context[3, TensorIndex.Slice(4)] = zeros(2, 32);
+        return new MaskGitBatch(ids, context, context.ne(0).any(-1));
+    }
+
+    [Fact]
+    public void Warm_up_rises_linearly_then_the_cosine_decays_to_zero()
+    {
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 10, TotalSteps = 110 });
+
+        Assert.Equal(3e-6, trainer.LearningRateAt(0), 12);
+        Assert.Equal(3e-5, trainer.LearningRateAt(9), 12);
+        Assert.Equal(1.5e-5, trainer.LearningRateAt(60), 12);
+        Assert.Equal(0, trainer.LearningRateAt(110), 12);
+        Assert.Equal(0, trainer.LearningRateAt(500), 12);
+    }
+
+    [Fact]
+    public void Training_masks_a_cosine_share_of_tokens_and_scores_only_masked_positions()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(5);
+        var prob = tensor(new float[] { 1f, 0.5f, 0.01f });
+
+        var mask = MaskGitTransformer.MaskSubset(3, 48, prob, CPU, generator);
+
+        Assert.Equal(new long[] { 48, 24, 1 }, mask.sum(1).data<long>().ToArray());
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        var batch = RandomBatch(1);
+        using var loss = model.Loss(batch.Ids, batch.Context, batch.TextMask, 0.25, new Generator(9));
+        Assert.InRange(loss.MaskedTokens, 4, 4 * 48);
+        Assert.True(float.IsFinite(loss.Loss.item<float>()));
+        Assert.InRange(loss.Accuracy.item<float>(), 0f, 1f);
+    }
+
+    [Fact]
+    public void Resumed_training_continues_exactly_like_an_uninterrupted_run()
+    {
+        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 2, TotalSteps = 6, AccumulationSteps = 2, Seed = 3 };
+        MaskGitBatch[] Micro(int step) => [RandomBatch(100 + (2 * step)), RandomBatch(101 + (2 * step))];
+        var checkpoint = Path.Combine(_dir, "maskgit.ckpt");
+
+        manual_seed(0);
+        using var straight = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var straightTrainer = new MaskGitTrainer(straight, options);
+        for (var step = 0; step < 6; step++)
+        {
+            straightTrainer.TrainStep(Micro(step));
+        }
+
+        manual_seed(0);
+        using var first = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using (var firstTrainer = new MaskGitTrainer(first, options))
+        {
+            for (var step = 0; step < 3; step++)
+            {
+                firstTrainer.TrainStep(Micro(step));
+            }
+
+            firstTrainer.SaveCheckpoint(checkpoint, "tiny");
+        }
+
+        manual_seed(42); // different initial weights: everything must come from the checkpoint
+        using var resumed = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var resumedTrainer = new MaskGitTrainer(resumed, options);
+        resumedTrainer.Resume(checkpoint);
+        Assert.Equal(3, resumedTrainer.Step);
+        for (var step = 3; step < 6; step++)
+        {
+            resumedTrainer.TrainStep(Micro(step));
+        }
+
+        var expected = straight.state_dict();
+        foreach (var (key, value) in resumed.state_dict())
+        {
+            Assert.True(T5EncoderTests.Same(value, expected[key]), $"{key} differs after resume");
+        }
+    }
+
+    [Fact]
+    public void Resume_from_a_checkpoint_of_another_stage_or_without_optimizer_state_is_refused()
+    {
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        var path = Path.Combine(_dir, "weights-only.ckpt");
+        ModelCheckpoint.Save(path, model, new CheckpointInfo { Stage = "maskgit", Config = "tiny" });
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions());
+
+        var e = Assert.Throws<CheckpointFormatException>(() => trainer.Resume(path));
+        Assert.Contains("optimizer", e.Message);
+        ModelCheckpoint.Save(path, model, new CheckpointInfo { Stage = "ctvit", Config = "tiny" });
+        Assert.Contains("ctvit", Assert.Throws<CheckpointFormatException>(() => trainer.Resume(path)).Message);
+    }
+
+    [Fact]
+    public async Task A_training_run_reports_progress_and_leaves_a_resumable_checkpoint()
+    {
+        manual_seed(0);
+        using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
+        using var text = TinyTextEmbedder();
+        var random = new Random(4);
+        var volumes = Enumerable.Range(0, 4).Select(i => Phantom(i % Findings.Length, random)).ToList();
+        string[] prompts = [.. Enumerable.Range(0, 4).Select(i => $"60 years old male: {Findings[i % Findings.Length]}")];
+        using var data = MaskGitDataset.Encode(model, volumes, prompts, text, CPU);
+        volumes.ForEach(v => v.Dispose());
+        var path = Path.Combine(_dir, "run.ckpt");
+        var reports = new List<MaskGitTrainingProgress>();
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 2, TotalSteps = 4, AccumulationSteps = 2 });
+
+        await trainer.RunAsync(data, totalSteps: 4, batchSize: 2, path, "tiny", checkpointEvery: 2, new SynchronousProgress(reports.Add));
+
+        Assert.Equal([1L, 2, 3, 4], reports.Select(r => r.Step));
+        Assert.All(reports, r => Assert.True(double.IsFinite(r.Loss) && r.Accuracy is >= 0 and <= 1));
+        using var checkpoint = ModelCheckpoint.Read(path);
+        Assert.Equal(4, checkpoint.Info.Step);
+        Assert.Equal("maskgit", checkpoint.Info.Stage);
+        Assert.Contains("loss", checkpoint.Info.Metrics.Keys);
+        Assert.Throws<ArgumentException>(() => MaskGitDataset.Encode(model, [zeros(new long[] { 1, 1, 5, 32, 32 })], [], text, CPU));
+    }
+
+    private sealed class SynchronousProgress(Action<MaskGitTrainingProgress> report) : IProgress<MaskGitTrainingProgress>
+    {
+        public void Report(MaskGitTrainingProgress value) => report(value);
+    }
+}
