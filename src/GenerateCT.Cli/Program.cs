@@ -26,8 +26,13 @@ public static class Program
         PhantomDicom.Register();
         ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         root.Subcommands.Add(ConvertCommand.Create());
-        root.Subcommands.Add(TrainCommands.Create());
-        root.Subcommands.Add(ModelCommands.Create());
+        var train = TrainCommands.Create();
+        train.Subcommands.Add(TrainAllCommand.Create());
+        root.Subcommands.Add(train);
+        var model = ModelCommands.Create();
+        BundleCommands.AddTo(model);
+        root.Subcommands.Add(model);
+        root.Subcommands.Add(GenerateCommand.Create());
         return root;
     }
 }

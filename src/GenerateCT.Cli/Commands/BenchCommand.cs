@@ -12,6 +12,8 @@ internal static class BenchCommand
     {
         var cmd = new Command("bench", "Run a benchmark and write its JSON report.");
         // Each benchmark adds its sub-command here.
+        cmd.Subcommands.Add(PipelineBenchmark.Create());
+        cmd.Subcommands.Add(PromptFollowingBenchmark.Create());
         cmd.Subcommands.Add(IngestBenchmark.Create());
         cmd.Subcommands.Add(ModelBenchmark.Create());
         return cmd;

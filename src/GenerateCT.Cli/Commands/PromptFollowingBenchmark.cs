@@ -1,0 +1,65 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using GenerateCT.Imaging.Phantoms;
+using GenerateCT.Imaging.Phantoms.Findings;
+using GenerateCT.Imaging.Reports;
+using GenerateCT.Model;
+using GenerateCT.Model.Pipeline;
+using Spectre.Console;
+
+namespace GenerateCT.Cli.Commands;
+
+/// <summary>
+/// `gct bench prompt-following --bundle B`: for each phantom finding, generate N volumes with the finding
+/// in the prompt and N without, and score each with the finding's own measurement
+/// (<see cref="Finding.IsPresentIn"/> on <see cref="ChestScan"/>). Reported, not asserted.
+/// </summary>
+internal static class PromptFollowingBenchmark
+{
+    public static Command Create()
+    {
+        var cmd = new Command("prompt-following", "Score generated volumes against the findings named in their prompts.");
+        var bundle = new Option<DirectoryInfo>("--bundle") { Required = true };
+        var count = new Option<int>("--count") { Description = "Volumes per prompt.", DefaultValueFactory = _ => 2 };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0 };
+        var device = new Option<string>("--device") { DefaultValueFactory = _ => "auto" };
+        var output = new Option<FileInfo?>("--out") { Description = "JSON report path." };
+        foreach (var o in new Option[] { bundle, count, seed, device, output })
+        {
+            cmd.Options.Add(o);
+        }
+
+        cmd.SetAction(async (parse, ct) =>
+        {
+            using var models = ModelBundle.Load(parse.GetValue(bundle)!.FullName, TorchDevice.Select(parse.GetValue(device)!));
+            var pipeline = new GenerationPipeline(models);
+            var n = parse.GetValue(count);
+            var rng = new Random(1);
+            var without = RadiologyReport.PromptFor(60, PatientSex.Female, RadiologyReportWriter.Impression([]));
+            var baseline = await pipeline.GenerateAsync(new GenerationRequest([without], parse.GetValue(seed), n), cancellationToken: ct);
+            var table = new Table().AddColumns("finding", "prompt with it", "present (with)", "present (without)");
+            var rows = new List<object>();
+            foreach (var kind in Enum.GetValues<FindingKind>())
+            {
+                var with = RadiologyReport.PromptFor(60, PatientSex.Female, RadiologyReportWriter.Impression([Finding.Sample(kind, rng)]));
+                var generated = await pipeline.GenerateAsync(new GenerationRequest([with], parse.GetValue(seed), n), cancellationToken: ct);
+                var hitWith = generated.Count(g => Finding.IsPresentIn(kind, ChestScan.Analyze(g.Volume)));
+                var hitWithout = baseline.Count(g => Finding.IsPresentIn(kind, ChestScan.Analyze(g.Volume)));
+                table.AddRow(kind.ToString(), Markup.Escape(with), $"{hitWith}/{n}", $"{hitWithout}/{n}");
+                rows.Add(new { finding = kind.ToString(), prompt = with, presentWith = hitWith, presentWithout = hitWithout, volumes = n });
+            }
+
+            AnsiConsole.Write(table);
+            var json = JsonSerializer.Serialize(new { benchmark = "prompt-following", bundle = models.Manifest.Pipeline, rows }, new JsonSerializerOptions { WriteIndented = true });
+            if (parse.GetValue(output) is { } file)
+            {
+                await File.WriteAllTextAsync(file.FullName, json, ct);
+            }
+
+            Console.WriteLine(json);
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,280 @@
+using GenerateCT.Imaging;
+using GenerateCT.Model.MaskGit;
+using GenerateCT.Model.SuperRes;
+using GenerateCT.Model.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GenerateCT.Model.Pipeline;
+
+/// <summary>One training example: an HU volume and the prompt of its report.</summary>
+public sealed record TrainingCase(Volume Volume, string Prompt);
+
+/// <summary>Progress of `train all`: stage, step i of n, and the last loss.</summary>
+public readonly record struct TrainingProgress(string Stage, int Step, int Steps, double Loss);
+
+/// <summary>Bounded training of the three stages (step counts, not epochs: CPU runs must end).</summary>
+public sealed record TrainAllOptions
+{
+    public int CtVitSteps { get; init; } = 300;
+
+    public int MaskGitSteps { get; init; } = 300;
+
+    public int SuperResSteps { get; init; } = 300;
+
+    public int BatchSize { get; init; } = 4;
+
+    /// <summary>Adam learning rates; the paper's 3e-5 (CT-ViT, MaskGIT) and 5e-4 (SR) assume 10⁵ steps.</summary>
+    public double CtVitLearningRate { get; init; } = 2e-3;
+
+    public double MaskGitLearningRate { get; init; } = 2e-3;
+
+    public double SuperResLearningRate { get; init; } = 1e-3;
+
+    /// <summary>Seeds the weight init, the data order, masking and diffusion noise: one seed, one bundle.</summary>
+    public long Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// `gct train all`: trains CT-ViT (L2 reconstruction + VQ commitment; the tiny config has no VGG/GAN),
+/// then MaskGIT on the frozen CT-ViT's codes (masked-token cross-entropy with the cosine masking
+/// schedule and 25 % text dropout, as MaskGITTransformer.forward), then each SR stage on
+/// (CT-ViT reconstruction → original) slice pairs (the paper's noisy conditioning, §3.3) with the
+/// released v-loss, and writes a bundle. The text encoder is frozen throughout (paper §3.3): for the
+/// tiny config it is a seeded random T5 with the shared tiny SentencePiece model, since no tiny weights
+/// were ever released; prompts still map deterministically to distinct embeddings.
+/// </summary>
+public static class BundleTrainer
+{
+    public const string TinyTextEncoderNote =
+        "tiny text encoder: T5 v1.1 tiny config (d_model 32, vocabulary 400) with deterministic seeded random weights, frozen as in the paper; tokenizer shared/reference/spm_tiny.model. No tiny T5 weights were ever released.";
+
+    public static async Task<BundleManifest> TrainAsync(
+        GenerationConfig config,
+        IReadOnlyList<TrainingCase> cases,
+        string tokenizerModelPath,
+        string bundleDirectory,
+        TrainAllOptions options,
+        Device device,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (cases.Count == 0)
+        {
+            throw new ArgumentException("no training cases: the data folder holds no phantom volumes with reports", nameof(cases));
+        }
+
+        if (config.TextConfigName != "tiny")
+        {
+            throw new NotSupportedException($"`train all` builds a seeded tiny text encoder; config '{config.Name}' needs the released T5 (use `gct model import-released`)");
+        }
+
+        return await Task.Run(() => Train(config, cases, tokenizerModelPath, bundleDirectory, options, device, progress, cancellationToken), cancellationToken);
+    }
+
+    private static BundleManifest Train(GenerationConfig config, IReadOnlyList<TrainingCase> cases, string tokenizerModelPath, string bundleDirectory,
+        TrainAllOptions options, Device device, IProgress<TrainingProgress>? progress, CancellationToken ct)
+    {
+        Directory.CreateDirectory(bundleDirectory);
+        manual_seed(options.Seed);
+        var generator = new Generator((ulong)options.Seed);
+        var rng = new Random((int)(options.Seed & 0x7fffffff));
+
+        // Frozen text encoder: seeded weights, written once, embeddings of every report computed once.
+        var encoder = new T5Encoder(config.Text);
+        var textDir = Path.Combine(bundleDirectory, "text-encoder");
+        ModelBundle.WriteTextEncoder(textDir, encoder, tokenizerModelPath);
+        using var text = new TextEmbedder(encoder, T5Tokenizer.FromFile(tokenizerModelPath), device, cacheCapacity: 0);
+        var components = new List<BundleComponent>();
+
+        using var volumes = Stack(cases, config.Frames, (int)config.CtVit.ImageSize, device);   // N 1 F h w in [-1, 1]
+        var prompts = cases.Select(c => c.Prompt).ToList();
+
+        // Stage 1: CT-ViT.
+        using var ctvit = new CtVit.CtVit(config.CtVit);
+        ctvit.to(device);
+        RunSteps("ctvit", options.CtVitSteps, ctvit.parameters(), options.CtVitLearningRate, progress, ct, () =>
+        {
+            var batch = volumes.index_select(0, SampleBatch(cases.Count, options.BatchSize, rng, device));
+            ctvit.train();
+            using var output = ctvit.forward(batch);
+            return output.ReconstructionLoss + output.CommitLoss;
+        });
+        ctvit.eval();
+        components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.CtVitStage, config.CtVit.Name, "ctvit.gct", ctvit,
+            $"trained by `gct train all` ({options.CtVitSteps} steps on {cases.Count} cases)"));
+
+        // Stage 2: MaskGIT on the frozen CT-ViT codes.
+        Tensor codes;                                                                             // N (t h w)
+        Tensor recon;                                                                             // N 1 F h w
+        using (no_grad())
+        {
+            codes = ctvit.EncodeToIndices(volumes).reshape(cases.Count, -1).DetachFromDisposeScope();
+            recon = ctvit.Reconstruct(volumes).clamp(-1, 1).DetachFromDisposeScope();
+        }
+
+        using var codesScope = codes;
+        using var reconScope = recon;
+        var grid = config.TokenGrid;
+        var maskgit = new MaskGit.MaskGit(config.MaskGit);
+        using var maskgitScope = maskgit;
+        maskgit.to(device);
+        RunSteps("maskgit", options.MaskGitSteps, maskgit.parameters(), options.MaskGitLearningRate, progress, ct, () =>
+        {
+            var index = SampleBatch(cases.Count, options.BatchSize, rng, device);
+            var ids = codes.index_select(0, index);                                              // b n
+            using var embedding = text.Embed(Pick(prompts, index));
+            var (b, n) = (ids.shape[0], ids.shape[1]);
+            // MaskGITTransformer.forward: mask ⌈n·cos(π/2·u)⌉ random tokens, u ~ U(0, 1) per batch.
+            var u = rand([1], generator: generator).item<float>();
+            var masked = Math.Max(1L, (long)Math.Round(n * Math.Cos(u * Math.PI / 2)));
+            var order = rand([b, n], generator: generator).to(device).argsort(-1);
+            var mask = order.argsort(-1).lt(masked);
+            var input = where(mask, full_like(ids, config.MaskGit.MaskId), ids);
+            var labels = where(mask, ids, full_like(ids, -1));
+            maskgit.train();
+            var logits = maskgit.forward(input, grid, embedding.Embeddings, embedding.Mask, config.MaskGit.CondDropProb, generator: generator);
+            return nn.functional.cross_entropy(logits.reshape(b * n, -1), labels.reshape(-1), ignore_index: -1);
+        });
+        maskgit.eval();
+        components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.MaskGitStage, config.MaskGit.Name, "maskgit.gct", maskgit,
+            $"trained by `gct train all` ({options.MaskGitSteps} steps on the frozen CT-ViT codes)"));
+
+        // Stage 3: the SR cascade on slices; stage 1's conditioning is the CT-ViT reconstruction.
+        for (var s = 0; s < config.SuperRes.Count; s++)
+        {
+            var stage = config.SuperRes[s];
+            using var high = SlicesAt(cases, config.Frames, stage.Diffusion.HighResSize, device);          // (N F) 1 H W in [0, 1]
+            using var low = s == 0
+                ? ((recon.permute(0, 2, 1, 3, 4).reshape(-1, 1, recon.shape[3], recon.shape[4]) + 1) * 0.5) // (N F) 1 h w
+                : nn.functional.interpolate(high, [stage.Diffusion.LowResSize, stage.Diffusion.LowResSize], mode: InterpolationMode.Area);
+            var slicePrompts = prompts.SelectMany(p => Enumerable.Repeat(p, config.Frames)).ToList();
+            using var unet = new SuperResUnet(stage.Unet);
+            RepairSuperResInit(unet);
+            unet.to(device);
+            var diffusion = new SuperResDiffusion(unet, stage.Diffusion);
+            var name = config.SuperRes.Count == 1 ? "superres" : $"superres-{s + 1}";
+            RunSteps(name, options.SuperResSteps, unet.parameters(), options.SuperResLearningRate, progress, ct, () =>
+            {
+                var index = SampleBatch((int)high.shape[0], options.BatchSize, rng, device);
+                using var embedding = text.Embed(Pick(slicePrompts, index));
+                unet.train();
+                return diffusion.Loss(high.index_select(0, index), low.index_select(0, index), embedding.Embeddings, embedding.Mask, generator);
+            });
+            unet.eval();
+            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.SuperResStage, config.Name, $"superres-{s + 1}.gct", unet,
+                $"trained by `gct train all` ({options.SuperResSteps} steps, {stage.Diffusion.LowResSize}→{stage.Diffusion.HighResSize})"));
+        }
+
+        components.Add(ModelBundle.TextEncoderComponent(bundleDirectory, config.TextConfigName, "text-encoder",
+            $"seeded (seed {options.Seed}), not trained", TinyTextEncoderNote));
+        var manifest = new BundleManifest
+        {
+            Pipeline = config.Name,
+            Components = components,
+            Notes =
+            [
+                TinyTextEncoderNote,
+                $"trained on {cases.Count} synthetic phantom cases; for demonstration and tests, not for clinical use",
+            ],
+        };
+        ModelBundle.WriteManifest(bundleDirectory, manifest);
+        generator.Dispose();
+        return manifest;
+    }
+
+    private static void RunSteps(string stage, int steps, IEnumerable<TorchSharp.Modules.Parameter> parameters, double lr,
+        IProgress<TrainingProgress>? progress, CancellationToken ct, Func<Tensor> loss)
+    {
+        var trainable = parameters.Where(p => p.requires_grad).ToList();
+        using var optimizer = optim.Adam(trainable, lr, beta1: 0.9, beta2: 0.99);
+        for (var step = 1; step <= steps; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            optimizer.zero_grad();
+            var value = loss();
+            value.backward();
+            optimizer.step();
+            var scalar = value.item<float>();
+            if (!float.IsFinite(scalar))
+            {
+                throw new InvalidOperationException($"{stage} training diverged at step {step} (loss {scalar}); lower the learning rate");
+            }
+
+            progress?.Report(new TrainingProgress(stage, step, steps, scalar));
+        }
+    }
+
+    /// <summary>
+    /// Workaround for the SR Unet as merged from the superres branch (386a350): a freshly built Unet holds
+    /// uninitialised memory (NaN, 1e30, denormals: the loss is NaN at step 1 and the CPU crawls) in
+    /// (a) its GroupNorm affine parameters and (b) PixelShuffleUpsample, which runs <c>kaiming_uniform_</c> on
+    /// <c>empty()</c> memory but keeps the unfilled tensor. Re-applies the PyTorch/released init: GroupNorm
+    /// γ = 1, β = 0; one kaiming-uniform kernel repeated for the 4 sub-pixels, zero bias. Loading a
+    /// checkpoint overwrites all of it, so inference is unaffected; delete once the superres branch
+    /// initialises these itself.
+    /// </summary>
+    internal static void RepairSuperResInit(nn.Module module)
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, child) in module.named_modules())
+        {
+            var parameters = child.named_parameters(recurse: false).ToDictionary(p => p.name, p => p.parameter);
+            if (child is TorchSharp.Modules.GroupNorm)
+            {
+                parameters["weight"].fill_(1);
+                parameters["bias"].zero_();
+            }
+            else if (child is PixelShuffleUpsample)
+            {
+                var all = child.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+                var weight = all["net.0.weight"];
+                using var kernel = zeros(weight.shape[0] / 4, weight.shape[1], 1, 1);
+                using var filled = nn.init.kaiming_uniform_(kernel);
+                using var repeated = filled.repeat_interleave(4, 0);
+                weight.copy_(repeated);
+                all["net.0.bias"].zero_();
+            }
+        }
+    }
+
+    private static Tensor SampleBatch(int count, int batch, Random rng, Device device)
+    {
+        var ids = new long[Math.Min(batch, count)];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = rng.Next(count);
+        }
+
+        return tensor(ids, device: device);
+    }
+
+    private static List<string> Pick(List<string> prompts, Tensor index) =>
+        index.cpu().data<long>().Select(i => prompts[(int)i]).ToList();
+
+    /// <summary>HU volumes → N 1 F S S in [-1, 1] (clip ±1000, /1000, trilinear resample).</summary>
+    private static Tensor Stack(IReadOnlyList<TrainingCase> cases, int frames, int size, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var list = cases.Select(c => Resample(c.Volume, frames, size)).ToArray();
+        return cat(list, 0).to(device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Axial slices of every case at <paramref name="size"/>²: (N F) 1 S S in [0, 1].</summary>
+    private static Tensor SlicesAt(IReadOnlyList<TrainingCase> cases, int frames, int size, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var stacked = cat(cases.Select(c => Resample(c.Volume, frames, size)).ToArray(), 0);       // N 1 F S S
+        var slices = stacked.permute(0, 2, 1, 3, 4).reshape(-1, 1, size, size);
+        return ((slices + 1) * 0.5).to(device).MoveToOuterDisposeScope();
+    }
+
+    internal static Tensor Resample(Volume volume, int frames, int size)
+    {
+        using var scope = NewDisposeScope();
+        var x = tensor(volume.Voxels, [1, 1, volume.Depth, volume.Height, volume.Width]).clamp(-1000, 1000) / 1000;
+        var y = nn.functional.interpolate(x, [frames, size, size], mode: InterpolationMode.Trilinear, align_corners: false);
+        return y.MoveToOuterDisposeScope();
+    }
+}
