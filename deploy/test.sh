@@ -11,7 +11,7 @@ dotnet build GenerateCT.Federated.sln -c Release --no-restore --verbosity quiet 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-dotnet test GenerateCT.Federated.sln -c Release --no-build --verbosity quiet -nologo \
+dotnet test GenerateCT.Federated.sln -c Release --no-build --verbosity minimal -nologo \
   --blame-hang --blame-hang-timeout 20m 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e

@@ -169,6 +169,41 @@ public class IngestEndToEndTests
     }
 
     [Fact]
+    public async Task Every_table_e1_1_attribute_pushed_by_storescu_is_removed_or_kept_exactly_as_the_node_profile_says()
+    {
+        var dir = TempDirectory.Create("gct-node-e11");
+        try
+        {
+            var dicomPort = FreePort.Next();
+            await using var node = await NodeHost.StartAsync(NodeConfig(dir, dicomPort));
+            var (dataset, markers) = GenerateCT.Deid.Datasets.ProfileMarkers.Build();
+            var file = Path.Combine(dir, "markers.dcm");
+            await File.WriteAllBytesAsync(file, new DicomFile(dataset, DicomTransferSyntax.ExplicitVRLittleEndian).ToBytes());
+            var push = await DcmtkTool.RunAsync("storescu", ["-aec", node.Options.AeTitle, "127.0.0.1", dicomPort.ToString(), file]);
+            Assert.True(push.ExitCode == 0, push.Output);
+
+            string? stored = null;
+            await WaitForAsync(async () =>
+            {
+                await using var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString);
+                stored = await db.Instances.Select(i => i.Path).SingleOrDefaultAsync();
+                return stored is not null;
+            }, TimeSpan.FromSeconds(30), "the de-identified marker instance");
+
+            // The node's default profile: retain characteristics, modified dates, clean descriptors.
+            var (leaked, missingKept) = GenerateCT.Deid.Datasets.ProfileMarkers.Scan(
+                await File.ReadAllBytesAsync(Path.Combine(dir, "store", stored!)), markers, new GenerateCT.Deid.Datasets.DeidentificationProfile());
+            Assert.True(leaked.Count == 0, "leaked: " + string.Join(", ", leaked.Select(m => m.Keyword)));
+            Assert.True(missingKept.Count == 0, "expected to be kept: " + string.Join(", ", missingKept.Select(m => m.Keyword)));
+            Assert.True(markers.Count > 600, $"only {markers.Count} markers");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task An_mr_instance_is_refused_with_a_failure_status_and_quarantined_with_a_reason()
     {
         var dir = TempDirectory.Create("gct-node-ingest");
