@@ -20,6 +20,7 @@ public static class Program
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(AuditCommands.Create());
         root.Subcommands.Add(TrainCommands.Create());
         root.Subcommands.Add(ModelCommands.Create());
         return root;

@@ -1,4 +1,6 @@
 using GenerateCT.Imaging;
+using GenerateCT.Imaging.Phantoms;
+using GenerateCT.Imaging.Phantoms.Findings;
 using GenerateCT.Model.CtVit;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -13,70 +15,19 @@ public sealed class CtVitTrainingTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>
-    /// The volume source of these tests (one function, so it can be switched to the phantom generator):
-    /// chest-like HU volumes — air, an elliptic body of soft tissue, two lungs, a spine, random nodules.
+    /// The volume source of these tests (one function): procedural chest phantoms from GenerateCT.Imaging,
+    /// each seed with its own anatomy and one finding kind in turn (none for every eighth).
     /// </summary>
     internal static List<Volume> TrainingVolumes(int count, int seed, int depth = 9, int size = 48)
     {
-        var random = new Random(seed);
-        var volumes = new List<Volume>(count);
-        for (int n = 0; n < count; n++)
+        var kinds = Enum.GetValues<FindingKind>();
+        return [.. Enumerable.Range(0, count).Select(i => ChestPhantomGenerator.Generate(new PhantomSpec
         {
-            var v = new Volume(depth, size, size);
-            double bodyA = size * (0.38 + (0.08 * random.NextDouble())), bodyB = size * (0.28 + (0.08 * random.NextDouble()));
-            double lungA = size * (0.12 + (0.05 * random.NextDouble())), lungB = size * (0.17 + (0.05 * random.NextDouble()));
-            double lungOffset = size * (0.17 + (0.04 * random.NextDouble()));
-            double tissue = 20 + (60 * random.NextDouble()), lung = -900 + (150 * random.NextDouble());
-            var nodules = Enumerable.Range(0, random.Next(0, 4)).Select(_ => (
-                Z: random.NextDouble() * depth, Y: (size / 2.0) + ((random.NextDouble() - 0.5) * size * 0.4),
-                X: (size / 2.0) + ((random.NextDouble() < 0.5 ? -1 : 1) * lungOffset), R: 1.5 + (3 * random.NextDouble()))).ToList();
-            double c = size / 2.0;
-            for (int z = 0; z < depth; z++)
-            {
-                double taper = 1 - (0.15 * Math.Abs((z - (depth / 2.0)) / depth));
-                for (int y = 0; y < size; y++)
-                {
-                    for (int x = 0; x < size; x++)
-                    {
-                        double dy = y - c, dx = x - c;
-                        float hu = -1000;
-                        if ((dx * dx / (bodyA * bodyA * taper * taper)) + (dy * dy / (bodyB * bodyB)) <= 1)
-                        {
-                            hu = (float)tissue;
-                            foreach (var side in new[] { -1, 1 })
-                            {
-                                double lx = dx - (side * lungOffset);
-                                if ((lx * lx / (lungA * lungA * taper)) + (dy * dy / (lungB * lungB * taper)) <= 1)
-                                {
-                                    hu = (float)lung;
-                                }
-                            }
-
-                            double sy = dy - (bodyB * 0.7);
-                            if ((dx * dx) + (sy * sy) <= 9)
-                            {
-                                hu = 700;
-                            }
-                        }
-
-                        foreach (var nd in nodules)
-                        {
-                            double d2 = ((z - nd.Z) * (z - nd.Z)) + ((y - nd.Y) * (y - nd.Y)) + ((x - nd.X) * (x - nd.X));
-                            if (d2 <= nd.R * nd.R)
-                            {
-                                hu = 60;
-                            }
-                        }
-
-                        v[z, y, x] = hu + (float)(random.NextDouble() * 20 - 10);
-                    }
-                }
-            }
-
-            volumes.Add(v);
-        }
-
-        return volumes;
+            Seed = (seed * 1000) + i,
+            Slices = depth,
+            Size = size,
+            FindingKinds = i % (kinds.Length + 1) == kinds.Length ? [] : [kinds[i % (kinds.Length + 1)]],
+        }).Volume)];
     }
 
     [Fact]

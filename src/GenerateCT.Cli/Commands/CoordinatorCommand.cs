@@ -1,4 +1,6 @@
 using System.CommandLine;
+using GenerateCT.Coordinator;
+using Spectre.Console;
 
 namespace GenerateCT.Cli.Commands;
 
@@ -6,13 +8,23 @@ internal static class CoordinatorCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("coordinator", "Run a federation coordinator.");
-        var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Where the demo keeps its state (default: ./.gct-demo)." };
+        var cmd = new Command("coordinator", "Run a federation coordinator: enrols nodes, runs training rounds, aggregates weight updates.");
+        var config = new Option<FileInfo?>("--config") { Description = "appsettings-style JSON file (section \"Coordinator\")." };
+        var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Override Coordinator:DataDirectory." };
+        var grpcPort = new Option<int?>("--grpc-port") { Description = "Override Coordinator:GrpcPort." };
+        cmd.Options.Add(config);
         cmd.Options.Add(dataDir);
+        cmd.Options.Add(grpcPort);
         cmd.SetAction(async (parse, ct) =>
         {
-            await Task.Yield();
-            Console.WriteLine(parse.GetValue(dataDir)?.FullName ?? "./.gct-demo");
+            var configuration = HostConfiguration.Build(parse.GetValue(config), new Dictionary<string, string?>
+            {
+                ["Coordinator:DataDirectory"] = parse.GetValue(dataDir)?.FullName,
+                ["Coordinator:GrpcPort"] = parse.GetValue(grpcPort)?.ToString(),
+            });
+            await using var coordinator = await CoordinatorHost.StartAsync(configuration, ct);
+            AnsiConsole.MarkupLineInterpolated($"[green]coordinator up[/]: gRPC {coordinator.GrpcAddress} · data {coordinator.Options.DataDirectory}");
+            await coordinator.WaitForShutdownAsync(ct);
             return 0;
         });
         return cmd;

@@ -140,7 +140,7 @@ internal static class CliErrors
         {
             return await action();
         }
-        catch (Exception e) when (e is CheckpointFormatException or CheckpointKeyMismatchException or FileNotFoundException
+        catch (Exception e) when (e is CheckpointFormatException or CheckpointKeyMismatchException or GenerateCT.Imaging.Nifti.NiftiFormatException or FileNotFoundException
             or DirectoryNotFoundException or NotSupportedException or ArgumentException or InvalidOperationException)
         {
             AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using GenerateCT.Node;
+using Spectre.Console;
 
 namespace GenerateCT.Cli.Commands;
 
@@ -6,13 +8,26 @@ internal static class NodeCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("node", "Run a hospital node.");
-        var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Where the demo keeps its state (default: ./.gct-demo)." };
+        var cmd = new Command("node", "Run a hospital node: DICOM ingest, de-identification, local training and generation, over gRPC with TLS.");
+        var config = new Option<FileInfo?>("--config") { Description = "appsettings-style JSON file (section \"Node\")." };
+        var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Override Node:DataDirectory." };
+        var grpcPort = new Option<int?>("--grpc-port") { Description = "Override Node:GrpcPort." };
+        var dicomPort = new Option<int?>("--dicom-port") { Description = "Override Node:DicomPort." };
+        cmd.Options.Add(config);
         cmd.Options.Add(dataDir);
+        cmd.Options.Add(grpcPort);
+        cmd.Options.Add(dicomPort);
         cmd.SetAction(async (parse, ct) =>
         {
-            await Task.Yield();
-            Console.WriteLine(parse.GetValue(dataDir)?.FullName ?? "./.gct-demo");
+            var configuration = HostConfiguration.Build(parse.GetValue(config), new Dictionary<string, string?>
+            {
+                ["Node:DataDirectory"] = parse.GetValue(dataDir)?.FullName,
+                ["Node:GrpcPort"] = parse.GetValue(grpcPort)?.ToString(),
+                ["Node:DicomPort"] = parse.GetValue(dicomPort)?.ToString(),
+            });
+            await using var node = await NodeHost.StartAsync(configuration, ct);
+            AnsiConsole.MarkupLineInterpolated($"[green]node up[/]: gRPC {node.GrpcAddress} · data {node.Options.DataDirectory} · AE {node.Options.AeTitle}");
+            await node.WaitForShutdownAsync(ct);
             return 0;
         });
         return cmd;

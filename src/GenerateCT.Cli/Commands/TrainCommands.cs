@@ -1,5 +1,6 @@
 using System.CommandLine;
 using GenerateCT.Imaging;
+using GenerateCT.Imaging.Nifti;
 using GenerateCT.Model;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
@@ -132,16 +133,7 @@ internal static class TrainCommands
         return volumes;
     }
 
-    /// <summary>
-    /// LEAD (merge point): the NIfTI-1 reader lives in GenerateCT.Imaging (branch `imaging`, not on main
-    /// when this was written). Replace the body with that reader's call, e.g.
-    /// <c>return await NiftiReader.ReadAsync(file.FullName, ct);</c>, and the folder walk above can also
-    /// accept DICOM series through GenerateCT.Dicom's series assembler.
-    /// </summary>
-    private static Task<Volume> ReadVolumeAsync(FileInfo file, CancellationToken ct)
-    {
-        ct.ThrowIfCancellationRequested();
-        throw new NotSupportedException(
-            $"cannot read {file.Name}: the NIfTI reader of GenerateCT.Imaging is not merged into this build yet (see TrainCommands.ReadVolumeAsync)");
-    }
+    /// <summary>One NIfTI-1 volume in HU, read by GenerateCT.Imaging's codec.</summary>
+    private static async Task<Volume> ReadVolumeAsync(FileInfo file, CancellationToken ct) =>
+        (await NiftiFile.ReadAsync(file.FullName, ct)).Volume;
 }

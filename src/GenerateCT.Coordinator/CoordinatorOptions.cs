@@ -1,0 +1,30 @@
+using GenerateCT.Federation.Hosting;
+
+namespace GenerateCT.Coordinator;
+
+/// <summary>A coordinator's configuration (section "Coordinator", environment GCT_Coordinator__*).</summary>
+public sealed class CoordinatorOptions
+{
+    public const string Section = "Coordinator";
+
+    /// <summary>State: embedded database, TLS material, model versions.</summary>
+    public string DataDirectory { get; set; } = DataDirectories.Default("coordinator");
+
+    /// <summary>gRPC (HTTPS, HTTP/2) port nodes connect to; 0 = any free port.</summary>
+    public int GrpcPort { get; set; } = 9443;
+
+    public string GrpcAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>PostgreSQL connection string; empty = the embedded private cluster in the data directory.</summary>
+    public string? ConnectionString { get; set; }
+
+    public TlsOptions Tls { get; set; } = new();
+
+    public void Validate()
+    {
+        HostOptionsValidation.NotEmpty($"{Section}:DataDirectory", DataDirectory);
+        HostOptionsValidation.Port($"{Section}:GrpcPort", GrpcPort);
+        HostOptionsValidation.IpAddress($"{Section}:GrpcAddress", GrpcAddress);
+        HostOptionsValidation.ExistingFile($"{Section}:Tls:CertificatePath", Tls.CertificatePath);
+    }
+}

@@ -1,0 +1,244 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace GenerateCT.Data.Node;
+
+/// <summary>
+/// The node's database: pseudonymous ingest records and the audit chain. Patient identifiers never
+/// reach it (only keyed pseudonyms). Schema changes are EF Core migrations under Node/Migrations,
+/// applied at start-up.
+/// </summary>
+public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options)
+{
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+
+    public DbSet<IngestedSeries> Series => Set<IngestedSeries>();
+
+    public DbSet<StoredInstance> Instances => Set<StoredInstance>();
+
+    public DbSet<QuarantinedInstance> Quarantine => Set<QuarantinedInstance>();
+
+    public DbSet<StoredReport> Reports => Set<StoredReport>();
+
+    public DbSet<TrainingSample> TrainingSamples => Set<TrainingSample>();
+
+    public DbSet<GenerationJob> GenerationJobs => Set<GenerationJob>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<AuditEvent>(e =>
+        {
+            e.ToTable("audit_events");
+            e.HasKey(x => x.Id);
+            // The sequence number of the chain, assigned under the append lock (dense: 1, 2, 3, …).
+            e.Property(x => x.Id).ValueGeneratedNever();
+            e.Property(x => x.Actor).HasMaxLength(256).IsRequired();
+            e.Property(x => x.Action).HasMaxLength(128).IsRequired();
+            e.Property(x => x.Outcome).HasMaxLength(64).IsRequired();
+            e.Property(x => x.Detail).HasColumnType("jsonb");
+            e.Property(x => x.PreviousHash).IsRequired();
+            e.Property(x => x.Hash).IsRequired();
+            e.HasIndex(x => x.OccurredAt);
+        });
+        modelBuilder.Entity<IngestedSeries>(e =>
+        {
+            e.ToTable("series");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.StudyKey).HasMaxLength(64).IsRequired();
+            e.Property(x => x.SeriesKey).HasMaxLength(64).IsRequired();
+            e.Property(x => x.State).HasMaxLength(32).IsRequired();
+            e.Property(x => x.Reason).HasMaxLength(1024);
+            e.Property(x => x.AccessionKey).HasMaxLength(64);
+            e.HasIndex(x => x.SeriesKey).IsUnique();
+            e.HasIndex(x => x.AccessionKey);
+        });
+        modelBuilder.Entity<StoredInstance>(e =>
+        {
+            e.ToTable("instances");
+            e.HasKey(x => x.SopInstanceKey);
+            e.Property(x => x.SopInstanceKey).HasMaxLength(64);
+            e.Property(x => x.SeriesKey).HasMaxLength(64).IsRequired();
+            e.Property(x => x.Path).HasMaxLength(1024).IsRequired();
+            e.HasIndex(x => x.SeriesKey);
+        });
+        modelBuilder.Entity<QuarantinedInstance>(e =>
+        {
+            e.ToTable("quarantine");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Reason).HasMaxLength(512).IsRequired();
+            e.Property(x => x.SourceAe).HasMaxLength(16).IsRequired();
+            e.Property(x => x.FileName).HasMaxLength(256).IsRequired();
+            e.HasIndex(x => x.ReceivedAt);
+        });
+        modelBuilder.Entity<StoredReport>(e =>
+        {
+            e.ToTable("reports");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.AccessionKey).HasMaxLength(64).IsRequired();
+            e.Property(x => x.Source).HasMaxLength(32).IsRequired();
+            e.HasIndex(x => x.AccessionKey);
+        });
+        modelBuilder.Entity<TrainingSample>(e =>
+        {
+            e.ToTable("training_samples");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.SeriesKey).HasMaxLength(64).IsRequired();
+            e.Property(x => x.VolumePath).HasMaxLength(1024).IsRequired();
+            e.HasIndex(x => x.SeriesKey).IsUnique();
+        });
+        modelBuilder.Entity<GenerationJob>(e =>
+        {
+            e.ToTable("generation_jobs");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.RequestedBy).HasMaxLength(256).IsRequired();
+            e.Property(x => x.State).HasMaxLength(32).IsRequired();
+            e.Property(x => x.Request).HasColumnType("jsonb").IsRequired();
+            e.Property(x => x.Outputs).HasColumnType("jsonb");
+            e.HasIndex(x => x.State);
+        });
+    }
+}
+
+/// <summary>One row of the append-only, hash-chained audit trail.</summary>
+public sealed class AuditEvent
+{
+    /// <summary>Position in the chain: 1 for the first row, then dense.</summary>
+    public long Id { get; set; }
+
+    public DateTimeOffset OccurredAt { get; set; }
+
+    /// <summary>Who: a user's subject/name, a peer AE title and address, or "system".</summary>
+    public string Actor { get; set; } = "";
+
+    /// <summary>What, e.g. "grpc:/generatect.generation.v1.Generation/SubmitCohort", "dicom:association".</summary>
+    public string Action { get; set; } = "";
+
+    /// <summary>"success", "denied", "failure".</summary>
+    public string Outcome { get; set; } = "";
+
+    /// <summary>JSON details (never PHI).</summary>
+    public string? Detail { get; set; }
+
+    /// <summary>Hash of the previous row (32 zero bytes for the first).</summary>
+    public byte[] PreviousHash { get; set; } = [];
+
+    /// <summary>SHA-256 over the previous hash and this row's fields (see GenerateCT.Data.Audit.AuditChain).</summary>
+    public byte[] Hash { get; set; } = [];
+}
+
+/// <summary>A de-identified CT series in the node's store (pseudonymous keys only).</summary>
+public sealed class IngestedSeries
+{
+    public Guid Id { get; set; }
+
+    public string StudyKey { get; set; } = "";
+
+    public string SeriesKey { get; set; } = "";
+
+    public int InstanceCount { get; set; }
+
+    /// <summary>"receiving", "assembled", "rejected".</summary>
+    public string State { get; set; } = "receiving";
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Last instance received (series assembly starts when the series has been idle a while).</summary>
+    public DateTimeOffset LastInstanceAt { get; set; }
+
+    /// <summary>Pseudonymous accession number (links the report).</summary>
+    public string? AccessionKey { get; set; }
+
+    /// <summary>Why the series was rejected by assembly, if it was.</summary>
+    public string? Reason { get; set; }
+}
+
+/// <summary>A de-identified instance in the store; the key is its keyed SOP Instance UID, so a re-send is not duplicated.</summary>
+public sealed class StoredInstance
+{
+    public string SopInstanceKey { get; set; } = "";
+
+    public string SeriesKey { get; set; } = "";
+
+    /// <summary>Path of the de-identified Part 10 file, relative to the store.</summary>
+    public string Path { get; set; } = "";
+
+    public DateTimeOffset ReceivedAt { get; set; }
+}
+
+/// <summary>An instance the ingest refused (not CT, burned-in annotation, corrupt), kept aside in quarantine/.</summary>
+public sealed class QuarantinedInstance
+{
+    public Guid Id { get; set; }
+
+    /// <summary>Why it was refused, e.g. "Modality MR is not CT".</summary>
+    public string Reason { get; set; } = "";
+
+    /// <summary>Calling AE title of the peer that sent it.</summary>
+    public string SourceAe { get; set; } = "";
+
+    /// <summary>File name under quarantine/ (no PHI: a random name).</summary>
+    public string FileName { get; set; } = "";
+
+    public DateTimeOffset ReceivedAt { get; set; }
+}
+
+/// <summary>A scrubbed radiology report with the prompt built from it.</summary>
+public sealed class StoredReport
+{
+    public Guid Id { get; set; }
+
+    /// <summary>Pseudonymous accession number (the same pseudonym the DICOM side gets).</summary>
+    public string AccessionKey { get; set; } = "";
+
+    /// <summary>"sr", "hl7", "upload".</summary>
+    public string Source { get; set; } = "";
+
+    public string ScrubbedText { get; set; } = "";
+
+    /// <summary>"{age} years old {sex}: {impression}".</summary>
+    public string? Prompt { get; set; }
+
+    public DateTimeOffset ReceivedAt { get; set; }
+}
+
+/// <summary>An assembled, preprocessed volume ready for local training.</summary>
+public sealed class TrainingSample
+{
+    public Guid Id { get; set; }
+
+    public string SeriesKey { get; set; } = "";
+
+    /// <summary>NIfTI of the HU volume, relative to the store.</summary>
+    public string VolumePath { get; set; } = "";
+
+    public int Depth { get; set; }
+
+    public int Height { get; set; }
+
+    public int Width { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A researcher's cohort request, queued for the generation worker.</summary>
+public sealed class GenerationJob
+{
+    public Guid Id { get; set; }
+
+    public string RequestedBy { get; set; } = "";
+
+    /// <summary>"queued", "running", "succeeded", "failed", "cancelled".</summary>
+    public string State { get; set; } = "queued";
+
+    /// <summary>The request (prompts, count, seed, formats) as JSON.</summary>
+    public string Request { get; set; } = "{}";
+
+    /// <summary>Outputs (file names, sizes, hashes) as JSON once done.</summary>
+    public string? Outputs { get; set; }
+
+    public string? Error { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
+}
+

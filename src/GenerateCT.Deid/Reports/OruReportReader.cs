@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.Text;
+
+namespace GenerateCT.Deid.Reports;
+
+/// <summary>
+/// Reads a radiology report out of an HL7 v2 ORU^R01 message (HL7 v2.5.1 §7.3.1): the text is the
+/// OBX-5 values of textual observations in order; the identifying fields of PID, PV1, ORC and OBR
+/// are collected so that the scrubber can remove them from the text.
+/// </summary>
+public static class OruReportReader
+{
+    private static readonly HashSet<string> TextValueTypes = ["TX", "FT", "ST", "CE", "CWE", ""];
+
+    public static RadiologyReport Read(Hl7Message message)
+    {
+        if (message.MessageCode != "ORU" || message.TriggerEvent != "R01")
+            throw new Hl7RejectException($"message type {message.MessageCode}^{message.TriggerEvent} is not accepted; send radiology reports as ORU^R01");
+
+        var names = new List<PersonName>();
+        var ids = new List<string>();
+        string? patientId = null;
+        DateOnly? birth = null;
+        string? sex = null;
+
+        if (message.Segment("PID") is { } pid)
+        {
+            foreach (var field in new[] { 2, 3, 4, 18, 19, 20 })
+            {
+                for (var r = 1; r <= pid.Repetitions(field); r++)
+                {
+                    var id = pid.Get(field, 1, r);
+                    if (id.Length > 0)
+                    {
+                        ids.Add(id);
+                        if (field == 3 && patientId is null)
+                            patientId = id;
+                    }
+                }
+            }
+            patientId ??= ids.FirstOrDefault();
+            AddXpn(pid, 5, names);
+            AddXpn(pid, 6, names); // mother's maiden name
+            AddXpn(pid, 9, names); // alias
+            birth = ParseDate(pid.Get(7));
+            sex = pid.Get(8) switch { "M" => "M", "F" => "F", "O" or "A" => "O", _ => null };
+            AddComponents(pid, 11, ids); // address
+            AddComponents(pid, 13, ids); // home phone
+            AddComponents(pid, 14, ids); // business phone
+        }
+        if (message.Segment("PV1") is { } pv1)
+        {
+            foreach (var field in new[] { 7, 8, 9, 17, 52 })
+                AddXcn(pv1, field, names);
+            foreach (var field in new[] { 19, 50 })
+                AddComponents(pv1, field, ids);
+        }
+        if (message.Segment("ORC") is { } orc)
+        {
+            foreach (var field in new[] { 2, 3, 4 })
+                AddComponents(orc, field, ids, firstOnly: true);
+            foreach (var field in new[] { 10, 11, 12 })
+                AddXcn(orc, field, names);
+        }
+
+        string? accession = null;
+        DateOnly? observed = null;
+        var text = new StringBuilder();
+        foreach (var obr in message.Segments("OBR"))
+        {
+            foreach (var field in new[] { 2, 3, 18, 19, 20, 21 })
+                AddComponents(obr, field, ids, firstOnly: true);
+            // Radiology systems put the accession number in OBR-3 (filler order number) or OBR-18.
+            accession ??= First(obr.Get(3), obr.Get(18), obr.Get(2));
+            observed ??= ParseDate(obr.Get(7));
+            AddXcn(obr, 16, names);
+            AddXcn(obr, 28, names);
+            foreach (var field in new[] { 32, 33, 34, 35 })
+            {
+                // NDL: component 1 is a CNN whose subcomponents are id & family & given & middle.
+                for (var r = 1; r <= obr.Repetitions(field); r++)
+                {
+                    var family = obr.Get(field, 1, r, 2);
+                    if (family.Length > 0)
+                        names.Add(new PersonName(family, obr.Get(field, 1, r, 3), obr.Get(field, 1, r, 4)));
+                    var id = obr.Get(field, 1, r, 1);
+                    if (id.Length > 0) ids.Add(id);
+                }
+            }
+        }
+        foreach (var obx in message.Segments("OBX"))
+        {
+            if (!TextValueTypes.Contains(obx.Get(2)))
+                continue;
+            var isImpression = obx.Get(3, 1).EndsWith("IMP", StringComparison.OrdinalIgnoreCase)
+                || obx.Get(3, 2).Contains("impression", StringComparison.OrdinalIgnoreCase);
+            var lines = new List<string>();
+            for (var r = 1; r <= obx.Repetitions(5); r++)
+                lines.Add(obx.Get(5, 1, r));
+            var value = string.Join('\n', lines);
+            if (isImpression && !value.TrimStart().StartsWith("IMPRESSION", StringComparison.OrdinalIgnoreCase) && !text.ToString().Contains("IMPRESSION", StringComparison.OrdinalIgnoreCase))
+                text.Append("IMPRESSION:\n");
+            text.Append(value).Append('\n');
+            AddXcn(obx, 16, names); // responsible observer
+        }
+        if (text.Length == 0)
+            throw new Hl7RejectException("the ORU^R01 message has no textual OBX observation (OBX-2 TX, FT or ST)");
+
+        return new RadiologyReport
+        {
+            Text = text.ToString().TrimEnd('\n'),
+            AccessionNumber = accession,
+            PatientId = patientId,
+            Names = names,
+            Identifiers = ids.Distinct(StringComparer.Ordinal).ToList(),
+            BirthDate = birth,
+            ObservationDate = observed ?? ParseDate(message.Get("MSH", 7)),
+            Sex = sex,
+            AgeYears = AgeAt(birth, observed ?? ParseDate(message.Get("MSH", 7))),
+        };
+    }
+
+    internal static int? AgeAt(DateOnly? birth, DateOnly? at)
+    {
+        if (birth is not { } b || at is not { } a || a < b)
+            return null;
+        var age = a.Year - b.Year;
+        if (a < b.AddYears(age))
+            age--;
+        return age;
+    }
+
+    /// <summary>HL7 DT/DTM: YYYY[MM[DD[HHMM...]]]; only the date is used.</summary>
+    internal static DateOnly? ParseDate(string value) =>
+        value.Length >= 8 && DateOnly.TryParseExact(value[..8], "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : null;
+
+    private static string? First(params string[] values) => values.FirstOrDefault(v => v.Length > 0);
+
+    private static void AddXpn(Hl7Segment s, int field, List<PersonName> names)
+    {
+        for (var r = 1; r <= s.Repetitions(field); r++)
+        {
+            var family = s.Get(field, 1, r);
+            if (family.Length > 0 || s.Get(field, 2, r).Length > 0)
+                names.Add(new PersonName(family, s.Get(field, 2, r), s.Get(field, 3, r), s.Get(field, 5, r), s.Get(field, 4, r)));
+        }
+    }
+
+    private static void AddXcn(Hl7Segment s, int field, List<PersonName> names)
+    {
+        for (var r = 1; r <= s.Repetitions(field); r++)
+        {
+            var family = s.Get(field, 2, r);
+            if (family.Length > 0 || s.Get(field, 3, r).Length > 0)
+                names.Add(new PersonName(family, s.Get(field, 3, r), s.Get(field, 4, r), s.Get(field, 6, r), s.Get(field, 5, r)));
+        }
+    }
+
+    private static void AddComponents(Hl7Segment s, int field, List<string> ids, bool firstOnly = false)
+    {
+        for (var r = 1; r <= s.Repetitions(field); r++)
+        {
+            for (var c = 1; c <= (firstOnly ? 1 : 9); c++)
+            {
+                var v = s.Get(field, c, r).Trim();
+                if (v.Length >= 3)
+                    ids.Add(v);
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System.Reflection;
+using GenerateCT.Admin.V1;
+using GenerateCT.Data;
+using GenerateCT.Data.Audit;
+using GenerateCT.Deid.Reports;
+using GenerateCT.Node.Ingest;
+using GenerateCT.Node.Security;
+using Microsoft.Extensions.DependencyInjection;
+using Grpc.Core;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.EntityFrameworkCore;
+
+namespace GenerateCT.Node.Services;
+
+/// <summary>admin.proto's NodeAdmin: status, ingest state and the audit trail for hospital IT.</summary>
+internal sealed class NodeAdminService(
+    NodeOptions options,
+    NodeRuntime runtime,
+    AuditTrail trail,
+    DicomIngestService dicom,
+    ReportDeidentifier reportDeidentifier,
+    ReportStore reports,
+    IServiceProvider services) : NodeAdmin.NodeAdminBase
+{
+    private const int MaxPage = 500;
+
+    [Authorize(Policy = NodePolicies.Operate)]
+    public override async Task<NodeStatus> GetStatus(StatusRequest request, ServerCallContext context)
+    {
+        await using var db = DatabaseSchema.CreateNodeDb(runtime.ServiceConnectionString);
+        var ct = context.CancellationToken;
+        return new NodeStatus
+        {
+            Version = typeof(NodeAdminService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown",
+            UptimeSeconds = (long)(DateTimeOffset.UtcNow - runtime.StartedAt).TotalSeconds,
+
+            DicomListenerUp = dicom.IsListening,
+            DicomPort = dicom.IsListening ? dicom.Port : options.DicomPort,
+            DicomAeTitle = options.AeTitle,
+            Hl7ListenerUp = services.GetService<Hl7IngestService>()?.IsListening ?? false,
+            Series = await db.Series.LongCountAsync(ct),
+            Instances = await db.Series.SumAsync(s => (long)s.InstanceCount, ct),
+            Quarantined = await db.Quarantine.LongCountAsync(ct),
+            TrainingSamples = await db.TrainingSamples.LongCountAsync(ct),
+            ActiveModel = "",
+        };
+    }
+
+    [Authorize(Policy = NodePolicies.ReadIngest)]
+    public override async Task<ListSeriesResponse> ListSeries(ListSeriesRequest request, ServerCallContext context)
+    {
+        var limit = PageSize(request.Limit);
+        await using var db = DatabaseSchema.CreateNodeDb(runtime.ServiceConnectionString);
+        var query = db.Series.AsNoTracking().OrderBy(s => s.SeriesKey).AsQueryable();
+        if (request.PageToken.Length > 0)
+        {
+            query = query.Where(s => string.Compare(s.SeriesKey, request.PageToken) > 0);
+        }
+
+        var rows = await query.Take(limit + 1).ToListAsync(context.CancellationToken);
+        var response = new ListSeriesResponse();
+        response.Series.AddRange(rows.Take(limit).Select(s => new SeriesSummary
+        {
+            StudyKey = s.StudyKey,
+            SeriesKey = s.SeriesKey,
+            Instances = s.InstanceCount,
+            State = s.State,
+        }));
+        response.NextPageToken = rows.Count > limit ? rows[limit - 1].SeriesKey : "";
+        return response;
+    }
+
+    [Authorize(Policy = NodePolicies.ReadIngest)]
+    public override async Task<ListQuarantineResponse> ListQuarantine(ListQuarantineRequest request, ServerCallContext context)
+    {
+        await using var db = DatabaseSchema.CreateNodeDb(runtime.ServiceConnectionString);
+        var rows = await db.Quarantine.AsNoTracking()
+            .OrderByDescending(q => q.ReceivedAt)
+            .Take(PageSize(request.Limit))
+            .ToListAsync(context.CancellationToken);
+        var response = new ListQuarantineResponse();
+        response.Entries.AddRange(rows.Select(q => new QuarantineEntry
+        {
+            Id = q.Id.ToString(),
+            Reason = q.Reason,
+            SourceAe = q.SourceAe,
+            ReceivedUnixMs = q.ReceivedAt.ToUnixTimeMilliseconds(),
+        }));
+        return response;
+    }
+
+    [Authorize(Policy = NodePolicies.Steward)]
+    public override async Task<UploadReportResponse> UploadReport(UploadReportRequest request, ServerCallContext context)
+    {
+        RadiologyReport report;
+        try
+        {
+            report = request.BodyCase switch
+            {
+                UploadReportRequest.BodyOneofCase.Text when !string.IsNullOrWhiteSpace(request.Text) => new RadiologyReport { Text = request.Text, AccessionNumber = request.AccessionNumber },
+                UploadReportRequest.BodyOneofCase.Hl7Message => FromHl7(request),
+                _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "the report is empty: send its text or an HL7 ORU^R01 message")),
+            };
+        }
+        catch (Exception e) when (e is Hl7ParseException or FormatException)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"the HL7 message cannot be read: {e.Message}"));
+        }
+
+        var deid = reportDeidentifier.Deidentify(report);
+        if (deid.PseudonymousAccessionNumber is null)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "the report has no accession number to link it to a study (set accession_number)"));
+        }
+
+        var user = context.GetHttpContext().User.FindFirst("preferred_username")?.Value ?? "unknown";
+        var (id, linked) = await reports.SaveAsync(deid, "upload", user, context.CancellationToken);
+        return new UploadReportResponse { ReportKey = id.ToString("N"), Prompt = deid.Prompt ?? "", LinkedToSeries = linked };
+    }
+
+    /// <summary>An uploaded ORU^R01; the request's accession number fills in for a message without one.</summary>
+    private static RadiologyReport FromHl7(UploadReportRequest request)
+    {
+        var report = OruReportReader.Read(Hl7Message.Parse(request.Hl7Message.ToStringUtf8()));
+        return string.IsNullOrEmpty(report.AccessionNumber) && request.AccessionNumber.Length > 0
+            ? report with { AccessionNumber = request.AccessionNumber }
+            : report;
+    }
+
+    [Authorize(Policy = NodePolicies.Audit)]
+    public override async Task<VerifyAuditResponse> VerifyAudit(VerifyAuditRequest request, ServerCallContext context)
+    {
+        var result = await trail.VerifyAsync(context.CancellationToken);
+        return new VerifyAuditResponse
+        {
+            Intact = result.Intact,
+            RowsChecked = result.RowsChecked,
+            FirstBrokenRow = result.FirstBrokenRow,
+            Detail = result.Intact ? $"{result.RowsChecked} rows intact; head hash {Convert.ToHexStringLower(result.HeadHash)}" : result.Problem,
+        };
+    }
+
+    [Authorize(Policy = NodePolicies.Audit)]
+    [ExpensiveCall]
+    public override async Task ExportAudit(ExportAuditRequest request, IServerStreamWriter<AuditLine> responseStream, ServerCallContext context)
+    {
+        AuditExportFormat format;
+        try
+        {
+            format = AuditExport.ParseFormat(request.Format);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+
+        var since = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(0, request.SinceUnixMs));
+        var host = Environment.MachineName;
+        await foreach (var record in trail.ReadAsync(since, context.CancellationToken))
+        {
+            await responseStream.WriteAsync(new AuditLine { Line = AuditExport.Format(record, format, host) }, context.CancellationToken);
+        }
+    }
+
+    [Authorize(Policy = NodePolicies.ReadModels)]
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) =>
+        throw GenerationService.NoModels();
+
+    [Authorize(Policy = NodePolicies.Administer)]
+    public override Task<ModelInfo> ActivateModel(ActivateModelRequest request, ServerCallContext context) =>
+        throw GenerationService.NoModels();
+
+    private static int PageSize(int requested) => requested <= 0 ? 100 : Math.Min(requested, MaxPage);
+}
