@@ -177,6 +177,8 @@ public class IngestEndToEndTests
             var dicomPort = FreePort.Next();
             await using var node = await NodeHost.StartAsync(NodeConfig(dir, dicomPort));
             var (dataset, markers) = GenerateCT.Deid.Datasets.ProfileMarkers.Build();
+            var keys = new KeyedPseudonyms(await SiteSecret.LoadOrCreateAsync(Path.Combine(dir, "secrets", "site.key")));
+            dataset.SetString(DicomTag.PatientID, GenerateCT.Deid.Datasets.ProfileMarkers.PatientIdWithLongShift(keys), DicomVR.LO);
             var file = Path.Combine(dir, "markers.dcm");
             await File.WriteAllBytesAsync(file, new DicomFile(dataset, DicomTransferSyntax.ExplicitVRLittleEndian).ToBytes());
             var push = await DcmtkTool.RunAsync("storescu", ["-aec", node.Options.AeTitle, "127.0.0.1", dicomPort.ToString(), file]);

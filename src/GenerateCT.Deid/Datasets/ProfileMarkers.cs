@@ -76,6 +76,21 @@ public static class ProfileMarkers
         return (ds, markers);
     }
 
+    /// <summary>
+    /// A marker-shaped Patient ID whose keyed date shift moves dates by more than 800 days: the date
+    /// markers span 1900–1901, so a shorter shift could turn one marker date into another and a byte
+    /// scan would report a leak that is not one.
+    /// </summary>
+    public static string PatientIdWithLongShift(GenerateCT.Deid.Keys.KeyedPseudonyms keys)
+    {
+        for (var n = 0; ; n++)
+        {
+            var id = TextMarker(9100000 + n);
+            if (keys.DateShiftDays(id) < -800)
+                return id;
+        }
+    }
+
     public static string TextMarker(int i) => "MK" + i.ToString("D7", CultureInfo.InvariantCulture);
 
     public static string UidMarker(int i) => "1.2.3.999." + (1000000 + i).ToString(CultureInfo.InvariantCulture);

@@ -18,16 +18,6 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
     /// A patient ID whose keyed shift moves every 1900–1901 marker date before 1900, so a shifted
     /// marker can never land on another attribute's marker.
     /// </summary>
-    private static string PatientIdWithLongShift(KeyedPseudonyms keys)
-    {
-        for (var n = 0; ; n++)
-        {
-            var id = ProfileMarkers.TextMarker(9100000 + n);
-            if (keys.DateShiftDays(id) < -800)
-                return id;
-        }
-    }
-
     public static TheoryData<string> Profiles => new() { "retain-characteristics,modified-dates,clean-descriptors", "none" };
 
     [Theory]
@@ -36,7 +26,7 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
     {
         var keys = Site(7);
         var (original, markers) = ProfileMarkers.Build();
-        var pid = PatientIdWithLongShift(keys);
+        var pid = ProfileMarkers.PatientIdWithLongShift(keys);
         original.SetString(DicomTag.PatientID, pid, DicomVR.LO);
         var profile = DeidentificationProfile.Parse(options);
 
