@@ -43,7 +43,9 @@ public sealed class GenerateTests(ITestOutputHelper output)
             var nifti = Directory.GetFiles(outA, "*.nii.gz").Single();
             var png = Directory.GetFiles(outA, "*.png").Single();
             var series = Directory.GetDirectories(outA).Single();
-            Assert.Contains(Path.GetFileName(nifti), first.Output, StringComparison.Ordinal);
+            Assert.Contains("outputs in", first.Output, StringComparison.Ordinal);
+            Assert.All(new[] { "nifti", "dicom", "png" }, f => Assert.Contains(f, first.Output, StringComparison.Ordinal));
+            Assert.Equal("synthetic-001.nii.gz", Path.GetFileName(nifti));
 
             var image = await NiftiFile.ReadAsync(nifti);
             Assert.True(image.Metadata.IsSynthetic);

@@ -11,14 +11,6 @@ namespace GenerateCT.Cli.Commands;
 /// </summary>
 internal static class BundleCommands
 {
-    /// <summary>The `model` group with the bundle verbs (until the CT-ViT `model` group exists to add them to).</summary>
-    public static Command CreateGroup()
-    {
-        var group = new Command("model", "Model checkpoints and bundles.");
-        AddTo(group);
-        return group;
-    }
-
     public static void AddTo(Command modelGroup)
     {
         modelGroup.Subcommands.Add(ImportReleased());

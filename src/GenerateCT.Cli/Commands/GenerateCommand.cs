@@ -76,17 +76,18 @@ internal static class GenerateCommand
 
                 var outRoot = parse.GetValue(outDir)!.FullName;
                 Directory.CreateDirectory(outRoot);
-                var table = new Table().AddColumns("#", "prompt", "seed", "format", "path");
+                var table = new Table().AddColumns("#", "prompt", "seed", "format", "file");
                 foreach (var v in volumes)
                 {
                     foreach (var f in formats)
                     {
                         var path = await GeneratedOutputs.WriteAsync(f, v, outRoot, ct);
-                        table.AddRow((v.Index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(v.Prompt), v.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), f, Markup.Escape(path));
+                        table.AddRow((v.Index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(v.Prompt), v.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), f, Markup.Escape(Path.GetRelativePath(outRoot, path)));
                     }
                 }
 
                 AnsiConsole.Write(table);
+                AnsiConsole.MarkupLineInterpolated($"outputs in {outRoot} (all marked synthetic)");
                 return 0;
             }
             catch (Exception e) when (e is InvalidPromptException or ModelBundleException or ArgumentException or InvalidOperationException)
@@ -116,7 +117,7 @@ internal static class GeneratedOutputs
         return formats;
     }
 
-    public static string Stem(GeneratedVolume v) => $"synthetic-{v.Index + 1:D3}-seed{v.Seed}";
+    public static string Stem(GeneratedVolume v) => $"synthetic-{v.Index + 1:D3}";
 
     public static async Task<string> WriteAsync(string format, GeneratedVolume v, string directory, CancellationToken ct)
     {

@@ -15,7 +15,7 @@ internal static class ImagingOutputs
             case "nifti":
                 {
                     var path = stemPath + ".nii.gz";
-                    await NiftiFile.WriteAsync(v.Volume, path, $"GenerateCT seed={v.Seed}", cancellationToken: ct);
+                    await NiftiFile.WriteAsync(v.Volume, path, $"GenerateCT seed={v.Seed}", NiftiStorage.Float32, ct);
                     return path;
                 }
 

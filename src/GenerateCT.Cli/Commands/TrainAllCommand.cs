@@ -13,14 +13,6 @@ namespace GenerateCT.Cli.Commands;
 /// </summary>
 internal static class TrainAllCommand
 {
-    /// <summary>The `train` group holding `all` (until the CT-ViT `train` group exists to add it to).</summary>
-    public static Command CreateGroup()
-    {
-        var group = new Command("train", "Train model stages.");
-        group.Subcommands.Add(Create());
-        return group;
-    }
-
     public static Command Create()
     {
         var cmd = new Command("all", "Train the three stages in order on a phantom folder and write a model bundle.");

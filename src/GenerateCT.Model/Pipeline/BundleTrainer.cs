@@ -150,7 +150,6 @@ public static class BundleTrainer
                 : nn.functional.interpolate(high, [stage.Diffusion.LowResSize, stage.Diffusion.LowResSize], mode: InterpolationMode.Area);
             var slicePrompts = prompts.SelectMany(p => Enumerable.Repeat(p, config.Frames)).ToList();
             using var unet = new SuperResUnet(stage.Unet);
-            RepairSuperResInit(unet);
             unet.to(device);
             var diffusion = new SuperResDiffusion(unet, stage.Diffusion);
             var name = config.SuperRes.Count == 1 ? "superres" : $"superres-{s + 1}";
@@ -203,39 +202,6 @@ public static class BundleTrainer
             }
 
             progress?.Report(new TrainingProgress(stage, step, steps, scalar));
-        }
-    }
-
-    /// <summary>
-    /// Workaround for the SR Unet as merged from the superres branch (386a350): a freshly built Unet holds
-    /// uninitialised memory (NaN, 1e30, denormals: the loss is NaN at step 1 and the CPU crawls) in
-    /// (a) its GroupNorm affine parameters and (b) PixelShuffleUpsample, which runs <c>kaiming_uniform_</c> on
-    /// <c>empty()</c> memory but keeps the unfilled tensor. Re-applies the PyTorch/released init: GroupNorm
-    /// γ = 1, β = 0; one kaiming-uniform kernel repeated for the 4 sub-pixels, zero bias. Loading a
-    /// checkpoint overwrites all of it, so inference is unaffected; delete once the superres branch
-    /// initialises these itself.
-    /// </summary>
-    internal static void RepairSuperResInit(nn.Module module)
-    {
-        using var noGrad = no_grad();
-        foreach (var (_, child) in module.named_modules())
-        {
-            var parameters = child.named_parameters(recurse: false).ToDictionary(p => p.name, p => p.parameter);
-            if (child is TorchSharp.Modules.GroupNorm)
-            {
-                parameters["weight"].fill_(1);
-                parameters["bias"].zero_();
-            }
-            else if (child is PixelShuffleUpsample)
-            {
-                var all = child.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-                var weight = all["net.0.weight"];
-                using var kernel = zeros(weight.shape[0] / 4, weight.shape[1], 1, 1);
-                using var filled = nn.init.kaiming_uniform_(kernel);
-                using var repeated = filled.repeat_interleave(4, 0);
-                weight.copy_(repeated);
-                all["net.0.bias"].zero_();
-            }
         }
     }
 
