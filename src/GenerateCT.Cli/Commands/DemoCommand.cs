@@ -29,6 +29,11 @@ internal static class DemoCommand
         {
             var root = parse.GetValue(dataDir)?.FullName ?? DataDirectories.Default("demo");
             AnsiConsole.MarkupLineInterpolated($"[bold]GenerateCT.Federated demo[/] — state in {root}");
+            if (!PrepareDemoDirectory(root))
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {root} exists and is not a demo directory; choose another with --data-dir");
+                return 2;
+            }
 
             CoordinatorHost? coordinator = null;
             NodeHost? node = null;
@@ -76,6 +81,13 @@ internal static class DemoCommand
                 AnsiConsole.Write(new Rule("[bold]Hospital → node: DICOM C-STORE and HL7 reports, de-identified on arrival[/]").LeftJustified());
                 await DemoIngest.RunAsync(node, root, parse.GetValue(patients), parse.GetValue(slices), parse.GetValue(size), ct);
 
+                // Both services are still healthy after the work.
+                foreach (var (name, address, certificate) in new[] { ("coordinator", coordinator.GrpcAddress, coordinator.Certificate), ("node", node.GrpcAddress, node.Certificate) })
+                {
+                    using var channel = GrpcClientChannels.ForPinnedServer(address, certificate);
+                    AnsiConsole.MarkupLineInterpolated($"{name} health over gRPC/TLS ({address}): [green]{await GrpcClientChannels.CheckHealthAsync(channel, ct)}[/]");
+                }
+
                 if (parse.GetValue(keepRunning))
                 {
                     AnsiConsole.MarkupLine("Running; press Ctrl+C to stop.");
@@ -98,5 +110,27 @@ internal static class DemoCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Each demo starts from a clean state: a directory the demo made before (it holds the marker
+    /// file) is emptied; any other non-empty directory is left alone and refused.
+    /// </summary>
+    private static bool PrepareDemoDirectory(string root)
+    {
+        const string Marker = ".generatect-demo";
+        if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+        {
+            if (!File.Exists(Path.Combine(root, Marker)))
+            {
+                return false;
+            }
+
+            Directory.Delete(root, recursive: true);
+        }
+
+        Directory.CreateDirectory(root);
+        File.WriteAllText(Path.Combine(root, Marker), "state of `gct demo`; removed by the next demo run\n");
+        return true;
     }
 }
