@@ -36,7 +36,7 @@ if ((${#missing[@]})); then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1
   fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq "${missing[@]}"
   if ((created_policy)); then rm -f /usr/sbin/policy-rc.d; fi
 else
   echo "install-deps: Debian packages present"
