@@ -9,6 +9,15 @@ public class CommandLineTests
     [InlineData("node")]
     [InlineData("coordinator")]
     [InlineData("bench")]
+    [InlineData("audit")]
+    [InlineData("dicom")]
+    [InlineData("deid")]
+    [InlineData("phantom")]
+    [InlineData("preview")]
+    [InlineData("convert")]
+    [InlineData("train")]
+    [InlineData("model")]
+    [InlineData("generate")]
     public void Gct_has_the_verb(string verb)
     {
         var root = Program.BuildRoot();
