@@ -76,13 +76,15 @@ public sealed class PostgresCluster : IAsyncDisposable
     public string ConnectionStringFor(string database) =>
         new NpgsqlConnectionStringBuilder(ConnectionString) { Database = database }.ConnectionString;
 
-    public async Task StopAsync()
-    {
-        if (!_running)
-        {
-            return;
-        }
+    /// <summary>Stops the server if this instance started it (an attached server is left running).</summary>
+    public Task StopAsync() => _running ? ShutdownServerAsync() : Task.CompletedTask;
 
+    /// <summary>
+    /// Stops the server of this data directory whether this instance started it or attached to it,
+    /// e.g. one left running by a host that was killed.
+    /// </summary>
+    public async Task ShutdownServerAsync()
+    {
         _running = false;
         await RunAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop"], CancellationToken.None);
     }

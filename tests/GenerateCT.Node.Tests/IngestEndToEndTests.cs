@@ -301,7 +301,8 @@ public class IngestEndToEndTests
                 await WaitForPortAsync(dicomPort, TimeSpan.FromSeconds(90));
                 var keys = new KeyedPseudonyms(await SiteSecret.LoadOrCreateAsync(Path.Combine(dataDir, "secrets", "site.key")));
                 var expected = acknowledged.Select(f => keys.Uid(DicomFile.Read(File.ReadAllBytes(f)).Dataset.GetUid(DicomTag.SOPInstanceUID)!)).ToHashSet();
-                var cs = await ReadConnectionStringAsync(dataDir);
+                await using var cluster = await AttachEmbeddedClusterAsync(dataDir);
+                var cs = cluster.ConnectionString;
                 await WaitForAsync(async () =>
                 {
                     await using var db = DatabaseSchema.CreateNodeDb(cs);
@@ -333,7 +334,13 @@ public class IngestEndToEndTests
         }
         finally
         {
-            StopEmbeddedCluster(Path.Combine(dir, "node"));
+            if (File.Exists(Path.Combine(dir, "node", "postgres", "data", "postmaster.pid")))
+            {
+                // The killed and restarted node processes leave their database server running.
+                await using var cluster = await AttachEmbeddedClusterAsync(Path.Combine(dir, "node"));
+                await cluster.ShutdownServerAsync();
+            }
+
             Directory.Delete(dir, recursive: true);
         }
     }
@@ -373,35 +380,7 @@ public class IngestEndToEndTests
         }, timeout, $"DICOM port {port}");
     }
 
-    /// <summary>The embedded cluster of a node data directory, as the node's own tools reach it.</summary>
-    private static async Task<string> ReadConnectionStringAsync(string dataDir)
-    {
-        var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = Path.Combine(dataDir, "postgres") });
-        return cluster.ConnectionString;
-    }
-
-    private static void StopEmbeddedCluster(string dataDir)
-    {
-        var data = Path.Combine(dataDir, "postgres", "data");
-        if (File.Exists(Path.Combine(data, "postmaster.pid")))
-        {
-            var psi = new ProcessStartInfo(Environment.IsPrivilegedProcess ? "runuser" : "pg_ctl") { UseShellExecute = false };
-            var bin = Directory.GetDirectories("/usr/lib/postgresql").OrderDescending().First() + "/bin/pg_ctl";
-            if (Environment.IsPrivilegedProcess)
-            {
-                foreach (var a in new[] { "-u", "postgres", "--", bin })
-                {
-                    psi.ArgumentList.Add(a);
-                }
-            }
-
-            foreach (var a in new[] { "-D", data, "-m", "immediate", "stop" })
-            {
-                psi.ArgumentList.Add(a);
-            }
-
-            using var p = Process.Start(psi)!;
-            p.WaitForExit();
-        }
-    }
+    /// <summary>The embedded cluster of a node data directory, attached as the node's own tools reach it.</summary>
+    private static Task<PostgresCluster> AttachEmbeddedClusterAsync(string dataDir) =>
+        PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = Path.Combine(dataDir, "postgres") });
 }

@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Text;
 using GenerateCT.Data;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Testing;
@@ -23,13 +21,8 @@ public class ReportIngestTests
         var dir = TempDirectory.Create("gct-node-hl7");
         try
         {
-            var hl7Port = FreePort.Next();
-            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, FreePort.Next(), ("Node:Ingest:Hl7Port", hl7Port.ToString())));
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", hl7Port);
-            var stream = client.GetStream();
-            await stream.WriteAsync(MllpFrameReader.Frame(Oru));
-            var ack = Encoding.UTF8.GetString((await new MllpFrameReader(stream).ReadFrameAsync(CancellationToken.None))!);
+            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, FreePort.Next()));
+            var ack = await MllpClient.SendAsync("127.0.0.1", node.Hl7Port!.Value, Oru);
             Assert.Contains("MSA|AA|CTRL0001", ack);
 
             await using var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString);
@@ -55,13 +48,8 @@ public class ReportIngestTests
         var dir = TempDirectory.Create("gct-node-hl7");
         try
         {
-            var hl7Port = FreePort.Next();
-            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, FreePort.Next(), ("Node:Ingest:Hl7Port", hl7Port.ToString())));
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", hl7Port);
-            var stream = client.GetStream();
-            await stream.WriteAsync(MllpFrameReader.Frame("MSH|^~\\&|A|B|C|D|20240101||ORU^R01|X9|P|2.5.1\rPID|1||X\r"));
-            var ack = Encoding.UTF8.GetString((await new MllpFrameReader(stream).ReadFrameAsync(CancellationToken.None))!);
+            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, FreePort.Next()));
+            var ack = await MllpClient.SendAsync("127.0.0.1", node.Hl7Port!.Value, "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|X9|P|2.5.1\rPID|1||X\r");
             Assert.Contains("MSA|AR|X9", ack);
             await using var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString);
             Assert.Equal(0, await db.Reports.CountAsync());

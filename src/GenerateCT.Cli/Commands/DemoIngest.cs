@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
-using System.Text;
 using GenerateCT.Data;
 using GenerateCT.Data.Audit;
 using GenerateCT.Deid.Reports;
@@ -138,11 +136,6 @@ internal static class DemoIngest
             $"PID|1||{phi.MedicalRecordNumber}^^^HOSPITAL^MR||{family}^{given}||{phi.BirthDate:yyyyMMdd}|{(phantom.Sex == PatientSex.Male ? "M" : "F")}\r" +
             $"OBR|1||{phi.AccessionNumber}|71250^CT CHEST^CPT|||{phi.StudyDate:yyyyMMdd}0900\r" +
             $"OBX|1|TX|71250&GDT^Report^L||{text}||||||F\r";
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", port, ct);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(MllpFrameReader.Frame(message), ct);
-        var ack = await new MllpFrameReader(stream).ReadFrameAsync(ct) ?? throw new IOException("the node closed the MLLP connection without an ACK");
-        return Encoding.UTF8.GetString(ack);
+        return await MllpClient.SendAsync("127.0.0.1", port, message, ct);
     }
 }
