@@ -31,7 +31,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>MaskGit tiny with a 32-wide context, matching the tiny T5 encoder used as text encoder here.</summary>
-    private static MaskGitConfig LearningConfig => MaskGitConfig.Tiny with { DimContext = 32 };
+    internal static MaskGitConfig LearningConfig => MaskGitConfig.Tiny with { DimContext = 32 };
 
     private static TextEmbedder TinyTextEmbedder()
     {
@@ -181,7 +181,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         Assert.True(trained < withShuffledText, $"true prompts {trained:F4} do not beat shuffled prompts {withShuffledText:F4}");
     }
 
-    private static MaskGitBatch RandomBatch(int seed)
+    internal static MaskGitBatch RandomBatch(int seed)
     {
         var generator = new Generator((ulong)seed);
         var ids = randint(0, 64, [4, 3, 4, 4], generator: generator);

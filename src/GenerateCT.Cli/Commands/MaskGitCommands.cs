@@ -33,9 +33,10 @@ internal static class MaskGitCommands
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Write the checkpoint every N steps (0: at the end only).", DefaultValueFactory = _ => 500 };
         var seed = new Option<long>("--seed") { Description = "Seed of masking, text dropout and batch draws.", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var tokenCritic = new Option<bool>("--token-critic") { Description = "Also train a token critic (paper §3.2; the released model has none), checkpointed as critic.*; a run with a critic resumes only with this flag." };
         var cmd = new Command(Stage, "Train the MaskGIT transformer on frozen CT-ViT tokens and T5 prompt embeddings (stage 2).")
         {
-            config, ctvit, data, steps, output, resume, textEncoder, lr, warmup, batch, accumulate, checkpointEvery, seed, device,
+            config, ctvit, data, steps, output, resume, textEncoder, lr, warmup, batch, accumulate, checkpointEvery, seed, device, tokenCritic,
         };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
@@ -56,6 +57,11 @@ internal static class MaskGitCommands
                 maskgitConfig = maskgitConfig.Name == "paper"
                     ? throw new ArgumentException($"the text encoder in {bundle} gives {text.EmbeddingDim}-wide embeddings; the paper MaskGIT needs T5 v1.1 base (768)")
                     : maskgitConfig with { DimContext = text.EmbeddingDim };
+            }
+
+            if (parse.GetValue(tokenCritic))
+            {
+                maskgitConfig = maskgitConfig with { TokenCritic = true };
             }
 
             manual_seed(parse.GetValue(seed));
@@ -84,7 +90,7 @@ internal static class MaskGitCommands
             }
 
             var outPath = parse.GetValue(output)!.FullName;
-            AnsiConsole.MarkupLine($"MaskGIT [bold]{maskgitConfig.Name}[/] on {Markup.Escape(TorchDevice.Describe(torchDevice))}: {dataset.Count} volumes, {totalSteps} steps");
+            AnsiConsole.MarkupLine($"MaskGIT [bold]{maskgitConfig.Name}[/]{(maskgitConfig.TokenCritic ? " with token critic" : "")} on {Markup.Escape(TorchDevice.Describe(torchDevice))}: {dataset.Count} volumes, {totalSteps} steps");
             MaskGitTrainingProgress? last = null;
             await AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -96,14 +102,14 @@ internal static class MaskGitCommands
                     {
                         last = p;
                         task.Value = p.Step;
-                        task.Description = $"loss {p.Loss:F4} · masked acc {p.Accuracy:P1} · lr {p.LearningRate:E1}";
+                        task.Description = $"loss {p.Loss:F4} · masked acc {p.Accuracy:P1}{(p.CriticLoss is { } c ? $" · critic {c:F4}" : "")} · lr {p.LearningRate:E1}";
                     });
                     await trainer.RunAsync(dataset, totalSteps, parse.GetValue(batch), outPath, maskgitConfig.Name, parse.GetValue(checkpointEvery), progress, ct);
                 });
 
             if (last is not null)
             {
-                AnsiConsole.MarkupLine($"step {last.Step}: loss {last.Loss:F4}, masked-token accuracy {last.Accuracy:P1}");
+                AnsiConsole.MarkupLine($"step {last.Step}: loss {last.Loss:F4}, masked-token accuracy {last.Accuracy:P1}{(last.CriticLoss is { } c ? $", critic loss {c:F4}" : "")}");
             }
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(outPath)}");

@@ -46,6 +46,13 @@ public sealed record MaskGitConfig
 
     public double StartingTemperature { get; init; } = 0.9;
 
+    /// <summary>
+    /// Train and sample with a <see cref="MaskGit.TokenCritic"/> (paper §3.2: token-critic binary
+    /// cross-entropy). Off in <see cref="Paper"/> and <see cref="Tiny"/>: the released
+    /// MaskGITTransformer has critic=None, so its checkpoint has no <c>critic.*</c> keys.
+    /// </summary>
+    public bool TokenCritic { get; init; }
+
     public int MaskId => NumTokens;
 
     public static MaskGitConfig Paper { get; } = new()

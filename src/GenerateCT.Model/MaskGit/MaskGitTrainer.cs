@@ -29,6 +29,12 @@ public sealed record MaskGitTrainingOptions
     /// <summary>Gradient-norm clip (none when null).</summary>
     public double? MaxGradNorm { get; init; }
 
+    /// <summary>Weight of the token-critic binary cross-entropy in the total loss (reference critic_loss_weight).</summary>
+    public double CriticLossWeight { get; init; } = 1;
+
+    /// <summary>Gumbel temperature of the generator samples the critic is trained on (reference critic_train_sample_temperature).</summary>
+    public double CriticSampleTemperature { get; init; } = 1;
+
     /// <summary>Seeds the masking and text-dropout draws; step k uses seed + k, so a resumed run continues the same stream.</summary>
     public long Seed { get; init; }
 }
@@ -36,15 +42,16 @@ public sealed record MaskGitTrainingOptions
 /// <summary>One micro-batch: CT-ViT ids (b, t, h, w) and the prompt embeddings (null when unconditional).</summary>
 public sealed record MaskGitBatch(Tensor Ids, Tensor? Context, Tensor? TextMask);
 
-/// <summary>Progress of a training run, reported after every optimizer step.</summary>
-public sealed record MaskGitTrainingProgress(long Step, long TotalSteps, double Loss, double Accuracy, double LearningRate);
+/// <summary>Progress of a training run, reported after every optimizer step (critic loss only with a token critic).</summary>
+public sealed record MaskGitTrainingProgress(long Step, long TotalSteps, double Loss, double Accuracy, double LearningRate, double? CriticLoss = null);
 
-/// <summary>What one optimizer step did.</summary>
-public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, double LearningRate);
+/// <summary>What one optimizer step did: masked-token cross-entropy, accuracy and, with a token critic, its binary cross-entropy.</summary>
+public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, double LearningRate, double? CriticLoss = null);
 
 /// <summary>
-/// Trains the MaskGit of a <see cref="MaskGitTransformer"/> (the CT-ViT stays frozen): masked-token
-/// cross-entropy with cosine-schedule masking and text dropout, Adam with warm-up + cosine decay,
+/// Trains the MaskGit of a <see cref="MaskGitTransformer"/>, and its token critic when it has one (the
+/// CT-ViT stays frozen): masked-token cross-entropy with cosine-schedule masking and text dropout, plus the
+/// weighted critic binary cross-entropy, Adam with warm-up + cosine decay,
 /// gradient accumulation, and checkpoints that resume exactly where they stopped.
 /// </summary>
 public sealed class MaskGitTrainer : IDisposable
@@ -59,7 +66,7 @@ public sealed class MaskGitTrainer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.AccumulationSteps, 1);
         _model = model;
         Options = options;
-        _optimizer = optim.Adam(model.MaskGit.parameters(), lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2);
+        _optimizer = optim.Adam(model.TrainableParameters(), lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2);
     }
 
     public MaskGitTrainingOptions Options { get; }
@@ -98,23 +105,30 @@ public sealed class MaskGitTrainer : IDisposable
         _optimizer.zero_grad();
         var generator = new Generator((ulong)(Options.Seed + Step), microBatches[0].Ids.device);
         double loss = 0, accuracy = 0;
+        double? criticLoss = null;
         foreach (var batch in microBatches)
         {
             using var scope = NewDisposeScope();
-            using var result = _model.Loss(batch.Ids, batch.Context, batch.TextMask, Options.CondDropProb, generator);
-            (result.Loss / microBatches.Count).backward();
+            using var result = _model.Loss(batch.Ids, batch.Context, batch.TextMask, Options.CondDropProb, generator, Options.CriticSampleTemperature);
+            // MaskGITTransformer.forward returns loss + critic_loss · critic_loss_weight.
+            var total = result.CriticLoss is { } critic ? result.Loss + (critic * Options.CriticLossWeight) : result.Loss;
+            (total / microBatches.Count).backward();
             loss += result.Loss.item<float>() / microBatches.Count;
             accuracy += result.Accuracy.item<float>() / microBatches.Count;
+            if (result.CriticLoss is { } c)
+            {
+                criticLoss = (criticLoss ?? 0) + (c.item<float>() / microBatches.Count);
+            }
         }
 
         if (Options.MaxGradNorm is { } maxNorm)
         {
-            nn.utils.clip_grad_norm_(_model.MaskGit.parameters(), maxNorm);
+            nn.utils.clip_grad_norm_(_model.TrainableParameters(), maxNorm);
         }
 
         _optimizer.step();
         Step++;
-        return new MaskGitStepReport(Step, loss, accuracy, lr);
+        return new MaskGitStepReport(Step, loss, accuracy, lr, criticLoss);
     }
 
     /// <summary>
@@ -152,7 +166,7 @@ public sealed class MaskGitTrainer : IDisposable
                 b.TextMask?.Dispose();
             }
 
-            progress?.Report(new MaskGitTrainingProgress(Step, totalSteps, last.Loss, last.Accuracy, last.LearningRate));
+            progress?.Report(new MaskGitTrainingProgress(Step, totalSteps, last.Loss, last.Accuracy, last.LearningRate, last.CriticLoss));
             if (checkpointEvery > 0 && Step % checkpointEvery == 0 && Step < totalSteps)
             {
                 SaveCheckpoint(checkpointPath, configName, Metrics(last));
@@ -162,12 +176,21 @@ public sealed class MaskGitTrainer : IDisposable
         SaveCheckpoint(checkpointPath, configName, last is null ? null : Metrics(last));
     }
 
-    private static Dictionary<string, double> Metrics(MaskGitStepReport report) => new()
+    private static Dictionary<string, double> Metrics(MaskGitStepReport report)
     {
-        ["loss"] = report.Loss,
-        ["masked_accuracy"] = report.Accuracy,
-        ["learning_rate"] = report.LearningRate,
-    };
+        var metrics = new Dictionary<string, double>
+        {
+            ["loss"] = report.Loss,
+            ["masked_accuracy"] = report.Accuracy,
+            ["learning_rate"] = report.LearningRate,
+        };
+        if (report.CriticLoss is { } critic)
+        {
+            metrics["critic_loss"] = critic;
+        }
+
+        return metrics;
+    }
 
     /// <summary>
     /// Held-out masked-token cross-entropy (no text dropout, eval mode), averaged over
@@ -185,7 +208,7 @@ public sealed class MaskGitTrainer : IDisposable
             for (var d = 0; d < draws; d++)
             {
                 var generator = new Generator((ulong)(seed + d), batch.Ids.device);
-                using var result = model.Loss(batch.Ids, batch.Context, batch.TextMask, condDropProb: 0, generator);
+                using var result = model.Loss(batch.Ids, batch.Context, batch.TextMask, condDropProb: 0, generator, includeCritic: false);
                 total += result.Loss.item<float>();
             }
 
@@ -197,7 +220,39 @@ public sealed class MaskGitTrainer : IDisposable
         }
     }
 
-    /// <summary>Writes model (ctvit.* + maskgit.*), optimizer state and step, atomically.</summary>
+    /// <summary>
+    /// Held-out token-critic binary cross-entropy (no text dropout, eval mode) over <paramref name="draws"/>
+    /// maskings and generator samples seeded by <paramref name="seed"/>.
+    /// </summary>
+    public static double EvaluateCritic(MaskGitTransformer model, MaskGitBatch batch, long seed, int draws = 4, double sampleTemperature = 1)
+    {
+        if (model.Critic is null)
+        {
+            throw new InvalidOperationException("the model has no token critic (set MaskGitConfig.TokenCritic)");
+        }
+
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            var total = 0.0;
+            for (var d = 0; d < draws; d++)
+            {
+                var generator = new Generator((ulong)(seed + d), batch.Ids.device);
+                using var result = model.Loss(batch.Ids, batch.Context, batch.TextMask, condDropProb: 0, generator, sampleTemperature);
+                total += result.CriticLoss!.item<float>();
+            }
+
+            return total / draws;
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Writes model (ctvit.* + maskgit.*, and critic.* with a token critic), optimizer state and step, atomically.</summary>
     public void SaveCheckpoint(string path, string configName, IReadOnlyDictionary<string, double>? metrics = null)
     {
         using var optimizerState = new MemoryStream();
@@ -223,6 +278,14 @@ public sealed class MaskGitTrainer : IDisposable
         if (checkpoint.Info.Stage != "maskgit")
         {
             throw new CheckpointFormatException($"{path} is a '{checkpoint.Info.Stage}' checkpoint, not a MaskGIT one");
+        }
+
+        var savedCritic = checkpoint.State.Keys.Any(k => k.StartsWith("critic.", StringComparison.Ordinal));
+        if (savedCritic != (_model.Critic is not null))
+        {
+            throw new CheckpointFormatException(savedCritic
+                ? $"{path} was trained with a token critic; resume it with the critic on (--token-critic, MaskGitConfig.TokenCritic)"
+                : $"{path} was trained without a token critic; resume it with the critic off (no --token-critic)");
         }
 
         ReferenceWeights.Apply(_model, checkpoint.State, sourceName: path);
