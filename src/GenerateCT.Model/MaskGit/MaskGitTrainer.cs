@@ -74,18 +74,10 @@ public sealed class MaskGitTrainer : IDisposable
     /// <summary>Optimizer steps taken so far (restored on resume).</summary>
     public long Step { get; private set; }
 
-    /// <summary>Learning rate at optimizer step <paramref name="step"/> (0-based): linear warm-up, then half-cosine to 0.</summary>
-    public double LearningRateAt(long step)
-    {
-        if (Options.WarmupSteps > 0 && step < Options.WarmupSteps)
-        {
-            return Options.LearningRate * (step + 1) / Options.WarmupSteps;
-        }
+    /// <summary>Learning rate at optimizer step <paramref name="step"/> (0-based): linear warm-up, then half-cosine to 0 at <see cref="MaskGitTrainingOptions.TotalSteps"/>.</summary>
+    public double LearningRateAt(long step) => Schedule.At(step);
 
-        var decaySteps = Math.Max(1, Options.TotalSteps - Options.WarmupSteps);
-        var progress = Math.Clamp((step - Options.WarmupSteps) / (double)decaySteps, 0, 1);
-        return Options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress));
-    }
+    private LearningRateSchedule Schedule => new(Options.LearningRate, Options.WarmupSteps, Options.TotalSteps);
 
     /// <summary>One optimizer step over <see cref="MaskGitTrainingOptions.AccumulationSteps"/> micro-batches.</summary>
     public MaskGitStepReport TrainStep(IReadOnlyList<MaskGitBatch> microBatches)
@@ -96,11 +88,7 @@ public sealed class MaskGitTrainer : IDisposable
         }
 
         _model.train();
-        var lr = LearningRateAt(Step);
-        foreach (var group in _optimizer.ParamGroups)
-        {
-            group.LearningRate = lr;
-        }
+        var lr = Schedule.Apply(_optimizer, Step);
 
         _optimizer.zero_grad();
         var generator = new Generator((ulong)(Options.Seed + Step), microBatches[0].Ids.device);

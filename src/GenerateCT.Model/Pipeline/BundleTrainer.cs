@@ -29,7 +29,13 @@ public sealed record TrainAllOptions
 
     public double MaskGitLearningRate { get; init; } = 2e-3;
 
-    public double SuperResLearningRate { get; init; } = 1e-3;
+    public double SuperResLearningRate { get; init; } = 3e-3;
+
+    /// <summary>
+    /// Upper end of the SR low-res augmentation times in training (released 1): short runs learn the
+    /// low-noise regime that sampling uses far sooner with 0.25 (see <see cref="SuperResDiffusionOptions.TrainingLowresNoiseMax"/>).
+    /// </summary>
+    public double SuperResLowresNoiseMax { get; init; } = 0.25;
 
     /// <summary>Seeds the weight init, the data order, masking and diffusion noise: one seed, one bundle.</summary>
     public long Seed { get; init; } = 1;
@@ -69,10 +75,10 @@ public static class BundleTrainer
             throw new NotSupportedException($"`train all` builds a seeded tiny text encoder; config '{config.Name}' needs the released T5 (use `gct model import-released`)");
         }
 
-        return await Task.Run(() => Train(config, cases, tokenizerModelPath, bundleDirectory, options, device, progress, cancellationToken), cancellationToken);
+        return await Task.Run(() => TrainCoreAsync(config, cases, tokenizerModelPath, bundleDirectory, options, device, progress, cancellationToken), cancellationToken);
     }
 
-    private static BundleManifest Train(GenerationConfig config, IReadOnlyList<TrainingCase> cases, string tokenizerModelPath, string bundleDirectory,
+    private static async Task<BundleManifest> TrainCoreAsync(GenerationConfig config, IReadOnlyList<TrainingCase> cases, string tokenizerModelPath, string bundleDirectory,
         TrainAllOptions options, Device device, IProgress<TrainingProgress>? progress, CancellationToken ct)
     {
         Directory.CreateDirectory(bundleDirectory);
@@ -148,18 +154,23 @@ public static class BundleTrainer
             using var low = s == 0
                 ? ((recon.permute(0, 2, 1, 3, 4).reshape(-1, 1, recon.shape[3], recon.shape[4]) + 1) * 0.5) // (N F) 1 h w
                 : nn.functional.interpolate(high, [stage.Diffusion.LowResSize, stage.Diffusion.LowResSize], mode: InterpolationMode.Area);
-            var slicePrompts = prompts.SelectMany(p => Enumerable.Repeat(p, config.Frames)).ToList();
             using var unet = new SuperResUnet(stage.Unet);
             unet.to(device);
-            var diffusion = new SuperResDiffusion(unet, stage.Diffusion);
+            var diffusion = new SuperResDiffusion(unet, stage.Diffusion with { TrainingLowresNoiseMax = options.SuperResLowresNoiseMax });
             var name = config.SuperRes.Count == 1 ? "superres" : $"superres-{s + 1}";
-            RunSteps(name, options.SuperResSteps, unet.parameters(), options.SuperResLearningRate, progress, ct, () =>
+            var examples = SuperResExamples(high, low, prompts, config.Frames, text);
+            using var trainer = new SuperResTrainer(diffusion, new SuperResTrainingOptions
             {
-                var index = SampleBatch((int)high.shape[0], options.BatchSize, rng, device);
-                using var embedding = text.Embed(Pick(slicePrompts, index));
-                unet.train();
-                return diffusion.Loss(high.index_select(0, index), low.index_select(0, index), embedding.Embeddings, embedding.Mask, generator);
+                LearningRate = options.SuperResLearningRate,
+                WarmupSteps = Math.Min(50, options.SuperResSteps / 10),
+                CosineDecayMaxSteps = options.SuperResSteps,
+                BatchSize = options.BatchSize,
+                CheckpointEvery = 0,
+                Seed = options.Seed + s,
             });
+            await trainer.TrainAsync(examples, options.SuperResSteps,
+                progress: progress is null ? null : new StageProgress(p => progress.Report(new TrainingProgress(name, p.Step, p.TotalSteps, p.Loss))),
+                cancellationToken: ct);
             unet.eval();
             components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.SuperResStage, config.Name, $"superres-{s + 1}.gct", unet,
                 $"trained by `gct train all` ({options.SuperResSteps} steps, {stage.Diffusion.LowResSize}→{stage.Diffusion.HighResSize})"));
@@ -180,6 +191,26 @@ public static class BundleTrainer
         ModelBundle.WriteManifest(bundleDirectory, manifest);
         generator.Dispose();
         return manifest;
+    }
+
+    /// <summary>One SR example per slice; each distinct prompt is embedded once (frozen encoder).</summary>
+    private static List<SuperResExample> SuperResExamples(Tensor high, Tensor low, IReadOnlyList<string> prompts, int frames, TextEmbedder text)
+    {
+        var embeddings = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var prompt in prompts.Distinct(StringComparer.Ordinal))
+        {
+            using var embedding = text.Embed([prompt]);
+            embeddings[prompt] = embedding.Embeddings[0].detach().clone().DetachFromDisposeScope();
+        }
+
+        return Enumerable.Range(0, (int)high.shape[0])
+            .Select(i => new SuperResExample(high[i], low[i], embeddings[prompts[i / frames]]))
+            .ToList();
+    }
+
+    private sealed class StageProgress(Action<SuperResTrainingProgress> report) : IProgress<SuperResTrainingProgress>
+    {
+        public void Report(SuperResTrainingProgress value) => report(value);
     }
 
     private static void RunSteps(string stage, int steps, IEnumerable<TorchSharp.Modules.Parameter> parameters, double lr,

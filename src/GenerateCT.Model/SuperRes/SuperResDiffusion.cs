@@ -220,7 +220,7 @@ public sealed class SuperResDiffusion
         var lowUp = ResizeNearest(ResizeNearest(low, Options.LowResSize).clamp(0, 1), size).clamp(0, 1);
 
         var times = rand(new long[] { b }, generator: generator).to(device);
-        var augTimes = rand(new long[] { 1 }, generator: generator).expand(b).contiguous().to(device);
+        var augTimes = (rand(new long[] { 1 }, generator: generator) * Options.TrainingLowresNoiseMax).expand(b).contiguous().to(device);
 
         var xStart = ResizeNearest(highRes, size) * 2 - 1;
         var lowCond = lowUp * 2 - 1;

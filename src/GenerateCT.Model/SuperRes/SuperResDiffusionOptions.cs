@@ -33,6 +33,14 @@ public sealed record SuperResDiffusionOptions
 
     public double P2LossWeightK { get; init; } = 1.0;
 
+    /// <summary>
+    /// Upper end of the low-res augmentation times drawn in training, U(0, max) under the linear schedule.
+    /// Released: 1 (the whole range, so most training examples see a conditioning image that is nearly all
+    /// noise). Short runs learn the low-noise regime that sampling uses (level 0.1) much sooner with a
+    /// smaller range; sampling is unaffected.
+    /// </summary>
+    public double TrainingLowresNoiseMax { get; init; } = 1.0;
+
     /// <summary>Random crop side for training (released: none, whole 512 slices).</summary>
     public int? RandomCropSize { get; init; }
 

@@ -22,6 +22,12 @@ public sealed record SuperResTrainingOptions
     public double Beta2 { get; init; } = 0.99;
     public double Eps { get; init; } = 1e-8;
 
+    /// <summary>Linear warm-up steps (imagen trainer <c>warmup_steps</c>; released: none).</summary>
+    public int WarmupSteps { get; init; }
+
+    /// <summary>Step at which the half-cosine decay reaches 0 (imagen trainer <c>cosine_decay_max_steps</c>; released: none, constant rate).</summary>
+    public int? CosineDecayMaxSteps { get; init; }
+
     /// <summary>Slices per micro-batch (released 1).</summary>
     public int BatchSize { get; init; } = 1;
 
@@ -103,6 +109,7 @@ public sealed class SuperResTrainer : IDisposable
     {
         var device = _diffusion.Unet.parameters().First().device;
         using var generator = new Generator(SuperResDiffusion.SliceSeed(_options.Seed, Step));
+        new LearningRateSchedule(_options.LearningRate, _options.WarmupSteps, _options.CosineDecayMaxSteps).Apply(_optimizer, Step);
         _optimizer.zero_grad();
         double total = 0;
         var micro = _options.GradientAccumulationSteps;
