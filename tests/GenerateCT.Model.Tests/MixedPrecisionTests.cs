@@ -209,6 +209,34 @@ public sealed class MixedPrecisionTests(ITestOutputHelper output)
         Assert.Contains(model.AutoencoderParameters().Where(p => p.numel() > 0).Zip(before), p => (p.First - p.Second).abs().max().item<float>() > 0);
     }
 
+    [Fact]
+    public void Fp16_checkpoint_carries_the_loss_scale_into_the_resumed_run()
+    {
+        using var data = new CtVolumeDataset(CtVitTrainingTests.TrainingVolumes(2, seed: 13), CtVitConfig.Tiny);
+        var path = Path.Combine(Path.GetTempPath(), $"gct-fp16-{Guid.NewGuid():N}.gct");
+        try
+        {
+            var options = new CtVitTrainingOptions { LearningRate = 1e-3, BatchSize = 1, Steps = 1, Precision = TrainingPrecision.Fp16, InitialLossScale = 1e38 };
+            manual_seed(7);
+            using (var model = new CtVit.CtVit(CtVitConfig.Tiny))
+            using (var trainer = new CtVitTrainer(model, data, options, CPU))
+            {
+                trainer.TrainStep(); // overflows: the scale backs off to 5e37
+                trainer.SaveCheckpoint(path);
+            }
+
+            using var resumedModel = new CtVit.CtVit(CtVitConfig.Tiny);
+            using var resumed = new CtVitTrainer(resumedModel, data, options with { InitialLossScale = 1024 }, CPU);
+            resumed.Resume(path);
+            Assert.Equal(5e37, resumed.LossScaler!.Scale, 1e30);
+            Assert.Equal(1, resumed.LossScaler.SkippedSteps);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static void SetGradients(IEnumerable<TorchSharp.Modules.Parameter> parameters, float value)
     {
         foreach (var p in parameters)

@@ -70,9 +70,22 @@ def load_reference(root, device):
     return sys.modules["transformer_maskgit.ctvit"].CTViT
 
 
+def loaded_blas():
+    """The BLAS library torch resolved (Debian's torch uses whatever libblas.so.3 points to)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line and "/" in line}
+        return sorted(os.path.realpath(p) for p in paths)
+    except OSError:
+        return []
+
+
 def main():
     args = parse_args()
     sys.path[:0] = args.path
+    if args.threads:
+        # An OpenMP or pthreads BLAS under torch reads these at load time.
+        os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
     import torch
 
     if args.threads:
@@ -134,6 +147,7 @@ def main():
         "encode_ms_per_volume": round(encode_ms, 2),
         "decode_ms_per_volume": round(decode_ms, 2),
         "encode_decode_ms_per_volume": round(encode_ms + decode_ms, 2),
+        "blas": loaded_blas(),
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }))
 

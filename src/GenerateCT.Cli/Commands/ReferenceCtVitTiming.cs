@@ -20,6 +20,7 @@ internal sealed record ReferenceCtVitTimings(
     [property: JsonPropertyName("encode_ms_per_volume")] double EncodeMsPerVolume,
     [property: JsonPropertyName("decode_ms_per_volume")] double DecodeMsPerVolume,
     [property: JsonPropertyName("encode_decode_ms_per_volume")] double EncodeDecodeMsPerVolume,
+    [property: JsonPropertyName("blas")] IReadOnlyList<string>? Blas,
     [property: JsonPropertyName("peak_rss_bytes")] long PeakRssBytes);
 
 /// <summary>

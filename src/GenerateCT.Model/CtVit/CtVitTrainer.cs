@@ -204,7 +204,8 @@ public sealed class CtVitTrainer : IDisposable
 
                 if (adversarial)
                 {
-                    // The generator term must not train the discriminator: its parameters are frozen for this graph.
+                    // The generator term must not train the discriminator (the reference trainer zeroes the discriminator's
+                    // gradients before its own pass): its parameters are frozen while this graph is built.
                     using var frozen = FreezeDiscriminator();
                     genLoss = -_model.Discr!.forward(fakeSlice!).to(float32).mean();
                     gen += genLoss.item<float>() / accumulation;
