@@ -11,8 +11,9 @@ namespace GenerateCT.Cli.Commands;
 
 /// <summary>
 /// `gct bench model --stage ctvit --config tiny|paper`: encode and decode time per volume and peak memory
-/// of a model stage on the current device, as JSON. The reference PyTorch forward is the peer to compare
-/// with; its time is taken with --reference-ms when measured on the same machine.
+/// of a model stage on the current device, as JSON. With --reference DIR (a GenerateCT checkout) the
+/// reference PyTorch CT-ViT is timed in the same run, on the same machine, config, volume and threads,
+/// and the JSON carries its timings and the ratio ours / reference (issue goal: ≤ 1.1).
 /// </summary>
 internal static class ModelBenchmark
 {
@@ -25,11 +26,13 @@ internal static class ModelBenchmark
         var frames = new Option<int?>("--frames") { Description = "Slices per volume (default: the config's, 201 for paper)." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: its own choice)." };
         var weights = new Option<FileInfo?>("--weights") { Description = "Checkpoint to load (default: random weights; timing does not depend on them)." };
-        var referenceMs = new Option<double?>("--reference-encode-decode-ms") { Description = "Encode+decode ms per volume of the PyTorch reference on this machine, for the ratio." };
+        var reference = new Option<DirectoryInfo?>("--reference") { Description = "ctvit: a GenerateCT checkout; its PyTorch CT-ViT is timed in the same run for the ratio." };
+        var referencePath = new Option<string[]>("--reference-pythonpath") { Description = "ctvit: folder with a Python dependency of the reference (einops, vector_quantize_pytorch, beartype); repeatable.", AllowMultipleArgumentsPerToken = true };
+        var python = new Option<string>("--python") { Description = "ctvit: Python interpreter with torch for the reference.", DefaultValueFactory = _ => ReferenceCtVitTiming.DefaultPython };
         var output = new Option<FileInfo?>("--out") { Description = "Also write the JSON report to this file." };
         var sampleSteps = new Option<int>("--sample-steps") { Description = "maskgit: demasking steps of the timed sample.", DefaultValueFactory = _ => 18 };
         var allPairs = new Option<bool>("--all-pairs") { Description = "maskgit: also run the reference all-pairs position bias (≈10 GB of activations at 101×8×8)." };
-        var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, referenceMs, output, sampleSteps, allPairs };
+        var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, reference, referencePath, python, output, sampleSteps, allPairs };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             if (parse.GetValue(threads) is { } n)
@@ -48,13 +51,22 @@ internal static class ModelBenchmark
                 throw new ArgumentException($"no benchmark for stage '{stageName}' yet; available: {CtVitTrainer.Stage}");
             }
 
-            var report = RunCtVit(
-                CtVitConfig.FromName(parse.GetValue(config)!),
-                TorchDevice.Select(parse.GetValue(device)!),
-                Math.Max(1, parse.GetValue(iterations)),
-                parse.GetValue(frames),
-                parse.GetValue(weights)?.FullName,
-                parse.GetValue(referenceMs));
+            var cfg = CtVitConfig.FromName(parse.GetValue(config)!);
+            var torchDevice = TorchDevice.Select(parse.GetValue(device)!);
+            int runs = Math.Max(1, parse.GetValue(iterations));
+            var report = RunCtVit(cfg, torchDevice, runs, parse.GetValue(frames), parse.GetValue(weights)?.FullName);
+            if (parse.GetValue(reference) is { } referenceDir)
+            {
+                if (torchDevice.type != DeviceType.CPU)
+                {
+                    throw new ArgumentException("--reference times the reference on CPU (Debian's torch has no CUDA); run the comparison with --device cpu");
+                }
+
+                var timings = await ReferenceCtVitTiming.RunAsync(
+                    referenceDir.FullName, parse.GetValue(referencePath) ?? [], parse.GetValue(python)!, cfg, report.Frames, report.Threads, runs, ct);
+                report = WithReference(report, timings);
+            }
+
             var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
             Console.WriteLine(json);
             if (parse.GetValue(output) is { } file)
@@ -82,12 +94,40 @@ internal static class ModelBenchmark
         double DecodeMsPerVolume,
         double EncodeDecodeMsPerVolume,
         long PeakWorkingSetBytes,
-        double? ReferenceEncodeDecodeMs,
-        double? RatioToReference,
+        ReferenceCtVitTimings? Reference,
+        ReferenceRatio? Ratio,
         string ReferenceNote,
         DateTimeOffset MeasuredUtc);
 
-    internal static ModelBenchmarkReport RunCtVit(CtVitConfig config, Device device, int iterations, int? frames, string? weights, double? referenceMs)
+    /// <summary>Our time / the reference's time (below 1: we are faster).</summary>
+    internal sealed record ReferenceRatio(double Encode, double Decode, double EncodeDecode, double Goal);
+
+    /// <summary>The issue's goal: at most 1.1× the reference forward time.</summary>
+    internal const double RatioGoal = 1.1;
+
+    internal static ModelBenchmarkReport WithReference(ModelBenchmarkReport ours, ReferenceCtVitTimings reference)
+    {
+        if (reference.Parameters != ours.Parameters || reference.TokenGrid != ours.TokenGrid || reference.Threads != ours.Threads)
+        {
+            throw new InvalidOperationException(
+                $"the reference run does not match ours: parameters {reference.Parameters} vs {ours.Parameters}, token grid {reference.TokenGrid} vs {ours.TokenGrid}, threads {reference.Threads} vs {ours.Threads}");
+        }
+
+        var ratio = new ReferenceRatio(
+            Math.Round(ours.EncodeMsPerVolume / reference.EncodeMsPerVolume, 3),
+            Math.Round(ours.DecodeMsPerVolume / reference.DecodeMsPerVolume, 3),
+            Math.Round(ours.EncodeDecodeMsPerVolume / reference.EncodeDecodeMsPerVolume, 3),
+            RatioGoal);
+        return ours with
+        {
+            Reference = reference,
+            Ratio = ratio,
+            ReferenceNote = $"ratio = ours / reference ({reference.Implementation}, torch {reference.Torch}), same machine, config, {ours.Frames} slices and {ours.Threads} threads; " +
+                (ratio.EncodeDecode <= RatioGoal ? "within" : "above") + $" the {RatioGoal}× goal",
+        };
+    }
+
+    internal static ModelBenchmarkReport RunCtVit(CtVitConfig config, Device device, int iterations, int? frames, string? weights)
     {
         var cfg = config with { UseVggAndGan = false }; // the loss networks take no part in encode/decode
         int f = frames ?? cfg.Frames;
@@ -143,11 +183,9 @@ internal static class ModelBenchmark
             Math.Round(decodeMs, 2),
             Math.Round(total, 2),
             process.PeakWorkingSet64,
-            referenceMs,
-            referenceMs is { } r ? Math.Round(total / r, 3) : null,
-            referenceMs is null
-                ? "reference PyTorch forward not measured: torch is not installed for python on this machine; pass --reference-encode-decode-ms to get the ratio"
-                : "ratio = our encode+decode time / reference encode+decode time on the same machine",
+            null,
+            null,
+            "reference PyTorch forward not measured: pass --reference DIR (a GenerateCT checkout; see README, Benchmarks) to time it in the same run",
             DateTimeOffset.UtcNow);
     }
 

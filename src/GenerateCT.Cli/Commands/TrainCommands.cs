@@ -4,6 +4,7 @@ using GenerateCT.Imaging.Nifti;
 using GenerateCT.Model;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
+using GenerateCT.Model.Precision;
 using Spectre.Console;
 
 namespace GenerateCT.Cli.Commands;
@@ -37,10 +38,16 @@ internal static class TrainCommands
         var checkpointEvery = new Option<long>("--checkpoint-every") { Description = "Write the checkpoint every N steps (0: at the end only).", DefaultValueFactory = _ => 500 };
         var vgg = new Option<FileInfo?>("--vgg-weights") { Description = "torchvision VGG16 ImageNet weights for the perceptual loss (skipped without)." };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "Forward precision: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or fp16 (with dynamic loss scaling); weights stay fp32.",
+            DefaultValueFactory = _ => "auto",
+        };
+        precision.AcceptOnlyFromAmong([.. MixedPrecision.Names]);
 
         var cmd = new Command("ctvit", "Train the CT-ViT tokenizer (stage 1).")
         {
-            config, data, steps, output, resume, init, lr, batch, accumulate, warmup, checkpointEvery, vgg, device,
+            config, data, steps, output, resume, init, lr, batch, accumulate, warmup, checkpointEvery, vgg, device, precision,
         };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
@@ -59,6 +66,7 @@ internal static class TrainCommands
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 CheckpointPath = parse.GetValue(output)!.FullName,
                 VggWeightsPath = parse.GetValue(vgg)?.FullName,
+                Precision = MixedPrecision.Parse(parse.GetValue(precision)!),
             };
 
             using var model = new CtVit(cfg);
@@ -79,7 +87,7 @@ internal static class TrainCommands
                 AnsiConsole.MarkupLine($"resumed from {Markup.Escape(from.FullName)} at step {trainer.Step}");
             }
 
-            AnsiConsole.MarkupLine($"CT-ViT [bold]{cfg.Name}[/] on {Markup.Escape(TorchDevice.Describe(torchDevice))}: {dataset.Count} volumes, {options.Steps} steps");
+            AnsiConsole.MarkupLine($"CT-ViT [bold]{cfg.Name}[/] on {Markup.Escape(TorchDevice.Describe(torchDevice))}, {trainer.Precision.Name}: {dataset.Count} volumes, {options.Steps} steps");
             CtVitTrainingProgress? last = null;
             await AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -91,14 +99,14 @@ internal static class TrainCommands
                     {
                         last = p;
                         task.Value = p.Step;
-                        task.Description = $"loss {p.Loss:F4} · PSNR {p.Psnr:F1} dB · codebook {p.CodebookUsage:P0}";
+                        task.Description = $"{p.Precision} · loss {p.Loss:F4} · PSNR {p.Psnr:F1} dB · codebook {p.CodebookUsage:P0}" + (p.LossScale is { } s ? $" · loss scale {s:G3}" : string.Empty);
                     });
                     await trainer.RunAsync(progress, ct);
                 });
 
             if (last is not null)
             {
-                AnsiConsole.MarkupLine($"step {last.Step}: loss {last.Loss:F4}, PSNR {last.Psnr:F2} dB, codebook usage {last.CodebookUsage:P0}");
+                AnsiConsole.MarkupLine($"step {last.Step} ({last.Precision}): loss {last.Loss:F4}, PSNR {last.Psnr:F2} dB, codebook usage {last.CodebookUsage:P0}");
             }
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(options.CheckpointPath)}");

@@ -1,3 +1,4 @@
+using GenerateCT.Model.Precision;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -56,6 +57,8 @@ internal sealed class CosineSimCodebook : nn.Module
     public (Tensor Quantize, Tensor Indices) forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        // Float32 even inside a mixed-precision forward: the reference runs the codebook with autocast off.
+        using var fullPrecision = Autocast.IsEnabled(x.device.type) ? Autocast.Disabled(x.device.type) : null;
         var flatten = nn.functional.normalize(x.to(float32), p: 2, dim: -1); // n d
         Tensor embed = _embed[0];                                               // K d
         var embedNormalized = nn.functional.normalize(embed, p: 2, dim: -1);

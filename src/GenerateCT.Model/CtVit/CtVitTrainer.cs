@@ -1,4 +1,5 @@
 using GenerateCT.Model.Checkpoints;
+using GenerateCT.Model.Precision;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,7 +12,10 @@ namespace GenerateCT.Model.CtVit;
 /// and after a warm-up a hinge adversarial loss on a random slice, balanced by the adaptive weight
 /// ‖∇L_rec‖/‖∇L_gan‖ at the last decoder layer, with the discriminator trained by hinge loss plus a
 /// gradient penalty. Adam(0.9, 0.99), gradient accumulation, periodic checkpoints that resume exactly
-/// (weights, EMA codebook, both optimizers, step).
+/// (weights, EMA codebook, both optimizers, loss scale, step). Mixed precision
+/// (<see cref="CtVitTrainingOptions.Precision"/>): the autoencoder forward and the generator losses run
+/// under libtorch autocast (bf16, or fp16 with dynamic loss scaling), backward and the optimizer act on
+/// float32 master weights, and the discriminator update stays in float32.
 /// </summary>
 public sealed class CtVitTrainer : IDisposable
 {
@@ -25,6 +29,7 @@ public sealed class CtVitTrainer : IDisposable
     private readonly Random _random;
     private readonly Action<string> _warn;
     private readonly bool[] _codesSeen;
+    private readonly DynamicLossScaler? _scaler;
 
     public CtVitTrainer(CtVit model, CtVolumeDataset data, CtVitTrainingOptions options, Device device, Action<string>? warn = null)
     {
@@ -38,6 +43,13 @@ public sealed class CtVitTrainer : IDisposable
         if (options.BatchSize < 1 || options.GradientAccumulation < 1)
         {
             throw new ArgumentException("batch size and gradient accumulation must be at least 1", nameof(options));
+        }
+
+        Precision = MixedPrecision.Resolve(options.Precision, device);
+        _warn(Precision.Describe());
+        if (Precision.NeedsLossScaling)
+        {
+            _scaler = new DynamicLossScaler(options.InitialLossScale, growthInterval: options.LossScaleGrowthInterval);
         }
 
         model.to(device);
@@ -73,6 +85,12 @@ public sealed class CtVitTrainer : IDisposable
     }
 
     public CtVitTrainingOptions Options { get; }
+
+    /// <summary>The precision in use (auto resolved for the device).</summary>
+    public ResolvedPrecision Precision { get; }
+
+    /// <summary>The fp16 loss scaler, or null when the precision needs none.</summary>
+    public DynamicLossScaler? LossScaler => _scaler;
 
     public CtVit Model => _model;
 
@@ -158,47 +176,58 @@ public sealed class CtVitTrainer : IDisposable
             using var scope = NewDisposeScope();
             var indices = Enumerable.Range(0, Options.BatchSize).Select(_ => _random.Next(_data.Count)).ToList();
             var video = _data.Batch(indices, _device);                       // b 1 f s s
-            using var output = _model.forward(video);
-            MarkCodes(output.Indices);
-
-            var reconLoss = output.ReconstructionLoss;
-            var total = reconLoss + output.CommitLoss.squeeze();
-            Tensor? perceptualLoss = null;
+            Tensor recon, reconLoss, commitLoss, total;
+            Tensor? perceptualLoss = null, genLoss = null;
             Tensor? realSlice = null, fakeSlice = null;
-            if (PerceptualLossEnabled || adversarial)
+            using (Precision.Enter())
             {
-                var frames = PickSlices(video.shape[0], video.shape[2]);
-                realSlice = PickSlice(video, frames);                           // b 1 s s
-                fakeSlice = PickSlice(output.Reconstruction, frames);
+                using var output = _model.forward(video);
+                MarkCodes(output.Indices);
+                recon = output.Reconstruction.to(float32);
+                reconLoss = output.ReconstructionLoss.to(float32);
+                commitLoss = output.CommitLoss.to(float32);
+                total = reconLoss + commitLoss.squeeze();
+                if (PerceptualLossEnabled || adversarial)
+                {
+                    var frames = PickSlices(video.shape[0], video.shape[2]);
+                    realSlice = PickSlice(video, frames);                           // b 1 s s
+                    fakeSlice = PickSlice(recon, frames);
+                }
+
+                if (PerceptualLossEnabled)
+                {
+                    var vgg = _model.Vgg!;
+                    perceptualLoss = nn.functional.mse_loss(vgg.forward(fakeSlice!.expand(-1, 3, -1, -1)), vgg.forward(realSlice!.expand(-1, 3, -1, -1))).to(float32);
+                    total = total + perceptualLoss;
+                    perceptual += perceptualLoss.item<float>() / accumulation;
+                }
+
+                if (adversarial)
+                {
+                    // The generator term must not train the discriminator (the reference trainer zeroes the discriminator's
+                    // gradients before its own pass): its parameters are frozen while this graph is built.
+                    using var frozen = FreezeDiscriminator();
+                    genLoss = -_model.Discr!.forward(fakeSlice!).to(float32).mean();
+                    gen += genLoss.item<float>() / accumulation;
+                }
             }
 
-            if (PerceptualLossEnabled)
+            if (genLoss is not null)
             {
-                var vgg = _model.Vgg!;
-                perceptualLoss = nn.functional.mse_loss(vgg.forward(fakeSlice!.expand(-1, 3, -1, -1)), vgg.forward(realSlice!.expand(-1, 3, -1, -1)));
-                total = total + perceptualLoss;
-                perceptual += perceptualLoss.item<float>() / accumulation;
-            }
-
-            if (adversarial)
-            {
-                var discr = _model.Discr!;
-                var genLoss = -discr.forward(fakeSlice!).mean();
                 var anchor = perceptualLoss is null ? reconLoss : reconLoss + perceptualLoss;
-                var weight = AdaptiveWeight(anchor, genLoss);
-                total = total + (genLoss * weight);
-                gen += genLoss.item<float>() / accumulation;
+                total = total + (genLoss * AdaptiveWeight(anchor, genLoss));
             }
 
-            (total / accumulation).backward();
+            var microLoss = total / accumulation;
+            (_scaler?.ScaleLoss(microLoss) ?? microLoss).backward();
 
             if (adversarial)
             {
-                // Discriminator: hinge loss on detached reconstructions + gradient penalty on real slices.
+                // Discriminator: hinge loss on detached reconstructions + gradient penalty on real slices, in float32.
                 var discr = _model.Discr!;
-                var real = realSlice!.detach().requires_grad_(true);
+                var real = realSlice!.detach().to(float32).requires_grad_(true);
                 var realLogits = discr.forward(real);
-                var fakeLogits = discr.forward(fakeSlice!.detach());
+                var fakeLogits = discr.forward(fakeSlice!.detach().to(float32));
                 var hinge = (nn.functional.relu(1 + fakeLogits) + nn.functional.relu(1 - realLogits)).mean();
                 var gp = GradientPenalty(real, realLogits) * Options.GradientPenaltyWeight;
                 var d = hinge + gp;
@@ -208,11 +237,21 @@ public sealed class CtVitTrainer : IDisposable
 
             loss += total.item<float>() / accumulation;
             rec += reconLoss.item<float>() / accumulation;
-            commit += output.CommitLoss.sum().item<float>() / accumulation;
-            psnr += Psnr(output.Reconstruction.detach(), video) / accumulation;
+            commit += commitLoss.sum().item<float>() / accumulation;
+            psnr += Psnr(recon.detach(), video) / accumulation;
         }
 
-        _optimizer.step();
+        bool stepped = true;
+        if (_scaler is not null)
+        {
+            // Unscale, skip the step on inf/NaN gradients, adapt the scale (Micikevicius et al. 2018, §3.2).
+            stepped = _scaler.Step(_optimizer, _model.AutoencoderParameters());
+        }
+        else
+        {
+            _optimizer.step();
+        }
+
         if (adversarial)
         {
             _discrOptimizer!.step();
@@ -220,7 +259,37 @@ public sealed class CtVitTrainer : IDisposable
 
         _model.Discr?.zero_grad();
         Step++;
-        return new CtVitTrainingProgress(Step, Options.Steps, loss, rec, commit, perceptual, gen, discrLoss, psnr, 0);
+        return new CtVitTrainingProgress(Step, Options.Steps, loss, rec, commit, perceptual, gen, discrLoss, psnr, 0)
+        {
+            Precision = Precision.Name,
+            LossScale = _scaler?.Scale,
+            StepSkipped = !stepped,
+        };
+    }
+
+    /// <summary>Turns off requires_grad on the discriminator until disposed.</summary>
+    private DiscriminatorFreeze FreezeDiscriminator() => new(_model.Discr!.parameters().ToList());
+
+    private readonly struct DiscriminatorFreeze : IDisposable
+    {
+        private readonly List<TorchSharp.Modules.Parameter> _parameters;
+
+        public DiscriminatorFreeze(List<TorchSharp.Modules.Parameter> parameters)
+        {
+            _parameters = parameters;
+            foreach (var p in parameters)
+            {
+                p.requires_grad = false;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var p in _parameters)
+            {
+                p.requires_grad = true;
+            }
+        }
     }
 
     /// <summary>Writes the model (without the frozen VGG), both optimizer states and the step.</summary>
@@ -230,6 +299,11 @@ public sealed class CtVitTrainer : IDisposable
         if (_discrOptimizer is not null)
         {
             sections["discr_optimizer"] = Serialize(_discrOptimizer);
+        }
+
+        if (_scaler is not null)
+        {
+            sections["loss_scaler"] = _scaler.Serialize();
         }
 
         ModelCheckpoint.Save(path, _model, new CheckpointInfo { Stage = Stage, Config = _model.Config.Name, Step = Step }, sections, key => key.StartsWith("vgg.", StringComparison.Ordinal));
@@ -250,6 +324,11 @@ public sealed class CtVitTrainer : IDisposable
         if (_discrOptimizer is not null)
         {
             Deserialize(_discrOptimizer, checkpoint.Sections, "discr_optimizer", path);
+        }
+
+        if (_scaler is not null && checkpoint.Sections.TryGetValue("loss_scaler", out var scalerState))
+        {
+            _scaler.Restore(scalerState);
         }
 
         Step = checkpoint.Info.Step;

@@ -1,3 +1,5 @@
+using GenerateCT.Model.Precision;
+
 namespace GenerateCT.Model.CtVit;
 
 /// <summary>
@@ -42,6 +44,18 @@ public sealed record CtVitTrainingOptions
     public long ProgressEvery { get; init; } = 10;
 
     public int Seed { get; init; }
+
+    /// <summary>
+    /// Forward precision: auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16 or fp16 (autocast with dynamic
+    /// loss scaling). An explicit reduced precision the device cannot run is refused, not downgraded.
+    /// </summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Auto;
+
+    /// <summary>fp16 only: the loss scale to start from (PyTorch GradScaler's default 2^16).</summary>
+    public double InitialLossScale { get; init; } = 65536;
+
+    /// <summary>fp16 only: clean steps in a row before the loss scale doubles (GradScaler's default 2000).</summary>
+    public int LossScaleGrowthInterval { get; init; } = 2000;
 }
 
 /// <summary>One progress report: losses of the last step, PSNR and codebook usage since the last report.</summary>
@@ -55,7 +69,17 @@ public sealed record CtVitTrainingProgress(
     double? AdversarialLoss,
     double? DiscriminatorLoss,
     double Psnr,
-    double CodebookUsage);
+    double CodebookUsage)
+{
+    /// <summary>The precision the step ran in: fp32, bf16 or fp16.</summary>
+    public string Precision { get; init; } = "fp32";
+
+    /// <summary>fp16: the loss scale after the step; null otherwise.</summary>
+    public double? LossScale { get; init; }
+
+    /// <summary>fp16: true when the step was skipped for inf/NaN gradients.</summary>
+    public bool StepSkipped { get; init; }
+}
 
 /// <summary>Reconstruction quality of a model on a dataset.</summary>
 public sealed record CtVitEvaluation(double Psnr, double Mse, double CodebookUsage, int CodesUsed);

@@ -1,0 +1,41 @@
+using System.Text.Json;
+
+namespace GenerateCT.Cli.Tests;
+
+public sealed class ModelBenchmarkTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("gct-bench-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Ctvit_benchmark_without_a_reference_reports_our_times_and_says_the_reference_was_not_measured()
+    {
+        var file = Path.Combine(_dir, "bench.json");
+        int code = await Program.BuildRoot().Parse(["bench", "model", "--stage", "ctvit", "--config", "tiny", "--device", "cpu", "--iterations", "1", "--threads", "1", "--out", file]).InvokeAsync();
+
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(file));
+        var root = json.RootElement;
+        Assert.Equal("tiny", root.GetProperty("config").GetString());
+        Assert.Equal(1, root.GetProperty("threads").GetInt32());
+        Assert.Equal("3x4x4", root.GetProperty("token_grid").GetString());
+        Assert.True(root.GetProperty("encode_ms_per_volume").GetDouble() > 0);
+        Assert.True(root.GetProperty("decode_ms_per_volume").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("reference").ValueKind);
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("ratio").ValueKind);
+        Assert.Contains("not measured", root.GetProperty("reference_note").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ctvit_benchmark_with_a_folder_that_is_not_a_reference_checkout_fails_without_writing_a_report()
+    {
+        var file = Path.Combine(_dir, "bench.json");
+        var notACheckout = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
+        int code = await Program.BuildRoot().Parse(
+            ["bench", "model", "--stage", "ctvit", "--config", "tiny", "--device", "cpu", "--iterations", "1", "--threads", "1", "--reference", notACheckout, "--out", file]).InvokeAsync();
+
+        Assert.Equal(2, code);
+        Assert.False(File.Exists(file));
+    }
+}
