@@ -31,20 +31,7 @@ public sealed class TokenCritic : nn.Module
         Config = config;
         token_emb = nn.Embedding(config.NumTokens + 1, config.Dim); // the last row is the mask token
         pos_emb = nn.Embedding(config.MaxSeqLen, config.Dim);
-        transformer = new Transformer(new TransformerOptions
-        {
-            Dim = config.Dim,
-            Depth = config.Depth,
-            DimContext = config.DimContext,
-            DimHead = config.DimHead,
-            Heads = config.Heads,
-            FfMult = config.FfMult,
-            Peg = true,
-            PegCausal = false,
-            AttnNumNullKv = config.AttnNumNullKv,
-            // The reference asserts has_cross_attn == not maskgit.unconditional.
-            HasCrossAttn = !config.Unconditional,
-        });
+        transformer = new Transformer(TokenSequence.TransformerOptions(config));
         to_logits = nn.Sequential(nn.Linear(config.Dim, 1));
         register_module(nameof(token_emb), token_emb);
         register_module(nameof(pos_emb), pos_emb);
@@ -68,34 +55,9 @@ public sealed class TokenCritic : nn.Module
         Generator? generator = null)
     {
         using var scope = NewDisposeScope();
-        if (ids.dim() == 4)
-        {
-            patchShape = (ids.shape[1], ids.shape[2], ids.shape[3]);
-            ids = ids.reshape(ids.shape[0], -1); // b (t h w)
-        }
-        else if (ids.dim() != 2)
-        {
-            throw new ArgumentException("video token ids must be (b, n) or (b, t, h, w)", nameof(ids));
-        }
-
-        var (t, h, w) = patchShape ?? throw new ArgumentException("the (t, h, w) token grid is needed for flat ids", nameof(patchShape));
+        (ids, var t, var h, var w) = TokenSequence.Flatten(ids, patchShape, Config.MaxSeqLen);
         long b = ids.shape[0], n = ids.shape[1];
-        if (n != t * h * w || n > Config.MaxSeqLen)
-        {
-            throw new ArgumentException($"{n} tokens do not fill a {t}×{h}×{w} grid within max_seq_len {Config.MaxSeqLen}", nameof(ids));
-        }
-
-        if (context is not null)
-        {
-            textMask ??= context.ne(0).any(-1);
-            if (condDropProb > 0)
-            {
-                var keep = condDropProb >= 1
-                    ? zeros(b, dtype: @bool, device: ids.device)
-                    : rand([b], generator: generator, device: ids.device).lt(1 - condDropProb);
-                textMask = textMask.logical_and(keep.unsqueeze(1));
-            }
-        }
+        textMask = TokenSequence.TextMask(context, textMask, condDropProb, b, generator, ids.device);
 
         var x = token_emb.forward(ids);                                   // b n d
         x = pos_emb.forward(arange(n, dtype: int64, device: ids.device)) + x;
@@ -103,7 +65,7 @@ public sealed class TokenCritic : nn.Module
             x,
             videoShape: (b, t, h, w),
             context: context,
-            crossAttnContextMask: context is null ? null : textMask);
+            crossAttnContextMask: textMask);
         return to_logits.forward(x).squeeze(-1).MoveToOuterDisposeScope(); // b n
     }
 
