@@ -1,12 +1,11 @@
 namespace GenerateCT.Testing.Dicom;
 
-/// <summary>A fresh directory under the system temp folder, deleted on dispose.</summary>
+/// <summary>A fresh directory from <see cref="TempDirectory"/>, deleted on dispose.</summary>
 public sealed class ScratchDirectory : IDisposable
 {
     public ScratchDirectory(string prefix = "gct")
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(Path);
+        Path = TempDirectory.Create(prefix);
     }
 
     public string Path { get; }
