@@ -43,10 +43,12 @@ public sealed record TrainAllOptions
 
 /// <summary>
 /// `gct train all`: trains CT-ViT (L2 reconstruction + VQ commitment; the tiny config has no VGG/GAN),
-/// then MaskGIT on the frozen CT-ViT's codes (masked-token cross-entropy with the cosine masking
-/// schedule and 25 % text dropout, as MaskGITTransformer.forward), then each SR stage on
-/// (CT-ViT reconstruction → original) slice pairs (the paper's noisy conditioning, §3.3) with the
-/// released v-loss, and writes a bundle. The text encoder is frozen throughout (paper §3.3): for the
+/// then MaskGIT on the frozen CT-ViT's codes through <see cref="MaskGitTrainer"/> (masked-token
+/// cross-entropy with the cosine masking schedule and 25 % text dropout, as MaskGITTransformer.forward),
+/// then each SR stage through <see cref="SuperResTrainer"/> on (CT-ViT reconstruction → original) slice
+/// pairs (the paper's noisy conditioning, §3.3) with the released v-loss, and writes a bundle. The
+/// CT-ViT stage keeps a plain bounded loop: the tiny config has no VGG/GAN, so CtVitTrainer's extra
+/// machinery (perceptual/adversarial losses, precision) would be idle. The text encoder is frozen throughout (paper §3.3): for the
 /// tiny config it is a seeded random T5 with the shared tiny SentencePiece model, since no tiny weights
 /// were ever released; prompts still map deterministically to distinct embeddings.
 /// </summary>
@@ -83,7 +85,6 @@ public static class BundleTrainer
     {
         Directory.CreateDirectory(bundleDirectory);
         manual_seed(options.Seed);
-        var generator = new Generator((ulong)options.Seed);
         var rng = new Random((int)(options.Seed & 0x7fffffff));
 
         // Frozen text encoder: seeded weights, written once, embeddings of every report computed once.
@@ -110,38 +111,44 @@ public static class BundleTrainer
         components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.CtVitStage, config.CtVit.Name, "ctvit.gct", ctvit,
             $"trained by `gct train all` ({options.CtVitSteps} steps on {cases.Count} cases)"));
 
-        // Stage 2: MaskGIT on the frozen CT-ViT codes.
-        Tensor codes;                                                                             // N (t h w)
+        // Stage 2: MaskGIT on the frozen CT-ViT codes, through the stage's own trainer (the released
+        // MaskGITTransformer.forward masking, text dropout and loss; warm-up + cosine schedule).
+        Tensor codes;                                                                             // N t h w
         Tensor recon;                                                                             // N 1 F h w
         using (no_grad())
         {
-            codes = ctvit.EncodeToIndices(volumes).reshape(cases.Count, -1).DetachFromDisposeScope();
+            codes = ctvit.EncodeToIndices(volumes).DetachFromDisposeScope();
             recon = ctvit.Reconstruct(volumes).clamp(-1, 1).DetachFromDisposeScope();
         }
 
         using var codesScope = codes;
         using var reconScope = recon;
-        var grid = config.TokenGrid;
         var maskgit = new MaskGit.MaskGit(config.MaskGit);
         using var maskgitScope = maskgit;
         maskgit.to(device);
-        RunSteps("maskgit", options.MaskGitSteps, maskgit.parameters(), options.MaskGitLearningRate, progress, ct, () =>
+        // The wrapper freezes the CT-ViT; it is not disposed here because ctvit and maskgit are (above).
+        var transformer = new MaskGitTransformer(ctvit, maskgit);
+        using (var maskgitTrainer = new MaskGitTrainer(transformer, new MaskGitTrainingOptions
         {
-            var index = SampleBatch(cases.Count, options.BatchSize, rng, device);
-            var ids = codes.index_select(0, index);                                              // b n
-            using var embedding = text.Embed(Pick(prompts, index));
-            var (b, n) = (ids.shape[0], ids.shape[1]);
-            // MaskGITTransformer.forward: mask ⌈n·cos(π/2·u)⌉ random tokens, u ~ U(0, 1) per batch.
-            var u = rand([1], generator: generator).item<float>();
-            var masked = Math.Max(1L, (long)Math.Round(n * Math.Cos(u * Math.PI / 2)));
-            var order = rand([b, n], generator: generator).to(device).argsort(-1);
-            var mask = order.argsort(-1).lt(masked);
-            var input = where(mask, full_like(ids, config.MaskGit.MaskId), ids);
-            var labels = where(mask, ids, full_like(ids, -1));
-            maskgit.train();
-            var logits = maskgit.forward(input, grid, embedding.Embeddings, embedding.Mask, config.MaskGit.CondDropProb, generator: generator);
-            return nn.functional.cross_entropy(logits.reshape(b * n, -1), labels.reshape(-1), ignore_index: -1);
-        });
+            LearningRate = options.MaskGitLearningRate,
+            WarmupSteps = Math.Min(50, options.MaskGitSteps / 10),
+            TotalSteps = options.MaskGitSteps,
+            CondDropProb = config.MaskGit.CondDropProb,
+            Seed = options.Seed,
+        }))
+        {
+            for (var step = 1; step <= options.MaskGitSteps; step++)
+            {
+                ct.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var index = SampleBatch(cases.Count, options.BatchSize, rng, device);
+                using var embedding = text.Embed(Pick(prompts, index));
+                var report = maskgitTrainer.TrainStep([new MaskGitBatch(codes.index_select(0, index), embedding.Embeddings, embedding.Mask)]);
+                ThrowIfDiverged("maskgit", step, report.Loss);
+                progress?.Report(new TrainingProgress("maskgit", step, options.MaskGitSteps, report.Loss));
+            }
+        }
+
         maskgit.eval();
         components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.MaskGitStage, config.MaskGit.Name, "maskgit.gct", maskgit,
             $"trained by `gct train all` ({options.MaskGitSteps} steps on the frozen CT-ViT codes)"));
@@ -189,7 +196,6 @@ public static class BundleTrainer
             ],
         };
         ModelBundle.WriteManifest(bundleDirectory, manifest);
-        generator.Dispose();
         return manifest;
     }
 
@@ -227,12 +233,17 @@ public static class BundleTrainer
             value.backward();
             optimizer.step();
             var scalar = value.item<float>();
-            if (!float.IsFinite(scalar))
-            {
-                throw new InvalidOperationException($"{stage} training diverged at step {step} (loss {scalar}); lower the learning rate");
-            }
+            ThrowIfDiverged(stage, step, scalar);
 
             progress?.Report(new TrainingProgress(stage, step, steps, scalar));
+        }
+    }
+
+    private static void ThrowIfDiverged(string stage, int step, double loss)
+    {
+        if (!double.IsFinite(loss))
+        {
+            throw new InvalidOperationException($"{stage} training diverged at step {step} (loss {loss}); lower the learning rate");
         }
     }
 
