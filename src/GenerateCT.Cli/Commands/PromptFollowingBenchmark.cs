@@ -13,7 +13,9 @@ namespace GenerateCT.Cli.Commands;
 /// <summary>
 /// `gct bench prompt-following --bundle B`: for each phantom finding, generate N volumes with the finding
 /// in the prompt and N without, and score each with the finding's own measurement
-/// (<see cref="Finding.IsPresentIn"/> on <see cref="ChestScan"/>). Reported, not asserted.
+/// (<see cref="Finding.IsPresentIn"/> on <see cref="ChestScan"/>), next to the same measurement on generator
+/// phantoms of the generated size with and without the finding (how well it reads at that size at all).
+/// Reported, not asserted.
 /// </summary>
 internal static class PromptFollowingBenchmark
 {
@@ -38,7 +40,10 @@ internal static class PromptFollowingBenchmark
             var rng = new Random(1);
             var without = RadiologyReport.PromptFor(60, PatientSex.Female, RadiologyReportWriter.Impression([]));
             var baseline = await pipeline.GenerateAsync(new GenerationRequest([without], parse.GetValue(seed), n), cancellationToken: ct);
-            var table = new Table().AddColumns("finding", "prompt with it", "present (with)", "present (without)");
+            // Calibration: the same measurement on generator phantoms of the generated size, with and without
+            // the finding, says how well it can read the finding at all at this resolution.
+            var (depth, size) = (baseline[0].Volume.Depth, baseline[0].Volume.Height);
+            var table = new Table().AddColumns("finding", "prompt with it", "present (with)", "present (without)", "phantoms with / without");
             var rows = new List<object>();
             foreach (var kind in Enum.GetValues<FindingKind>())
             {
@@ -46,8 +51,11 @@ internal static class PromptFollowingBenchmark
                 var generated = await pipeline.GenerateAsync(new GenerationRequest([with], parse.GetValue(seed), n), cancellationToken: ct);
                 var hitWith = generated.Count(g => Finding.IsPresentIn(kind, ChestScan.Analyze(g.Volume)));
                 var hitWithout = baseline.Count(g => Finding.IsPresentIn(kind, ChestScan.Analyze(g.Volume)));
-                table.AddRow(kind.ToString(), Markup.Escape(with), $"{hitWith}/{n}", $"{hitWithout}/{n}");
-                rows.Add(new { finding = kind.ToString(), prompt = with, presentWith = hitWith, presentWithout = hitWithout, volumes = n });
+                var phantomWith = PhantomHits(kind, [kind], n, depth, size);
+                var phantomWithout = PhantomHits(kind, [], n, depth, size);
+                var calibration = phantomWith is null ? "n/a (too small for a phantom)" : $"{phantomWith}/{n} / {phantomWithout}/{n}";
+                table.AddRow(kind.ToString(), Markup.Escape(with), $"{hitWith}/{n}", $"{hitWithout}/{n}", calibration);
+                rows.Add(new { finding = kind.ToString(), prompt = with, presentWith = hitWith, presentWithout = hitWithout, volumes = n, phantomsPresentWith = phantomWith, phantomsPresentWithout = phantomWithout });
             }
 
             AnsiConsole.Write(table);
@@ -62,4 +70,11 @@ internal static class PromptFollowingBenchmark
         });
         return cmd;
     }
+
+    /// <summary>How many of <paramref name="n"/> phantoms (seeds 10000…) carrying <paramref name="planted"/> the measurement calls positive; null below the generator's minimum size.</summary>
+    private static int? PhantomHits(FindingKind kind, IReadOnlyList<FindingKind> planted, int n, int depth, int size) =>
+        depth < 8 || size < 32
+            ? null
+            : Enumerable.Range(0, n).Count(i => Finding.IsPresentIn(kind, ChestScan.Analyze(
+                ChestPhantomGenerator.Generate(new PhantomSpec { Seed = 10_000 + i, Slices = depth, Size = size, FindingKinds = planted }).Volume)));
 }
