@@ -255,6 +255,21 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task Cancelling_a_queued_job_ends_it_before_it_starts_and_the_queue_goes_on()
+    {
+        var hana = fixture.Researcher("hana@hospital.example");
+        var running = await Client.SubmitCohortAsync(new CohortRequest { Prompts = { Prompt }, Count = 2, Seed = 21, Formats = { OutputFormat.Png } }, fixture.As(hana));
+        var queued = await Client.SubmitCohortAsync(new CohortRequest { Prompts = { Prompt }, Count = 1, Seed = 22, Formats = { OutputFormat.Png } }, fixture.As(hana));
+
+        var cancelled = await Client.CancelJobAsync(new JobRef { JobId = queued.JobId }, fixture.As(hana));
+        Assert.Equal(JobState.Cancelled, cancelled.State);
+        Assert.Contains("before it started", cancelled.Error, StringComparison.Ordinal);
+        Assert.Equal(JobState.Succeeded, (await WatchToEndAsync(running.JobId, fixture.As(hana)))[^1].State);
+        Assert.Equal(JobState.Cancelled, (await Client.GetJobAsync(new JobRef { JobId = queued.JobId }, fixture.As(hana))).State);
+        Assert.False(Directory.Exists(Path.Combine(fixture.OutputRoot, queued.JobId)));
+    }
+
+    [Fact]
     public async Task A_job_a_crash_left_running_is_failed_at_start_and_its_partial_files_removed()
     {
         await using var db = Data.DatabaseSchema.CreateNodeDb(fixture.Node.DatabaseConnectionString);
@@ -282,5 +297,42 @@ public class GenerationWithoutBundleTests(SecuredNodeFixture node)
         Assert.Contains("Node:Generation:Bundle", e.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("gct model import-released", e.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("gct train all", e.Status.Detail, StringComparison.Ordinal);
+    }
+}
+
+public class GenerationOptionsTests
+{
+    [Fact]
+    public void A_bundle_directory_without_a_manifest_is_a_configuration_error_naming_the_key()
+    {
+        var options = new NodeOptions { DataDirectory = Path.GetTempPath(), Generation = { Bundle = Path.Combine(Path.GetTempPath(), "no-such-bundle-" + Guid.NewGuid().ToString("N")) } };
+        var e = Assert.Throws<Federation.Hosting.ConfigurationException>(options.Validate);
+        Assert.Equal("Node:Generation:Bundle", e.Key);
+        Assert.Contains("gct train all", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Device", "gpu")]
+    [InlineData("MaxVolumesPerJob", "0")]
+    public void Unusable_generation_settings_are_configuration_errors(string key, string value)
+    {
+        var options = new NodeOptions { DataDirectory = Path.GetTempPath() };
+        if (key == "Device")
+        {
+            options.Generation.Device = value;
+        }
+        else
+        {
+            options.Generation.MaxVolumesPerJob = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        Assert.Equal("Node:Generation:" + key, Assert.Throws<Federation.Hosting.ConfigurationException>(options.Validate).Key);
+    }
+
+    [Fact]
+    public void Outputs_default_to_generated_under_the_data_directory()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "node-data");
+        Assert.Equal(Path.Combine(data, "generated"), new NodeOptions().Generation.OutputRoot(data));
     }
 }

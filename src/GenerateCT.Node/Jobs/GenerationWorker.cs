@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using System.Threading.Channels;
 using GenerateCT.Data.Node;
@@ -5,6 +6,7 @@ using GenerateCT.Dicom.Imaging;
 using GenerateCT.Generation.V1;
 using GenerateCT.Model.Pipeline;
 using GenerateCT.Node.Ingest;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -25,6 +27,8 @@ internal sealed class GenerationWorker(
     INodeAudit audit,
     ILogger<GenerationWorker> log) : BackgroundService
 {
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(5);
+
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly object _lock = new();
     private readonly HashSet<Guid> _cancelRequested = [];
@@ -80,15 +84,25 @@ internal sealed class GenerationWorker(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                var job = await store.ClaimNextAsync(stoppingToken);
-                if (job is null)
+                try
                 {
-                    await _wake.Reader.WaitToReadAsync(stoppingToken);
-                    _wake.Reader.TryRead(out _);
-                    continue;
-                }
+                    var job = await store.ClaimNextAsync(stoppingToken);
+                    if (job is null)
+                    {
+                        await _wake.Reader.WaitToReadAsync(stoppingToken);
+                        _wake.Reader.TryRead(out _);
+                        continue;
+                    }
 
-                await RunAsync(job, stoppingToken);
+                    await RunAsync(job, stoppingToken);
+                }
+                catch (Exception e) when (e is DbException or DbUpdateException or IOException)
+                {
+                    // Database or disk trouble: the queue stays in the database; try again shortly. A job
+                    // caught mid-way stays "running" and is failed by the next start's recovery.
+                    log.LogError(e, "generation queue: infrastructure error; retrying in {Seconds} s", RetryDelay.TotalSeconds);
+                    await Task.Delay(RetryDelay, stoppingToken);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

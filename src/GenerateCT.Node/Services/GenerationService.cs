@@ -40,11 +40,12 @@ internal sealed class GenerationService(
     [ExpensiveCall]
     public override async Task<CohortAccepted> SubmitCohort(CohortRequest request, ServerCallContext context)
     {
-        CallAuditDetail.Add(context, "prompts", request.Prompts.ToArray());
         CallAuditDetail.Add(context, "count", request.Count);
         CallAuditDetail.Add(context, "seed", request.Seed);
         CheckShape(request);
         var formats = Formats(request);
+        // Only once their number and lengths are bounded do the prompts (the researcher's words) go into the audit row.
+        CallAuditDetail.Add(context, "prompts", request.Prompts.ToArray());
         var volumes = request.Prompts.Count * request.Count;
         if (!models.IsConfigured)
         {
