@@ -221,6 +221,32 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task An_output_changed_on_disk_is_refused_as_data_loss_without_a_last_chunk()
+    {
+        var ivan = fixture.Researcher("ivan@hospital.example");
+        var accepted = await Client.SubmitCohortAsync(new CohortRequest { Prompts = { Prompt }, Count = 1, Seed = 31, Formats = { OutputFormat.Nifti } }, fixture.As(ivan));
+        Assert.Equal(JobState.Succeeded, (await WatchToEndAsync(accepted.JobId, fixture.As(ivan)))[^1].State);
+        var file = (await Client.GetJobAsync(new JobRef { JobId = accepted.JobId }, fixture.As(ivan))).Outputs.Single();
+        var path = Path.Combine(fixture.OutputRoot, accepted.JobId, file.FileName);
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[^5] ^= 0xFF; // same size, other content
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var chunks = new List<FileChunk>();
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            using var call = Client.DownloadOutput(new DownloadRequest { JobId = accepted.JobId, OutputId = file.OutputId }, fixture.As(ivan));
+            await foreach (var c in call.ResponseStream.ReadAllAsync())
+            {
+                chunks.Add(c);
+            }
+        });
+        Assert.Equal(StatusCode.DataLoss, e.StatusCode);
+        Assert.Contains("SHA-256", e.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(chunks, c => c.Last);
+    }
+
+    [Fact]
     public async Task Cancelling_a_running_job_ends_it_cancelled_with_no_output_rows_or_files()
     {
         var gina = fixture.Researcher("gina@hospital.example");

@@ -190,13 +190,13 @@ internal sealed class GenerationService(
     public override async Task DownloadOutput(DownloadRequest request, IServerStreamWriter<FileChunk> responseStream, ServerCallContext context)
     {
         var id = JobId(request.JobId, context);
-        CallAuditDetail.Add(context, "output", request.OutputId);
         var ct = context.CancellationToken;
         var job = await OwnJobAsync(id, context);
         var output = Guid.TryParseExact(request.OutputId, "N", out var outputId) ? job.Outputs.SingleOrDefault(o => o.Id == outputId) : null;
+        CallAuditDetail.Add(context, "output", output is null ? "(no such output)" : outputId.ToString("N"));
         if (output is null)
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"job {request.JobId} has no output '{request.OutputId}' (GetJob lists them)"));
+            throw new RpcException(new Status(StatusCode.NotFound, $"job {request.JobId} has no output '{Shorten(request.OutputId)}' (GetJob lists them)"));
         }
 
         CallAuditDetail.Add(context, "file", output.FileName);
@@ -309,11 +309,18 @@ internal sealed class GenerationService(
 
     private static Guid JobId(string value, ServerCallContext context)
     {
-        CallAuditDetail.Add(context, "job", value);
-        return Guid.TryParseExact(value, "N", out var id)
-            ? id
-            : throw new RpcException(new Status(StatusCode.InvalidArgument, $"job_id '{value}' is not a job id (32 hex digits, as SubmitCohort returned it)"));
+        if (!Guid.TryParseExact(value, "N", out var id))
+        {
+            // The client's text stays out of the audit row (it could be anything, of any length).
+            CallAuditDetail.Add(context, "job", "(not a job id)");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"job_id '{Shorten(value)}' is not a job id (32 hex digits, as SubmitCohort returned it)"));
+        }
+
+        CallAuditDetail.Add(context, "job", id.ToString("N"));
+        return id;
     }
+
+    private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";
 
     /// <summary>The caller's own job; NotFound for a job that does not exist and for someone else's alike.</summary>
     private async Task<GenerationJob> OwnJobAsync(Guid id, ServerCallContext context) =>
