@@ -222,7 +222,8 @@ internal sealed class GenerationService(
             long offset = 0;
             do
             {
-                var read = await stream.ReadAtLeastAsync(buffer, Math.Min(ChunkSize, (int)Math.Min(int.MaxValue, output.SizeBytes - offset)), throwOnEndOfStream: true, ct);
+                var want = (int)Math.Min(ChunkSize, output.SizeBytes - offset);
+                var read = await stream.ReadAtLeastAsync(buffer.AsMemory(0, want), want, throwOnEndOfStream: true, ct);
                 sha.AppendData(buffer, 0, read);
                 var last = offset + read == output.SizeBytes;
                 if (last && Convert.ToHexStringLower(sha.GetHashAndReset()) != output.Sha256)
