@@ -7,6 +7,7 @@ using GenerateCT.Data.Node;
 using GenerateCT.Deid.Datasets;
 using GenerateCT.Federation.Hosting;
 using GenerateCT.Node.Audit;
+using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Ingest;
 using GenerateCT.Node.Security;
 using GenerateCT.Node.Services;
@@ -100,6 +101,7 @@ public sealed class NodeHost : IAsyncDisposable
                     builder.Services.AddSingleton(runtime);
                     builder.Services.AddSingleton(trail);
                     registerIngest(builder.Services);
+                    RegisterGeneration(builder.Services, options, serviceConnection);
                     builder.AddNodeAuthentication(options);
                     builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, DeniedCallAudit>();
                     builder.Services.AddSingleton<CallAuditInterceptor>();
@@ -134,6 +136,18 @@ public sealed class NodeHost : IAsyncDisposable
             await database.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Researchers' generation jobs: the models, the job table, the output tree, the worker.</summary>
+    private static void RegisterGeneration(IServiceCollection services, NodeOptions options, string connectionString)
+    {
+        services.AddSingleton(options.Generation);
+        services.AddSingleton<GenerationModels>();
+        services.AddSingleton(new GenerationJobStore(connectionString));
+        services.AddSingleton(new JobOutputFiles(options.Generation.OutputRoot(options.DataDirectory)));
+        services.AddSingleton<JobProgressHub>();
+        services.AddSingleton<GenerationWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<GenerationWorker>());
     }
 
     /// <summary>Runs until the host is asked to stop (SIGTERM, Ctrl+C or <paramref name="cancellationToken"/>).</summary>

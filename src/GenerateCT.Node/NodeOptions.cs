@@ -1,4 +1,5 @@
 using GenerateCT.Federation.Hosting;
+using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
 
 namespace GenerateCT.Node;
@@ -8,7 +9,7 @@ public sealed class NodeOptions
 {
     public const string Section = "Node";
 
-    /// <summary>State: embedded database, TLS material, incoming/, store/, quarantine/.</summary>
+    /// <summary>State: embedded database, TLS material, incoming/, store/, quarantine/, generated/.</summary>
     public string DataDirectory { get; set; } = DataDirectories.Default("node");
 
     /// <summary>gRPC (HTTPS, HTTP/2) port for admin, generation and health; 0 = any free port.</summary>
@@ -34,6 +35,9 @@ public sealed class NodeOptions
     /// <summary>Per-user limits on expensive gRPC calls.</summary>
     public NodeRateLimitOptions RateLimit { get; set; } = new();
 
+    /// <summary>Synthetic-CT generation for researchers (section "Node:Generation").</summary>
+    public GenerationOptions Generation { get; set; } = new();
+
     public void Validate()
     {
         HostOptionsValidation.NotEmpty($"{Section}:DataDirectory", DataDirectory);
@@ -48,5 +52,6 @@ public sealed class NodeOptions
         HostOptionsValidation.ExistingFile($"{Section}:Tls:CertificatePath", Tls.CertificatePath);
         Identity.Validate();
         RateLimit.Validate();
+        Generation.Validate();
     }
 }

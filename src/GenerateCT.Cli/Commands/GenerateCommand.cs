@@ -33,7 +33,7 @@ internal static class GenerateCommand
         {
             try
             {
-                var formats = GeneratedOutputs.ParseFormats(parse.GetValue(format)!);
+                var formats = SyntheticVolumeWriter.ParseFormats(parse.GetValue(format)!);
                 var n = parse.GetValue(count);
                 if (n < 1)
                 {
@@ -81,7 +81,7 @@ internal static class GenerateCommand
                 {
                     foreach (var f in formats)
                     {
-                        var path = await GeneratedOutputs.WriteAsync(f, v, outRoot, ct);
+                        var path = await SyntheticVolumeWriter.WriteAsync(f, new SyntheticVolume(v.Volume, v.Prompt, v.Seed, v.Index), outRoot, ct);
                         table.AddRow((v.Index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(v.Prompt), v.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), f, Markup.Escape(Path.GetRelativePath(outRoot, path)));
                     }
                 }
@@ -97,53 +97,6 @@ internal static class GenerateCommand
             }
         });
         return cmd;
-    }
-}
-
-/// <summary>Writes one generated volume in one format, always marked synthetic.</summary>
-internal static class GeneratedOutputs
-{
-    public static IReadOnlyList<string> Known { get; } = ["nifti", "dicom", "png"];
-
-    public static IReadOnlyList<string> ParseFormats(string list)
-    {
-        var formats = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(f => f.ToLowerInvariant()).Distinct().ToList();
-        var unknown = formats.Where(f => !Known.Contains(f)).ToList();
-        if (formats.Count == 0 || unknown.Count > 0)
-        {
-            throw new ArgumentException($"unknown --format '{string.Join(",", unknown)}'; use a comma-separated list of {string.Join(", ", Known)}");
-        }
-
-        return formats;
-    }
-
-    public static string Stem(GeneratedVolume v) => $"synthetic-{v.Index + 1:D3}";
-
-    public static async Task<string> WriteAsync(string format, GeneratedVolume v, string directory, CancellationToken ct)
-    {
-        var stem = Stem(v);
-        switch (format)
-        {
-            case "dicom":
-                {
-                    var dir = Path.Combine(directory, stem + "-dicom");
-                    var options = new CtSeriesOptions
-                    {
-                        Synthetic = true,
-                        PatientName = "SYNTHETIC^GENERATECT",
-                        PatientId = stem,
-                        StudyDescription = "GenerateCT synthetic chest CT",
-                        ImageComments = "prompt: " + v.Prompt,
-                        WindowCenter = -600,
-                        WindowWidth = 1500,
-                    };
-                    await CtSeriesWriter.WriteAsync(v.Volume, dir, options, ct);
-                    return dir;
-                }
-
-            default:
-                return await ImagingOutputs.WriteAsync(format, v, Path.Combine(directory, stem), ct);
-        }
     }
 }
 

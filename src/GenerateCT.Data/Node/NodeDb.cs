@@ -23,6 +23,8 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
 
     public DbSet<GenerationJob> GenerationJobs => Set<GenerationJob>();
 
+    public DbSet<GenerationOutput> GenerationOutputs => Set<GenerationOutput>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<AuditEvent>(e =>
@@ -91,9 +93,21 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
             e.HasKey(x => x.Id);
             e.Property(x => x.RequestedBy).HasMaxLength(256).IsRequired();
             e.Property(x => x.State).HasMaxLength(32).IsRequired();
-            e.Property(x => x.Request).HasColumnType("jsonb").IsRequired();
-            e.Property(x => x.Outputs).HasColumnType("jsonb");
+            e.Property(x => x.Prompts).IsRequired();
+            e.Property(x => x.Formats).IsRequired();
+            e.Property(x => x.Error).HasMaxLength(2048);
             e.HasIndex(x => x.State);
+            e.HasIndex(x => new { x.RequestedBy, x.CreatedAt });
+            e.HasMany(x => x.Outputs).WithOne().HasForeignKey(o => o.JobId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<GenerationOutput>(e =>
+        {
+            e.ToTable("generation_outputs");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Format).HasMaxLength(16).IsRequired();
+            e.Property(x => x.FileName).HasMaxLength(256).IsRequired();
+            e.Property(x => x.Sha256).HasMaxLength(64).IsFixedLength().IsRequired();
+            e.HasIndex(x => new { x.JobId, x.FileName }).IsUnique();
         });
     }
 }
@@ -219,26 +233,68 @@ public sealed class TrainingSample
     public DateTimeOffset CreatedAt { get; set; }
 }
 
-/// <summary>A researcher's cohort request, queued for the generation worker.</summary>
+/// <summary>
+/// A researcher's cohort request: prompts × count volumes from one seed. The worker takes queued jobs in
+/// order of creation; only a succeeded job keeps outputs (a failed or cancelled one has its rows and files removed).
+/// </summary>
 public sealed class GenerationJob
 {
     public Guid Id { get; set; }
 
+    /// <summary>Who asked: the token's tenant and object ID ("tid/oid", or the issuer subject); only they see the job.</summary>
     public string RequestedBy { get; set; } = "";
 
     /// <summary>"queued", "running", "succeeded", "failed", "cancelled".</summary>
     public string State { get; set; } = "queued";
 
-    /// <summary>The request (prompts, count, seed, formats) as JSON.</summary>
-    public string Request { get; set; } = "{}";
+    /// <summary>The researcher's prompts (their own words; never patient data).</summary>
+    public List<string> Prompts { get; set; } = [];
 
-    /// <summary>Outputs (file names, sizes, hashes) as JSON once done.</summary>
-    public string? Outputs { get; set; }
+    /// <summary>Volumes per prompt.</summary>
+    public int Count { get; set; }
 
+    /// <summary>Base seed; volume i of the cohort uses a seed derived from it.</summary>
+    public long Seed { get; set; }
+
+    /// <summary>Output formats: "nifti", "dicom", "png".</summary>
+    public List<string> Formats { get; set; } = [];
+
+    /// <summary>Classifier-free guidance scale the tokens are sampled with.</summary>
+    public double CondScale { get; set; }
+
+    /// <summary>Why the job failed (or "cancelled by the requester").</summary>
     public string? Error { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 
+    public DateTimeOffset? StartedAt { get; set; }
+
     public DateTimeOffset? FinishedAt { get; set; }
+
+    public List<GenerationOutput> Outputs { get; set; } = [];
 }
 
+/// <summary>One file a generation job wrote, inserted only once the file is complete and durable.</summary>
+public sealed class GenerationOutput
+{
+    public Guid Id { get; set; }
+
+    public Guid JobId { get; set; }
+
+    /// <summary>Which prompt of the job (0-based).</summary>
+    public int PromptIndex { get; set; }
+
+    /// <summary>Which volume of the cohort (0-based, prompts in order, count volumes each); it fixes the volume's seed.</summary>
+    public int VolumeIndex { get; set; }
+
+    /// <summary>"nifti", "dicom" (a zip of the series) or "png".</summary>
+    public string Format { get; set; } = "";
+
+    /// <summary>File name, relative to the job's output directory.</summary>
+    public string FileName { get; set; } = "";
+
+    public long SizeBytes { get; set; }
+
+    /// <summary>Lower-case hex SHA-256 of the file.</summary>
+    public string Sha256 { get; set; } = "";
+}

@@ -95,6 +95,21 @@ public sealed class DurableFileStore : ICStoreHandler
         }
     }
 
+    /// <summary>
+    /// Publishes a finished file: fsync it, rename it atomically to <paramref name="destination"/> (same
+    /// file system), fsync the directory. Readers see either no file or the whole one.
+    /// </summary>
+    public static void MoveDurably(string source, string destination)
+    {
+        using (var fs = new FileStream(source, FileMode.Open, FileAccess.ReadWrite, FileShare.None))
+        {
+            fs.Flush(flushToDisk: true);
+        }
+
+        File.Move(source, destination, overwrite: false);
+        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(destination))!);
+    }
+
     private async Task QuarantineAsync(CStoreRequest request, string reason, CancellationToken ct)
     {
         var safeUid = DicomUid.IsValid(request.SopInstanceUid) ? request.SopInstanceUid : "invalid-uid";

@@ -172,6 +172,35 @@ internal static class CallAuditEntry
             detail["reason"] = reason;
         }
 
+        foreach (var (name, value) in CallAuditDetail.Of(http))
+        {
+            detail.TryAdd(name, value);
+        }
+
         return new AuditEntry(CallerIdentity.Name(http.User), "grpc:" + http.Request.Path.Value, outcome, JsonSerializer.Serialize(detail));
     }
+}
+
+/// <summary>
+/// What a call was about (job, output, prompts), added by the service method to its call's audit row.
+/// Only non-identifying facts go here: ids, sizes, and the researcher's own prompts; never patient data.
+/// </summary>
+internal static class CallAuditDetail
+{
+    private static readonly object Key = new();
+    private static readonly Dictionary<string, object?> None = [];
+
+    public static void Add(ServerCallContext context, string name, object? value)
+    {
+        var items = context.GetHttpContext().Items;
+        if (items[Key] is not Dictionary<string, object?> detail)
+        {
+            items[Key] = detail = [];
+        }
+
+        detail[name] = value;
+    }
+
+    public static IReadOnlyDictionary<string, object?> Of(HttpContext http) =>
+        http.Items[Key] as Dictionary<string, object?> ?? None;
 }
