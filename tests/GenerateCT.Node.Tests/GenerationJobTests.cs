@@ -134,14 +134,15 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
     }
 
     [Fact]
-    public async Task The_same_request_gives_the_same_volumes()
+    public async Task The_same_request_gives_the_same_volumes_and_another_guidance_scale_other_ones()
     {
         var bob = fixture.Researcher("bob@hospital.example");
         var request = new CohortRequest { Prompts = { Prompt }, Count = 2, Seed = 99, Formats = { OutputFormat.Nifti } };
         var volumes = new List<float[][]>();
-        for (var run = 0; run < 2; run++)
+        for (var run = 0; run < 3; run++)
         {
-            var accepted = await Client.SubmitCohortAsync(request, fixture.As(bob));
+            // runs 0 and 1: the bundle's guidance scale (cond_scale 0); run 2: cond_scale 1 (no guidance)
+            var accepted = await Client.SubmitCohortAsync(run < 2 ? request : new CohortRequest(request) { CondScale = 1 }, fixture.As(bob));
             Assert.Equal(JobState.Succeeded, (await WatchToEndAsync(accepted.JobId, fixture.As(bob)))[^1].State);
             var job = await Client.GetJobAsync(new JobRef { JobId = accepted.JobId }, fixture.As(bob));
             var files = new List<float[]>();
@@ -160,6 +161,7 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
         Assert.Equal(volumes[0][0], volumes[1][0]);
         Assert.Equal(volumes[0][1], volumes[1][1]);
         Assert.NotEqual(volumes[0][0], volumes[0][1]); // volume 2 has its own derived seed
+        Assert.NotEqual(volumes[0][0], volumes[2][0]); // the requested cond_scale reaches the sampler
     }
 
     public static TheoryData<string, string> UnusablePrompts { get; } = new()

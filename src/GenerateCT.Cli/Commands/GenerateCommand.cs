@@ -23,8 +23,9 @@ internal static class GenerateCommand
         var format = new Option<string>("--format") { Description = "Comma-separated outputs: nifti, dicom, png.", DefaultValueFactory = _ => "nifti,dicom,png" };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var batch = new Option<int?>("--slices-per-batch") { Description = "SR slices per batch (default: automatic)." };
+        var condScale = new Option<double?>("--cond-scale") { Description = "MaskGIT classifier-free guidance scale (default: the bundle's, 5 as released)." };
         cmd.Arguments.Add(prompts);
-        foreach (var o in new Option[] { bundle, outDir, seed, count, format, device, batch })
+        foreach (var o in new Option[] { bundle, outDir, seed, count, format, device, batch, condScale })
         {
             cmd.Options.Add(o);
         }
@@ -43,7 +44,16 @@ internal static class GenerateCommand
                 var torchDevice = TorchDevice.Select(parse.GetValue(device)!);
                 using var models = ModelBundle.Load(parse.GetValue(bundle)!.FullName, torchDevice);
                 var pipeline = new GenerationPipeline(models);
-                var request = new GenerationRequest(parse.GetValue(prompts)!, parse.GetValue(seed), n) { SlicesPerBatch = parse.GetValue(batch) };
+                if (parse.GetValue(condScale) is { } scale && (!double.IsFinite(scale) || scale < 0))
+                {
+                    throw new ArgumentException($"--cond-scale must be a finite number ≥ 0, not {scale}");
+                }
+
+                var request = new GenerationRequest(parse.GetValue(prompts)!, parse.GetValue(seed), n)
+                {
+                    SlicesPerBatch = parse.GetValue(batch),
+                    CondScale = parse.GetValue(condScale),
+                };
                 pipeline.ValidatePrompts(request.Prompts);
                 AnsiConsole.MarkupLineInterpolated($"bundle [bold]{models.Manifest.Pipeline}[/] on {TorchDevice.Describe(torchDevice)}: {request.Prompts.Count * n} volume(s) of {models.Config.Frames}×{models.Config.OutputSize}×{models.Config.OutputSize}");
 

@@ -24,6 +24,9 @@ public sealed record GenerationRequest(IReadOnlyList<string> Prompts, long Seed,
 {
     /// <summary>Slices per SR batch; null takes the config's value or an automatic one.</summary>
     public int? SlicesPerBatch { get; init; }
+
+    /// <summary>MaskGIT classifier-free guidance scale; null takes the config's (5 in `paper`, as released).</summary>
+    public double? CondScale { get; init; }
 }
 
 /// <summary>One generated volume (HU, clipped to [-1000, 1000]) with its prompt and seed.</summary>
@@ -87,7 +90,7 @@ public sealed class GenerationPipeline
                 var mask = text.Mask.to(_device);
                 progress?.Report(new GenerationProgress(volumeNumber, total, GenerationStage.Text, 1, 1));
 
-                var options = MaskGitSamplingOptions.For(config.MaskGit, seed);
+                var options = MaskGitSamplingOptions.For(config.MaskGit, seed) with { CondScale = request.CondScale ?? config.MaskGit.CondScale };
                 var ids = MaskGitSampler.SampleIds(
                     _models.MaskGit, 1, grid, context, mask, options,
                     new ImmediateProgress<int>(s => progress?.Report(new GenerationProgress(volumeNumber, total, GenerationStage.Tokens, s, options.Steps))),

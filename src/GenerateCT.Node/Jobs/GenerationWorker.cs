@@ -148,7 +148,7 @@ internal sealed class GenerationWorker(
             var ct = cancellation.Token;
             var pipeline = await models.GetAsync(ct);
             var reporter = new PipelineProgress(hub, id);
-            var generated = await pipeline.GenerateAsync(new GenerationRequest(job.Prompts, job.Seed, job.Count), reporter, ct);
+            var generated = await pipeline.GenerateAsync(new GenerationRequest(job.Prompts, job.Seed, job.Count) { CondScale = job.CondScale }, reporter, ct);
             var total = generated.Count * job.Formats.Count;
             foreach (var v in generated)
             {

@@ -69,13 +69,7 @@ internal sealed class GenerationService(
                 $"model version '{request.ModelVersion}' is not on this node; its active bundle is '{models.Version}' (leave model_version empty to use it)"));
         }
 
-        var condScale = pipeline.Config.MaskGit.CondScale;
-        if (request.CondScale != 0 && request.CondScale != condScale)
-        {
-            throw new RpcException(new Status(
-                StatusCode.InvalidArgument,
-                $"cond_scale {request.CondScale} cannot be used yet: this node samples with its bundle's guidance scale {condScale}; send 0 (the model default)"));
-        }
+        var condScale = request.CondScale == 0 ? pipeline.Config.MaskGit.CondScale : request.CondScale;
 
         try
         {
