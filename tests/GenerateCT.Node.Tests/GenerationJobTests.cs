@@ -164,6 +164,24 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
         Assert.NotEqual(volumes[0][0], volumes[2][0]); // the requested cond_scale reaches the sampler
     }
 
+    [Fact]
+    public async Task Hospital_it_sees_the_configured_bundle_as_the_active_model_and_cannot_activate_another()
+    {
+        var admin = new GenerateCT.Admin.V1.NodeAdmin.NodeAdminClient(fixture.Channel);
+        var asAdmin = fixture.As(fixture.Admin("it@hospital.example"));
+        var model = Assert.Single((await admin.ListModelsAsync(new GenerateCT.Admin.V1.ListModelsRequest(), asAdmin)).Models);
+        Assert.True(model.Active);
+        Assert.Equal("tiny", model.Config);
+        Assert.StartsWith("tiny-", model.Version, StringComparison.Ordinal);
+        Assert.Matches("^[0-9a-f]{64}$", model.Sha256);
+        Assert.StartsWith(model.Sha256[..12], model.Version["tiny-".Length..], StringComparison.Ordinal);
+        Assert.Equal(model.Version, (await admin.GetStatusAsync(new GenerateCT.Admin.V1.StatusRequest(), asAdmin)).ActiveModel);
+        Assert.Equal(model, await admin.ActivateModelAsync(new GenerateCT.Admin.V1.ActivateModelRequest { Name = model.Name }, asAdmin));
+        var e = await Assert.ThrowsAsync<RpcException>(() => admin.ActivateModelAsync(new GenerateCT.Admin.V1.ActivateModelRequest { Name = "paper-bundle" }, asAdmin).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Contains("restart", e.Status.Detail, StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, string> UnusablePrompts { get; } = new()
     {
         { "64 years old \uFFFD female", "U+FFFD" },
@@ -325,6 +343,17 @@ public class GenerationWithoutBundleTests(SecuredNodeFixture node)
         Assert.Contains("Node:Generation:Bundle", e.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("gct model import-released", e.Status.Detail, StringComparison.Ordinal);
         Assert.Contains("gct train all", e.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_node_without_a_bundle_lists_no_models_and_refuses_to_activate_one()
+    {
+        var admin = new GenerateCT.Admin.V1.NodeAdmin.NodeAdminClient(node.Channel);
+        var asAdmin = SecuredNodeFixture.Bearer(node.Token(Security.NodeRoles.Admin));
+        Assert.Empty((await admin.ListModelsAsync(new GenerateCT.Admin.V1.ListModelsRequest(), asAdmin)).Models);
+        var e = await Assert.ThrowsAsync<RpcException>(() => admin.ActivateModelAsync(new GenerateCT.Admin.V1.ActivateModelRequest { Name = "bundle" }, asAdmin).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Contains("Node:Generation:Bundle", e.Status.Detail, StringComparison.Ordinal);
     }
 }
 

@@ -98,6 +98,8 @@ public sealed class GenerationNodeFixture : IAsyncLifetime
 
     public TokenRequest Researcher(string user) => new TokenRequest(ClientId, [Security.NodeRoles.Researcher]) with { User = user };
 
+    public TokenRequest Admin(string user) => new TokenRequest(ClientId, [Security.NodeRoles.Admin]) with { User = user };
+
     public CallOptions As(TokenRequest who, int seconds = 60) =>
         new(headers: new Metadata { { "Authorization", "Bearer " + Issuer.IssueToken(who) } }, deadline: DateTime.UtcNow.AddSeconds(seconds));
 

@@ -62,6 +62,10 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
         }
     }
 
+    /// <summary>The loaded bundle's description for NodeAdmin (null until loaded).</summary>
+    public (string Name, string Pipeline, string Digest)? Description =>
+        _bundle is { } b && options.Bundle is { } dir ? (Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)), b.Manifest.Pipeline, DigestOf(b.Manifest)) : null;
+
     public void Dispose()
     {
         _bundle?.Dispose();
@@ -81,9 +85,12 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
         }
     }
 
-    private static string VersionOf(BundleManifest manifest)
+    private static string VersionOf(BundleManifest manifest) => $"{manifest.Pipeline}-{DigestOf(manifest)[..12]}";
+
+    /// <summary>SHA-256 over the components' stages and hashes: one digest names the whole bundle.</summary>
+    private static string DigestOf(BundleManifest manifest)
     {
         var hashes = string.Join("\n", manifest.Components.Select(c => $"{c.Stage} {c.Sha256}"));
-        return $"{manifest.Pipeline}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(hashes)))[..12]}";
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(hashes)));
     }
 }

@@ -32,10 +32,6 @@ internal sealed class GenerationService(
     private const int DefaultListLimit = 50;
     private const int MaxListLimit = 500;
 
-    /// <summary>For services that need models the node does not manage yet (NodeAdmin's model listing).</summary>
-    internal static RpcException NoModels() =>
-        new(new Status(StatusCode.FailedPrecondition, "generation models are not installed on this node yet"));
-
     [Authorize(Policy = NodePolicies.Generate)]
     [ExpensiveCall]
     public override async Task<CohortAccepted> SubmitCohort(CohortRequest request, ServerCallContext context)

@@ -4,6 +4,7 @@ using GenerateCT.Data;
 using GenerateCT.Data.Audit;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Node.Ingest;
+using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Grpc.Core;
@@ -20,6 +21,7 @@ internal sealed class NodeAdminService(
     DicomIngestService dicom,
     ReportDeidentifier reportDeidentifier,
     ReportStore reports,
+    GenerationModels models,
     IServiceProvider services) : NodeAdmin.NodeAdminBase
 {
     private const int MaxPage = 500;
@@ -42,7 +44,7 @@ internal sealed class NodeAdminService(
             Instances = await db.Series.SumAsync(s => (long)s.InstanceCount, ct),
             Quarantined = await db.Quarantine.LongCountAsync(ct),
             TrainingSamples = await db.TrainingSamples.LongCountAsync(ct),
-            ActiveModel = "",
+            ActiveModel = models.Version ?? "",
         };
     }
 
@@ -163,12 +165,55 @@ internal sealed class NodeAdminService(
     }
 
     [Authorize(Policy = NodePolicies.ReadModels)]
-    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context) =>
-        throw GenerationService.NoModels();
+    public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    {
+        // No bundle configured: the truthful answer is an empty list, not an error.
+        var response = new ListModelsResponse();
+        if (models.IsConfigured)
+        {
+            response.Models.Add(await ActiveAsync(context.CancellationToken));
+        }
 
+        return response;
+    }
+
+    /// <summary>
+    /// The node runs the one bundle named by Node:Generation:Bundle; activating it again is a no-op, and any
+    /// other name is refused with how to switch (change the setting, restart: the audit then records the start).
+    /// </summary>
     [Authorize(Policy = NodePolicies.Administer)]
-    public override Task<ModelInfo> ActivateModel(ActivateModelRequest request, ServerCallContext context) =>
-        throw GenerationService.NoModels();
+    public override async Task<ModelInfo> ActivateModel(ActivateModelRequest request, ServerCallContext context)
+    {
+        if (!models.IsConfigured)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, GenerationModels.NotConfigured().Message));
+        }
+
+        var active = await ActiveAsync(context.CancellationToken);
+        if (request.Name != active.Name && request.Name != active.Version)
+        {
+            throw new RpcException(new Status(
+                StatusCode.FailedPrecondition,
+                $"'{request.Name}' is not installed; this node runs '{active.Name}' ({active.Version}). To switch, point {GenerationOptions.Section}:Bundle at the other bundle and restart the node"));
+        }
+
+        return active;
+    }
+
+    private async Task<ModelInfo> ActiveAsync(CancellationToken ct)
+    {
+        try
+        {
+            await models.GetAsync(ct);
+        }
+        catch (GenerationUnavailableException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+
+        var (name, pipeline, digest) = models.Description!.Value;
+        return new ModelInfo { Name = name, Version = models.Version!, Config = pipeline, Active = true, Sha256 = digest };
+    }
 
     private static int PageSize(int requested) => requested <= 0 ? 100 : Math.Min(requested, MaxPage);
 }
