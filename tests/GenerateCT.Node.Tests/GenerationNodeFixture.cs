@@ -55,21 +55,13 @@ public sealed class GenerationNodeFixture : IAsyncLifetime
         TrainingSeconds = stopwatch.Elapsed.TotalSeconds;
 
         Issuer = await OidcIssuer.StartAsync(_dir);
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var config = SecuredNodeFixture.Configuration(_dir, Issuer, ClientId, new()
         {
-            ["Node:DataDirectory"] = Path.Combine(_dir, "node"),
-            ["Node:GrpcPort"] = "0",
-            ["Node:DicomPort"] = "0",
-            ["Node:Ingest:Hl7Port"] = "0",
-            ["Node:GrpcAddress"] = "127.0.0.1",
-            ["Node:Identity:Authority"] = Issuer.Authority,
-            ["Node:Identity:ClientId"] = ClientId,
-            ["Node:Identity:IssuerCaCertificatePath"] = Issuer.CaCertificatePath,
             ["Node:RateLimit:ExpensiveCallsPerMinute"] = "100",
             ["Node:Generation:Bundle"] = bundle,
             ["Node:Generation:Device"] = "cpu",
             ["Node:Generation:MaxVolumesPerJob"] = MaxVolumesPerJob.ToString(),
-        }).Build();
+        });
 
         // First start creates the database; then a job is left as a crash would leave it.
         await using (var first = await NodeHost.StartAsync(config))

@@ -30,20 +30,34 @@ public sealed class SecuredNodeFixture : IAsyncLifetime
     {
         _dir = TempDirectory.Create("gct-node-sec");
         Issuer = await OidcIssuer.StartAsync(_dir);
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var config = Configuration(_dir, Issuer, ClientId, new() { ["Node:RateLimit:ExpensiveCallsPerMinute"] = ExpensiveCallsPerMinute.ToString() });
+        Node = await NodeHost.StartAsync(config);
+        Channel = GrpcClientChannels.ForPinnedServer(Node.GrpcAddress, Node.Certificate);
+    }
+
+    /// <summary>
+    /// A node on loopback with free ports, its data under <paramref name="dir"/>/node, trusting
+    /// <paramref name="issuer"/> for audience <paramref name="clientId"/>; <paramref name="extra"/> adds or overrides keys.
+    /// </summary>
+    public static IConfiguration Configuration(string dir, OidcIssuer issuer, string clientId, Dictionary<string, string?> extra)
+    {
+        var values = new Dictionary<string, string?>
         {
-            ["Node:DataDirectory"] = Path.Combine(_dir, "node"),
+            ["Node:DataDirectory"] = Path.Combine(dir, "node"),
             ["Node:GrpcPort"] = "0",
             ["Node:DicomPort"] = "0",
             ["Node:Ingest:Hl7Port"] = "0",
             ["Node:GrpcAddress"] = "127.0.0.1",
-            ["Node:Identity:Authority"] = Issuer.Authority,
-            ["Node:Identity:ClientId"] = ClientId,
-            ["Node:Identity:IssuerCaCertificatePath"] = Issuer.CaCertificatePath,
-            ["Node:RateLimit:ExpensiveCallsPerMinute"] = ExpensiveCallsPerMinute.ToString(),
-        }).Build();
-        Node = await NodeHost.StartAsync(config);
-        Channel = GrpcClientChannels.ForPinnedServer(Node.GrpcAddress, Node.Certificate);
+            ["Node:Identity:Authority"] = issuer.Authority,
+            ["Node:Identity:ClientId"] = clientId,
+            ["Node:Identity:IssuerCaCertificatePath"] = issuer.CaCertificatePath,
+        };
+        foreach (var (key, value) in extra)
+        {
+            values[key] = value;
+        }
+
+        return new ConfigurationBuilder().AddInMemoryCollection(values).Build();
     }
 
     public string Token(params string[] roles) => Issuer.IssueToken(new TokenRequest(ClientId, roles));

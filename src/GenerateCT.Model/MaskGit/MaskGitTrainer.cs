@@ -185,28 +185,8 @@ public sealed class MaskGitTrainer : IDisposable
     /// <paramref name="draws"/> maskings seeded by <paramref name="seed"/> so that two models or two
     /// prompt assignments are compared on the same masks.
     /// </summary>
-    public static double Evaluate(MaskGitTransformer model, MaskGitBatch batch, long seed, int draws = 4)
-    {
-        var wasTraining = model.training;
-        model.eval();
-        try
-        {
-            using var noGrad = no_grad();
-            var total = 0.0;
-            for (var d = 0; d < draws; d++)
-            {
-                var generator = new Generator((ulong)(seed + d), batch.Ids.device);
-                using var result = model.Loss(batch.Ids, batch.Context, batch.TextMask, condDropProb: 0, generator, includeCritic: false);
-                total += result.Loss.item<float>();
-            }
-
-            return total / draws;
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
-    }
+    public static double Evaluate(MaskGitTransformer model, MaskGitBatch batch, long seed, int draws = 4) =>
+        MeanOverDraws(model, batch, seed, draws, 1, includeCritic: false, r => r.Loss);
 
     /// <summary>
     /// Held-out token-critic binary cross-entropy (no text dropout, eval mode) over <paramref name="draws"/>
@@ -219,6 +199,12 @@ public sealed class MaskGitTrainer : IDisposable
             throw new InvalidOperationException("the model has no token critic (set MaskGitConfig.TokenCritic)");
         }
 
+        return MeanOverDraws(model, batch, seed, draws, sampleTemperature, includeCritic: true, r => r.CriticLoss!);
+    }
+
+    /// <summary>A loss of <see cref="MaskGitTransformer.Loss"/> in eval mode without text dropout, averaged over seeded draws.</summary>
+    private static double MeanOverDraws(MaskGitTransformer model, MaskGitBatch batch, long seed, int draws, double sampleTemperature, bool includeCritic, Func<MaskGitLoss, Tensor> pick)
+    {
         var wasTraining = model.training;
         model.eval();
         try
@@ -227,9 +213,9 @@ public sealed class MaskGitTrainer : IDisposable
             var total = 0.0;
             for (var d = 0; d < draws; d++)
             {
-                var generator = new Generator((ulong)(seed + d), batch.Ids.device);
-                using var result = model.Loss(batch.Ids, batch.Context, batch.TextMask, condDropProb: 0, generator, sampleTemperature);
-                total += result.CriticLoss!.item<float>();
+                using var generator = new Generator((ulong)(seed + d), batch.Ids.device);
+                using var result = model.Loss(batch.Ids, batch.Context, batch.TextMask, condDropProb: 0, generator, sampleTemperature, includeCritic);
+                total += pick(result).item<float>();
             }
 
             return total / draws;
