@@ -33,6 +33,7 @@ public static class Program
         BundleCommands.AddTo(model);
         root.Subcommands.Add(model);
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(CohortCommands.Create());
         return root;
     }
 }

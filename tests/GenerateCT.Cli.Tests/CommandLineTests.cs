@@ -18,6 +18,7 @@ public class CommandLineTests
     [InlineData("train")]
     [InlineData("model")]
     [InlineData("generate")]
+    [InlineData("cohort")]
     public void Gct_has_the_verb(string verb)
     {
         var root = Program.BuildRoot();

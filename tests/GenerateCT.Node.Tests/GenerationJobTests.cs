@@ -182,6 +182,48 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
         Assert.Contains("restart", e.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_researcher_gets_a_cohort_with_gct_cohort_pinning_the_nodes_published_certificate()
+    {
+        var dir = GenerateCT.Testing.TempDirectory.Create("gct-cohort-cli");
+        try
+        {
+            var token = Path.Combine(dir, "token");
+            await File.WriteAllTextAsync(token, fixture.Issuer.IssueToken(fixture.Researcher("dana@hospital.example")));
+            var crt = Path.Combine(Path.GetDirectoryName(fixture.OutputRoot)!, "tls", "node.crt");
+            Assert.DoesNotContain("PRIVATE KEY", await File.ReadAllTextAsync(crt), StringComparison.Ordinal);
+            string[] connection = ["--node", fixture.Node.GrpcAddress.ToString(), "--server-cert", crt, "--token-file", token];
+            var outDir = Path.Combine(dir, "cohort");
+
+            var submit = await GenerateCT.Testing.Gct.RunAsync(TimeSpan.FromMinutes(3), ["cohort", "submit", Prompt, "--count", "1", "--seed", "11", "--format", "nifti,png", "--out", outDir, .. connection]);
+            Assert.True(submit.ExitCode == 0, submit.Output);
+            Assert.Contains("SHA-256 checked", submit.Output, StringComparison.Ordinal);
+            var nifti = Assert.Single(Directory.GetFiles(outDir, "*.nii.gz"));
+            var volume = (await NiftiFile.ReadAsync(nifti)).Volume;
+            Assert.Equal((9, 64, 64), (volume.Depth, volume.Height, volume.Width));
+            Assert.Single(Directory.GetFiles(outDir, "*.png"));
+            Assert.Empty(Directory.GetFiles(outDir, "*.partial"));
+            var jobId = System.Text.RegularExpressions.Regex.Match(submit.Output, "job ([0-9a-f]{32})").Groups[1].Value;
+
+            var list = await GenerateCT.Testing.Gct.RunAsync(TimeSpan.FromMinutes(1), ["cohort", "list", .. connection]);
+            Assert.True(list.ExitCode == 0, list.Output);
+            Assert.Contains(jobId, list.Output, StringComparison.Ordinal);
+
+            var noToken = await GenerateCT.Testing.Gct.RunAsync(TimeSpan.FromMinutes(1), "cohort", "list", "--node", fixture.Node.GrpcAddress.ToString(), "--server-cert", crt);
+            Assert.Equal(2, noToken.ExitCode);
+            Assert.Contains("no access token", noToken.Output, StringComparison.Ordinal);
+
+            // Pinning another certificate (the identity provider's CA) refuses the node: no silent trust.
+            var wrongPin = await GenerateCT.Testing.Gct.RunAsync(TimeSpan.FromMinutes(1), "cohort", "list", "--node", fixture.Node.GrpcAddress.ToString(), "--server-cert", fixture.Issuer.CaCertificatePath, "--token-file", token);
+            Assert.Equal(2, wrongPin.ExitCode);
+            Assert.Contains("TLS certificate was not accepted", wrongPin.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     public static TheoryData<string, string> UnusablePrompts { get; } = new()
     {
         { "64 years old \uFFFD female", "U+FFFD" },
@@ -270,23 +312,37 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
     public async Task Cancelling_a_running_job_ends_it_cancelled_with_no_output_rows_or_files()
     {
         var gina = fixture.Researcher("gina@hospital.example");
-        var accepted = await Client.SubmitCohortAsync(new CohortRequest { Prompts = { Prompt }, Count = 3, Seed = 5 }, fixture.As(gina));
-        var job = new JobRef { JobId = accepted.JobId };
-
-        using (var watch = Client.WatchJob(job, fixture.As(gina)))
+        // A tiny job can finish before the watch catches it running, or before the cancel arrives (the
+        // machine decides, not the test): then submit another; one cancelled mid-run within a few tries is required.
+        CohortAccepted accepted = null!;
+        JobRef job = null!;
+        JobStatus cancelled = null!;
+        for (var attempt = 0; attempt < 5 && cancelled?.State != JobState.Cancelled; attempt++)
         {
-            await foreach (var p in watch.ResponseStream.ReadAllAsync())
+            accepted = await Client.SubmitCohortAsync(new CohortRequest { Prompts = { Prompt }, Count = 3, Seed = 5 + attempt }, fixture.As(gina));
+            job = new JobRef { JobId = accepted.JobId };
+            var running = false;
+            using (var watch = Client.WatchJob(job, fixture.As(gina)))
             {
-                if (p.State == JobState.Running && p.Stage == "tokens")
+                await foreach (var p in watch.ResponseStream.ReadAllAsync())
                 {
-                    break; // generating volume 1 of 3
-                }
+                    if (p.State == JobState.Running && p.Stage is "text" or "tokens" or "decode" or "superres")
+                    {
+                        running = true; // still generating: no output written yet
+                        break;
+                    }
 
-                Assert.False(JobProgressIsTerminal(p), $"job ended ({p.State}) before it could be cancelled");
+                    if (JobProgressIsTerminal(p))
+                    {
+                        break;
+                    }
+                }
             }
+
+            cancelled = running ? await Client.CancelJobAsync(job, fixture.As(gina)) : await Client.GetJobAsync(job, fixture.As(gina));
+            output.WriteLine($"attempt {attempt}: caught running {running}, ended {cancelled.State}");
         }
 
-        var cancelled = await Client.CancelJobAsync(job, fixture.As(gina));
         Assert.Equal(JobState.Cancelled, cancelled.State);
         Assert.Empty(cancelled.Outputs);
         Assert.Contains("cancelled", cancelled.Error, StringComparison.Ordinal);

@@ -17,7 +17,7 @@ public static class ServerCertificate
     {
         if (File.Exists(path))
         {
-            return Load(path, password: null);
+            return WithPublicCopy(path, Load(path, password: null));
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -43,7 +43,26 @@ public static class ServerCertificate
         }
 
         File.Move(tmp, path, overwrite: true);
-        return Load(path, password: null);
+        return WithPublicCopy(path, Load(path, password: null));
+    }
+
+    /// <summary>
+    /// Keeps the certificate alone (no key) beside the PKCS#12 as <c>.crt</c> (PEM, world-readable), for
+    /// clients to pin: e.g. `gct cohort … --server-cert DATA/tls/node.crt`.
+    /// </summary>
+    private static X509Certificate2 WithPublicCopy(string pfxPath, X509Certificate2 certificate)
+    {
+        var crt = Path.ChangeExtension(pfxPath, ".crt");
+        var pem = certificate.ExportCertificatePem() + "\n";
+        if (!File.Exists(crt) || File.ReadAllText(crt) != pem)
+        {
+            var tmp = crt + ".tmp";
+            File.WriteAllText(tmp, pem);
+            File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            File.Move(tmp, crt, overwrite: true);
+        }
+
+        return certificate;
     }
 
     public static X509Certificate2 Load(string path, string? password)
