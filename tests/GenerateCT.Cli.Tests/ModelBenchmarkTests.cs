@@ -38,4 +38,36 @@ public sealed class ModelBenchmarkTests : IDisposable
         Assert.Equal(2, code);
         Assert.False(File.Exists(file));
     }
+
+    [Fact]
+    public async Task The_whole_chain_benchmark_reports_each_stage_and_their_sum_per_volume()
+    {
+        var file = Path.Combine(_dir, "all.json");
+        int code = await Program.BuildRoot().Parse(["bench", "model", "--stage", "all", "--config", "tiny", "--device", "cpu", "--out", file]).InvokeAsync();
+
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(file));
+        var root = json.RootElement;
+        Assert.Equal("all", root.GetProperty("stage").GetString());
+        double sr = root.GetProperty("superres_seconds_per_volume").GetDouble(), tokens = root.GetProperty("maskgit_seconds").GetDouble(), decode = root.GetProperty("decode_seconds").GetDouble();
+        Assert.All(new[] { sr, tokens, decode }, t => Assert.True(t > 0));
+        Assert.Equal(sr + tokens + decode, root.GetProperty("seconds_per_volume").GetDouble(), 6);
+        Assert.False(root.GetProperty("extrapolated").GetBoolean());
+        Assert.True(root.GetProperty("peak_working_set_bytes").GetInt64() > 0);
+    }
+
+    [Fact]
+    public async Task A_superres_benchmark_on_fewer_slices_and_steps_extrapolates_and_says_so()
+    {
+        var file = Path.Combine(_dir, "sr.json");
+        int code = await Program.BuildRoot().Parse(["bench", "model", "--stage", "superres", "--config", "tiny", "--device", "cpu", "--slices", "2", "--steps", "2", "--out", file]).InvokeAsync();
+
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(file));
+        var root = json.RootElement;
+        Assert.True(root.GetProperty("extrapolated").GetBoolean());
+        Assert.Equal(2, root.GetProperty("superres_measured_slices").GetInt32());
+        var perSlice = root.GetProperty("superres_seconds_per_slice").GetDouble();
+        Assert.Equal(perSlice * root.GetProperty("frames").GetInt32(), root.GetProperty("superres_seconds_per_volume").GetDouble(), 6);
+    }
 }

@@ -19,7 +19,7 @@ internal static class ModelBenchmark
 {
     public static Command Create()
     {
-        var stage = new Option<string>("--stage") { Description = "Model stage: ctvit.", DefaultValueFactory = _ => "ctvit" };
+        var stage = new Option<string>("--stage") { Description = "Model stage: ctvit, maskgit, superres or all (the whole chain).", DefaultValueFactory = _ => "ctvit" };
         var config = new Option<string>("--config") { Description = "Named config: tiny or paper.", DefaultValueFactory = _ => "tiny" };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var iterations = new Option<int>("--iterations") { Description = "Timed repetitions (after one warm-up).", DefaultValueFactory = _ => 3 };
@@ -32,7 +32,10 @@ internal static class ModelBenchmark
         var output = new Option<FileInfo?>("--out") { Description = "Also write the JSON report to this file." };
         var sampleSteps = new Option<int>("--sample-steps") { Description = "maskgit: demasking steps of the timed sample.", DefaultValueFactory = _ => 18 };
         var allPairs = new Option<bool>("--all-pairs") { Description = "maskgit: also run the reference all-pairs position bias (≈10 GB of activations at 101×8×8)." };
-        var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, reference, referencePath, python, output, sampleSteps, allPairs };
+        var slices = new Option<int?>("--slices") { Description = "superres/all: SR slices to measure (default: all on CUDA, 2 on CPU for paper, then extrapolated)." };
+        var srSteps = new Option<int?>("--steps") { Description = "superres/all: SR and MaskGIT steps to measure (default: all on CUDA, 2 on CPU for paper)." };
+        var slicesPerBatch = new Option<int?>("--slices-per-batch") { Description = "superres/all: SR slices per batch (default: automatic)." };
+        var cmd = new Command("model", "Time a model stage's forward passes.") { stage, config, device, iterations, frames, threads, weights, reference, referencePath, python, output, sampleSteps, allPairs, slices, srSteps, slicesPerBatch };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             if (parse.GetValue(threads) is { } n)
@@ -46,9 +49,14 @@ internal static class ModelBenchmark
                 return await MaskGitCommands.BenchAsync(parse.GetValue(config)!, TorchDevice.Select(parse.GetValue(device)!), parse.GetValue(frames), parse.GetValue(sampleSteps), parse.GetValue(allPairs), parse.GetValue(output), ct);
             }
 
+            if (stageName is "superres" or "all")
+            {
+                return await PipelineBenchmark.RunAsync(stageName, parse.GetValue(config)!, parse.GetValue(device)!, parse.GetValue(slices), parse.GetValue(srSteps), parse.GetValue(slicesPerBatch), parse.GetValue(output), ct);
+            }
+
             if (stageName != CtVitTrainer.Stage)
             {
-                throw new ArgumentException($"no benchmark for stage '{stageName}' yet; available: {CtVitTrainer.Stage}");
+                throw new ArgumentException($"no benchmark for stage '{stageName}': use ctvit, {MaskGitCommands.Stage}, superres or all");
             }
 
             var cfg = CtVitConfig.FromName(parse.GetValue(config)!);
