@@ -18,38 +18,35 @@ namespace GenerateCT.Node.Audit;
 /// </summary>
 internal sealed class CallAuditInterceptor(AuditTrail trail) : Interceptor
 {
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        var status = StatusCode.Unknown;
-        try
-        {
-            var response = await continuation(request, context);
-            status = StatusCode.OK;
-            return response;
-        }
-        catch (RpcException e)
-        {
-            status = e.StatusCode;
-            throw;
-        }
-        catch (OperationCanceledException)
-        {
-            status = StatusCode.Cancelled;
-            throw;
-        }
-        finally
-        {
-            await RecordAsync(context, status);
-        }
-    }
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
+        AuditedAsync(context, () => continuation(request, context));
 
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var status = StatusCode.Unknown;
-        try
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        AuditedAsync(context, async () =>
         {
             await continuation(request, responseStream, context);
+            return true;
+        });
+
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        AuditedAsync(context, () => continuation(requestStream, context));
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        AuditedAsync(context, async () =>
+        {
+            await continuation(requestStream, responseStream, context);
+            return true;
+        });
+
+    /// <summary>Runs the call and records its outcome: OK, the RpcException's status, or Cancelled.</summary>
+    private async Task<T> AuditedAsync<T>(ServerCallContext context, Func<Task<T>> call)
+    {
+        var status = StatusCode.Unknown;
+        try
+        {
+            var result = await call();
             status = StatusCode.OK;
+            return result;
         }
         catch (RpcException e)
         {
@@ -59,45 +56,6 @@ internal sealed class CallAuditInterceptor(AuditTrail trail) : Interceptor
         catch (OperationCanceledException)
         {
             status = StatusCode.Cancelled;
-            throw;
-        }
-        finally
-        {
-            await RecordAsync(context, status);
-        }
-    }
-
-    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var status = StatusCode.Unknown;
-        try
-        {
-            var response = await continuation(requestStream, context);
-            status = StatusCode.OK;
-            return response;
-        }
-        catch (RpcException e)
-        {
-            status = e.StatusCode;
-            throw;
-        }
-        finally
-        {
-            await RecordAsync(context, status);
-        }
-    }
-
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var status = StatusCode.Unknown;
-        try
-        {
-            await continuation(requestStream, responseStream, context);
-            status = StatusCode.OK;
-        }
-        catch (RpcException e)
-        {
-            status = e.StatusCode;
             throw;
         }
         finally
