@@ -27,22 +27,8 @@ public sealed partial class TrainMaskGitCommandTests(ITestOutputHelper output) :
     {
         TorchSharp.torch.manual_seed(31);
         using var encoder = new T5Encoder(T5Config.Tiny with { VocabSize = 400 });
-        ModelBundle.WriteTextEncoder(directory, encoder, SpmTinyModel());
+        ModelBundle.WriteTextEncoder(directory, encoder, SharedReference.PathOf("spm_tiny.model"));
         return directory;
-    }
-
-    private static string SpmTinyModel()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "reference", "spm_tiny.model");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("shared/reference/spm_tiny.model not found above the test binary");
     }
 
     private async Task<Gct.Result> RunAsync(params string[] args)

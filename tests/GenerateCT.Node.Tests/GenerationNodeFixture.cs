@@ -1,7 +1,8 @@
 using GenerateCT.Data;
 using GenerateCT.Data.Node;
 using GenerateCT.Federation.Hosting;
-using GenerateCT.Imaging;
+using GenerateCT.Imaging.Phantoms;
+using GenerateCT.Imaging.Phantoms.Findings;
 using GenerateCT.Model.Pipeline;
 using GenerateCT.Testing;
 using GenerateCT.Testing.Oidc;
@@ -48,7 +49,7 @@ public sealed class GenerationNodeFixture : IAsyncLifetime
         await BundleTrainer.TrainAsync(
             GenerationConfig.Tiny,
             cases,
-            Path.Combine(ReferenceDirectory(), "spm_tiny.model"),
+            SharedReference.PathOf("spm_tiny.model"),
             bundle,
             new TrainAllOptions { CtVitSteps = 2, MaskGitSteps = 2, SuperResSteps = 2, BatchSize = 2, Seed = 5 },
             TorchSharp.torch.CPU);
@@ -111,45 +112,11 @@ public sealed class GenerationNodeFixture : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    /// <summary>A 9 × 64 × 64 HU chest: air, body, two lungs, a heart (larger with cardiomegaly), a little noise.</summary>
+    /// <summary>A 9 × 64 × 64 generator phantom (every other one with cardiomegaly) and its report's prompt.</summary>
     private static TrainingCase Chest(int seed)
     {
-        var rng = new Random(seed);
-        var cardiomegaly = seed % 2 == 0;
-        var v = new Volume(9, 64, 64) { Spacing = (300.0 / 9, 360.0 / 64, 360.0 / 64) };
-        var heart = cardiomegaly ? 14 : 8;
-        for (var z = 0; z < 9; z++)
-        {
-            for (var y = 0; y < 64; y++)
-            {
-                for (var x = 0; x < 64; x++)
-                {
-                    double dx = x - 32, dy = y - 32, lx = Math.Abs(dx) - 13;
-                    var hu = (dx * dx / 784) + (dy * dy / 484) > 1 ? -1000f
-                        : (lx * lx / 100) + (dy * dy / 256) <= 1 ? -850f
-                        : (dx * dx) + ((dy - 4) * (dy - 4)) <= heart * heart ? 60f
-                        : 40f;
-                    v[z, y, x] = hu + (float)(rng.NextDouble() * 20 - 10);
-                }
-            }
-        }
-
-        return new TrainingCase(v, cardiomegaly ? $"{50 + seed} years old female: Cardiomegaly." : $"{50 + seed} years old male: No acute findings.");
-    }
-
-    /// <summary>shared/reference (the tiny SentencePiece model), found above the test binaries.</summary>
-    private static string ReferenceDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "reference");
-            if (File.Exists(Path.Combine(candidate, "spm_tiny.model")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new DirectoryNotFoundException("shared/reference/spm_tiny.model not found above " + AppContext.BaseDirectory);
+        var phantom = ChestPhantomGenerator.Generate(new PhantomSpec { Seed = seed, Slices = 9, Size = 64, FindingKinds = seed % 2 == 0 ? [FindingKind.Cardiomegaly] : [] });
+        return new TrainingCase(phantom.Volume, phantom.Prompt);
     }
 }
 
