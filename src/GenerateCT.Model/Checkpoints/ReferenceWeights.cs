@@ -52,6 +52,21 @@ public static class ReferenceWeights
             $"{path} is not a checkpoint: expected a PyTorch zip (torch.save), a safetensors file or a GenerateCT checkpoint ({n} bytes read)");
     }
 
+    /// <summary>The tensor entries of an unpickled state dict, by name (other entries are skipped).</summary>
+    internal static Dictionary<string, Tensor> TensorsByName(IDictionary table)
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (DictionaryEntry e in table)
+        {
+            if (e.Key is string key && e.Value is Tensor t)
+            {
+                result[key] = t;
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>All tensors of a checkpoint file (model section for native checkpoints), keyed by state-dict name.</summary>
     public static Dictionary<string, Tensor> ReadStateDict(string path)
     {
@@ -63,15 +78,7 @@ public static class ReferenceWeights
                 case CheckpointFileFormat.PyTorchZip:
                     {
                         using var stream = File.OpenRead(path);
-                        var table = PyTorchUnpickler.UnpickleStateDict(stream);
-                        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-                        foreach (DictionaryEntry e in table)
-                        {
-                            if (e.Key is string key && e.Value is Tensor t)
-                            {
-                                result[key] = t;
-                            }
-                        }
+                        var result = TensorsByName(PyTorchUnpickler.UnpickleStateDict(stream));
 
                         if (result.Count == 0)
                         {

@@ -179,15 +179,7 @@ public static class ReleasedImport
             throw new ModelBundleException($"{path} could not be read as a PyTorch file: {e.Message}", e);
         }
 
-        var inner = table[SuperresModelEntry] is IDictionary model ? model : table;
-        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (DictionaryEntry e in inner)
-        {
-            if (e.Key is string key && e.Value is Tensor t)
-            {
-                state[key] = t;
-            }
-        }
+        var state = ReferenceWeights.TensorsByName(table[SuperresModelEntry] is IDictionary model ? model : table);
 
         if (state.Count == 0)
         {
