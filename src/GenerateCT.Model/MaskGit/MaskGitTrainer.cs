@@ -66,6 +66,7 @@ public sealed class MaskGitTrainer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.AccumulationSteps, 1);
         _model = model;
         Options = options;
+        Schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.TotalSteps);
         _optimizer = optim.Adam(model.TrainableParameters(), lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2);
     }
 
@@ -77,7 +78,7 @@ public sealed class MaskGitTrainer : IDisposable
     /// <summary>Learning rate at optimizer step <paramref name="step"/> (0-based): linear warm-up, then half-cosine to 0 at <see cref="MaskGitTrainingOptions.TotalSteps"/>.</summary>
     public double LearningRateAt(long step) => Schedule.At(step);
 
-    private LearningRateSchedule Schedule => new(Options.LearningRate, Options.WarmupSteps, Options.TotalSteps);
+    private LearningRateSchedule Schedule { get; }
 
     /// <summary>One optimizer step over <see cref="MaskGitTrainingOptions.AccumulationSteps"/> micro-batches.</summary>
     public MaskGitStepReport TrainStep(IReadOnlyList<MaskGitBatch> microBatches)

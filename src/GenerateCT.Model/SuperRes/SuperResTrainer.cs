@@ -58,6 +58,7 @@ public sealed class SuperResTrainer : IDisposable
     private readonly SuperResDiffusion _diffusion;
     private readonly SuperResTrainingOptions _options;
     private readonly Adam _optimizer;
+    private readonly LearningRateSchedule _schedule;
 
     public SuperResTrainer(SuperResDiffusion diffusion, SuperResTrainingOptions options)
     {
@@ -66,6 +67,7 @@ public sealed class SuperResTrainer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.GradientAccumulationSteps, 1);
         _optimizer = optim.Adam(diffusion.Unet.parameters(), options.LearningRate, options.Beta1, options.Beta2, options.Eps);
+        _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.CosineDecayMaxSteps);
     }
 
     /// <summary>Optimiser steps taken so far (restored by <see cref="LoadCheckpoint"/>).</summary>
@@ -109,7 +111,7 @@ public sealed class SuperResTrainer : IDisposable
     {
         var device = _diffusion.Unet.parameters().First().device;
         using var generator = new Generator(SuperResDiffusion.SliceSeed(_options.Seed, Step));
-        new LearningRateSchedule(_options.LearningRate, _options.WarmupSteps, _options.CosineDecayMaxSteps).Apply(_optimizer, Step);
+        _schedule.Apply(_optimizer, Step);
         _optimizer.zero_grad();
         double total = 0;
         var micro = _options.GradientAccumulationSteps;

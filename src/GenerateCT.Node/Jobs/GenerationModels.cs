@@ -23,7 +23,10 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
     public bool IsConfigured => options.IsConfigured;
 
     /// <summary>The active bundle's version: its pipeline name and the first 12 hex digits of SHA-256 over its components' hashes.</summary>
-    public string? Version { get; private set; }
+    public string? Version => Description is { } d ? $"{d.Pipeline}-{d.Digest[..12]}" : null;
+
+    /// <summary>The loaded bundle's directory name, pipeline and SHA-256 over its components' hashes (null until loaded).</summary>
+    public (string Name, string Pipeline, string Digest)? Description { get; private set; }
 
     public static GenerationUnavailableException NotConfigured() => new(
         $"no generation model is configured on this node: set {GenerationOptions.Section}:Bundle to a model bundle directory " +
@@ -48,7 +51,7 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
             {
                 // Loading verifies every hash and builds the networks: seconds to minutes, off the caller's thread.
                 var bundle = await Task.Run(() => Load(options.Bundle!, options.Device), cancellationToken);
-                Version = VersionOf(bundle.Manifest);
+                Description = (Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Bundle!)), bundle.Manifest.Pipeline, DigestOf(bundle.Manifest));
                 _bundle = bundle;
                 _pipeline = new GenerationPipeline(bundle);
                 log.LogInformation("generation bundle {Version} loaded from {Bundle}", Version, options.Bundle);
@@ -61,10 +64,6 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
             _gate.Release();
         }
     }
-
-    /// <summary>The loaded bundle's description for NodeAdmin (null until loaded).</summary>
-    public (string Name, string Pipeline, string Digest)? Description =>
-        _bundle is { } b && options.Bundle is { } dir ? (Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)), b.Manifest.Pipeline, DigestOf(b.Manifest)) : null;
 
     public void Dispose()
     {
@@ -84,8 +83,6 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
                 $"the generation bundle {GenerationOptions.Section}:Bundle = '{directory}' cannot be used: {e.Message}", e);
         }
     }
-
-    private static string VersionOf(BundleManifest manifest) => $"{manifest.Pipeline}-{DigestOf(manifest)[..12]}";
 
     /// <summary>SHA-256 over the components' stages and hashes: one digest names the whole bundle.</summary>
     private static string DigestOf(BundleManifest manifest)
