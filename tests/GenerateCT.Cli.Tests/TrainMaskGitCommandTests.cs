@@ -27,7 +27,7 @@ public sealed partial class TrainMaskGitCommandTests(ITestOutputHelper output) :
     {
         TorchSharp.torch.manual_seed(31);
         using var encoder = new T5Encoder(T5Config.Tiny with { VocabSize = 400 });
-        ModelBundle.WriteTextEncoder(directory, encoder, SharedReference.PathOf("spm_tiny.model"));
+        ModelBundle.WriteTextEncoder(directory, encoder, ReferenceFixtures.PathOf("spm_tiny.model"));
         return directory;
     }
 

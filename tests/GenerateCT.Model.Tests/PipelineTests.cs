@@ -169,7 +169,7 @@ public sealed class PipelineTests(PipelineFixture fixture, ITestOutputHelper out
     [Fact]
     public async Task Checkpoints_in_the_published_layout_import_into_a_bundle_that_verifies_loads_with_identical_weights_and_runs()
     {
-        // Lay the trained tiny weights out as the published files are laid out (shared/reference/README.md):
+        // Lay the trained tiny weights out as the published files are laid out (docs/porting-guide.md):
         // ctvit_pretrained.pt flat; transformer_pretrained.pt = ctvit.* + maskgit.*; superres_pretrained.pt = {"model": unets.0.dummy_parameter + unets.1.*}.
         var released = Path.Combine(fixture.Directory, "released");
         Directory.CreateDirectory(released);

@@ -49,7 +49,7 @@ public sealed class GenerationNodeFixture : IAsyncLifetime
         await BundleTrainer.TrainAsync(
             GenerationConfig.Tiny,
             cases,
-            SharedReference.PathOf("spm_tiny.model"),
+            ReferenceFixtures.PathOf("spm_tiny.model"),
             bundle,
             new TrainAllOptions { CtVitSteps = 2, MaskGitSteps = 2, SuperResSteps = 2, BatchSize = 2, Seed = 5 },
             TorchSharp.torch.CPU);

@@ -10,7 +10,7 @@ no autograd, one warm-up call, then the mean of --iterations calls, on --threads
 
 The reference checkout is not modified. Its modules are loaded from source with two adjustments
 that do not touch the arithmetic (the same ones the parity fixtures were made with, see
-shared/reference/README.md "Changes made to run the original code offline on CPU"):
+docs/porting-guide.md "Changes made to run the original code offline on CPU"):
   * the package __init__ is skipped (it imports trainers, datasets and the T5 stack);
   * the hard-coded `torch.device('cuda')` is replaced by the device being timed.
 The reference's own dependencies (einops, vector_quantize_pytorch, beartype) are looked up on

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using GenerateCT.Model;
 using GenerateCT.Model.Pipeline;
+using GenerateCT.Model.Text;
 using Spectre.Console;
 
 namespace GenerateCT.Cli.Commands;
@@ -19,7 +20,7 @@ internal static class TrainAllCommand
         var config = new Option<string>("--config") { Description = "Pipeline config (tiny).", DefaultValueFactory = _ => "tiny" };
         var data = new Option<DirectoryInfo>("--data") { Description = "Folder of phantoms written by `gct phantom`.", Required = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Bundle directory to write.", Required = true };
-        var tokenizer = new Option<FileInfo?>("--tokenizer") { Description = "SentencePiece model for the tiny text encoder (default: shared/reference/spm_tiny.model)." };
+        var tokenizer = new Option<FileInfo?>("--tokenizer") { Description = "SentencePiece model for the tiny text encoder (default: the tiny model shipped with gct, tokenizers/spm_tiny.model)." };
         var ctvitSteps = new Option<int>("--ctvit-steps") { DefaultValueFactory = _ => 300 };
         var maskgitSteps = new Option<int>("--maskgit-steps") { DefaultValueFactory = _ => 300 };
         var srSteps = new Option<int>("--superres-steps") { DefaultValueFactory = _ => 300 };
@@ -36,7 +37,7 @@ internal static class TrainAllCommand
             try
             {
                 var generation = GenerationConfig.Named(parse.GetValue(config)!);
-                var spm = parse.GetValue(tokenizer)?.FullName ?? DefaultTokenizer();
+                var spm = parse.GetValue(tokenizer)?.FullName ?? TinyTokenizer.RequireModelPath();
                 var cases = await PhantomFolder.ReadAsync(parse.GetValue(data)!.FullName, ct);
                 var options = new TrainAllOptions
                 {
@@ -78,23 +79,6 @@ internal static class TrainAllCommand
             }
         });
         return cmd;
-    }
-
-    private static string DefaultTokenizer()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "reference", "spm_tiny.model");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-
-            dir = dir.Parent;
-        }
-
-        throw new FileNotFoundException("spm_tiny.model not found above the gct binary; pass --tokenizer PATH");
     }
 }
 

@@ -4,7 +4,7 @@ namespace GenerateCT.Model.MaskGit;
 /// MaskGIT hyperparameters. `paper` is the released model: MaskGit(num_tokens=8192, max_seq_len=10000,
 /// dim=512, dim_context=768, depth=6), heads 8, dim_head 64, ff_mult 4, 2 null k/v, cross-attention on;
 /// MaskGITTransformer(steps=18, cond_drop_prob=0.25) sampled with cond_scale 5. `tiny` is the parity
-/// fixture shared/reference/maskgit_tiny.pt.
+/// fixture tests/fixtures/reference/maskgit_tiny.pt.
 /// </summary>
 public sealed record MaskGitConfig
 {

@@ -55,7 +55,7 @@ public sealed record TrainAllOptions
 public static class BundleTrainer
 {
     public const string TinyTextEncoderNote =
-        "tiny text encoder: T5 v1.1 tiny config (d_model 32, vocabulary 400) with deterministic seeded random weights, frozen as in the paper; tokenizer shared/reference/spm_tiny.model. No tiny T5 weights were ever released.";
+        "tiny text encoder: T5 v1.1 tiny config (d_model 32, vocabulary 400) with deterministic seeded random weights, frozen as in the paper; tokenizer tests/fixtures/reference/spm_tiny.model (shipped as tokenizers/spm_tiny.model). No tiny T5 weights were ever released.";
 
     public static async Task<BundleManifest> TrainAsync(
         GenerationConfig config,

@@ -63,7 +63,7 @@ public sealed record GenerationConfig
 
     /// <summary>
     /// The CPU-sized chain: the tiny CT-ViT (32² slices, 9 frames → 5×4×4 tokens), MaskGIT tiny with a
-    /// context width of the tiny T5 (d_model 32, vocabulary 400 = shared/reference/spm_tiny.model) and one
+    /// context width of the tiny T5 (d_model 32, vocabulary 400 = tests/fixtures/reference/spm_tiny.model) and one
     /// tiny SR stage 32 → 64 with the released sampler shortened to 10 steps (CPU time: the SR stage
     /// dominates a CPU run; the paper config keeps the released 25).
     /// </summary>

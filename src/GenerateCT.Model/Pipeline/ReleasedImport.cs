@@ -11,7 +11,7 @@ namespace GenerateCT.Model.Pipeline;
 public sealed record ImportReport(string Stage, string File, StateDictReport Keys);
 
 /// <summary>
-/// Turns the published GenerateCT checkpoints into a bundle. Layouts (shared/reference/README.md):
+/// Turns the published GenerateCT checkpoints into a bundle. Layouts (docs/porting-guide.md):
 /// <c>ctvit_pretrained.pt</c> is the CT-ViT state dict with vgg.* and discr.* (training-only, skipped);
 /// <c>transformer_pretrained.pt</c> is MaskGITTransformer's: <c>ctvit.*</c> (without vgg/discr) and
 /// <c>maskgit.*</c>; <c>superres_pretrained.pt</c> holds the Superres state dict under <c>model</c>,

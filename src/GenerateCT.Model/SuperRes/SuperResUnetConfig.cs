@@ -3,7 +3,7 @@ namespace GenerateCT.Model.SuperRes;
 /// <summary>
 /// Constructor arguments of the released SR Unet (imagen-derived <c>Unet</c> after
 /// <c>Superres.cast_model_parameters</c>). Only the released structure is built: memory-efficient layout,
-/// cross-attention at every level (the OmegaConf quirk, see shared/reference/README.md), no self-attention
+/// cross-attention at every level (the OmegaConf quirk, see docs/porting-guide.md), no self-attention
 /// blocks, low-res conditioning, text through the Perceiver resampler, GlobalContext gates, scaled skips,
 /// pixel-shuffle upsampling.
 /// </summary>
@@ -38,7 +38,7 @@ public sealed record SuperResUnetConfig
     /// <summary>The released GenerateCT SR Unet (superres.yaml unet1): 22,190,440 parameters.</summary>
     public static SuperResUnetConfig Paper { get; } = new();
 
-    /// <summary>The fixture model of shared/reference/superres_unet_tiny_config.json (411,152 parameters).</summary>
+    /// <summary>The fixture model of tests/fixtures/reference/superres_unet_tiny_config.json (411,152 parameters).</summary>
     public static SuperResUnetConfig Tiny { get; } = new()
     {
         Dim = 8,

@@ -19,10 +19,10 @@ public sealed record T5Config(
 {
     public const string BaseName = "t5-v1_1-base";
 
-    /// <summary>google/t5-v1_1-base (values verified in shared/reference/README.md).</summary>
+    /// <summary>google/t5-v1_1-base (values verified in docs/porting-guide.md).</summary>
     public static T5Config Base { get; } = new(32128, 768, 64, 2048, 12, 12);
 
-    /// <summary>The configuration of shared/reference/t5_encoder_tiny.pt.</summary>
+    /// <summary>The configuration of tests/fixtures/reference/t5_encoder_tiny.pt.</summary>
     public static T5Config Tiny { get; } = new(128, 32, 8, 64, 2, 4);
 
     public int InnerDim => NumHeads * DKv;

@@ -1,14 +1,15 @@
 using System.Collections;
 using System.Text.Json;
+using GenerateCT.Testing;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace GenerateCT.Model.Tests.Fixtures;
 
 /// <summary>
-/// One of the seeded numerical fixtures in ../shared/reference (written by torch.save from the
+/// One of the seeded numerical fixtures in tests/fixtures/reference (written by torch.save from the
 /// original PyTorch code): a flat dictionary of named tensors (`input*`, `out.*`, `state.*`) plus its
-/// JSON config. See shared/reference/README.md.
+/// JSON config. See tests/fixtures/reference/README.md.
 /// </summary>
 public sealed class ReferenceFixture : IDisposable
 {
@@ -33,28 +34,10 @@ public sealed class ReferenceFixture : IDisposable
         .Where(kv => kv.Key.StartsWith("state.", StringComparison.Ordinal))
         .ToDictionary(kv => kv.Key["state.".Length..], kv => kv.Value);
 
-    /// <summary>The folder holding the reference files: ../shared/reference beside the checkout.</summary>
-    public static string ReferenceDirectory
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null)
-            {
-                var candidate = Path.Combine(dir.FullName, "shared", "reference");
-                if (File.Exists(Path.Combine(candidate, "README.md")))
-                {
-                    return candidate;
-                }
+    /// <summary>The folder holding the reference files (tests/fixtures/reference of the checkout).</summary>
+    public static string ReferenceDirectory => ReferenceFixtures.Directory;
 
-                dir = dir.Parent;
-            }
-
-            throw new DirectoryNotFoundException("shared/reference not found above " + AppContext.BaseDirectory);
-        }
-    }
-
-    public static string PathOf(string fileName) => Path.Combine(ReferenceDirectory, fileName);
+    public static string PathOf(string fileName) => ReferenceFixtures.PathOf(fileName);
 
     /// <summary>Loads e.g. "ctvit_tiny" (reads ctvit_tiny.pt and, if present, ctvit_tiny_config.json).</summary>
     public static ReferenceFixture Load(string name)
