@@ -296,12 +296,3 @@ internal sealed class DicomConnection
         }
     }
 }
-
-/// <summary>The peer broke the upper-layer protocol; we answer with A-ABORT (PS3.8 §9.3.8, reason in table 9-26).</summary>
-internal sealed class DicomProtocolViolationException(string message, byte abortReason) : DicomNetworkException(message)
-{
-    public byte AbortReason { get; } = abortReason;
-}
-
-/// <summary>The transport closed (orderly after release, or abruptly).</summary>
-internal sealed class DicomConnectionClosedException(string message) : DicomNetworkException(message);

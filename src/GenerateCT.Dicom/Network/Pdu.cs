@@ -324,24 +324,3 @@ internal sealed class AssociationParameters
         Encoding.ASCII.GetBytes(ae.AsSpan(0, Math.Min(16, ae.Length)), dst);
     }
 }
-
-/// <summary>The association or the DICOM upper layer protocol failed (peer aborted, rejected, bad PDU, timeout).</summary>
-public class DicomNetworkException : Exception
-{
-    public DicomNetworkException(string message, Exception? inner = null)
-        : base(message, inner)
-    {
-    }
-}
-
-/// <summary>The peer rejected the association (A-ASSOCIATE-RJ); <see cref="Rejection"/> says why.</summary>
-public sealed class DicomAssociationRejectedException : DicomNetworkException
-{
-    public DicomAssociationRejectedException(AssociationRejection rejection)
-        : base($"association {rejection}")
-    {
-        Rejection = rejection;
-    }
-
-    public AssociationRejection Rejection { get; }
-}

@@ -420,6 +420,3 @@ public static class NiftiFile
         return Encoding.ASCII.GetString(end < 0 ? field : field[..end]).TrimEnd();
     }
 }
-
-/// <summary>A file is not a NIfTI-1 volume this reader understands; the message says what to do.</summary>
-public sealed class NiftiFormatException(string message) : Exception(message);
