@@ -116,18 +116,8 @@ public static class OruReportReader
             BirthDate = birth,
             ObservationDate = observed ?? ParseDate(message.Get("MSH", 7)),
             Sex = sex,
-            AgeYears = AgeAt(birth, observed ?? ParseDate(message.Get("MSH", 7))),
+            AgeYears = PatientAge.YearsAt(birth, observed ?? ParseDate(message.Get("MSH", 7))),
         };
-    }
-
-    internal static int? AgeAt(DateOnly? birth, DateOnly? at)
-    {
-        if (birth is not { } b || at is not { } a || a < b)
-            return null;
-        var age = a.Year - b.Year;
-        if (a < b.AddYears(age))
-            age--;
-        return age;
     }
 
     /// <summary>HL7 DT/DTM: YYYY[MM[DD[HHMM...]]]; only the date is used.</summary>
