@@ -151,7 +151,7 @@ public sealed class DicomDeidentifier
             var at = DicomDate.Parse(ds.GetString(DicomTag.StudyDate)) ?? DicomDate.Parse(ds.GetString(DicomTag.ContentDate));
             if (birth is null || at is null || at < birth)
                 return null;
-            var years = PatientAge.YearsAt(birth, at)!.Value;
+            var years = AgeInYears.At(birth, at)!.Value;
             age = years.ToString("D3", CultureInfo.InvariantCulture) + "Y";
         }
         if (age.Length == 4 && age[3] == 'Y' && int.TryParse(age.AsSpan(0, 3), NumberStyles.None, CultureInfo.InvariantCulture, out var y) && y > 89)

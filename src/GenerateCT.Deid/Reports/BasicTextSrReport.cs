@@ -51,7 +51,7 @@ public static class BasicTextSrReport
             BirthDate = birth,
             ObservationDate = observed,
             Sex = sex is "M" or "F" or "O" ? sex : null,
-            AgeYears = ParseAge(ds.GetString(DicomTag.PatientAge)) ?? PatientAge.YearsAt(birth, observed),
+            AgeYears = ParseAge(ds.GetString(DicomTag.PatientAge)) ?? AgeInYears.At(birth, observed),
         };
     }
 

@@ -116,7 +116,7 @@ public static class OruReportReader
             BirthDate = birth,
             ObservationDate = observed ?? ParseDate(message.Get("MSH", 7)),
             Sex = sex,
-            AgeYears = PatientAge.YearsAt(birth, observed ?? ParseDate(message.Get("MSH", 7))),
+            AgeYears = AgeInYears.At(birth, observed ?? ParseDate(message.Get("MSH", 7))),
         };
     }
 
