@@ -38,7 +38,7 @@ internal static class PromptFollowingBenchmark
             var pipeline = new GenerationPipeline(models);
             var n = parse.GetValue(count);
             var rng = new Random(1);
-            var without = RadiologyReport.PromptFor(60, PatientSex.Female, RadiologyReportWriter.Impression([]));
+            var without = PhantomReport.PromptFor(60, PatientSex.Female, PhantomReportWriter.Impression([]));
             var baseline = await pipeline.GenerateAsync(new GenerationRequest([without], parse.GetValue(seed), n), cancellationToken: ct);
             // Calibration: the same measurement on generator phantoms of the generated size, with and without
             // the finding, says how well it can read the finding at all at this resolution.
@@ -50,7 +50,7 @@ internal static class PromptFollowingBenchmark
             var rows = new List<object>();
             foreach (var kind in Enum.GetValues<FindingKind>())
             {
-                var with = RadiologyReport.PromptFor(60, PatientSex.Female, RadiologyReportWriter.Impression([Finding.Sample(kind, rng)]));
+                var with = PhantomReport.PromptFor(60, PatientSex.Female, PhantomReportWriter.Impression([Finding.Sample(kind, rng)]));
                 var generated = await pipeline.GenerateAsync(new GenerationRequest([with], parse.GetValue(seed), n), cancellationToken: ct);
                 var hitWith = generated.Count(g => Finding.IsPresentIn(kind, ChestScan.Analyze(g.Volume)));
                 var hitWithout = baselineScans.Count(scan => Finding.IsPresentIn(kind, scan));

@@ -74,18 +74,3 @@ public sealed class DeidentificationProfile
         return set;
     }
 }
-
-/// <summary>Why an instance was not de-identified.</summary>
-public enum RefusalReason
-{
-    Modality,
-    BurnedInAnnotation,
-    SecondaryCapture,
-    MissingIdentity,
-}
-
-/// <summary>The instance is refused, not passed through; the message says why and what would make it acceptable.</summary>
-public sealed class DeidentificationRefusedException(RefusalReason reason, string message) : Exception(message)
-{
-    public RefusalReason Reason { get; } = reason;
-}

@@ -147,20 +147,17 @@ public sealed class DicomDeidentifier
         var age = ds.GetString(DicomTag.PatientAge)?.Trim();
         if (string.IsNullOrEmpty(age))
         {
-            var birth = ParseDa(ds.GetString(DicomTag.PatientBirthDate));
-            var at = ParseDa(ds.GetString(DicomTag.StudyDate)) ?? ParseDa(ds.GetString(DicomTag.ContentDate));
+            var birth = DicomDate.Parse(ds.GetString(DicomTag.PatientBirthDate));
+            var at = DicomDate.Parse(ds.GetString(DicomTag.StudyDate)) ?? DicomDate.Parse(ds.GetString(DicomTag.ContentDate));
             if (birth is null || at is null || at < birth)
                 return null;
-            var years = OruReportReader.AgeAt(birth, at)!.Value;
+            var years = AgeInYears.At(birth, at)!.Value;
             age = years.ToString("D3", CultureInfo.InvariantCulture) + "Y";
         }
         if (age.Length == 4 && age[3] == 'Y' && int.TryParse(age.AsSpan(0, 3), NumberStyles.None, CultureInfo.InvariantCulture, out var y) && y > 89)
             return "090Y";
         return age;
     }
-
-    internal static DateOnly? ParseDa(string? v) =>
-        v is { Length: >= 8 } && DateOnly.TryParseExact(v.Trim()[..8], "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : null;
 
     /// <summary>Names and identifiers of the instance itself, removed from descriptors that Clean Descriptors keeps.</summary>
     private static ScrubContext BuildScrubContext(DicomDataset ds, int? shift)

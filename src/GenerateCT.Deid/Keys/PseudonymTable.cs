@@ -111,6 +111,3 @@ public sealed class PseudonymTable
 
 /// <summary>One row of the pseudonym table.</summary>
 public sealed record PseudonymEntry(string Kind, string Pseudonym, string Original);
-
-/// <summary>The pseudonym table file cannot be read; the message says why.</summary>
-public sealed class PseudonymTableException(string message) : Exception(message);

@@ -72,6 +72,3 @@ public sealed class SiteSecret
 
     public override string ToString() => "SiteSecret(redacted)";
 }
-
-/// <summary>The site secret file cannot be used as it is; the message says what to change.</summary>
-public sealed class SiteSecretException(string message) : Exception(message);

@@ -1,5 +1,4 @@
 using System.Text;
-using GenerateCT.Deid.Datasets;
 using GenerateCT.Dicom;
 
 namespace GenerateCT.Deid.Reports;
@@ -39,8 +38,8 @@ public static class BasicTextSrReport
         }
         if (ds.GetSequence(DicomTag.ContentSequence) is { } content)
             AppendItems(content, text, 1); // the data set itself is the root CONTAINER
-        var birth = DicomDeidentifier.ParseDa(ds.GetString(DicomTag.PatientBirthDate));
-        var observed = DicomDeidentifier.ParseDa(ds.GetString(DicomTag.ContentDate)) ?? DicomDeidentifier.ParseDa(ds.GetString(DicomTag.StudyDate));
+        var birth = DicomDate.Parse(ds.GetString(DicomTag.PatientBirthDate));
+        var observed = DicomDate.Parse(ds.GetString(DicomTag.ContentDate)) ?? DicomDate.Parse(ds.GetString(DicomTag.StudyDate));
         var sex = (ds.GetString(DicomTag.PatientSex) ?? "").Trim();
         return new RadiologyReport
         {
@@ -52,7 +51,7 @@ public static class BasicTextSrReport
             BirthDate = birth,
             ObservationDate = observed,
             Sex = sex is "M" or "F" or "O" ? sex : null,
-            AgeYears = ParseAge(ds.GetString(DicomTag.PatientAge)) ?? OruReportReader.AgeAt(birth, observed),
+            AgeYears = ParseAge(ds.GetString(DicomTag.PatientAge)) ?? AgeInYears.At(birth, observed),
         };
     }
 

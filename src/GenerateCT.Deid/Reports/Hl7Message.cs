@@ -233,9 +233,3 @@ public static class Hl7Escaping
         }
     }
 }
-
-/// <summary>The bytes received are not an HL7 v2 message; answered with AR.</summary>
-public sealed class Hl7ParseException(string message) : Exception(message);
-
-/// <summary>Thrown by a message handler to reject a message it will never accept (answered AR); any other exception is answered AE.</summary>
-public sealed class Hl7RejectException(string message) : Exception(message);

@@ -174,9 +174,6 @@ public sealed class MllpListenerOptions
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 }
 
-/// <summary>A peer broke MLLP framing (HL7 v2.5.1 Appendix C.4.3).</summary>
-public sealed class MllpFramingException(string message) : Exception(message);
-
 /// <summary>Reads MLLP frames from a stream; also frames outgoing messages (used by senders and tests).</summary>
 public sealed class MllpFrameReader(Stream stream, int maxMessageBytes = 16 * 1024 * 1024)
 {

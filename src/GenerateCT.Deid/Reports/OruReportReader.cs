@@ -19,53 +19,82 @@ public static class OruReportReader
 
         var names = new List<PersonName>();
         var ids = new List<string>();
-        string? patientId = null;
-        DateOnly? birth = null;
-        string? sex = null;
+        var (patientId, birth, sex) = message.Segment("PID") is { } pid ? ReadPatient(pid, names, ids) : (null, null, null);
+        if (message.Segment("PV1") is { } pv1)
+            ReadVisit(pv1, names, ids);
+        if (message.Segment("ORC") is { } orc)
+            ReadCommonOrder(orc, names, ids);
+        var (accession, observed) = ReadObservationRequests(message, names, ids);
+        var text = ReadText(message, names);
+        if (text.Length == 0)
+            throw new Hl7RejectException("the ORU^R01 message has no textual OBX observation (OBX-2 TX, FT or ST)");
 
-        if (message.Segment("PID") is { } pid)
+        return new RadiologyReport
         {
-            foreach (var field in new[] { 2, 3, 4, 18, 19, 20 })
+            Text = text.ToString().TrimEnd('\n'),
+            AccessionNumber = accession,
+            PatientId = patientId,
+            Names = names,
+            Identifiers = ids.Distinct(StringComparer.Ordinal).ToList(),
+            BirthDate = birth,
+            ObservationDate = observed ?? ParseDate(message.Get("MSH", 7)),
+            Sex = sex,
+            AgeYears = AgeInYears.At(birth, observed ?? ParseDate(message.Get("MSH", 7))),
+        };
+    }
+
+    /// <summary>PID: identifiers, names, address and phones; returns the patient id (PID-3 first), birth date and sex.</summary>
+    private static (string? PatientId, DateOnly? Birth, string? Sex) ReadPatient(Hl7Segment pid, List<PersonName> names, List<string> ids)
+    {
+        string? patientId = null;
+        foreach (var field in new[] { 2, 3, 4, 18, 19, 20 })
+        {
+            for (var r = 1; r <= pid.Repetitions(field); r++)
             {
-                for (var r = 1; r <= pid.Repetitions(field); r++)
+                var id = pid.Get(field, 1, r);
+                if (id.Length > 0)
                 {
-                    var id = pid.Get(field, 1, r);
-                    if (id.Length > 0)
-                    {
-                        ids.Add(id);
-                        if (field == 3 && patientId is null)
-                            patientId = id;
-                    }
+                    ids.Add(id);
+                    if (field == 3 && patientId is null)
+                        patientId = id;
                 }
             }
-            patientId ??= ids.FirstOrDefault();
-            AddXpn(pid, 5, names);
-            AddXpn(pid, 6, names); // mother's maiden name
-            AddXpn(pid, 9, names); // alias
-            birth = ParseDate(pid.Get(7));
-            sex = pid.Get(8) switch { "M" => "M", "F" => "F", "O" or "A" => "O", _ => null };
-            AddComponents(pid, 11, ids); // address
-            AddComponents(pid, 13, ids); // home phone
-            AddComponents(pid, 14, ids); // business phone
         }
-        if (message.Segment("PV1") is { } pv1)
-        {
-            foreach (var field in new[] { 7, 8, 9, 17, 52 })
-                AddXcn(pv1, field, names);
-            foreach (var field in new[] { 19, 50 })
-                AddComponents(pv1, field, ids);
-        }
-        if (message.Segment("ORC") is { } orc)
-        {
-            foreach (var field in new[] { 2, 3, 4 })
-                AddComponents(orc, field, ids, firstOnly: true);
-            foreach (var field in new[] { 10, 11, 12 })
-                AddXcn(orc, field, names);
-        }
+        patientId ??= ids.FirstOrDefault();
+        AddXpn(pid, 5, names);
+        AddXpn(pid, 6, names); // mother's maiden name
+        AddXpn(pid, 9, names); // alias
+        var birth = ParseDate(pid.Get(7));
+        var sex = pid.Get(8) switch { "M" => "M", "F" => "F", "O" or "A" => "O", _ => null };
+        AddComponents(pid, 11, ids); // address
+        AddComponents(pid, 13, ids); // home phone
+        AddComponents(pid, 14, ids); // business phone
+        return (patientId, birth, sex);
+    }
 
+    /// <summary>PV1: attending, referring, consulting, admitting and other physicians; visit and account numbers.</summary>
+    private static void ReadVisit(Hl7Segment pv1, List<PersonName> names, List<string> ids)
+    {
+        foreach (var field in new[] { 7, 8, 9, 17, 52 })
+            AddXcn(pv1, field, names);
+        foreach (var field in new[] { 19, 50 })
+            AddComponents(pv1, field, ids);
+    }
+
+    /// <summary>ORC: placer, filler and group numbers; entering, verifying and ordering persons.</summary>
+    private static void ReadCommonOrder(Hl7Segment orc, List<PersonName> names, List<string> ids)
+    {
+        foreach (var field in new[] { 2, 3, 4 })
+            AddComponents(orc, field, ids, firstOnly: true);
+        foreach (var field in new[] { 10, 11, 12 })
+            AddXcn(orc, field, names);
+    }
+
+    /// <summary>Every OBR: order numbers, ordering provider, copies-to and interpreters; returns the first accession number and observation date.</summary>
+    private static (string? Accession, DateOnly? Observed) ReadObservationRequests(Hl7Message message, List<PersonName> names, List<string> ids)
+    {
         string? accession = null;
         DateOnly? observed = null;
-        var text = new StringBuilder();
         foreach (var obr in message.Segments("OBR"))
         {
             foreach (var field in new[] { 2, 3, 18, 19, 20, 21 })
@@ -88,6 +117,13 @@ public static class OruReportReader
                 }
             }
         }
+        return (accession, observed);
+    }
+
+    /// <summary>The report text: OBX-5 of every textual OBX in order, an impression heading added where the sender left it out; collects each responsible observer.</summary>
+    private static StringBuilder ReadText(Hl7Message message, List<PersonName> names)
+    {
+        var text = new StringBuilder();
         foreach (var obx in message.Segments("OBX"))
         {
             if (!TextValueTypes.Contains(obx.Get(2)))
@@ -103,31 +139,7 @@ public static class OruReportReader
             text.Append(value).Append('\n');
             AddXcn(obx, 16, names); // responsible observer
         }
-        if (text.Length == 0)
-            throw new Hl7RejectException("the ORU^R01 message has no textual OBX observation (OBX-2 TX, FT or ST)");
-
-        return new RadiologyReport
-        {
-            Text = text.ToString().TrimEnd('\n'),
-            AccessionNumber = accession,
-            PatientId = patientId,
-            Names = names,
-            Identifiers = ids.Distinct(StringComparer.Ordinal).ToList(),
-            BirthDate = birth,
-            ObservationDate = observed ?? ParseDate(message.Get("MSH", 7)),
-            Sex = sex,
-            AgeYears = AgeAt(birth, observed ?? ParseDate(message.Get("MSH", 7))),
-        };
-    }
-
-    internal static int? AgeAt(DateOnly? birth, DateOnly? at)
-    {
-        if (birth is not { } b || at is not { } a || a < b)
-            return null;
-        var age = a.Year - b.Year;
-        if (a < b.AddYears(age))
-            age--;
-        return age;
+        return text;
     }
 
     /// <summary>HL7 DT/DTM: YYYY[MM[DD[HHMM...]]]; only the date is used.</summary>

@@ -94,37 +94,7 @@ internal sealed class DicomDatasetReader
     {
         int start = _pos;
         var tag = ReadTag();
-        DicomVR vr;
-        uint length;
-        if (_explicitVR)
-        {
-            Need(2, end, start, tag);
-            var span = _buffer.Span;
-            if (!DicomVRInfo.TryParse(span[_pos], span[_pos + 1], out vr))
-            {
-                throw Error($"invalid VR bytes 0x{span[_pos]:X2} 0x{span[_pos + 1]:X2} in element {tag}", start, tag);
-            }
-
-            _pos += 2;
-            if (vr.HasLongLength())
-            {
-                Need(6, end, start, tag);
-                _pos += 2;
-                length = ReadUInt32();
-            }
-            else
-            {
-                Need(2, end, start, tag);
-                length = ReadUInt16();
-            }
-        }
-        else
-        {
-            vr = DicomDictionary.ImplicitVR(tag);
-            Need(4, end, start, tag);
-            length = ReadUInt32();
-        }
-
+        var (vr, length) = ReadVRAndLength(tag, end, start);
         if (length == UndefinedLength)
         {
             if (tag == DicomTag.PixelData && vr is DicomVR.OB or DicomVR.OW)
@@ -159,6 +129,41 @@ internal sealed class DicomDatasetReader
             return ReadSequence(tag, _pos + (int)length, depth, start, undefinedLength: false, implicitContent: implicitSequence);
         }
 
+        return new DicomElement(tag, vr, ReadValue(tag, vr, length, start));
+    }
+
+    /// <summary>The VR (explicit, or from the dictionary for Implicit VR) and the value length of the element whose tag was just read.</summary>
+    private (DicomVR VR, uint Length) ReadVRAndLength(DicomTag tag, int end, int start)
+    {
+        if (!_explicitVR)
+        {
+            var implicitVR = DicomDictionary.ImplicitVR(tag);
+            Need(4, end, start, tag);
+            return (implicitVR, ReadUInt32());
+        }
+
+        Need(2, end, start, tag);
+        var span = _buffer.Span;
+        if (!DicomVRInfo.TryParse(span[_pos], span[_pos + 1], out var vr))
+        {
+            throw Error($"invalid VR bytes 0x{span[_pos]:X2} 0x{span[_pos + 1]:X2} in element {tag}", start, tag);
+        }
+
+        _pos += 2;
+        if (vr.HasLongLength())
+        {
+            Need(6, end, start, tag);
+            _pos += 2;
+            return (vr, ReadUInt32());
+        }
+
+        Need(2, end, start, tag);
+        return (vr, ReadUInt16());
+    }
+
+    /// <summary>A defined-length, non-sequence value: odd lengths refused or padded, big-endian values swapped to little-endian.</summary>
+    private ReadOnlyMemory<byte> ReadValue(DicomTag tag, DicomVR vr, uint length, int start)
+    {
         if (_options.RejectOddLengths && (length & 1) != 0)
         {
             throw Error($"element {tag} {vr} has odd length {length} (PS3.5 §7.1.1 requires even lengths)", start, tag);
@@ -179,7 +184,7 @@ internal sealed class DicomDatasetReader
             value = Swap(value, vr);
         }
 
-        return new DicomElement(tag, vr, value);
+        return value;
     }
 
     private DicomSequence ReadSequence(DicomTag tag, int end, int depth, int start, bool undefinedLength, bool implicitContent)

@@ -120,16 +120,10 @@ public static class SeriesAssembler
         var normal = first.Normal;
         slices.Sort((a, b) => a.PositionAlong(normal).CompareTo(b.PositionAlong(normal)));
 
-        // Slices must be stacked along the normal: in-plane coordinates of every IPP equal the first's (no tilt, no shift).
-        foreach (var s in slices)
+        if (NotStacked(slices, first) is { } notStacked)
         {
-            double du = Dot(Sub(s.Position, slices[0].Position), first.Row);
-            double dv = Dot(Sub(s.Position, slices[0].Position), first.Column);
-            if (Math.Abs(du) > 0.1 || Math.Abs(dv) > 0.1)
-            {
-                Reject($"slice {s.SopInstanceUid} is offset {du:F2}/{dv:F2} mm in-plane: slices are not stacked along the normal (gantry tilt?)", slices.Count);
-                return;
-            }
+            Reject(notStacked, slices.Count);
+            return;
         }
 
         var gaps = new double[slices.Count - 1];
@@ -146,37 +140,8 @@ public static class SeriesAssembler
         }
 
         double median = Median(gaps);
-        double tol = Math.Max(o.SpacingToleranceMm, o.RelativeSpacingTolerance * median);
-        string? firstProblem = null;
-        for (int i = 0; i < gaps.Length && firstProblem is null; i++)
-        {
-            if (Math.Abs(gaps[i] - median) > tol)
-            {
-                double ratio = gaps[i] / median;
-                firstProblem = Math.Abs(ratio - Math.Round(ratio)) * median <= tol && Math.Round(ratio) >= 2
-                    ? $"missing slice(s): gap of {F(gaps[i])} mm after position {F(slices[i].PositionAlong(normal))} mm, expected {F(median)} mm"
-                    : $"inconsistent spacing: gap of {F(gaps[i])} mm after position {F(slices[i].PositionAlong(normal))} mm, median {F(median)} mm";
-            }
-        }
-
-        // Greedy runs of constant spacing (used only when splitting is requested).
-        var runs = new List<List<Slice>> { new() { slices[0] } };
-        double? runSpacing = null;
-        for (int i = 0; i < gaps.Length; i++)
-        {
-            if (runSpacing is { } rs && Math.Abs(gaps[i] - rs) > Math.Max(o.SpacingToleranceMm, o.RelativeSpacingTolerance * rs))
-            {
-                runs.Add([]);
-                runSpacing = null;
-            }
-            else
-            {
-                runSpacing ??= gaps[i];
-            }
-
-            runs[^1].Add(slices[i + 1]);
-        }
-
+        string? firstProblem = FirstSpacingProblem(slices, normal, gaps, median, Math.Max(o.SpacingToleranceMm, o.RelativeSpacingTolerance * median));
+        var runs = ConstantSpacingRuns(slices, gaps, o);
         if (firstProblem is null)
         {
             volumes.Add(Build(study, series, slices, median, splitNote));
@@ -200,6 +165,65 @@ public static class SeriesAssembler
             double spacing = Median([.. run.Zip(run.Skip(1), (a, b) => b.PositionAlong(normal) - a.PositionAlong(normal))]);
             volumes.Add(Build(study, series, run, spacing, $"split at spacing change ({firstProblem})"));
         }
+    }
+
+    /// <summary>
+    /// Slices must be stacked along the normal: in-plane coordinates of every IPP equal the first's (no tilt, no shift).
+    /// Returns the rejection reason for the first slice that is not, or null.
+    /// </summary>
+    private static string? NotStacked(List<Slice> slices, Slice first)
+    {
+        foreach (var s in slices)
+        {
+            double du = Dot(Sub(s.Position, slices[0].Position), first.Row);
+            double dv = Dot(Sub(s.Position, slices[0].Position), first.Column);
+            if (Math.Abs(du) > 0.1 || Math.Abs(dv) > 0.1)
+            {
+                return $"slice {s.SopInstanceUid} is offset {du:F2}/{dv:F2} mm in-plane: slices are not stacked along the normal (gantry tilt?)";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The first gap that differs from the median by more than <paramref name="tol"/>, described as missing slices (a whole multiple) or inconsistent spacing; null when none does.</summary>
+    private static string? FirstSpacingProblem(List<Slice> slices, double[] normal, double[] gaps, double median, double tol)
+    {
+        for (int i = 0; i < gaps.Length; i++)
+        {
+            if (Math.Abs(gaps[i] - median) > tol)
+            {
+                double ratio = gaps[i] / median;
+                return Math.Abs(ratio - Math.Round(ratio)) * median <= tol && Math.Round(ratio) >= 2
+                    ? $"missing slice(s): gap of {F(gaps[i])} mm after position {F(slices[i].PositionAlong(normal))} mm, expected {F(median)} mm"
+                    : $"inconsistent spacing: gap of {F(gaps[i])} mm after position {F(slices[i].PositionAlong(normal))} mm, median {F(median)} mm";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Greedy runs of constant spacing (used only when splitting is requested).</summary>
+    private static List<List<Slice>> ConstantSpacingRuns(List<Slice> slices, double[] gaps, SeriesAssemblerOptions o)
+    {
+        var runs = new List<List<Slice>> { new() { slices[0] } };
+        double? runSpacing = null;
+        for (int i = 0; i < gaps.Length; i++)
+        {
+            if (runSpacing is { } rs && Math.Abs(gaps[i] - rs) > Math.Max(o.SpacingToleranceMm, o.RelativeSpacingTolerance * rs))
+            {
+                runs.Add([]);
+                runSpacing = null;
+            }
+            else
+            {
+                runSpacing ??= gaps[i];
+            }
+
+            runs[^1].Add(slices[i + 1]);
+        }
+
+        return runs;
     }
 
     private static AssembledSeries Build(string study, string series, List<Slice> slices, double spacing, string? note)

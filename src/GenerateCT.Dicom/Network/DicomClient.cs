@@ -82,6 +82,33 @@ public sealed class DicomClient : IAsyncDisposable
     public static async Task<DicomClient> ConnectAsync(DicomClientOptions options, IEnumerable<(string SopClass, IReadOnlyList<DicomTransferSyntax> Syntaxes)> contexts, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var rq = Propose(options, contexts);
+        using var artim = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        artim.CancelAfter(options.ArtimTimeout);
+        var tcp = new TcpClient { NoDelay = true };
+        var stream = new BufferedStream(await OpenTransportAsync(options, tcp, artim.Token, cancellationToken).ConfigureAwait(false), 64 * 1024);
+        var connection = new DicomConnection(stream, options.MaxPduLength, long.MaxValue);
+        try
+        {
+            var ac = await RequestAssociationAsync(connection, rq, artim.Token).ConfigureAwait(false);
+            return new DicomClient(options, tcp, stream, connection, rq.PresentationContexts, ac);
+        }
+        catch (Exception ex)
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            tcp.Dispose();
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new DicomNetworkException($"ARTIM timer expired: no A-ASSOCIATE answer from {options.Host}:{options.Port} within {options.ArtimTimeout}", ex);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The A-ASSOCIATE-RQ: Verification on context 1, then one context per SOP class (odd ids, PS3.8 §9.3.2.2).</summary>
+    private static AssociationParameters Propose(DicomClientOptions options, IEnumerable<(string SopClass, IReadOnlyList<DicomTransferSyntax> Syntaxes)> contexts)
+    {
         var rq = new AssociationParameters
         {
             CalledAeTitle = options.CalledAeTitle,
@@ -102,14 +129,16 @@ public sealed class DicomClient : IAsyncDisposable
             rq.PresentationContexts.Add(new PresentationContext(id, sopClass, [.. syntaxes.Select(s => s.Uid).Distinct()]));
         }
 
-        using var artim = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        artim.CancelAfter(options.ArtimTimeout);
-        var tcp = new TcpClient { NoDelay = true };
-        Stream stream;
+        return rq;
+    }
+
+    /// <summary>Connects the TCP transport and, when configured, runs the TLS handshake; failures become <see cref="DicomNetworkException"/> unless the caller cancelled.</summary>
+    private static async Task<Stream> OpenTransportAsync(DicomClientOptions options, TcpClient tcp, CancellationToken artim, CancellationToken cancellationToken)
+    {
         try
         {
-            await tcp.ConnectAsync(options.Host, options.Port, artim.Token).ConfigureAwait(false);
-            stream = tcp.GetStream();
+            await tcp.ConnectAsync(options.Host, options.Port, artim).ConfigureAwait(false);
+            Stream stream = tcp.GetStream();
             if (options.Tls is { } tls)
             {
                 var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
@@ -122,9 +151,11 @@ public sealed class DicomClient : IAsyncDisposable
                         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                         RemoteCertificateValidationCallback = (_, c, _, errors) => DicomTls.ValidatePeer(c, errors, tls.TrustedServerAuthorities, required: true, checkName: tls.ServerName is not null),
                     },
-                    artim.Token).ConfigureAwait(false);
+                    artim).ConfigureAwait(false);
                 stream = ssl;
             }
+
+            return stream;
         }
         catch (Exception ex) when (ex is SocketException or AuthenticationException or IOException or OperationCanceledException)
         {
@@ -136,44 +167,32 @@ public sealed class DicomClient : IAsyncDisposable
 
             throw new DicomNetworkException($"cannot reach {options.CalledAeTitle} at {options.Host}:{options.Port}: {ex.Message}", ex);
         }
+    }
 
-        stream = new BufferedStream(stream, 64 * 1024);
-        var connection = new DicomConnection(stream, options.MaxPduLength, long.MaxValue);
-        try
+    /// <summary>Sends the A-ASSOCIATE-RQ and reads the answer: A-ASSOCIATE-AC (each proposed context gets its result) or an exception saying why not.</summary>
+    private static async Task<AssociationParameters> RequestAssociationAsync(DicomConnection connection, AssociationParameters rq, CancellationToken artim)
+    {
+        await connection.SendPduAsync(PduType.AssociateRequest, rq.Encode(PduType.AssociateRequest), artim).ConfigureAwait(false);
+        using var answer = await connection.ReceivePduAsync(artim).ConfigureAwait(false);
+        switch (answer.Type)
         {
-            await connection.SendPduAsync(PduType.AssociateRequest, rq.Encode(PduType.AssociateRequest), artim.Token).ConfigureAwait(false);
-            using var answer = await connection.ReceivePduAsync(artim.Token).ConfigureAwait(false);
-            switch (answer.Type)
-            {
-                case PduType.AssociateAccept:
-                    var ac = AssociationParameters.Decode(answer.Body, PduType.AssociateAccept);
-                    foreach (var pc in rq.PresentationContexts)
-                    {
-                        var a = ac.PresentationContexts.FirstOrDefault(x => x.Id == pc.Id);
-                        pc.Result = a?.Result ?? PresentationContextResult.NoReason;
-                        pc.AcceptedTransferSyntax = a?.AcceptedTransferSyntax;
-                    }
+            case PduType.AssociateAccept:
+                var ac = AssociationParameters.Decode(answer.Body, PduType.AssociateAccept);
+                foreach (var pc in rq.PresentationContexts)
+                {
+                    var a = ac.PresentationContexts.FirstOrDefault(x => x.Id == pc.Id);
+                    pc.Result = a?.Result ?? PresentationContextResult.NoReason;
+                    pc.AcceptedTransferSyntax = a?.AcceptedTransferSyntax;
+                }
 
-                    connection.PeerMaxPdu = ac.MaxPduLength;
-                    return new DicomClient(options, tcp, stream, connection, rq.PresentationContexts, ac);
-                case PduType.AssociateReject when answer.Length >= 4:
-                    throw new DicomAssociationRejectedException(new AssociationRejection(answer.Body[1], answer.Body[2], answer.Body[3]));
-                case PduType.Abort:
-                    throw new DicomNetworkException($"the SCP aborted the association request (source {answer.Body[2]}, reason {answer.Body[3]})");
-                default:
-                    throw new DicomNetworkException($"expected A-ASSOCIATE-AC/RJ, received {answer.Type}");
-            }
-        }
-        catch (Exception ex)
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            tcp.Dispose();
-            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                throw new DicomNetworkException($"ARTIM timer expired: no A-ASSOCIATE answer from {options.Host}:{options.Port} within {options.ArtimTimeout}", ex);
-            }
-
-            throw;
+                connection.PeerMaxPdu = ac.MaxPduLength;
+                return ac;
+            case PduType.AssociateReject when answer.Length >= 4:
+                throw new DicomAssociationRejectedException(new AssociationRejection(answer.Body[1], answer.Body[2], answer.Body[3]));
+            case PduType.Abort:
+                throw new DicomNetworkException($"the SCP aborted the association request (source {answer.Body[2]}, reason {answer.Body[3]})");
+            default:
+                throw new DicomNetworkException($"expected A-ASSOCIATE-AC/RJ, received {answer.Type}");
         }
     }
 

@@ -158,11 +158,7 @@ internal sealed class DicomConnection
     /// </summary>
     public async Task<(DimseMessage? Message, Pdu? Other)> ReceiveMessageAsync(CancellationToken ct)
     {
-        using var command = new MemoryStream();
-        MemoryStream? dataset = null;
-        byte pcId = 0;
-        bool commandDone = false;
-        bool expectDataset = false;
+        using var assembly = new MessageAssembly(MaxDatasetBytes);
         try
         {
             while (true)
@@ -170,7 +166,7 @@ internal sealed class DicomConnection
                 var pdu = await ReceivePduAsync(ct).ConfigureAwait(false);
                 if (pdu.Type != PduType.DataTransfer)
                 {
-                    if (command.Length > 0 || dataset is not null)
+                    if (assembly.Started)
                     {
                         pdu.Dispose();
                         throw new DicomProtocolViolationException($"{pdu.Type} PDU in the middle of a DIMSE message", abortReason: 2);
@@ -181,77 +177,16 @@ internal sealed class DicomConnection
 
                 using (pdu)
                 {
-                    var body = pdu.Body;
-                    int pos = 0;
-                    while (pos < body.Length)
+                    if (assembly.Add(pdu.Body) is { } message)
                     {
-                        if (body.Length - pos < 6)
-                        {
-                            throw new DicomProtocolViolationException("truncated PDV item header", abortReason: 6);
-                        }
-
-                        uint itemLength = BinaryPrimitives.ReadUInt32BigEndian(body[pos..]);
-                        if (itemLength < 2 || itemLength > body.Length - pos - 4)
-                        {
-                            throw new DicomProtocolViolationException($"PDV item length {itemLength} does not fit its P-DATA-TF PDU", abortReason: 6);
-                        }
-
-                        byte id = body[pos + 4];
-                        byte control = body[pos + 5];
-                        var value = body.Slice(pos + 6, (int)itemLength - 2);
-                        pos += 4 + (int)itemLength;
-                        if (pcId != 0 && id != pcId)
-                        {
-                            throw new DicomProtocolViolationException($"PDV for presentation context {id} inside a message on context {pcId}", abortReason: 6);
-                        }
-
-                        pcId = id;
-                        if ((control & 1) == 1)
-                        {
-                            if (commandDone)
-                            {
-                                throw new DicomProtocolViolationException("command fragment after the last command fragment", abortReason: 6);
-                            }
-
-                            command.Write(value);
-                            if ((control & 2) == 2)
-                            {
-                                commandDone = true;
-                                var cmd = DecodeCommand(command);
-                                expectDataset = cmd.GetInt32(DicomTag.CommandDataSetType) != 0x0101;
-                                if (!expectDataset)
-                                {
-                                    return (new DimseMessage(pcId, cmd), null);
-                                }
-                            }
-                        }
-                        else
-                        {
-                            if (!commandDone)
-                            {
-                                throw new DicomProtocolViolationException("data set fragment before the command was complete", abortReason: 6);
-                            }
-
-                            dataset ??= new MemoryStream();
-                            if (dataset.Length + value.Length > MaxDatasetBytes)
-                            {
-                                throw new DicomProtocolViolationException($"data set exceeds the {MaxDatasetBytes}-byte limit", abortReason: 0);
-                            }
-
-                            dataset.Write(value);
-                            if ((control & 2) == 2)
-                            {
-                                var cmd = DecodeCommand(command);
-                                return (new DimseMessage(pcId, cmd, dataset.GetBuffer().AsMemory(0, (int)dataset.Length)), null);
-                            }
-                        }
+                        return (message, null);
                     }
                 }
             }
         }
         catch
         {
-            dataset?.Dispose();
+            assembly.DiscardDataset();
             throw;
         }
     }
@@ -295,13 +230,106 @@ internal sealed class DicomConnection
             read += n;
         }
     }
-}
 
-/// <summary>The peer broke the upper-layer protocol; we answer with A-ABORT (PS3.8 §9.3.8, reason in table 9-26).</summary>
-internal sealed class DicomProtocolViolationException(string message, byte abortReason) : DicomNetworkException(message)
-{
-    public byte AbortReason { get; } = abortReason;
-}
+    /// <summary>
+    /// Reassembles one DIMSE message from the PDVs of successive P-DATA-TF PDUs (PS3.8 §9.3.5, Annex E): command
+    /// fragments, then (unless the command says there is none) data set fragments, all on one presentation context.
+    /// </summary>
+    private sealed class MessageAssembly(long maxDatasetBytes) : IDisposable
+    {
+        private readonly MemoryStream _command = new();
+        private MemoryStream? _dataset;
+        private byte _pcId;
+        private bool _commandDone;
 
-/// <summary>The transport closed (orderly after release, or abruptly).</summary>
-internal sealed class DicomConnectionClosedException(string message) : DicomNetworkException(message);
+        /// <summary>True once any fragment of the message has arrived.</summary>
+        public bool Started => _command.Length > 0 || _dataset is not null;
+
+        /// <summary>Adds the PDVs of one P-DATA-TF body; returns the message as soon as its last fragment is in (later PDVs of the PDU are not read).</summary>
+        public DimseMessage? Add(ReadOnlySpan<byte> body)
+        {
+            int pos = 0;
+            while (pos < body.Length)
+            {
+                if (body.Length - pos < 6)
+                {
+                    throw new DicomProtocolViolationException("truncated PDV item header", abortReason: 6);
+                }
+
+                uint itemLength = BinaryPrimitives.ReadUInt32BigEndian(body[pos..]);
+                if (itemLength < 2 || itemLength > body.Length - pos - 4)
+                {
+                    throw new DicomProtocolViolationException($"PDV item length {itemLength} does not fit its P-DATA-TF PDU", abortReason: 6);
+                }
+
+                byte id = body[pos + 4];
+                byte control = body[pos + 5];
+                var value = body.Slice(pos + 6, (int)itemLength - 2);
+                pos += 4 + (int)itemLength;
+                if (_pcId != 0 && id != _pcId)
+                {
+                    throw new DicomProtocolViolationException($"PDV for presentation context {id} inside a message on context {_pcId}", abortReason: 6);
+                }
+
+                _pcId = id;
+                var message = (control & 1) == 1 ? AddCommandFragment(value, control) : AddDatasetFragment(value, control);
+                if (message is not null)
+                {
+                    return message;
+                }
+            }
+
+            return null;
+        }
+
+        /// <summary>Releases a partly received data set when the message is abandoned (a completed message owns its buffer).</summary>
+        public void DiscardDataset() => _dataset?.Dispose();
+
+        public void Dispose() => _command.Dispose();
+
+        private DimseMessage? AddCommandFragment(ReadOnlySpan<byte> value, byte control)
+        {
+            if (_commandDone)
+            {
+                throw new DicomProtocolViolationException("command fragment after the last command fragment", abortReason: 6);
+            }
+
+            _command.Write(value);
+            if ((control & 2) == 2)
+            {
+                _commandDone = true;
+                var cmd = DecodeCommand(_command);
+                bool expectDataset = cmd.GetInt32(DicomTag.CommandDataSetType) != 0x0101;
+                if (!expectDataset)
+                {
+                    return new DimseMessage(_pcId, cmd);
+                }
+            }
+
+            return null;
+        }
+
+        private DimseMessage? AddDatasetFragment(ReadOnlySpan<byte> value, byte control)
+        {
+            if (!_commandDone)
+            {
+                throw new DicomProtocolViolationException("data set fragment before the command was complete", abortReason: 6);
+            }
+
+            _dataset ??= new MemoryStream();
+            if (_dataset.Length + value.Length > maxDatasetBytes)
+            {
+                throw new DicomProtocolViolationException($"data set exceeds the {maxDatasetBytes}-byte limit", abortReason: 0);
+            }
+
+            _dataset.Write(value);
+            if ((control & 2) == 2)
+            {
+                var cmd = DecodeCommand(_command);
+                return new DimseMessage(_pcId, cmd, _dataset.GetBuffer().AsMemory(0, (int)_dataset.Length));
+            }
+
+            return null;
+        }
+    }
+}

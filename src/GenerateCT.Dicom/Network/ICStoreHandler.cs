@@ -81,9 +81,6 @@ public sealed class CStoreRequest
     }
 }
 
-/// <summary>The data set parsed but contradicts its C-STORE command (status 0xA900).</summary>
-public sealed class DicomDatasetMismatchException(string message) : DicomParseException(message);
-
 /// <summary>Decides what happens to each received instance. The node host plugs in its own; <see cref="DurableFileStore"/> is the default.</summary>
 public interface ICStoreHandler
 {

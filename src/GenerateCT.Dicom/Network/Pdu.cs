@@ -207,81 +207,90 @@ internal sealed class AssociationParameters
                     p.ApplicationContext = Ascii(item);
                     break;
                 case 0x20 when type == PduType.AssociateRequest:
-                    {
-                        if (item.Length < 4)
-                        {
-                            throw new DicomNetworkException("presentation context item too short");
-                        }
-
-                        byte id = item[0];
-                        int ip = 4;
-                        string abstractSyntax = string.Empty;
-                        var syntaxes = new List<string>();
-                        while (ip < item.Length)
-                        {
-                            var subType = ReadItem(item, ref ip, out var sub);
-                            if (subType == 0x30)
-                            {
-                                abstractSyntax = Ascii(sub);
-                            }
-                            else if (subType == 0x40)
-                            {
-                                syntaxes.Add(Ascii(sub));
-                            }
-                        }
-
-                        p.PresentationContexts.Add(new PresentationContext(id, abstractSyntax, syntaxes));
-                        break;
-                    }
-
+                    p.PresentationContexts.Add(DecodeProposedContext(item));
+                    break;
                 case 0x21 when type == PduType.AssociateAccept:
-                    {
-                        if (item.Length < 4)
-                        {
-                            throw new DicomNetworkException("presentation context item too short");
-                        }
-
-                        int ip = 4;
-                        string? ts = null;
-                        while (ip < item.Length)
-                        {
-                            var subType = ReadItem(item, ref ip, out var sub);
-                            if (subType == 0x40)
-                            {
-                                ts = Ascii(sub);
-                            }
-                        }
-
-                        var pc = new PresentationContext(item[0], string.Empty, ts is null ? [] : [ts])
-                        {
-                            Result = (PresentationContextResult)item[2],
-                        };
-                        pc.AcceptedTransferSyntax = pc.Result == PresentationContextResult.Acceptance ? ts : null;
-                        p.PresentationContexts.Add(pc);
-                        break;
-                    }
-
+                    p.PresentationContexts.Add(DecodeContextResult(item));
+                    break;
                 case 0x50:
-                    {
-                        int up = 0;
-                        while (up < item.Length)
-                        {
-                            var subType = ReadItem(item, ref up, out var sub);
-                            switch (subType)
-                            {
-                                case 0x51 when sub.Length == 4: p.MaxPduLength = BinaryPrimitives.ReadUInt32BigEndian(sub); break;
-                                case 0x52: p.ImplementationClassUid = Ascii(sub); break;
-                                case 0x53 when sub.Length == 4: p.AsyncOperations = (BinaryPrimitives.ReadUInt16BigEndian(sub), BinaryPrimitives.ReadUInt16BigEndian(sub[2..])); break;
-                                case 0x55: p.ImplementationVersionName = Ascii(sub); break;
-                            }
-                        }
-
-                        break;
-                    }
+                    DecodeUserInformation(item, p);
+                    break;
             }
         }
 
         return p;
+    }
+
+    /// <summary>A presentation context item of an A-ASSOCIATE-RQ (PS3.8 §9.3.2.2): id, abstract syntax, proposed transfer syntaxes.</summary>
+    private static PresentationContext DecodeProposedContext(ReadOnlySpan<byte> item)
+    {
+        if (item.Length < 4)
+        {
+            throw new DicomNetworkException("presentation context item too short");
+        }
+
+        byte id = item[0];
+        int ip = 4;
+        string abstractSyntax = string.Empty;
+        var syntaxes = new List<string>();
+        while (ip < item.Length)
+        {
+            var subType = ReadItem(item, ref ip, out var sub);
+            if (subType == 0x30)
+            {
+                abstractSyntax = Ascii(sub);
+            }
+            else if (subType == 0x40)
+            {
+                syntaxes.Add(Ascii(sub));
+            }
+        }
+
+        return new PresentationContext(id, abstractSyntax, syntaxes);
+    }
+
+    /// <summary>A presentation context item of an A-ASSOCIATE-AC (PS3.8 §9.3.3.2): id, result and the accepted transfer syntax.</summary>
+    private static PresentationContext DecodeContextResult(ReadOnlySpan<byte> item)
+    {
+        if (item.Length < 4)
+        {
+            throw new DicomNetworkException("presentation context item too short");
+        }
+
+        int ip = 4;
+        string? ts = null;
+        while (ip < item.Length)
+        {
+            var subType = ReadItem(item, ref ip, out var sub);
+            if (subType == 0x40)
+            {
+                ts = Ascii(sub);
+            }
+        }
+
+        var pc = new PresentationContext(item[0], string.Empty, ts is null ? [] : [ts])
+        {
+            Result = (PresentationContextResult)item[2],
+        };
+        pc.AcceptedTransferSyntax = pc.Result == PresentationContextResult.Acceptance ? ts : null;
+        return pc;
+    }
+
+    /// <summary>The user information item (PS3.7 Annex D): maximum length, implementation class and version, asynchronous operations window.</summary>
+    private static void DecodeUserInformation(ReadOnlySpan<byte> item, AssociationParameters p)
+    {
+        int up = 0;
+        while (up < item.Length)
+        {
+            var subType = ReadItem(item, ref up, out var sub);
+            switch (subType)
+            {
+                case 0x51 when sub.Length == 4: p.MaxPduLength = BinaryPrimitives.ReadUInt32BigEndian(sub); break;
+                case 0x52: p.ImplementationClassUid = Ascii(sub); break;
+                case 0x53 when sub.Length == 4: p.AsyncOperations = (BinaryPrimitives.ReadUInt16BigEndian(sub), BinaryPrimitives.ReadUInt16BigEndian(sub[2..])); break;
+                case 0x55: p.ImplementationVersionName = Ascii(sub); break;
+            }
+        }
     }
 
     private static byte ReadItem(ReadOnlySpan<byte> data, ref int pos, out ReadOnlySpan<byte> body)
@@ -323,25 +332,4 @@ internal sealed class AssociationParameters
         dst.Fill((byte)' ');
         Encoding.ASCII.GetBytes(ae.AsSpan(0, Math.Min(16, ae.Length)), dst);
     }
-}
-
-/// <summary>The association or the DICOM upper layer protocol failed (peer aborted, rejected, bad PDU, timeout).</summary>
-public class DicomNetworkException : Exception
-{
-    public DicomNetworkException(string message, Exception? inner = null)
-        : base(message, inner)
-    {
-    }
-}
-
-/// <summary>The peer rejected the association (A-ASSOCIATE-RJ); <see cref="Rejection"/> says why.</summary>
-public sealed class DicomAssociationRejectedException : DicomNetworkException
-{
-    public DicomAssociationRejectedException(AssociationRejection rejection)
-        : base($"association {rejection}")
-    {
-        Rejection = rejection;
-    }
-
-    public AssociationRejection Rejection { get; }
 }

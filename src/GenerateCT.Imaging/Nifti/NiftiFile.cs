@@ -213,6 +213,19 @@ public static class NiftiFile
 
     private static NiftiImage Parse(byte[] raw, string path)
     {
+        bool little = ReadByteOrder(raw, path);
+        var header = new HeaderReader(raw, little);
+        var (w, h, d) = ReadDimensions(header, path);
+        var voxels = ReadVoxels(raw, header, w, h, d, path);
+        var volume = ToLpsVolume(ReadAffine(header, path), d, h, w, voxels);
+        var s = raw.AsSpan();
+        var metadata = new NiftiMetadata(ReadAscii(s.Slice(148, 80)), ReadAscii(s.Slice(328, 16)));
+        return new NiftiImage(volume, metadata);
+    }
+
+    /// <summary>Checks the header size and magic of a single-file NIfTI-1; returns true for little-endian.</summary>
+    private static bool ReadByteOrder(byte[] raw, string path)
+    {
         if (raw.Length < HeaderSize)
         {
             throw new NiftiFormatException($"{path}: {raw.Length} bytes is shorter than the 348-byte NIfTI-1 header");
@@ -235,9 +248,13 @@ public static class NiftiFile
             throw new NiftiFormatException($"{path}: two-file NIfTI (.hdr/.img) is not supported; save it as a single .nii");
         }
 
-        var header = new HeaderReader(raw, little);
+        return little;
+    }
+
+    /// <summary>dim[1..3] of a single 3-D volume (every further dimension is 1).</summary>
+    private static (int W, int H, int D) ReadDimensions(HeaderReader header, string path)
+    {
         short I16(int o) => header.I16(o);
-        float F32(int o) => header.F32(o);
 
         int ndim = I16(40);
         if (ndim < 3 || ndim > 7)
@@ -253,7 +270,16 @@ public static class NiftiFile
             }
         }
 
-        int w = I16(42), h = I16(44), d = I16(46);
+        return (I16(42), I16(44), I16(46));
+    }
+
+    /// <summary>The voxels in file order, scaled by scl_slope/scl_inter (identity when the slope is 0 or not finite).</summary>
+    private static float[] ReadVoxels(byte[] raw, HeaderReader header, int w, int h, int d, string path)
+    {
+        short I16(int o) => header.I16(o);
+        float F32(int o) => header.F32(o);
+        bool little = header.Little;
+        var s = raw.AsSpan();
         short datatype = I16(70);
         long offset = (long)F32(108);
         long count = (long)w * h * d;
@@ -296,7 +322,12 @@ public static class NiftiFile
             voxels[i] = (float)((v * slope) + inter);
         }
 
-        var affine = ReadAffine(header, path);
+        return voxels;
+    }
+
+    /// <summary>The volume with the RAS affine turned into DICOM LPS spacing, origin and direction cosines.</summary>
+    private static Volume ToLpsVolume(double[] affine, int d, int h, int w, float[] voxels)
+    {
         // RAS → LPS: negate x and y rows.
         for (int c = 0; c < 4; c++)
         {
@@ -316,8 +347,7 @@ public static class NiftiFile
             affine[1] / sy, affine[5] / sy, affine[9] / sy,
             affine[2] / sz, affine[6] / sz, affine[10] / sz,
         ];
-        var metadata = new NiftiMetadata(ReadAscii(s.Slice(148, 80)), ReadAscii(s.Slice(328, 16)));
-        return new NiftiImage(volume, metadata);
+        return volume;
     }
 
     private readonly record struct HeaderReader(byte[] Raw, bool Little)
@@ -420,6 +450,3 @@ public static class NiftiFile
         return Encoding.ASCII.GetString(end < 0 ? field : field[..end]).TrimEnd();
     }
 }
-
-/// <summary>A file is not a NIfTI-1 volume this reader understands; the message says what to do.</summary>
-public sealed class NiftiFormatException(string message) : Exception(message);

@@ -65,7 +65,7 @@ public static class ChestPhantomGenerator
         int age = 35 + patientRng.Next(51);
         var sex = patientRng.Next(2) == 0 ? PatientSex.Male : PatientSex.Female;
         var phi = spec.PlantPhi ? PlantedPhi.Sample(patientRng, sex, age) : null;
-        var report = RadiologyReportWriter.Write(findings, age, sex, phi, patientRng);
+        var report = PhantomReportWriter.Write(findings, age, sex, phi, patientRng);
         return new PhantomCase(spec.Seed, volume, age, sex, findings, report, phi);
     }
 

@@ -215,13 +215,10 @@ public sealed class ChestScan
     /// </summary>
     private IReadOnlyList<Opacity> FindOpacities()
     {
-        var v = Volume;
-        var src = v.Voxels;
-        int w = v.Width, h = v.Height, d = v.Depth;
+        var src = Volume.Voxels;
         var visited = new bool[src.LongLength];
         var stack = new Stack<long>();
         var found = new List<Opacity>();
-        double sx = v.Spacing.X, sy = v.Spacing.Y, sz = v.Spacing.Z;
         for (long start = 0; start < src.LongLength; start++)
         {
             if (visited[start] || src[start] < AirThresholdHu || outside[start])
@@ -229,74 +226,98 @@ public sealed class ChestScan
                 continue;
             }
 
-            bool touches = false;
-            long n = 0;
-            double mx = 0, my = 0, mz = 0, xx = 0, yy = 0, zz = 0, xy = 0, xz = 0, yz = 0;
-            visited[start] = true;
-            stack.Push(start);
-            while (stack.Count > 0)
+            var component = new ComponentMoments();
+            if (!FloodComponent(start, visited, stack, ref component))
             {
-                long i = stack.Pop();
-                int x = (int)(i % w), y = (int)(i / w % h), z = (int)(i / ((long)w * h));
-                double px = x * sx, py = y * sy, pz = z * sz;
-                n++;
-                mx += px;
-                my += py;
-                mz += pz;
-                xx += px * px;
-                yy += py * py;
-                zz += pz * pz;
-                xy += px * py;
-                xz += px * pz;
-                yz += py * pz;
-                if (x == 0 || y == 0 || z == 0 || x == w - 1 || y == h - 1 || z == d - 1)
-                {
-                    touches = true;
-                    continue;
-                }
+                found.Add(ToOpacity(component));
+            }
+        }
 
-                for (int dz = -1; dz <= 1; dz++)
+        return found.OrderByDescending(o => o.VolumeMl).ToList();
+    }
+
+    /// <summary>
+    /// Flood-fills the face-connected non-air component from <paramref name="start"/>, accumulating its voxel moments;
+    /// returns true when it touches outside air or the volume edge.
+    /// </summary>
+    private bool FloodComponent(long start, bool[] visited, Stack<long> stack, ref ComponentMoments m)
+    {
+        var v = Volume;
+        var src = v.Voxels;
+        int w = v.Width, h = v.Height, d = v.Depth;
+        double sx = v.Spacing.X, sy = v.Spacing.Y, sz = v.Spacing.Z;
+        bool touches = false;
+        visited[start] = true;
+        stack.Push(start);
+        while (stack.Count > 0)
+        {
+            long i = stack.Pop();
+            int x = (int)(i % w), y = (int)(i / w % h), z = (int)(i / ((long)w * h));
+            double px = x * sx, py = y * sy, pz = z * sz;
+            m.N++;
+            m.Mx += px;
+            m.My += py;
+            m.Mz += pz;
+            m.Xx += px * px;
+            m.Yy += py * py;
+            m.Zz += pz * pz;
+            m.Xy += px * py;
+            m.Xz += px * pz;
+            m.Yz += py * pz;
+            if (x == 0 || y == 0 || z == 0 || x == w - 1 || y == h - 1 || z == d - 1)
+            {
+                touches = true;
+                continue;
+            }
+
+            for (int dz = -1; dz <= 1; dz++)
+            {
+                for (int dy = -1; dy <= 1; dy++)
                 {
-                    for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++)
                     {
-                        for (int dx = -1; dx <= 1; dx++)
+                        long j = i + (((long)dz * h + dy) * w) + dx;
+                        if (outside[j])
                         {
-                            long j = i + (((long)dz * h + dy) * w) + dx;
-                            if (outside[j])
-                            {
-                                touches = true;
-                            }
-                            else if (Math.Abs(dx) + Math.Abs(dy) + Math.Abs(dz) == 1 && !visited[j] && src[j] >= AirThresholdHu)
-                            {
-                                visited[j] = true;
-                                stack.Push(j);
-                            }
+                            touches = true;
+                        }
+                        else if (Math.Abs(dx) + Math.Abs(dy) + Math.Abs(dz) == 1 && !visited[j] && src[j] >= AirThresholdHu)
+                        {
+                            visited[j] = true;
+                            stack.Push(j);
                         }
                     }
                 }
             }
-
-            if (touches)
-            {
-                continue;
-            }
-
-            mx /= n;
-            my /= n;
-            mz /= n;
-            // Covariance of voxel centres plus the spread of a uniform voxel (s²/12) along each axis.
-            double cxx = (xx / n) - (mx * mx) + (sx * sx / 12), cyy = (yy / n) - (my * my) + (sy * sy / 12), czz = (zz / n) - (mz * mz) + (sz * sz / 12);
-            double cxy = (xy / n) - (mx * my), cxz = (xz / n) - (mx * mz), cyz = (yz / n) - (my * mz);
-            var eig = SymmetricEigenvalues(cxx, cyy, czz, cxy, cxz, cyz);
-            double volumeMm3 = n * v.VoxelVolumeMm3;
-            found.Add(new Opacity(
-                volumeMm3 / 1000.0,
-                Math.Cbrt(6 * volumeMm3 / Math.PI),
-                new Spread(Math.Sqrt(Math.Max(eig[0], 0)), Math.Sqrt(Math.Max(eig[1], 0)), Math.Sqrt(Math.Max(eig[2], 0))),
-                v.IndexToLps(mx / sx, my / sy, mz / sz)));
         }
 
-        return found.OrderByDescending(o => o.VolumeMl).ToList();
+        return touches;
+    }
+
+    /// <summary>An enclosed component as an opacity: volume, equivalent diameter, principal spreads and LPS centroid.</summary>
+    private Opacity ToOpacity(ComponentMoments m)
+    {
+        var v = Volume;
+        double sx = v.Spacing.X, sy = v.Spacing.Y, sz = v.Spacing.Z;
+        long n = m.N;
+        double mx = m.Mx / n, my = m.My / n, mz = m.Mz / n;
+        // Covariance of voxel centres plus the spread of a uniform voxel (s²/12) along each axis.
+        double cxx = (m.Xx / n) - (mx * mx) + (sx * sx / 12), cyy = (m.Yy / n) - (my * my) + (sy * sy / 12), czz = (m.Zz / n) - (mz * mz) + (sz * sz / 12);
+        double cxy = (m.Xy / n) - (mx * my), cxz = (m.Xz / n) - (mx * mz), cyz = (m.Yz / n) - (my * mz);
+        var eig = SymmetricEigenvalues(cxx, cyy, czz, cxy, cxz, cyz);
+        double volumeMm3 = n * v.VoxelVolumeMm3;
+        return new Opacity(
+            volumeMm3 / 1000.0,
+            Math.Cbrt(6 * volumeMm3 / Math.PI),
+            new Spread(Math.Sqrt(Math.Max(eig[0], 0)), Math.Sqrt(Math.Max(eig[1], 0)), Math.Sqrt(Math.Max(eig[2], 0))),
+            v.IndexToLps(mx / sx, my / sy, mz / sz));
+    }
+
+    /// <summary>Voxel count and first and second moments (mm) of one component.</summary>
+    private struct ComponentMoments
+    {
+        public long N;
+        public double Mx, My, Mz, Xx, Yy, Zz, Xy, Xz, Yz;
     }
 
     /// <summary>Eigenvalues of a symmetric 3×3 matrix, ascending (trigonometric closed form, Smith 1961).</summary>

@@ -10,7 +10,7 @@ namespace GenerateCT.Imaging.Phantoms;
 /// One synthetic patient: the HU volume, who the patient is (age, sex), the planted findings with their
 /// parameters, the report and prompt, and any planted identifiers (with their exact spans in the report).
 /// </summary>
-public sealed record PhantomCase(int Seed, Volume Volume, int Age, PatientSex Sex, IReadOnlyList<Finding> Findings, RadiologyReport Report, PlantedPhi? Phi)
+public sealed record PhantomCase(int Seed, Volume Volume, int Age, PatientSex Sex, IReadOnlyList<Finding> Findings, PhantomReport Report, PlantedPhi? Phi)
 {
     public string Prompt => Report.Prompt;
 }

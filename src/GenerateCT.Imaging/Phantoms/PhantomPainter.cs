@@ -54,78 +54,17 @@ internal sealed class PhantomPainter(LabelCanvas canvas, ChestPhantomGenerator.A
 
         foreach (var f in findings.OfType<Atelectasis>())
         {
-            var sides = new List<int>();
-            var radii = new Vec3(f.LengthMm / 2, 2.5, 25);
-            void Plate(Vec3 c) => canvas.PaintEllipsoid(c, radii, Tissue.Pending, LungOnly);
-            foreach (int side in Sides(f.Side))
-            {
-                if (Place(radii, side, (0.3, 0.75), (-0.2, 0.5), (0.3, 0.6), Plate, Tissue.Atelectasis) is not null)
-                {
-                    sides.Add(side);
-                }
-                else if (f.Side != Side.Bilateral && Place(radii, -side, (0.3, 0.75), (-0.2, 0.5), (0.3, 0.6), Plate, Tissue.Atelectasis) is not null)
-                {
-                    sides.Add(-side);
-                }
-            }
-
-            if (sides.Count > 0)
-            {
-                planted.Add(f with { Side = sides.Count == 2 ? Side.Bilateral : sides[0] < 0 ? Side.Right : Side.Left });
-            }
+            AddIfPlanted(planted, PlateAtelectasis(f));
         }
 
         foreach (var f in findings.OfType<Consolidation>())
         {
-            double r = f.RadiusMm;
-            var bound = new Vec3(1.15 * r, 1.15 * r, 1.15 * r);
-            int side = f.Side == Side.Left ? 1 : -1;
-            var lobes = new Vec3[3];
-            for (int lobe = 0; lobe < lobes.Length; lobe++)
-            {
-                lobes[lobe] = new Vec3(rng.NextDouble() - 0.5, rng.NextDouble() - 0.5, rng.NextDouble() - 0.5).Normalized * (0.45 * r);
-            }
-
-            void Blob(Vec3 c)
-            {
-                canvas.PaintEllipsoid(c, new Vec3(r, r, r), Tissue.Pending, LungOnly);
-                foreach (var offset in lobes)
-                {
-                    canvas.PaintEllipsoid(c + offset, new Vec3(0.7 * r, 0.7 * r, 0.7 * r), Tissue.Pending, LungOnly);
-                }
-            }
-
-            var c = Place(bound, side, (0.4, 0.75), (-0.45, 0.45), (0.35, 0.72), Blob, Tissue.Consolidation);
-            if (c is null && (c = Place(bound, -side, (0.4, 0.75), (-0.45, 0.45), (0.35, 0.72), Blob, Tissue.Consolidation)) is not null)
-            {
-                side = -side;
-            }
-
-            if (c is not null)
-            {
-                AirBronchograms(c.Value, r);
-                planted.Add(f with { Side = side < 0 ? Side.Right : Side.Left });
-            }
+            AddIfPlanted(planted, ConsolidationBlob(f));
         }
 
         foreach (var f in findings.OfType<LungNodules>())
         {
-            var placed = new List<double>();
-            foreach (var d in f.DiametersMm)
-            {
-                var radii = new Vec3(d / 2, d / 2, d / 2);
-                int side = rng.Next(2) == 0 ? -1 : 1;
-                void Sphere(Vec3 c) => canvas.PaintEllipsoid(c, radii, Tissue.Pending, LungOnly);
-                if ((Place(radii, side, (0.3, 0.85), (-0.7, 0.6), (0.35, 0.85), Sphere, Tissue.Nodule) ?? Place(radii, -side, (0.3, 0.85), (-0.7, 0.6), (0.35, 0.85), Sphere, Tissue.Nodule)) is not null)
-                {
-                    placed.Add(d);
-                }
-            }
-
-            if (placed.Count > 0)
-            {
-                planted.Add(new LungNodules(placed));
-            }
+            AddIfPlanted(planted, Nodules(f));
         }
 
         PruneDetachedVessels();
@@ -137,6 +76,89 @@ internal sealed class PhantomPainter(LabelCanvas canvas, ChestPhantomGenerator.A
 
         planted.AddRange(findings.Where(f => f is Cardiomegaly or PericardialEffusion));
         return planted.OrderBy(f => f.Kind).ToList();
+    }
+
+    private static void AddIfPlanted(List<Finding> planted, Finding? finding)
+    {
+        if (finding is not null)
+        {
+            planted.Add(finding);
+        }
+    }
+
+    /// <summary>Plate-like atelectasis in the lower zones; a side without room moves to the other lung (unless bilateral). Null when nothing fits.</summary>
+    private Atelectasis? PlateAtelectasis(Atelectasis f)
+    {
+        var sides = new List<int>();
+        var radii = new Vec3(f.LengthMm / 2, 2.5, 25);
+        void Plate(Vec3 c) => canvas.PaintEllipsoid(c, radii, Tissue.Pending, LungOnly);
+        foreach (int side in Sides(f.Side))
+        {
+            if (Place(radii, side, (0.3, 0.75), (-0.2, 0.5), (0.3, 0.6), Plate, Tissue.Atelectasis) is not null)
+            {
+                sides.Add(side);
+            }
+            else if (f.Side != Side.Bilateral && Place(radii, -side, (0.3, 0.75), (-0.2, 0.5), (0.3, 0.6), Plate, Tissue.Atelectasis) is not null)
+            {
+                sides.Add(-side);
+            }
+        }
+
+        return sides.Count > 0 ? f with { Side = sides.Count == 2 ? Side.Bilateral : sides[0] < 0 ? Side.Right : Side.Left } : null;
+    }
+
+    /// <summary>A lobulated consolidation with air bronchograms, on the requested side or else the other. Null when it fits in neither lung.</summary>
+    private Consolidation? ConsolidationBlob(Consolidation f)
+    {
+        double r = f.RadiusMm;
+        var bound = new Vec3(1.15 * r, 1.15 * r, 1.15 * r);
+        int side = f.Side == Side.Left ? 1 : -1;
+        var lobes = new Vec3[3];
+        for (int lobe = 0; lobe < lobes.Length; lobe++)
+        {
+            lobes[lobe] = new Vec3(rng.NextDouble() - 0.5, rng.NextDouble() - 0.5, rng.NextDouble() - 0.5).Normalized * (0.45 * r);
+        }
+
+        void Blob(Vec3 c)
+        {
+            canvas.PaintEllipsoid(c, new Vec3(r, r, r), Tissue.Pending, LungOnly);
+            foreach (var offset in lobes)
+            {
+                canvas.PaintEllipsoid(c + offset, new Vec3(0.7 * r, 0.7 * r, 0.7 * r), Tissue.Pending, LungOnly);
+            }
+        }
+
+        var c = Place(bound, side, (0.4, 0.75), (-0.45, 0.45), (0.35, 0.72), Blob, Tissue.Consolidation);
+        if (c is null && (c = Place(bound, -side, (0.4, 0.75), (-0.45, 0.45), (0.35, 0.72), Blob, Tissue.Consolidation)) is not null)
+        {
+            side = -side;
+        }
+
+        if (c is null)
+        {
+            return null;
+        }
+
+        AirBronchograms(c.Value, r);
+        return f with { Side = side < 0 ? Side.Right : Side.Left };
+    }
+
+    /// <summary>Solid nodules, each on a random side or else the other; those that fit nowhere are dropped. Null when none fits.</summary>
+    private LungNodules? Nodules(LungNodules f)
+    {
+        var placed = new List<double>();
+        foreach (var d in f.DiametersMm)
+        {
+            var radii = new Vec3(d / 2, d / 2, d / 2);
+            int side = rng.Next(2) == 0 ? -1 : 1;
+            void Sphere(Vec3 c) => canvas.PaintEllipsoid(c, radii, Tissue.Pending, LungOnly);
+            if ((Place(radii, side, (0.3, 0.85), (-0.7, 0.6), (0.35, 0.85), Sphere, Tissue.Nodule) ?? Place(radii, -side, (0.3, 0.85), (-0.7, 0.6), (0.35, 0.85), Sphere, Tissue.Nodule)) is not null)
+            {
+                placed.Add(d);
+            }
+        }
+
+        return placed.Count > 0 ? new LungNodules(placed) : null;
     }
 
     private static int[] Sides(Side side) => side switch

@@ -16,7 +16,7 @@ public enum PhiCategory
     ReferringPhysician,
 }
 
-/// <summary>One planted identifier: its exact text and where it sits in <see cref="RadiologyReport.Text"/> (UTF-16 offsets).</summary>
+/// <summary>One planted identifier: its exact text and where it sits in the report text (UTF-16 offsets).</summary>
 public sealed record PhiSpan(int Start, int Length, PhiCategory Category, string Text)
 {
     public int End => Start + Length;

@@ -112,8 +112,8 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
         var a = deid.Deidentify(first);
         var b = deid.Deidentify(second);
         var c = deid.Deidentify(other);
-        var da = DicomDeidentifier.ParseDa(a.Dataset.GetString(DicomTag.StudyDate))!.Value;
-        var db = DicomDeidentifier.ParseDa(b.Dataset.GetString(DicomTag.StudyDate))!.Value;
+        var da = DicomDate.Parse(a.Dataset.GetString(DicomTag.StudyDate))!.Value;
+        var db = DicomDate.Parse(b.Dataset.GetString(DicomTag.StudyDate))!.Value;
         Assert.NotEqual(new DateOnly(2023, 1, 10), da);
         Assert.Equal(new DateOnly(2024, 2, 29).DayNumber - new DateOnly(2023, 1, 10).DayNumber, db.DayNumber - da.DayNumber);
         Assert.Equal(a.DateShiftDays, b.DateShiftDays);

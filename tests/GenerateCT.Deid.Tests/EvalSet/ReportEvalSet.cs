@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Imaging.Phantoms.Findings;
-using PhantomReport = GenerateCT.Imaging.Reports.RadiologyReportWriter;
+using PhantomReportWriter = GenerateCT.Imaging.Phantoms.PhantomReportWriter;
 using PhantomSex = GenerateCT.Imaging.Reports.PatientSex;
 using PlantedPhi = GenerateCT.Imaging.Reports.PlantedPhi;
 using PhiCategory = GenerateCT.Imaging.Reports.PhiCategory;
@@ -21,7 +21,7 @@ internal sealed record EvalReport(string Id, string Hl7, string Text, IReadOnlyL
 
 /// <summary>
 /// Writes the fixed report-scrubbing evaluation set (Data/report-eval.jsonl): chest CT reports from the
-/// phantom report writer of GenerateCT.Imaging (<see cref="PhantomReport"/>, with its own planted patient
+/// phantom report writer of GenerateCT.Imaging (<see cref="PhantomReportWriter"/>, with its own planted patient
 /// name, MRN, accession number, dates and referring physician), framed by a header and sign-off that
 /// plant more: physician and relative names (many not in the scrubber's name list), dates in seven
 /// formats, phone numbers, e-mail and street addresses, institutions and ages over 89. Each report is
@@ -121,7 +121,7 @@ internal static partial class ReportEvalSet
         var sex = rng.Next(2) == 0 ? PhantomSex.Male : PhantomSex.Female;
         var age = rng.Next(10) == 0 ? rng.Next(90, 103) : rng.Next(35, 89);
         var phi = PlantedPhi.Sample(rng, sex, age);
-        var core = PhantomReport.Write(Findings(rng), age, sex, phi, rng);
+        var core = PhantomReportWriter.Write(Findings(rng), age, sex, phi, rng);
         var radiologist = (Given: Pick(Given), Family: Pick(Family));
         var consultant = (Given: Pick(Given), Family: Pick(Family));
         var phone = $"{rng.Next(201, 989)}-555-{rng.Next(1000, 9999)}";

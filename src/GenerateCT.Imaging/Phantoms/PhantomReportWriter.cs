@@ -1,27 +1,16 @@
 using GenerateCT.Imaging.Phantoms.Findings;
+using GenerateCT.Imaging.Reports;
 
-namespace GenerateCT.Imaging.Reports;
+namespace GenerateCT.Imaging.Phantoms;
 
-/// <summary>
-/// A chest CT report in the style of CT-RATE (findings, then impression) and the GenerateCT prompt made
-/// from it. <see cref="Text"/> is the whole report as a PACS/RIS would send it, including any planted
-/// identifiers; <see cref="PhiSpans"/> says exactly where they are.
-/// </summary>
-public sealed record RadiologyReport(string Text, string Findings, string Impression, string Prompt, IReadOnlyList<PhiSpan> PhiSpans)
-{
-    /// <summary>GenerateCT's prompt format (paper §3.1): <c>{age} years old {sex}: {impression}</c>.</summary>
-    public static string PromptFor(int age, PatientSex sex, string impression) =>
-        $"{age} years old {(sex == PatientSex.Male ? "male" : "female")}: {impression}";
-}
-
-/// <summary>Writes report text for a set of findings; deterministic in the random source.</summary>
-public static class RadiologyReportWriter
+/// <summary>Writes a phantom's report text for its set of findings; deterministic in the random source.</summary>
+public static class PhantomReportWriter
 {
     /// <summary>
     /// A report without a volume, for text-only uses (de-identification evaluation sets): findings (each with
     /// probability 0.3), age, sex and, with <paramref name="plantPhi"/>, invented identifiers, all from the seed.
     /// </summary>
-    public static (RadiologyReport Report, PlantedPhi? Phi, IReadOnlyList<Finding> Findings) WriteSynthetic(int seed, bool plantPhi)
+    public static (PhantomReport Report, PlantedPhi? Phi, IReadOnlyList<Finding> Findings) WriteSynthetic(int seed, bool plantPhi)
     {
         var rng = new Random(unchecked((seed * 65537) + 11));
         var findings = Enum.GetValues<FindingKind>().Where(_ => rng.NextDouble() < 0.3).Select(k => Finding.Sample(k, rng)).ToList();
@@ -31,7 +20,7 @@ public static class RadiologyReportWriter
         return (Write(findings, age, sex, phi, rng), phi, findings);
     }
 
-    public static RadiologyReport Write(IReadOnlyList<Finding> findings, int age, PatientSex sex, PlantedPhi? phi, Random rng)
+    public static PhantomReport Write(IReadOnlyList<Finding> findings, int age, PatientSex sex, PlantedPhi? phi, Random rng)
     {
         var text = new SpanRecorder();
         if (phi is not null)
@@ -61,7 +50,7 @@ public static class RadiologyReportWriter
         string findingsText = text.ToString()[findingsStart..].TrimEnd();
         string impression = Impression(findings);
         text.Append("\n\nImpression: ").Append(impression).Append('\n');
-        return new RadiologyReport(text.ToString(), findingsText, impression, RadiologyReport.PromptFor(age, sex, impression), text.Spans);
+        return new PhantomReport(text.ToString(), findingsText, impression, PhantomReport.PromptFor(age, sex, impression), text.Spans);
     }
 
     private static string Date(DateOnly d) => d.ToString("dd.MM.yyyy", System.Globalization.CultureInfo.InvariantCulture);

@@ -4,13 +4,13 @@ using GenerateCT.Imaging.Reports;
 
 namespace GenerateCT.Imaging.Tests;
 
-public sealed class RadiologyReportTests
+public sealed class PhantomReportTests
 {
     [Fact]
     public void Prompt_is_age_sex_and_impression()
     {
         var findings = new Finding[] { new Cardiomegaly(0.6), new PericardialEffusion(12), new PleuralEffusion(Side.Bilateral, 30) };
-        var report = RadiologyReportWriter.Write(findings, 64, PatientSex.Female, null, new Random(1));
+        var report = PhantomReportWriter.Write(findings, 64, PatientSex.Female, null, new Random(1));
         Assert.Equal("64 years old female: Cardiomegaly. Pericardial effusion. Bilateral pleural effusion.", report.Prompt);
         Assert.Contains("Findings: ", report.Text);
         Assert.Contains("Impression: " + report.Impression, report.Text);
@@ -62,7 +62,7 @@ public sealed class RadiologyReportTests
         var texts = new HashSet<string>();
         for (int seed = 0; seed < 100; seed++)
         {
-            var (report, phi, _) = RadiologyReportWriter.WriteSynthetic(seed, plantPhi: true);
+            var (report, phi, _) = PhantomReportWriter.WriteSynthetic(seed, plantPhi: true);
             Assert.NotNull(phi);
             texts.Add(report.Text);
             Assert.All(report.PhiSpans, s => Assert.Equal(s.Text, report.Text[s.Start..s.End]));
