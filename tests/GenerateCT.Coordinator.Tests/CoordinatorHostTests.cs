@@ -1,5 +1,5 @@
 using GenerateCT.Coordinator;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Testing;
 using Grpc.Health.V1;
 using Microsoft.Extensions.Configuration;

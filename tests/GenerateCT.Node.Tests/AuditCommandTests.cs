@@ -1,7 +1,7 @@
 using System.Text.Json;
 using GenerateCT.Admin.V1;
 using GenerateCT.Data;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Testing;
 using Grpc.Core;
 using Microsoft.Extensions.Configuration;

@@ -1,6 +1,6 @@
 using GenerateCT.Data;
 using GenerateCT.Data.Node;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Imaging.Phantoms;
 using GenerateCT.Imaging.Phantoms.Findings;
 using GenerateCT.Model.Pipeline;

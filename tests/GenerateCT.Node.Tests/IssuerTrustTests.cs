@@ -1,5 +1,5 @@
 using GenerateCT.Admin.V1;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Node.Security;
 using GenerateCT.Testing;
 using GenerateCT.Testing.Oidc;

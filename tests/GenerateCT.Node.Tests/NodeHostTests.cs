@@ -1,4 +1,4 @@
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Node;
 using GenerateCT.Testing;
 using Grpc.Health.V1;

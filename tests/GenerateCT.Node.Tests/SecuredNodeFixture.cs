@@ -1,4 +1,4 @@
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Testing;
 using GenerateCT.Testing.Oidc;
 using Grpc.Core;

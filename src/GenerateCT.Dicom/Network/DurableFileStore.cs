@@ -33,7 +33,7 @@ public sealed class DurableFileStore : ICStoreHandler
     }
 
     /// <summary>Raised after an instance was quarantined (for the audit log).</summary>
-    public event EventHandler<QuarantinedInstance>? Quarantined;
+    public event EventHandler<QuarantinedFile>? Quarantined;
 
     public async Task<DicomStatus> HandleAsync(CStoreRequest request, CancellationToken cancellationToken)
     {
@@ -118,7 +118,7 @@ public sealed class DurableFileStore : ICStoreHandler
         var text = $"reason: {reason}\ncalling AE: {request.Association.CallingAeTitle}\npeer: {request.Association.RemoteEndPoint}\nSOP Class: {request.SopClassUid}\nSOP Instance: {request.SopInstanceUid}\ntransfer syntax: {request.TransferSyntax.Uid}\n";
         await WriteDurablyAsync(file, request.ToPart10Bytes(), ct).ConfigureAwait(false);
         await WriteDurablyAsync(Path.Combine(_options.QuarantineDirectory, name + ".reason.txt"), System.Text.Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
-        Quarantined?.Invoke(this, new QuarantinedInstance(request.SopInstanceUid, request.Association, reason, file));
+        Quarantined?.Invoke(this, new QuarantinedFile(request.SopInstanceUid, request.Association, reason, file));
     }
 
     private static void SyncDirectory(string dir)
@@ -161,4 +161,4 @@ public sealed class DurableFileStore : ICStoreHandler
 }
 
 /// <summary>An instance refused and kept in quarantine/ with its reason.</summary>
-public sealed record QuarantinedInstance(string SopInstanceUid, DicomAssociationInfo Association, string Reason, string Path);
+public sealed record QuarantinedFile(string SopInstanceUid, DicomAssociationInfo Association, string Reason, string Path);

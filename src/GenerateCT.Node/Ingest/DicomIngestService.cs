@@ -2,8 +2,11 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GenerateCT.Dicom.Network;
+using GenerateCT.Hosting;
+using GenerateCT.Node.Audit;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -13,15 +16,18 @@ namespace GenerateCT.Node.Ingest;
 /// in-flight associations finish before the host goes down.
 /// </summary>
 internal sealed class DicomIngestService(
-    NodeOptions node,
-    IngestOptions options,
+    IOptions<NodeOptions> nodeOptions,
+    IOptions<IngestOptions> ingestOptions,
     NodeStorage storage,
     IngestQueue queue,
     INodeAudit audit,
     QuarantineLog quarantine,
-    X509Certificate2 certificate,
+    GrpcHostCertificate certificate,
     ILogger<DicomIngestService> log) : IHostedService, IAsyncDisposable
 {
+    private readonly NodeOptions node = nodeOptions.Value;
+    private readonly IngestOptions options = ingestOptions.Value;
+
     private DicomListener? _listener;
 
     public bool IsListening => _listener is not null;
@@ -49,7 +55,7 @@ internal sealed class DicomIngestService(
 
         if (options.DicomTls)
         {
-            listenerOptions.TlsCertificate = certificate;
+            listenerOptions.TlsCertificate = certificate.Certificate;
             listenerOptions.RequireClientCertificate = !string.IsNullOrEmpty(options.DicomClientCaPath);
             if (listenerOptions.RequireClientCertificate)
             {

@@ -1,13 +1,14 @@
 using System.Text.Json;
-using GenerateCT.Data;
 using GenerateCT.Data.Node;
 using GenerateCT.Deid.Datasets;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Dicom;
 using GenerateCT.Dicom.Network;
+using GenerateCT.Node.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -20,16 +21,17 @@ namespace GenerateCT.Node.Ingest;
 /// </summary>
 internal sealed class IngestWorker(
     IngestQueue queue,
-    IngestOptions options,
+    IOptions<IngestOptions> ingestOptions,
     NodeStorage storage,
-    DicomDeidentifier deidentifier,
-    ReportDeidentifier reports,
-    string connectionString,
+    SiteKeys keys,
+    IDbContextFactory<NodeDb> databases,
     INodeAudit audit,
     QuarantineLog quarantine,
     ReportStore reportStore,
     ILogger<IngestWorker> log) : BackgroundService
 {
+    private readonly IngestOptions options = ingestOptions.Value;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await foreach (var item in queue.ReadAllAsync(stoppingToken))
@@ -79,7 +81,7 @@ internal sealed class IngestWorker(
         DeidentifiedInstance deid;
         try
         {
-            deid = deidentifier.Deidentify(file.Dataset);
+            deid = keys.Images.Deidentify(file.Dataset);
         }
         catch (DeidentificationRefusedException e)
         {
@@ -95,7 +97,7 @@ internal sealed class IngestWorker(
 
         var now = DateTimeOffset.UtcNow;
         bool added;
-        await using (var db = DatabaseSchema.CreateNodeDb(connectionString))
+        await using (var db = await databases.CreateDbContextAsync(ct))
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             added = !await db.Instances.AnyAsync(i => i.SopInstanceKey == deid.SopInstanceUid, ct);
@@ -108,7 +110,7 @@ internal sealed class IngestWorker(
                     SeriesKey = seriesKey,
                     StudyKey = deid.StudyInstanceUid,
                     AccessionKey = deid.PseudonymousAccessionNumber,
-                    State = "receiving",
+                    State = SeriesStates.Receiving,
                     CreatedAt = now,
                 };
                 db.Series.Add(series);
@@ -119,9 +121,9 @@ internal sealed class IngestWorker(
                 db.Instances.Add(new StoredInstance { SopInstanceKey = deid.SopInstanceUid, SeriesKey = seriesKey, Path = relative, ReceivedAt = now });
                 series.InstanceCount++;
                 series.LastInstanceAt = now;
-                if (series.State != "receiving")
+                if (series.State != SeriesStates.Receiving)
                 {
-                    series.State = "receiving"; // a late instance: assemble again
+                    series.State = SeriesStates.Receiving; // a late instance: assemble again
                 }
             }
 
@@ -143,7 +145,7 @@ internal sealed class IngestWorker(
         DeidentifiedReport report;
         try
         {
-            report = reports.Deidentify(BasicTextSrReport.Read(file.Dataset));
+            report = keys.Reports.Deidentify(BasicTextSrReport.Read(file.Dataset));
         }
         catch (Exception e) when (e is DicomParseException or FormatException or ArgumentException)
         {

@@ -3,19 +3,19 @@ using System.Text;
 using GenerateCT.Model;
 using GenerateCT.Model.Pipeline;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Jobs;
-
-/// <summary>The bundle generation runs with was not configured or cannot be loaded; the message says what to do.</summary>
-internal sealed class GenerationUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// The node's generation pipeline over its configured bundle, loaded once on first use (the worker
 /// asks at start, so the first cohort does not wait for it) and kept for the life of the node. A load
 /// that fails is not cached: fixing the bundle on disk and submitting again retries.
 /// </summary>
-internal sealed class GenerationModels(GenerationOptions options, ILogger<GenerationModels> log) : IDisposable
+internal sealed class GenerationModels(IOptions<GenerationOptions> generationOptions, ILogger<GenerationModels> log) : IDisposable
 {
+    private readonly GenerationOptions options = generationOptions.Value;
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ModelBundle? _bundle;
     private GenerationPipeline? _pipeline;
