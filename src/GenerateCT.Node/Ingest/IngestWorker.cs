@@ -31,6 +31,7 @@ internal sealed class IngestWorker(
     ILogger<IngestWorker> log) : BackgroundService
 {
     private readonly IngestOptions options = ingestOptions.Value;
+    private readonly DicomQuarantine _quarantined = new(storage.Quarantine);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -165,11 +166,7 @@ internal sealed class IngestWorker(
 
     private async Task QuarantineAsync(IngestItem item, string reason, CancellationToken ct)
     {
-        // A random name: the original file name is the identified SOP Instance UID.
-        var name = $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid():N}.dcm";
-        Directory.CreateDirectory(storage.Quarantine);
-        File.Move(item.Path, Path.Combine(storage.Quarantine, name));
-        await DurableFileStore.WriteDurablyAsync(Path.Combine(storage.Quarantine, name + ".reason.txt"), System.Text.Encoding.UTF8.GetBytes($"reason: {reason}\nsource AE: {item.SourceAe}\n"), ct);
+        var name = Path.GetFileName(await _quarantined.MoveAsync(item.Path, reason, item.SourceAe, null, ct));
         await quarantine.RecordAsync(item.SourceAe, $"dicom:{item.SourceAe}", reason, name, ct);
         log.LogWarning("quarantined {File}: {Reason}", name, reason);
     }
