@@ -19,10 +19,15 @@ namespace GenerateCT.Hosting;
 /// </summary>
 public static class GrpcHostDefaults
 {
-    /// <summary>A slim web application builder reading <paramref name="configuration"/>, logging one line per event to the console.</summary>
+    /// <summary>
+    /// A slim web application builder whose configuration is <paramref name="configuration"/> alone (the
+    /// caller decides the sources: `gct` reads a JSON file, GCT_ environment variables and its options),
+    /// logging one line per event to the console.
+    /// </summary>
     public static WebApplicationBuilder CreateBuilder(IConfiguration configuration)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.Sources.Clear();
         builder.Configuration.AddConfiguration(configuration);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);

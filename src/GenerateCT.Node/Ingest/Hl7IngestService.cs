@@ -13,7 +13,7 @@ namespace GenerateCT.Node.Ingest;
 /// </summary>
 internal sealed class Hl7IngestService(IOptions<IngestOptions> ingestOptions, SiteKeys keys, ReportStore reports, ILogger<Hl7IngestService> log) : IHostedService, IAsyncDisposable
 {
-    private readonly IngestOptions options = ingestOptions.Value;
+    private readonly IngestOptions _options = ingestOptions.Value;
 
     private MllpListener? _listener;
 
@@ -24,12 +24,12 @@ internal sealed class Hl7IngestService(IOptions<IngestOptions> ingestOptions, Si
     /// <summary>Starts the MLLP listener, unless HL7 ingest is off (Node:Ingest:Hl7Enabled).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!options.Hl7Enabled)
+        if (!_options.Hl7Enabled)
         {
             return;
         }
 
-        _listener = new MllpListener(new IPEndPoint(IPAddress.Parse(options.Hl7BindAddress), options.Hl7Port), HandleAsync);
+        _listener = new MllpListener(new IPEndPoint(IPAddress.Parse(_options.Hl7BindAddress), _options.Hl7Port), HandleAsync);
         await _listener.StartAsync(cancellationToken);
         log.LogInformation("HL7 MLLP listener on {Endpoint}", _listener.LocalEndpoint);
     }

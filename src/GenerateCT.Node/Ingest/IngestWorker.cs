@@ -30,8 +30,8 @@ internal sealed class IngestWorker(
     ReportStore reportStore,
     ILogger<IngestWorker> log) : BackgroundService
 {
-    private readonly IngestOptions options = ingestOptions.Value;
-    private readonly DicomQuarantine _quarantined = new(storage.Quarantine);
+    private readonly IngestOptions _options = ingestOptions.Value;
+    private readonly DicomQuarantine _quarantineDirectory = new(storage.Quarantine);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -166,14 +166,14 @@ internal sealed class IngestWorker(
 
     private async Task QuarantineAsync(IngestItem item, string reason, CancellationToken ct)
     {
-        var name = Path.GetFileName(await _quarantined.MoveAsync(item.Path, reason, item.SourceAe, null, ct));
+        var name = Path.GetFileName(await _quarantineDirectory.MoveAsync(item.Path, reason, item.SourceAe, null, ct));
         await quarantine.RecordAsync(item.SourceAe, $"dicom:{item.SourceAe}", reason, name, ct);
         log.LogWarning("quarantined {File}: {Reason}", name, reason);
     }
 
     private void RemoveOriginal(string path)
     {
-        if (options.RetainOriginals)
+        if (_options.RetainOriginals)
         {
             Directory.CreateDirectory(storage.Originals);
             File.Move(path, Path.Combine(storage.Originals, Path.GetFileName(path)), overwrite: true);

@@ -24,11 +24,11 @@ internal sealed class SeriesAssemblyWorker(
     INodeAudit audit,
     ILogger<SeriesAssemblyWorker> log) : BackgroundService
 {
-    private readonly IngestOptions options = ingestOptions.Value;
+    private readonly IngestOptions _options = ingestOptions.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var period = TimeSpan.FromSeconds(Math.Clamp(options.SeriesIdleSeconds / 2.0, 0.5, 10));
+        var period = TimeSpan.FromSeconds(Math.Clamp(_options.SeriesIdleSeconds / 2.0, 0.5, 10));
         using var timer = new PeriodicTimer(period);
         do
         {
@@ -46,7 +46,7 @@ internal sealed class SeriesAssemblyWorker(
 
     internal async Task AssembleIdleSeriesAsync(CancellationToken ct)
     {
-        var idleSince = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(options.SeriesIdleSeconds);
+        var idleSince = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(_options.SeriesIdleSeconds);
         List<string> due;
         await using (var db = await databases.CreateDbContextAsync(ct))
         {

@@ -25,9 +25,9 @@ internal sealed class NodeAdminService(
     ReportStore reports,
     GenerationModels models) : NodeAdmin.NodeAdminBase
 {
-    private readonly NodeOptions options = nodeOptions.Value;
-
     private const int MaxPage = 500;
+
+    private readonly NodeOptions _options = nodeOptions.Value;
 
     [Authorize(Policy = NodePolicies.Operate)]
     public override async Task<NodeStatus> GetStatus(StatusRequest request, ServerCallContext context)
@@ -40,8 +40,8 @@ internal sealed class NodeAdminService(
             UptimeSeconds = (long)(DateTimeOffset.UtcNow - runtime.StartedAt).TotalSeconds,
 
             DicomListenerUp = dicom.IsListening,
-            DicomPort = dicom.IsListening ? dicom.Port : options.DicomPort,
-            DicomAeTitle = options.AeTitle,
+            DicomPort = dicom.IsListening ? dicom.Port : _options.DicomPort,
+            DicomAeTitle = _options.AeTitle,
             Hl7ListenerUp = hl7.IsListening,
             Series = await db.Series.LongCountAsync(ct),
             Instances = await db.Series.SumAsync(s => (long)s.InstanceCount, ct),
