@@ -1,9 +1,10 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using GenerateCT.Data;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Data.Coordinator;
+using GenerateCT.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Coordinator;
 
@@ -13,62 +14,49 @@ namespace GenerateCT.Coordinator;
 /// </summary>
 public sealed class CoordinatorHost : IAsyncDisposable
 {
-    private readonly GrpcServiceHost _server;
-    private readonly DatabaseConnection _database;
+    private readonly GrpcHost _host;
 
-    private CoordinatorHost(GrpcServiceHost server, DatabaseConnection database, CoordinatorOptions options)
-    {
-        _server = server;
-        _database = database;
-        Options = options;
-    }
+    private CoordinatorHost(GrpcHost host) => _host = host;
 
-    public CoordinatorOptions Options { get; }
+    public CoordinatorOptions Options => _host.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
 
     /// <summary>The certificate gRPC is served with (clients of a self-signed install pin it).</summary>
-    public X509Certificate2 Certificate => _server.Certificate;
+    public X509Certificate2 Certificate => _host.Certificate;
 
-    public Uri GrpcAddress => _server.GrpcAddress;
+    public Uri GrpcAddress => _host.GrpcAddress;
 
-    public string DatabaseConnectionString => _database.ConnectionString;
+    public string DatabaseConnectionString => _host.Services.GetRequiredService<HostDatabase>().OwnerConnectionString;
 
     /// <summary>Binds section "Coordinator" of <paramref name="configuration"/>, validates it, and starts the coordinator.</summary>
     public static async Task<CoordinatorHost> StartAsync(IConfiguration configuration, CancellationToken cancellationToken = default)
     {
-        var options = new CoordinatorOptions();
-        configuration.GetSection(CoordinatorOptions.Section).Bind(options);
-        options.Validate();
-        Directory.CreateDirectory(options.DataDirectory);
-        var certificate = options.Tls.LoadOrCreate(options.DataDirectory, "coordinator");
+        var builder = GrpcHostDefaults.CreateBuilder(configuration);
+        builder.Services.AddValidatedOptions<CoordinatorOptions>(CoordinatorOptions.Section, o => o.Validate());
+        builder.AddGrpcHostDefaults<CoordinatorOptions>("coordinator").AddDatabaseCheck();
+        builder.Services.AddHostDatabase<CoordinatorDb>();
+        var app = builder.Build();
+        app.UseGrpcHostDefaults();
+        return new CoordinatorHost(await GrpcHost.StartAsync(app, OpenDatabaseAsync, cancellationToken));
+    }
 
-        var database = await DatabaseConnection.OpenAsync(options.ConnectionString, options.DataDirectory, cancellationToken);
-        try
-        {
-            await DatabaseSchema.MigrateCoordinatorAsync(database.ConnectionString, cancellationToken);
-            var server = await GrpcServiceHost.StartAsync(
-                configuration,
-                IPAddress.Parse(options.GrpcAddress),
-                options.GrpcPort,
-                certificate,
-                database.PingAsync,
-                builder => builder.Services.AddSingleton(options),
-                _ => { },
-                cancellationToken);
-            return new CoordinatorHost(server, database, options);
-        }
-        catch
-        {
-            await database.DisposeAsync();
-            throw;
-        }
+    /// <summary>Opens the coordinator's database and applies its migrations (the coordinator runs as the owner).</summary>
+    private static async Task OpenDatabaseAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var options = services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+        Directory.CreateDirectory(options.DataDirectory);
+        await services.GetRequiredService<HostDatabase>().OpenAsync(
+            options.ConnectionString,
+            options.DataDirectory,
+            async (owner, ct) =>
+            {
+                await DatabaseSchema.MigrateCoordinatorAsync(owner, ct);
+                return owner;
+            },
+            cancellationToken);
     }
 
     /// <summary>Runs until the host is asked to stop (SIGTERM, Ctrl+C or <paramref name="cancellationToken"/>).</summary>
-    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _server.WaitForShutdownAsync(cancellationToken);
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _host.WaitForShutdownAsync(cancellationToken);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _database.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

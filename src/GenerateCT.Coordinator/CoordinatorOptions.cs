@@ -1,9 +1,9 @@
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 
 namespace GenerateCT.Coordinator;
 
 /// <summary>A coordinator's configuration (section "Coordinator", environment GCT_Coordinator__*).</summary>
-public sealed class CoordinatorOptions
+public sealed class CoordinatorOptions : IGrpcHostOptions
 {
     public const string Section = "Coordinator";
 

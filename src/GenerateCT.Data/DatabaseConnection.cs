@@ -32,15 +32,6 @@ public sealed class DatabaseConnection : IAsyncDisposable
         return new DatabaseConnection(cluster.ConnectionString, cluster);
     }
 
-    /// <summary>Throws unless the database answers a trivial query (health checks).</summary>
-    public async Task PingAsync(CancellationToken cancellationToken)
-    {
-        await using var conn = new Npgsql.NpgsqlConnection(ConnectionString);
-        await conn.OpenAsync(cancellationToken);
-        await using var cmd = new Npgsql.NpgsqlCommand("SELECT 1", conn);
-        await cmd.ExecuteScalarAsync(cancellationToken);
-    }
-
     public async ValueTask DisposeAsync()
     {
         if (_embedded is not null)

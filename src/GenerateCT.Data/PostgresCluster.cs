@@ -393,6 +393,3 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
     }
 }
-
-/// <summary>The private PostgreSQL cluster could not be created, started or stopped; the message says why.</summary>
-public sealed class PostgresClusterException(string message) : Exception(message);

@@ -1,14 +1,12 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GenerateCT.Data;
 using GenerateCT.Data.Audit;
 using GenerateCT.Data.Node;
-using GenerateCT.Deid.Datasets;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Node.Audit;
-using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Ingest;
+using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
 using GenerateCT.Node.Services;
 using Grpc.AspNetCore.Server;
@@ -17,6 +15,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node;
 
@@ -32,35 +31,30 @@ namespace GenerateCT.Node;
 /// </remarks>
 public sealed class NodeHost : IAsyncDisposable
 {
-    private readonly GrpcServiceHost _server;
-    private readonly DatabaseConnection _database;
+    private readonly GrpcHost _host;
 
-    private NodeHost(GrpcServiceHost server, DatabaseConnection database, NodeOptions options, string serviceConnectionString)
-    {
-        _server = server;
-        _database = database;
-        Options = options;
-        ServiceConnectionString = serviceConnectionString;
-    }
+    private NodeHost(GrpcHost host) => _host = host;
 
-    public NodeOptions Options { get; }
+    public NodeOptions Options => _host.Services.GetRequiredService<IOptions<NodeOptions>>().Value;
 
     /// <summary>The certificate gRPC is served with (clients of a self-signed install pin it).</summary>
-    public X509Certificate2 Certificate => _server.Certificate;
+    public X509Certificate2 Certificate => _host.Certificate;
 
-    public Uri GrpcAddress => _server.GrpcAddress;
+    public Uri GrpcAddress => _host.GrpcAddress;
 
     /// <summary>Connection as the database owner (migrations, administration).</summary>
-    public string DatabaseConnectionString => _database.ConnectionString;
+    public string DatabaseConnectionString => Database.OwnerConnectionString;
 
     /// <summary>The bound DICOM port (resolves a configured 0).</summary>
-    public int DicomPort => _server.Services.GetRequiredService<DicomIngestService>().Port;
+    public int DicomPort => _host.Services.GetRequiredService<DicomIngestService>().Port;
 
     /// <summary>The bound HL7 MLLP port, or null when HL7 ingest is off.</summary>
-    public int? Hl7Port => _server.Services.GetService<Hl7IngestService>()?.Port;
+    public int? Hl7Port => _host.Services.GetRequiredService<Hl7IngestService>() is { IsListening: true } hl7 ? hl7.Port : null;
 
     /// <summary>Connection as the node's service role, which the running node uses.</summary>
-    public string ServiceConnectionString { get; }
+    public string ServiceConnectionString => Database.ConnectionString;
+
+    private HostDatabase Database => _host.Services.GetRequiredService<HostDatabase>();
 
     /// <summary>Where the service role's password is kept (mode 0600).</summary>
     public static string ServiceRolePasswordFile(string dataDirectory) => Path.Combine(dataDirectory, "database-service.password");
@@ -68,94 +62,78 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>Binds section "Node" of <paramref name="configuration"/>, validates it, and starts the node.</summary>
     public static async Task<NodeHost> StartAsync(IConfiguration configuration, CancellationToken cancellationToken = default)
     {
-        var options = new NodeOptions();
-        configuration.GetSection(NodeOptions.Section).Bind(options);
-        options.Validate();
-        var ingestOptions = new IngestOptions();
-        configuration.GetSection(IngestOptions.Section).Bind(ingestOptions);
-        ingestOptions.Validate();
-        Directory.CreateDirectory(options.DataDirectory);
-        var certificate = options.Tls.LoadOrCreate(options.DataDirectory, "node");
+        var builder = GrpcHostDefaults.CreateBuilder(configuration);
+        builder.Services.AddValidatedOptions<NodeOptions>(NodeOptions.Section, o => o.Validate());
+        builder.AddGrpcHostDefaults<NodeOptions>("node").AddDatabaseCheck();
+        builder.Services.AddHostDatabase<NodeDb>();
+        builder.Services.AddSingleton<AuditTrail>();
+        builder.Services.AddSingleton(new NodeRuntime(DateTimeOffset.UtcNow));
 
-        var database = await DatabaseConnection.OpenAsync(options.ConnectionString, options.DataDirectory, cancellationToken);
+        // Anonymous health probes are expected; their "not authenticated" notes are noise.
+        builder.Logging.AddFilter("GenerateCT.Node.Security.NoIdentityProviderHandler", LogLevel.Warning);
+        builder.Services.AddNodeIngest();
+        builder.Services.AddNodeGeneration();
+        builder.AddNodeAuthentication();
+        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, DeniedCallAudit>();
+        builder.Services.AddSingleton<CallAuditInterceptor>();
+        builder.Services.AddSingleton<ExpensiveCallLimiter>();
+        builder.Services.Configure<GrpcServiceOptions>(o =>
+        {
+            // Order matters: auditing is outermost so that rate-limited calls are recorded too.
+            o.Interceptors.Add<CallAuditInterceptor>();
+            o.Interceptors.Add<ExpensiveCallLimiter>();
+        });
+
+        var app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseGrpcHostDefaults();
+        app.MapGrpcService<NodeAdminService>();
+        app.MapGrpcService<GenerationService>();
+
+        var node = new NodeHost(await GrpcHost.StartAsync(app, OpenAsync, cancellationToken));
         try
         {
-            await DatabaseSchema.MigrateNodeAsync(database.ConnectionString, cancellationToken);
-            var serviceConnection = await NodeServiceRole.EnsureAsync(database.ConnectionString, ServiceRolePasswordFile(options.DataDirectory), cancellationToken);
-            var trail = new AuditTrail(serviceConnection);
-            var runtime = new NodeRuntime(DateTimeOffset.UtcNow, serviceConnection);
-            var profile = new DeidentificationProfile();
-            configuration.GetSection(NodeOptions.Section + ":Deidentification").Bind(profile);
-            var registerIngest = await IngestRegistration.PrepareAsync(options, ingestOptions, profile, certificate, serviceConnection, trail, cancellationToken);
-            var server = await GrpcServiceHost.StartAsync(
-                configuration,
-                IPAddress.Parse(options.GrpcAddress),
-                options.GrpcPort,
-                certificate,
-                database.PingAsync,
-                builder =>
-                {
-                    builder.Services.AddSingleton(options);
-                    // Anonymous health probes are expected; their "not authenticated" notes are noise.
-                    builder.Logging.AddFilter("GenerateCT.Node.Security.NoIdentityProviderHandler", LogLevel.Warning);
-                    builder.Services.AddSingleton(runtime);
-                    builder.Services.AddSingleton(trail);
-                    registerIngest(builder.Services);
-                    RegisterGeneration(builder.Services, options, serviceConnection);
-                    builder.AddNodeAuthentication(options);
-                    builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, DeniedCallAudit>();
-                    builder.Services.AddSingleton<CallAuditInterceptor>();
-                    builder.Services.AddSingleton<ExpensiveCallLimiter>();
-                    builder.Services.Configure<GrpcServiceOptions>(o =>
-                    {
-                        // Order matters: auditing is outermost so that rate-limited calls are recorded too.
-                        o.Interceptors.Add<CallAuditInterceptor>();
-                        o.Interceptors.Add<ExpensiveCallLimiter>();
-                    });
-                },
-                app =>
-                {
-                    app.UseAuthentication();
-                    app.UseAuthorization();
-                    app.MapGrpcService<NodeAdminService>();
-                    app.MapGrpcService<GenerationService>();
-                },
-                cancellationToken);
-            await trail.AppendAsync(
+            var options = node.Options;
+            await app.Services.GetRequiredService<AuditTrail>().AppendAsync(
                 new AuditEntry("system", "node:start", "success", JsonSerializer.Serialize(new
                 {
-                    grpcPort = server.GrpcAddress.Port,
+                    grpcPort = node.GrpcAddress.Port,
                     identityProvider = options.Identity.IsConfigured ? options.Identity.Authority ?? options.Identity.Instance : null,
                     expensiveCallsPerMinute = options.RateLimit.ExpensiveCallsPerMinute,
                 })),
                 cancellationToken);
-            return new NodeHost(server, database, options, serviceConnection);
+            return node;
         }
         catch
         {
-            await database.DisposeAsync();
+            await node.DisposeAsync();
             throw;
         }
     }
 
-    /// <summary>Researchers' generation jobs: the models, the job table, the output tree, the worker.</summary>
-    private static void RegisterGeneration(IServiceCollection services, NodeOptions options, string connectionString)
+    /// <summary>
+    /// Before the services start: the database (migrated as its owner, then served as the service
+    /// role) and the site keys of de-identification.
+    /// </summary>
+    private static async Task OpenAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
-        services.AddSingleton(options.Generation);
-        services.AddSingleton<GenerationModels>();
-        services.AddSingleton(new GenerationJobStore(connectionString));
-        services.AddSingleton(new JobOutputFiles(options.Generation.OutputRoot(options.DataDirectory)));
-        services.AddSingleton<JobProgressHub>();
-        services.AddSingleton<GenerationWorker>();
-        services.AddHostedService(sp => sp.GetRequiredService<GenerationWorker>());
+        var options = services.GetRequiredService<IOptions<NodeOptions>>().Value;
+        Directory.CreateDirectory(options.DataDirectory);
+        await services.GetRequiredService<HostDatabase>().OpenAsync(
+            options.ConnectionString,
+            options.DataDirectory,
+            async (owner, ct) =>
+            {
+                await DatabaseSchema.MigrateNodeAsync(owner, ct);
+                return await NodeServiceRole.EnsureAsync(owner, ServiceRolePasswordFile(options.DataDirectory), ct);
+            },
+            cancellationToken);
+        await services.GetRequiredService<SiteKeys>().OpenAsync(cancellationToken);
     }
 
     /// <summary>Runs until the host is asked to stop (SIGTERM, Ctrl+C or <paramref name="cancellationToken"/>).</summary>
-    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _server.WaitForShutdownAsync(cancellationToken);
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _host.WaitForShutdownAsync(cancellationToken);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _database.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
 }

@@ -1,11 +1,11 @@
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
 
 namespace GenerateCT.Node;
 
 /// <summary>A node's configuration (section "Node" of appsettings.json, environment GCT_Node__*).</summary>
-public sealed class NodeOptions
+public sealed class NodeOptions : IGrpcHostOptions
 {
     public const string Section = "Node";
 

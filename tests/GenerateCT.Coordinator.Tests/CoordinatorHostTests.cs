@@ -1,5 +1,5 @@
 using GenerateCT.Coordinator;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Testing;
 using Grpc.Health.V1;
 using Microsoft.Extensions.Configuration;
@@ -43,6 +43,6 @@ public class CoordinatorHostTests(PostgresFixture postgres) : IClassFixture<Post
         Assert.DoesNotContain("GenerateCT.Dicom", referenced);
         Assert.DoesNotContain("GenerateCT.Deid", referenced);
         Assert.DoesNotContain("GenerateCT.Imaging", referenced);
-        Assert.Contains("GenerateCT.Federation", referenced);
+        Assert.Contains("GenerateCT.Hosting", referenced); // the shared gRPC host (formerly GenerateCT.Federation.Hosting)
     }
 }

@@ -1,10 +1,9 @@
 using System.Text.Json;
 using GenerateCT.Admin.V1;
 using GenerateCT.Data;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Testing;
 using Grpc.Core;
-using Microsoft.Extensions.Configuration;
 using Npgsql;
 
 namespace GenerateCT.Node.Tests;
@@ -17,14 +16,7 @@ public class AuditCommandTests
         var dir = TempDirectory.Create("gct-node-audit");
         try
         {
-            var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Node:DataDirectory"] = dir,
-                ["Node:GrpcPort"] = "0",
-                ["Node:DicomPort"] = "0",
-                ["Node:Ingest:Hl7Port"] = "0",
-                ["Node:GrpcAddress"] = "127.0.0.1",
-            }).Build();
+            var config = TestNodeConfiguration.Create(dir);
             await using (var node = await NodeHost.StartAsync(config))
             {
                 // No identity provider configured: everything but health is refused, and the refusal is audited.

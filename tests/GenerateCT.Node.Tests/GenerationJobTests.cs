@@ -419,7 +419,7 @@ public class GenerationOptionsTests
     public void A_bundle_directory_without_a_manifest_is_a_configuration_error_naming_the_key()
     {
         var options = new NodeOptions { DataDirectory = Path.GetTempPath(), Generation = { Bundle = Path.Combine(Path.GetTempPath(), "no-such-bundle-" + Guid.NewGuid().ToString("N")) } };
-        var e = Assert.Throws<Federation.Hosting.ConfigurationException>(options.Validate);
+        var e = Assert.Throws<Hosting.ConfigurationException>(options.Validate);
         Assert.Equal("Node:Generation:Bundle", e.Key);
         Assert.Contains("gct train all", e.Message, StringComparison.Ordinal);
     }
@@ -439,7 +439,7 @@ public class GenerationOptionsTests
             options.Generation.MaxVolumesPerJob = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        Assert.Equal("Node:Generation:" + key, Assert.Throws<Federation.Hosting.ConfigurationException>(options.Validate).Key);
+        Assert.Equal("Node:Generation:" + key, Assert.Throws<Hosting.ConfigurationException>(options.Validate).Key);
     }
 
     [Fact]

@@ -51,24 +51,9 @@ public class IngestEndToEndTests
         return ds;
     }
 
-    internal static IConfiguration NodeConfig(string dataDir, int dicomPort, params (string Key, string Value)[] extra)
-    {
-        var values = new Dictionary<string, string?>
-        {
-            ["Node:DataDirectory"] = dataDir,
-            ["Node:GrpcPort"] = "0",
-            ["Node:Ingest:Hl7Port"] = "0",
-            ["Node:GrpcAddress"] = "127.0.0.1",
-            ["Node:DicomPort"] = dicomPort.ToString(),
-            ["Node:Ingest:SeriesIdleSeconds"] = "1",
-        };
-        foreach (var (k, v) in extra)
-        {
-            values[k] = v;
-        }
-
-        return new ConfigurationBuilder().AddInMemoryCollection(values).Build();
-    }
+    /// <summary>The test node configuration on a fixed DICOM port, assembling series after one idle second.</summary>
+    internal static IConfiguration NodeConfig(string dataDir, int dicomPort, params (string Key, string? Value)[] extra) =>
+        TestNodeConfiguration.Create(dataDir, new (string, string?)[] { ("Node:DicomPort", dicomPort.ToString()), ("Node:Ingest:SeriesIdleSeconds", "1") }.Concat(extra).ToArray());
 
     private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {

@@ -1,10 +1,9 @@
 using GenerateCT.Admin.V1;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Node.Security;
 using GenerateCT.Testing;
 using GenerateCT.Testing.Oidc;
 using Grpc.Core;
-using Microsoft.Extensions.Configuration;
 
 namespace GenerateCT.Node.Tests;
 
@@ -18,16 +17,7 @@ public class IssuerTrustTests
         {
             await using var issuer = await OidcIssuer.StartAsync(dir);
             var clientId = Guid.NewGuid().ToString();
-            var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Node:DataDirectory"] = Path.Combine(dir, "node"),
-                ["Node:GrpcPort"] = "0",
-                ["Node:DicomPort"] = "0",
-                ["Node:Ingest:Hl7Port"] = "0",
-                ["Node:GrpcAddress"] = "127.0.0.1",
-                ["Node:Identity:Authority"] = issuer.Authority,
-                ["Node:Identity:ClientId"] = clientId,
-            }).Build();
+            var config = TestNodeConfiguration.Create(Path.Combine(dir, "node"), ("Node:Identity:Authority", issuer.Authority), ("Node:Identity:ClientId", clientId));
 
             // The issuer's certificate chains to a CA the system does not trust: discovery fails, so
             // even a perfectly valid token is refused rather than accepted unverified.

@@ -1,4 +1,4 @@
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Node;
 using GenerateCT.Testing;
 using Grpc.Health.V1;
@@ -8,23 +8,7 @@ namespace GenerateCT.Node.Tests;
 
 public class NodeHostTests
 {
-    private static IConfiguration Config(string dataDir, params (string Key, string Value)[] extra)
-    {
-        var values = new Dictionary<string, string?>
-        {
-            ["Node:DataDirectory"] = dataDir,
-            ["Node:GrpcPort"] = "0",
-            ["Node:DicomPort"] = "0",
-            ["Node:Ingest:Hl7Port"] = "0",
-            ["Node:GrpcAddress"] = "127.0.0.1",
-        };
-        foreach (var (k, v) in extra)
-        {
-            values[k] = v;
-        }
-
-        return new ConfigurationBuilder().AddInMemoryCollection(values).Build();
-    }
+    private static IConfiguration Config(string dataDir, params (string Key, string? Value)[] extra) => TestNodeConfiguration.Create(dataDir, extra);
 
     [Fact]
     public async Task Node_with_no_configuration_runs_on_its_embedded_database_and_answers_health_over_tls()
@@ -105,7 +89,7 @@ public class NodeHostTests
         var dir = TempDirectory.Create("gct-node");
         try
         {
-            var extra = new List<(string, string)> { (key, value) };
+            var extra = new List<(string, string?)> { (key, value) };
             if (key != "Node:Identity:ClientId" && expectedKey != "Node:Identity:ClientId")
             {
                 extra.Add(("Node:Identity:ClientId", "app"));

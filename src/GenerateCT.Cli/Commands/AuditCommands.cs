@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using GenerateCT.Data;
 using GenerateCT.Data.Audit;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 
 namespace GenerateCT.Cli.Commands;
 

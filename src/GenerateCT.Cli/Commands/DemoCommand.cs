@@ -1,6 +1,6 @@
 using System.CommandLine;
 using GenerateCT.Coordinator;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Node;
 using Spectre.Console;
 

@@ -16,20 +16,35 @@ namespace GenerateCT.Data.Audit;
 /// <see cref="VerifyAsync"/> names the first broken row. Deleting the newest rows cannot be seen from
 /// the table alone: keep <see cref="AuditVerification.HeadHash"/> (or exports) elsewhere.
 /// </remarks>
-public sealed class AuditTrail(string connectionString, TimeProvider? clock = null)
+public sealed class AuditTrail
 {
     /// <summary>pg_advisory_xact_lock key that serializes appends ("gctaudit" as ASCII).</summary>
     private const long AppendLock = 0x6763746175646974;
 
     private const string Columns = "\"Id\", \"OccurredAt\", \"Actor\", \"Action\", \"Outcome\", \"Detail\"::text, \"PreviousHash\", \"Hash\"";
 
-    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private readonly Func<NpgsqlConnection> _connect;
+    private readonly TimeProvider _clock;
+
+    /// <summary>The trail of a running host, on its data source (the node's service role).</summary>
+    public AuditTrail(NpgsqlDataSource dataSource, TimeProvider? clock = null)
+    {
+        _connect = dataSource.CreateConnection;
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>The trail read or written with a connection string (`gct audit`, tests).</summary>
+    public AuditTrail(string connectionString, TimeProvider? clock = null)
+    {
+        _connect = () => new NpgsqlConnection(connectionString);
+        _clock = clock ?? TimeProvider.System;
+    }
 
     /// <summary>Appends one row and returns it as stored.</summary>
     public async Task<AuditRecord> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        await using var conn = new NpgsqlConnection(connectionString);
+        await using var conn = _connect();
         await conn.OpenAsync(cancellationToken);
         await using var tx = await conn.BeginTransactionAsync(cancellationToken);
         await using (var lockCmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", conn, tx))
@@ -84,7 +99,7 @@ public sealed class AuditTrail(string connectionString, TimeProvider? clock = nu
     /// <summary>Rows with <see cref="AuditRecord.OccurredAt"/> at or after <paramref name="since"/>, oldest first.</summary>
     public async IAsyncEnumerable<AuditRecord> ReadAsync(DateTimeOffset since, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await using var conn = new NpgsqlConnection(connectionString);
+        await using var conn = _connect();
         await conn.OpenAsync(cancellationToken);
         await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM audit_events WHERE \"OccurredAt\" >= $1 ORDER BY \"Id\"", conn);
         cmd.Parameters.AddWithValue(since.ToUniversalTime());
@@ -98,7 +113,7 @@ public sealed class AuditTrail(string connectionString, TimeProvider? clock = nu
     /// <summary>Walks the whole chain from row 1 and stops at the first row that fails a check.</summary>
     public async Task<AuditVerification> VerifyAsync(CancellationToken cancellationToken = default)
     {
-        await using var conn = new NpgsqlConnection(connectionString);
+        await using var conn = _connect();
         await conn.OpenAsync(cancellationToken);
         await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM audit_events ORDER BY \"Id\"", conn);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);

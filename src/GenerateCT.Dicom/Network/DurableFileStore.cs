@@ -8,7 +8,7 @@ public sealed class DurableFileStoreOptions
     /// <summary>Accepted instances land here as {SOPInstanceUID}.dcm.</summary>
     public required string IncomingDirectory { get; init; }
 
-    /// <summary>Refused instances land here as {time}-{SOPInstanceUID}.dcm with a .reason.txt beside each.</summary>
+    /// <summary>Refused instances land here (<see cref="DicomQuarantine"/>: {time}-{random}.dcm with a .reason.txt beside each).</summary>
     public required string QuarantineDirectory { get; init; }
 
     public DicomReadOptions ReadOptions { get; init; } = DicomReadOptions.Default;
@@ -23,17 +23,18 @@ public sealed class DurableFileStoreOptions
 public sealed class DurableFileStore : ICStoreHandler
 {
     private readonly DurableFileStoreOptions _options;
+    private readonly DicomQuarantine _quarantine;
 
     public DurableFileStore(DurableFileStoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         Directory.CreateDirectory(options.IncomingDirectory);
-        Directory.CreateDirectory(options.QuarantineDirectory);
+        _quarantine = new DicomQuarantine(options.QuarantineDirectory);
     }
 
     /// <summary>Raised after an instance was quarantined (for the audit log).</summary>
-    public event EventHandler<QuarantinedInstance>? Quarantined;
+    public event EventHandler<QuarantinedFile>? Quarantined;
 
     public async Task<DicomStatus> HandleAsync(CStoreRequest request, CancellationToken cancellationToken)
     {
@@ -112,13 +113,19 @@ public sealed class DurableFileStore : ICStoreHandler
 
     private async Task QuarantineAsync(CStoreRequest request, string reason, CancellationToken ct)
     {
-        var safeUid = DicomUid.IsValid(request.SopInstanceUid) ? request.SopInstanceUid : "invalid-uid";
-        var name = $"{DateTime.UtcNow:yyyyMMddTHHmmssfff}-{safeUid}-{Guid.NewGuid():N}"[..Math.Min(120, 40 + safeUid.Length)];
-        var file = Path.Combine(_options.QuarantineDirectory, name + ".dcm");
-        var text = $"reason: {reason}\ncalling AE: {request.Association.CallingAeTitle}\npeer: {request.Association.RemoteEndPoint}\nSOP Class: {request.SopClassUid}\nSOP Instance: {request.SopInstanceUid}\ntransfer syntax: {request.TransferSyntax.Uid}\n";
-        await WriteDurablyAsync(file, request.ToPart10Bytes(), ct).ConfigureAwait(false);
-        await WriteDurablyAsync(Path.Combine(_options.QuarantineDirectory, name + ".reason.txt"), System.Text.Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
-        Quarantined?.Invoke(this, new QuarantinedInstance(request.SopInstanceUid, request.Association, reason, file));
+        var file = await _quarantine.WriteAsync(
+            request.ToPart10Bytes(),
+            reason,
+            request.Association.CallingAeTitle,
+            new Dictionary<string, string>
+            {
+                ["peer"] = request.Association.RemoteEndPoint.ToString(),
+                ["SOP Class"] = request.SopClassUid,
+                ["SOP Instance"] = request.SopInstanceUid,
+                ["transfer syntax"] = request.TransferSyntax.Uid,
+            },
+            ct).ConfigureAwait(false);
+        Quarantined?.Invoke(this, new QuarantinedFile(request.SopInstanceUid, request.Association, reason, file));
     }
 
     private static void SyncDirectory(string dir)
@@ -161,4 +168,4 @@ public sealed class DurableFileStore : ICStoreHandler
 }
 
 /// <summary>An instance refused and kept in quarantine/ with its reason.</summary>
-public sealed record QuarantinedInstance(string SopInstanceUid, DicomAssociationInfo Association, string Reason, string Path);
+public sealed record QuarantinedFile(string SopInstanceUid, DicomAssociationInfo Association, string Reason, string Path);

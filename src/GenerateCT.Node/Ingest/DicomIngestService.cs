@@ -2,8 +2,11 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GenerateCT.Dicom.Network;
+using GenerateCT.Hosting;
+using GenerateCT.Node.Audit;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -13,15 +16,18 @@ namespace GenerateCT.Node.Ingest;
 /// in-flight associations finish before the host goes down.
 /// </summary>
 internal sealed class DicomIngestService(
-    NodeOptions node,
-    IngestOptions options,
+    IOptions<NodeOptions> nodeOptions,
+    IOptions<IngestOptions> ingestOptions,
     NodeStorage storage,
     IngestQueue queue,
     INodeAudit audit,
     QuarantineLog quarantine,
-    X509Certificate2 certificate,
+    GrpcHostCertificate certificate,
     ILogger<DicomIngestService> log) : IHostedService, IAsyncDisposable
 {
+    private readonly NodeOptions _node = nodeOptions.Value;
+    private readonly IngestOptions _options = ingestOptions.Value;
+
     private DicomListener? _listener;
 
     public bool IsListening => _listener is not null;
@@ -38,22 +44,22 @@ internal sealed class DicomIngestService(
 
         var listenerOptions = new DicomListenerOptions
         {
-            AeTitle = node.AeTitle,
-            BindAddress = IPAddress.Parse(options.BindAddress),
-            Port = node.DicomPort,
+            AeTitle = _node.AeTitle,
+            BindAddress = IPAddress.Parse(_options.BindAddress),
+            Port = _node.DicomPort,
         };
-        foreach (var rule in options.PeerRules())
+        foreach (var rule in _options.PeerRules())
         {
             listenerOptions.AllowedPeers.Add(rule);
         }
 
-        if (options.DicomTls)
+        if (_options.DicomTls)
         {
-            listenerOptions.TlsCertificate = certificate;
-            listenerOptions.RequireClientCertificate = !string.IsNullOrEmpty(options.DicomClientCaPath);
+            listenerOptions.TlsCertificate = certificate.Certificate;
+            listenerOptions.RequireClientCertificate = !string.IsNullOrEmpty(_options.DicomClientCaPath);
             if (listenerOptions.RequireClientCertificate)
             {
-                listenerOptions.TrustedClientAuthorities.Add(X509CertificateLoader.LoadCertificateFromFile(options.DicomClientCaPath!));
+                listenerOptions.TrustedClientAuthorities.Add(X509CertificateLoader.LoadCertificateFromFile(_options.DicomClientCaPath!));
             }
         }
 
@@ -72,7 +78,7 @@ internal sealed class DicomIngestService(
                 new { outcome = e.Outcome.ToString(), called = e.CalledAeTitle, tls = e.IsTls, stored = e.InstancesStored, failed = e.InstancesFailed, detail = e.Detail, seconds = Math.Round(e.Duration.TotalSeconds, 3) });
         };
         await _listener.StartAsync(cancellationToken);
-        log.LogInformation("DICOM listener {Ae} on port {Port} (TLS {Tls}), allowed peers: {Peers}", node.AeTitle, _listener.Port, options.DicomTls, string.Join(", ", options.AllowedPeers));
+        log.LogInformation("DICOM listener {Ae} on port {Port} (TLS {Tls}), allowed peers: {Peers}", _node.AeTitle, _listener.Port, _options.DicomTls, string.Join(", ", _options.AllowedPeers));
 
         // Resume: instances acknowledged before a crash but not yet de-identified.
         var pending = Directory.GetFiles(storage.Incoming, "*.dcm").OrderBy(File.GetLastWriteTimeUtc).ToList();

@@ -2,6 +2,7 @@ using System.Net;
 using GenerateCT.Deid.Reports;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -10,17 +11,25 @@ namespace GenerateCT.Node.Ingest;
 /// stored with their prompt before the ACK (AA) is sent; unreadable messages get AR, storage
 /// failures AE, so the RIS resends.
 /// </summary>
-internal sealed class Hl7IngestService(IngestOptions options, ReportDeidentifier deidentifier, ReportStore reports, ILogger<Hl7IngestService> log) : IHostedService, IAsyncDisposable
+internal sealed class Hl7IngestService(IOptions<IngestOptions> ingestOptions, SiteKeys keys, ReportStore reports, ILogger<Hl7IngestService> log) : IHostedService, IAsyncDisposable
 {
+    private readonly IngestOptions _options = ingestOptions.Value;
+
     private MllpListener? _listener;
 
     public bool IsListening => _listener is not null;
 
     public int Port => _listener?.LocalEndpoint.Port ?? throw new InvalidOperationException("the HL7 listener is not started");
 
+    /// <summary>Starts the MLLP listener, unless HL7 ingest is off (Node:Ingest:Hl7Enabled).</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _listener = new MllpListener(new IPEndPoint(IPAddress.Parse(options.Hl7BindAddress), options.Hl7Port), HandleAsync);
+        if (!_options.Hl7Enabled)
+        {
+            return;
+        }
+
+        _listener = new MllpListener(new IPEndPoint(IPAddress.Parse(_options.Hl7BindAddress), _options.Hl7Port), HandleAsync);
         await _listener.StartAsync(cancellationToken);
         log.LogInformation("HL7 MLLP listener on {Endpoint}", _listener.LocalEndpoint);
     }
@@ -37,7 +46,7 @@ internal sealed class Hl7IngestService(IngestOptions options, ReportDeidentifier
             throw new Hl7RejectException($"not a readable ORU^R01 report: {e.Message}");
         }
 
-        var deid = deidentifier.Deidentify(report);
+        var deid = keys.Reports.Deidentify(report);
         if (deid.PseudonymousAccessionNumber is null)
         {
             throw new Hl7RejectException("the report has no accession number (OBR-3/OBR-18) to link it to a study");

@@ -1,5 +1,5 @@
 using GenerateCT.Dicom.Network;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 
 namespace GenerateCT.Node.Ingest;
 

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -9,6 +10,11 @@ namespace GenerateCT.Node.Ingest;
 /// </summary>
 public sealed class IngestQueue(int capacity)
 {
+    public IngestQueue(IOptions<IngestOptions> options)
+        : this(options.Value.QueueCapacity)
+    {
+    }
+
     private readonly Channel<IngestItem> _channel = Channel.CreateBounded<IngestItem>(
         new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
 

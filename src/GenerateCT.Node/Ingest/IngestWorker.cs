@@ -1,13 +1,14 @@
 using System.Text.Json;
-using GenerateCT.Data;
 using GenerateCT.Data.Node;
 using GenerateCT.Deid.Datasets;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Dicom;
 using GenerateCT.Dicom.Network;
+using GenerateCT.Node.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -20,16 +21,18 @@ namespace GenerateCT.Node.Ingest;
 /// </summary>
 internal sealed class IngestWorker(
     IngestQueue queue,
-    IngestOptions options,
+    IOptions<IngestOptions> ingestOptions,
     NodeStorage storage,
-    DicomDeidentifier deidentifier,
-    ReportDeidentifier reports,
-    string connectionString,
+    SiteKeys keys,
+    IDbContextFactory<NodeDb> databases,
     INodeAudit audit,
     QuarantineLog quarantine,
     ReportStore reportStore,
     ILogger<IngestWorker> log) : BackgroundService
 {
+    private readonly IngestOptions _options = ingestOptions.Value;
+    private readonly DicomQuarantine _quarantineDirectory = new(storage.Quarantine);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await foreach (var item in queue.ReadAllAsync(stoppingToken))
@@ -79,7 +82,7 @@ internal sealed class IngestWorker(
         DeidentifiedInstance deid;
         try
         {
-            deid = deidentifier.Deidentify(file.Dataset);
+            deid = keys.Images.Deidentify(file.Dataset);
         }
         catch (DeidentificationRefusedException e)
         {
@@ -95,7 +98,7 @@ internal sealed class IngestWorker(
 
         var now = DateTimeOffset.UtcNow;
         bool added;
-        await using (var db = DatabaseSchema.CreateNodeDb(connectionString))
+        await using (var db = await databases.CreateDbContextAsync(ct))
         {
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             added = !await db.Instances.AnyAsync(i => i.SopInstanceKey == deid.SopInstanceUid, ct);
@@ -108,7 +111,7 @@ internal sealed class IngestWorker(
                     SeriesKey = seriesKey,
                     StudyKey = deid.StudyInstanceUid,
                     AccessionKey = deid.PseudonymousAccessionNumber,
-                    State = "receiving",
+                    State = SeriesStates.Receiving,
                     CreatedAt = now,
                 };
                 db.Series.Add(series);
@@ -119,9 +122,9 @@ internal sealed class IngestWorker(
                 db.Instances.Add(new StoredInstance { SopInstanceKey = deid.SopInstanceUid, SeriesKey = seriesKey, Path = relative, ReceivedAt = now });
                 series.InstanceCount++;
                 series.LastInstanceAt = now;
-                if (series.State != "receiving")
+                if (series.State != SeriesStates.Receiving)
                 {
-                    series.State = "receiving"; // a late instance: assemble again
+                    series.State = SeriesStates.Receiving; // a late instance: assemble again
                 }
             }
 
@@ -143,7 +146,7 @@ internal sealed class IngestWorker(
         DeidentifiedReport report;
         try
         {
-            report = reports.Deidentify(BasicTextSrReport.Read(file.Dataset));
+            report = keys.Reports.Deidentify(BasicTextSrReport.Read(file.Dataset));
         }
         catch (Exception e) when (e is DicomParseException or FormatException or ArgumentException)
         {
@@ -163,18 +166,14 @@ internal sealed class IngestWorker(
 
     private async Task QuarantineAsync(IngestItem item, string reason, CancellationToken ct)
     {
-        // A random name: the original file name is the identified SOP Instance UID.
-        var name = $"{DateTime.UtcNow:yyyyMMddTHHmmss}-{Guid.NewGuid():N}.dcm";
-        Directory.CreateDirectory(storage.Quarantine);
-        File.Move(item.Path, Path.Combine(storage.Quarantine, name));
-        await DurableFileStore.WriteDurablyAsync(Path.Combine(storage.Quarantine, name + ".reason.txt"), System.Text.Encoding.UTF8.GetBytes($"reason: {reason}\nsource AE: {item.SourceAe}\n"), ct);
+        var name = Path.GetFileName(await _quarantineDirectory.MoveAsync(item.Path, reason, item.SourceAe, null, ct));
         await quarantine.RecordAsync(item.SourceAe, $"dicom:{item.SourceAe}", reason, name, ct);
         log.LogWarning("quarantined {File}: {Reason}", name, reason);
     }
 
     private void RemoveOriginal(string path)
     {
-        if (options.RetainOriginals)
+        if (_options.RetainOriginals)
         {
             Directory.CreateDirectory(storage.Originals);
             File.Move(path, Path.Combine(storage.Originals, Path.GetFileName(path)), overwrite: true);

@@ -1,8 +1,15 @@
+using Microsoft.Extensions.Options;
+
 namespace GenerateCT.Node.Ingest;
 
 /// <summary>The node's folders under its data directory.</summary>
 public sealed class NodeStorage(string dataDirectory)
 {
+    public NodeStorage(IOptions<NodeOptions> options)
+        : this(options.Value.DataDirectory)
+    {
+    }
+
     /// <summary>Identified instances as received, fsynced before success is answered; emptied by de-identification.</summary>
     public string Incoming { get; } = Path.Combine(dataDirectory, "incoming");
 

@@ -1,17 +1,18 @@
 using System.Text.Json;
-using GenerateCT.Data;
-using Row = GenerateCT.Data.Node.QuarantinedInstance;
+using GenerateCT.Data.Node;
+using GenerateCT.Node.Audit;
+using Microsoft.EntityFrameworkCore;
 
 namespace GenerateCT.Node.Ingest;
 
 /// <summary>Records a refused instance: one quarantine row for the data steward and one audit row.</summary>
-internal sealed class QuarantineLog(string connectionString, INodeAudit audit)
+internal sealed class QuarantineLog(IDbContextFactory<NodeDb> databases, INodeAudit audit)
 {
     public async Task RecordAsync(string sourceAe, string actor, string reason, string fileName, CancellationToken ct)
     {
-        await using (var db = DatabaseSchema.CreateNodeDb(connectionString))
+        await using (var db = await databases.CreateDbContextAsync(ct))
         {
-            db.Quarantine.Add(new Row { Id = Guid.NewGuid(), Reason = Truncate(reason, 512), SourceAe = Truncate(sourceAe, 16), FileName = fileName, ReceivedAt = DateTimeOffset.UtcNow });
+            db.Quarantine.Add(new QuarantinedInstance { Id = Guid.NewGuid(), Reason = Truncate(reason, 512), SourceAe = Truncate(sourceAe, 16), FileName = fileName, ReceivedAt = DateTimeOffset.UtcNow });
             await db.SaveChangesAsync(ct);
         }
 

@@ -1,7 +1,8 @@
 using System.Text.Json;
-using GenerateCT.Data;
 using GenerateCT.Data.Node;
 using GenerateCT.Deid.Reports;
+using GenerateCT.Node.Audit;
+using Microsoft.EntityFrameworkCore;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -9,7 +10,7 @@ namespace GenerateCT.Node.Ingest;
 /// Stores a de-identified report with its prompt, linked to its study by the pseudonymous accession
 /// number, whichever way it came (DICOM SR, HL7 ORU, admin upload), and audits it.
 /// </summary>
-public sealed class ReportStore(string connectionString, INodeAudit audit)
+public sealed class ReportStore(IDbContextFactory<NodeDb> databases, INodeAudit audit)
 {
     /// <returns>The stored report's id and whether a series with the same accession is already in the store.</returns>
     public async Task<(Guid Id, bool LinkedToSeries)> SaveAsync(DeidentifiedReport report, string source, string actor, CancellationToken ct)
@@ -21,7 +22,7 @@ public sealed class ReportStore(string connectionString, INodeAudit audit)
 
         var id = Guid.NewGuid();
         bool linked;
-        await using (var db = DatabaseSchema.CreateNodeDb(connectionString))
+        await using (var db = await databases.CreateDbContextAsync(ct))
         {
             db.Reports.Add(new StoredReport
             {

@@ -1,12 +1,13 @@
 using System.Text.Json;
-using GenerateCT.Data;
 using GenerateCT.Data.Node;
 using GenerateCT.Dicom;
 using GenerateCT.Dicom.Imaging;
 using GenerateCT.Imaging.Nifti;
+using GenerateCT.Node.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Ingest;
 
@@ -17,15 +18,17 @@ namespace GenerateCT.Node.Ingest;
 /// cannot become a volume are marked rejected with the reason.
 /// </summary>
 internal sealed class SeriesAssemblyWorker(
-    IngestOptions options,
+    IOptions<IngestOptions> ingestOptions,
     NodeStorage storage,
-    string connectionString,
+    IDbContextFactory<NodeDb> databases,
     INodeAudit audit,
     ILogger<SeriesAssemblyWorker> log) : BackgroundService
 {
+    private readonly IngestOptions _options = ingestOptions.Value;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var period = TimeSpan.FromSeconds(Math.Clamp(options.SeriesIdleSeconds / 2.0, 0.5, 10));
+        var period = TimeSpan.FromSeconds(Math.Clamp(_options.SeriesIdleSeconds / 2.0, 0.5, 10));
         using var timer = new PeriodicTimer(period);
         do
         {
@@ -43,11 +46,11 @@ internal sealed class SeriesAssemblyWorker(
 
     internal async Task AssembleIdleSeriesAsync(CancellationToken ct)
     {
-        var idleSince = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(options.SeriesIdleSeconds);
+        var idleSince = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(_options.SeriesIdleSeconds);
         List<string> due;
-        await using (var db = DatabaseSchema.CreateNodeDb(connectionString))
+        await using (var db = await databases.CreateDbContextAsync(ct))
         {
-            due = await db.Series.Where(s => s.State == "receiving" && s.LastInstanceAt < idleSince).Select(s => s.SeriesKey).ToListAsync(ct);
+            due = await db.Series.Where(s => s.State == SeriesStates.Receiving && s.LastInstanceAt < idleSince).Select(s => s.SeriesKey).ToListAsync(ct);
         }
 
         foreach (var key in due)
@@ -58,7 +61,7 @@ internal sealed class SeriesAssemblyWorker(
 
     private async Task AssembleAsync(string seriesKey, CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         var series = await db.Series.SingleAsync(s => s.SeriesKey == seriesKey, ct);
         var paths = await db.Instances.Where(i => i.SeriesKey == seriesKey).Select(i => i.Path).ToListAsync(ct);
         var files = new List<DicomFile>(paths.Count);
@@ -90,7 +93,7 @@ internal sealed class SeriesAssemblyWorker(
             });
         }
 
-        series.State = result.Volumes.Count > 0 ? "assembled" : "rejected";
+        series.State = result.Volumes.Count > 0 ? SeriesStates.Assembled : SeriesStates.Rejected;
         series.Reason = result.Rejected.Count > 0 ? string.Join("; ", result.Rejected.Select(r => r.Reason)) : null;
         if (series.Reason is { Length: > 1024 })
         {

@@ -1,4 +1,3 @@
-using GenerateCT.Data;
 using GenerateCT.Data.Node;
 using Microsoft.EntityFrameworkCore;
 
@@ -21,14 +20,14 @@ internal static class JobStates
 /// in a transaction (queued → running only if still queued, and so on), so the worker and CancelJob
 /// cannot both win; a job that does not end in "succeeded" keeps no output rows.
 /// </summary>
-internal sealed class GenerationJobStore(string connectionString)
+internal sealed class GenerationJobStore(IDbContextFactory<NodeDb> databases)
 {
     /// <summary>Longest error text kept (the column's width).</summary>
     private const int MaxError = 2048;
 
     public async Task CreateAsync(GenerationJob job, CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         db.GenerationJobs.Add(job);
         await db.SaveChangesAsync(ct);
     }
@@ -36,7 +35,7 @@ internal sealed class GenerationJobStore(string connectionString)
     /// <summary>The job if it exists and belongs to <paramref name="owner"/>; null otherwise (the caller cannot tell which).</summary>
     public async Task<GenerationJob?> FindAsync(Guid id, string owner, CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         return await db.GenerationJobs.AsNoTracking()
             .Include(j => j.Outputs.OrderBy(o => o.VolumeIndex).ThenBy(o => o.FileName))
             .SingleOrDefaultAsync(j => j.Id == id && j.RequestedBy == owner, ct);
@@ -45,7 +44,7 @@ internal sealed class GenerationJobStore(string connectionString)
     /// <summary><paramref name="owner"/>'s newest jobs first.</summary>
     public async Task<IReadOnlyList<GenerationJob>> ListAsync(string owner, int limit, CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         return await db.GenerationJobs.AsNoTracking()
             .Where(j => j.RequestedBy == owner)
             .OrderByDescending(j => j.CreatedAt).ThenBy(j => j.Id)
@@ -58,7 +57,7 @@ internal sealed class GenerationJobStore(string connectionString)
     /// <summary>Moves the oldest queued job to running and returns it; null when none is queued.</summary>
     public async Task<GenerationJob?> ClaimNextAsync(CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         while (true)
         {
             var next = await db.GenerationJobs.AsNoTracking()
@@ -88,7 +87,7 @@ internal sealed class GenerationJobStore(string connectionString)
     /// <summary>Cancels a job that has not started; false when it is no longer queued.</summary>
     public async Task<bool> CancelQueuedAsync(Guid id, CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         var now = DateTimeOffset.UtcNow;
         return await db.GenerationJobs
             .Where(j => j.Id == id && j.State == JobStates.Queued)
@@ -102,7 +101,7 @@ internal sealed class GenerationJobStore(string connectionString)
     /// <summary>Records one finished, durable output file of a running job.</summary>
     public async Task AddOutputAsync(GenerationOutput output, CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         db.GenerationOutputs.Add(output);
         await db.SaveChangesAsync(ct);
     }
@@ -110,7 +109,7 @@ internal sealed class GenerationJobStore(string connectionString)
     /// <summary>Ends a running job in <paramref name="state"/>; unless it succeeded, its output rows go in the same transaction.</summary>
     public async Task FinishAsync(Guid id, string state, string? error, CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         if (state != JobStates.Succeeded)
         {
@@ -131,7 +130,7 @@ internal sealed class GenerationJobStore(string connectionString)
     /// </summary>
     public async Task<(IReadOnlyList<Guid> Failed, IReadOnlySet<Guid> Keep)> RecoverAsync(CancellationToken ct)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(connectionString);
+        await using var db = await databases.CreateDbContextAsync(ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var interrupted = await db.GenerationJobs.Where(j => j.State == JobStates.Running).Select(j => j.Id).ToListAsync(ct);
         if (interrupted.Count > 0)

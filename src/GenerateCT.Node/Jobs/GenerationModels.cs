@@ -3,24 +3,24 @@ using System.Text;
 using GenerateCT.Model;
 using GenerateCT.Model.Pipeline;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Jobs;
-
-/// <summary>The bundle generation runs with was not configured or cannot be loaded; the message says what to do.</summary>
-internal sealed class GenerationUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// The node's generation pipeline over its configured bundle, loaded once on first use (the worker
 /// asks at start, so the first cohort does not wait for it) and kept for the life of the node. A load
 /// that fails is not cached: fixing the bundle on disk and submitting again retries.
 /// </summary>
-internal sealed class GenerationModels(GenerationOptions options, ILogger<GenerationModels> log) : IDisposable
+internal sealed class GenerationModels(IOptions<GenerationOptions> generationOptions, ILogger<GenerationModels> log) : IDisposable
 {
+    private readonly GenerationOptions _options = generationOptions.Value;
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ModelBundle? _bundle;
     private GenerationPipeline? _pipeline;
 
-    public bool IsConfigured => options.IsConfigured;
+    public bool IsConfigured => _options.IsConfigured;
 
     /// <summary>The active bundle's version: its pipeline name and the first 12 hex digits of SHA-256 over its components' hashes.</summary>
     public string? Version => Description is { } d ? $"{d.Pipeline}-{d.Digest[..12]}" : null;
@@ -39,7 +39,7 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
             return ready;
         }
 
-        if (!options.IsConfigured)
+        if (!_options.IsConfigured)
         {
             throw NotConfigured();
         }
@@ -50,11 +50,11 @@ internal sealed class GenerationModels(GenerationOptions options, ILogger<Genera
             if (_pipeline is null)
             {
                 // Loading verifies every hash and builds the networks: seconds to minutes, off the caller's thread.
-                var bundle = await Task.Run(() => Load(options.Bundle!, options.Device), cancellationToken);
-                Description = (Path.GetFileName(Path.TrimEndingDirectorySeparator(options.Bundle!)), bundle.Manifest.Pipeline, DigestOf(bundle.Manifest));
+                var bundle = await Task.Run(() => Load(_options.Bundle!, _options.Device), cancellationToken);
+                Description = (Path.GetFileName(Path.TrimEndingDirectorySeparator(_options.Bundle!)), bundle.Manifest.Pipeline, DigestOf(bundle.Manifest));
                 _bundle = bundle;
                 _pipeline = new GenerationPipeline(bundle);
-                log.LogInformation("generation bundle {Version} loaded from {Bundle}", Version, options.Bundle);
+                log.LogInformation("generation bundle {Version} loaded from {Bundle}", Version, _options.Bundle);
             }
 
             return _pipeline;

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Model.Pipeline;
 
 namespace GenerateCT.Node.Jobs;

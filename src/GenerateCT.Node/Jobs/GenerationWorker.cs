@@ -5,7 +5,7 @@ using GenerateCT.Data.Node;
 using GenerateCT.Dicom.Imaging;
 using GenerateCT.Generation.V1;
 using GenerateCT.Model.Pipeline;
-using GenerateCT.Node.Ingest;
+using GenerateCT.Node.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

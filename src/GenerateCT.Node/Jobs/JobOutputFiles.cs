@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using GenerateCT.Dicom.Imaging;
 using GenerateCT.Dicom.Network;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Jobs;
 
@@ -17,6 +18,12 @@ internal sealed record WrittenOutput(string FileName, long SizeBytes, string Sha
 internal sealed class JobOutputFiles
 {
     private const string PartialDirectory = ".partial";
+
+    /// <summary>The output root of the node's configuration (<see cref="GenerationOptions.OutputRoot"/>).</summary>
+    public JobOutputFiles(IOptions<NodeOptions> options)
+        : this(options.Value.Generation.OutputRoot(options.Value.DataDirectory))
+    {
+    }
 
     public JobOutputFiles(string root)
     {

@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Security;
 
@@ -15,9 +16,9 @@ internal sealed class ExpensiveCallLimiter : Interceptor, IDisposable
     private readonly PartitionedRateLimiter<string> _limiter;
     private readonly int _perMinute;
 
-    public ExpensiveCallLimiter(NodeOptions options)
+    public ExpensiveCallLimiter(IOptions<NodeOptions> options)
     {
-        _perMinute = options.RateLimit.ExpensiveCallsPerMinute;
+        _perMinute = options.Value.RateLimit.ExpensiveCallsPerMinute;
         _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
         {
             PermitLimit = _perMinute,

@@ -25,7 +25,7 @@ internal sealed class IssuerTrust
         roots.ImportFromPemFile(options.IssuerCaCertificatePath);
         if (roots.Count == 0)
         {
-            throw new Federation.Hosting.ConfigurationException(
+            throw new GenerateCT.Hosting.ConfigurationException(
                 $"{NodeIdentityOptions.Section}:IssuerCaCertificatePath",
                 $"'{options.IssuerCaCertificatePath}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
         }

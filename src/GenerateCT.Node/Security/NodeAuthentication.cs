@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,29 +21,30 @@ internal static class NodeAuthentication
     /// <summary>Named HttpClient Microsoft.Identity.Web's issuer validator fetches metadata with.</summary>
     private const string IssuerMetadataClient = "gct-identity-issuer";
 
-    public static void AddNodeAuthentication(this WebApplicationBuilder builder, NodeOptions options)
+    /// <remarks>
+    /// Which scheme is registered depends on whether Node:Identity names a client; the rest of the
+    /// section is read, validated and used through <c>IOptions&lt;NodeOptions&gt;</c> when the node starts.
+    /// </remarks>
+    public static void AddNodeAuthentication(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        if (options.Identity.IsConfigured)
+        var identity = builder.Configuration.GetSection(NodeIdentityOptions.Section).Get<NodeIdentityOptions>() ?? new NodeIdentityOptions();
+        if (identity.IsConfigured)
         {
             services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
                 .AddMicrosoftIdentityWebApi(builder.Configuration.GetSection(NodeIdentityOptions.Section), JwtBearerDefaults.AuthenticationScheme);
 
-            var trust = IssuerTrust.From(options.Identity);
-            var issuerClient = services.AddHttpClient(IssuerMetadataClient);
-            if (trust is not null)
-            {
-                issuerClient.ConfigurePrimaryHttpMessageHandler(trust.CreateHandler);
-            }
+            services.AddHttpClient(IssuerMetadataClient)
+                .ConfigurePrimaryHttpMessageHandler(sp => IssuerTrust.From(sp.GetRequiredService<IOptions<NodeOptions>>().Value.Identity)?.CreateHandler() ?? new SocketsHttpHandler());
 
             services.Configure<AadIssuerValidatorOptions>(o => o.HttpClientName = IssuerMetadataClient);
-            services.Configure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, o =>
+            services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<IOptions<NodeOptions>>((o, node) =>
             {
                 // Claims keep their JWT names (roles, oid, tid, preferred_username), as Entra ID documents them.
                 o.MapInboundClaims = false;
                 o.TokenValidationParameters.RoleClaimType = "roles";
                 o.TokenValidationParameters.NameClaimType = "preferred_username";
-                if (trust is not null)
+                if (IssuerTrust.From(node.Value.Identity) is { } trust)
                 {
                     o.BackchannelHttpHandler = trust.CreateHandler();
                 }

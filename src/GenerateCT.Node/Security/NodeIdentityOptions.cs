@@ -1,4 +1,4 @@
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 
 namespace GenerateCT.Node.Security;
 
@@ -59,6 +59,7 @@ public sealed class NodeIdentityOptions
         }
 
         HostOptionsValidation.ExistingFile($"{Section}:IssuerCaCertificatePath", IssuerCaCertificatePath);
+        _ = IssuerTrust.From(this); // a CA file without a certificate stops the start, not the first call
     }
 
     private static void HttpsUri(string key, string? value, string hint)

@@ -7,6 +7,7 @@ using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 
 namespace GenerateCT.Node.Services;
 
@@ -16,7 +17,7 @@ namespace GenerateCT.Node.Services;
 /// not exist. Every call is one audit row (<see cref="CallAuditInterceptor"/>) naming its job and output.
 /// </summary>
 internal sealed class GenerationService(
-    NodeOptions options,
+    IOptions<GenerationOptions> generationOptions,
     GenerationModels models,
     GenerationJobStore store,
     GenerationWorker worker,
@@ -271,7 +272,7 @@ internal sealed class GenerationService(
     private IReadOnlyList<string> Formats(CohortRequest request)
     {
         var volumes = (long)request.Prompts.Count * request.Count;
-        var max = options.Generation.MaxVolumesPerJob;
+        var max = generationOptions.Value.MaxVolumesPerJob;
         if (volumes > max)
         {
             throw new RpcException(new Status(

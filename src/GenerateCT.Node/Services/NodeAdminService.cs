@@ -1,12 +1,12 @@
 using System.Reflection;
 using GenerateCT.Admin.V1;
-using GenerateCT.Data;
+using GenerateCT.Data.Node;
 using GenerateCT.Data.Audit;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Node.Ingest;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.EntityFrameworkCore;
@@ -15,21 +15,24 @@ namespace GenerateCT.Node.Services;
 
 /// <summary>admin.proto's NodeAdmin: status, ingest state and the audit trail for hospital IT.</summary>
 internal sealed class NodeAdminService(
-    NodeOptions options,
+    IOptions<NodeOptions> nodeOptions,
     NodeRuntime runtime,
+    IDbContextFactory<NodeDb> databases,
     AuditTrail trail,
     DicomIngestService dicom,
-    ReportDeidentifier reportDeidentifier,
+    Hl7IngestService hl7,
+    SiteKeys keys,
     ReportStore reports,
-    GenerationModels models,
-    IServiceProvider services) : NodeAdmin.NodeAdminBase
+    GenerationModels models) : NodeAdmin.NodeAdminBase
 {
     private const int MaxPage = 500;
+
+    private readonly NodeOptions _options = nodeOptions.Value;
 
     [Authorize(Policy = NodePolicies.Operate)]
     public override async Task<NodeStatus> GetStatus(StatusRequest request, ServerCallContext context)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(runtime.ServiceConnectionString);
+        await using var db = await databases.CreateDbContextAsync(context.CancellationToken);
         var ct = context.CancellationToken;
         return new NodeStatus
         {
@@ -37,9 +40,9 @@ internal sealed class NodeAdminService(
             UptimeSeconds = (long)(DateTimeOffset.UtcNow - runtime.StartedAt).TotalSeconds,
 
             DicomListenerUp = dicom.IsListening,
-            DicomPort = dicom.IsListening ? dicom.Port : options.DicomPort,
-            DicomAeTitle = options.AeTitle,
-            Hl7ListenerUp = services.GetService<Hl7IngestService>()?.IsListening ?? false,
+            DicomPort = dicom.IsListening ? dicom.Port : _options.DicomPort,
+            DicomAeTitle = _options.AeTitle,
+            Hl7ListenerUp = hl7.IsListening,
             Series = await db.Series.LongCountAsync(ct),
             Instances = await db.Series.SumAsync(s => (long)s.InstanceCount, ct),
             Quarantined = await db.Quarantine.LongCountAsync(ct),
@@ -52,7 +55,7 @@ internal sealed class NodeAdminService(
     public override async Task<ListSeriesResponse> ListSeries(ListSeriesRequest request, ServerCallContext context)
     {
         var limit = PageSize(request.Limit);
-        await using var db = DatabaseSchema.CreateNodeDb(runtime.ServiceConnectionString);
+        await using var db = await databases.CreateDbContextAsync(context.CancellationToken);
         var query = db.Series.AsNoTracking().OrderBy(s => s.SeriesKey).AsQueryable();
         if (request.PageToken.Length > 0)
         {
@@ -75,7 +78,7 @@ internal sealed class NodeAdminService(
     [Authorize(Policy = NodePolicies.ReadIngest)]
     public override async Task<ListQuarantineResponse> ListQuarantine(ListQuarantineRequest request, ServerCallContext context)
     {
-        await using var db = DatabaseSchema.CreateNodeDb(runtime.ServiceConnectionString);
+        await using var db = await databases.CreateDbContextAsync(context.CancellationToken);
         var rows = await db.Quarantine.AsNoTracking()
             .OrderByDescending(q => q.ReceivedAt)
             .Take(PageSize(request.Limit))
@@ -109,7 +112,7 @@ internal sealed class NodeAdminService(
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"the HL7 message cannot be read: {e.Message}"));
         }
 
-        var deid = reportDeidentifier.Deidentify(report);
+        var deid = keys.Reports.Deidentify(report);
         if (deid.PseudonymousAccessionNumber is null)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "the report has no accession number to link it to a study (set accession_number)"));

@@ -1,8 +1,8 @@
 using GenerateCT.Data.Audit;
 
-namespace GenerateCT.Node.Ingest;
+namespace GenerateCT.Node.Audit;
 
-/// <summary>Where ingest records its security-relevant events (the node's audit chain).</summary>
+/// <summary>Where ingest and the jobs record their security-relevant events (the node's audit chain).</summary>
 public interface INodeAudit
 {
     /// <param name="actor">Who: "dicom:AE@address", "system", a user.</param>
@@ -12,7 +12,7 @@ public interface INodeAudit
     Task RecordAsync(string actor, string action, string outcome, string? detail, CancellationToken cancellationToken);
 }
 
-/// <summary>Ingest events go to the node's hash-chained audit trail.</summary>
+/// <summary>Node events go to the node's hash-chained audit trail.</summary>
 internal sealed class ChainedNodeAudit(AuditTrail trail) : INodeAudit
 {
     public Task RecordAsync(string actor, string action, string outcome, string? detail, CancellationToken cancellationToken) =>

@@ -1,11 +1,4 @@
-namespace GenerateCT.Federation.Hosting;
-
-/// <summary>Invalid host configuration: the message names the configuration key and what is wrong.</summary>
-public sealed class ConfigurationException(string key, string problem)
-    : Exception($"configuration key '{key}': {problem}")
-{
-    public string Key { get; } = key;
-}
+namespace GenerateCT.Hosting;
 
 /// <summary>Checks shared by the hosts' options.</summary>
 public static class HostOptionsValidation

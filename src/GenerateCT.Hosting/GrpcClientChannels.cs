@@ -2,7 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 
-namespace GenerateCT.Federation.Hosting;
+namespace GenerateCT.Hosting;
 
 /// <summary>gRPC client channels over TLS, trusting either the system store or one pinned certificate.</summary>
 public static class GrpcClientChannels

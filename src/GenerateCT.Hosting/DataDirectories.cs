@@ -1,4 +1,4 @@
-namespace GenerateCT.Federation.Hosting;
+namespace GenerateCT.Hosting;
 
 /// <summary>Where a host keeps its state when the configuration names no directory.</summary>
 public static class DataDirectories

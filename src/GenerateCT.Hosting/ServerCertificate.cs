@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace GenerateCT.Federation.Hosting;
+namespace GenerateCT.Hosting;
 
 /// <summary>
 /// The TLS certificate a node or coordinator serves gRPC with. Production installs configure a
