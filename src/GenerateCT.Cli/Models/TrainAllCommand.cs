@@ -4,7 +4,7 @@ using GenerateCT.Model;
 using GenerateCT.Model.Pipeline;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>
 /// `gct train all --config tiny --data DIR --out BUNDLE`: trains CT-ViT, MaskGIT and SR in order on a

@@ -4,7 +4,7 @@ using GenerateCT.Deid.Datasets;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Dicom;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Imaging;
 
 /// <summary>`gct deid`: offline de-identification of a folder of Part 10 files, and `gct deid report` of one report.</summary>
 internal static class DeidCommands
@@ -56,8 +56,7 @@ internal static class DeidCommands
                 var outcome = deid.Deidentify(DicomFile.Read(bytes));
                 if (outcome is not DeidentifiedSrReport sr)
                 {
-                    Console.Error.WriteLine($"{path} is a DICOM file but not a Basic Text, Enhanced or Comprehensive SR; use `gct deid --in DIR` for images");
-                    return 2;
+                    throw new CommandFailure($"{path} is a DICOM file but not a Basic Text, Enhanced or Comprehensive SR; use `gct deid --in DIR` for images");
                 }
                 report = sr.Report;
             }
