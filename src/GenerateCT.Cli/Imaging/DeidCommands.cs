@@ -26,7 +26,16 @@ internal static class DeidCommands
         cmd.Options.Add(options);
         cmd.SetAction(async (parse, ct) =>
         {
-            var profile = DeidentificationProfile.Parse(parse.GetValue(options)!);
+            DeidentificationProfile profile;
+            try
+            {
+                profile = DeidentificationProfile.Parse(parse.GetValue(options)!);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CommandFailure(e.Message, e); // an unknown --options name
+            }
+
             var deid = await SiteDeidentifier.OpenAsync(profile, SecretPath(parse.GetValue(secret)), cancellationToken: ct);
             var summary = await FolderDeidentification.RunAsync(deid, parse.GetValue(input)!.FullName, parse.GetValue(output)!.FullName, Console.Error.WriteLine, ct);
             Console.WriteLine($"de-identified {summary.Images} images and {summary.Reports} SR reports; refused {summary.Refused}; skipped {summary.NotDicom} non-DICOM files");

@@ -12,7 +12,7 @@ internal static class ModelCommands
 {
     public static Command Create()
     {
-        var cmd = new Command("model", "Inspect model checkpoints.");
+        var cmd = new Command("model", "Inspect model checkpoints; build a model bundle from the released checkpoints and verify bundles.");
         cmd.Subcommands.Add(CreateInspect());
         return cmd;
     }
