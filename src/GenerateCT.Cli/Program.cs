@@ -1,9 +1,20 @@
 using System.CommandLine;
-using GenerateCT.Cli.Commands;
+using GenerateCT.Cli.Audit;
+using GenerateCT.Cli.Benchmarks;
+using GenerateCT.Cli.Cohorts;
+using GenerateCT.Cli.Hosts;
+using GenerateCT.Cli.Imaging;
+using GenerateCT.Cli.Models;
 
 namespace GenerateCT.Cli;
 
 /// <summary>`gct`: the one command-line entry point of GenerateCT.Federated.</summary>
+/// <remarks>
+/// The verbs live in folders by purpose: Hosts (node, coordinator, demo), Imaging (phantoms,
+/// DICOM, de-identification, conversion, previews), Models (training, checkpoints, bundles,
+/// generation), Cohorts (a researcher's jobs on a node), Audit (the node's audit trail) and
+/// Benchmarks. Exit codes and error lines follow <see cref="CommandFailure"/>.
+/// </remarks>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
@@ -12,20 +23,23 @@ public static class Program
         return await root.Parse(args).InvokeAsync();
     }
 
-    /// <summary>Every verb of `gct`. Each area adds its own command group here.</summary>
+    /// <summary>Every verb of `gct`, group by group.</summary>
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("GenerateCT.Federated: on-premise, federated text-to-CT generation (node, coordinator and tools).");
+        var root = new RootCommand("GenerateCT.Federated: on-premise text-to-CT generation for hospitals (node, coordinator and tools).");
+
+        // Hosts
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(CoordinatorCommand.Create());
-        root.Subcommands.Add(BenchCommand.Create());
-        root.Subcommands.Add(AuditCommands.Create());
+
+        // Imaging
         root.Subcommands.Add(DicomCommands.Create());
         root.Subcommands.Add(DeidCommands.Create());
-        PhantomDicom.Register();
         ImagingCommands.Create().ToList().ForEach(root.Subcommands.Add);
         root.Subcommands.Add(ConvertCommand.Create());
+
+        // Models
         var train = TrainCommands.Create();
         train.Subcommands.Add(TrainAllCommand.Create());
         root.Subcommands.Add(train);
@@ -33,7 +47,13 @@ public static class Program
         BundleCommands.AddTo(model);
         root.Subcommands.Add(model);
         root.Subcommands.Add(GenerateCommand.Create());
+
+        // Cohorts, Audit, Benchmarks
         root.Subcommands.Add(CohortCommands.Create());
+        root.Subcommands.Add(AuditCommands.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+
+        CommandFailure.Apply(root);
         return root;
     }
 }

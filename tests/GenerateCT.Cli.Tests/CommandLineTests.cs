@@ -35,4 +35,42 @@ public class CommandLineTests
         var code = await parse.InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = output });
         Assert.NotEqual(0, code);
     }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("coordinator", "--help")]
+    [InlineData("node", "--help")]
+    public async Task Help_does_not_claim_training_that_the_hosts_do_not_do(params string[] args)
+    {
+        var output = new StringWriter();
+        var code = await Program.BuildRoot().Parse(args).InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = output });
+
+        Assert.Equal(0, code);
+        var help = output.ToString();
+        Assert.NotEmpty(help);
+        Assert.DoesNotContain("runs training rounds", help, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("aggregates weight updates", help, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("local training", help, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void Every_verb_at_every_level_has_a_description()
+    {
+        var missing = new List<string>();
+        Walk(Program.BuildRoot(), "gct");
+        Assert.Empty(missing);
+
+        void Walk(System.CommandLine.Command command, string path)
+        {
+            if (string.IsNullOrWhiteSpace(command.Description))
+            {
+                missing.Add(path);
+            }
+
+            foreach (var sub in command.Subcommands)
+            {
+                Walk(sub, path + " " + sub.Name);
+            }
+        }
+    }
 }

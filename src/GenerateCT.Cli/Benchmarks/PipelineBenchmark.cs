@@ -9,7 +9,7 @@ using Spectre.Console;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Benchmarks;
 
 /// <summary>
 /// `gct bench pipeline --stage superres|all --config tiny|paper`: seconds per SR slice and per volume,

@@ -4,7 +4,7 @@ using GenerateCT.Model;
 using GenerateCT.Model.Pipeline;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>
 /// `gct generate "PROMPT" --bundle BUNDLE --out DIR [--seed S] [--count N] [--format nifti,dicom,png]`:
@@ -100,10 +100,9 @@ internal static class GenerateCommand
                 AnsiConsole.MarkupLineInterpolated($"outputs in {outRoot} (all marked synthetic)");
                 return 0;
             }
-            catch (Exception e) when (e is InvalidPromptException or ModelBundleException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
+                throw new CommandFailure(e.Message, e);
             }
         });
         return cmd;

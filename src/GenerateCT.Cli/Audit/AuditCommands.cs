@@ -4,7 +4,7 @@ using GenerateCT.Data;
 using GenerateCT.Data.Audit;
 using GenerateCT.Hosting;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Audit;
 
 /// <summary>
 /// `gct audit verify|export`: read a node's audit chain straight from its database, whether the

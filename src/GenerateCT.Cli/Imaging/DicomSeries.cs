@@ -3,26 +3,19 @@ using GenerateCT.Imaging;
 using GenerateCT.Imaging.Phantoms;
 using GenerateCT.Imaging.Reports;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Imaging;
 
 /// <summary>
-/// The DICOM side of the imaging verbs: `gct phantom` writes each case as a CT series too, and
-/// `gct preview`/`gct convert` read DICOM series directories through the series assembler.
+/// The DICOM side of the imaging verbs: `gct phantom` (and the demo) write each case as a CT series
+/// too, and `gct preview`/`gct convert` read DICOM series directories through the series assembler.
 /// </summary>
-internal static class PhantomDicom
+internal static class DicomSeries
 {
-    public static void Register()
-    {
-        ImagingCommands.PhantomSinks.Clear();
-        ImagingCommands.PhantomSinks.Add(WriteSeriesAsync);
-        ImagingCommands.DicomDirectoryReader = ReadSeriesAsync;
-    }
-
     /// <summary>
     /// {stem}-dicom/: the phantom as a CT series, marked synthetic. Patient attributes come from the
     /// planted PHI when the case has some (de-identification tests), else from the seed.
     /// </summary>
-    public static async Task WriteSeriesAsync(PhantomCase phantom, string directory, string stem, CancellationToken ct)
+    public static async Task WritePhantomAsync(PhantomCase phantom, string directory, string stem, CancellationToken ct)
     {
         var phi = phantom.Phi;
         var name = phi?.PatientName.Split(' ', 2) is [var given, var family] ? $"{family}^{given}" : $"PHANTOM^{phantom.Seed}";
@@ -40,7 +33,8 @@ internal static class PhantomDicom
         }, ct);
     }
 
-    public static async Task<Volume> ReadSeriesAsync(string directory, CancellationToken ct)
+    /// <summary>The first CT volume the series assembler builds from <paramref name="directory"/>.</summary>
+    public static async Task<Volume> ReadVolumeAsync(string directory, CancellationToken ct)
     {
         var result = await SeriesAssembler.AssembleDirectoryAsync(directory, cancellationToken: ct);
         if (result.Volumes.Count == 0)

@@ -5,7 +5,7 @@ using GenerateCT.Model.Pipeline;
 using GenerateCT.Model.Text;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>
 /// `gct train all --config tiny --data DIR --out BUNDLE`: trains CT-ViT, MaskGIT and SR in order on a

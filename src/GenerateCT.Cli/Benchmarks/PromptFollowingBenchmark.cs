@@ -8,7 +8,7 @@ using GenerateCT.Model;
 using GenerateCT.Model.Pipeline;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Benchmarks;
 
 /// <summary>
 /// `gct bench prompt-following --bundle B`: for each phantom finding, generate N volumes with the finding

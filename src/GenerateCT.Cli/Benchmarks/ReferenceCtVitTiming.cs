@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using GenerateCT.Model.CtVit;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Benchmarks;
 
 /// <summary>The reference PyTorch CT-ViT's timings on this machine, as printed by tools/bench/reference_ctvit_timing.py.</summary>
 internal sealed record ReferenceCtVitTimings(

@@ -7,7 +7,7 @@ using GenerateCT.Model.CtVit;
 using GenerateCT.Model.Precision;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>
 /// `gct train …`: trains a model stage on a folder of volumes. `train ctvit` is stage 1; later stages

@@ -4,7 +4,7 @@ using GenerateCT.Hosting;
 using GenerateCT.Node;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Hosts;
 
 /// <summary>
 /// `gct demo`: the main job of the quickstart. Starts a coordinator and a node, each on its own
@@ -14,7 +14,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("demo", "Start a coordinator and a node on embedded databases and show them working end to end.");
+        var cmd = new Command("demo", "Start a coordinator and a node on embedded databases, check both over gRPC, and send the node synthetic patients (DICOM C-STORE, HL7 reports) that it de-identifies on arrival.");
         var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Where the demo keeps its state (default: the 'demo' data directory)." };
         var keepRunning = new Option<bool>("--keep-running") { Description = "Keep both services running until Ctrl+C." };
         var patients = new Option<int>("--patients") { Description = "Synthetic patients the demo PACS sends.", DefaultValueFactory = _ => 4 };
@@ -31,8 +31,7 @@ internal static class DemoCommand
             AnsiConsole.MarkupLineInterpolated($"[bold]GenerateCT.Federated demo[/] — state in {root}");
             if (!PrepareDemoDirectory(root))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {root} exists and is not a demo directory; choose another with --data-dir");
-                return 2;
+                throw new CommandFailure($"{root} exists and is not a demo directory; choose another with --data-dir");
             }
 
             CoordinatorHost? coordinator = null;

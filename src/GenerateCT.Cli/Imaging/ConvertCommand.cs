@@ -2,7 +2,7 @@ using System.CommandLine;
 using GenerateCT.Imaging.Nifti;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Imaging;
 
 /// <summary>`gct convert DICOM_DIR OUT.nii.gz`: a CT series to NIfTI through the series assembler.</summary>
 internal static class ConvertCommand
@@ -20,22 +20,13 @@ internal static class ConvertCommand
             var outFile = parse.GetValue(output)!;
             if (!dir.Exists)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {dir.FullName} does not exist");
-                return 1;
+                throw new CommandFailure($"{dir.FullName} does not exist");
             }
 
-            try
-            {
-                var volume = await PhantomDicom.ReadSeriesAsync(dir.FullName, ct);
-                await NiftiFile.WriteAsync(volume, outFile.FullName, cancellationToken: ct);
-                AnsiConsole.MarkupLineInterpolated($"{outFile.FullName}: {volume.Depth}×{volume.Height}×{volume.Width} voxels, spacing {volume.Spacing.Z:0.###}×{volume.Spacing.Y:0.###}×{volume.Spacing.X:0.###} mm");
-                return 0;
-            }
-            catch (InvalidDataException e)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
-                return 1;
-            }
+            var volume = await DicomSeries.ReadVolumeAsync(dir.FullName, ct);
+            await NiftiFile.WriteAsync(volume, outFile.FullName, cancellationToken: ct);
+            AnsiConsole.MarkupLineInterpolated($"{outFile.FullName}: {volume.Depth}×{volume.Height}×{volume.Width} voxels, spacing {volume.Spacing.Z:0.###}×{volume.Spacing.Y:0.###}×{volume.Spacing.X:0.###} mm");
+            return 0;
         });
         return cmd;
     }

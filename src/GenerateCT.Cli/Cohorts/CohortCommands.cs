@@ -7,7 +7,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Cohorts;
 
 /// <summary>
 /// `gct cohort submit|list|download|cancel`: the researcher's client of a node's Generation service
@@ -240,7 +240,7 @@ internal static class CohortCommands
         Console.WriteLine($"{status.Outputs.Count} file(s) in {directory}, SHA-256 checked (all marked synthetic)");
     }
 
-    /// <summary>Clear one-line errors with exit 2 for what the user can fix; the node's refusals name their status.</summary>
+    /// <summary>What the user can fix ends as a <see cref="CommandFailure"/> (one line, exit 2); the node's refusals name their status.</summary>
     private static async Task<int> Reporting(Func<Task<int>> action)
     {
         try
@@ -249,23 +249,19 @@ internal static class CohortCommands
         }
         catch (RpcException e) when (e.Status.DebugException is HttpRequestException { InnerException: System.Security.Authentication.AuthenticationException })
         {
-            Console.Error.WriteLine("error: the node's TLS certificate was not accepted: it is not the one pinned with --server-cert, or not trusted by this machine's CAs");
-            return 2;
+            throw new CommandFailure("the node's TLS certificate was not accepted: it is not the one pinned with --server-cert, or not trusted by this machine's CAs", e);
         }
         catch (RpcException e) when (e.Status.DebugException is HttpRequestException h)
         {
-            Console.Error.WriteLine($"error: cannot reach the node: {h.Message}");
-            return 2;
+            throw new CommandFailure($"cannot reach the node: {h.Message}", e);
         }
         catch (RpcException e)
         {
-            Console.Error.WriteLine($"error: the node answered {e.StatusCode}: {e.Status.Detail}");
-            return 2;
+            throw new CommandFailure($"the node answered {e.StatusCode}: {e.Status.Detail}", e);
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or CryptographicException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or CryptographicException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
+            throw new CommandFailure(e.Message, e);
         }
     }
 }

@@ -3,7 +3,7 @@ using GenerateCT.Model;
 using GenerateCT.Model.Pipeline;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>
 /// `gct model import-released` and `gct model verify`: model bundles. <see cref="AddTo"/> hangs both
@@ -52,10 +52,9 @@ internal static class BundleCommands
                 PrintManifest(manifest, parse.GetValue(output)!.FullName);
                 return 0;
             }
-            catch (Exception e) when (e is ModelBundleException or ArgumentException)
+            catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
+                throw new CommandFailure(e.Message, e);
             }
         });
         return cmd;
@@ -69,24 +68,16 @@ internal static class BundleCommands
         cmd.SetAction(parse =>
         {
             var dir = parse.GetValue(bundle)!.FullName;
-            try
+            var checks = ModelBundle.Verify(dir);
+            var table = new Table().AddColumns("stage", "config", "file", "sha256", "keys");
+            foreach (var c in checks)
             {
-                var checks = ModelBundle.Verify(dir);
-                var table = new Table().AddColumns("stage", "config", "file", "sha256", "keys");
-                foreach (var c in checks)
-                {
-                    table.AddRow(c.Component.Stage, c.Component.Config, Markup.Escape(c.Component.File), c.Component.Sha256[..16] + "…", Markup.Escape(c.Keys));
-                }
+                table.AddRow(c.Component.Stage, c.Component.Config, Markup.Escape(c.Component.File), c.Component.Sha256[..16] + "…", Markup.Escape(c.Keys));
+            }
 
-                AnsiConsole.Write(table);
-                AnsiConsole.MarkupLineInterpolated($"[green]bundle {dir} is intact[/]: hashes match and every stage loads by key");
-                return 0;
-            }
-            catch (ModelBundleException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
-            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"[green]bundle {dir} is intact[/]: hashes match and every stage loads by key");
+            return 0;
         });
         return cmd;
     }

@@ -2,13 +2,13 @@ using System.CommandLine;
 using GenerateCT.Node;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Hosts;
 
 internal static class NodeCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("node", "Run a hospital node: DICOM ingest, de-identification, local training and generation, over gRPC with TLS.");
+        var cmd = new Command("node", "Run a hospital node: DICOM and HL7 ingest with de-identification, an audit trail, and generation jobs from a model bundle, over gRPC with TLS (it does not train on ingested data yet).");
         var config = new Option<FileInfo?>("--config") { Description = "appsettings-style JSON file (section \"Node\")." };
         var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Override Node:DataDirectory." };
         var grpcPort = new Option<int?>("--grpc-port") { Description = "Override Node:GrpcPort." };

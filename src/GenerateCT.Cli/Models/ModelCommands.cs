@@ -5,14 +5,14 @@ using GenerateCT.Model.CtVit;
 using Spectre.Console;
 using TorchSharp;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>`gct model …`: look into model checkpoints (ours, PyTorch .pt zips, safetensors).</summary>
 internal static class ModelCommands
 {
     public static Command Create()
     {
-        var cmd = new Command("model", "Inspect model checkpoints.");
+        var cmd = new Command("model", "Inspect model checkpoints; build a model bundle from the released checkpoints and verify bundles.");
         cmd.Subcommands.Add(CreateInspect());
         return cmd;
     }
@@ -125,26 +125,6 @@ internal static class ModelCommands
             {
                 t.Dispose();
             }
-        }
-    }
-}
-
-/// <summary>Turns the typed errors of the model commands into one readable line and exit code 2 (no stack trace).</summary>
-internal static class CliErrors
-{
-    public static Task<int> Run(Func<int> action) => RunAsync(() => Task.FromResult(action()));
-
-    public static async Task<int> RunAsync(Func<Task<int>> action)
-    {
-        try
-        {
-            return await action();
-        }
-        catch (Exception e) when (e is CheckpointFormatException or CheckpointKeyMismatchException or GenerateCT.Imaging.Nifti.NiftiFormatException or FileNotFoundException
-            or DirectoryNotFoundException or NotSupportedException or ArgumentException or InvalidOperationException)
-        {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
-            return 2;
         }
     }
 }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace GenerateCT.Cli;
+namespace GenerateCT.Cli.Hosts;
 
 /// <summary>
 /// Configuration for `gct node` / `gct coordinator`: an optional appsettings-style JSON file, then

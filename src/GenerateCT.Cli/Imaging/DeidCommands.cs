@@ -4,7 +4,7 @@ using GenerateCT.Deid.Datasets;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Dicom;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Imaging;
 
 /// <summary>`gct deid`: offline de-identification of a folder of Part 10 files, and `gct deid report` of one report.</summary>
 internal static class DeidCommands
@@ -26,7 +26,16 @@ internal static class DeidCommands
         cmd.Options.Add(options);
         cmd.SetAction(async (parse, ct) =>
         {
-            var profile = DeidentificationProfile.Parse(parse.GetValue(options)!);
+            DeidentificationProfile profile;
+            try
+            {
+                profile = DeidentificationProfile.Parse(parse.GetValue(options)!);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CommandFailure(e.Message, e); // an unknown --options name
+            }
+
             var deid = await SiteDeidentifier.OpenAsync(profile, SecretPath(parse.GetValue(secret)), cancellationToken: ct);
             var summary = await FolderDeidentification.RunAsync(deid, parse.GetValue(input)!.FullName, parse.GetValue(output)!.FullName, Console.Error.WriteLine, ct);
             Console.WriteLine($"de-identified {summary.Images} images and {summary.Reports} SR reports; refused {summary.Refused}; skipped {summary.NotDicom} non-DICOM files");
@@ -56,8 +65,7 @@ internal static class DeidCommands
                 var outcome = deid.Deidentify(DicomFile.Read(bytes));
                 if (outcome is not DeidentifiedSrReport sr)
                 {
-                    Console.Error.WriteLine($"{path} is a DICOM file but not a Basic Text, Enhanced or Comprehensive SR; use `gct deid --in DIR` for images");
-                    return 2;
+                    throw new CommandFailure($"{path} is a DICOM file but not a Basic Text, Enhanced or Comprehensive SR; use `gct deid --in DIR` for images");
                 }
                 report = sr.Report;
             }

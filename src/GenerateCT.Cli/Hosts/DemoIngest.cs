@@ -1,4 +1,5 @@
 using System.Globalization;
+using GenerateCT.Cli.Imaging;
 using GenerateCT.Data;
 using GenerateCT.Data.Audit;
 using GenerateCT.Deid.Reports;
@@ -11,7 +12,7 @@ using GenerateCT.Node;
 using Microsoft.EntityFrameworkCore;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Hosts;
 
 /// <summary>
 /// The hospital half of the demo: synthetic patients (phantom CTs with identifying data planted)
@@ -39,7 +40,7 @@ internal static class DemoIngest
                     var phantom = await Task.Run(() => ChestPhantomGenerator.Generate(spec), ct);
                     var stem = $"case-{spec.Seed:D4}";
                     await PhantomCaseWriter.WriteAsync(phantom, phantomDir, stem, ct);
-                    await PhantomDicom.WriteSeriesAsync(phantom, phantomDir, stem, ct);
+                    await DicomSeries.WritePhantomAsync(phantom, phantomDir, stem, ct);
                     cases.Add(phantom);
                     generate.Increment(1);
                 }

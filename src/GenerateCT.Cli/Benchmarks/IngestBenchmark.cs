@@ -9,7 +9,7 @@ using GenerateCT.Dicom.Imaging;
 using GenerateCT.Dicom.Network;
 using GenerateCT.Imaging;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Benchmarks;
 
 /// <summary>
 /// `gct bench ingest`: dcmtk's storescu pushes the same N CT instances over loopback to our SCP

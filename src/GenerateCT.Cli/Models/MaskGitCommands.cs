@@ -10,7 +10,7 @@ using TorchSharp;
 using CtVitModel = GenerateCT.Model.CtVit.CtVit;
 using static TorchSharp.torch;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>`gct train maskgit` (stage 2) and the MaskGIT part of `gct bench model`.</summary>
 internal static class MaskGitCommands

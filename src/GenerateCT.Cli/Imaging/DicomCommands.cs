@@ -5,7 +5,7 @@ using GenerateCT.Dicom;
 using GenerateCT.Dicom.Network;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Imaging;
 
 /// <summary>`gct dicom echo|store|listen|dump`: connectivity checks for hospital IT, on our own DICOM stack.</summary>
 internal static class DicomCommands
@@ -109,8 +109,7 @@ internal static class DicomCommands
             }
             catch (DicomNetworkException ex)
             {
-                Console.Error.WriteLine($"C-ECHO failed: {ex.Message}");
-                return 2;
+                throw new CommandFailure($"C-ECHO failed: {ex.Message}", ex);
             }
         });
         return cmd;
@@ -147,8 +146,7 @@ internal static class DicomCommands
 
             if (readable.Count == 0)
             {
-                Console.Error.WriteLine("no DICOM files to send");
-                return 1;
+                throw new CommandFailure("no DICOM files to send");
             }
 
             var contexts = readable.Select(r => (r.SopClass, r.Syntax)).Distinct()
@@ -188,8 +186,7 @@ internal static class DicomCommands
             }
             catch (DicomNetworkException ex)
             {
-                Console.Error.WriteLine($"C-STORE failed: {ex.Message}");
-                return 2;
+                throw new CommandFailure($"C-STORE failed: {ex.Message}", ex);
             }
 
             Console.WriteLine($"stored {sent} instance(s), {failed} failed");
@@ -258,17 +255,9 @@ internal static class DicomCommands
         cmd.Arguments.Add(file);
         cmd.SetAction(async (p, ct) =>
         {
-            try
-            {
-                var f = await DicomFile.OpenAsync(p.GetValue(file)!.FullName, ct);
-                Console.Write(DicomDump.Format(f));
-                return 0;
-            }
-            catch (Exception ex) when (ex is DicomParseException or DicomNotSupportedException or IOException)
-            {
-                Console.Error.WriteLine($"E: {ex.Message}");
-                return 1;
-            }
+            var f = await DicomFile.OpenAsync(p.GetValue(file)!.FullName, ct);
+            Console.Write(DicomDump.Format(f));
+            return 0;
         });
         return cmd;
     }

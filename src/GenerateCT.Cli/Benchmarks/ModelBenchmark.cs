@@ -1,13 +1,14 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using GenerateCT.Cli.Models;
 using GenerateCT.Model;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Benchmarks;
 
 /// <summary>
 /// `gct bench model --stage ctvit --config tiny|paper`: encode and decode time per volume and peak memory

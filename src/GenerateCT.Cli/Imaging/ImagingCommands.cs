@@ -6,28 +6,16 @@ using GenerateCT.Imaging.Phantoms;
 using GenerateCT.Imaging.Phantoms.Findings;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
-
-/// <summary>Writes one phantom case in an extra format (next to the NIfTI, report and JSON every case gets).</summary>
-internal delegate Task PhantomCaseSink(PhantomCase phantom, string directory, string stem, CancellationToken cancellationToken);
+namespace GenerateCT.Cli.Imaging;
 
 /// <summary>`gct phantom` (synthetic chest CTs with reports) and `gct preview` (PNG montage of a volume).</summary>
 internal static class ImagingCommands
 {
-    /// <summary>
-    /// Extra per-case outputs of `gct phantom`. The DICOM series (GenerateCT.Dicom.CtSeriesWriter, marked
-    /// synthetic) is added here: one sink that writes <c>{stem}-dicom/</c>.
-    /// </summary>
-    internal static readonly List<PhantomCaseSink> PhantomSinks = [];
-
-    /// <summary>Reads a DICOM series directory into a HU volume for `gct preview` (GenerateCT.Dicom.SeriesAssembler).</summary>
-    internal static Func<string, CancellationToken, Task<Volume>>? DicomDirectoryReader { get; set; }
-
     public static IEnumerable<Command> Create() => [CreatePhantom(), CreatePreview()];
 
     private static Command CreatePhantom()
     {
-        var cmd = new Command("phantom", "Generate synthetic chest CT phantoms with matching radiology reports (NIfTI + report + JSON per case).");
+        var cmd = new Command("phantom", "Generate synthetic chest CT phantoms with matching radiology reports (NIfTI, DICOM series, report and JSON per case).");
         var count = new Option<int>("--count") { Description = "Number of cases.", DefaultValueFactory = _ => 1 };
         var outDir = new Option<DirectoryInfo>("--out") { Description = "Output directory.", Required = true };
         var findings = new Option<string?>("--findings")
@@ -49,8 +37,7 @@ internal static class ImagingCommands
             int n = parse.GetValue(count);
             if (n < 1)
             {
-                AnsiConsole.MarkupLine("[red]--count must be at least 1[/]");
-                return 2;
+                throw new CommandFailure("--count must be at least 1");
             }
 
             string dir = parse.GetValue(outDir)!.FullName;
@@ -64,8 +51,7 @@ internal static class ImagingCommands
             }
             catch (ArgumentException e)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
-                return 2;
+                throw new CommandFailure(e.Message, e);
             }
 
             Directory.CreateDirectory(dir);
@@ -82,7 +68,16 @@ internal static class ImagingCommands
                         int caseSeed = first + i;
                         var kinds = findingText == "random" ? RandomKinds(caseSeed) : fixedKinds;
                         var spec = new PhantomSpec { Seed = caseSeed, Slices = parse.GetValue(slices), Size = parse.GetValue(size), FindingKinds = kinds, PlantPhi = parse.GetValue(phi) };
-                        var phantom = await Task.Run(() => ChestPhantomGenerator.Generate(spec), ct);
+                        PhantomCase phantom;
+                        try
+                        {
+                            phantom = await Task.Run(() => ChestPhantomGenerator.Generate(spec), ct);
+                        }
+                        catch (ArgumentOutOfRangeException e) when (e.ParamName == nameof(spec))
+                        {
+                            throw new CommandFailure(e.Message, e); // --slices or --size below the generator's minimum
+                        }
+
                         string stem = $"case-{caseSeed:D4}";
                         await PhantomCaseWriter.WriteAsync(phantom, dir, stem, ct);
                         if (parse.GetValue(preview))
@@ -90,10 +85,7 @@ internal static class ImagingCommands
                             await VolumeMontage.SavePngAsync(phantom.Volume, Path.Combine(dir, stem + ".png"), CtWindow.Mediastinal, cancellationToken: ct);
                         }
 
-                        foreach (var sink in PhantomSinks)
-                        {
-                            await sink(phantom, dir, stem, ct);
-                        }
+                        await DicomSeries.WritePhantomAsync(phantom, dir, stem, ct);
 
                         written.Add((stem, phantom.Prompt));
                         task.Increment(1);
@@ -133,43 +125,27 @@ internal static class ImagingCommands
             }
             catch (ArgumentException e)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
-                return 2;
+                throw new CommandFailure(e.Message, e);
             }
 
             string path = parse.GetValue(input)!;
             Volume volume;
             if (Directory.Exists(path))
             {
-                if (DicomDirectoryReader is null)
-                {
-                    AnsiConsole.MarkupLine("[red]Reading a DICOM directory needs the series assembler, which this build does not include; convert the series to NIfTI first.[/]");
-                    return 2;
-                }
-
-                volume = await DicomDirectoryReader(path, ct);
+                volume = await DicomSeries.ReadVolumeAsync(path, ct);
             }
             else if (File.Exists(path))
             {
-                try
+                var image = await NiftiFile.ReadAsync(path, ct);
+                volume = image.Volume;
+                if (image.Metadata.IsSynthetic)
                 {
-                    var image = await NiftiFile.ReadAsync(path, ct);
-                    volume = image.Volume;
-                    if (image.Metadata.IsSynthetic)
-                    {
-                        AnsiConsole.MarkupLine("[yellow]This volume is marked SYNTHETIC.[/]");
-                    }
-                }
-                catch (NiftiFormatException e)
-                {
-                    AnsiConsole.MarkupLineInterpolated($"[red]{e.Message}[/]");
-                    return 2;
+                    AnsiConsole.MarkupLine("[yellow]This volume is marked SYNTHETIC.[/]");
                 }
             }
             else
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]{path} does not exist[/]");
-                return 2;
+                throw new CommandFailure($"{path} does not exist");
             }
 
             var target = parse.GetValue(output)!.FullName;

@@ -2,13 +2,13 @@ using System.CommandLine;
 using GenerateCT.Coordinator;
 using Spectre.Console;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Hosts;
 
 internal static class CoordinatorCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("coordinator", "Run a federation coordinator: enrols nodes, runs training rounds, aggregates weight updates.");
+        var cmd = new Command("coordinator", "Run a federation coordinator: its database and a gRPC health endpoint over TLS (node enrolment, training rounds and aggregation are not implemented yet).");
         var config = new Option<FileInfo?>("--config") { Description = "appsettings-style JSON file (section \"Coordinator\")." };
         var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Override Coordinator:DataDirectory." };
         var grpcPort = new Option<int?>("--grpc-port") { Description = "Override Coordinator:GrpcPort." };

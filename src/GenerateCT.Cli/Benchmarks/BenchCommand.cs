@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Benchmarks;
 
 /// <summary>
 /// `gct bench …`: speed measured in benchmarks, not in timed tests. Every benchmark writes JSON

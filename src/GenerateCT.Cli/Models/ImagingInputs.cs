@@ -1,7 +1,7 @@
 using GenerateCT.Imaging;
 using GenerateCT.Imaging.Nifti;
 
-namespace GenerateCT.Cli.Commands;
+namespace GenerateCT.Cli.Models;
 
 /// <summary>NIfTI input through GenerateCT.Imaging.</summary>
 internal static class ImagingInputs
