@@ -6,7 +6,7 @@ using GenerateCT.Deid.Keys;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Dicom;
 using GenerateCT.Dicom.Network;
-using GenerateCT.Federation.Hosting;
+using GenerateCT.Hosting;
 using GenerateCT.Imaging.Nifti;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.Pipeline;

@@ -43,6 +43,6 @@ public class CoordinatorHostTests(PostgresFixture postgres) : IClassFixture<Post
         Assert.DoesNotContain("GenerateCT.Dicom", referenced);
         Assert.DoesNotContain("GenerateCT.Deid", referenced);
         Assert.DoesNotContain("GenerateCT.Imaging", referenced);
-        Assert.Contains("GenerateCT.Hosting", referenced); // the shared gRPC host (formerly GenerateCT.Federation.Hosting)
+        Assert.Contains("GenerateCT.Hosting", referenced); // the shared gRPC host (formerly GenerateCT.Hosting)
     }
 }
