@@ -117,8 +117,8 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         {
             LearningRate = 3e-3,
             WarmupSteps = 20,
-            TotalSteps = Steps,
-            AccumulationSteps = 2,
+            DecayEndStep = Steps,
+            GradientAccumulationSteps = 2,
             Seed = 7,
         });
         var generator = new Random(3);
@@ -160,7 +160,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     {
         manual_seed(0);
         using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
-        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 10, TotalSteps = 110 });
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 10, DecayEndStep = 110 });
 
         Assert.Equal(3e-6, trainer.LearningRateAt(0), 12);
         Assert.Equal(3e-5, trainer.LearningRateAt(9), 12);
@@ -191,7 +191,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Resumed_training_continues_exactly_like_an_uninterrupted_run()
     {
-        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 2, TotalSteps = 6, AccumulationSteps = 2, Seed = 3 };
+        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 2, DecayEndStep = 6, GradientAccumulationSteps = 2, Seed = 3 };
         MaskGitBatch[] Micro(int step) => [RandomBatch(100 + (2 * step)), RandomBatch(101 + (2 * step))];
         var checkpoint = Path.Combine(_dir, "maskgit.ckpt");
 
@@ -212,7 +212,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
                 firstTrainer.TrainStep(Micro(step));
             }
 
-            firstTrainer.SaveCheckpoint(checkpoint, "tiny");
+            firstTrainer.SaveCheckpoint(checkpoint);
         }
 
         manual_seed(42); // different initial weights: everything must come from the checkpoint
@@ -258,9 +258,9 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         volumes.ForEach(v => v.Dispose());
         var path = Path.Combine(_dir, "run.ckpt");
         var reports = new List<MaskGitTrainingProgress>();
-        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 2, TotalSteps = 4, AccumulationSteps = 2 });
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 2, DecayEndStep = 4, BatchSize = 2, GradientAccumulationSteps = 2 });
 
-        await trainer.RunAsync(data, totalSteps: 4, batchSize: 2, path, "tiny", checkpointEvery: 2, new SynchronousProgress(reports.Add));
+        await trainer.RunAsync(data, totalSteps: 4, path, checkpointEvery: 2, new SynchronousProgress(reports.Add));
 
         Assert.Equal([1L, 2, 3, 4], reports.Select(r => r.Step));
         Assert.All(reports, r => Assert.True(double.IsFinite(r.Loss) && r.Accuracy is >= 0 and <= 1));

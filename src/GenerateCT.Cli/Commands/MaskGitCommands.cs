@@ -5,6 +5,7 @@ using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
 using GenerateCT.Model.MaskGit;
 using GenerateCT.Model.Text;
+using GenerateCT.Model.Training;
 using Spectre.Console;
 using TorchSharp;
 using CtVitModel = GenerateCT.Model.CtVit.CtVit;
@@ -15,8 +16,6 @@ namespace GenerateCT.Cli.Commands;
 /// <summary>`gct train maskgit` (stage 2) and the MaskGIT part of `gct bench model`.</summary>
 internal static class MaskGitCommands
 {
-    public const string Stage = "maskgit";
-
     public static Command CreateTrain()
     {
         var config = new Option<string>("--config") { Description = "Named config for CT-ViT and MaskGIT: tiny or paper.", DefaultValueFactory = _ => "tiny" };
@@ -34,7 +33,7 @@ internal static class MaskGitCommands
         var seed = new Option<long>("--seed") { Description = "Seed of masking, text dropout and batch draws.", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var tokenCritic = new Option<bool>("--token-critic") { Description = "Also train a token critic (paper §3.2; the released model has none), checkpointed as critic.*; a run with a critic resumes only with this flag." };
-        var cmd = new Command(Stage, "Train the MaskGIT transformer on frozen CT-ViT tokens and T5 prompt embeddings (stage 2).")
+        var cmd = new Command(ModelStage.MaskGit.Name, "Train the MaskGIT transformer on frozen CT-ViT tokens and T5 prompt embeddings (stage 2).")
         {
             config, ctvit, data, steps, output, resume, textEncoder, lr, warmup, batch, accumulate, checkpointEvery, seed, device, tokenCritic,
         };
@@ -78,8 +77,9 @@ internal static class MaskGitCommands
             {
                 LearningRate = parse.GetValue(lr),
                 WarmupSteps = parse.GetValue(warmup),
-                TotalSteps = totalSteps,
-                AccumulationSteps = parse.GetValue(accumulate),
+                DecayEndStep = totalSteps,
+                BatchSize = parse.GetValue(batch),
+                GradientAccumulationSteps = parse.GetValue(accumulate),
                 CondDropProb = maskgitConfig.CondDropProb,
                 Seed = parse.GetValue(seed),
             });
@@ -104,7 +104,7 @@ internal static class MaskGitCommands
                         task.Value = p.Step;
                         task.Description = $"loss {p.Loss:F4} · masked acc {p.Accuracy:P1}{(p.CriticLoss is { } c ? $" · critic {c:F4}" : "")} · lr {p.LearningRate:E1}";
                     });
-                    await trainer.RunAsync(dataset, totalSteps, parse.GetValue(batch), outPath, maskgitConfig.Name, parse.GetValue(checkpointEvery), progress, ct);
+                    await trainer.RunAsync(dataset, totalSteps, outPath, parse.GetValue(checkpointEvery), progress, ct);
                 });
 
             if (last is not null)

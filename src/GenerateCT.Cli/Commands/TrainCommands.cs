@@ -60,7 +60,7 @@ internal static class TrainCommands
             {
                 LearningRate = parse.GetValue(lr),
                 BatchSize = parse.GetValue(batch),
-                GradientAccumulation = parse.GetValue(accumulate),
+                GradientAccumulationSteps = parse.GetValue(accumulate),
                 Steps = parse.GetValue(steps),
                 DiscriminatorWarmupSteps = parse.GetValue(warmup),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
