@@ -39,7 +39,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     /// <summary>MaskGit tiny with a 32-wide context, matching the tiny T5 encoder used as text encoder here.</summary>
     internal static MaskGitConfig LearningConfig => MaskGitConfig.Tiny with { DimContext = 32 };
 
-    private static TextEmbedder TinyTextEmbedder()
+    internal static TextEmbedder TinyTextEmbedder()
     {
         manual_seed(31);
         var encoder = new T5Encoder(T5Config.Tiny with { VocabSize = 400 });

@@ -39,7 +39,7 @@ public class SuperResTrainingTests(ITestOutputHelper output)
         return 10 * Math.Log10(1.0 / mse);
     }
 
-    private static List<SuperResExample> Examples(Tensor high, Tensor low, Tensor text) =>
+    internal static List<SuperResExample> Examples(Tensor high, Tensor low, Tensor text) =>
         Enumerable.Range(0, (int)high.shape[0]).Select(i => new SuperResExample(high[i], low[i], text)).ToList();
 
     [Fact]

@@ -52,7 +52,7 @@ internal static class BundleCommands
                 PrintManifest(manifest, parse.GetValue(output)!.FullName);
                 return 0;
             }
-            catch (Exception e) when (e is ModelBundleException or ArgumentException)
+            catch (Exception e) when (e is ModelException or ArgumentException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;

@@ -100,7 +100,7 @@ internal static class GenerateCommand
                 AnsiConsole.MarkupLineInterpolated($"outputs in {outRoot} (all marked synthetic)");
                 return 0;
             }
-            catch (Exception e) when (e is InvalidPromptException or ModelBundleException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is ModelException or ArgumentException or InvalidOperationException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using GenerateCT.Model;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
 using GenerateCT.Model.Training;
@@ -141,7 +142,7 @@ internal static class CliErrors
         {
             return await action();
         }
-        catch (Exception e) when (e is CheckpointFormatException or CheckpointKeyMismatchException or GenerateCT.Imaging.Nifti.NiftiFormatException or FileNotFoundException
+        catch (Exception e) when (e is ModelException or GenerateCT.Imaging.Nifti.NiftiFormatException or FileNotFoundException
             or DirectoryNotFoundException or NotSupportedException or ArgumentException or InvalidOperationException)
         {
             AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");

@@ -48,9 +48,6 @@ public sealed record BundleManifest
     public IReadOnlyList<string> Notes { get; init; } = [];
 }
 
-/// <summary>A bundle that cannot be used; the message names the file and what to do.</summary>
-public sealed class ModelBundleException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>The outcome of checking one component: hash and keys.</summary>
 public sealed record ComponentCheck(BundleComponent Component, string Keys);
 

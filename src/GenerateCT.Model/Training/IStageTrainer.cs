@@ -20,7 +20,7 @@ public interface IStageTrainer<in TData> : IDisposable
     /// <summary>Samples in <paramref name="data"/> (the FedAvg weight of an update trained on it).</summary>
     int SampleCount(TData data);
 
-    /// <summary>The weights a round exchanges, by state-dict key: float32 copies on the CPU that the caller owns.</summary>
+    /// <summary>The weights a round exchanges, by state-dict key: copies on the CPU that the caller owns.</summary>
     Dictionary<string, Tensor> CopyWeights();
 
     /// <summary>Loads weights by key (as <see cref="CopyWeights"/> names them); a missing, unexpected or mis-shaped key is refused.</summary>

@@ -58,7 +58,7 @@ public static class LocalTraining
         }, cancellationToken);
     }
 
-    /// <summary>CPU float32 copies of <paramref name="module"/>'s state dict, without the keys <paramref name="exclude"/> picks.</summary>
+    /// <summary>CPU copies of <paramref name="module"/>'s state dict, without the keys <paramref name="exclude"/> picks.</summary>
     internal static Dictionary<string, Tensor> CopyStateDict(TorchSharp.torch.nn.Module module, Func<string, bool>? exclude = null)
     {
         using var noGrad = no_grad();

@@ -4,7 +4,7 @@ namespace GenerateCT.Model.Training;
 
 /// <summary>
 /// The outcome of a round's local training (<see cref="IStageTrainer{TData}.TrainLocalAsync"/>): the
-/// stage's new weights by name (float32 copies on the CPU, owned by this object), the number of local
+/// stage's new weights by name (copies on the CPU, owned by this object), the number of local
 /// training samples they were trained on (n_k of FedAvg, McMahan et al. 2017, eq. 1), the optimizer
 /// steps run and the round's scalar metrics (means over its steps; <c>loss</c> always among them).
 /// </summary>
