@@ -5,6 +5,7 @@ using GenerateCT.Model.CtVit;
 using GenerateCT.Model.MaskGit;
 using GenerateCT.Model.Tests.Fixtures;
 using GenerateCT.Model.Text;
+using GenerateCT.Model.Training;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -257,13 +258,13 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         using var data = MaskGitDataset.Encode(model, volumes, prompts, text, CPU);
         volumes.ForEach(v => v.Dispose());
         var path = Path.Combine(_dir, "run.ckpt");
-        var reports = new List<MaskGitTrainingProgress>();
+        var reports = new List<TrainingStep>();
         using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 2, DecayEndStep = 4, BatchSize = 2, GradientAccumulationSteps = 2 });
 
         await trainer.RunAsync(data, totalSteps: 4, path, checkpointEvery: 2, new SynchronousProgress(reports.Add));
 
         Assert.Equal([1L, 2, 3, 4], reports.Select(r => r.Step));
-        Assert.All(reports, r => Assert.True(double.IsFinite(r.Loss) && r.Accuracy is >= 0 and <= 1));
+        Assert.All(reports, r => Assert.True(double.IsFinite(r.Loss) && r.Metrics["masked_accuracy"] is >= 0 and <= 1));
         using var checkpoint = ModelCheckpoint.Read(path);
         Assert.Equal(4, checkpoint.Info.Step);
         Assert.Equal("maskgit", checkpoint.Info.Stage);
@@ -271,8 +272,8 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         Assert.Throws<ArgumentException>(() => MaskGitDataset.Encode(model, [zeros(new long[] { 1, 1, 5, 32, 32 })], [], text, CPU));
     }
 
-    private sealed class SynchronousProgress(Action<MaskGitTrainingProgress> report) : IProgress<MaskGitTrainingProgress>
+    private sealed class SynchronousProgress(Action<TrainingStep> report) : IProgress<TrainingStep>
     {
-        public void Report(MaskGitTrainingProgress value) => report(value);
+        public void Report(TrainingStep value) => report(value);
     }
 }

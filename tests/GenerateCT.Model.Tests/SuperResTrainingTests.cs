@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GenerateCT.Model.SuperRes;
+using GenerateCT.Model.Training;
 using Xunit.Abstractions;
 using GenerateCT.Imaging.Phantoms;
 using GenerateCT.Imaging.Phantoms.Findings;
@@ -72,7 +73,7 @@ public class SuperResTrainingTests(ITestOutputHelper output)
             using var resumed = new SuperResTrainer(new SuperResDiffusion(resumedUnet, SuperResDiffusionOptions.Tiny), options);
             resumed.Resume(dir);
             Assert.Equal(2, resumed.Step);
-            var progress = new List<SuperResTrainingProgress>();
+            var progress = new List<TrainingStep>();
             var resumedLosses = await resumed.TrainAsync(Examples(high, low, text), 4, dir, new InlineProgress(progress.Add));
 
             Assert.Equal(new[] { 3L, 4L }, progress.Select(p => p.Step));
@@ -149,8 +150,8 @@ public class SuperResTrainingTests(ITestOutputHelper output)
         Assert.True(psnrSr > psnrUntrained + 6, $"training gained only {psnrSr - psnrUntrained:F2} dB");
     }
 
-    private sealed class InlineProgress(Action<SuperResTrainingProgress> report) : IProgress<SuperResTrainingProgress>
+    private sealed class InlineProgress(Action<TrainingStep> report) : IProgress<TrainingStep>
     {
-        public void Report(SuperResTrainingProgress value) => report(value);
+        public void Report(TrainingStep value) => report(value);
     }
 }

@@ -91,25 +91,25 @@ internal static class MaskGitCommands
 
             var outPath = parse.GetValue(output)!.FullName;
             AnsiConsole.MarkupLine($"MaskGIT [bold]{maskgitConfig.Name}[/]{(maskgitConfig.TokenCritic ? " with token critic" : "")} on {Markup.Escape(TorchDevice.Describe(torchDevice))}: {dataset.Count} volumes, {totalSteps} steps");
-            MaskGitTrainingProgress? last = null;
+            TrainingStep? last = null;
             await AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async ctx =>
                 {
                     var task = ctx.AddTask("training", maxValue: totalSteps);
                     task.Value = trainer.Step;
-                    var progress = new Progress<MaskGitTrainingProgress>(p =>
+                    var progress = new Progress<TrainingStep>(p =>
                     {
                         last = p;
                         task.Value = p.Step;
-                        task.Description = $"loss {p.Loss:F4} · masked acc {p.Accuracy:P1}{(p.CriticLoss is { } c ? $" · critic {c:F4}" : "")} · lr {p.LearningRate:E1}";
+                        task.Description = $"loss {p.Loss:F4} · masked acc {p.Metrics["masked_accuracy"]:P1}{(p.Metrics.TryGetValue("critic_loss", out var c) ? $" · critic {c:F4}" : "")} · lr {p.LearningRate:E1}";
                     });
                     await trainer.RunAsync(dataset, totalSteps, outPath, parse.GetValue(checkpointEvery), progress, ct);
                 });
 
             if (last is not null)
             {
-                AnsiConsole.MarkupLine($"step {last.Step}: loss {last.Loss:F4}, masked-token accuracy {last.Accuracy:P1}{(last.CriticLoss is { } c ? $", critic loss {c:F4}" : "")}");
+                AnsiConsole.MarkupLine($"step {last.Step}: loss {last.Loss:F4}, masked-token accuracy {last.Metrics["masked_accuracy"]:P1}{(last.Metrics.TryGetValue("critic_loss", out var c) ? $", critic loss {c:F4}" : "")}");
             }
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(outPath)}");

@@ -123,13 +123,16 @@ public sealed class CtVitTrainer : IStageTrainer<CtVolumeDataset>
         _warn($"perceptual loss on: VGG16 weights from {weightsSource}");
     }
 
-    /// <summary>Runs until <see cref="CtVitTrainingOptions.Steps"/>; reports progress and writes checkpoints.</summary>
-    public Task<CtVitTrainingProgress?> RunAsync(IProgress<CtVitTrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+    /// <summary>
+    /// Runs until <see cref="CtVitTrainingOptions.Steps"/>; reports every <see cref="CtVitTrainingOptions.ProgressEvery"/>
+    /// steps (the step's losses, <c>psnr</c> averaged and <c>codebook_usage</c> counted since the last report) and writes checkpoints.
+    /// </summary>
+    public Task<TrainingStep?> RunAsync(IProgress<TrainingStep>? progress = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Run(progress, cancellationToken), cancellationToken);
 
-    private CtVitTrainingProgress? Run(IProgress<CtVitTrainingProgress>? progress, CancellationToken cancellationToken)
+    private TrainingStep? Run(IProgress<TrainingStep>? progress, CancellationToken cancellationToken)
     {
-        CtVitTrainingProgress? last = null;
+        TrainingStep? last = null;
         double psnrSum = 0;
         int psnrCount = 0;
         while (Step < Options.Steps)
@@ -141,7 +144,7 @@ public sealed class CtVitTrainer : IStageTrainer<CtVolumeDataset>
             if (Step % Options.ProgressEvery == 0 || Step == Options.Steps)
             {
                 int used = _codesSeen.Count(x => x);
-                last = stepResult with { Psnr = psnrSum / psnrCount, CodebookUsage = (double)used / _codesSeen.Length };
+                last = (stepResult with { Psnr = psnrSum / psnrCount, CodebookUsage = (double)used / _codesSeen.Length }).ToTrainingStep(withCodebookUsage: true);
                 progress?.Report(last);
                 Array.Clear(_codesSeen);
                 psnrSum = 0;

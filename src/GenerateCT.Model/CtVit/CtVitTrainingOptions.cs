@@ -91,8 +91,11 @@ public sealed record CtVitTrainingProgress(
     /// <summary>The Adam learning rate of the step.</summary>
     public double LearningRate { get; init; }
 
-    /// <summary>The stage-independent form: loss, learning rate and the other numbers as named metrics.</summary>
-    public TrainingStep ToTrainingStep()
+    /// <summary>
+    /// The stage-independent form: loss, learning rate and the other numbers as named metrics
+    /// (<c>codebook_usage</c> only when asked: a single step does not count it).
+    /// </summary>
+    public TrainingStep ToTrainingStep(bool withCodebookUsage = false)
     {
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal)
         {
@@ -104,6 +107,7 @@ public sealed record CtVitTrainingProgress(
         Put(metrics, "adversarial_loss", AdversarialLoss);
         Put(metrics, "discriminator_loss", DiscriminatorLoss);
         Put(metrics, "loss_scale", LossScale);
+        Put(metrics, "codebook_usage", withCodebookUsage ? CodebookUsage : null);
         return new TrainingStep(ModelStage.CtVit, Step, Loss, LearningRate, metrics);
     }
 

@@ -46,9 +46,6 @@ public sealed record MaskGitTrainingOptions : IStageTrainingOptions
 /// <summary>One micro-batch: CT-ViT ids (b, t, h, w) and the prompt embeddings (null when unconditional).</summary>
 public sealed record MaskGitBatch(Tensor Ids, Tensor? Context, Tensor? TextMask);
 
-/// <summary>Progress of a training run, reported after every optimizer step (critic loss only with a token critic).</summary>
-public sealed record MaskGitTrainingProgress(long Step, long TotalSteps, double Loss, double Accuracy, double LearningRate, double? CriticLoss = null);
-
 /// <summary>What one optimizer step did: masked-token cross-entropy, accuracy and, with a token critic, its binary cross-entropy.</summary>
 public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, double LearningRate, double? CriticLoss = null)
 {
@@ -170,14 +167,14 @@ public sealed class MaskGitTrainer : IStageTrainer<MaskGitDataset>
     /// <summary>
     /// Trains until <paramref name="totalSteps"/> optimizer steps (counting resumed ones), sampling
     /// <see cref="MaskGitTrainingOptions.BatchSize"/> volumes per micro-batch with a step-seeded generator (a resumed run
-    /// draws the same batches), writing the checkpoint every <paramref name="checkpointEvery"/> steps and at the end.
+    /// draws the same batches), reporting every step, writing the checkpoint every <paramref name="checkpointEvery"/> steps and at the end.
     /// </summary>
     public async Task RunAsync(
         MaskGitDataset data,
         long totalSteps,
         string checkpointPath,
         long checkpointEvery = 0,
-        IProgress<MaskGitTrainingProgress>? progress = null,
+        IProgress<TrainingStep>? progress = null,
         CancellationToken cancellationToken = default)
     {
         MaskGitStepReport? last = null;
@@ -194,7 +191,7 @@ public sealed class MaskGitTrainer : IStageTrainer<MaskGitDataset>
                 Release(micro);
             }
 
-            progress?.Report(new MaskGitTrainingProgress(Step, totalSteps, last.Loss, last.Accuracy, last.LearningRate, last.CriticLoss));
+            progress?.Report(last.ToTrainingStep());
             if (checkpointEvery > 0 && Step % checkpointEvery == 0 && Step < totalSteps)
             {
                 SaveCheckpoint(checkpointPath, Metrics(last));

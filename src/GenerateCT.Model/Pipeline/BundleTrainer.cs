@@ -184,7 +184,7 @@ public static class BundleTrainer
                 Seed = options.Seed + s,
             });
             await trainer.TrainAsync(examples, options.SuperResSteps,
-                progress: progress is null ? null : new StageProgress(p => progress.Report(new TrainingProgress(name, p.Step, p.TotalSteps, p.Loss))),
+                progress: progress is null ? null : new StageProgress(p => progress.Report(new TrainingProgress(name, p.Step, options.SuperResSteps, p.Loss))),
                 cancellationToken: ct);
             unet.eval();
             components.Add(ModelBundle.SaveStage(bundleDirectory, ModelStage.SuperRes, config.Name, $"superres-{s + 1}.gct", unet,
@@ -222,9 +222,9 @@ public static class BundleTrainer
             .ToList();
     }
 
-    private sealed class StageProgress(Action<SuperResTrainingProgress> report) : IProgress<SuperResTrainingProgress>
+    private sealed class StageProgress(Action<TrainingStep> report) : IProgress<TrainingStep>
     {
-        public void Report(SuperResTrainingProgress value) => report(value);
+        public void Report(TrainingStep value) => report(value);
     }
 
     /// <summary>Runs <paramref name="steps"/> optimizer steps of a stage trainer on <paramref name="data"/>, stopping on a diverged loss.</summary>

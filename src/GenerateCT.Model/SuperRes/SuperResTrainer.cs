@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.Training;
@@ -42,9 +41,6 @@ public sealed record SuperResTrainingOptions : IStageTrainingOptions
     /// <summary>Seed of the data order, times, noise and crops: step k draws from a generator seeded by (Seed, k), so a resumed run continues exactly.</summary>
     public long Seed { get; init; }
 }
-
-/// <summary>Progress after an optimiser step.</summary>
-public readonly record struct SuperResTrainingProgress(long Step, long TotalSteps, double Loss, TimeSpan Elapsed);
 
 /// <summary>
 /// Trains the SR Unet with the released objective (<see cref="SuperResDiffusion.Loss"/>) and Adam, with
@@ -109,25 +105,23 @@ public sealed class SuperResTrainer : IStageTrainer<IReadOnlyList<SuperResExampl
 
     /// <summary>
     /// Runs optimiser steps until <see cref="Step"/> reaches <paramref name="totalSteps"/>; saves a checkpoint to
-    /// <paramref name="checkpointDirectory"/> every <see cref="SuperResTrainingOptions.CheckpointEvery"/> steps and at the end.
+    /// <paramref name="checkpointDirectory"/> every <see cref="SuperResTrainingOptions.CheckpointEvery"/> steps and at the end;
+    /// reports every step.
     /// </summary>
     /// <returns>the loss of each step run</returns>
     public async Task<IReadOnlyList<double>> TrainAsync(IReadOnlyList<SuperResExample> examples, long totalSteps, string? checkpointDirectory = null,
-        IProgress<SuperResTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<TrainingStep>? progress = null, CancellationToken cancellationToken = default)
     {
         RequireExamples(examples);
 
         var unet = _diffusion.Unet;
-        unet.train();
         var losses = new List<double>();
-        var clock = Stopwatch.StartNew();
         while (Step < totalSteps)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (loss, _) = await Task.Run(() => OptimizerStep(examples), cancellationToken).ConfigureAwait(false);
-            Step++;
-            losses.Add(loss);
-            progress?.Report(new SuperResTrainingProgress(Step, totalSteps, loss, clock.Elapsed));
+            var step = await Task.Run(() => TrainStep(examples), cancellationToken).ConfigureAwait(false);
+            losses.Add(step.Loss);
+            progress?.Report(step);
             if (checkpointDirectory is not null && ((_options.CheckpointEvery > 0 && Step % _options.CheckpointEvery == 0) || Step == totalSteps))
             {
                 SaveCheckpoint(checkpointDirectory);
