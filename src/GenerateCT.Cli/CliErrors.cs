@@ -1,5 +1,5 @@
 using GenerateCT.Imaging.Nifti;
-using GenerateCT.Model.Checkpoints;
+using GenerateCT.Model;
 
 namespace GenerateCT.Cli;
 
@@ -19,7 +19,7 @@ internal static class CliErrors
         {
             return await action();
         }
-        catch (Exception e) when (e is CheckpointFormatException or CheckpointKeyMismatchException or NiftiFormatException or FileNotFoundException
+        catch (Exception e) when (e is ModelException or NiftiFormatException or FileNotFoundException
             or DirectoryNotFoundException or NotSupportedException or ArgumentException or InvalidOperationException)
         {
             throw new CommandFailure(e.Message, e);

@@ -8,9 +8,7 @@ using GenerateCT.Dicom;
 using GenerateCT.Dicom.Network;
 using GenerateCT.Hosting;
 using GenerateCT.Imaging.Nifti;
-using GenerateCT.Model.Checkpoints;
-using GenerateCT.Model.Pipeline;
-using GenerateCT.Model.Text;
+using GenerateCT.Model;
 
 namespace GenerateCT.Cli;
 
@@ -32,18 +30,14 @@ internal sealed class CommandFailure(string message, Exception? inner = null) : 
     /// <summary>Whether <paramref name="e"/> is a failure the user can act on from its message alone.</summary>
     public static bool IsExpected(Exception e) => e is CommandFailure
         // Input files and directories the user named.
-        or IOException // FileNotFound, DirectoryNotFound, CheckpointFormatException, ...
+        or IOException // FileNotFound, DirectoryNotFound, ...
         or UnauthorizedAccessException
         or InvalidDataException
         or DicomParseException
         or DicomNotSupportedException
         or NiftiFormatException
         // Models, prompts and bundles.
-        or ModelBundleException
-        or CheckpointKeyMismatchException
-        or TextEncoderBundleException
-        or InvalidPromptException
-        or PromptTooLongException
+        or ModelException // checkpoints, bundles, prompts, tokenizers
         // De-identification: refused instances and reports, keys.
         or DeidentificationRefusedException
         or SiteSecretException

@@ -2,6 +2,7 @@ using GenerateCT.Imaging;
 using GenerateCT.Imaging.Phantoms;
 using GenerateCT.Imaging.Phantoms.Findings;
 using GenerateCT.Model.CtVit;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -42,11 +43,11 @@ public sealed class CtVitTrainingTests(ITestOutputHelper output) : IDisposable
         var options = new CtVitTrainingOptions { LearningRate = 2e-3, BatchSize = 4, Steps = 300, ProgressEvery = 50, Seed = 3 };
         using var trainer = new CtVitTrainer(model, train, options, CPU, output.WriteLine);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var reports = new List<CtVitTrainingProgress>();
+        var reports = new List<TrainingStep>();
         await trainer.RunAsync(new SyncProgress(p =>
         {
             reports.Add(p);
-            output.WriteLine($"step {p.Step}: loss {p.Loss:F4}, PSNR {p.Psnr:F2} dB, codebook usage {p.CodebookUsage:P0}");
+            output.WriteLine($"step {p.Step}: loss {p.Loss:F4}, PSNR {p.Metrics["psnr"]:F2} dB, codebook usage {p.Metrics["codebook_usage"]:P0}");
         }));
         var after = CtVitTrainer.Evaluate(model, heldOut, CPU);
 
@@ -102,21 +103,21 @@ public sealed class CtVitTrainingTests(ITestOutputHelper output) : IDisposable
         var warnings = new List<string>();
         var options = new CtVitTrainingOptions { LearningRate = 1e-3, BatchSize = 2, Steps = 3, DiscriminatorWarmupSteps = 1, ProgressEvery = 1 };
         using var trainer = new CtVitTrainer(model, data, options, CPU, warnings.Add);
-        var reports = new List<CtVitTrainingProgress>();
+        var reports = new List<TrainingStep>();
         await trainer.RunAsync(new SyncProgress(reports.Add));
 
         foreach (var r in reports)
         {
-            output.WriteLine($"step {r.Step}: loss {r.Loss:F4}, generator {r.AdversarialLoss}, discriminator {r.DiscriminatorLoss}, perceptual {r.PerceptualLoss}");
+            output.WriteLine($"step {r.Step}: loss {r.Loss:F4}, {string.Join(", ", r.Metrics.Select(m => $"{m.Key} {m.Value:G4}"))}");
         }
 
         Assert.Contains(warnings, w => w.Contains("perceptual loss skipped", StringComparison.Ordinal));
         Assert.False(trainer.PerceptualLossEnabled);
-        Assert.Null(reports[0].AdversarialLoss); // warm-up: autoencoder only
+        Assert.False(reports[0].Metrics.ContainsKey("adversarial_loss")); // warm-up: autoencoder only
         Assert.All(reports.Skip(1), r =>
         {
-            Assert.True(double.IsFinite(r.AdversarialLoss!.Value));
-            Assert.True(double.IsFinite(r.DiscriminatorLoss!.Value));
+            Assert.True(double.IsFinite(r.Metrics["adversarial_loss"]));
+            Assert.True(double.IsFinite(r.Metrics["discriminator_loss"]));
             Assert.True(double.IsFinite(r.Loss));
         });
         using var noGrad = no_grad();
@@ -155,8 +156,8 @@ public sealed class CtVitTrainingTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(-1f, t.min().item<float>());
     }
 
-    private sealed class SyncProgress(Action<CtVitTrainingProgress> report) : IProgress<CtVitTrainingProgress>
+    private sealed class SyncProgress(Action<TrainingStep> report) : IProgress<TrainingStep>
     {
-        public void Report(CtVitTrainingProgress value) => report(value);
+        public void Report(TrainingStep value) => report(value);
     }
 }

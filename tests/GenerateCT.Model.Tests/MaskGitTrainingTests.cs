@@ -5,6 +5,7 @@ using GenerateCT.Model.CtVit;
 using GenerateCT.Model.MaskGit;
 using GenerateCT.Model.Tests.Fixtures;
 using GenerateCT.Model.Text;
+using GenerateCT.Model.Training;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -39,7 +40,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     /// <summary>MaskGit tiny with a 32-wide context, matching the tiny T5 encoder used as text encoder here.</summary>
     internal static MaskGitConfig LearningConfig => MaskGitConfig.Tiny with { DimContext = 32 };
 
-    private static TextEmbedder TinyTextEmbedder()
+    internal static TextEmbedder TinyTextEmbedder()
     {
         manual_seed(31);
         var encoder = new T5Encoder(T5Config.Tiny with { VocabSize = 400 });
@@ -117,8 +118,8 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         {
             LearningRate = 3e-3,
             WarmupSteps = 20,
-            TotalSteps = Steps,
-            AccumulationSteps = 2,
+            DecayEndStep = Steps,
+            GradientAccumulationSteps = 2,
             Seed = 7,
         });
         var generator = new Random(3);
@@ -160,7 +161,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     {
         manual_seed(0);
         using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, LearningConfig);
-        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 10, TotalSteps = 110 });
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 10, DecayEndStep = 110 });
 
         Assert.Equal(3e-6, trainer.LearningRateAt(0), 12);
         Assert.Equal(3e-5, trainer.LearningRateAt(9), 12);
@@ -191,7 +192,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Resumed_training_continues_exactly_like_an_uninterrupted_run()
     {
-        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 2, TotalSteps = 6, AccumulationSteps = 2, Seed = 3 };
+        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 2, DecayEndStep = 6, GradientAccumulationSteps = 2, Seed = 3 };
         MaskGitBatch[] Micro(int step) => [RandomBatch(100 + (2 * step)), RandomBatch(101 + (2 * step))];
         var checkpoint = Path.Combine(_dir, "maskgit.ckpt");
 
@@ -212,7 +213,7 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
                 firstTrainer.TrainStep(Micro(step));
             }
 
-            firstTrainer.SaveCheckpoint(checkpoint, "tiny");
+            firstTrainer.SaveCheckpoint(checkpoint);
         }
 
         manual_seed(42); // different initial weights: everything must come from the checkpoint
@@ -257,13 +258,13 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         using var data = MaskGitDataset.Encode(model, volumes, prompts, text, CPU);
         volumes.ForEach(v => v.Dispose());
         var path = Path.Combine(_dir, "run.ckpt");
-        var reports = new List<MaskGitTrainingProgress>();
-        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 2, TotalSteps = 4, AccumulationSteps = 2 });
+        var reports = new List<TrainingStep>();
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { WarmupSteps = 2, DecayEndStep = 4, BatchSize = 2, GradientAccumulationSteps = 2 });
 
-        await trainer.RunAsync(data, totalSteps: 4, batchSize: 2, path, "tiny", checkpointEvery: 2, new SynchronousProgress(reports.Add));
+        await trainer.RunAsync(data, totalSteps: 4, path, checkpointEvery: 2, new SynchronousProgress(reports.Add));
 
         Assert.Equal([1L, 2, 3, 4], reports.Select(r => r.Step));
-        Assert.All(reports, r => Assert.True(double.IsFinite(r.Loss) && r.Accuracy is >= 0 and <= 1));
+        Assert.All(reports, r => Assert.True(double.IsFinite(r.Loss) && r.Metrics["masked_accuracy"] is >= 0 and <= 1));
         using var checkpoint = ModelCheckpoint.Read(path);
         Assert.Equal(4, checkpoint.Info.Step);
         Assert.Equal("maskgit", checkpoint.Info.Stage);
@@ -271,8 +272,8 @@ public sealed class MaskGitTrainingTests(ITestOutputHelper output) : IDisposable
         Assert.Throws<ArgumentException>(() => MaskGitDataset.Encode(model, [zeros(new long[] { 1, 1, 5, 32, 32 })], [], text, CPU));
     }
 
-    private sealed class SynchronousProgress(Action<MaskGitTrainingProgress> report) : IProgress<MaskGitTrainingProgress>
+    private sealed class SynchronousProgress(Action<TrainingStep> report) : IProgress<TrainingStep>
     {
-        public void Report(MaskGitTrainingProgress value) => report(value);
+        public void Report(TrainingStep value) => report(value);
     }
 }

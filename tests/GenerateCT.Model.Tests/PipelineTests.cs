@@ -1,6 +1,7 @@
 using System.Collections;
 using GenerateCT.Model.Pipeline;
 using GenerateCT.Model.Tests.Fixtures;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using Xunit.Abstractions;
@@ -148,7 +149,7 @@ public sealed class PipelineTests(PipelineFixture fixture, ITestOutputHelper out
         using (var maskgit = new MaskGit.MaskGit(GenerationConfig.Tiny.MaskGit))
         {
             // A checkpoint written without the transformer's layers, re-hashed: the hash passes, the keys must not.
-            var component = ModelBundle.SaveStage(copy, "maskgit", "tiny", "maskgit.gct", maskgit, "test", excludeKeys: k => k.StartsWith("transformer.layers.1.", StringComparison.Ordinal));
+            var component = ModelBundle.SaveStage(copy, ModelStage.MaskGit, "tiny", "maskgit.gct", maskgit, "test", excludeKeys: k => k.StartsWith("transformer.layers.1.", StringComparison.Ordinal));
             var manifest = ModelBundle.ReadManifest(copy);
             ModelBundle.WriteManifest(copy, manifest with { Components = [.. manifest.Components.Select(c => c.Stage == "maskgit" ? component : c)] });
         }

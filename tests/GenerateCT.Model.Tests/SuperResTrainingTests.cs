@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GenerateCT.Model.SuperRes;
+using GenerateCT.Model.Training;
 using Xunit.Abstractions;
 using GenerateCT.Imaging.Phantoms;
 using GenerateCT.Imaging.Phantoms.Findings;
@@ -39,7 +40,7 @@ public class SuperResTrainingTests(ITestOutputHelper output)
         return 10 * Math.Log10(1.0 / mse);
     }
 
-    private static List<SuperResExample> Examples(Tensor high, Tensor low, Tensor text) =>
+    internal static List<SuperResExample> Examples(Tensor high, Tensor low, Tensor text) =>
         Enumerable.Range(0, (int)high.shape[0]).Select(i => new SuperResExample(high[i], low[i], text)).ToList();
 
     [Fact]
@@ -70,12 +71,12 @@ public class SuperResTrainingTests(ITestOutputHelper output)
 
             using var resumedUnet = new SuperResUnet(SuperResUnetConfig.Tiny);
             using var resumed = new SuperResTrainer(new SuperResDiffusion(resumedUnet, SuperResDiffusionOptions.Tiny), options);
-            resumed.LoadCheckpoint(dir);
+            resumed.Resume(dir);
             Assert.Equal(2, resumed.Step);
-            var progress = new List<SuperResTrainingProgress>();
+            var progress = new List<TrainingStep>();
             var resumedLosses = await resumed.TrainAsync(Examples(high, low, text), 4, dir, new InlineProgress(progress.Add));
 
-            Assert.Equal(new[] { 3, 4 }, progress.Select(p => p.Step));
+            Assert.Equal(new[] { 3L, 4L }, progress.Select(p => p.Step));
             Assert.All(straightLosses, l => Assert.True(double.IsFinite(l) && l > 0));
             Assert.Equal(straightLosses[2], resumedLosses[0], 5);
             Assert.Equal(straightLosses[3], resumedLosses[1], 5);
@@ -100,7 +101,7 @@ public class SuperResTrainingTests(ITestOutputHelper output)
     {
         using var unet = new SuperResUnet(SuperResUnetConfig.Tiny);
         using var trainer = new SuperResTrainer(new SuperResDiffusion(unet, SuperResDiffusionOptions.Tiny), new SuperResTrainingOptions());
-        var ex = Assert.Throws<FileNotFoundException>(() => trainer.LoadCheckpoint(Path.Combine(Path.GetTempPath(), "no-such-sr-checkpoint")));
+        var ex = Assert.Throws<FileNotFoundException>(() => trainer.Resume(Path.Combine(Path.GetTempPath(), "no-such-sr-checkpoint")));
         Assert.Contains("no SR training checkpoint", ex.Message);
     }
 
@@ -130,7 +131,7 @@ public class SuperResTrainingTests(ITestOutputHelper output)
         var untrained = diffusion.SuperResolve(heldLow, text.unsqueeze(0), null, seed: 7, slicesPerBatch: 12);
         using var trainer = new SuperResTrainer(diffusion, new SuperResTrainingOptions
         {
-            LearningRate = 3e-3, WarmupSteps = 50, CosineDecayMaxSteps = steps, BatchSize = 8, Seed = 3,
+            LearningRate = 3e-3, WarmupSteps = 50, DecayEndStep = steps, BatchSize = 8, Seed = 3,
         });
         var sw = Stopwatch.StartNew();
         var losses = await trainer.TrainAsync(Examples(high, low, text), steps);
@@ -149,8 +150,8 @@ public class SuperResTrainingTests(ITestOutputHelper output)
         Assert.True(psnrSr > psnrUntrained + 6, $"training gained only {psnrSr - psnrUntrained:F2} dB");
     }
 
-    private sealed class InlineProgress(Action<SuperResTrainingProgress> report) : IProgress<SuperResTrainingProgress>
+    private sealed class InlineProgress(Action<TrainingStep> report) : IProgress<TrainingStep>
     {
-        public void Report(SuperResTrainingProgress value) => report(value);
+        public void Report(TrainingStep value) => report(value);
     }
 }

@@ -68,7 +68,7 @@ public sealed class TokenCriticTests(ITestOutputHelper output) : IDisposable
         manual_seed(0);
         using var model = MaskGitTransformer.Create(CtVitConfig.Tiny, CriticConfig);
         var batch = MaskGitTrainingTests.RandomBatch(11);
-        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 0, TotalSteps = 1000, Seed = 5 });
+        using var trainer = new MaskGitTrainer(model, new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 0, DecayEndStep = 1000, Seed = 5 });
 
         var before = MaskGitTrainer.EvaluateCritic(model, batch, seed: 50, draws: 8);
         var reports = Enumerable.Range(0, 30).Select(_ => trainer.TrainStep([batch])).ToList();
@@ -102,7 +102,7 @@ public sealed class TokenCriticTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void A_checkpoint_keeps_the_critic_and_resumes_only_into_a_model_with_one()
     {
-        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 1, TotalSteps = 10, Seed = 1 };
+        var options = new MaskGitTrainingOptions { LearningRate = 1e-3, WarmupSteps = 1, DecayEndStep = 10, Seed = 1 };
         var path = Path.Combine(_dir, "critic.ckpt");
         manual_seed(0);
         using var trained = MaskGitTransformer.Create(CtVitConfig.Tiny, CriticConfig);
@@ -110,7 +110,7 @@ public sealed class TokenCriticTests(ITestOutputHelper output) : IDisposable
         {
             trainer.TrainStep([MaskGitTrainingTests.RandomBatch(1)]);
             trainer.TrainStep([MaskGitTrainingTests.RandomBatch(2)]);
-            trainer.SaveCheckpoint(path, "tiny", new Dictionary<string, double> { ["critic_loss"] = 0.5 });
+            trainer.SaveCheckpoint(path, new Dictionary<string, double> { ["critic_loss"] = 0.5 });
         }
 
         manual_seed(9); // other initial weights: the critic must come from the file
@@ -135,7 +135,7 @@ public sealed class TokenCriticTests(ITestOutputHelper output) : IDisposable
         var e = Assert.Throws<CheckpointFormatException>(() => plainTrainer.Resume(path));
         Assert.Contains("token critic", e.Message);
         var plainPath = Path.Combine(_dir, "plain.ckpt");
-        plainTrainer.SaveCheckpoint(plainPath, "tiny");
+        plainTrainer.SaveCheckpoint(plainPath);
         Assert.Contains("without a token critic", Assert.Throws<CheckpointFormatException>(() => resumedTrainer.Resume(plainPath)).Message);
     }
 }

@@ -5,6 +5,7 @@ using GenerateCT.Cli.Models;
 using GenerateCT.Model;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,19 +46,19 @@ internal static class ModelBenchmark
             }
 
             var stageName = parse.GetValue(stage)!;
-            if (stageName == MaskGitCommands.Stage)
+            if (ModelStage.MaskGit.Is(stageName))
             {
                 return await MaskGitCommands.BenchAsync(parse.GetValue(config)!, TorchDevice.Select(parse.GetValue(device)!), parse.GetValue(frames), parse.GetValue(sampleSteps), parse.GetValue(allPairs), parse.GetValue(output), ct);
             }
 
-            if (stageName is "superres" or "all")
+            if (ModelStage.SuperRes.Is(stageName) || stageName == PipelineBenchmark.WholeChain)
             {
                 return await PipelineBenchmark.RunAsync(stageName, parse.GetValue(config)!, parse.GetValue(device)!, parse.GetValue(slices), parse.GetValue(srSteps), parse.GetValue(slicesPerBatch), parse.GetValue(output), ct);
             }
 
-            if (stageName != CtVitTrainer.Stage)
+            if (!ModelStage.CtVit.Is(stageName))
             {
-                throw new ArgumentException($"no benchmark for stage '{stageName}': use ctvit, {MaskGitCommands.Stage}, superres or all");
+                throw new ArgumentException($"no benchmark for stage '{stageName}': use {string.Join(", ", ModelStage.All.Select(s => s.Name))} or {PipelineBenchmark.WholeChain}");
             }
 
             var cfg = CtVitConfig.FromName(parse.GetValue(config)!);
@@ -178,7 +179,7 @@ internal static class ModelBenchmark
 
         double total = encodeMs + decodeMs;
         return new ModelBenchmarkReport(
-            CtVitTrainer.Stage,
+            ModelStage.CtVit.Name,
             cfg.Name,
             TorchDevice.Describe(device),
             get_num_threads(),

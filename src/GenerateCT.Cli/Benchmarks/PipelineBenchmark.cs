@@ -5,6 +5,7 @@ using GenerateCT.Model;
 using GenerateCT.Model.MaskGit;
 using GenerateCT.Model.Pipeline;
 using GenerateCT.Model.SuperRes;
+using GenerateCT.Model.Training;
 using Spectre.Console;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,10 +20,13 @@ namespace GenerateCT.Cli.Benchmarks;
 /// </summary>
 internal static class PipelineBenchmark
 {
+    /// <summary>The --stage value that times the whole text-to-CT chain rather than one model stage.</summary>
+    public const string WholeChain = "all";
+
     public static Command Create()
     {
         var cmd = new Command("pipeline", "Benchmark super-resolution or the whole text-to-CT chain (same as `gct bench model --stage superres|all`).");
-        var stage = new Option<string>("--stage") { Description = "superres or all.", DefaultValueFactory = _ => "superres" };
+        var stage = new Option<string>("--stage") { Description = $"{ModelStage.SuperRes.Name} or {WholeChain}.", DefaultValueFactory = _ => ModelStage.SuperRes.Name };
         var config = new Option<string>("--config") { Description = "tiny or paper.", DefaultValueFactory = _ => "tiny" };
         var slices = new Option<int?>("--slices") { Description = "SR slices to measure (default: all on CUDA, 2 on CPU for paper)." };
         var steps = new Option<int?>("--steps") { Description = "SR / MaskGIT steps to measure (default: all on CUDA, 2 on CPU for paper)." };
@@ -45,9 +49,9 @@ internal static class PipelineBenchmark
     /// </summary>
     public static async Task<int> RunAsync(string stage, string configName, string deviceName, int? slices, int? steps, int? slicesPerBatch, FileInfo? output, CancellationToken ct)
     {
-        if (stage is not ("superres" or "all"))
+        if (!ModelStage.SuperRes.Is(stage) && stage != WholeChain)
         {
-            throw new ArgumentException($"pipeline benchmark stage '{stage}': use superres or all");
+            throw new ArgumentException($"pipeline benchmark stage '{stage}': use {ModelStage.SuperRes.Name} or {WholeChain}");
         }
 
         var generation = GenerationConfig.Named(configName);
@@ -99,7 +103,7 @@ internal static class PipelineBenchmark
         }
 
         var total = srPerSlice * generation.Frames;
-        if (stage == "all")
+        if (stage == WholeChain)
         {
             var grid = generation.TokenGrid;
             using var maskgit = new Model.MaskGit.MaskGit(generation.MaskGit);

@@ -52,7 +52,7 @@ internal static class BundleCommands
                 PrintManifest(manifest, parse.GetValue(output)!.FullName);
                 return 0;
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ModelException or ArgumentException)
             {
                 throw new CommandFailure(e.Message, e);
             }

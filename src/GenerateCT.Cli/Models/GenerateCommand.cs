@@ -100,7 +100,7 @@ internal static class GenerateCommand
                 AnsiConsole.MarkupLineInterpolated($"outputs in {outRoot} (all marked synthetic)");
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is ModelException or ArgumentException or InvalidOperationException)
             {
                 throw new CommandFailure(e.Message, e);
             }

@@ -5,6 +5,7 @@ using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
 using GenerateCT.Model.MaskGit;
 using GenerateCT.Model.Text;
+using GenerateCT.Model.Training;
 using Spectre.Console;
 using TorchSharp;
 using CtVitModel = GenerateCT.Model.CtVit.CtVit;
@@ -15,8 +16,6 @@ namespace GenerateCT.Cli.Models;
 /// <summary>`gct train maskgit` (stage 2) and the MaskGIT part of `gct bench model`.</summary>
 internal static class MaskGitCommands
 {
-    public const string Stage = "maskgit";
-
     public static Command CreateTrain()
     {
         var config = new Option<string>("--config") { Description = "Named config for CT-ViT and MaskGIT: tiny or paper.", DefaultValueFactory = _ => "tiny" };
@@ -34,7 +33,7 @@ internal static class MaskGitCommands
         var seed = new Option<long>("--seed") { Description = "Seed of masking, text dropout and batch draws.", DefaultValueFactory = _ => 0 };
         var device = new Option<string>("--device") { Description = "auto, cpu, cuda or cuda:N.", DefaultValueFactory = _ => "auto" };
         var tokenCritic = new Option<bool>("--token-critic") { Description = "Also train a token critic (paper §3.2; the released model has none), checkpointed as critic.*; a run with a critic resumes only with this flag." };
-        var cmd = new Command(Stage, "Train the MaskGIT transformer on frozen CT-ViT tokens and T5 prompt embeddings (stage 2).")
+        var cmd = new Command(ModelStage.MaskGit.Name, "Train the MaskGIT transformer on frozen CT-ViT tokens and T5 prompt embeddings (stage 2).")
         {
             config, ctvit, data, steps, output, resume, textEncoder, lr, warmup, batch, accumulate, checkpointEvery, seed, device, tokenCritic,
         };
@@ -78,8 +77,9 @@ internal static class MaskGitCommands
             {
                 LearningRate = parse.GetValue(lr),
                 WarmupSteps = parse.GetValue(warmup),
-                TotalSteps = totalSteps,
-                AccumulationSteps = parse.GetValue(accumulate),
+                DecayEndStep = totalSteps,
+                BatchSize = parse.GetValue(batch),
+                GradientAccumulationSteps = parse.GetValue(accumulate),
                 CondDropProb = maskgitConfig.CondDropProb,
                 Seed = parse.GetValue(seed),
             });
@@ -91,25 +91,25 @@ internal static class MaskGitCommands
 
             var outPath = parse.GetValue(output)!.FullName;
             AnsiConsole.MarkupLine($"MaskGIT [bold]{maskgitConfig.Name}[/]{(maskgitConfig.TokenCritic ? " with token critic" : "")} on {Markup.Escape(TorchDevice.Describe(torchDevice))}: {dataset.Count} volumes, {totalSteps} steps");
-            MaskGitTrainingProgress? last = null;
+            TrainingStep? last = null;
             await AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async ctx =>
                 {
                     var task = ctx.AddTask("training", maxValue: totalSteps);
                     task.Value = trainer.Step;
-                    var progress = new Progress<MaskGitTrainingProgress>(p =>
+                    var progress = new Progress<TrainingStep>(p =>
                     {
                         last = p;
                         task.Value = p.Step;
-                        task.Description = $"loss {p.Loss:F4} · masked acc {p.Accuracy:P1}{(p.CriticLoss is { } c ? $" · critic {c:F4}" : "")} · lr {p.LearningRate:E1}";
+                        task.Description = $"loss {p.Loss:F4} · masked acc {p.Metrics["masked_accuracy"]:P1}{(p.Metrics.TryGetValue("critic_loss", out var c) ? $" · critic {c:F4}" : "")} · lr {p.LearningRate:E1}";
                     });
-                    await trainer.RunAsync(dataset, totalSteps, parse.GetValue(batch), outPath, maskgitConfig.Name, parse.GetValue(checkpointEvery), progress, ct);
+                    await trainer.RunAsync(dataset, totalSteps, outPath, parse.GetValue(checkpointEvery), progress, ct);
                 });
 
             if (last is not null)
             {
-                AnsiConsole.MarkupLine($"step {last.Step}: loss {last.Loss:F4}, masked-token accuracy {last.Accuracy:P1}{(last.CriticLoss is { } c ? $", critic loss {c:F4}" : "")}");
+                AnsiConsole.MarkupLine($"step {last.Step}: loss {last.Loss:F4}, masked-token accuracy {last.Metrics["masked_accuracy"]:P1}{(last.Metrics.TryGetValue("critic_loss", out var c) ? $", critic loss {c:F4}" : "")}");
             }
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(outPath)}");

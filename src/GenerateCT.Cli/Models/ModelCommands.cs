@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
+using GenerateCT.Model;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
+using GenerateCT.Model.Training;
 using Spectre.Console;
 using TorchSharp;
 
@@ -91,8 +93,8 @@ internal static class ModelCommands
 
         try
         {
-            stage ??= state.ContainsKey("vq._codebook.embed") ? CtVitTrainer.Stage : null;
-            if (stage == CtVitTrainer.Stage && config is null && state.TryGetValue("vq._codebook.embed", out var embed))
+            stage ??= state.ContainsKey("vq._codebook.embed") ? ModelStage.CtVit.Name : null;
+            if (ModelStage.CtVit.Is(stage) && config is null && state.TryGetValue("vq._codebook.embed", out var embed))
             {
                 config = CtVitConfig.Names.FirstOrDefault(n =>
                 {
@@ -103,13 +105,13 @@ internal static class ModelCommands
 
             long elements = state.Values.Sum(t => t.numel());
             StateDictReport? keys = null;
-            if (stage == CtVitTrainer.Stage && config is not null)
+            if (ModelStage.CtVit.Is(stage) && config is not null)
             {
                 // vgg.* / discr.* are training-only: checked when present, never required.
                 using var model = new CtVit(CtVitConfig.FromName(config) with { UseVggAndGan = false });
                 keys = ReferenceWeights.Inspect(model, state, CtVit.IsLossNetworkKey);
             }
-            else if (stage is not null && stage != CtVitTrainer.Stage)
+            else if (stage is not null && !ModelStage.CtVit.Is(stage))
             {
                 // Later stages register their models here.
             }

@@ -72,7 +72,7 @@ internal static class TrainAllCommand
                 BundleCommands.PrintManifest(manifest!, parse.GetValue(output)!.FullName);
                 return 0;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException or NotSupportedException or InvalidOperationException or FileNotFoundException)
+            catch (Exception e) when (e is ModelException or ArgumentException or InvalidDataException or NotSupportedException or InvalidOperationException or FileNotFoundException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;

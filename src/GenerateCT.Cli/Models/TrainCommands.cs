@@ -5,6 +5,7 @@ using GenerateCT.Model;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.CtVit;
 using GenerateCT.Model.Precision;
+using GenerateCT.Model.Training;
 using Spectre.Console;
 
 namespace GenerateCT.Cli.Models;
@@ -60,7 +61,7 @@ internal static class TrainCommands
             {
                 LearningRate = parse.GetValue(lr),
                 BatchSize = parse.GetValue(batch),
-                GradientAccumulation = parse.GetValue(accumulate),
+                GradientAccumulationSteps = parse.GetValue(accumulate),
                 Steps = parse.GetValue(steps),
                 DiscriminatorWarmupSteps = parse.GetValue(warmup),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
@@ -88,25 +89,27 @@ internal static class TrainCommands
             }
 
             AnsiConsole.MarkupLine($"CT-ViT [bold]{cfg.Name}[/] on {Markup.Escape(TorchDevice.Describe(torchDevice))}, {trainer.Precision.Name}: {dataset.Count} volumes, {options.Steps} steps");
-            CtVitTrainingProgress? last = null;
+            TrainingStep? last = null;
+            var precisionName = trainer.Precision.Name;
             await AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async ctx =>
                 {
                     var task = ctx.AddTask("training", maxValue: options.Steps);
                     task.Value = trainer.Step;
-                    var progress = new Progress<CtVitTrainingProgress>(p =>
+                    var progress = new Progress<TrainingStep>(p =>
                     {
                         last = p;
                         task.Value = p.Step;
-                        task.Description = $"{p.Precision} · loss {p.Loss:F4} · PSNR {p.Psnr:F1} dB · codebook {p.CodebookUsage:P0}" + (p.LossScale is { } s ? $" · loss scale {s:G3}" : string.Empty);
+                        task.Description = $"{precisionName} · loss {p.Loss:F4} · PSNR {p.Metrics["psnr"]:F1} dB · codebook {p.Metrics["codebook_usage"]:P0}"
+                            + (p.Metrics.TryGetValue("loss_scale", out var s) ? $" · loss scale {s:G3}" : string.Empty);
                     });
                     await trainer.RunAsync(progress, ct);
                 });
 
             if (last is not null)
             {
-                AnsiConsole.MarkupLine($"step {last.Step} ({last.Precision}): loss {last.Loss:F4}, PSNR {last.Psnr:F2} dB, codebook usage {last.CodebookUsage:P0}");
+                AnsiConsole.MarkupLine($"step {last.Step} ({precisionName}): loss {last.Loss:F4}, PSNR {last.Metrics["psnr"]:F2} dB, codebook usage {last.Metrics["codebook_usage"]:P0}");
             }
 
             AnsiConsole.MarkupLine($"checkpoint: {Markup.Escape(options.CheckpointPath)}");

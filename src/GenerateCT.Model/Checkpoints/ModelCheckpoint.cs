@@ -9,7 +9,7 @@ namespace GenerateCT.Model.Checkpoints;
 /// <summary>What a checkpoint holds: which stage and named config, where training stood.</summary>
 public sealed record CheckpointInfo
 {
-    /// <summary>"ctvit", "maskgit", "superres", ...</summary>
+    /// <summary>The <see cref="Training.ModelStage"/> name of the weights.</summary>
     public required string Stage { get; init; }
 
     /// <summary>The named config ("paper", "tiny", ...).</summary>

@@ -1,5 +1,6 @@
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.Precision;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,10 +18,8 @@ namespace GenerateCT.Model.CtVit;
 /// under libtorch autocast (bf16, or fp16 with dynamic loss scaling), backward and the optimizer act on
 /// float32 master weights, and the discriminator update stays in float32.
 /// </summary>
-public sealed class CtVitTrainer : IDisposable
+public sealed class CtVitTrainer : IStageTrainer<CtVolumeDataset>
 {
-    public const string Stage = "ctvit";
-
     private readonly CtVit _model;
     private readonly CtVolumeDataset _data;
     private readonly Device _device;
@@ -30,6 +29,7 @@ public sealed class CtVitTrainer : IDisposable
     private readonly Action<string> _warn;
     private readonly bool[] _codesSeen;
     private readonly DynamicLossScaler? _scaler;
+    private readonly LearningRateSchedule _schedule;
 
     public CtVitTrainer(CtVit model, CtVolumeDataset data, CtVitTrainingOptions options, Device device, Action<string>? warn = null)
     {
@@ -38,9 +38,10 @@ public sealed class CtVitTrainer : IDisposable
         Options = options;
         _device = device;
         _warn = warn ?? (_ => { });
-        _random = new Random(options.Seed);
+        _random = new Random(unchecked((int)options.Seed));
         _codesSeen = new bool[model.Config.CodebookSize];
-        if (options.BatchSize < 1 || options.GradientAccumulation < 1)
+        _schedule = options.Schedule();
+        if (options.BatchSize < 1 || options.GradientAccumulationSteps < 1)
         {
             throw new ArgumentException("batch size and gradient accumulation must be at least 1", nameof(options));
         }
@@ -86,6 +87,10 @@ public sealed class CtVitTrainer : IDisposable
 
     public CtVitTrainingOptions Options { get; }
 
+    public ModelStage Stage => ModelStage.CtVit;
+
+    IStageTrainingOptions IStageTrainer<CtVolumeDataset>.Settings => Options;
+
     /// <summary>The precision in use (auto resolved for the device).</summary>
     public ResolvedPrecision Precision { get; }
 
@@ -118,13 +123,16 @@ public sealed class CtVitTrainer : IDisposable
         _warn($"perceptual loss on: VGG16 weights from {weightsSource}");
     }
 
-    /// <summary>Runs until <see cref="CtVitTrainingOptions.Steps"/>; reports progress and writes checkpoints.</summary>
-    public Task<CtVitTrainingProgress?> RunAsync(IProgress<CtVitTrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+    /// <summary>
+    /// Runs until <see cref="CtVitTrainingOptions.Steps"/>; reports every <see cref="CtVitTrainingOptions.ProgressEvery"/>
+    /// steps (the step's losses, <c>psnr</c> averaged and <c>codebook_usage</c> counted since the last report) and writes checkpoints.
+    /// </summary>
+    public Task<TrainingStep?> RunAsync(IProgress<TrainingStep>? progress = null, CancellationToken cancellationToken = default) =>
         Task.Run(() => Run(progress, cancellationToken), cancellationToken);
 
-    private CtVitTrainingProgress? Run(IProgress<CtVitTrainingProgress>? progress, CancellationToken cancellationToken)
+    private TrainingStep? Run(IProgress<TrainingStep>? progress, CancellationToken cancellationToken)
     {
-        CtVitTrainingProgress? last = null;
+        TrainingStep? last = null;
         double psnrSum = 0;
         int psnrCount = 0;
         while (Step < Options.Steps)
@@ -136,7 +144,7 @@ public sealed class CtVitTrainer : IDisposable
             if (Step % Options.ProgressEvery == 0 || Step == Options.Steps)
             {
                 int used = _codesSeen.Count(x => x);
-                last = stepResult with { Psnr = psnrSum / psnrCount, CodebookUsage = (double)used / _codesSeen.Length };
+                last = (stepResult with { Psnr = psnrSum / psnrCount, CodebookUsage = (double)used / _codesSeen.Length }).ToTrainingStep(withCodebookUsage: true);
                 progress?.Report(last);
                 Array.Clear(_codesSeen);
                 psnrSum = 0;
@@ -157,15 +165,36 @@ public sealed class CtVitTrainer : IDisposable
         return last;
     }
 
-    /// <summary>One optimizer step over BatchSize × GradientAccumulation volumes.</summary>
-    public CtVitTrainingProgress TrainStep()
+    /// <summary>One optimizer step over BatchSize × GradientAccumulationSteps volumes of the trainer's dataset.</summary>
+    public CtVitTrainingProgress TrainStep() => TrainStepOn(_data);
+
+    /// <summary>One optimizer step over BatchSize × GradientAccumulationSteps volumes drawn from <paramref name="data"/>.</summary>
+    public TrainingStep TrainStep(CtVolumeDataset data) => TrainStepOn(data).ToTrainingStep();
+
+    public int SampleCount(CtVolumeDataset data) => data.Count;
+
+    /// <summary>The autoencoder and discriminator weights (the frozen VGG16 is not exchanged).</summary>
+    public Dictionary<string, Tensor> CopyWeights() => LocalTraining.CopyStateDict(_model, IsVggKey);
+
+    public void LoadWeights(IReadOnlyDictionary<string, Tensor> weights) =>
+        ReferenceWeights.Apply(_model, weights, IsVggKey, $"{Stage.Name} round weights");
+
+    private static bool IsVggKey(string key) => key.StartsWith("vgg.", StringComparison.Ordinal);
+
+    private CtVitTrainingProgress TrainStepOn(CtVolumeDataset data)
     {
         _model.train();
         _model.Vgg?.eval();
+        var lr = _schedule.Apply(_optimizer, Step);
+        if (_discrOptimizer is not null)
+        {
+            _schedule.Apply(_discrOptimizer, Step);
+        }
+
         _optimizer.zero_grad();
         _discrOptimizer?.zero_grad();
         bool adversarial = AdversarialLossActive;
-        int accumulation = Options.GradientAccumulation;
+        int accumulation = Options.GradientAccumulationSteps;
         double loss = 0, rec = 0, commit = 0, psnr = 0;
         double? perceptual = PerceptualLossEnabled ? 0 : null;
         double? gen = adversarial ? 0 : null;
@@ -174,8 +203,8 @@ public sealed class CtVitTrainer : IDisposable
         for (int micro = 0; micro < accumulation; micro++)
         {
             using var scope = NewDisposeScope();
-            var indices = Enumerable.Range(0, Options.BatchSize).Select(_ => _random.Next(_data.Count)).ToList();
-            var video = _data.Batch(indices, _device);                       // b 1 f s s
+            var indices = Enumerable.Range(0, Options.BatchSize).Select(_ => _random.Next(data.Count)).ToList();
+            var video = data.Batch(indices, _device);                       // b 1 f s s
             Tensor recon, reconLoss, commitLoss, total;
             Tensor? perceptualLoss = null, genLoss = null;
             Tensor? realSlice = null, fakeSlice = null;
@@ -261,6 +290,7 @@ public sealed class CtVitTrainer : IDisposable
         Step++;
         return new CtVitTrainingProgress(Step, Options.Steps, loss, rec, commit, perceptual, gen, discrLoss, psnr, 0)
         {
+            LearningRate = lr,
             Precision = Precision.Name,
             LossScale = _scaler?.Scale,
             StepSkipped = !stepped,
@@ -306,20 +336,20 @@ public sealed class CtVitTrainer : IDisposable
             sections["loss_scaler"] = _scaler.Serialize();
         }
 
-        ModelCheckpoint.Save(path, _model, new CheckpointInfo { Stage = Stage, Config = _model.Config.Name, Step = Step }, sections, key => key.StartsWith("vgg.", StringComparison.Ordinal));
+        ModelCheckpoint.Save(path, _model, new CheckpointInfo { Stage = Stage.Name, Config = _model.Config.Name, Step = Step }, sections, IsVggKey);
     }
 
     /// <summary>Restores weights, EMA codebook, optimizer states and step from a checkpoint written by <see cref="SaveCheckpoint"/>.</summary>
     public void Resume(string path)
     {
         using var checkpoint = ModelCheckpoint.Read(path);
-        if (checkpoint.Info.Stage != Stage || checkpoint.Info.Config != _model.Config.Name)
+        if (!Stage.Is(checkpoint.Info.Stage) || checkpoint.Info.Config != _model.Config.Name)
         {
             throw new InvalidOperationException(
-                $"{path} is a '{checkpoint.Info.Stage}' checkpoint of config '{checkpoint.Info.Config}'; resuming needs stage '{Stage}', config '{_model.Config.Name}'");
+                $"{path} is a '{checkpoint.Info.Stage}' checkpoint of config '{checkpoint.Info.Config}'; resuming needs stage '{Stage.Name}', config '{_model.Config.Name}'");
         }
 
-        ReferenceWeights.Apply(_model, checkpoint.State, key => key.StartsWith("vgg.", StringComparison.Ordinal), path);
+        ReferenceWeights.Apply(_model, checkpoint.State, IsVggKey, path);
         Deserialize(_optimizer, checkpoint.Sections, "optimizer", path);
         if (_discrOptimizer is not null)
         {

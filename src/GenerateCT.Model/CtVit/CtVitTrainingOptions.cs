@@ -1,13 +1,14 @@
 using GenerateCT.Model.Precision;
+using GenerateCT.Model.Training;
 
 namespace GenerateCT.Model.CtVit;
 
 /// <summary>
 /// CT-ViT training settings. Defaults follow the paper (§3.2 / supplementary): Adam β = (0.9, 0.99),
-/// lr 3e-5; the effective batch is <see cref="BatchSize"/> × <see cref="GradientAccumulation"/>
-/// (the paper used 32 on 8 GPUs).
+/// lr 3e-5 (constant: no warm-up, no decay); the effective batch is <see cref="BatchSize"/> ×
+/// <see cref="GradientAccumulationSteps"/> (the paper used 32 on 8 GPUs).
 /// </summary>
-public sealed record CtVitTrainingOptions
+public sealed record CtVitTrainingOptions : IStageTrainingOptions
 {
     public double LearningRate { get; init; } = 3e-5;
 
@@ -17,7 +18,13 @@ public sealed record CtVitTrainingOptions
 
     public int BatchSize { get; init; } = 1;
 
-    public int GradientAccumulation { get; init; } = 1;
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Linear learning-rate warm-up steps (paper: none).</summary>
+    public long WarmupSteps { get; init; }
+
+    /// <summary>Step at which a half-cosine decay reaches 0 (paper: none, constant rate).</summary>
+    public long? DecayEndStep { get; init; }
 
     /// <summary>Optimizer steps to run (in total, counting steps done before a resume).</summary>
     public long Steps { get; init; } = 1000;
@@ -43,7 +50,8 @@ public sealed record CtVitTrainingOptions
     /// <summary>Report progress every N steps.</summary>
     public long ProgressEvery { get; init; } = 10;
 
-    public int Seed { get; init; }
+    /// <summary>Seeds the batch and slice draws (the low 32 bits).</summary>
+    public long Seed { get; init; }
 
     /// <summary>
     /// Forward precision: auto (bf16 autocast on CUDA, fp32 on CPU), fp32, bf16 or fp16 (autocast with dynamic
@@ -79,6 +87,37 @@ public sealed record CtVitTrainingProgress(
 
     /// <summary>fp16: true when the step was skipped for inf/NaN gradients.</summary>
     public bool StepSkipped { get; init; }
+
+    /// <summary>The Adam learning rate of the step.</summary>
+    public double LearningRate { get; init; }
+
+    /// <summary>
+    /// The stage-independent form: loss, learning rate and the other numbers as named metrics
+    /// (<c>codebook_usage</c> only when asked: a single step does not count it).
+    /// </summary>
+    public TrainingStep ToTrainingStep(bool withCodebookUsage = false)
+    {
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal)
+        {
+            ["reconstruction_loss"] = ReconstructionLoss,
+            ["commit_loss"] = CommitLoss,
+            ["psnr"] = Psnr,
+        };
+        Put(metrics, "perceptual_loss", PerceptualLoss);
+        Put(metrics, "adversarial_loss", AdversarialLoss);
+        Put(metrics, "discriminator_loss", DiscriminatorLoss);
+        Put(metrics, "loss_scale", LossScale);
+        Put(metrics, "codebook_usage", withCodebookUsage ? CodebookUsage : null);
+        return new TrainingStep(ModelStage.CtVit, Step, Loss, LearningRate, metrics);
+    }
+
+    private static void Put(Dictionary<string, double> metrics, string name, double? value)
+    {
+        if (value is { } v)
+        {
+            metrics[name] = v;
+        }
+    }
 }
 
 /// <summary>Reconstruction quality of a model on a dataset.</summary>

@@ -1,4 +1,5 @@
 using GenerateCT.Model.Checkpoints;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,7 +7,7 @@ using static TorchSharp.torch;
 namespace GenerateCT.Model.MaskGit;
 
 /// <summary>Stage-2 training settings; defaults are the paper's (Adam 0.9/0.99, lr 3e-5, 10k warm-up, cosine).</summary>
-public sealed record MaskGitTrainingOptions
+public sealed record MaskGitTrainingOptions : IStageTrainingOptions
 {
     public double LearningRate { get; init; } = 3e-5;
 
@@ -17,11 +18,14 @@ public sealed record MaskGitTrainingOptions
     /// <summary>Linear warm-up from 0 to <see cref="LearningRate"/>.</summary>
     public long WarmupSteps { get; init; } = 10_000;
 
-    /// <summary>Optimizer steps of the whole run; the cosine decay reaches 0 here.</summary>
-    public long TotalSteps { get; init; } = 500_000;
+    /// <summary>The step at which the cosine decay reaches 0 (the paper's whole run); null keeps the rate constant after the warm-up.</summary>
+    public long? DecayEndStep { get; init; } = 500_000;
+
+    /// <summary>Volumes per micro-batch.</summary>
+    public int BatchSize { get; init; } = 1;
 
     /// <summary>Micro-batches per optimizer step (paper: effective batch 4).</summary>
-    public int AccumulationSteps { get; init; } = 1;
+    public int GradientAccumulationSteps { get; init; } = 1;
 
     /// <summary>Probability of hiding a sample's text, for classifier-free guidance.</summary>
     public double CondDropProb { get; init; } = 0.25;
@@ -42,11 +46,21 @@ public sealed record MaskGitTrainingOptions
 /// <summary>One micro-batch: CT-ViT ids (b, t, h, w) and the prompt embeddings (null when unconditional).</summary>
 public sealed record MaskGitBatch(Tensor Ids, Tensor? Context, Tensor? TextMask);
 
-/// <summary>Progress of a training run, reported after every optimizer step (critic loss only with a token critic).</summary>
-public sealed record MaskGitTrainingProgress(long Step, long TotalSteps, double Loss, double Accuracy, double LearningRate, double? CriticLoss = null);
-
 /// <summary>What one optimizer step did: masked-token cross-entropy, accuracy and, with a token critic, its binary cross-entropy.</summary>
-public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, double LearningRate, double? CriticLoss = null);
+public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, double LearningRate, double? CriticLoss = null)
+{
+    /// <summary>The stage-independent form: <c>masked_accuracy</c> and, with a critic, <c>critic_loss</c> as metrics.</summary>
+    public TrainingStep ToTrainingStep()
+    {
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal) { ["masked_accuracy"] = Accuracy };
+        if (CriticLoss is { } critic)
+        {
+            metrics["critic_loss"] = critic;
+        }
+
+        return new TrainingStep(ModelStage.MaskGit, Step, Loss, LearningRate, metrics);
+    }
+}
 
 /// <summary>
 /// Trains the MaskGit of a <see cref="MaskGitTransformer"/>, and its token critic when it has one (the
@@ -54,7 +68,7 @@ public sealed record MaskGitStepReport(long Step, double Loss, double Accuracy, 
 /// weighted critic binary cross-entropy, Adam with warm-up + cosine decay,
 /// gradient accumulation, and checkpoints that resume exactly where they stopped.
 /// </summary>
-public sealed class MaskGitTrainer : IDisposable
+public sealed class MaskGitTrainer : IStageTrainer<MaskGitDataset>
 {
     private const string OptimizerSection = "optimizer.adam";
 
@@ -63,29 +77,59 @@ public sealed class MaskGitTrainer : IDisposable
 
     public MaskGitTrainer(MaskGitTransformer model, MaskGitTrainingOptions options)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.AccumulationSteps, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.GradientAccumulationSteps, 1);
         _model = model;
         Options = options;
-        Schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.TotalSteps);
+        Schedule = options.Schedule();
         _optimizer = optim.Adam(model.TrainableParameters(), lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2);
     }
 
     public MaskGitTrainingOptions Options { get; }
 
+    public ModelStage Stage => ModelStage.MaskGit;
+
+    IStageTrainingOptions IStageTrainer<MaskGitDataset>.Settings => Options;
+
     /// <summary>Optimizer steps taken so far (restored on resume).</summary>
     public long Step { get; private set; }
 
-    /// <summary>Learning rate at optimizer step <paramref name="step"/> (0-based): linear warm-up, then half-cosine to 0 at <see cref="MaskGitTrainingOptions.TotalSteps"/>.</summary>
+    /// <summary>Learning rate at optimizer step <paramref name="step"/> (0-based): linear warm-up, then half-cosine to 0 at <see cref="MaskGitTrainingOptions.DecayEndStep"/>.</summary>
     public double LearningRateAt(long step) => Schedule.At(step);
 
     private LearningRateSchedule Schedule { get; }
 
-    /// <summary>One optimizer step over <see cref="MaskGitTrainingOptions.AccumulationSteps"/> micro-batches.</summary>
+    public int SampleCount(MaskGitDataset data) => data.Count;
+
+    /// <summary>The MaskGIT (maskgit.*) and, with one, token-critic (critic.*) weights; the frozen CT-ViT is not exchanged.</summary>
+    public Dictionary<string, Tensor> CopyWeights() => LocalTraining.CopyStateDict(_model, IsFrozenKey);
+
+    /// <summary>Loads maskgit.* (and critic.*) weights; ctvit.* are loaded when given, not required.</summary>
+    public void LoadWeights(IReadOnlyDictionary<string, Tensor> weights) =>
+        ReferenceWeights.Apply(_model, weights, IsFrozenKey, $"{Stage.Name} round weights");
+
+    private static bool IsFrozenKey(string key) => key.StartsWith("ctvit.", StringComparison.Ordinal);
+
+    /// <summary>One optimizer step over micro-batches drawn from <paramref name="data"/> as <see cref="RunAsync"/> draws them.</summary>
+    public TrainingStep TrainStep(MaskGitDataset data)
+    {
+        var micro = DrawMicroBatches(data);
+        try
+        {
+            return TrainStep(micro).ToTrainingStep();
+        }
+        finally
+        {
+            Release(micro);
+        }
+    }
+
+    /// <summary>One optimizer step over <see cref="MaskGitTrainingOptions.GradientAccumulationSteps"/> micro-batches.</summary>
     public MaskGitStepReport TrainStep(IReadOnlyList<MaskGitBatch> microBatches)
     {
-        if (microBatches.Count != Options.AccumulationSteps)
+        if (microBatches.Count != Options.GradientAccumulationSteps)
         {
-            throw new ArgumentException($"expected {Options.AccumulationSteps} micro-batches per step, got {microBatches.Count}", nameof(microBatches));
+            throw new ArgumentException($"expected {Options.GradientAccumulationSteps} micro-batches per step, got {microBatches.Count}", nameof(microBatches));
         }
 
         _model.train();
@@ -122,47 +166,62 @@ public sealed class MaskGitTrainer : IDisposable
 
     /// <summary>
     /// Trains until <paramref name="totalSteps"/> optimizer steps (counting resumed ones), sampling
-    /// <paramref name="batchSize"/> volumes per micro-batch with a step-seeded generator (a resumed run
-    /// draws the same batches), writing the checkpoint every <paramref name="checkpointEvery"/> steps and at the end.
+    /// <see cref="MaskGitTrainingOptions.BatchSize"/> volumes per micro-batch with a step-seeded generator (a resumed run
+    /// draws the same batches), reporting every step, writing the checkpoint every <paramref name="checkpointEvery"/> steps and at the end.
     /// </summary>
     public async Task RunAsync(
         MaskGitDataset data,
         long totalSteps,
-        int batchSize,
         string checkpointPath,
-        string configName,
         long checkpointEvery = 0,
-        IProgress<MaskGitTrainingProgress>? progress = null,
+        IProgress<TrainingStep>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         MaskGitStepReport? last = null;
         while (Step < totalSteps)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var random = new Random(unchecked((int)(Options.Seed * 7919) + (int)Step));
-            var micro = new List<MaskGitBatch>(Options.AccumulationSteps);
-            for (var m = 0; m < Options.AccumulationSteps; m++)
+            var micro = DrawMicroBatches(data);
+            try
             {
-                micro.Add(data.Batch([.. Enumerable.Range(0, batchSize).Select(_ => random.Next(data.Count))]));
+                last = await Task.Run(() => TrainStep(micro), cancellationToken);
+            }
+            finally
+            {
+                Release(micro);
             }
 
-            last = await Task.Run(() => TrainStep(micro), cancellationToken);
-            foreach (var b in micro)
-            {
-                b.Ids.Dispose();
-                b.Context?.Dispose();
-                b.TextMask?.Dispose();
-            }
-
-            progress?.Report(new MaskGitTrainingProgress(Step, totalSteps, last.Loss, last.Accuracy, last.LearningRate, last.CriticLoss));
+            progress?.Report(last.ToTrainingStep());
             if (checkpointEvery > 0 && Step % checkpointEvery == 0 && Step < totalSteps)
             {
-                SaveCheckpoint(checkpointPath, configName, Metrics(last));
+                SaveCheckpoint(checkpointPath, Metrics(last));
             }
         }
 
-        SaveCheckpoint(checkpointPath, configName, last is null ? null : Metrics(last));
+        SaveCheckpoint(checkpointPath, last is null ? null : Metrics(last));
+    }
+
+    /// <summary>The micro-batches of the next step, from a generator seeded by (seed, step) so that a resumed run draws the same ones.</summary>
+    private List<MaskGitBatch> DrawMicroBatches(MaskGitDataset data)
+    {
+        var random = new Random(unchecked((int)(Options.Seed * 7919) + (int)Step));
+        var micro = new List<MaskGitBatch>(Options.GradientAccumulationSteps);
+        for (var m = 0; m < Options.GradientAccumulationSteps; m++)
+        {
+            micro.Add(data.Batch([.. Enumerable.Range(0, Options.BatchSize).Select(_ => random.Next(data.Count))]));
+        }
+
+        return micro;
+    }
+
+    private static void Release(List<MaskGitBatch> micro)
+    {
+        foreach (var b in micro)
+        {
+            b.Ids.Dispose();
+            b.Context?.Dispose();
+            b.TextMask?.Dispose();
+        }
     }
 
     private static Dictionary<string, double> Metrics(MaskGitStepReport report)
@@ -228,7 +287,10 @@ public sealed class MaskGitTrainer : IDisposable
     }
 
     /// <summary>Writes model (ctvit.* + maskgit.*, and critic.* with a token critic), optimizer state and step, atomically.</summary>
-    public void SaveCheckpoint(string path, string configName, IReadOnlyDictionary<string, double>? metrics = null)
+    public void SaveCheckpoint(string path) => SaveCheckpoint(path, metrics: null);
+
+    /// <summary>As <see cref="SaveCheckpoint(string)"/>, keeping <paramref name="metrics"/> in the checkpoint's header.</summary>
+    public void SaveCheckpoint(string path, IReadOnlyDictionary<string, double>? metrics)
     {
         using var optimizerState = new MemoryStream();
         using (var writer = new BinaryWriter(optimizerState, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -238,8 +300,8 @@ public sealed class MaskGitTrainer : IDisposable
 
         var info = new CheckpointInfo
         {
-            Stage = "maskgit",
-            Config = configName,
+            Stage = Stage.Name,
+            Config = _model.MaskGit.Config.Name,
             Step = Step,
             Metrics = metrics?.ToDictionary() ?? [],
         };
@@ -250,7 +312,7 @@ public sealed class MaskGitTrainer : IDisposable
     public void Resume(string path)
     {
         using var checkpoint = ModelCheckpoint.Read(path);
-        if (checkpoint.Info.Stage != "maskgit")
+        if (!Stage.Is(checkpoint.Info.Stage))
         {
             throw new CheckpointFormatException($"{path} is a '{checkpoint.Info.Stage}' checkpoint, not a MaskGIT one");
         }

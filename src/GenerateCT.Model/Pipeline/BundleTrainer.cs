@@ -1,7 +1,10 @@
 using GenerateCT.Imaging;
+using GenerateCT.Model.CtVit;
 using GenerateCT.Model.MaskGit;
+using GenerateCT.Model.Precision;
 using GenerateCT.Model.SuperRes;
 using GenerateCT.Model.Text;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,8 +13,8 @@ namespace GenerateCT.Model.Pipeline;
 /// <summary>One training example: an HU volume and the prompt of its report.</summary>
 public sealed record TrainingCase(Volume Volume, string Prompt);
 
-/// <summary>Progress of `train all`: stage, step i of n, and the last loss.</summary>
-public readonly record struct TrainingProgress(string Stage, int Step, int Steps, double Loss);
+/// <summary>Progress of `train all`: stage (a <see cref="ModelStage"/> name, superres-k for a later SR stage), step i of n, and the last loss.</summary>
+public readonly record struct TrainingProgress(string Stage, long Step, long Steps, double Loss);
 
 /// <summary>Bounded training of the three stages (step counts, not epochs: CPU runs must end).</summary>
 public sealed record TrainAllOptions
@@ -42,13 +45,13 @@ public sealed record TrainAllOptions
 }
 
 /// <summary>
-/// `gct train all`: trains CT-ViT (L2 reconstruction + VQ commitment; the tiny config has no VGG/GAN),
-/// then MaskGIT on the frozen CT-ViT's codes through <see cref="MaskGitTrainer"/> (masked-token
+/// `gct train all`: trains CT-ViT through <see cref="CtVitTrainer"/> (L2 reconstruction + VQ commitment;
+/// the tiny config has no VGG/GAN, so its perceptual and adversarial terms stay off; float32), then
+/// MaskGIT on the frozen CT-ViT's codes through <see cref="MaskGitTrainer"/> (masked-token
 /// cross-entropy with the cosine masking schedule and 25 % text dropout, as MaskGITTransformer.forward),
 /// then each SR stage through <see cref="SuperResTrainer"/> on (CT-ViT reconstruction → original) slice
-/// pairs (the paper's noisy conditioning, §3.3) with the released v-loss, and writes a bundle. The
-/// CT-ViT stage keeps a plain bounded loop: the tiny config has no VGG/GAN, so CtVitTrainer's extra
-/// machinery (perceptual/adversarial losses, precision) would be idle. The text encoder is frozen throughout (paper §3.3): for the
+/// pairs (the paper's noisy conditioning, §3.3) with the released v-loss, and writes a bundle.
+/// The text encoder is frozen throughout (paper §3.3): for the
 /// tiny config it is a seeded random T5 with the shared tiny SentencePiece model, since no tiny weights
 /// were ever released; prompts still map deterministically to distinct embeddings.
 /// </summary>
@@ -97,18 +100,23 @@ public static class BundleTrainer
         using var volumes = Stack(cases, config.Frames, (int)config.CtVit.ImageSize, device);   // N 1 F h w in [-1, 1]
         var prompts = cases.Select(c => c.Prompt).ToList();
 
-        // Stage 1: CT-ViT.
+        // Stage 1: CT-ViT, through the stage's own trainer.
         using var ctvit = new CtVit.CtVit(config.CtVit);
-        ctvit.to(device);
-        RunSteps("ctvit", options.CtVitSteps, ctvit.parameters(), options.CtVitLearningRate, progress, ct, () =>
+        using (var ctvitData = new CtVolumeDataset(cases.Select(c => c.Volume), config.CtVit, config.Frames))
+        using (var ctvitTrainer = new CtVitTrainer(ctvit, ctvitData, new CtVitTrainingOptions
         {
-            var batch = volumes.index_select(0, SampleBatch(cases.Count, options.BatchSize, rng, device));
-            ctvit.train();
-            using var output = ctvit.forward(batch);
-            return output.ReconstructionLoss + output.CommitLoss;
-        });
+            LearningRate = options.CtVitLearningRate,
+            BatchSize = Math.Min(options.BatchSize, cases.Count),
+            Steps = options.CtVitSteps,
+            Seed = options.Seed,
+            Precision = TrainingPrecision.Fp32,
+        }, device))
+        {
+            RunSteps(ctvitTrainer, ctvitData, options.CtVitSteps, ModelStage.CtVit.Name, progress, ct);
+        }
+
         ctvit.eval();
-        components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.CtVitStage, config.CtVit.Name, "ctvit.gct", ctvit,
+        components.Add(ModelBundle.SaveStage(bundleDirectory, ModelStage.CtVit, config.CtVit.Name, "ctvit.gct", ctvit,
             $"trained by `gct train all` ({options.CtVitSteps} steps on {cases.Count} cases)"));
 
         // Stage 2: MaskGIT on the frozen CT-ViT codes, through the stage's own trainer (the released
@@ -132,7 +140,7 @@ public static class BundleTrainer
         {
             LearningRate = options.MaskGitLearningRate,
             WarmupSteps = Math.Min(50, options.MaskGitSteps / 10),
-            TotalSteps = options.MaskGitSteps,
+            DecayEndStep = options.MaskGitSteps,
             CondDropProb = config.MaskGit.CondDropProb,
             Seed = options.Seed,
         }))
@@ -144,13 +152,13 @@ public static class BundleTrainer
                 var index = SampleBatch(cases.Count, options.BatchSize, rng, device);
                 using var embedding = text.Embed(Pick(prompts, index));
                 var report = maskgitTrainer.TrainStep([new MaskGitBatch(codes.index_select(0, index), embedding.Embeddings, embedding.Mask)]);
-                ThrowIfDiverged("maskgit", step, report.Loss);
-                progress?.Report(new TrainingProgress("maskgit", step, options.MaskGitSteps, report.Loss));
+                ThrowIfDiverged(ModelStage.MaskGit.Name, step, report.Loss);
+                progress?.Report(new TrainingProgress(ModelStage.MaskGit.Name, step, options.MaskGitSteps, report.Loss));
             }
         }
 
         maskgit.eval();
-        components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.MaskGitStage, config.MaskGit.Name, "maskgit.gct", maskgit,
+        components.Add(ModelBundle.SaveStage(bundleDirectory, ModelStage.MaskGit, config.MaskGit.Name, "maskgit.gct", maskgit,
             $"trained by `gct train all` ({options.MaskGitSteps} steps on the frozen CT-ViT codes)"));
 
         // Stage 3: the SR cascade on slices; stage 1's conditioning is the CT-ViT reconstruction.
@@ -164,22 +172,22 @@ public static class BundleTrainer
             using var unet = new SuperResUnet(stage.Unet);
             unet.to(device);
             var diffusion = new SuperResDiffusion(unet, stage.Diffusion with { TrainingLowresNoiseMax = options.SuperResLowresNoiseMax });
-            var name = config.SuperRes.Count == 1 ? "superres" : $"superres-{s + 1}";
+            var name = config.SuperRes.Count == 1 ? ModelStage.SuperRes.Name : $"{ModelStage.SuperRes.Name}-{s + 1}";
             var examples = SuperResExamples(high, low, prompts, config.Frames, text);
             using var trainer = new SuperResTrainer(diffusion, new SuperResTrainingOptions
             {
                 LearningRate = options.SuperResLearningRate,
                 WarmupSteps = Math.Min(50, options.SuperResSteps / 10),
-                CosineDecayMaxSteps = options.SuperResSteps,
+                DecayEndStep = options.SuperResSteps,
                 BatchSize = options.BatchSize,
                 CheckpointEvery = 0,
                 Seed = options.Seed + s,
             });
             await trainer.TrainAsync(examples, options.SuperResSteps,
-                progress: progress is null ? null : new StageProgress(p => progress.Report(new TrainingProgress(name, p.Step, p.TotalSteps, p.Loss))),
+                progress: progress is null ? null : new StageProgress(p => progress.Report(new TrainingProgress(name, p.Step, options.SuperResSteps, p.Loss))),
                 cancellationToken: ct);
             unet.eval();
-            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.SuperResStage, config.Name, $"superres-{s + 1}.gct", unet,
+            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelStage.SuperRes, config.Name, $"superres-{s + 1}.gct", unet,
                 $"trained by `gct train all` ({options.SuperResSteps} steps, {stage.Diffusion.LowResSize}→{stage.Diffusion.HighResSize})"));
         }
 
@@ -214,28 +222,20 @@ public static class BundleTrainer
             .ToList();
     }
 
-    private sealed class StageProgress(Action<SuperResTrainingProgress> report) : IProgress<SuperResTrainingProgress>
+    private sealed class StageProgress(Action<TrainingStep> report) : IProgress<TrainingStep>
     {
-        public void Report(SuperResTrainingProgress value) => report(value);
+        public void Report(TrainingStep value) => report(value);
     }
 
-    private static void RunSteps(string stage, int steps, IEnumerable<TorchSharp.Modules.Parameter> parameters, double lr,
-        IProgress<TrainingProgress>? progress, CancellationToken ct, Func<Tensor> loss)
+    /// <summary>Runs <paramref name="steps"/> optimizer steps of a stage trainer on <paramref name="data"/>, stopping on a diverged loss.</summary>
+    private static void RunSteps<TData>(IStageTrainer<TData> trainer, TData data, int steps, string stage, IProgress<TrainingProgress>? progress, CancellationToken ct)
     {
-        var trainable = parameters.Where(p => p.requires_grad).ToList();
-        using var optimizer = optim.Adam(trainable, lr, beta1: 0.9, beta2: 0.99);
         for (var step = 1; step <= steps; step++)
         {
             ct.ThrowIfCancellationRequested();
-            using var scope = NewDisposeScope();
-            optimizer.zero_grad();
-            var value = loss();
-            value.backward();
-            optimizer.step();
-            var scalar = value.item<float>();
-            ThrowIfDiverged(stage, step, scalar);
-
-            progress?.Report(new TrainingProgress(stage, step, steps, scalar));
+            var report = trainer.TrainStep(data);
+            ThrowIfDiverged(stage, step, report.Loss);
+            progress?.Report(new TrainingProgress(stage, step, steps, report.Loss));
         }
     }
 

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.SuperRes;
 using GenerateCT.Model.Text;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,7 +13,7 @@ namespace GenerateCT.Model.Pipeline;
 /// <summary>One stage's weights in a bundle.</summary>
 public sealed record BundleComponent
 {
-    /// <summary>"ctvit", "maskgit", "superres" (one per cascade stage, in order) or "text-encoder".</summary>
+    /// <summary>A <see cref="ModelStage"/> name (superres once per cascade stage, in order) or <see cref="ModelBundle.TextEncoderStage"/>.</summary>
     public required string Stage { get; init; }
 
     /// <summary>The named config the weights belong to ("paper", "tiny", "t5-v1_1-base").</summary>
@@ -47,9 +48,6 @@ public sealed record BundleManifest
     public IReadOnlyList<string> Notes { get; init; } = [];
 }
 
-/// <summary>A bundle that cannot be used; the message names the file and what to do.</summary>
-public sealed class ModelBundleException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>The outcome of checking one component: hash and keys.</summary>
 public sealed record ComponentCheck(BundleComponent Component, string Keys);
 
@@ -62,9 +60,8 @@ public sealed record ComponentCheck(BundleComponent Component, string Keys);
 public sealed class ModelBundle : IDisposable
 {
     public const string ManifestFile = "manifest.json";
-    public const string CtVitStage = "ctvit";
-    public const string MaskGitStage = "maskgit";
-    public const string SuperResStage = "superres";
+
+    /// <summary>The component name of the frozen text encoder (not a trained <see cref="ModelStage"/>).</summary>
     public const string TextEncoderStage = "text-encoder";
 
     internal static readonly JsonSerializerOptions Json = new()
@@ -186,19 +183,19 @@ public sealed class ModelBundle : IDisposable
         var disposables = new List<IDisposable>();
         try
         {
-            var ctvitComponent = Single(manifest, CtVitStage, directory);
+            var ctvitComponent = Single(manifest, ModelStage.CtVit.Name, directory);
             RequireConfig(ctvitComponent, config.CtVit.Name, directory);
             var ctvit = new CtVit.CtVit(config.CtVit);
             disposables.Add(ctvit);
             checks.Add(new ComponentCheck(ctvitComponent, LoadStrict(ctvit, Resolve(directory, ctvitComponent), GenerateCT.Model.CtVit.CtVit.IsLossNetworkKey).ToString()));
 
-            var maskgitComponent = Single(manifest, MaskGitStage, directory);
+            var maskgitComponent = Single(manifest, ModelStage.MaskGit.Name, directory);
             RequireConfig(maskgitComponent, config.MaskGit.Name, directory);
             var maskgit = new MaskGit.MaskGit(config.MaskGit);
             disposables.Add(maskgit);
             checks.Add(new ComponentCheck(maskgitComponent, LoadStrict(maskgit, Resolve(directory, maskgitComponent)).ToString()));
 
-            var srComponents = manifest.Components.Where(c => c.Stage == SuperResStage).ToList();
+            var srComponents = manifest.Components.Where(c => ModelStage.SuperRes.Is(c.Stage)).ToList();
             if (srComponents.Count != config.SuperRes.Count)
             {
                 throw new ModelBundleException($"bundle '{directory}' has {srComponents.Count} superres components but pipeline '{config.Name}' needs {config.SuperRes.Count}");
@@ -260,11 +257,11 @@ public sealed class ModelBundle : IDisposable
     }
 
     /// <summary>Saves a stage as a GenerateCT checkpoint in the bundle and returns its manifest entry.</summary>
-    public static BundleComponent SaveStage(string directory, string stage, string config, string fileName, nn.Module module, string source, string? notes = null, Func<string, bool>? excludeKeys = null)
+    public static BundleComponent SaveStage(string directory, ModelStage stage, string config, string fileName, nn.Module module, string source, string? notes = null, Func<string, bool>? excludeKeys = null)
     {
         var path = Path.Combine(directory, fileName);
-        ModelCheckpoint.Save(path, module, new CheckpointInfo { Stage = stage, Config = config }, excludeKeys: excludeKeys);
-        return new BundleComponent { Stage = stage, Config = config, File = fileName, Sha256 = Sha256Of(path), Source = source, Notes = notes };
+        ModelCheckpoint.Save(path, module, new CheckpointInfo { Stage = stage.Name, Config = config }, excludeKeys: excludeKeys);
+        return new BundleComponent { Stage = stage.Name, Config = config, File = fileName, Sha256 = Sha256Of(path), Source = source, Notes = notes };
     }
 
     /// <summary>Entry for a text encoder directory already placed under the bundle.</summary>

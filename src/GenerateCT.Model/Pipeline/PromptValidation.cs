@@ -13,19 +13,6 @@ public enum PromptProblem
 }
 
 /// <summary>
-/// A prompt the generator refuses. The message says why and what to change; the node's generation
-/// service maps this type to gRPC InvalidArgument.
-/// </summary>
-public sealed class InvalidPromptException(PromptProblem problem, int promptIndex, string message)
-    : ArgumentException(message)
-{
-    public PromptProblem Problem { get; } = problem;
-
-    /// <summary>Position of the offending prompt in the request.</summary>
-    public int PromptIndex { get; } = promptIndex;
-}
-
-/// <summary>
 /// Checks prompts before any model runs: non-empty, text only (no control characters other than
 /// tab/newline, no lone surrogates, no U+FFFD / non-characters that betray a decoding error), and at
 /// most the tokenizer's limit (GenerateCT t5.py: 256 tokens, eos included) — the released code would

@@ -1,6 +1,7 @@
 using System.Collections;
 using GenerateCT.Model.Checkpoints;
 using GenerateCT.Model.Text;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -40,7 +41,7 @@ public static class ReleasedImport
         using (var ctvit = new CtVit.CtVit(config.CtVit))
         {
             var released = ReadFlat(ctvitPath);
-            reports.Add(new ImportReport(ModelBundle.CtVitStage, ctvitPath, ApplyOrThrow(ctvit, released, ctvitPath, CtVit.CtVit.IsLossNetworkKey)));
+            reports.Add(new ImportReport(ModelStage.CtVit.Name, ctvitPath, ApplyOrThrow(ctvit, released, ctvitPath, CtVit.CtVit.IsLossNetworkKey)));
             Dispose(released);
 
             var transformer = ReadFlat(transformerPath);
@@ -58,16 +59,16 @@ public static class ReleasedImport
             {
                 // The transformer file carries the CT-ViT its tokens were learnt against (copy_for_eval);
                 // inference_transformer.py decodes with that copy, so the bundle does too.
-                reports.Add(new ImportReport(ModelBundle.CtVitStage + " (in transformer)", transformerPath, ApplyOrThrow(ctvit, embeddedCtVit, transformerPath + " ctvit.*", CtVit.CtVit.IsLossNetworkKey)));
+                reports.Add(new ImportReport(ModelStage.CtVit.Name + " (in transformer)", transformerPath, ApplyOrThrow(ctvit, embeddedCtVit, transformerPath + " ctvit.*", CtVit.CtVit.IsLossNetworkKey)));
                 source = $"released {Path.GetFileName(transformerPath)} ctvit.* (keys of {Path.GetFileName(ctvitPath)} verified)";
             }
 
-            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.CtVitStage, config.CtVit.Name, "ctvit.gct", ctvit, source));
+            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelStage.CtVit, config.CtVit.Name, "ctvit.gct", ctvit, source));
 
             using var maskgit = new MaskGit.MaskGit(config.MaskGit);
-            reports.Add(new ImportReport(ModelBundle.MaskGitStage, transformerPath, ApplyOrThrow(maskgit, maskgitState, transformerPath + " maskgit.*")));
+            reports.Add(new ImportReport(ModelStage.MaskGit.Name, transformerPath, ApplyOrThrow(maskgit, maskgitState, transformerPath + " maskgit.*")));
             Dispose(transformer);
-            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.MaskGitStage, config.MaskGit.Name, "maskgit.gct", maskgit, $"released {Path.GetFileName(transformerPath)} maskgit.*"));
+            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelStage.MaskGit, config.MaskGit.Name, "maskgit.gct", maskgit, $"released {Path.GetFileName(transformerPath)} maskgit.*"));
         }
 
         using (var unet = new SuperRes.SuperResUnet(config.SuperRes[0].Unet))
@@ -82,14 +83,14 @@ public static class ReleasedImport
                     throw new ModelBundleException($"{superresPath} has {stray.Count} keys outside unets.0/unets.1 (e.g. '{stray[0]}'); is it superres_pretrained.pt?");
                 }
 
-                reports.Add(new ImportReport(ModelBundle.SuperResStage, superresPath, ApplyOrThrow(unet, unetState, superresPath + " model.unets.1.*")));
+                reports.Add(new ImportReport(ModelStage.SuperRes.Name, superresPath, ApplyOrThrow(unet, unetState, superresPath + " model.unets.1.*")));
             }
             finally
             {
                 Dispose(superres);
             }
 
-            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelBundle.SuperResStage, config.Name, "superres-1.gct", unet, $"released {Path.GetFileName(superresPath)} model.unets.1.*"));
+            components.Add(ModelBundle.SaveStage(bundleDirectory, ModelStage.SuperRes, config.Name, "superres-1.gct", unet, $"released {Path.GetFileName(superresPath)} model.unets.1.*"));
         }
 
         // Text encoder: validate the HF directory, then copy the files the loader uses.

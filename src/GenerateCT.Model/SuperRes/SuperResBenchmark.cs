@@ -89,7 +89,7 @@ public static class SuperResBenchmark
             ? $"seconds_per_volume is extrapolated linearly from {slices} slice(s) × {steps} step(s) to {volumeSlices} slices × {fullSteps} steps"
             : "seconds_per_volume measured on a whole volume";
         return new SuperResBenchmarkResult(
-            "superres", config, TorchDevice.Describe(device), options.LowResSize, options.HighResSize,
+            Training.ModelStage.SuperRes.Name, config, TorchDevice.Describe(device), options.LowResSize, options.HighResSize,
             slices, steps, perBatch, measured, perSlice, perSliceFull, peerPerSlice, peerPerSlice / perSlice,
             volumeSlices, fullSteps, perSliceFull * volumeSlices, extrapolated,
             Process.GetCurrentProcess().PeakWorkingSet64, note);

@@ -1,5 +1,6 @@
-using System.Diagnostics;
 using System.Text.Json;
+using GenerateCT.Model.Checkpoints;
+using GenerateCT.Model.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,7 +15,7 @@ namespace GenerateCT.Model.SuperRes;
 public sealed record SuperResExample(Tensor HighRes, Tensor? LowRes, Tensor TextEmbeds, Tensor? TextMask = null);
 
 /// <summary>Optimiser and loop settings; defaults are the released ones (superres.yaml, imagen trainer).</summary>
-public sealed record SuperResTrainingOptions
+public sealed record SuperResTrainingOptions : IStageTrainingOptions
 {
     /// <summary>Adam learning rate (released 5e-4), β = (0.9, 0.99), ε = 1e-8 as in the imagen trainer.</summary>
     public double LearningRate { get; init; } = 5e-4;
@@ -23,10 +24,10 @@ public sealed record SuperResTrainingOptions
     public double Eps { get; init; } = 1e-8;
 
     /// <summary>Linear warm-up steps (imagen trainer <c>warmup_steps</c>; released: none).</summary>
-    public int WarmupSteps { get; init; }
+    public long WarmupSteps { get; init; }
 
     /// <summary>Step at which the half-cosine decay reaches 0 (imagen trainer <c>cosine_decay_max_steps</c>; released: none, constant rate).</summary>
-    public int? CosineDecayMaxSteps { get; init; }
+    public long? DecayEndStep { get; init; }
 
     /// <summary>Slices per micro-batch (released 1).</summary>
     public int BatchSize { get; init; } = 1;
@@ -41,15 +42,12 @@ public sealed record SuperResTrainingOptions
     public long Seed { get; init; }
 }
 
-/// <summary>Progress after an optimiser step.</summary>
-public readonly record struct SuperResTrainingProgress(int Step, int TotalSteps, double Loss, TimeSpan Elapsed);
-
 /// <summary>
 /// Trains the SR Unet with the released objective (<see cref="SuperResDiffusion.Loss"/>) and Adam, with
 /// gradient accumulation, periodic checkpoints in a directory (unet weights, optimiser state, step) and
-/// exact resume.
+/// exact resume. Its data source is a list of examples (slices).
 /// </summary>
-public sealed class SuperResTrainer : IDisposable
+public sealed class SuperResTrainer : IStageTrainer<IReadOnlyList<SuperResExample>>
 {
     private const string UnetFile = "superres_unet.bin";
     private const string OptimizerFile = "optimizer.bin";
@@ -67,36 +65,63 @@ public sealed class SuperResTrainer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.GradientAccumulationSteps, 1);
         _optimizer = optim.Adam(diffusion.Unet.parameters(), options.LearningRate, options.Beta1, options.Beta2, options.Eps);
-        _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.CosineDecayMaxSteps);
+        _schedule = options.Schedule();
     }
 
-    /// <summary>Optimiser steps taken so far (restored by <see cref="LoadCheckpoint"/>).</summary>
-    public int Step { get; private set; }
+    public ModelStage Stage => ModelStage.SuperRes;
 
-    /// <summary>
-    /// Runs optimiser steps until <see cref="Step"/> reaches <paramref name="totalSteps"/>; saves a checkpoint to
-    /// <paramref name="checkpointDirectory"/> every <see cref="SuperResTrainingOptions.CheckpointEvery"/> steps and at the end.
-    /// </summary>
-    /// <returns>the loss of each step run</returns>
-    public async Task<IReadOnlyList<double>> TrainAsync(IReadOnlyList<SuperResExample> examples, int totalSteps, string? checkpointDirectory = null,
-        IProgress<SuperResTrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public SuperResTrainingOptions Options => _options;
+
+    IStageTrainingOptions IStageTrainer<IReadOnlyList<SuperResExample>>.Settings => _options;
+
+    /// <summary>Optimiser steps taken so far (restored by <see cref="Resume"/>).</summary>
+    public long Step { get; private set; }
+
+    public int SampleCount(IReadOnlyList<SuperResExample> data) => data.Count;
+
+    /// <summary>The SR Unet's weights (the bundle's superres component).</summary>
+    public Dictionary<string, Tensor> CopyWeights() => LocalTraining.CopyStateDict(_diffusion.Unet);
+
+    public void LoadWeights(IReadOnlyDictionary<string, Tensor> weights) =>
+        ReferenceWeights.Apply(_diffusion.Unet, weights, sourceName: $"{Stage.Name} round weights");
+
+    /// <summary>One optimiser step over <see cref="SuperResTrainingOptions.GradientAccumulationSteps"/> micro-batches drawn from <paramref name="data"/>.</summary>
+    public TrainingStep TrainStep(IReadOnlyList<SuperResExample> data)
+    {
+        RequireExamples(data);
+        _diffusion.Unet.train();
+        var (loss, lr) = OptimizerStep(data);
+        Step++;
+        return new TrainingStep(Stage, Step, loss, lr, new Dictionary<string, double>());
+    }
+
+    private static void RequireExamples(IReadOnlyList<SuperResExample> examples)
     {
         if (examples.Count == 0)
         {
             throw new ArgumentException("no training examples: give at least one high-res slice with its text embedding", nameof(examples));
         }
+    }
+
+    /// <summary>
+    /// Runs optimiser steps until <see cref="Step"/> reaches <paramref name="totalSteps"/>; saves a checkpoint to
+    /// <paramref name="checkpointDirectory"/> every <see cref="SuperResTrainingOptions.CheckpointEvery"/> steps and at the end;
+    /// reports every step.
+    /// </summary>
+    /// <returns>the loss of each step run</returns>
+    public async Task<IReadOnlyList<double>> TrainAsync(IReadOnlyList<SuperResExample> examples, long totalSteps, string? checkpointDirectory = null,
+        IProgress<TrainingStep>? progress = null, CancellationToken cancellationToken = default)
+    {
+        RequireExamples(examples);
 
         var unet = _diffusion.Unet;
-        unet.train();
         var losses = new List<double>();
-        var clock = Stopwatch.StartNew();
         while (Step < totalSteps)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var loss = await Task.Run(() => OptimizerStep(examples), cancellationToken).ConfigureAwait(false);
-            Step++;
-            losses.Add(loss);
-            progress?.Report(new SuperResTrainingProgress(Step, totalSteps, loss, clock.Elapsed));
+            var step = await Task.Run(() => TrainStep(examples), cancellationToken).ConfigureAwait(false);
+            losses.Add(step.Loss);
+            progress?.Report(step);
             if (checkpointDirectory is not null && ((_options.CheckpointEvery > 0 && Step % _options.CheckpointEvery == 0) || Step == totalSteps))
             {
                 SaveCheckpoint(checkpointDirectory);
@@ -107,11 +132,11 @@ public sealed class SuperResTrainer : IDisposable
         return losses;
     }
 
-    private double OptimizerStep(IReadOnlyList<SuperResExample> examples)
+    private (double Loss, double LearningRate) OptimizerStep(IReadOnlyList<SuperResExample> examples)
     {
         var device = _diffusion.Unet.parameters().First().device;
-        using var generator = new Generator(SuperResDiffusion.SliceSeed(_options.Seed, Step));
-        _schedule.Apply(_optimizer, Step);
+        using var generator = new Generator(SuperResDiffusion.SliceSeed(_options.Seed, unchecked((int)Step)));
+        var lr = _schedule.Apply(_optimizer, Step);
         _optimizer.zero_grad();
         double total = 0;
         var micro = _options.GradientAccumulationSteps;
@@ -129,7 +154,7 @@ public sealed class SuperResTrainer : IDisposable
         }
 
         _optimizer.step();
-        return total;
+        return (total, lr);
     }
 
     /// <summary>Pads the text embeddings of a batch to the longest one with zeros (mask false), as T5 batching does.</summary>
@@ -158,9 +183,10 @@ public sealed class SuperResTrainer : IDisposable
         File.WriteAllText(Path.Combine(directory, StateFile), JsonSerializer.Serialize(new CheckpointState(Step, _options.Seed)));
     }
 
-    /// <summary>Restores weights, optimiser state and step written by <see cref="SaveCheckpoint"/>.</summary>
-    public void LoadCheckpoint(string directory)
+    /// <summary>Restores weights, optimiser state and step written by <see cref="SaveCheckpoint"/> to the directory <paramref name="path"/>.</summary>
+    public void Resume(string path)
     {
+        var directory = path;
         var statePath = Path.Combine(directory, StateFile);
         if (!File.Exists(statePath))
         {
@@ -176,5 +202,5 @@ public sealed class SuperResTrainer : IDisposable
 
     public void Dispose() => _optimizer.Dispose();
 
-    private sealed record CheckpointState(int Step, long Seed);
+    private sealed record CheckpointState(long Step, long Seed);
 }

@@ -5,12 +5,6 @@ using static TorchSharp.torch;
 namespace GenerateCT.Model.Text;
 
 /// <summary>
-/// A text-encoder bundle that is missing a file or holds one that cannot be used: a start-up
-/// configuration error (the message names the file and what to install).
-/// </summary>
-public sealed class TextEncoderBundleException(string message, Exception? inner = null) : InvalidOperationException(message, inner);
-
-/// <summary>
 /// The frozen text encoder as hospital IT installs it once: a Hugging Face model directory of
 /// google/t5-v1_1-base holding `config.json`, `spiece.model` and `model.safetensors` or
 /// `pytorch_model.bin` (a full T5ForConditionalGeneration checkpoint is fine: decoder weights are ignored).

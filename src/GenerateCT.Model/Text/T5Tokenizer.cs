@@ -13,15 +13,6 @@ public enum OverLengthPolicy
     Refuse,
 }
 
-/// <summary>A prompt that tokenizes to more tokens than the text encoder accepts.</summary>
-public sealed class PromptTooLongException(int tokens, int limit)
-    : ArgumentException($"the prompt has {tokens} tokens (eos included) but the text encoder accepts at most {limit}; shorten the prompt")
-{
-    public int Tokens { get; } = tokens;
-
-    public int Limit { get; } = limit;
-}
-
 /// <summary>
 /// T5's SentencePiece tokenizer (google/t5-v1_1-base `spiece.model`) through Microsoft.ML.Tokenizers,
 /// with the conventions of HF `T5Tokenizer`: no bos, eos (id 1) appended, pad id 0, and truncation at

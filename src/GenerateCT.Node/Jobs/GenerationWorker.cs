@@ -230,7 +230,7 @@ internal sealed class GenerationWorker(
                 GenerationStage.Text => "text",
                 GenerationStage.Tokens => "tokens",
                 GenerationStage.Decode => "decode",
-                _ => "superres",
+                _ => GenerateCT.Model.Training.ModelStage.SuperRes.Name,
             },
             Step = p.Step,
             TotalSteps = p.Steps,
