@@ -11,7 +11,7 @@ namespace GenerateCT.Cli.Tests;
 public sealed class ExpectedFailureTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
-    private readonly string _dir = TempDirectory.Create("gct-fail");
+    private readonly string _dir = Scratch.NewDirectory("gct-fail");
 
     public void Dispose()
     {

@@ -18,7 +18,7 @@ public sealed partial class TrainMaskGitCommandTests(ITestOutputHelper output) :
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
 
-    private readonly string _dir = TempDirectory.Create("gct-train-maskgit");
+    private readonly string _dir = Scratch.NewDirectory("gct-train-maskgit");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

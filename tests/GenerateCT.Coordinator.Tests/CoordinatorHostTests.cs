@@ -11,7 +11,7 @@ public class CoordinatorHostTests(PostgresFixture postgres) : IClassFixture<Post
     [Fact]
     public async Task Coordinator_on_a_configured_database_migrates_it_and_answers_health_over_tls()
     {
-        var dir = TempDirectory.Create("gct-coord");
+        var dir = Scratch.NewDirectory("gct-coord");
         var cs = await postgres.CreateDatabaseAsync();
         try
         {

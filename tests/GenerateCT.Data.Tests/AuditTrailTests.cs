@@ -12,7 +12,7 @@ public class AuditTrailTests(PostgresFixture postgres) : IClassFixture<PostgresF
     {
         var owner = await postgres.CreateDatabaseAsync();
         await DatabaseSchema.MigrateNodeAsync(owner);
-        var dir = TempDirectory.Create("gct-audit");
+        var dir = Scratch.NewDirectory("gct-audit");
         var service = await NodeServiceRole.EnsureAsync(owner, Path.Combine(dir, "service.password"));
         return (owner, service, dir);
     }
@@ -158,7 +158,7 @@ public class AuditTrailTests(PostgresFixture postgres) : IClassFixture<PostgresF
     [Fact]
     public async Task A_second_start_on_a_running_cluster_attaches_and_leaves_it_running()
     {
-        var dir = TempDirectory.Create("gct-pg-attach");
+        var dir = Scratch.NewDirectory("gct-pg-attach");
         try
         {
             await using var first = await PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = dir });

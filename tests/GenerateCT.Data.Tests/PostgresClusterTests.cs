@@ -48,7 +48,7 @@ public class PostgresClusterTests(PostgresFixture postgres) : IClassFixture<Post
     [Fact]
     public async Task A_cluster_keeps_its_data_across_a_restart_and_refuses_a_wrong_password()
     {
-        var dir = TempDirectory.Create("gct-pg-restart");
+        var dir = Scratch.NewDirectory("gct-pg-restart");
         try
         {
             string cs;

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using GenerateCT.Dicom.Imaging;
 using GenerateCT.Imaging;
 using GenerateCT.Testing.Dicom;
@@ -54,7 +55,7 @@ public class CtSeriesWriterTests
     [Fact]
     public async Task Written_series_is_read_by_pydicom_with_matching_geometry()
     {
-        using var dir = new ScratchDirectory("gct-ct");
+        using var dir = new Scratch("gct-ct");
         var paths = await CtSeriesWriter.WriteAsync(SampleData.Phantom(depth: 2, size: 8), dir.Path, new CtSeriesOptions { PatientName = "A^B" });
         Assert.Equal(2, paths.Count);
         var script = "import pydicom,sys\nfor p in sys.argv[1:]:\n d=pydicom.dcmread(p)\n a=d.pixel_array\n print(d.Modality, [float(x) for x in d.ImagePositionPatient], a.shape, int(a[0,0]), float(d.RescaleSlope))";

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using System.Text;
 using GenerateCT.Testing.Dicom;
 
@@ -50,7 +51,7 @@ public class DicomFileTests
     [Fact]
     public async Task Explicit_VR_Big_Endian_written_by_dcmconv_reads_to_the_same_values()
     {
-        using var dir = new ScratchDirectory("gct-be");
+        using var dir = new Scratch("gct-be");
         var source = dir.Combine("le.dcm");
         var ds = SampleData.CtSeries(depth: 1, size: 8)[0];
         await new DicomFile(ds).SaveAsync(source);
@@ -92,7 +93,7 @@ public class DicomFileTests
     [Fact]
     public async Task Dcmdump_reads_our_files_without_warnings_in_every_written_syntax()
     {
-        using var dir = new ScratchDirectory("gct-dump");
+        using var dir = new Scratch("gct-dump");
         foreach (var uid in WritableSyntaxes)
         {
             var path = dir.Combine(uid + ".dcm");

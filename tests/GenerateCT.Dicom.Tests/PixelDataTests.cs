@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using GenerateCT.Dicom.Imaging;
 using GenerateCT.Testing.Dicom;
 
@@ -10,7 +11,7 @@ public class PixelDataTests
     [InlineData("dcmcjpeg", "+e1", "1.2.840.10008.1.2.4.70")]   // JPEG Lossless SV1
     public async Task Compressed_pixel_data_from_dcmtk_decodes_to_the_original_pixels(string tool, string flag, string expectedSyntax)
     {
-        using var dir = new ScratchDirectory("gct-px");
+        using var dir = new Scratch("gct-px");
         var ds = SampleData.CtSeries(depth: 1, size: 40)[0]; // 40 is not a multiple of 8: exercises partial JPEG blocks
         var native = dir.Combine("native.dcm");
         await new DicomFile(ds).SaveAsync(native);
@@ -46,7 +47,7 @@ public class PixelDataTests
     [Fact]
     public async Task JPEG_LS_pixel_data_is_refused_with_a_clear_error()
     {
-        using var dir = new ScratchDirectory("gct-jls");
+        using var dir = new Scratch("gct-jls");
         var native = dir.Combine("native.dcm");
         await new DicomFile(SampleData.CtSeries(depth: 1, size: 16)[0]).SaveAsync(native);
         var jls = dir.Combine("jls.dcm");

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using System.Collections.Concurrent;
 using GenerateCT.Dicom.Network;
 using GenerateCT.Testing.Dicom;
@@ -7,7 +8,7 @@ namespace GenerateCT.Dicom.Tests;
 /// <summary>Our SCP with the durable file store in a scratch directory, recording association events.</summary>
 internal sealed class ScpHarness : IAsyncDisposable
 {
-    private readonly ScratchDirectory _dir = new("gct-scp");
+    private readonly Scratch _dir = new("gct-scp");
 
     private ScpHarness(DicomListenerOptions options)
     {

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using GenerateCT.Dicom.Network;
 using GenerateCT.Testing.Dicom;
 
@@ -9,7 +10,7 @@ public class ScuInteropTests
     [Fact]
     public async Task Our_SCU_stores_a_series_into_storescp_byte_identical_after_re_encoding()
     {
-        using var dir = new ScratchDirectory("gct-scu");
+        using var dir = new Scratch("gct-scu");
         using var storescp = await StorescpProcess.StartAsync(dir.Combine("out"), extraArguments: ["--max-pdu", "4096"]);
         var files = SampleData.CtSeries(depth: 4, size: 40).Select(ds => new DicomFile(ds)).ToList();
         var options = new DicomClientOptions { Host = "127.0.0.1", Port = storescp.Port, CalledAeTitle = storescp.AeTitle, CallingAeTitle = "GCT" };

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using GenerateCT.Dicom.Imaging;
 using GenerateCT.Imaging;
 
@@ -98,7 +99,7 @@ public class SeriesAssemblerTests
     [Fact]
     public async Task Compressed_series_from_dcmtk_assemble_to_the_same_volume()
     {
-        using var dir = new GenerateCT.Testing.Dicom.ScratchDirectory("gct-asm");
+        using var dir = new GenerateCT.Testing.Scratch("gct-asm");
         var v = SampleData.Phantom(depth: 3, size: 16);
         var files = Write(v);
         var rle = new List<DicomFile>();

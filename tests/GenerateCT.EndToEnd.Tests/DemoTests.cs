@@ -8,7 +8,7 @@ public class DemoTests
     [Fact]
     public async Task Gct_demo_starts_a_coordinator_and_a_node_that_answer_health_over_grpc_and_ingests_synthetic_patients()
     {
-        var dir = TempDirectory.Create("gct-demo");
+        var dir = Scratch.NewDirectory("gct-demo");
         try
         {
             var result = await Gct.RunAsync(TimeSpan.FromMinutes(8), "demo", "--data-dir", dir);

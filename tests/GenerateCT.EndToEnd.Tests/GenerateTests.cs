@@ -14,7 +14,7 @@ public sealed class GenerateTests(ITestOutputHelper output)
     [Fact]
     public async Task Train_all_on_phantoms_then_generate_writes_synthetic_nifti_dicom_and_png_reproducibly()
     {
-        var dir = TempDirectory.Create("gct-generate");
+        var dir = Scratch.NewDirectory("gct-generate");
         try
         {
             var data = Path.Combine(dir, "phantoms");

@@ -9,7 +9,7 @@ public class PhantomDicomTests
     [Fact]
     public async Task A_phantom_written_as_dicom_and_converted_back_gives_the_same_voxels_and_geometry_for_nibabel_and_pydicom_too()
     {
-        var dir = TempDirectory.Create("gct-phantom-dicom");
+        var dir = Scratch.NewDirectory("gct-phantom-dicom");
         try
         {
             var phantom = await Gct.RunAsync(TimeSpan.FromMinutes(3), "phantom", "--count", "1", "--out", dir, "--slices", "17", "--size", "64", "--seed", "5", "--findings", "cardiomegaly,pleural-effusion");

@@ -13,7 +13,7 @@ public class AuditCommandTests
     [Fact]
     public async Task Gct_audit_verifies_a_running_or_stopped_node_and_names_the_row_the_owner_tampered_with()
     {
-        var dir = TempDirectory.Create("gct-node-audit");
+        var dir = Scratch.NewDirectory("gct-node-audit");
         try
         {
             var config = TestNodeConfiguration.Create(dir);

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using GenerateCT.Data.Audit;
@@ -185,7 +186,7 @@ public class GenerationJobTests(GenerationNodeFixture fixture, ITestOutputHelper
     [Fact]
     public async Task A_researcher_gets_a_cohort_with_gct_cohort_pinning_the_nodes_published_certificate()
     {
-        var dir = GenerateCT.Testing.TempDirectory.Create("gct-cohort-cli");
+        var dir = GenerateCT.Testing.Scratch.NewDirectory("gct-cohort-cli");
         try
         {
             var token = Path.Combine(dir, "token");

@@ -90,10 +90,10 @@ public class IngestEndToEndTests
     [Fact]
     public async Task Orthanc_pushes_a_study_to_the_node_which_stores_it_deidentified_and_audits_it()
     {
-        var dir = TempDirectory.Create("gct-node-ingest");
+        var dir = Scratch.NewDirectory("gct-node-ingest");
         try
         {
-            var dicomPort = FreePort.Next();
+            var dicomPort = Scratch.FreePort();
             await using var node = await NodeHost.StartAsync(NodeConfig(dir, dicomPort, ("Node:Ingest:AllowedPeers:0", "ORTHANC@127.0.0.1")));
             using var orthanc = await OrthancProcess.StartAsync(new Dictionary<string, (string, int)> { ["gct"] = (node.Options.AeTitle, dicomPort) });
             string? study = null;
@@ -156,10 +156,10 @@ public class IngestEndToEndTests
     [Fact]
     public async Task Every_table_e1_1_attribute_pushed_by_storescu_is_removed_or_kept_exactly_as_the_node_profile_says()
     {
-        var dir = TempDirectory.Create("gct-node-e11");
+        var dir = Scratch.NewDirectory("gct-node-e11");
         try
         {
-            var dicomPort = FreePort.Next();
+            var dicomPort = Scratch.FreePort();
             await using var node = await NodeHost.StartAsync(NodeConfig(dir, dicomPort));
             var (dataset, markers) = GenerateCT.Deid.Datasets.ProfileMarkers.Build();
             var keys = new KeyedPseudonyms(await SiteSecret.LoadOrCreateAsync(Path.Combine(dir, "secrets", "site.key")));
@@ -193,10 +193,10 @@ public class IngestEndToEndTests
     [Fact]
     public async Task An_mr_instance_is_refused_with_a_failure_status_and_quarantined_with_a_reason()
     {
-        var dir = TempDirectory.Create("gct-node-ingest");
+        var dir = Scratch.NewDirectory("gct-node-ingest");
         try
         {
-            var dicomPort = FreePort.Next();
+            var dicomPort = Scratch.FreePort();
             await using var node = await NodeHost.StartAsync(NodeConfig(dir, dicomPort));
             var files = Path.Combine(dir, "push");
             Directory.CreateDirectory(files);
@@ -226,7 +226,7 @@ public class IngestEndToEndTests
     [Fact]
     public async Task Killing_the_node_mid_push_loses_no_acknowledged_instance_and_a_resend_adds_no_duplicate()
     {
-        var dir = TempDirectory.Create("gct-node-kill");
+        var dir = Scratch.NewDirectory("gct-node-kill");
         try
         {
             const int count = 500;
@@ -238,7 +238,7 @@ public class IngestEndToEndTests
                 await File.WriteAllBytesAsync(Path.Combine(files, $"{i:D4}.dcm"), new DicomFile(series[i], DicomTransferSyntax.ExplicitVRLittleEndian).ToBytes());
             }
 
-            var dicomPort = FreePort.Next();
+            var dicomPort = Scratch.FreePort();
             var dataDir = Path.Combine(dir, "node");
             var node = StartNodeProcess(dataDir, dicomPort);
             await WaitForPortAsync(dicomPort, TimeSpan.FromSeconds(90));

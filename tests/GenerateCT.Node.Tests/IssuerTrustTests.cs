@@ -12,7 +12,7 @@ public class IssuerTrustTests
     [Fact]
     public async Task Tokens_of_an_internal_issuer_are_refused_until_its_ca_is_configured()
     {
-        var dir = TempDirectory.Create("gct-node-trust");
+        var dir = Scratch.NewDirectory("gct-node-trust");
         try
         {
             await using var issuer = await OidcIssuer.StartAsync(dir);

@@ -32,7 +32,7 @@ public abstract class NodeFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Directory = TempDirectory.Create(_prefix);
+        Directory = Scratch.NewDirectory(_prefix);
         await PrepareAsync();
         Issuer = await OidcIssuer.StartAsync(Directory);
         var extra = TestNodeConfiguration.Trusting(Issuer, ClientId);

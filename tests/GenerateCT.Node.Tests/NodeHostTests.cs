@@ -13,7 +13,7 @@ public class NodeHostTests
     [Fact]
     public async Task Node_with_no_configuration_runs_on_its_embedded_database_and_answers_health_over_tls()
     {
-        var dir = TempDirectory.Create("gct-node");
+        var dir = Scratch.NewDirectory("gct-node");
         try
         {
             await using (var node = await NodeHost.StartAsync(Config(dir)))
@@ -40,7 +40,7 @@ public class NodeHostTests
     [Fact]
     public async Task A_client_that_does_not_trust_the_certificate_is_refused()
     {
-        var dir = TempDirectory.Create("gct-node");
+        var dir = Scratch.NewDirectory("gct-node");
         try
         {
             await using var node = await NodeHost.StartAsync(Config(dir));
@@ -65,7 +65,7 @@ public class NodeHostTests
     [InlineData("Node:RateLimit:ExpensiveCallsPerMinute", "0")]
     public async Task Invalid_configuration_fails_at_start_naming_the_key(string key, string value)
     {
-        var dir = TempDirectory.Create("gct-node");
+        var dir = Scratch.NewDirectory("gct-node");
         try
         {
             var ex = await Assert.ThrowsAsync<ConfigurationException>(() => NodeHost.StartAsync(Config(dir, (key, value))));
@@ -86,7 +86,7 @@ public class NodeHostTests
     [InlineData("Node:Identity:IssuerCaCertificatePath", "Node:Identity:IssuerCaCertificatePath", "/nonexistent/ca.pem")]
     public async Task Invalid_identity_configuration_fails_at_start_naming_the_key(string expectedKey, string key, string value)
     {
-        var dir = TempDirectory.Create("gct-node");
+        var dir = Scratch.NewDirectory("gct-node");
         try
         {
             var extra = new List<(string, string?)> { (key, value) };

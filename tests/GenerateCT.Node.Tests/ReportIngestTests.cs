@@ -18,10 +18,10 @@ public class ReportIngestTests
     [Fact]
     public async Task An_hl7_oru_report_is_acknowledged_scrubbed_stored_with_its_prompt_and_audited()
     {
-        var dir = TempDirectory.Create("gct-node-hl7");
+        var dir = Scratch.NewDirectory("gct-node-hl7");
         try
         {
-            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, FreePort.Next()));
+            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, Scratch.FreePort()));
             var ack = await MllpClient.SendAsync("127.0.0.1", node.Hl7Port!.Value, Oru);
             Assert.Contains("MSA|AA|CTRL0001", ack);
 
@@ -45,10 +45,10 @@ public class ReportIngestTests
     [Fact]
     public async Task A_message_that_is_not_a_report_gets_an_application_reject()
     {
-        var dir = TempDirectory.Create("gct-node-hl7");
+        var dir = Scratch.NewDirectory("gct-node-hl7");
         try
         {
-            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, FreePort.Next()));
+            await using var node = await NodeHost.StartAsync(IngestEndToEndTests.NodeConfig(dir, Scratch.FreePort()));
             var ack = await MllpClient.SendAsync("127.0.0.1", node.Hl7Port!.Value, "MSH|^~\\&|A|B|C|D|20240101||ORU^R01|X9|P|2.5.1\rPID|1||X\r");
             Assert.Contains("MSA|AR|X9", ack);
             await using var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString);

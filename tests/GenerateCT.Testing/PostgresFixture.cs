@@ -28,7 +28,7 @@ public sealed class PostgresFixture : IAsyncLifetime
     {
         _cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions
         {
-            Directory = TempDirectory.Create("gct-pg"),
+            Directory = Scratch.NewDirectory("gct-pg"),
             DeleteOnDispose = true,
         });
     }

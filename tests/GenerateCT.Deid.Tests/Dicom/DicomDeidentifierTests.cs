@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using System.Text;
 using GenerateCT.Deid.Datasets;
 using GenerateCT.Deid.Keys;
@@ -31,7 +32,7 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
         var profile = DeidentificationProfile.Parse(options);
 
         var result = new DicomDeidentifier(profile, keys).Deidentify(original);
-        using var dir = new ScratchDirectory("gct-deid");
+        using var dir = new Scratch("gct-deid");
         var path = dir.Combine("deid.dcm");
         await new DicomFile(result.Dataset).SaveAsync(path);
         var bytes = await File.ReadAllBytesAsync(path);
@@ -220,7 +221,7 @@ public sealed class DicomDeidentifierTests(ITestOutputHelper output)
     [Fact]
     public async Task Dcmdump_reads_every_de_identified_file_without_warnings()
     {
-        using var dir = new ScratchDirectory("gct-deid");
+        using var dir = new Scratch("gct-deid");
         var keys = Site(5);
         var files = new List<string>();
         foreach (var options in new[] { "retain-characteristics,modified-dates,clean-descriptors", "none" })

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using GenerateCT.Deid.Datasets;
 using GenerateCT.Deid.Keys;
 using GenerateCT.Deid.Reports;
@@ -88,7 +89,7 @@ public sealed class SiteDeidentifierTests
     [Fact]
     public async Task Folder_run_writes_images_under_pseudonymous_uids_and_reports_and_lists_refusals()
     {
-        using var dir = new ScratchDirectory("gct-deid");
+        using var dir = new Scratch("gct-deid");
         var input = Directory.CreateDirectory(dir.Combine("in")).FullName;
         var output = dir.Combine("out");
         var series = CtSeriesWriter.CreateInstances(new Volume(2, 8, 8), new CtSeriesOptions { PatientName = "Abernathy^Thaddeus", PatientId = "00482913", AccessionNumber = "ACC20240305" });

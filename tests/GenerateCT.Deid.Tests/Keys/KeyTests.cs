@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using GenerateCT.Deid.Keys;
 using GenerateCT.Dicom;
 using GenerateCT.Testing.Dicom;
@@ -49,7 +50,7 @@ public sealed class KeyTests
     [Fact]
     public async Task Site_secret_is_created_once_with_mode_0600_and_never_printed()
     {
-        using var dir = new ScratchDirectory("gct-deid");
+        using var dir = new Scratch("gct-deid");
         var path = dir.Combine("keys", "site.secret");
         var first = await SiteSecret.LoadOrCreateAsync(path);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
@@ -63,7 +64,7 @@ public sealed class KeyTests
     [Fact]
     public async Task Site_secret_readable_by_others_is_refused_with_the_fix()
     {
-        using var dir = new ScratchDirectory("gct-deid");
+        using var dir = new Scratch("gct-deid");
         var path = dir.Combine("site.secret");
         await SiteSecret.LoadOrCreateAsync(path);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
@@ -74,7 +75,7 @@ public sealed class KeyTests
     [Fact]
     public async Task Pseudonym_table_is_encrypted_at_rest_and_opens_only_with_its_site_secret()
     {
-        using var dir = new ScratchDirectory("gct-deid");
+        using var dir = new Scratch("gct-deid");
         var path = dir.Combine("pseudonyms.bin");
         var secret = SiteSecret.FromBytes(Enumerable.Repeat((byte)9, 32).ToArray());
         var table = await PseudonymTable.OpenAsync(path, secret);

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
@@ -45,8 +46,8 @@ public sealed class OrthancProcess : IDisposable
 
         var dir = Path.Combine(Path.GetTempPath(), $"gct-orthanc-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
-        int http = FreePort.Next();
-        int dicom = FreePort.Next();
+        int http = Scratch.FreePort();
+        int dicom = Scratch.FreePort();
         var mods = new JsonObject();
         foreach (var (id, (ae, port)) in modalities ?? new Dictionary<string, (string, int)>())
         {

@@ -1,3 +1,4 @@
+using GenerateCT.Testing;
 using System.Diagnostics;
 using System.Net.Sockets;
 
@@ -26,7 +27,7 @@ public sealed class StorescpProcess : IDisposable
     public static async Task<StorescpProcess> StartAsync(string outputDirectory, string aeTitle = "STORESCP", IEnumerable<string>? extraArguments = null)
     {
         Directory.CreateDirectory(outputDirectory);
-        int port = FreePort.Next();
+        int port = Scratch.FreePort();
         var process = DcmtkTool.Start("storescp", [.. extraArguments ?? [], "-aet", aeTitle, "-od", outputDirectory, port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (DateTime.UtcNow < deadline)
