@@ -46,7 +46,7 @@ internal static class TrainCommands
         };
         precision.AcceptOnlyFromAmong([.. MixedPrecision.Names]);
 
-        var cmd = new Command("ctvit", "Train the CT-ViT tokenizer (stage 1).")
+        var cmd = new Command(ModelStage.CtVit.Name, "Train the CT-ViT tokenizer (stage 1).")
         {
             config, data, steps, output, resume, init, lr, batch, accumulate, warmup, checkpointEvery, vgg, device, precision,
         };
