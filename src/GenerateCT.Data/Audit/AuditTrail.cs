@@ -5,7 +5,7 @@ using NpgsqlTypes;
 namespace GenerateCT.Data.Audit;
 
 /// <summary>
-/// The node's tamper-evident audit trail: the append-only table <c>audit_events</c> in which every
+/// A host's (node's or coordinator's) tamper-evident audit trail: the append-only table <c>audit_events</c> in which every
 /// row's hash covers the previous row's hash and its own fields (<see cref="AuditChain"/>).
 /// </summary>
 /// <remarks>
