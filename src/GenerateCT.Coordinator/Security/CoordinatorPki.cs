@@ -39,7 +39,7 @@ internal sealed class CoordinatorPki : IDisposable
         {
             try
             {
-                ca = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(caPath);
+                ca = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
             }
             catch (CryptographicException e)
             {

@@ -119,7 +119,7 @@ public sealed partial class FederationCa
             throw new PkiException($"'{recordsPath}' is damaged ({e.Message}); restore it from the CA's backup", e);
         }
 
-        return new FederationCa(directory, X509Certificate2.CreateFromPemFile(certificatePath), records, clock ?? TimeProvider.System);
+        return new FederationCa(directory, X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath)), records, clock ?? TimeProvider.System);
     }
 
     /// <summary>
@@ -160,6 +160,11 @@ public sealed partial class FederationCa
         if (_records.Certificates.FirstOrDefault(c => c.Name == name && !c.IsRevoked && c.NotAfter > now) is { } existing)
         {
             throw new PkiException($"'{name}' already holds certificate {existing.Serial} ({existing.Role.Name()}, valid until {existing.NotAfter:yyyy-MM-dd}); revoke it first (gct pki revoke --serial {existing.Serial})");
+        }
+
+        if (kitDirectory is null)
+        {
+            PrivateFiles.CreateDirectory(Path.Combine(Directory, KitsFolder));
         }
 
         var kit = Path.GetFullPath(kitDirectory ?? Path.Combine(Directory, KitsFolder, name));

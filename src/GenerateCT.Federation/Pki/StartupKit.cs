@@ -97,7 +97,7 @@ public sealed class StartupKit : IDisposable
             throw new PkiException($"the kit's private key '{keyPath}' is readable by others: chmod 600 it (and keep the kit folder private)");
         }
 
-        var ca = X509Certificate2.CreateFromPemFile(Path.Combine(directory, CaCertificateFile));
+        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(directory, CaCertificateFile)));
         if (CertificateFingerprint.Sha256(ca) != manifest.CaSha256)
         {
             throw new PkiException($"the kit's {CaCertificateFile} is not the federation CA its {ManifestFile} pins (SHA-256 {manifest.CaSha256})");
