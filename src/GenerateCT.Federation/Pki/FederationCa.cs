@@ -79,9 +79,10 @@ public sealed partial class FederationCa
         PrivateFiles.CreateDirectory(directory);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var subject = new X500DistinguishedNameBuilder();
-        subject.AddOrganizationName(federation);
-        subject.AddOrganizationalUnitName("ca");
+        // The builder encodes the last name added first: the encoding reads O, OU, CN (RFC 4514 prints CN first).
         subject.AddCommonName(federation + " federation CA");
+        subject.AddOrganizationalUnitName("ca");
+        subject.AddOrganizationName(federation);
         var request = new CertificateRequest(subject.Build(), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
@@ -172,9 +173,9 @@ public sealed partial class FederationCa
         using var issuer = Certificate.CopyWithPrivateKey(caKey);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var subject = new X500DistinguishedNameBuilder();
-        subject.AddOrganizationName(Federation);
-        subject.AddOrganizationalUnitName(role.Name());
         subject.AddCommonName(name);
+        subject.AddOrganizationalUnitName(role.Name());
+        subject.AddOrganizationName(Federation);
         var request = new CertificateRequest(subject.Build(), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
