@@ -43,10 +43,9 @@ public sealed class RevocationList
         var text = System.Text.Encoding.ASCII.GetString(pemOrDer);
         if (text.Contains("-----BEGIN X509 CRL-----", StringComparison.Ordinal))
         {
-            var fields = PemEncoding.Find(text);
-            if (text[fields.Label] != "X509 CRL")
+            if (!PemEncoding.TryFind(text, out var fields) || text[fields.Label] != "X509 CRL")
             {
-                throw new CryptographicException($"PEM block '{text[fields.Label]}' is not an X509 CRL");
+                throw new CryptographicException("the file holds no complete PEM block 'X509 CRL'");
             }
 
             der = Convert.FromBase64String(text[fields.Base64Data]);
