@@ -38,6 +38,12 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     public string DatabaseConnectionString => _host.Services.GetRequiredService<HostDatabase>().OwnerConnectionString;
 
+    /// <summary>The connection the coordinator's services use: its <see cref="ServiceRole"/>, which cannot alter the audit trail.</summary>
+    public string ServiceConnectionString => _host.Services.GetRequiredService<HostDatabase>().ConnectionString;
+
+    /// <summary>Where the service role's password is kept (mode 0600).</summary>
+    public static string ServiceRolePasswordFile(string dataDirectory) => Path.Combine(dataDirectory, "database-service.password");
+
     /// <summary>Binds section "Coordinator" of <paramref name="configuration"/>, validates it, and starts the coordinator.</summary>
     public static async Task<CoordinatorHost> StartAsync(IConfiguration configuration, CancellationToken cancellationToken = default)
     {
@@ -87,7 +93,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     /// <summary>
     /// Before Kestrel starts: the kit and the federation trust (a damaged kit stops the start here), then
-    /// the database with its migrations applied (the coordinator runs as the owner).
+    /// the database, migrated as its owner, then served as the coordinator's service role (which may
+    /// only insert and read audit rows).
     /// </summary>
     private static async Task OpenAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
@@ -100,7 +107,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
             async (owner, ct) =>
             {
                 await DatabaseSchema.MigrateCoordinatorAsync(owner, ct);
-                return owner;
+                return await ServiceRole.EnsureAsync(owner, ServiceRolePasswordFile(options.DataDirectory), "coordinator", ct);
             },
             cancellationToken);
     }

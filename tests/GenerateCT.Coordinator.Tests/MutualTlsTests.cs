@@ -12,6 +12,7 @@ using Grpc.Health.V1;
 using Grpc.Net.Client;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
+using Npgsql;
 
 namespace GenerateCT.Coordinator.Tests;
 
@@ -56,6 +57,17 @@ public class MutualTlsTests(PostgresFixture postgres) : IClassFixture<PostgresFi
         Assert.Equal(("alpha", "success"), (enrol.Actor, enrol.Outcome));
         Assert.Contains(CertificateFingerprint.Sha256(kit.Certificate), enrol.Detail);
         Assert.True((await new AuditTrail(coordinator.ConnectionString).VerifyAsync()).Intact);
+
+        // The coordinator's services run as a role that may append audit rows but never change them.
+        await using var service = new NpgsqlConnection(coordinator.Host.ServiceConnectionString);
+        await service.OpenAsync();
+        Assert.NotEqual(new NpgsqlConnectionStringBuilder(coordinator.ConnectionString).Username, new NpgsqlConnectionStringBuilder(coordinator.Host.ServiceConnectionString).Username);
+        foreach (var sql in new[] { "UPDATE audit_events SET \"Outcome\" = 'success'", "DELETE FROM audit_events", "TRUNCATE audit_events" })
+        {
+            await using var command = new NpgsqlCommand(sql, service);
+            var denied = await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync());
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
+        }
     }
 
     [Fact]

@@ -11,7 +11,7 @@ namespace GenerateCT.Data.Audit;
 /// <remarks>
 /// Appends are serialized by a transaction-scoped advisory lock, so sequence numbers are dense
 /// (1, 2, 3, …) and each row links to exactly the row before it even when many requests audit at
-/// once. The node's runtime role may only INSERT and SELECT here (<see cref="Node.NodeServiceRole"/>);
+/// once. A host's runtime role may only INSERT and SELECT here (<see cref="ServiceRole"/>);
 /// anyone who alters or deletes rows with more privileges breaks the chain, and
 /// <see cref="VerifyAsync"/> names the first broken row. Deleting the newest rows cannot be seen from
 /// the table alone: keep <see cref="AuditVerification.HeadHash"/> (or exports) elsewhere.
