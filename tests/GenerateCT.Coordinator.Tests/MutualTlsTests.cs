@@ -121,6 +121,14 @@ public class MutualTlsTests(PostgresFixture postgres) : IClassFixture<PostgresFi
         Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
         var refused = Assert.Single(await AuditAsync(coordinator.ConnectionString), r => r.Outcome == "denied");
         Assert.Equal(("alpha", "revoked"), (refused.Actor, Refusal(refused)));
+
+        // A renewed certificate for the same node enrols again; its row now names the new certificate.
+        using var renewed = StartupKit.Load(FederationCa.Open(federation.Ca.Directory).Issue(SiteRole.Node, "alpha").Kit);
+        using var renewedChannel = renewed.CreateCoordinatorChannel(coordinator.Host.GrpcAddress);
+        Assert.Equal("alpha", (await new GenerateCT.Federation.V1.Coordinator.CoordinatorClient(renewedChannel).EnrolAsync(AlphaEnrolment)).NodeId);
+        await using var db = DatabaseSchema.CreateCoordinatorDb(coordinator.ConnectionString);
+        var node = await db.Nodes.SingleAsync();
+        Assert.Equal((renewed.Certificate.SerialNumber, CertificateFingerprint.Sha256(renewed.Certificate)), (node.CertificateSerial, node.CertificateThumbprint));
     }
 
     [Fact]

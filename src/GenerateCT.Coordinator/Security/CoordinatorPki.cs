@@ -34,6 +34,11 @@ internal sealed class CoordinatorPki : IDisposable
             throw new ConfigurationException($"{section}:Kit", $"'{pki.Kit}' is the kit of {Kit.Manifest.Role} '{Kit.Manifest.Site}', not a coordinator's");
         }
 
+        if (Kit.Certificate.NotAfter.ToUniversalTime() < DateTime.UtcNow)
+        {
+            throw new ConfigurationException($"{section}:Kit", $"the kit's certificate expired on {Kit.Certificate.NotAfter.ToUniversalTime():u}; issue a new one (gct pki revoke, then gct pki issue --coordinator {Kit.Manifest.Site})");
+        }
+
         var ca = Kit.CaCertificate;
         if (pki.CaCertificatePath is { Length: > 0 } caPath)
         {

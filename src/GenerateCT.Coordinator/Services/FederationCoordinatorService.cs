@@ -45,23 +45,16 @@ internal sealed class FederationCoordinatorService(IDbContextFactory<Coordinator
             throw new RpcException(new Status(StatusCode.InvalidArgument, "training_samples is negative"));
         }
 
-        var now = DateTimeOffset.UtcNow;
-        await using var db = await databases.CreateDbContextAsync(context.CancellationToken);
-        var node = await db.Nodes.SingleOrDefaultAsync(n => n.NodeId == peer.Name, context.CancellationToken);
-        var first = node is null;
-        if (node is null)
+        bool first;
+        try
         {
-            node = new EnrolledNode { NodeId = peer.Name, EnrolledAt = now };
-            db.Nodes.Add(node);
+            first = await RecordAsync(peer, request, context.CancellationToken);
         }
-
-        node.CertificateThumbprint = peer.Sha256;
-        node.CertificateSerial = peer.Serial;
-        node.LastSeenAt = now;
-        node.SoftwareVersion = request.NodeSoftwareVersion;
-        node.Device = request.Device;
-        node.TrainingSamples = request.TrainingSamples;
-        await db.SaveChangesAsync(context.CancellationToken);
+        catch (DbUpdateException)
+        {
+            // Two first enrolments of one node at once: the other inserted the row; update it.
+            first = await RecordAsync(peer, request, context.CancellationToken);
+        }
 
         await audit.AppendAsync(
             new AuditEntry(peer.Name, "federation:enrol", "success", JsonSerializer.Serialize(new
@@ -78,10 +71,33 @@ internal sealed class FederationCoordinatorService(IDbContextFactory<Coordinator
 
         return new EnrolResponse
         {
-            NodeId = node.NodeId,
+            NodeId = peer.Name,
             FederationId = pki.Federation,
             CurrentModelVersion = 0,
             Privacy = new PrivacyPolicy(),
         };
+    }
+
+    /// <summary>Inserts or updates the node's row; true when it is the node's first enrolment.</summary>
+    private async Task<bool> RecordAsync(GenerateCT.Federation.Pki.FederationPeer peer, EnrolRequest request, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await using var db = await databases.CreateDbContextAsync(cancellationToken);
+        var node = await db.Nodes.SingleOrDefaultAsync(n => n.NodeId == peer.Name, cancellationToken);
+        var first = node is null;
+        if (node is null)
+        {
+            node = new EnrolledNode { NodeId = peer.Name, EnrolledAt = now };
+            db.Nodes.Add(node);
+        }
+
+        node.CertificateThumbprint = peer.Sha256;
+        node.CertificateSerial = peer.Serial;
+        node.LastSeenAt = now;
+        node.SoftwareVersion = request.NodeSoftwareVersion;
+        node.Device = request.Device;
+        node.TrainingSamples = request.TrainingSamples;
+        await db.SaveChangesAsync(cancellationToken);
+        return first;
     }
 }
