@@ -5,6 +5,7 @@ using GenerateCT.Cli.Cohorts;
 using GenerateCT.Cli.Hosts;
 using GenerateCT.Cli.Imaging;
 using GenerateCT.Cli.Models;
+using GenerateCT.Cli.Pki;
 
 namespace GenerateCT.Cli;
 
@@ -12,7 +13,7 @@ namespace GenerateCT.Cli;
 /// <remarks>
 /// The verbs live in folders by purpose: Hosts (node, coordinator, demo), Imaging (phantoms,
 /// DICOM, de-identification, conversion, previews), Models (training, checkpoints, bundles,
-/// generation), Cohorts (a researcher's jobs on a node), Audit (the node's audit trail) and
+/// generation), Pki (the federation CA and startup kits), Cohorts (a researcher's jobs on a node), Audit (the node's audit trail) and
 /// Benchmarks. Exit codes and error lines follow <see cref="CommandFailure"/>.
 /// </remarks>
 public static class Program
@@ -32,6 +33,7 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(CoordinatorCommand.Create());
+        root.Subcommands.Add(PkiCommands.Create());
 
         // Imaging
         root.Subcommands.Add(DicomCommands.Create());

@@ -20,11 +20,24 @@ public sealed class CoordinatorOptions : IGrpcHostOptions
 
     public TlsOptions Tls { get; set; } = new();
 
+    public CoordinatorPkiOptions Pki { get; set; } = new();
+
+    /// <summary>With a kit, gRPC is served with the kit's certificate and key (PEM).</summary>
+    internal void UseKitCertificate()
+    {
+        if (Pki.IsConfigured && string.IsNullOrWhiteSpace(Tls.CertificatePath))
+        {
+            Tls.CertificatePath = Path.Combine(Pki.Kit!, GenerateCT.Federation.Pki.StartupKit.CertificateFile);
+            Tls.KeyPath = Path.Combine(Pki.Kit!, GenerateCT.Federation.Pki.StartupKit.KeyFile);
+        }
+    }
+
     public void Validate()
     {
         HostOptionsValidation.NotEmpty($"{Section}:DataDirectory", DataDirectory);
         HostOptionsValidation.Port($"{Section}:GrpcPort", GrpcPort);
         HostOptionsValidation.IpAddress($"{Section}:GrpcAddress", GrpcAddress);
+        Pki.Validate($"{Section}:Pki", Tls);
         HostOptionsValidation.ExistingFile($"{Section}:Tls:CertificatePath", Tls.CertificatePath);
     }
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -61,13 +62,23 @@ public static class GrpcHostDefaults
         where TOptions : class, IGrpcHostOptions
     {
         builder.Services.AddSingleton(sp => new GrpcHostCertificate(LoadOrCreate(sp.GetRequiredService<IOptions<TOptions>>().Value, role)));
-        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<TOptions>, GrpcHostCertificate>((kestrel, options, certificate) =>
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<TOptions>, GrpcHostCertificate, IServiceProvider>((kestrel, options, certificate, services) =>
         {
+            var clientCertificates = services.GetService<ClientCertificateRequest>() is not null;
             kestrel.AddServerHeader = false;
             kestrel.Listen(IPAddress.Parse(options.Value.GrpcAddress), options.Value.GrpcPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                listen.UseHttps(certificate.Certificate);
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificate = certificate.Certificate;
+                    if (clientCertificates)
+                    {
+                        // Judged per call by the host (see ClientCertificateRequest), not against the system store here.
+                        https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                        https.ClientCertificateValidation = (_, _, _) => true;
+                    }
+                });
             });
         });
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = false);

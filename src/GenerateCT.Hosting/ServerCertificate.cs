@@ -65,6 +65,21 @@ public static class ServerCertificate
         return certificate;
     }
 
+    /// <summary>A PEM certificate and its PEM private key, as a certificate TLS can serve with.</summary>
+    public static X509Certificate2 LoadPem(string certificatePath, string keyPath)
+    {
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+            // A PKCS#12 round trip gives the key the storage SslStream expects on every platform.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+        }
+        catch (CryptographicException e)
+        {
+            throw new InvalidOperationException($"TLS certificate '{certificatePath}' with key '{keyPath}' cannot be read ({e.Message}); check both files", e);
+        }
+    }
+
     public static X509Certificate2 Load(string path, string? password)
     {
         try

@@ -8,6 +8,7 @@ public class CommandLineTests
     [InlineData("demo")]
     [InlineData("node")]
     [InlineData("coordinator")]
+    [InlineData("pki")]
     [InlineData("bench")]
     [InlineData("audit")]
     [InlineData("dicom")]

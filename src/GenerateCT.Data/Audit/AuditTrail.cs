@@ -5,13 +5,13 @@ using NpgsqlTypes;
 namespace GenerateCT.Data.Audit;
 
 /// <summary>
-/// The node's tamper-evident audit trail: the append-only table <c>audit_events</c> in which every
+/// A host's (node's or coordinator's) tamper-evident audit trail: the append-only table <c>audit_events</c> in which every
 /// row's hash covers the previous row's hash and its own fields (<see cref="AuditChain"/>).
 /// </summary>
 /// <remarks>
 /// Appends are serialized by a transaction-scoped advisory lock, so sequence numbers are dense
 /// (1, 2, 3, …) and each row links to exactly the row before it even when many requests audit at
-/// once. The node's runtime role may only INSERT and SELECT here (<see cref="Node.NodeServiceRole"/>);
+/// once. A host's runtime role may only INSERT and SELECT here (<see cref="ServiceRole"/>);
 /// anyone who alters or deletes rows with more privileges breaks the chain, and
 /// <see cref="VerifyAsync"/> names the first broken row. Deleting the newest rows cannot be seen from
 /// the table alone: keep <see cref="AuditVerification.HeadHash"/> (or exports) elsewhere.

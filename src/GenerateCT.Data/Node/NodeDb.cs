@@ -1,3 +1,4 @@
+using GenerateCT.Data.Audit;
 using Microsoft.EntityFrameworkCore;
 
 namespace GenerateCT.Data.Node;
@@ -110,33 +111,6 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
             e.HasIndex(x => new { x.JobId, x.FileName }).IsUnique();
         });
     }
-}
-
-/// <summary>One row of the append-only, hash-chained audit trail.</summary>
-public sealed class AuditEvent
-{
-    /// <summary>Position in the chain: 1 for the first row, then dense.</summary>
-    public long Id { get; set; }
-
-    public DateTimeOffset OccurredAt { get; set; }
-
-    /// <summary>Who: a user's subject/name, a peer AE title and address, or "system".</summary>
-    public string Actor { get; set; } = "";
-
-    /// <summary>What, e.g. "grpc:/generatect.generation.v1.Generation/SubmitCohort", "dicom:association".</summary>
-    public string Action { get; set; } = "";
-
-    /// <summary>"success", "denied", "failure".</summary>
-    public string Outcome { get; set; } = "";
-
-    /// <summary>JSON details (never PHI).</summary>
-    public string? Detail { get; set; }
-
-    /// <summary>Hash of the previous row (32 zero bytes for the first).</summary>
-    public byte[] PreviousHash { get; set; } = [];
-
-    /// <summary>SHA-256 over the previous hash and this row's fields (see GenerateCT.Data.Audit.AuditChain).</summary>
-    public byte[] Hash { get; set; } = [];
 }
 
 /// <summary>A de-identified CT series in the node's store (pseudonymous keys only).</summary>
