@@ -52,6 +52,9 @@ internal sealed class WeightFileReader : IDisposable
     /// <summary>In a partial scan: elements of the current tensor present before the scan length (all when whole).</summary>
     public long ElementsPresent { get; private set; }
 
+    /// <summary>The current tensor's data and hash are all in the file (always, outside a partial scan).</summary>
+    public bool IsWhole { get; private set; }
+
     /// <summary>Index of the current tensor.</summary>
     public int Index { get; private set; } = -1;
 
@@ -92,7 +95,7 @@ internal sealed class WeightFileReader : IDisposable
     /// </summary>
     public bool MoveNext()
     {
-        if (_partial && Index >= 0 && ElementsPresent < ElementCount)
+        if (_partial && Index >= 0 && !IsWhole)
         {
             return false;
         }
@@ -196,8 +199,9 @@ internal sealed class WeightFileReader : IDisposable
         ElementCount = count;
         Header = WeightFileFormat.TensorHeader(name, shape);
         DataStart = dataStart;
-        ElementsPresent = end <= _length ? count : Math.Min(count, (_length - dataStart) / sizeof(float));
-        if (_partial && end > _length && ElementsPresent == count)
+        IsWhole = end <= _length;
+        ElementsPresent = IsWhole ? count : Math.Min(count, (_length - dataStart) / sizeof(float));
+        if (!IsWhole && ElementsPresent == count)
         {
             ElementsPresent = 0; // data whole but its hash cut off: take the tensor again from its start
         }
