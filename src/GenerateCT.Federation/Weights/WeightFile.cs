@@ -27,12 +27,27 @@ public static class WeightFile
 
     /// <summary>Reads the whole file, checking every tensor's SHA-256 and the version digest.</summary>
     /// <exception cref="FederationException">the file is incomplete, corrupt or not a weights file.</exception>
-    public static async Task<WeightSet> ReadAsync(string path, CancellationToken cancellationToken = default)
+    public static Task<WeightSet> ReadAsync(string path, CancellationToken cancellationToken = default) => ReadAsync(path, verify: true, cancellationToken);
+
+    /// <summary>Reads the whole file; with <paramref name="verify"/> false the hashes are not recomputed (bytes checked on arrival, e.g. by a spool).</summary>
+    /// <exception cref="FederationException">the file is incomplete, corrupt or not a weights file.</exception>
+    public static async Task<WeightSet> ReadAsync(string path, bool verify, CancellationToken cancellationToken = default)
     {
         var tensors = new List<WeightTensor>();
-        await foreach (var t in ReadTensorsAsync(path, cancellationToken))
+        if (verify)
         {
-            tensors.Add(t);
+            await foreach (var t in ReadTensorsAsync(path, cancellationToken))
+            {
+                tensors.Add(t);
+            }
+        }
+        else
+        {
+            using var reader = WeightFileReader.Open(path);
+            while (reader.MoveNext())
+            {
+                tensors.Add(await reader.ReadTensorAsync(verify: false, cancellationToken));
+            }
         }
 
         return new WeightSet(tensors);
