@@ -48,7 +48,7 @@ internal static class AggregateBenchmark
             try
             {
                 var report = await RunAsync(MaskGitConfig.Named(parse.GetValue(config)!), n, parse.GetValue(parameters), dir, ct);
-                var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+                var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
                 Console.WriteLine(json);
                 if (parse.GetValue(output) is { } file)
                 {

@@ -17,6 +17,7 @@ internal static class BenchCommand
         cmd.Subcommands.Add(IngestBenchmark.Create());
         cmd.Subcommands.Add(ModelBenchmark.Create());
         cmd.Subcommands.Add(AggregateBenchmark.Create());
+        cmd.Subcommands.Add(UploadBenchmark.Create());
         return cmd;
     }
 }
