@@ -162,6 +162,23 @@ public sealed class ChunkCodecTests : IDisposable
     }
 
     [Fact]
+    public void A_refused_first_chunk_does_not_count_its_tensor_as_begun()
+    {
+        var weights = TestWeights.Model(10);
+        var chunks = ChunkWriter.Chunks(weights, SmallChunk).ToList();
+        var assembler = new ChunkAssembler(); // no layout: names are checked for repeats
+
+        Assert.Throws<ChunkSequenceException>(() => assembler.Add(chunks[1]));
+        foreach (var c in chunks)
+        {
+            assembler.Add(c);
+        }
+
+        Assert.Equal(weights.ComputeVersionId(), assembler.ToWeightSet().ComputeVersionId());
+        Assert.Throws<ChunkSequenceException>(() => assembler.Add(chunks[0])); // the same tensor again
+    }
+
+    [Fact]
     public void A_tensor_not_in_the_layout_a_tensor_out_of_order_a_wrong_shape_or_a_wrong_dtype_is_refused()
     {
         var weights = TestWeights.Model(8);

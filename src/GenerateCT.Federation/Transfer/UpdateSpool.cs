@@ -13,6 +13,8 @@ namespace GenerateCT.Federation.Transfer;
 /// <remarks>
 /// Files: <c>path.partial</c> (the tensors so far) and <c>path.ack</c> (the partial file's durable
 /// length, replaced atomically after each fsync); a reopened spool cuts the partial file to that length.
+/// Not thread-safe, and one spool per path at a time: the coordinator serializes an update's upload
+/// and position queries (e.g. a lock per node and round).
 /// </remarks>
 public sealed class UpdateSpool : IAsyncDisposable
 {

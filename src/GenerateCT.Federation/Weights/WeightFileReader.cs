@@ -228,6 +228,9 @@ internal sealed class WeightFileReader : IDisposable
         }
     }
 
+    /// <summary>Positional read of file bytes (thread-safe: several workers may read one file at once).</summary>
+    public void ReadAt(Span<byte> destination, long fileOffset) => ReadExactly(destination, fileOffset);
+
     public byte[] ReadDataHash()
     {
         var hash = new byte[WeightFileFormat.HashBytes];
