@@ -97,6 +97,27 @@ public sealed class ChunkCodecTests : IDisposable
     }
 
     [Fact]
+    public async Task A_weights_file_corrupted_on_disk_is_not_served_past_the_damaged_tensor()
+    {
+        var path = _dir.Combine("v.gctw");
+        await WeightFile.WriteAsync(path, TestWeights.Model(11));
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[300] ^= 0x10;
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var sent = new List<TensorChunk>();
+        await Assert.ThrowsAsync<TensorHashMismatchException>(async () =>
+        {
+            await foreach (var chunk in ChunkWriter.ChunksAsync(path, SmallChunk))
+            {
+                sent.Add(chunk);
+            }
+        });
+
+        Assert.Equal(12, sent.Count); // the damaged tensor's last chunk, with its hash, was never sent
+    }
+
+    [Fact]
     public void A_tensor_whose_bytes_do_not_match_its_sha256_is_refused_and_must_be_sent_again_from_its_start()
     {
         var weights = TestWeights.Model(5);

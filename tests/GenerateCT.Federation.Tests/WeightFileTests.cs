@@ -33,6 +33,21 @@ public sealed class WeightFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_write_that_fails_midway_leaves_no_file_under_the_final_name()
+    {
+        var path = _dir.Combine("v2.gctw");
+        static IEnumerable<WeightTensor> FailAfterOne()
+        {
+            yield return TestWeights.Tensor("a", [2], 1, 2);
+            throw new IOException("disk full");
+        }
+
+        await Assert.ThrowsAsync<IOException>(() => WeightFile.WriteAsync(path, FailAfterOne()));
+
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
     public void Different_values_or_names_give_different_version_ids()
     {
         var a = TestWeights.Model(1);
