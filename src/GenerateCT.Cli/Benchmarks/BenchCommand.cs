@@ -16,6 +16,8 @@ internal static class BenchCommand
         cmd.Subcommands.Add(PromptFollowingBenchmark.Create());
         cmd.Subcommands.Add(IngestBenchmark.Create());
         cmd.Subcommands.Add(ModelBenchmark.Create());
+        cmd.Subcommands.Add(AggregateBenchmark.Create());
+        cmd.Subcommands.Add(UploadBenchmark.Create());
         return cmd;
     }
 }
