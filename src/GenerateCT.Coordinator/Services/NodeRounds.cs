@@ -323,14 +323,14 @@ internal sealed partial class FederationCoordinatorService
             return (round, $"round {id} trains {round.Stage}, not {stage}");
         }
 
+        if (DateTimeOffset.UtcNow >= round.Deadline)
+        {
+            return (round, $"late: round {id}'s deadline passed at {round.Deadline:O} (the round is {round.State})");
+        }
+
         if (round.State != RoundNames.Open)
         {
             return (round, $"round {id} is closed ({round.State})");
-        }
-
-        if (DateTimeOffset.UtcNow >= round.Deadline)
-        {
-            return (round, $"late: round {id}'s deadline passed at {round.Deadline:O}");
         }
 
         if (await db.RoundUpdates.AnyAsync(u => u.RoundId == id && u.NodeId == peer.Name && u.State == RoundNames.Accepted, cancellationToken))
