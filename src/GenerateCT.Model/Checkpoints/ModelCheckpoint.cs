@@ -55,14 +55,17 @@ public sealed class ModelCheckpoint : IDisposable
     public IReadOnlyDictionary<string, byte[]> Sections { get; }
 
     /// <summary>Writes the module's state dict (optionally without some keys) and extra sections atomically (temp file + rename).</summary>
-    public static void Save(string path, nn.Module module, CheckpointInfo info, IReadOnlyDictionary<string, byte[]>? sections = null, Func<string, bool>? excludeKeys = null)
+    public static void Save(string path, nn.Module module, CheckpointInfo info, IReadOnlyDictionary<string, byte[]>? sections = null, Func<string, bool>? excludeKeys = null) =>
+        Save(path, [.. StateDictLayout.Ordered(module).Where(kv => excludeKeys?.Invoke(kv.Key) != true)], info, sections);
+
+    /// <summary>Writes a state dict given as (key, tensor) pairs, in that order, atomically (temp file + rename).</summary>
+    public static void Save(string path, IReadOnlyList<KeyValuePair<string, Tensor>> entries, CheckpointInfo info, IReadOnlyDictionary<string, byte[]>? sections = null)
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var temp = full + ".tmp-" + Environment.ProcessId;
         sections ??= new Dictionary<string, byte[]>();
         var header = info with { Sections = [.. sections.Keys] };
-        var entries = StateDictLayout.Ordered(module).Where(kv => excludeKeys?.Invoke(kv.Key) != true).ToList();
         try
         {
             using (var stream = File.Create(temp))
