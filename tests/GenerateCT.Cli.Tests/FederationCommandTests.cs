@@ -79,6 +79,15 @@ public class FederationCommandTests(PostgresFixture postgres) : IClassFixture<Po
                 Assert.Equal(baseWeights[0].Data[j] + (((30.0 * deltaA[0].Data[j]) + (10.0 * deltaB[0].Data[j])) / 40.0), v2[0].Data[j], 1e-6);
             }
 
+            // A model bundle's stage registers as the next version; --parent keeps the other stages.
+            var bundle = scratch.Combine("bundle");
+            await TinyBundleAsync(bundle);
+            var fromBundle = await Gct.RunAsync(Timeout, "federation", "models", "register", "--kit", opsKit, "--bundle", bundle, "--stage", "maskgit", "--parent", "2", "--label", "tiny bundle");
+            Assert.True(fromBundle.ExitCode == 0, fromBundle.Output);
+            var bundleWeights = GenerateCT.Node.Federation.BundleWeights.ReadStage(bundle, GenerateCT.Model.Training.ModelStage.MaskGit);
+            Assert.Contains($"registered version 3: maskgit {bundleWeights.Count} tensors", fromBundle.Output, StringComparison.Ordinal);
+            Assert.Contains(bundleWeights.ComputeVersionId(), fromBundle.Output, StringComparison.Ordinal);
+
             // A node's kit is not an operator's.
             var wrongKit = await Gct.RunAsync(Timeout, "federation", "status", "--kit", alphaKit);
             Assert.Equal(2, wrongKit.ExitCode);
@@ -216,6 +225,21 @@ public class FederationCommandTests(PostgresFixture postgres) : IClassFixture<Po
 
             return assembler.ToWeightSet();
         }
+    }
+
+    private static Task TinyBundleAsync(string directory)
+    {
+        var cases = Enumerable.Range(0, 2)
+            .Select(seed => GenerateCT.Imaging.Phantoms.ChestPhantomGenerator.Generate(new GenerateCT.Imaging.Phantoms.PhantomSpec { Seed = seed, Slices = 9, Size = 64 }))
+            .Select(p => new GenerateCT.Model.Pipeline.TrainingCase(p.Volume, p.Prompt))
+            .ToList();
+        return GenerateCT.Model.Pipeline.BundleTrainer.TrainAsync(
+            GenerateCT.Model.Pipeline.GenerationConfig.Tiny,
+            cases,
+            ReferenceFixtures.PathOf("spm_tiny.model"),
+            directory,
+            new GenerateCT.Model.Pipeline.TrainAllOptions { CtVitSteps = 1, MaskGitSteps = 1, SuperResSteps = 1, BatchSize = 2, Seed = 3 },
+            TorchSharp.torch.CPU);
     }
 
     private static WeightSet Weights(int seed)

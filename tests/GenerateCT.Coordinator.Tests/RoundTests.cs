@@ -54,6 +54,10 @@ public class RoundTests(PostgresFixture postgres) : IClassFixture<PostgresFixtur
         var wrongBase = await RoundHarness.UploadAsync(h.Node("beta"), round.Round, 7, deltaB, samples: 10);
         Assert.False(wrongBase.Accepted);
         Assert.StartsWith("wrong base version", wrongBase.Reason, StringComparison.Ordinal);
+        var otherLayout = new WeightSet([new WeightTensor("ctvit.encoder.weight", [4, 4], new float[16])]);
+        var mismatch = await RoundHarness.UploadAsync(h.Node("beta"), round.Round, 1, otherLayout, samples: 10);
+        Assert.False(mismatch.Accepted);
+        Assert.StartsWith("layout mismatch", mismatch.Reason, StringComparison.Ordinal);
         Assert.True((await h.Node("alpha").ReportMetricsAsync(new MetricsReport { Round = round.Round, Stage = ModelStage.Maskgit, Scalars = { ["loss"] = 0.75 } })).Refused.Count == 0);
         var second = await RoundHarness.UploadAsync(h.Node("beta"), round.Round, 1, deltaB, samples: 10);
         Assert.True(second.Accepted, second.Reason);
@@ -85,7 +89,7 @@ public class RoundTests(PostgresFixture postgres) : IClassFixture<PostgresFixtur
         Assert.Equal("ops-anna", start.Actor);
         Assert.Contains("CN=ops-anna", Detail(start, "subject"), StringComparison.Ordinal);
         Assert.Equal(["round:close", "round:complete"], audit.Where(r => r.Action.StartsWith("round:", StringComparison.Ordinal)).Select(r => r.Action));
-        Assert.Equal(2, audit.Count(r => r.Action == "federation:update" && r.Outcome == "refused"));
+        Assert.Equal(3, audit.Count(r => r.Action == "federation:update" && r.Outcome == "refused"));
         Assert.True((await new AuditTrail(h.ConnectionString).VerifyAsync()).Intact);
     }
 

@@ -27,7 +27,7 @@ internal sealed partial class FederationCoordinatorService
     /// <summary>Streams the open rounds after <c>known_round</c>, then each round started later, until the node hangs up.</summary>
     public override async Task WatchRounds(WatchRoundsRequest request, IServerStreamWriter<RoundAnnouncement> responseStream, ServerCallContext context)
     {
-        var peer = await TouchAsync(context);
+        await TouchAsync(context);
         long known = request.KnownRound;
         var cancellationToken = context.CancellationToken;
         while (!cancellationToken.IsCancellationRequested)
@@ -57,8 +57,6 @@ internal sealed partial class FederationCoordinatorService
                 break;
             }
         }
-
-        _ = peer;
     }
 
     /// <summary>Streams one stage of a version from the position the node asks for.</summary>
