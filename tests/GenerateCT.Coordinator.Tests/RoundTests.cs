@@ -175,7 +175,7 @@ public class RoundTests(PostgresFixture postgres) : IClassFixture<PostgresFixtur
     }
 
     [Fact]
-    public async Task An_upload_dropped_mid_stream_resumes_from_the_acknowledged_position()
+    public async Task An_upload_and_a_download_dropped_mid_stream_resume_from_their_positions()
     {
         await using var h = await RoundHarness.StartAsync(postgres);
         await h.EnrolAsync("alpha");
@@ -214,8 +214,30 @@ public class RoundTests(PostgresFixture postgres) : IClassFixture<PostgresFixtur
         Assert.True(answer.Accepted, answer.Reason);
         Assert.Equal(new TransferPosition { TensorIndex = delta.Count }, answer.Acknowledged);
         Assert.Equal(2, (await h.WaitForAsync(round.Round, "completed")).ResultVersion);
-        await using var db = h.Db();
-        Assert.Equal(delta.ComputeVersionId(), (await db.RoundUpdates.SingleAsync()).UpdateSha256);
+        await using (var db = h.Db())
+        {
+            Assert.Equal(delta.ComputeVersionId(), (await db.RoundUpdates.SingleAsync()).UpdateSha256);
+        }
+
+        // A download dropped after its first tensor resumes from the node's position.
+        var assembler = new ChunkAssembler();
+        using (var cts = new CancellationTokenSource())
+        {
+            using var first = node.DownloadModel(new DownloadModelRequest { ModelVersion = 2, Stage = ModelStage.Maskgit }, cancellationToken: cts.Token);
+            Assert.True(await first.ResponseStream.MoveNext(cts.Token));
+            assembler.Add(first.ResponseStream.Current);
+            cts.Cancel();
+        }
+
+        Assert.Equal(new TransferPosition { TensorIndex = 1 }, assembler.Position);
+        using var rest = node.DownloadModel(new DownloadModelRequest { ModelVersion = 2, Stage = ModelStage.Maskgit, ResumeFrom = assembler.Position });
+        await foreach (var chunk in rest.ResponseStream.ReadAllAsync())
+        {
+            assembler.Add(chunk);
+        }
+
+        await using var check = h.Db();
+        Assert.Equal((await check.ModelWeights.SingleAsync(w => w.VersionId == 2)).Sha256, assembler.ToWeightSet().ComputeVersionId());
     }
 
     [Fact]
