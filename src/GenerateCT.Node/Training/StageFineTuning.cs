@@ -242,7 +242,8 @@ internal sealed class StageFineTuning(
             if (done < job.Steps)
             {
                 await Task.Run(() => files.WriteCheckpoint(job.Id, done, checkpointName, trainer.SaveCheckpoint), ct);
-                await store.CheckpointAsync(job.Id, done, samples, metrics, ct);
+                // Recorded even when the node is stopping: the checkpoint is on disk, the restart should use it.
+                await store.CheckpointAsync(job.Id, done, samples, metrics, CancellationToken.None);
                 files.RemoveCheckpointsExcept(job.Id, done);
             }
         }

@@ -50,7 +50,10 @@ internal sealed class TrainingFiles
 
         Directory.CreateDirectory(partial);
         save(Path.Combine(partial, name));
+        // A checkpoint of this step may be left from before a restart the database did not hear of: replace it.
+        Directory.CreateDirectory(Checkpoints(job));
         var target = Path.Combine(Checkpoints(job), StepName(step));
+        File.Delete(target + ".json");
         if (Directory.Exists(target))
         {
             Directory.Delete(target, recursive: true);
