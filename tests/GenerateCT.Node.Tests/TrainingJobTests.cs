@@ -105,6 +105,21 @@ public class TrainingJobTests(TrainingNodeFixture node)
     }
 
     [Fact]
+    public async Task A_superres_job_trains_the_first_sr_stage_on_slices_of_ct_vit_reconstructions_and_checkpoints_its_directory()
+    {
+        var started = await Admin.StartTrainingAsync(new StartTrainingRequest { Stage = "superres", Steps = 2, LearningRate = 1e-4, BatchSize = 2, CheckpointEvery = 1, Seed = 2 }, AsAdmin);
+        var done = await WaitForAsync(Admin, () => AsAdmin, started.JobId, Finished, TimeSpan.FromMinutes(2));
+        Assert.True(done.State == "succeeded", done.Error);
+        Assert.Equal(2, done.Step);
+        Assert.Equal(4 * 9, done.SampleCount);                     // one example per slice of each reported volume
+
+        await using var db = DatabaseSchema.CreateNodeDb(node.Node.DatabaseConnectionString);
+        var row = await db.TrainingJobs.SingleAsync(j => j.Id == Guid.ParseExact(started.JobId, "N"));
+        using var checkpoint = ModelCheckpoint.Read(Path.Combine(node.Node.Options.DataDirectory, row.ResultPath!));
+        Assert.Equal("superres", checkpoint.Info.Stage);
+    }
+
+    [Fact]
     public async Task A_request_the_node_cannot_run_is_refused_before_it_is_queued()
     {
         foreach (var (request, expected) in new (StartTrainingRequest, string)[]

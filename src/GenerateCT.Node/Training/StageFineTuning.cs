@@ -159,7 +159,8 @@ internal sealed class StageFineTuning(
                 e.LowRes?.Dispose();
             }
 
-            foreach (var t in examples.Select(e => e.TextEmbeds).Distinct())
+            // Slices of one volume share its prompt's embedding: dispose each tensor once (by reference, not by value).
+            foreach (var t in examples.Select(e => e.TextEmbeds).Distinct<Tensor>(ReferenceEqualityComparer.Instance))
             {
                 t.Dispose();
             }
