@@ -59,6 +59,10 @@ public class TrainingJobTests(TrainingNodeFixture node)
         Assert.Contains("masked_accuracy", done.Metrics.Keys);
         Assert.True(double.IsFinite(done.Metrics["loss"]) && done.Metrics["loss"] > 0);
         Assert.Equal(done.Metrics["loss"], done.Loss);
+        // The steward sees the job in the list too (what ran on the node's data, by whom).
+        var listed = await Admin.ListTrainingJobsAsync(new ListTrainingJobsRequest { Limit = 50 }, node.Call(node.As(NodeRoles.DataSteward, "steward@hospital.example")));
+        var entry = Assert.Single(listed.Jobs, j => j.JobId == started.JobId);
+        Assert.Equal(("succeeded", "it@hospital.example", done.ResultSha256), (entry.State, entry.RequestedBy, entry.ResultSha256));
         // Progress never goes backwards.
         var steps = seen.Select(s => s.Step).ToList();
         Assert.Equal(steps.Order(), steps);
@@ -142,6 +146,8 @@ public class TrainingJobTests(TrainingNodeFixture node)
         var dir = Scratch.NewDirectory("gct-node-train-restart");
         try
         {
+            const int Steps = 60;
+            var request = new StartTrainingRequest { Stage = "maskgit", Steps = Steps, LearningRate = 1e-3, BatchSize = 1, CheckpointEvery = 2, Seed = 7 };
             string job;
             int checkpoint;
             await using (var first = await node.StartNodeAsync(dir))
@@ -149,13 +155,13 @@ public class TrainingJobTests(TrainingNodeFixture node)
                 await TrainingNodeFixture.PushAsync(first, [], [[FindingKind.Cardiomegaly], [], [FindingKind.PleuralEffusion]], seed: 300);
                 using var channel = GenerateCT.Hosting.GrpcClientChannels.ForPinnedServer(first.GrpcAddress, first.Certificate);
                 var admin = new NodeAdmin.NodeAdminClient(channel);
-                var started = await admin.StartTrainingAsync(new StartTrainingRequest { Stage = "maskgit", Steps = 150, LearningRate = 1e-3, BatchSize = 1, CheckpointEvery = 2, Seed = 7 }, AsAdmin);
+                var started = await admin.StartTrainingAsync(request, AsAdmin);
                 job = started.JobId;
 
                 // Progress is visible while it runs: the step and the checkpoint a restart resumes from.
                 var running = await WaitForAsync(admin, () => AsAdmin, job, j => j.State == "running" && j.CheckpointStep >= 2, TimeSpan.FromMinutes(2));
                 Assert.True(running.Step >= running.CheckpointStep);
-                Assert.True(running.Step < 150, "the job finished before the node could be stopped");
+                Assert.True(running.Step < Steps, "the job finished before the node could be stopped");
                 checkpoint = running.CheckpointStep;
             }
 
@@ -165,16 +171,27 @@ public class TrainingJobTests(TrainingNodeFixture node)
                 var admin = new NodeAdmin.NodeAdminClient(channel);
                 var done = await WaitForAsync(admin, () => AsAdmin, job, Finished, TimeSpan.FromMinutes(3));
                 Assert.True(done.State == "succeeded", done.Error);
-                Assert.Equal(150, done.Step);
+                Assert.Equal(Steps, done.Step);
 
                 await using var db = DatabaseSchema.CreateNodeDb(second.DatabaseConnectionString);
                 var resume = await db.AuditEvents.SingleAsync(a => a.Action == "training:resume");
                 Assert.Equal("success", resume.Outcome);
                 var resumedAt = JsonDocument.Parse(resume.Detail!).RootElement.GetProperty("step").GetInt32();
-                Assert.InRange(resumedAt, checkpoint, 149);
+                Assert.InRange(resumedAt, checkpoint, Steps - 1);
                 Assert.Equal(2 * (resumedAt / 2), resumedAt);
                 // The node's stop interrupted the job: no failure was recorded, and it ran on to its last step.
                 Assert.False(await db.AuditEvents.AnyAsync(a => a.Action == "training:finish" && a.Outcome == "failure"));
+
+                // Resuming restored weights, optimizer state and step exactly: the same job run without a
+                // stop ends with the same weights.
+                var again = await admin.StartTrainingAsync(request, AsAdmin);
+                var uninterrupted = await WaitForAsync(admin, () => AsAdmin, again.JobId, Finished, TimeSpan.FromMinutes(3));
+                Assert.True(uninterrupted.State == "succeeded", uninterrupted.Error);
+                var results = await db.TrainingJobs.OrderBy(j => j.CreatedAt).Select(j => j.ResultPath!).ToListAsync();
+                using var resumed = ModelCheckpoint.Read(Path.Combine(dir, results[0]));
+                using var straight = ModelCheckpoint.Read(Path.Combine(dir, results[1]));
+                Assert.Equal(straight.State.Keys.Order(), resumed.State.Keys.Order());
+                Assert.All(straight.State, kv => Assert.True(kv.Value.allclose(resumed.State[kv.Key], rtol: 0, atol: 0), $"{kv.Key} differs after the resume"));
             }
         }
         finally
