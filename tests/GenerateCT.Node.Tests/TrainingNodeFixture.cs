@@ -155,7 +155,11 @@ public sealed class TrainingNodeFixture() : NodeFixture("gct-node-train")
         new(headers: new Metadata { { "Authorization", "Bearer " + Issuer.IssueToken(who) } }, deadline: DateTime.UtcNow.AddSeconds(seconds));
 }
 
-[CollectionDefinition(Name)]
+/// <summary>
+/// Runs alone: its nodes bind ephemeral ports while they start and restart, which must not race the tests
+/// that pick a free port first and bind it later (IngestEndToEndTests' kill -9 node).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class TrainingNodeCollection : ICollectionFixture<TrainingNodeFixture>
 {
     public const string Name = "training node";

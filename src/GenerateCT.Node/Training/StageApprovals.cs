@@ -40,8 +40,9 @@ internal sealed class StageApprovals(IDbContextFactory<NodeDb> databases, INodeA
     {
         var now = DateTimeOffset.UtcNow;
         bool previous;
-        await using (var db = await databases.CreateDbContextAsync(ct))
+        for (var attempt = 1; ; attempt++)
         {
+            await using var db = await databases.CreateDbContextAsync(ct);
             var row = await db.StageApprovals.SingleOrDefaultAsync(a => a.Stage == stage.Name, ct);
             previous = row?.Approved ?? false;
             if (row is null)
@@ -52,7 +53,15 @@ internal sealed class StageApprovals(IDbContextFactory<NodeDb> databases, INodeA
             row.Approved = approved;
             row.ChangedBy = steward.Length > 256 ? steward[..256] : steward;
             row.ChangedAt = now;
-            await db.SaveChangesAsync(ct);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                break;
+            }
+            catch (DbUpdateException) when (attempt == 1)
+            {
+                // Another steward created the stage's first row at the same moment: apply this change over theirs.
+            }
         }
 
         await audit.RecordAsync(
