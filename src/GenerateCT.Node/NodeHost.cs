@@ -9,6 +9,7 @@ using GenerateCT.Node.Ingest;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
 using GenerateCT.Node.Services;
+using GenerateCT.Node.Training;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -73,6 +74,7 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Logging.AddFilter("GenerateCT.Node.Security.NoIdentityProviderHandler", LogLevel.Warning);
         builder.Services.AddNodeIngest();
         builder.Services.AddNodeGeneration();
+        builder.Services.AddNodeTraining();
         builder.AddNodeAuthentication();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, DeniedCallAudit>();
         builder.Services.AddSingleton<CallAuditInterceptor>();

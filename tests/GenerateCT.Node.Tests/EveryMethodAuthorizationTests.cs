@@ -20,6 +20,13 @@ public class EveryMethodAuthorizationTests(SecuredNodeFixture node)
         ["generatect.admin.v1.NodeAdmin/ExportAudit"] = [NodeRoles.Auditor],
         ["generatect.admin.v1.NodeAdmin/ListModels"] = [NodeRoles.Admin, NodeRoles.Researcher],
         ["generatect.admin.v1.NodeAdmin/ActivateModel"] = [NodeRoles.Admin],
+        ["generatect.admin.v1.NodeAdmin/GetTrainingSet"] = [NodeRoles.DataSteward, NodeRoles.Admin],
+        ["generatect.admin.v1.NodeAdmin/ListStageApprovals"] = [NodeRoles.DataSteward, NodeRoles.Admin],
+        ["generatect.admin.v1.NodeAdmin/ApproveStage"] = [NodeRoles.DataSteward],
+        ["generatect.admin.v1.NodeAdmin/WithdrawStage"] = [NodeRoles.DataSteward],
+        ["generatect.admin.v1.NodeAdmin/StartTraining"] = [NodeRoles.Admin],
+        ["generatect.admin.v1.NodeAdmin/GetTrainingJob"] = [NodeRoles.DataSteward, NodeRoles.Admin],
+        ["generatect.admin.v1.NodeAdmin/ListTrainingJobs"] = [NodeRoles.DataSteward, NodeRoles.Admin],
         ["generatect.generation.v1.Generation/SubmitCohort"] = [NodeRoles.Researcher],
         ["generatect.generation.v1.Generation/WatchJob"] = [NodeRoles.Researcher],
         ["generatect.generation.v1.Generation/GetJob"] = [NodeRoles.Researcher],
@@ -71,7 +78,7 @@ public class EveryMethodAuthorizationTests(SecuredNodeFixture node)
     public void The_role_matrix_covers_every_method_of_every_service()
     {
         var methods = EveryMethod().Select(m => $"{m.Service.FullName}/{m.Name}").ToList();
-        Assert.Equal(14, methods.Count);
+        Assert.Equal(21, methods.Count);
         Assert.Equal(Allowed.Keys.Order(), methods.Order());
     }
 

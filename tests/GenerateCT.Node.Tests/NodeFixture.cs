@@ -45,6 +45,7 @@ public abstract class NodeFixture : IAsyncLifetime
         await BeforeStartAsync(config);
         Node = await NodeHost.StartAsync(config);
         Channel = GrpcClientChannels.ForPinnedServer(Node.GrpcAddress, Node.Certificate);
+        await StartedAsync();
     }
 
     /// <summary>Keys this fixture's node adds to <see cref="TestNodeConfiguration"/>.</summary>
@@ -55,6 +56,9 @@ public abstract class NodeFixture : IAsyncLifetime
 
     /// <summary>Runs with the node's configuration before the node the tests use starts.</summary>
     protected virtual Task BeforeStartAsync(IConfiguration configuration) => Task.CompletedTask;
+
+    /// <summary>Runs once the node the tests use is up (e.g. pushing data to it).</summary>
+    protected virtual Task StartedAsync() => Task.CompletedTask;
 
     public string Token(params string[] roles) => Issuer.IssueToken(new TokenRequest(ClientId, roles));
 

@@ -8,7 +8,7 @@ internal static class NodeCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("node", "Run a hospital node: DICOM and HL7 ingest with de-identification, an audit trail, and generation jobs from a model bundle, over gRPC with TLS (it does not train on ingested data yet).");
+        var cmd = new Command("node", "Run a hospital node: DICOM and HL7 ingest with de-identification, an audit trail, generation jobs from a model bundle and fine-tuning jobs on its own training set, over gRPC with TLS (it takes no part in federated rounds yet).");
         var config = new Option<FileInfo?>("--config") { Description = "appsettings-style JSON file (section \"Node\")." };
         var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Override Node:DataDirectory." };
         var grpcPort = new Option<int?>("--grpc-port") { Description = "Override Node:GrpcPort." };

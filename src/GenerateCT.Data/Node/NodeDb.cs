@@ -26,6 +26,10 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
 
     public DbSet<GenerationOutput> GenerationOutputs => Set<GenerationOutput>();
 
+    public DbSet<StageApproval> StageApprovals => Set<StageApproval>();
+
+    public DbSet<TrainingJob> TrainingJobs => Set<TrainingJob>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<AuditEvent>(e =>
@@ -109,6 +113,30 @@ public sealed class NodeDb(DbContextOptions<NodeDb> options) : DbContext(options
             e.Property(x => x.FileName).HasMaxLength(256).IsRequired();
             e.Property(x => x.Sha256).HasMaxLength(64).IsFixedLength().IsRequired();
             e.HasIndex(x => new { x.JobId, x.FileName }).IsUnique();
+        });
+        modelBuilder.Entity<StageApproval>(e =>
+        {
+            e.ToTable("stage_approvals");
+            e.HasKey(x => x.Stage);
+            e.Property(x => x.Stage).HasMaxLength(16);
+            e.Property(x => x.ChangedBy).HasMaxLength(256).IsRequired();
+        });
+        modelBuilder.Entity<TrainingJob>(e =>
+        {
+            e.ToTable("training_jobs");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Origin).HasMaxLength(16).IsRequired();
+            e.Property(x => x.RoundKey).HasMaxLength(128);
+            e.Property(x => x.Stage).HasMaxLength(16).IsRequired();
+            e.Property(x => x.State).HasMaxLength(32).IsRequired();
+            e.Property(x => x.RequestedBy).HasMaxLength(256).IsRequired();
+            e.Property(x => x.BaseModel).HasMaxLength(128).IsRequired();
+            e.Property(x => x.Metrics).HasColumnType("jsonb");
+            e.Property(x => x.ResultPath).HasMaxLength(1024);
+            e.Property(x => x.ResultSha256).HasMaxLength(64).IsFixedLength();
+            e.Property(x => x.Error).HasMaxLength(2048);
+            e.HasIndex(x => x.State);
+            e.HasIndex(x => x.CreatedAt);
         });
     }
 }
@@ -271,4 +299,89 @@ public sealed class GenerationOutput
 
     /// <summary>Lower-case hex SHA-256 of the file.</summary>
     public string Sha256 { get; set; } = "";
+}
+
+/// <summary>
+/// Whether the DataSteward lets this node take part in federated training of one stage. No row means not
+/// approved; withdrawing keeps the row (approved = false) so the last change and who made it stay visible.
+/// </summary>
+public sealed class StageApproval
+{
+    /// <summary>The stage's wire name: ctvit, maskgit or superres.</summary>
+    public string Stage { get; set; } = "";
+
+    public bool Approved { get; set; }
+
+    /// <summary>The steward who made the last change (the token's name).</summary>
+    public string ChangedBy { get; set; } = "";
+
+    public DateTimeOffset ChangedAt { get; set; }
+}
+
+/// <summary>
+/// Fine-tuning of one stage on the node's own training set, from the active bundle's weights. Queued jobs run
+/// one at a time; a job the node stopped or lost while it ran goes back to the queue and resumes from its last
+/// checkpoint. The result (the stage's new weights) is a checkpoint file the row points to.
+/// </summary>
+public sealed class TrainingJob
+{
+    public Guid Id { get; set; }
+
+    /// <summary>"local" (an Admin started it) or "federated" (a round's local steps).</summary>
+    public string Origin { get; set; } = "local";
+
+    /// <summary>The coordinator's round, for a federated job.</summary>
+    public string? RoundKey { get; set; }
+
+    /// <summary>ctvit, maskgit or superres.</summary>
+    public string Stage { get; set; } = "";
+
+    /// <summary>"queued", "running", "succeeded", "failed".</summary>
+    public string State { get; set; } = "queued";
+
+    /// <summary>Who asked (the token's name, or "federation").</summary>
+    public string RequestedBy { get; set; } = "";
+
+    /// <summary>Version of the bundle the job starts from (pipeline and digest prefix).</summary>
+    public string BaseModel { get; set; } = "";
+
+    /// <summary>Optimizer steps to run.</summary>
+    public int Steps { get; set; }
+
+    public double LearningRate { get; set; }
+
+    public int BatchSize { get; set; }
+
+    /// <summary>Seeds the batch draws, masking and noise; resumed steps draw what they would have drawn.</summary>
+    public long Seed { get; set; }
+
+    /// <summary>Steps between checkpoints.</summary>
+    public int CheckpointEvery { get; set; }
+
+    /// <summary>Steps done at the last durable checkpoint (0: none yet); a resumed job continues from here.</summary>
+    public int CheckpointStep { get; set; }
+
+    /// <summary>Steps done (live while running; at least <see cref="CheckpointStep"/>).</summary>
+    public int Step { get; set; }
+
+    /// <summary>Local training samples the job draws from (FedAvg's n_k).</summary>
+    public int? SampleCount { get; set; }
+
+    /// <summary>JSON object of scalar metrics, each the mean over the steps done ("loss", "learning_rate", the stage's own).</summary>
+    public string? Metrics { get; set; }
+
+    /// <summary>The new weights of the stage (a GenerateCT checkpoint), relative to the node's data directory.</summary>
+    public string? ResultPath { get; set; }
+
+    /// <summary>Lower-case hex SHA-256 of the result file.</summary>
+    public string? ResultSha256 { get; set; }
+
+    /// <summary>Why the job failed.</summary>
+    public string? Error { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? FinishedAt { get; set; }
 }

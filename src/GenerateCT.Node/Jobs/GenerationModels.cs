@@ -23,7 +23,7 @@ internal sealed class GenerationModels(IOptions<GenerationOptions> generationOpt
     public bool IsConfigured => _options.IsConfigured;
 
     /// <summary>The active bundle's version: its pipeline name and the first 12 hex digits of SHA-256 over its components' hashes.</summary>
-    public string? Version => Description is { } d ? $"{d.Pipeline}-{d.Digest[..12]}" : null;
+    public string? Version => Description is { } d ? VersionOf(d.Pipeline, d.Digest) : null;
 
     /// <summary>The loaded bundle's directory name, pipeline and SHA-256 over its components' hashes (null until loaded).</summary>
     public (string Name, string Pipeline, string Digest)? Description { get; private set; }
@@ -83,6 +83,11 @@ internal sealed class GenerationModels(IOptions<GenerationOptions> generationOpt
                 $"the generation bundle {GenerationOptions.Section}:Bundle = '{directory}' cannot be used: {e.Message}", e);
         }
     }
+
+    /// <summary>A bundle's version as <see cref="Version"/> spells it, from its manifest alone (no weights loaded).</summary>
+    public static string VersionOf(BundleManifest manifest) => VersionOf(manifest.Pipeline, DigestOf(manifest));
+
+    private static string VersionOf(string pipeline, string digest) => $"{pipeline}-{digest[..12]}";
 
     /// <summary>SHA-256 over the components' stages and hashes: one digest names the whole bundle.</summary>
     private static string DigestOf(BundleManifest manifest)

@@ -9,10 +9,10 @@ public static class NodeRoles
     /// <summary>Submits synthetic-CT cohorts and downloads their outputs.</summary>
     public const string Researcher = "Researcher";
 
-    /// <summary>Looks after ingest: series, quarantine, reports.</summary>
+    /// <summary>Looks after ingest (series, quarantine, reports) and the training set; approves federated training per stage.</summary>
     public const string DataSteward = "DataSteward";
 
-    /// <summary>Runs the node: status, models.</summary>
+    /// <summary>Runs the node: status, models, local fine-tuning.</summary>
     public const string Admin = "Admin";
 
     /// <summary>Reads, verifies and exports the audit trail (and nothing else: separation of duties).</summary>
@@ -33,7 +33,7 @@ internal static class NodePolicies
     /// <summary>Reading ingest state: DataSteward or Admin.</summary>
     public const string ReadIngest = "read-ingest";
 
-    /// <summary>Changing ingest state (reports): DataSteward.</summary>
+    /// <summary>Changing ingest state (reports) and approving federated training per stage: DataSteward.</summary>
     public const string Steward = "steward";
 
     /// <summary>Audit trail: Auditor.</summary>
@@ -42,8 +42,11 @@ internal static class NodePolicies
     /// <summary>Listing models: Admin or Researcher.</summary>
     public const string ReadModels = "read-models";
 
-    /// <summary>Changing models: Admin.</summary>
+    /// <summary>Changing models and starting training jobs: Admin.</summary>
     public const string Administer = "administer";
+
+    /// <summary>Reading the training set's counts, stage approvals and training jobs: DataSteward or Admin.</summary>
+    public const string ReadTraining = "read-training";
 
     public static IReadOnlyDictionary<string, string[]> Roles { get; } = new Dictionary<string, string[]>
     {
@@ -54,6 +57,7 @@ internal static class NodePolicies
         [Audit] = [NodeRoles.Auditor],
         [ReadModels] = [NodeRoles.Admin, NodeRoles.Researcher],
         [Administer] = [NodeRoles.Admin],
+        [ReadTraining] = [NodeRoles.DataSteward, NodeRoles.Admin],
     };
 }
 

@@ -6,6 +6,8 @@ using GenerateCT.Deid.Reports;
 using GenerateCT.Node.Ingest;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
+using GenerateCT.Node.Training;
+using GenerateCT.Node.Audit;
 using Microsoft.Extensions.Options;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authorization;
@@ -13,8 +15,8 @@ using Microsoft.EntityFrameworkCore;
 
 namespace GenerateCT.Node.Services;
 
-/// <summary>admin.proto's NodeAdmin: status, ingest state and the audit trail for hospital IT.</summary>
-internal sealed class NodeAdminService(
+/// <summary>admin.proto's NodeAdmin: status, ingest state and the audit trail for hospital IT (training: NodeAdminService.Training.cs).</summary>
+internal sealed partial class NodeAdminService(
     IOptions<NodeOptions> nodeOptions,
     NodeRuntime runtime,
     IDbContextFactory<NodeDb> databases,
@@ -23,7 +25,15 @@ internal sealed class NodeAdminService(
     Hl7IngestService hl7,
     SiteKeys keys,
     ReportStore reports,
-    GenerationModels models) : NodeAdmin.NodeAdminBase
+    GenerationModels models,
+    IOptions<GenerationOptions> generationOptions,
+    IOptions<TrainingOptions> trainingOptions,
+    TrainingSetReader trainingSet,
+    StageApprovals approvals,
+    TrainingJobStore trainingJobs,
+    TrainingWorker trainingWorker,
+    TrainingProgress trainingProgress,
+    INodeAudit audit) : NodeAdmin.NodeAdminBase
 {
     private const int MaxPage = 500;
 
