@@ -55,6 +55,9 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>Connection as the node's service role, which the running node uses.</summary>
     public string ServiceConnectionString => Database.ConnectionString;
 
+    /// <summary>The node's services (tests reach the federation parts through them).</summary>
+    internal IServiceProvider Services => _host.Services;
+
     private HostDatabase Database => _host.Services.GetRequiredService<HostDatabase>();
 
     /// <summary>Where the service role's password is kept (mode 0600).</summary>
