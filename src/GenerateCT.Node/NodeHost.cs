@@ -5,6 +5,7 @@ using GenerateCT.Data.Audit;
 using GenerateCT.Data.Node;
 using GenerateCT.Hosting;
 using GenerateCT.Node.Audit;
+using GenerateCT.Node.Federation;
 using GenerateCT.Node.Ingest;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
@@ -78,6 +79,7 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Services.AddNodeIngest();
         builder.Services.AddNodeGeneration();
         builder.Services.AddNodeTraining();
+        builder.Services.AddNodeFederation();
         builder.AddNodeAuthentication();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, DeniedCallAudit>();
         builder.Services.AddSingleton<CallAuditInterceptor>();

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Sockets;
+using GenerateCT.Coordinator;
+using GenerateCT.Data;
+using GenerateCT.Data.Audit;
+using GenerateCT.Federation.Pki;
+using GenerateCT.Hosting;
+using GenerateCT.Node.Federation;
+using GenerateCT.Testing;
+using Grpc.Health.V1;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GenerateCT.Node.Tests;
+
+/// <summary>The node's federation client against a real coordinator over mutual TLS, and without one.</summary>
+public class FederationClientTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
+{
+    private static string Ca(Scratch scratch, out string coordinatorKit, out string nodeKit)
+    {
+        var dir = scratch.Combine("ca");
+        FederationCa.Initialize(dir, "hospital-net");
+        var ca = FederationCa.Open(dir);
+        coordinatorKit = ca.Issue(SiteRole.Coordinator, "localhost").Kit;
+        nodeKit = ca.Issue(SiteRole.Node, "alpha").Kit;
+        return dir;
+    }
+
+    private static Task<NodeHost> StartNodeAsync(Scratch scratch, string kit, Uri coordinator) => NodeHost.StartAsync(TestNodeConfiguration.Create(
+        scratch.Combine("node"),
+        ("Node:Federation:Kit", kit),
+        ("Node:Federation:Coordinator", coordinator.ToString()),
+        ("Node:Federation:ReconnectSeconds", "0.2"),
+        ("Node:Federation:MaxReconnectSeconds", "1")));
+
+    private static async Task<List<AuditRecord>> WaitForAuditAsync(string connectionString, Func<AuditRecord, bool> wanted)
+    {
+        var trail = new AuditTrail(connectionString);
+        for (var i = 0; i < 300; i++)
+        {
+            var records = await trail.ReadAsync(DateTimeOffset.MinValue).ToListAsync();
+            if (records.Any(wanted))
+            {
+                return records;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("the awaited audit record did not appear in 30 s");
+    }
+
+    [Fact]
+    public async Task A_node_with_a_kit_enrols_over_mutual_tls_with_only_its_version_device_and_sample_count()
+    {
+        using var scratch = new Scratch("gct-fedclient");
+        Ca(scratch, out var coordinatorKit, out var nodeKit);
+        var database = await postgres.CreateDatabaseAsync();
+        await using var coordinator = await CoordinatorHost.StartAsync(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Coordinator:DataDirectory"] = scratch.Combine("coordinator"),
+            ["Coordinator:GrpcPort"] = "0",
+            ["Coordinator:GrpcAddress"] = "127.0.0.1",
+            ["Coordinator:ConnectionString"] = database,
+            ["Coordinator:Pki:Kit"] = coordinatorKit,
+        }).Build());
+
+        await using var node = await StartNodeAsync(scratch, nodeKit, coordinator.GrpcAddress);
+
+        var audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.EnrolAction);
+        var enrol = audit.First(r => r.Action == FederationClient.EnrolAction);
+        Assert.Equal("success", enrol.Outcome);
+        using (var detail = System.Text.Json.JsonDocument.Parse(enrol.Detail!))
+        {
+            Assert.Equal("alpha", detail.RootElement.GetProperty("node").GetString());
+            Assert.Equal("hospital-net", detail.RootElement.GetProperty("federation").GetString());
+            Assert.Equal(0, detail.RootElement.GetProperty("samples").GetInt64());
+        }
+
+        Assert.Equal("alpha", node.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<FederationClient>().Single().NodeId);
+
+        await using var db = DatabaseSchema.CreateCoordinatorDb(database);
+        var enrolled = await db.Nodes.SingleAsync();
+        Assert.Equal(("alpha", 0L), (enrolled.NodeId, enrolled.TrainingSamples));
+        Assert.StartsWith("cpu", enrolled.Device, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(enrolled.SoftwareVersion));
+    }
+
+    [Fact]
+    public async Task A_node_whose_coordinator_is_unreachable_keeps_serving_and_audits_the_outage_once()
+    {
+        using var scratch = new Scratch("gct-fedclient");
+        Ca(scratch, out _, out var nodeKit);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        await using var node = await StartNodeAsync(scratch, nodeKit, new Uri($"https://localhost:{closedPort}"));
+
+        var audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.ConnectAction);
+        await Task.Delay(1500); // several retries at 0.2–1 s backoff
+        using var channel = GrpcClientChannels.ForPinnedServer(node.GrpcAddress, node.Certificate);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, await GrpcClientChannels.CheckHealthAsync(channel));
+        audit = await new AuditTrail(node.DatabaseConnectionString).ReadAsync(DateTimeOffset.MinValue).ToListAsync();
+        var outage = Assert.Single(audit, r => r.Action == FederationClient.ConnectAction);
+        Assert.Equal("failure", outage.Outcome);
+        Assert.Contains("Unavailable", outage.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(audit, r => r.Action == FederationClient.EnrolAction);
+    }
+
+    [Fact]
+    public async Task A_kit_that_is_not_a_node_kit_stops_the_start_naming_the_key()
+    {
+        using var scratch = new Scratch("gct-fedclient");
+        Ca(scratch, out var coordinatorKit, out _);
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => StartNodeAsync(scratch, coordinatorKit, new Uri("https://localhost:1")));
+        Assert.Contains("Node:Federation:Kit", e.Message, StringComparison.Ordinal);
+        Assert.Contains("coordinator kit", e.Message, StringComparison.Ordinal);
+    }
+}
