@@ -2,6 +2,7 @@ using System.CommandLine;
 using GenerateCT.Cli.Audit;
 using GenerateCT.Cli.Benchmarks;
 using GenerateCT.Cli.Cohorts;
+using GenerateCT.Cli.Federation;
 using GenerateCT.Cli.Hosts;
 using GenerateCT.Cli.Imaging;
 using GenerateCT.Cli.Models;
@@ -34,6 +35,7 @@ public static class Program
         root.Subcommands.Add(NodeCommand.Create());
         root.Subcommands.Add(CoordinatorCommand.Create());
         root.Subcommands.Add(PkiCommands.Create());
+        root.Subcommands.Add(FederationCommands.Create());
 
         // Imaging
         root.Subcommands.Add(DicomCommands.Create());

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using GenerateCT.Coordinator.Rounds;
 using GenerateCT.Coordinator.Security;
 using GenerateCT.Coordinator.Services;
 using GenerateCT.Data;
@@ -55,6 +56,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
         builder.Services.AddHostDatabase<CoordinatorDb>();
         builder.Services.AddSingleton<AuditTrail>();
         builder.Services.AddSingleton<CoordinatorPki>();
+        builder.Services.AddSingleton<ModelStore>();
+        builder.Services.AddHostedService<RoundLifecycle>();
         builder.Services.AddFederationAuthentication();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, RefusedCallAudit>();
 
@@ -66,6 +69,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
         app.UseAuthorization();
         app.UseGrpcHostDefaults();
         app.MapGrpcService<FederationCoordinatorService>();
+        app.MapGrpcService<OperatorService>();
 
         var coordinator = new CoordinatorHost(await GrpcHost.StartAsync(app, OpenAsync, cancellationToken));
         try

@@ -22,6 +22,9 @@ public sealed class CoordinatorOptions : IGrpcHostOptions
 
     public CoordinatorPkiOptions Pki { get; set; } = new();
 
+    /// <summary>How often rounds are checked for their close (enough updates, every participant answered, the deadline).</summary>
+    public int RoundCheckMilliseconds { get; set; } = 1000;
+
     /// <summary>With a kit, gRPC is served with the kit's certificate and key (PEM).</summary>
     internal void UseKitCertificate()
     {
@@ -38,6 +41,11 @@ public sealed class CoordinatorOptions : IGrpcHostOptions
         HostOptionsValidation.Port($"{Section}:GrpcPort", GrpcPort);
         HostOptionsValidation.IpAddress($"{Section}:GrpcAddress", GrpcAddress);
         Pki.Validate($"{Section}:Pki", Tls);
+        if (RoundCheckMilliseconds is < 10 or > 600_000)
+        {
+            throw new ConfigurationException($"{Section}:RoundCheckMilliseconds", $"must be between 10 and 600000, not {RoundCheckMilliseconds}");
+        }
+
         HostOptionsValidation.ExistingFile($"{Section}:Tls:CertificatePath", Tls.CertificatePath);
     }
 }

@@ -57,6 +57,8 @@ public class ContractTests
         {
             "EnrolRequest.node_software_version", "EnrolRequest.device", "EnrolResponse.node_id", "EnrolResponse.federation_id",
             "PeerKey.node_id", "TensorChunk.name", "UploadUpdateResponse.reason",
+            // Coordinator → node: the round's participants (certificate names) and which metric names were kept.
+            "RoundAnnouncement.participants", "MetricsAck.accepted", "MetricsAck.refused", "MetricsAck.reason",
         };
         var strings = FederationReflection.Descriptor.MessageTypes
             .SelectMany(m => m.Fields.InDeclarationOrder().Select(f => (m, f)))

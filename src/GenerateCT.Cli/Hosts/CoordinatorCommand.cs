@@ -8,7 +8,7 @@ internal static class CoordinatorCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("coordinator", "Run a federation coordinator: its database, gRPC health over TLS and, with a startup kit (--kit or Coordinator:Pki:Kit), node enrolment over mutual TLS (training rounds and aggregation are not implemented yet).");
+        var cmd = new Command("coordinator", "Run a federation coordinator: its database, gRPC health over TLS and, with a startup kit (--kit or Coordinator:Pki:Kit), node enrolment, training rounds and aggregation over mutual TLS (operators use gct federation).");
         var config = new Option<FileInfo?>("--config") { Description = "appsettings-style JSON file (section \"Coordinator\")." };
         var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Override Coordinator:DataDirectory." };
         var grpcPort = new Option<int?>("--grpc-port") { Description = "Override Coordinator:GrpcPort." };

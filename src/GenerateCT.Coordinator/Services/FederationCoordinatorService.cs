@@ -1,4 +1,5 @@
 using System.Text.Json;
+using GenerateCT.Coordinator.Rounds;
 using GenerateCT.Coordinator.Security;
 using GenerateCT.Data.Audit;
 using GenerateCT.Data.Coordinator;
@@ -12,11 +13,10 @@ namespace GenerateCT.Coordinator.Services;
 /// <summary>
 /// The node-facing service of federation.proto. Every method requires a node certificate
 /// (<see cref="FederationPolicies.Node"/>); the node is whoever that certificate says, never a field of
-/// the request. Only <c>Enrol</c> is implemented here; the round and transfer methods answer
-/// UNIMPLEMENTED until they are built.
+/// the request. Rounds, transfers and metrics are in the other part of this class (NodeRounds.cs).
 /// </summary>
 [Authorize(Policy = FederationPolicies.Node)]
-internal sealed class FederationCoordinatorService(IDbContextFactory<CoordinatorDb> databases, AuditTrail audit, CoordinatorPki pki)
+internal sealed partial class FederationCoordinatorService(IDbContextFactory<CoordinatorDb> databases, AuditTrail audit, CoordinatorPki pki, ModelStore store)
     : GenerateCT.Federation.V1.Coordinator.CoordinatorBase
 {
     private const int MaxSoftwareVersion = 64;
@@ -73,7 +73,7 @@ internal sealed class FederationCoordinatorService(IDbContextFactory<Coordinator
         {
             NodeId = peer.Name,
             FederationId = pki.Federation,
-            CurrentModelVersion = 0,
+            CurrentModelVersion = await CurrentVersionAsync(context.CancellationToken),
             Privacy = new PrivacyPolicy(),
         };
     }

@@ -16,6 +16,14 @@ public sealed class CoordinatorDb(DbContextOptions<CoordinatorDb> options) : DbC
 
     public DbSet<ModelVersion> ModelVersions => Set<ModelVersion>();
 
+    public DbSet<ModelWeights> ModelWeights => Set<ModelWeights>();
+
+    public DbSet<RoundUpdate> RoundUpdates => Set<RoundUpdate>();
+
+    public DbSet<RoundMetric> RoundMetrics => Set<RoundMetric>();
+
+    public DbSet<ServerOptimizerRecord> ServerOptimizerStates => Set<ServerOptimizerRecord>();
+
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -37,13 +45,49 @@ public sealed class CoordinatorDb(DbContextOptions<CoordinatorDb> options) : DbC
             e.HasKey(x => x.Id);
             e.Property(x => x.Stage).HasMaxLength(32).IsRequired();
             e.Property(x => x.State).HasMaxLength(32).IsRequired();
+            e.Property(x => x.Strategy).HasMaxLength(16).IsRequired();
+            e.Property(x => x.FailureReason).HasMaxLength(512);
+            e.Property(x => x.StartedBy).HasMaxLength(128).IsRequired();
+            e.HasIndex(x => x.State);
         });
         modelBuilder.Entity<ModelVersion>(e =>
         {
             e.ToTable("model_versions");
             e.HasKey(x => x.Id);
-            e.Property(x => x.Stage).HasMaxLength(32).IsRequired();
+            e.Property(x => x.Label).HasMaxLength(128).IsRequired();
+            e.Property(x => x.CreatedBy).HasMaxLength(128).IsRequired();
+            e.HasMany(x => x.Weights).WithOne().HasForeignKey(w => w.VersionId);
+        });
+        modelBuilder.Entity<ModelWeights>(e =>
+        {
+            e.ToTable("model_weights");
+            e.HasKey(x => new { x.VersionId, x.Stage });
+            e.Property(x => x.Stage).HasMaxLength(32);
             e.Property(x => x.Sha256).HasMaxLength(64).IsRequired();
+        });
+        modelBuilder.Entity<RoundUpdate>(e =>
+        {
+            e.ToTable("round_updates");
+            e.HasKey(x => new { x.RoundId, x.NodeId });
+            e.Property(x => x.NodeId).HasMaxLength(128);
+            e.Property(x => x.State).HasMaxLength(16).IsRequired();
+            e.Property(x => x.Reason).HasMaxLength(512);
+            e.Property(x => x.SpoolPath).HasMaxLength(1024).IsRequired();
+            e.Property(x => x.UpdateSha256).HasMaxLength(64);
+        });
+        modelBuilder.Entity<RoundMetric>(e =>
+        {
+            e.ToTable("round_metrics");
+            e.HasKey(x => new { x.RoundId, x.NodeId, x.Name });
+            e.Property(x => x.NodeId).HasMaxLength(128);
+            e.Property(x => x.Name).HasMaxLength(64);
+        });
+        modelBuilder.Entity<ServerOptimizerRecord>(e =>
+        {
+            e.ToTable("server_optimizer_states");
+            e.HasKey(x => x.Stage);
+            e.Property(x => x.Stage).HasMaxLength(32);
+            e.Property(x => x.Path).HasMaxLength(1024).IsRequired();
         });
         modelBuilder.MapAuditEvents();
     }
@@ -76,31 +120,3 @@ public sealed class EnrolledNode
     public long TrainingSamples { get; set; }
 }
 
-public sealed class TrainingRound
-{
-    public long Id { get; set; }
-
-    public string Stage { get; set; } = "";
-
-    public long BaseModelVersion { get; set; }
-
-    /// <summary>"open", "aggregating", "closed", "failed".</summary>
-    public string State { get; set; } = "open";
-
-    public DateTimeOffset OpenedAt { get; set; }
-
-    public DateTimeOffset? ClosedAt { get; set; }
-}
-
-public sealed class ModelVersion
-{
-    public long Id { get; set; }
-
-    public string Stage { get; set; } = "";
-
-    public string Sha256 { get; set; } = "";
-
-    public long? FromRound { get; set; }
-
-    public DateTimeOffset CreatedAt { get; set; }
-}
