@@ -5,6 +5,7 @@ using GenerateCT.Data.Audit;
 using GenerateCT.Data.Node;
 using GenerateCT.Hosting;
 using GenerateCT.Node.Audit;
+using GenerateCT.Node.Federation;
 using GenerateCT.Node.Ingest;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
@@ -55,6 +56,9 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>Connection as the node's service role, which the running node uses.</summary>
     public string ServiceConnectionString => Database.ConnectionString;
 
+    /// <summary>The node's services (tests reach the federation parts through them).</summary>
+    internal IServiceProvider Services => _host.Services;
+
     private HostDatabase Database => _host.Services.GetRequiredService<HostDatabase>();
 
     /// <summary>Where the service role's password is kept (mode 0600).</summary>
@@ -75,6 +79,7 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Services.AddNodeIngest();
         builder.Services.AddNodeGeneration();
         builder.Services.AddNodeTraining();
+        builder.Services.AddNodeFederation();
         builder.AddNodeAuthentication();
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, DeniedCallAudit>();
         builder.Services.AddSingleton<CallAuditInterceptor>();

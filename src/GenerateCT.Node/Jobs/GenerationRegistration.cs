@@ -1,4 +1,5 @@
 using GenerateCT.Hosting;
+using GenerateCT.Node.Federation;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GenerateCT.Node.Jobs;
@@ -10,6 +11,7 @@ internal static class GenerationRegistration
     public static IServiceCollection AddNodeGeneration(this IServiceCollection services)
     {
         services.AddOptions<GenerationOptions>().BindConfiguration(GenerationOptions.Section);
+        services.AddSingleton<GlobalVersions>();
         services.AddSingleton<GenerationModels>();
         services.AddSingleton<GenerationJobStore>();
         services.AddSingleton<JobOutputFiles>();

@@ -146,7 +146,9 @@ internal sealed class GenerationWorker(
         try
         {
             var ct = cancellation.Token;
-            var pipeline = await models.GetAsync(ct);
+            // The job holds the bundle it starts with: activating another one meanwhile does not change its volumes.
+            using var lease = await models.AcquireAsync(ct);
+            var pipeline = lease.Pipeline;
             var reporter = new PipelineProgress(hub, id);
             var generated = await pipeline.GenerateAsync(new GenerationRequest(job.Prompts, job.Seed, job.Count) { CondScale = job.CondScale }, reporter, ct);
             var total = generated.Count * job.Formats.Count;

@@ -49,21 +49,24 @@ internal sealed class GenerationService(
             throw new RpcException(new Status(StatusCode.FailedPrecondition, GenerationModels.NotConfigured().Message));
         }
 
-        GenerationPipeline pipeline;
+        GenerationLease lease;
         try
         {
-            pipeline = await models.GetAsync(context.CancellationToken);
+            lease = await models.AcquireAsync(context.CancellationToken);
         }
         catch (GenerationUnavailableException e)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
 
-        if (request.ModelVersion.Length > 0 && request.ModelVersion != models.Version)
+        // Held while the request is checked: an activation meanwhile cannot dispose the pipeline under it.
+        using var held = lease;
+        var pipeline = lease.Pipeline;
+        if (request.ModelVersion.Length > 0 && request.ModelVersion != lease.Version)
         {
             throw new RpcException(new Status(
                 StatusCode.FailedPrecondition,
-                $"model version '{request.ModelVersion}' is not on this node; its active bundle is '{models.Version}' (leave model_version empty to use it)"));
+                $"model version '{request.ModelVersion}' is not on this node; its active bundle is '{lease.Version}' (leave model_version empty to use it)"));
         }
 
         var condScale = request.CondScale == 0 ? pipeline.Config.MaskGit.CondScale : request.CondScale;

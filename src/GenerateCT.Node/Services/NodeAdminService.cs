@@ -4,6 +4,7 @@ using GenerateCT.Data.Node;
 using GenerateCT.Data.Audit;
 using GenerateCT.Deid.Reports;
 using GenerateCT.Node.Ingest;
+using GenerateCT.Node.Federation;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Security;
 using GenerateCT.Node.Training;
@@ -33,6 +34,7 @@ internal sealed partial class NodeAdminService(
     TrainingJobStore trainingJobs,
     TrainingWorker trainingWorker,
     TrainingProgress trainingProgress,
+    GlobalVersions globalVersions,
     INodeAudit audit) : NodeAdmin.NodeAdminBase
 {
     private const int MaxPage = 500;
@@ -184,15 +186,15 @@ internal sealed partial class NodeAdminService(
         var response = new ListModelsResponse();
         if (models.IsConfigured)
         {
-            response.Models.Add(await ActiveAsync(context.CancellationToken));
+            response.Models.AddRange(await InstalledAsync(context.CancellationToken));
         }
 
         return response;
     }
 
     /// <summary>
-    /// The node runs the one bundle named by Node:Generation:Bundle; activating it again is a no-op, and any
-    /// other name is refused with how to switch (change the setting, restart: the audit then records the start).
+    /// Switches generation to the configured bundle or a global version, without a restart (the model loads
+    /// first; a job already running finishes on the bundle it started with). Activating the active one is a no-op.
     /// </summary>
     [Authorize(Policy = NodePolicies.Administer)]
     public override async Task<ModelInfo> ActivateModel(ActivateModelRequest request, ServerCallContext context)
@@ -202,18 +204,23 @@ internal sealed partial class NodeAdminService(
             throw new RpcException(new Status(StatusCode.FailedPrecondition, GenerationModels.NotConfigured().Message));
         }
 
-        var active = await ActiveAsync(context.CancellationToken);
-        if (request.Name != active.Name && request.Name != active.Version)
+        CallAuditDetail.Add(context, "model", request.Name);
+        try
         {
-            throw new RpcException(new Status(
-                StatusCode.FailedPrecondition,
-                $"'{request.Name}' is not installed; this node runs '{active.Name}' ({active.Version}). To switch, point {GenerationOptions.Section}:Bundle at the other bundle and restart the node"));
+            await models.ActivateAsync(request.Name, context.CancellationToken);
+        }
+        catch (GenerationUnavailableException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
 
+        var active = (await InstalledAsync(context.CancellationToken)).Single(m => m.Active);
+        CallAuditDetail.Add(context, "version", active.Version);
         return active;
     }
 
-    private async Task<ModelInfo> ActiveAsync(CancellationToken ct)
+    /// <summary>The configured bundle, then the global versions by number; the active one loaded (its failure is FailedPrecondition).</summary>
+    private async Task<List<ModelInfo>> InstalledAsync(CancellationToken ct)
     {
         try
         {
@@ -224,8 +231,34 @@ internal sealed partial class NodeAdminService(
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
 
-        var (name, pipeline, digest) = models.Description!.Value;
-        return new ModelInfo { Name = name, Version = models.Version!, Config = pipeline, Active = true, Sha256 = digest };
+        var active = models.ActiveDirectory;
+        var local = Path.GetFullPath(generationOptions.Value.Bundle!);
+        var list = new List<ModelInfo> { Describe(local, GenerationModels.LocalName(local), "local", active) };
+        foreach (var v in globalVersions.List())
+        {
+            var info = Describe(v.Directory, v.Name, "global", active);
+            info.VersionNumber = v.Number;
+            info.Stage = v.Stage;
+            info.CreatedUnixMs = v.CreatedUtc.ToUnixTimeMilliseconds();
+            list.Add(info);
+        }
+
+        return list;
+    }
+
+    private static ModelInfo Describe(string directory, string name, string origin, string? active)
+    {
+        var manifest = GenerateCT.Model.Pipeline.ModelBundle.ReadManifest(directory);
+        return new ModelInfo
+        {
+            Name = name,
+            Version = GenerationModels.VersionOf(manifest),
+            Config = manifest.Pipeline,
+            Active = directory == active,
+            Sha256 = GenerationModels.DigestOf(manifest),
+            Origin = origin,
+            CreatedUnixMs = manifest.CreatedUtc.ToUnixTimeMilliseconds(),
+        };
     }
 
     private static int PageSize(int requested) => requested <= 0 ? 100 : Math.Min(requested, MaxPage);
