@@ -109,9 +109,12 @@ public class IngestEndToEndTests
 
             await WaitForAsync(async () =>
             {
+                // The instance rows, the series count and the audit rows are written by separate steps.
                 await using var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString);
-                return await db.Instances.CountAsync() == 6;
-            }, TimeSpan.FromSeconds(60), "6 de-identified instances in the database");
+                return await db.Instances.CountAsync() == 6
+                    && await db.Series.AnyAsync(s => s.InstanceCount == 6)
+                    && await db.AuditEvents.CountAsync(a => a.Action == "ingest:deidentify") == 6;
+            }, TimeSpan.FromSeconds(60), "6 de-identified instances in the database, counted and audited");
 
             await using (var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString))
             {
