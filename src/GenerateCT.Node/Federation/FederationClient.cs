@@ -7,6 +7,7 @@ using GenerateCT.Node.Audit;
 using GenerateCT.Node.Jobs;
 using GenerateCT.Node.Training;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,6 +30,7 @@ internal sealed class FederationClient(
     TrainingSetReader trainingSet,
     StageApprovals approvals,
     INodeAudit audit,
+    IEnumerable<CoordinatorInterceptor> interceptors,
     ILogger<FederationClient> log) : BackgroundService
 {
     public const string ConnectAction = "federation:connect";
@@ -49,7 +51,7 @@ internal sealed class FederationClient(
 
         using var kit = StartupKit.Load(_options.Kit!);
         using var channel = kit.CreateCoordinatorChannel(_options.CoordinatorAddress);
-        var coordinator = new CoordinatorClient(channel);
+        var coordinator = new CoordinatorClient(channel.Intercept([.. interceptors]));
         var backoff = TimeSpan.FromSeconds(_options.ReconnectSeconds);
         var connected = true; // so that the first failure is audited
         long knownRound = 0;
