@@ -27,6 +27,7 @@ using GenerateCT.Testing.Dicom;
 using GenerateCT.Testing.Oidc;
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -92,15 +93,7 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
         var nodeKit = ca.Issue(SiteRole.Node, NodeName).Kit;
         using var operatorKit = StartupKit.Load(ca.Issue(SiteRole.Operator, "ops-anna").Kit);
         var database = await postgres.CreateDatabaseAsync();
-        await using var coordinator = await CoordinatorHost.StartAsync(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Coordinator:DataDirectory"] = scratch.Combine("coordinator"),
-            ["Coordinator:GrpcPort"] = "0",
-            ["Coordinator:GrpcAddress"] = "127.0.0.1",
-            ["Coordinator:ConnectionString"] = database,
-            ["Coordinator:Pki:Kit"] = coordinatorKit,
-            ["Coordinator:RoundCheckMilliseconds"] = "100",
-        }).Build());
+        await using var coordinator = await StartCoordinatorAsync(scratch, coordinatorKit, database);
 
         await using var issuer = await OidcIssuer.StartAsync(Directory.CreateDirectory(scratch.Combine("oidc")).FullName);
         var clientId = Guid.NewGuid().ToString();
@@ -184,6 +177,79 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
 
         Assert.Empty(CertificateViolations(kit.Certificate));
         Assert.Empty(WireCheck.MarkerHits(kit.Certificate.RawData, markers));
+    }
+
+    [Fact]
+    public async Task The_recorder_captures_every_request_of_every_call_kind_as_sent_and_a_weights_only_round_passes_the_scans()
+    {
+        // The recorder on a client of the node's kit against a real coordinator: unary, server-streaming and
+        // client-streaming calls of a whole round (enrol, download, upload, metrics), each message as written.
+        using var scratch = new Scratch("gct-onlyweights");
+        var bundle = scratch.Combine("bundle");
+        await TrainBundleAsync(bundle);
+        var allowed = AllowList(bundle);
+        var ca = FederationCa.Initialize(scratch.Combine("ca"), Federation);
+        var coordinatorKit = ca.Issue(SiteRole.Coordinator, "localhost").Kit;
+        using var kit = StartupKit.Load(ca.Issue(SiteRole.Node, NodeName).Kit);
+        using var operatorKit = StartupKit.Load(ca.Issue(SiteRole.Operator, "ops-anna").Kit);
+        await using var coordinator = await StartCoordinatorAsync(scratch, coordinatorKit, await postgres.CreateDatabaseAsync());
+        using var channel = kit.CreateCoordinatorChannel(coordinator.GrpcAddress);
+        var recorder = new WireRecorder();
+        var client = new GenerateCT.Federation.V1.Coordinator.CoordinatorClient(channel.Intercept(recorder));
+        var written = new List<IMessage>();
+
+        var enrol = new EnrolRequest { NodeSoftwareVersion = allowed.SoftwareVersions.Single(), Device = allowed.Devices.Single(), TrainingSamples = 2 };
+        written.Add(enrol);
+        await client.EnrolAsync(enrol);
+        var version = await StartRoundAsync(operatorKit, coordinator.GrpcAddress, bundle);
+
+        var download = new DownloadModelRequest { ModelVersion = version, Stage = WireStage.Maskgit };
+        written.Add(download);
+        var assembler = new ChunkAssembler();
+        using (var call = client.DownloadModel(download))
+        {
+            await foreach (var chunk in call.ResponseStream.ReadAllAsync())
+            {
+                assembler.Add(chunk);
+            }
+        }
+
+        var baseWeights = assembler.ToWeightSet();
+        var delta = new GenerateCT.Federation.Weights.WeightSet(baseWeights.Select(t => new GenerateCT.Federation.Weights.WeightTensor(t.Name, t.Shape, t.Data.Select(v => v * 1e-3f).ToArray())));
+        using (var call = client.UploadUpdate())
+        {
+            var header = new UpdateMessage { Header = new UpdateHeader { Round = 1, Stage = WireStage.Maskgit, BaseModelVersion = version, SampleCount = 2 } };
+            written.Add(header);
+            await call.RequestStream.WriteAsync(header);
+            foreach (var chunk in ChunkWriter.Chunks(delta, 64 * 1024))
+            {
+                var message = new UpdateMessage { Chunk = chunk };
+                written.Add(message);
+                await call.RequestStream.WriteAsync(message);
+            }
+
+            await call.RequestStream.CompleteAsync();
+            var reply = await call;
+            Assert.True(reply.Accepted, reply.Reason);
+        }
+
+        var metrics = new MetricsReport { Round = 1, Stage = WireStage.Maskgit, SampleCount = 2, Scalars = { ["loss"] = 2.5, ["masked_token_accuracy"] = 0.25 } };
+        written.Add(metrics);
+        Assert.Empty((await client.ReportMetricsAsync(metrics)).Refused);
+
+        Assert.Equal(
+            ["Enrol", "DownloadModel", "UploadUpdate", "ReportMetrics"],
+            recorder.Calls.Select(c => c.Method[(c.Method.LastIndexOf('/') + 1)..]));
+        Assert.True(written.Count > 3 + baseWeights.Count, $"{written.Count} messages for {baseWeights.Count} tensors");
+        Assert.Equal(written.Select(m => m.Descriptor.FullName), recorder.Messages.Select(m => m.Type.FullName));
+        Assert.Equal(written.Select(m => Convert.ToHexString(m.ToByteArray())), recorder.Messages.Select(m => Convert.ToHexString(m.Bytes)));
+        Assert.Equal(written, recorder.Messages.Select(m => m.Parse()));
+
+        // What a node sends for a round (names of the model's tensors, float32 data, their hashes, allowed metrics) passes.
+        Assert.All(recorder.Messages, m => Assert.Empty(WireCheck.Violations(m.Parse(), allowed)));
+        var uploaded = recorder.Messages.Select(m => m.Parse()).OfType<UpdateMessage>().Where(u => u.BodyCase == UpdateMessage.BodyOneofCase.Chunk).Select(u => u.Chunk).ToList();
+        Assert.Equal(baseWeights.Count, uploaded.Count(c => c.LastChunkOfTensor));
+        Assert.Empty(WireCheck.HashViolations(uploaded));
     }
 
     [Fact]
@@ -314,8 +380,19 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
             $"OBX|1|TX|71250&GDT^Report^L||{text}||||||F\r";
     }
 
-    /// <summary>The operator registers the bundle's MaskGIT weights as version 1 and starts a round on it with k = 1.</summary>
-    private static async Task StartRoundAsync(StartupKit operatorKit, Uri coordinator, string bundle)
+    private static Task<CoordinatorHost> StartCoordinatorAsync(Scratch scratch, string kit, string database) =>
+        CoordinatorHost.StartAsync(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Coordinator:DataDirectory"] = scratch.Combine("coordinator"),
+            ["Coordinator:GrpcPort"] = "0",
+            ["Coordinator:GrpcAddress"] = "127.0.0.1",
+            ["Coordinator:ConnectionString"] = database,
+            ["Coordinator:Pki:Kit"] = kit,
+            ["Coordinator:RoundCheckMilliseconds"] = "100",
+        }).Build());
+
+    /// <summary>The operator registers the bundle's MaskGIT weights as a version and starts a round on it with k = 1; the version.</summary>
+    private static async Task<long> StartRoundAsync(StartupKit operatorKit, Uri coordinator, string bundle)
     {
         using var channel = operatorKit.CreateCoordinatorChannel(coordinator);
         var ops = new GenerateCT.Federation.Operator.V1.Operator.OperatorClient(channel);
@@ -330,6 +407,7 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
         await register.RequestStream.CompleteAsync();
         var version = await register;
         await ops.StartRoundAsync(new StartRoundRequest { Stage = WireStage.Maskgit, BaseVersion = version.Version, LocalSteps = 2, LearningRate = 1e-4, BatchSize = 1, MinNodes = 1, DeadlineSeconds = 120 });
+        return version.Version;
     }
 
     /// <summary>
