@@ -136,6 +136,9 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
             var round = (await WaitForAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.RoundAction)).First(r => r.Action == FederationClient.RoundAction);
             // The round was joined (approved stage), not skipped.
             Assert.NotEqual("skipped", round.Outcome);
+            using var detail = System.Text.Json.JsonDocument.Parse(round.Detail!);
+            Assert.Equal(1, detail.RootElement.GetProperty("round").GetInt64());
+            Assert.Equal("maskgit", detail.RootElement.GetProperty("stage").GetString());
         }
         finally
         {
