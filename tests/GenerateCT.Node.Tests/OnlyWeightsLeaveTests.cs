@@ -228,7 +228,7 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
             {
                 var message = new UpdateMessage { Chunk = chunk };
                 written.Add(message);
-                await call.RequestStream.WriteAsync(message);
+                await call.RequestStream.WriteAsync(message, CancellationToken.None); // the node's writes pass a token
             }
 
             await call.RequestStream.CompleteAsync();
