@@ -134,8 +134,8 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
             await WaitForAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.EnrolAction);
             await StartRoundAsync(operatorKit, coordinator.GrpcAddress, bundle);
             var round = (await WaitForAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.RoundAction)).First(r => r.Action == FederationClient.RoundAction);
-            // The round was joined (approved stage), not skipped.
-            Assert.NotEqual("skipped", round.Outcome);
+            // The round was joined (approved stage) and run: download, local steps, upload, metrics.
+            Assert.True(round.Outcome == "success", round.Detail);
             using var detail = System.Text.Json.JsonDocument.Parse(round.Detail!);
             Assert.Equal(1, detail.RootElement.GetProperty("round").GetInt64());
             Assert.Equal("maskgit", detail.RootElement.GetProperty("stage").GetString());
@@ -156,6 +156,9 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
         Assert.All(recorder.Calls, c => Assert.Empty(c.Headers));
         Assert.Contains(recorder.Calls, c => c.Method.EndsWith("/Enrol", StringComparison.Ordinal));
         Assert.Contains(recorder.Calls, c => c.Method.EndsWith("/WatchRounds", StringComparison.Ordinal));
+        Assert.Contains(recorder.Calls, c => c.Method.EndsWith("/DownloadModel", StringComparison.Ordinal));
+        Assert.Contains(recorder.Calls, c => c.Method.EndsWith("/UploadUpdate", StringComparison.Ordinal));
+        Assert.Contains(recorder.Calls, c => c.Method.EndsWith("/ReportMetrics", StringComparison.Ordinal));
 
         // Every message: no marker in its bytes, every string and map key on the list, bytes only tensors and hashes.
         var sent = recorder.Messages;
@@ -166,6 +169,12 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
         Assert.True(violations.Count == 0, string.Join("\n", violations));
         var uploaded = sent.Select(m => m.Parse()).OfType<UpdateMessage>().Where(u => u.BodyCase == UpdateMessage.BodyOneofCase.Chunk).Select(u => u.Chunk).ToList();
         Assert.Empty(WireCheck.HashViolations(uploaded));
+        // The round's update: every tensor of the MaskGIT stage, nothing else; a metrics report of allowed names.
+        Assert.Equal(
+            BundleWeights.ReadStage(bundle, TrainingStage.MaskGit).Select(t => t.Name).Order(StringComparer.Ordinal),
+            uploaded.Where(c => c.LastChunkOfTensor).Select(c => c.Name).Distinct().Order(StringComparer.Ordinal));
+        var report = Assert.IsType<MetricsReport>(sent.Single(m => m.Type == MetricsReport.Descriptor).Parse());
+        Assert.NotEmpty(report.Scalars);
         var enrol = Assert.IsType<EnrolRequest>(sent.First(m => m.Type == EnrolRequest.Descriptor).Parse());
         Assert.Contains(enrol.Device, allowed.Devices);
 
