@@ -65,7 +65,11 @@ public sealed class NodeHost : IAsyncDisposable
     public static string ServiceRolePasswordFile(string dataDirectory) => Path.Combine(dataDirectory, "database-service.password");
 
     /// <summary>Binds section "Node" of <paramref name="configuration"/>, validates it, and starts the node.</summary>
-    public static async Task<NodeHost> StartAsync(IConfiguration configuration, CancellationToken cancellationToken = default)
+    public static Task<NodeHost> StartAsync(IConfiguration configuration, CancellationToken cancellationToken = default) =>
+        StartAsync(configuration, _ => { }, cancellationToken);
+
+    /// <summary>As <see cref="StartAsync(IConfiguration, CancellationToken)"/>, with <paramref name="addServices"/> run last on the node's services (tests: interceptors on the coordinator calls).</summary>
+    internal static async Task<NodeHost> StartAsync(IConfiguration configuration, Action<IServiceCollection> addServices, CancellationToken cancellationToken)
     {
         var builder = GrpcHostDefaults.CreateBuilder(configuration);
         builder.Services.AddValidatedOptions<NodeOptions>(NodeOptions.Section, o => o.Validate());
@@ -91,6 +95,7 @@ public sealed class NodeHost : IAsyncDisposable
             o.Interceptors.Add<ExpensiveCallLimiter>();
         });
 
+        addServices(builder.Services);
         var app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
