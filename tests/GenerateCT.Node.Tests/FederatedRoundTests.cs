@@ -129,6 +129,11 @@ public class FederatedRoundTests(TrainingNodeFixture fixture, PostgresFixture po
         await using (var db = DatabaseSchema.CreateCoordinatorDb(database))
         {
             Assert.Single(await db.RoundUpdates.ToListAsync());
+
+            // Only allow-listed scalars reached it (MaskGIT's masked_accuracy as masked_token_accuracy).
+            var names = await db.RoundMetrics.Where(m => m.NodeId == "alpha").Select(m => m.Name).ToListAsync();
+            Assert.Contains("loss", names);
+            Assert.All(names, n => Assert.Contains(n, RoundMetrics.Allowed));
         }
 
         var versions = (await ops.ListModelsAsync(new GenerateCT.Federation.Operator.V1.ListModelsRequest())).Versions;
