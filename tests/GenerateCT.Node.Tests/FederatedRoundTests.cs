@@ -43,7 +43,7 @@ public class FederatedRoundTests(TrainingNodeFixture fixture, PostgresFixture po
     private static long VersionOf(AuditRecord record)
     {
         using var detail = System.Text.Json.JsonDocument.Parse(record.Detail!);
-        return detail.RootElement.GetProperty("version").GetInt64();
+        return detail.RootElement.TryGetProperty("version", out var version) ? version.GetInt64() : -1;
     }
 
     [Fact]
@@ -109,14 +109,14 @@ public class FederatedRoundTests(TrainingNodeFixture fixture, PostgresFixture po
         Assert.Equal(2, await RegisterAsync(baseWeights));
         await ops.StartRoundAsync(new StartRoundRequest { Stage = WireStage.Maskgit, BaseVersion = 2, LocalSteps = 2, LearningRate = 1e-3, BatchSize = 1, MinNodes = 1, DeadlineSeconds = 120 });
 
-        var audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == GlobalVersions.InstallAction);
+        var audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == GlobalVersions.InstallAction && VersionOf(r) == 3);
         var round = Assert.Single(audit, r => r.Action == FederationClient.RoundAction && r.Sequence > failed.Sequence);
         Assert.Equal("success", round.Outcome);
         Assert.Contains("uploaded", round.Detail, StringComparison.Ordinal);
         Assert.Equal("success", Assert.Single(audit, r => r.Action == RoundParticipation.UploadAction).Outcome);
         Assert.Contains(audit, r => r.Action == RoundParticipation.DownloadAction && VersionOf(r) == 2);
-        var installed = Assert.Single(audit, r => r.Action == GlobalVersions.InstallAction);
-        Assert.Equal("success", installed.Outcome);
+        // The round's base (version 2, announced by the round) and its result (version 3) are installed; the foreign version 1 is not.
+        Assert.Equal([2L, 3L], audit.Where(r => r.Action == GlobalVersions.InstallAction && r.Outcome == "success").Select(VersionOf).Order());
 
         // The federated job trained from the round's base and its result differs from it.
         await using (var db = DatabaseSchema.CreateNodeDb(node.DatabaseConnectionString))
@@ -129,6 +129,11 @@ public class FederatedRoundTests(TrainingNodeFixture fixture, PostgresFixture po
         await using (var db = DatabaseSchema.CreateCoordinatorDb(database))
         {
             Assert.Single(await db.RoundUpdates.ToListAsync());
+
+            // Only allow-listed scalars reached it (MaskGIT's masked_accuracy as masked_token_accuracy).
+            var names = await db.RoundMetrics.Where(m => m.NodeId == "alpha").Select(m => m.Name).ToListAsync();
+            Assert.Contains("loss", names);
+            Assert.All(names, n => Assert.Contains(n, RoundMetrics.Allowed));
         }
 
         var versions = (await ops.ListModelsAsync(new GenerateCT.Federation.Operator.V1.ListModelsRequest())).Versions;
@@ -141,6 +146,8 @@ public class FederatedRoundTests(TrainingNodeFixture fixture, PostgresFixture po
         var admin = new NodeAdmin.NodeAdminClient(adminChannel);
         var asAdmin = fixture.Call(fixture.As(Security.NodeRoles.Admin, "it@hospital.example"));
         Assert.Contains((await admin.ListModelsAsync(new GenerateCT.Admin.V1.ListModelsRequest(), asAdmin)).Models, m => m.Name == "global-v3" && m.Origin == "global");
+        Assert.Contains((await admin.ListModelsAsync(new GenerateCT.Admin.V1.ListModelsRequest(), asAdmin)).Models, m => m.Name == "global-v2" && m.Origin == "global");
+        Assert.DoesNotContain((await admin.ListModelsAsync(new GenerateCT.Admin.V1.ListModelsRequest(), asAdmin)).Models, m => m.Name == "global-v1");
         var activated = await admin.ActivateModelAsync(new ActivateModelRequest { Name = "global-v3" }, fixture.Call(fixture.As(Security.NodeRoles.Admin, "it@hospital.example")));
         Assert.True(activated.Active);
         Assert.Equal(["global-v3"], (await admin.ListModelsAsync(new GenerateCT.Admin.V1.ListModelsRequest(), fixture.Call(fixture.As(Security.NodeRoles.Admin, "it@hospital.example")))).Models.Where(m => m.Active).Select(m => m.Name));
