@@ -3,7 +3,10 @@ using System.Net.Sockets;
 using GenerateCT.Coordinator;
 using GenerateCT.Data;
 using GenerateCT.Data.Audit;
+using GenerateCT.Federation.Operator.V1;
 using GenerateCT.Federation.Pki;
+using GenerateCT.Federation.Transfer;
+using GenerateCT.Federation.Weights;
 using GenerateCT.Hosting;
 using GenerateCT.Node.Federation;
 using GenerateCT.Testing;
@@ -17,14 +20,36 @@ namespace GenerateCT.Node.Tests;
 /// <summary>The node's federation client against a real coordinator over mutual TLS, and without one.</summary>
 public class FederationClientTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
 {
-    private static string Ca(Scratch scratch, out string coordinatorKit, out string nodeKit)
+    private static FederationCa Ca(Scratch scratch, out string coordinatorKit, out string nodeKit)
     {
-        var dir = scratch.Combine("ca");
-        FederationCa.Initialize(dir, "hospital-net");
-        var ca = FederationCa.Open(dir);
+        var ca = FederationCa.Initialize(scratch.Combine("ca"), "hospital-net");
         coordinatorKit = ca.Issue(SiteRole.Coordinator, "localhost").Kit;
         nodeKit = ca.Issue(SiteRole.Node, "alpha").Kit;
-        return dir;
+        return ca;
+    }
+
+    private async Task<(CoordinatorHost Host, string Database)> StartCoordinatorAsync(Scratch scratch, string kit, string? database = null, int port = 0)
+    {
+        database ??= await postgres.CreateDatabaseAsync();
+        var host = await CoordinatorHost.StartAsync(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Coordinator:DataDirectory"] = scratch.Combine("coordinator"),
+            ["Coordinator:GrpcPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Coordinator:GrpcAddress"] = "127.0.0.1",
+            ["Coordinator:ConnectionString"] = database,
+            ["Coordinator:Pki:Kit"] = kit,
+            ["Coordinator:RoundCheckMilliseconds"] = "100",
+        }).Build());
+        return (host, database);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
     }
 
     private static Task<NodeHost> StartNodeAsync(Scratch scratch, string kit, Uri coordinator) => NodeHost.StartAsync(TestNodeConfiguration.Create(
@@ -56,15 +81,8 @@ public class FederationClientTests(PostgresFixture postgres) : IClassFixture<Pos
     {
         using var scratch = new Scratch("gct-fedclient");
         Ca(scratch, out var coordinatorKit, out var nodeKit);
-        var database = await postgres.CreateDatabaseAsync();
-        await using var coordinator = await CoordinatorHost.StartAsync(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Coordinator:DataDirectory"] = scratch.Combine("coordinator"),
-            ["Coordinator:GrpcPort"] = "0",
-            ["Coordinator:GrpcAddress"] = "127.0.0.1",
-            ["Coordinator:ConnectionString"] = database,
-            ["Coordinator:Pki:Kit"] = coordinatorKit,
-        }).Build());
+        var (started, database) = await StartCoordinatorAsync(scratch, coordinatorKit);
+        await using var coordinator = started;
 
         await using var node = await StartNodeAsync(scratch, nodeKit, coordinator.GrpcAddress);
 
@@ -88,14 +106,73 @@ public class FederationClientTests(PostgresFixture postgres) : IClassFixture<Pos
     }
 
     [Fact]
+    public async Task A_round_of_a_stage_the_steward_has_not_approved_is_not_joined_and_a_dropped_stream_is_reconnected()
+    {
+        using var scratch = new Scratch("gct-fedclient");
+        var ca = Ca(scratch, out var coordinatorKit, out var nodeKit);
+        using var operatorKit = StartupKit.Load(ca.Issue(SiteRole.Operator, "ops-anna").Kit);
+        // A fixed port, so that the restarted coordinator is where the node looks for it.
+        var port = FreePort();
+        var (started, database) = await StartCoordinatorAsync(scratch, coordinatorKit, port: port);
+        var coordinator = started;
+        try
+        {
+            await using var node = await StartNodeAsync(scratch, nodeKit, coordinator.GrpcAddress);
+            await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.EnrolAction);
+
+            using (var channel = operatorKit.CreateCoordinatorChannel(coordinator.GrpcAddress))
+            {
+                var ops = new GenerateCT.Federation.Operator.V1.Operator.OperatorClient(channel);
+                using var register = ops.RegisterModel();
+                await register.RequestStream.WriteAsync(new RegisterModelMessage { Header = new RegisterModelHeader { Label = "base" } });
+                await register.RequestStream.WriteAsync(new RegisterModelMessage { Stage = GenerateCT.Federation.V1.ModelStage.Maskgit });
+                var weights = new WeightSet([new WeightTensor("w", [2, 2], [1f, 2f, 3f, 4f])]);
+                foreach (var chunk in ChunkWriter.Chunks(weights, 1000))
+                {
+                    await register.RequestStream.WriteAsync(new RegisterModelMessage { Chunk = chunk });
+                }
+
+                await register.RequestStream.CompleteAsync();
+                var version = await register;
+                await ops.StartRoundAsync(new StartRoundRequest { Stage = GenerateCT.Federation.V1.ModelStage.Maskgit, BaseVersion = version.Version, LocalSteps = 1, LearningRate = 1e-4, BatchSize = 1, MinNodes = 1, DeadlineSeconds = 60 });
+            }
+
+            var audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.RoundAction);
+            var round = audit.Single(r => r.Action == FederationClient.RoundAction);
+            Assert.Equal("skipped", round.Outcome);
+            using (var detail = System.Text.Json.JsonDocument.Parse(round.Detail!))
+            {
+                Assert.Equal(1, detail.RootElement.GetProperty("round").GetInt64());
+                Assert.Equal("maskgit", detail.RootElement.GetProperty("stage").GetString());
+                Assert.Contains("not approved", detail.RootElement.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            }
+
+            await using (var db = DatabaseSchema.CreateCoordinatorDb(database))
+            {
+                Assert.Empty(await db.RoundUpdates.ToListAsync());
+            }
+
+            // The coordinator goes away and comes back: the node enrols again on its own; the round it has seen is not re-announced.
+            await coordinator.DisposeAsync();
+            var enrolsBefore = audit.Count(r => r.Action == FederationClient.EnrolAction);
+            coordinator = (await StartCoordinatorAsync(scratch, coordinatorKit, database, port)).Host;
+            audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.EnrolAction && r.Sequence > round.Sequence);
+            Assert.Equal(enrolsBefore + 1, audit.Count(r => r.Action == FederationClient.EnrolAction));
+            await Task.Delay(500);
+            Assert.Single(await new AuditTrail(node.DatabaseConnectionString).ReadAsync(DateTimeOffset.MinValue).Where(r => r.Action == FederationClient.RoundAction).ToListAsync());
+        }
+        finally
+        {
+            await coordinator.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_node_whose_coordinator_is_unreachable_keeps_serving_and_audits_the_outage_once()
     {
         using var scratch = new Scratch("gct-fedclient");
         Ca(scratch, out _, out var nodeKit);
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var closedPort = FreePort();
 
         await using var node = await StartNodeAsync(scratch, nodeKit, new Uri($"https://localhost:{closedPort}"));
 
