@@ -33,6 +33,9 @@ internal static class DemoFederation
     /// <summary>What the node writes when a steward approves a stage (StageApprovals.AuditAction on the node).</summary>
     private const string ApprovalAction = "training:stage-approval";
 
+    /// <summary>What the node's federation client audits for each round it is announced (FederationClient.RoundAction).</summary>
+    private const string RoundAction = "federation:round";
+
     public sealed record Pki(string CoordinatorKit, IReadOnlyDictionary<string, string> NodeKits, string OperatorKit);
 
     public sealed record Outcome(RoundStatus Round, ModelVersionInfo? Result);
@@ -174,6 +177,31 @@ internal static class DemoFederation
         AnsiConsole.MarkupLineInterpolated(
             $"Round {round.Round}: [bold]{round.State}[/] ({round.UpdatesReceived}/{round.UpdatesExpected} updates, k={round.MinNodes}){(result is null ? "" : $" → global version {result.Version}")}{(round.FailureReason.Length == 0 ? "" : $" — {round.FailureReason}")}");
         return new Outcome(round, result);
+    }
+
+    /// <summary>Each node's own account of the round: its audited federation:round records (outcome and reason).</summary>
+    public static async Task ShowNodeAccountsAsync(IReadOnlyList<(string Name, NodeHost Host)> nodes, DateTimeOffset since, CancellationToken ct)
+    {
+        AnsiConsole.MarkupLine("The nodes' audit trails on the round:");
+        foreach (var (name, host) in nodes)
+        {
+            await foreach (var r in new AuditTrail(host.DatabaseConnectionString).ReadAsync(since, ct))
+            {
+                if (r.Action != RoundAction)
+                {
+                    continue;
+                }
+
+                using var detail = JsonDocument.Parse(r.Detail ?? "{}");
+                var round = detail.RootElement.TryGetProperty("round", out var n) ? n.ToString() : "?";
+                var reason = detail.RootElement.TryGetProperty("reason", out var why) ? why.GetString() : null;
+                AnsiConsole.MarkupLineInterpolated($"{name} · round {round}: [bold]{r.Outcome}[/]");
+                if (!string.IsNullOrEmpty(reason))
+                {
+                    AnsiConsole.MarkupLineInterpolated($"  {reason}");
+                }
+            }
+        }
     }
 
     private static async Task<ModelVersionInfo> RegisterAsync(GenerateCT.Federation.Operator.V1.Operator.OperatorClient ops, WeightSet weights, CancellationToken ct)
