@@ -9,6 +9,8 @@ using GenerateCT.Federation.Transfer;
 using GenerateCT.Federation.Weights;
 using GenerateCT.Hosting;
 using GenerateCT.Node.Federation;
+using GenerateCT.Node.Training;
+using ModelStage = GenerateCT.Model.Training.ModelStage;
 using GenerateCT.Testing;
 using Grpc.Health.V1;
 using Microsoft.EntityFrameworkCore;
@@ -50,6 +52,12 @@ public class FederationClientTests(PostgresFixture postgres) : IClassFixture<Pos
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         return port;
+    }
+
+    private static long RoundOf(AuditRecord record)
+    {
+        using var detail = System.Text.Json.JsonDocument.Parse(record.Detail!);
+        return detail.RootElement.GetProperty("round").GetInt64();
     }
 
     private static Task<NodeHost> StartNodeAsync(Scratch scratch, string kit, Uri coordinator) => NodeHost.StartAsync(TestNodeConfiguration.Create(
@@ -106,7 +114,7 @@ public class FederationClientTests(PostgresFixture postgres) : IClassFixture<Pos
     }
 
     [Fact]
-    public async Task A_round_of_a_stage_the_steward_has_not_approved_is_not_joined_and_a_dropped_stream_is_reconnected()
+    public async Task Rounds_are_joined_only_while_the_steward_approves_their_stage_and_a_dropped_stream_is_reconnected()
     {
         using var scratch = new Scratch("gct-fedclient");
         var ca = Ca(scratch, out var coordinatorKit, out var nodeKit);
@@ -120,6 +128,7 @@ public class FederationClientTests(PostgresFixture postgres) : IClassFixture<Pos
             await using var node = await StartNodeAsync(scratch, nodeKit, coordinator.GrpcAddress);
             await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.EnrolAction);
 
+            AuditRecord round;
             using (var channel = operatorKit.CreateCoordinatorChannel(coordinator.GrpcAddress))
             {
                 var ops = new GenerateCT.Federation.Operator.V1.Operator.OperatorClient(channel);
@@ -134,19 +143,33 @@ public class FederationClientTests(PostgresFixture postgres) : IClassFixture<Pos
 
                 await register.RequestStream.CompleteAsync();
                 var version = await register;
-                await ops.StartRoundAsync(new StartRoundRequest { Stage = GenerateCT.Federation.V1.ModelStage.Maskgit, BaseVersion = version.Version, LocalSteps = 1, LearningRate = 1e-4, BatchSize = 1, MinNodes = 1, DeadlineSeconds = 60 });
+                var approvals = node.Services.GetRequiredService<StageApprovals>();
+                async Task<AuditRecord> RoundAsync(long number)
+                {
+                    await ops.StartRoundAsync(new StartRoundRequest { Stage = GenerateCT.Federation.V1.ModelStage.Maskgit, BaseVersion = version.Version, LocalSteps = 1, LearningRate = 1e-4, BatchSize = 1, MinNodes = 1, DeadlineSeconds = 120 });
+                    var records = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.RoundAction && RoundOf(r) == number);
+                    return records.Single(r => r.Action == FederationClient.RoundAction && RoundOf(r) == number);
+                }
+
+                // Never approved: not joined.
+                round = await RoundAsync(1);
+                Assert.Equal("skipped", round.Outcome);
+                Assert.Contains("not approved", round.Detail, StringComparison.Ordinal);
+                Assert.Contains("maskgit", round.Detail, StringComparison.Ordinal);
+
+                // Approved: joined (this branch refuses a joined round's local steps with its own reason, never "not approved").
+                await approvals.SetAsync(ModelStage.MaskGit, approved: true, "steward@hospital.example", CancellationToken.None);
+                var joined = await RoundAsync(2);
+                Assert.NotEqual("skipped", joined.Outcome);
+                Assert.DoesNotContain("not approved", joined.Detail, StringComparison.Ordinal);
+
+                // Withdrawn: the next round is not joined.
+                await approvals.SetAsync(ModelStage.MaskGit, approved: false, "steward@hospital.example", CancellationToken.None);
+                round = await RoundAsync(3);
+                Assert.Equal("skipped", round.Outcome);
             }
 
-            var audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.RoundAction);
-            var round = audit.Single(r => r.Action == FederationClient.RoundAction);
-            Assert.Equal("skipped", round.Outcome);
-            using (var detail = System.Text.Json.JsonDocument.Parse(round.Detail!))
-            {
-                Assert.Equal(1, detail.RootElement.GetProperty("round").GetInt64());
-                Assert.Equal("maskgit", detail.RootElement.GetProperty("stage").GetString());
-                Assert.Contains("not approved", detail.RootElement.GetProperty("reason").GetString(), StringComparison.Ordinal);
-            }
-
+            var audit = await new AuditTrail(node.DatabaseConnectionString).ReadAsync(DateTimeOffset.MinValue).ToListAsync();
             await using (var db = DatabaseSchema.CreateCoordinatorDb(database))
             {
                 Assert.Empty(await db.RoundUpdates.ToListAsync());
@@ -159,7 +182,7 @@ public class FederationClientTests(PostgresFixture postgres) : IClassFixture<Pos
             audit = await WaitForAuditAsync(node.DatabaseConnectionString, r => r.Action == FederationClient.EnrolAction && r.Sequence > round.Sequence);
             Assert.Equal(enrolsBefore + 1, audit.Count(r => r.Action == FederationClient.EnrolAction));
             await Task.Delay(500);
-            Assert.Single(await new AuditTrail(node.DatabaseConnectionString).ReadAsync(DateTimeOffset.MinValue).Where(r => r.Action == FederationClient.RoundAction).ToListAsync());
+            Assert.Equal(3, await new AuditTrail(node.DatabaseConnectionString).ReadAsync(DateTimeOffset.MinValue).CountAsync(r => r.Action == FederationClient.RoundAction));
         }
         finally
         {
