@@ -311,8 +311,17 @@ public class RoundTests(PostgresFixture postgres) : IClassFixture<PostgresFixtur
         Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(async () => await asOperator.GetUploadPositionAsync(new UploadPositionRequest { Round = 1, Stage = ModelStage.Maskgit }))).StatusCode);
         Assert.Equal(StatusCode.PermissionDenied, (await Assert.ThrowsAsync<RpcException>(async () => await asOperator.ReportMetricsAsync(new MetricsReport { Round = 1 }))).StatusCode);
 
+        // An operator's refused request is audited with its reason.
+        var invalid = await Assert.ThrowsAsync<RpcException>(async () => await h.Ops().StartRoundAsync(new StartRoundRequest { Stage = ModelStage.Maskgit, LocalSteps = 1, LearningRate = 0.1, BatchSize = 1, MinNodes = 0, DeadlineSeconds = 5 }));
+        Assert.Equal(StatusCode.InvalidArgument, invalid.StatusCode);
+        var noBase = await Assert.ThrowsAsync<RpcException>(async () => await h.Ops().StartRoundAsync(new StartRoundRequest { Stage = ModelStage.Maskgit, LocalSteps = 1, LearningRate = 0.1, BatchSize = 1, MinNodes = 1, DeadlineSeconds = 5 }));
+        Assert.Equal(StatusCode.FailedPrecondition, noBase.StatusCode);
+
         var audit = await AuditAsync(h.ConnectionString);
         Assert.Equal(4, audit.Count(r => r.Outcome == "denied" && Detail(r, "refusal") == "wrong-role"));
+        var refused = audit.Where(r => r.Action == "operator:start-round").ToList();
+        Assert.All(refused, r => Assert.Equal(("ops-anna", "refused"), (r.Actor, r.Outcome)));
+        Assert.Equal(["min_nodes (k) must be at least 1", noBase.Status.Detail], refused.Select(r => Detail(r, "reason")));
         await using var db = h.Db();
         Assert.Empty(await db.Rounds.ToListAsync());
     }

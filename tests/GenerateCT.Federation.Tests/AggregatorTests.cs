@@ -141,19 +141,27 @@ public sealed class AggregatorTests : IDisposable
             files.Add(await WriteAsync($"u{i}", TestWeights.Random(i, layout)));
         }
 
-        var aggregator = new Aggregator(AggregationConfig.FedAvg());
-        await aggregator.AddAsync(files[0], 10);
-        long modelBytes = aggregator.Layout!.ElementCount * sizeof(float);
-        Assert.Equal(4_000_000, modelBytes);
-
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        foreach (var f in files.Skip(1))
+        // The allocation counter is process-wide: work still winding down elsewhere in the test host only
+        // adds to it, so the least of three measurements is the aggregator's own.
+        long modelBytes = 0;
+        long allocatedByFiveUpdates = long.MaxValue;
+        for (int attempt = 0; attempt < 3; attempt++)
         {
-            await aggregator.AddAsync(f, 10);
+            var aggregator = new Aggregator(AggregationConfig.FedAvg());
+            await aggregator.AddAsync(files[0], 10);
+            modelBytes = aggregator.Layout!.ElementCount * sizeof(float);
+            Assert.Equal(4_000_000, modelBytes);
+
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            foreach (var f in files.Skip(1))
+            {
+                await aggregator.AddAsync(f, 10);
+            }
+
+            allocatedByFiveUpdates = Math.Min(allocatedByFiveUpdates, GC.GetTotalAllocatedBytes(precise: true) - before);
+            Assert.Equal(modelBytes, aggregator.AccumulatorBytes);
         }
 
-        long allocatedByFiveUpdates = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Assert.Equal(modelBytes, aggregator.AccumulatorBytes);
         Assert.True(allocatedByFiveUpdates < modelBytes / 4, $"adding 5 updates of {modelBytes} bytes allocated {allocatedByFiveUpdates} bytes");
     }
 

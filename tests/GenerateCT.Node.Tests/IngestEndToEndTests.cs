@@ -272,9 +272,19 @@ public class IngestEndToEndTests
                 }
             });
             var stdout = storescu.StandardOutput.ReadToEndAsync();
-            await storescu.WaitForExitAsync();
+            using (var pushLimit = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
+            {
+                await storescu.WaitForExitAsync(pushLimit.Token);
+            }
+
             await reader;
             await stdout;
+            if (!node.HasExited)
+            {
+                // storescu ended before 100 responses (refused, or another process on the port): fail below, don't hang.
+                node.Kill(entireProcessTree: true);
+            }
+
             node.WaitForExit();
             Assert.True(acknowledged.Count >= 100, output.ToString());
             Assert.True(acknowledged.Count < count, "the node was killed before the push ended");

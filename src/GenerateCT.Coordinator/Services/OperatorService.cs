@@ -28,7 +28,14 @@ internal sealed class OperatorService(IDbContextFactory<CoordinatorDb> databases
     private const int DefaultStatusRounds = 20;
 
     /// <summary>Receives a header, then per stage the stage and its chunks; stores each stage's weights at their content address.</summary>
-    public override async Task<ModelVersionInfo> RegisterModel(IAsyncStreamReader<RegisterModelMessage> requestStream, ServerCallContext context)
+    public override Task<ModelVersionInfo> RegisterModel(IAsyncStreamReader<RegisterModelMessage> requestStream, ServerCallContext context) =>
+        AuditRefusalAsync(context, "operator:register-model", () => RegisterAsync(requestStream, context));
+
+    /// <summary>Opens a round of one stage from a version that has it; the participants are the nodes enrolled now.</summary>
+    public override Task<RoundStatus> StartRound(StartRoundRequest request, ServerCallContext context) =>
+        AuditRefusalAsync(context, "operator:start-round", () => StartAsync(request, context));
+
+    private async Task<ModelVersionInfo> RegisterAsync(IAsyncStreamReader<RegisterModelMessage> requestStream, ServerCallContext context)
     {
         var peer = FederationClaims.Peer(context.GetHttpContext().User);
         var cancellationToken = context.CancellationToken;
@@ -125,8 +132,7 @@ internal sealed class OperatorService(IDbContextFactory<CoordinatorDb> databases
         return Info(version);
     }
 
-    /// <summary>Opens a round of one stage from a version that has it; the participants are the nodes enrolled now.</summary>
-    public override async Task<RoundStatus> StartRound(StartRoundRequest request, ServerCallContext context)
+    private async Task<RoundStatus> StartAsync(StartRoundRequest request, ServerCallContext context)
     {
         var peer = FederationClaims.Peer(context.GetHttpContext().User);
         var cancellationToken = context.CancellationToken;
@@ -336,7 +342,22 @@ internal sealed class OperatorService(IDbContextFactory<CoordinatorDb> databases
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 
-    private Task AuditAsync(FederationPeer peer, ServerCallContext context, string action, object detail)
+    /// <summary>Runs an operator action; a refusal (invalid request, unknown version) is audited with its status and reason, then answered.</summary>
+    private async Task<T> AuditRefusalAsync<T>(ServerCallContext context, string action, Func<Task<T>> run)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (RpcException e)
+        {
+            var peer = FederationClaims.Peer(context.GetHttpContext().User);
+            await AuditAsync(peer, context, action, new { status = e.StatusCode.ToString(), reason = e.Status.Detail }, "refused");
+            throw;
+        }
+    }
+
+    private Task AuditAsync(FederationPeer peer, ServerCallContext context, string action, object detail, string outcome = "success")
     {
         var subject = context.GetHttpContext().Connection.ClientCertificate?.Subject;
         var json = JsonSerializer.SerializeToElement(detail);
@@ -346,6 +367,6 @@ internal sealed class OperatorService(IDbContextFactory<CoordinatorDb> databases
             full[p.Name] = p.Value;
         }
 
-        return audit.AppendAsync(new AuditEntry(peer.Name, action, "success", JsonSerializer.Serialize(full)), CancellationToken.None);
+        return audit.AppendAsync(new AuditEntry(peer.Name, action, outcome, JsonSerializer.Serialize(full)), CancellationToken.None);
     }
 }
