@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using GenerateCT.Federation;
 using GenerateCT.Federation.Pki;
 using GenerateCT.Federation.V1;
 using GenerateCT.Model;
@@ -28,6 +29,7 @@ internal sealed class FederationClient(
     IOptions<GenerationOptions> generationOptions,
     TrainingSetReader trainingSet,
     StageApprovals approvals,
+    RoundParticipation participation,
     INodeAudit audit,
     ILogger<FederationClient> log) : BackgroundService
 {
@@ -64,7 +66,7 @@ internal sealed class FederationClient(
                 await foreach (var round in watch.ResponseStream.ReadAllAsync(stoppingToken))
                 {
                     knownRound = Math.Max(knownRound, round.Round);
-                    await TakePartAsync(round, stoppingToken);
+                    await TakePartAsync(coordinator, round, stoppingToken);
                 }
 
                 log.LogInformation("the coordinator ended the round stream; reconnecting");
@@ -97,7 +99,7 @@ internal sealed class FederationClient(
         }
     }
 
-    private async Task EnrolAsync(CoordinatorClient coordinator, CancellationToken ct)
+    private async Task<EnrolResponse> EnrolAsync(CoordinatorClient coordinator, CancellationToken ct)
     {
         var summary = await trainingSet.SummarizeAsync(ct);
         var request = new EnrolRequest
@@ -115,10 +117,11 @@ internal sealed class FederationClient(
             JsonSerializer.Serialize(new { node = reply.NodeId, federation = reply.FederationId, model_version = reply.CurrentModelVersion, device = request.Device, samples = request.TrainingSamples }),
             ct);
         log.LogInformation("enrolled in federation {Federation} as {Node}", reply.FederationId, reply.NodeId);
+        return reply;
     }
 
     /// <summary>One round: joined only for an approved stage; its failure is audited and does not end the client.</summary>
-    private async Task TakePartAsync(RoundAnnouncement round, CancellationToken ct)
+    private async Task TakePartAsync(CoordinatorClient coordinator, RoundAnnouncement round, CancellationToken ct)
     {
         var stage = StageOf(round.Stage);
         if (stage is null)
@@ -134,9 +137,54 @@ internal sealed class FederationClient(
             return;
         }
 
-        // Local steps, delta upload and metrics (RoundUpdate, RoundMetrics) are not wired to the coordinator's
-        // rounds rpcs on this branch yet: the round is refused with that reason rather than half-run.
-        await RecordRoundAsync(round, "failure", "this node's software does not run rounds' local steps yet", ct);
+        string summary;
+        try
+        {
+            var samples = (await trainingSet.SummarizeAsync(ct)).SamplesFor(stage);
+            summary = await participation.RunAsync(coordinator, round, stage, samples, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            // Any step's failure ends this round's participation only: audited with its reason, and the client goes on.
+            log.LogWarning(e, "round {Round} ({Stage}): participation failed", round.Round, stage.Name);
+            await RecordRoundAsync(round, "failure", e is RoundParticipationException ? e.Message : $"{e.GetType().Name}: {e.Message}", ct);
+            return;
+        }
+
+        await RecordRoundAsync(round, "success", summary, ct);
+        await InstallNewerVersionAsync(coordinator, round, stage, ct);
+    }
+
+    /// <summary>
+    /// After a round this node joined: the node rpcs name a finished round's result only through Enrol's
+    /// current_model_version, so the client enrols again until it is newer than the round's base (until the
+    /// round's deadline), then downloads and installs it as a global version (ListModels lists it; Admin activates it).
+    /// </summary>
+    private async Task InstallNewerVersionAsync(CoordinatorClient coordinator, RoundAnnouncement round, ModelStage stage, CancellationToken ct)
+    {
+        var until = round.DeadlineUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(round.DeadlineUnixMs).AddSeconds(30) : DateTimeOffset.UtcNow.AddMinutes(5);
+        try
+        {
+            while (DateTimeOffset.UtcNow < until)
+            {
+                var reply = await EnrolAsync(coordinator, ct);
+                if (reply.CurrentModelVersion > round.BaseModelVersion)
+                {
+                    await participation.InstallAsync(coordinator, reply.CurrentModelVersion, stage, ct);
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(_options.ReconnectSeconds), ct);
+            }
+        }
+        catch (Exception e) when (e is RoundParticipationException or FederationException or ArgumentException or IOException)
+        {
+            await audit.RecordAsync("system", GlobalVersions.InstallAction, "failure", JsonSerializer.Serialize(new { round = round.Round, stage = stage.Name, reason = e.Message }), ct);
+        }
     }
 
     private Task RecordRoundAsync(RoundAnnouncement round, string outcome, string reason, CancellationToken ct) =>

@@ -9,6 +9,7 @@ internal static class FederationRegistration
     public static IServiceCollection AddNodeFederation(this IServiceCollection services)
     {
         services.AddValidatedOptions<FederationOptions>(FederationOptions.Section, o => o.Validate());
+        services.AddSingleton<RoundParticipation>();
         services.AddHostedSingleton<FederationClient>();
         return services;
     }

@@ -51,7 +51,14 @@ internal sealed class StageFineTuning(
             throw new TrainingJobException(GenerationModels.NotConfigured().Message);
         }
 
-        var manifest = ModelBundle.ReadManifest(_generation.Bundle!);
+        // A federated job trains from its round's base version (materialized by the federation client), a local one from the node's bundle.
+        var bundlePath = job.Origin == TrainingOrigins.Federated && job.RoundKey is { } roundKey ? files.RoundBaseBundle(roundKey) : _generation.Bundle!;
+        if (!Directory.Exists(bundlePath))
+        {
+            throw new TrainingJobException($"the round's base bundle is missing ({job.RoundKey}); the round cannot be trained");
+        }
+
+        var manifest = ModelBundle.ReadManifest(bundlePath);
         if (GenerationModels.VersionOf(manifest) is var version && version != job.BaseModel)
         {
             throw new TrainingJobException($"the node's bundle is now {version}, not {job.BaseModel} the job started from; start a new job");
@@ -66,7 +73,7 @@ internal sealed class StageFineTuning(
         }
 
         var device = TorchDevice.Select(_generation.Device);
-        using var bundle = await Task.Run(() => ModelBundle.Load(_generation.Bundle!, device), ct);
+        using var bundle = await Task.Run(() => ModelBundle.Load(bundlePath, device), ct);
         var source = $"node training job {job.Id:N} ({job.Steps} steps on {cases.Count} local cases from {job.BaseModel})";
         if (stage == ModelStage.CtVit)
         {

@@ -31,6 +31,12 @@ internal sealed class TrainingFiles
 
     public string JobDirectory(Guid job) => Path.Combine(Root, job.ToString("N"));
 
+    /// <summary>
+    /// The base bundle a federated job with <paramref name="roundKey"/> ("{round}-{stage}") trains from: the round's
+    /// base version materialized from the node's bundle by the federation client before it queues the job.
+    /// </summary>
+    public string RoundBaseBundle(string roundKey) => Path.Combine(Root, "rounds", roundKey, "base");
+
     private string Checkpoints(Guid job) => Path.Combine(JobDirectory(job), "checkpoints");
 
     private static string StepName(int step) => $"step-{step:D8}";
