@@ -35,9 +35,9 @@ public class DemoTests
             Assert.Contains("Round 1 open: maskgit from version 1, fedavg, 2 local steps, k=2 of 2", result.Output);
             Assert.Matches(@"│ hospital-a │ cpu", result.Output);
             Assert.Matches(@"│ hospital-b │ cpu", result.Output);
-            Assert.Matches(@"Round 1: (completed|failed) \(\d/2 updates, k=2\)", result.Output);
-            Assert.Matches(@"\nnode · round 1: \w+", result.Output);
-            Assert.Matches(@"\nnode-b · round 1: \w+", result.Output);
+            Assert.Contains("Round 1: completed (2/2 updates, k=2) → global version 2", result.Output);
+            Assert.Contains("\nnode · round 1: success", result.Output);
+            Assert.Contains("\nnode-b · round 1: success", result.Output);
         }
         finally
         {

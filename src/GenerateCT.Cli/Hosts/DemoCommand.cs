@@ -45,6 +45,9 @@ internal static class DemoCommand
             {
                 AnsiConsole.Write(new Rule("[bold]Federation PKI: CA, startup kits (gct pki)[/]").LeftJustified());
                 var pki = DemoFederation.CreatePki(root, [NodeA, NodeB]);
+
+                // The tiny bundle is each node's generation model and, registered, the federation's base version.
+                var bundle = await DemoFederation.TrainBaseBundleAsync(root, ct);
                 await AnsiConsole.Status().StartAsync("Starting coordinator (embedded PostgreSQL, TLS)…", async status =>
                 {
                     coordinator = await CoordinatorHost.StartAsync(
@@ -59,9 +62,9 @@ internal static class DemoCommand
                         }),
                         ct);
                     status.Status("Starting node (embedded PostgreSQL, TLS)…");
-                    node = await StartNodeAsync(Path.Combine(root, "node"), pki.NodeKits[NodeA], coordinator.GrpcAddress, ct);
+                    node = await StartNodeAsync(Path.Combine(root, "node"), pki.NodeKits[NodeA], coordinator.GrpcAddress, bundle, ct);
                     status.Status("Starting node-b (embedded PostgreSQL, TLS)…");
-                    nodeB = await StartNodeAsync(Path.Combine(root, "node-b"), pki.NodeKits[NodeB], coordinator.GrpcAddress, ct);
+                    nodeB = await StartNodeAsync(Path.Combine(root, "node-b"), pki.NodeKits[NodeB], coordinator.GrpcAddress, bundle, ct);
                 });
 
                 AnsiConsole.Write(new Rule("[bold]Services[/]").LeftJustified());
@@ -93,9 +96,8 @@ internal static class DemoCommand
                     AnsiConsole.MarkupLineInterpolated($"{name}: DataSteward approved federated training of maskgit");
                 }
 
-                var bundle = await DemoFederation.TrainBaseBundleAsync(root, ct);
                 var roundStart = DateTimeOffset.UtcNow;
-                await DemoFederation.RunRoundAsync(pki, coordinator.GrpcAddress, bundle, 2, parse.GetValue(localSteps), TimeSpan.FromSeconds(parse.GetValue(roundDeadline)), ct);
+                var outcome = await DemoFederation.RunRoundAsync(pki, coordinator.GrpcAddress, bundle, 2, parse.GetValue(localSteps), TimeSpan.FromSeconds(parse.GetValue(roundDeadline)), ct);
                 await DemoFederation.ShowNodeAccountsAsync([("node", node), ("node-b", nodeB)], roundStart, ct);
 
                 // Both services are still healthy after the work.
@@ -111,7 +113,11 @@ internal static class DemoCommand
                     await node!.WaitForShutdownAsync(ct);
                 }
 
-                // The round's outcome is shown above, whatever it is; the demo's own exit status is about the services.
+                if (outcome.Round.State != "completed")
+                {
+                    throw new CommandFailure($"the demo's federated round {outcome.Round.Round} did not complete: {outcome.Round.State} {outcome.Round.FailureReason}");
+                }
+
                 return 0;
             }
             finally
@@ -141,7 +147,7 @@ internal static class DemoCommand
     /// <summary>The coordinator polls its rounds every 250 ms here: its SQL is not the demo's story.</summary>
     private const string QuietDatabaseLog = "Logging:LogLevel:Microsoft.EntityFrameworkCore";
 
-    private static Task<NodeHost> StartNodeAsync(string dataDirectory, string kit, Uri coordinator, CancellationToken ct) =>
+    private static Task<NodeHost> StartNodeAsync(string dataDirectory, string kit, Uri coordinator, string bundle, CancellationToken ct) =>
         NodeHost.StartAsync(
             HostConfiguration.Build(null, new Dictionary<string, string?>
             {
@@ -153,6 +159,7 @@ internal static class DemoCommand
                 ["Node:Federation:Kit"] = kit,
                 ["Node:Federation:Coordinator"] = coordinator.ToString(),
                 ["Node:Federation:ReconnectSeconds"] = "1",
+                ["Node:Generation:Bundle"] = bundle,
                 [QuietDatabaseLog] = "Warning",
             }),
             ct);
