@@ -99,7 +99,8 @@ internal sealed class FederationClient(
         }
     }
 
-    private async Task<EnrolResponse> EnrolAsync(CoordinatorClient coordinator, CancellationToken ct)
+    /// <param name="quietUnlessNewerThan">For a poll for a newer version (at least 0): the enrolment is audited and logged only when the coordinator's version is newer.</param> for a newer version: audited and logged only when it finds one.</param>
+    private async Task<EnrolResponse> EnrolAsync(CoordinatorClient coordinator, CancellationToken ct, long quietUnlessNewerThan = -1)
     {
         var summary = await trainingSet.SummarizeAsync(ct);
         var request = new EnrolRequest
@@ -110,6 +111,11 @@ internal sealed class FederationClient(
         };
         var reply = await coordinator.EnrolAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct);
         NodeId = reply.NodeId;
+        if (quietUnlessNewerThan >= 0 && reply.CurrentModelVersion <= quietUnlessNewerThan)
+        {
+            return reply;
+        }
+
         await audit.RecordAsync(
             "system",
             EnrolAction,
@@ -171,7 +177,7 @@ internal sealed class FederationClient(
         {
             while (DateTimeOffset.UtcNow < until)
             {
-                var reply = await EnrolAsync(coordinator, ct);
+                var reply = await EnrolAsync(coordinator, ct, quietUnlessNewerThan: round.BaseModelVersion);
                 if (reply.CurrentModelVersion > round.BaseModelVersion)
                 {
                     await participation.InstallAsync(coordinator, reply.CurrentModelVersion, stage, ct);

@@ -73,6 +73,12 @@ internal sealed class RoundParticipation(
             throw new RoundParticipationException($"the base version does not fit this node's bundle: {e.Message}");
         }
 
+        // A round on a base this node has not installed announces a newer published version: it is installed too (ListModels lists it).
+        if (!globalVersions.List().Any(v => v.Number == round.BaseModelVersion))
+        {
+            await globalVersions.InstallAsync((int)round.BaseModelVersion, stage, baseWeights, DateTimeOffset.UtcNow, ct);
+        }
+
         var job = new TrainingJob
         {
             Id = Guid.NewGuid(),
