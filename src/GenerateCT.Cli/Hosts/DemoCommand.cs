@@ -14,7 +14,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("demo", "Start a coordinator and a node on embedded databases, check both over gRPC, and send the node synthetic patients (DICOM C-STORE, HL7 reports) that it de-identifies on arrival.");
+        var cmd = new Command("demo", "Start a coordinator and two nodes on embedded databases with a federation CA and kits, check them over gRPC, send each node synthetic patients (DICOM C-STORE, HL7 reports) that it de-identifies on arrival, and run one federated MaskGIT round over both.");
         var dataDir = new Option<DirectoryInfo?>("--data-dir") { Description = "Where the demo keeps its state (default: the 'demo' data directory)." };
         var keepRunning = new Option<bool>("--keep-running") { Description = "Keep both services running until Ctrl+C." };
         var patients = new Option<int>("--patients") { Description = "Synthetic patients the demo PACS sends.", DefaultValueFactory = _ => 4 };
@@ -25,6 +25,10 @@ internal static class DemoCommand
         cmd.Options.Add(patients);
         cmd.Options.Add(slices);
         cmd.Options.Add(size);
+        var localSteps = new Option<int>("--local-steps") { Description = "Local MaskGIT steps per node in the demo's federated round.", DefaultValueFactory = _ => 2 };
+        var roundDeadline = new Option<int>("--round-deadline") { Description = "Seconds the demo's round stays open.", DefaultValueFactory = _ => 120 };
+        cmd.Options.Add(localSteps);
+        cmd.Options.Add(roundDeadline);
         cmd.SetAction(async (parse, ct) =>
         {
             var root = parse.GetValue(dataDir)?.FullName ?? DataDirectories.Default("demo");
@@ -36,8 +40,14 @@ internal static class DemoCommand
 
             CoordinatorHost? coordinator = null;
             NodeHost? node = null;
+            NodeHost? nodeB = null;
             try
             {
+                AnsiConsole.Write(new Rule("[bold]Federation PKI: CA, startup kits (gct pki)[/]").LeftJustified());
+                var pki = DemoFederation.CreatePki(root, [NodeA, NodeB]);
+
+                // The tiny bundle is each node's generation model and, registered, the federation's base version.
+                var bundle = await DemoFederation.TrainBaseBundleAsync(root, ct);
                 await AnsiConsole.Status().StartAsync("Starting coordinator (embedded PostgreSQL, TLS)…", async status =>
                 {
                     coordinator = await CoordinatorHost.StartAsync(
@@ -46,19 +56,15 @@ internal static class DemoCommand
                             ["Coordinator:DataDirectory"] = Path.Combine(root, "coordinator"),
                             ["Coordinator:GrpcPort"] = "0",
                             ["Coordinator:GrpcAddress"] = "127.0.0.1",
+                            ["Coordinator:Pki:Kit"] = pki.CoordinatorKit,
+                            ["Coordinator:RoundCheckMilliseconds"] = "250",
+                            [QuietDatabaseLog] = "Warning",
                         }),
                         ct);
                     status.Status("Starting node (embedded PostgreSQL, TLS)…");
-                    node = await NodeHost.StartAsync(
-                        HostConfiguration.Build(null, new Dictionary<string, string?>
-                        {
-                            ["Node:DataDirectory"] = Path.Combine(root, "node"),
-                            ["Node:GrpcPort"] = "0",
-                            ["Node:GrpcAddress"] = "127.0.0.1",
-                            ["Node:DicomPort"] = "0",
-                            ["Node:Ingest:Hl7Port"] = "0",
-                        }),
-                        ct);
+                    node = await StartNodeAsync(Path.Combine(root, "node"), pki.NodeKits[NodeA], coordinator.GrpcAddress, bundle, ct);
+                    status.Status("Starting node-b (embedded PostgreSQL, TLS)…");
+                    nodeB = await StartNodeAsync(Path.Combine(root, "node-b"), pki.NodeKits[NodeB], coordinator.GrpcAddress, bundle, ct);
                 });
 
                 AnsiConsole.Write(new Rule("[bold]Services[/]").LeftJustified());
@@ -67,6 +73,7 @@ internal static class DemoCommand
                 {
                     ("coordinator", coordinator!.GrpcAddress, coordinator.Certificate, coordinator.DatabaseConnectionString),
                     ("node", node!.GrpcAddress, node.Certificate, node.DatabaseConnectionString),
+                    ("node-b", nodeB!.GrpcAddress, nodeB.Certificate, nodeB.DatabaseConnectionString),
                 })
                 {
                     using var channel = GrpcClientChannels.ForPinnedServer(address, certificate);
@@ -78,10 +85,23 @@ internal static class DemoCommand
                 AnsiConsole.Write(table);
 
                 AnsiConsole.Write(new Rule("[bold]Hospital → node: DICOM C-STORE and HL7 reports, de-identified on arrival[/]").LeftJustified());
-                await DemoIngest.RunAsync(node, root, parse.GetValue(patients), parse.GetValue(slices), parse.GetValue(size), ct);
+                await DemoIngest.RunAsync(node, root, parse.GetValue(patients), parse.GetValue(slices), parse.GetValue(size), "phantoms", 100, ct);
+                AnsiConsole.Write(new Rule("[bold]Second hospital → node-b[/]").LeftJustified());
+                await DemoIngest.RunAsync(nodeB, root, parse.GetValue(patients), parse.GetValue(slices), parse.GetValue(size), "phantoms-b", 200, ct);
+
+                AnsiConsole.Write(new Rule("[bold]A federated round: MaskGIT, FedAvg over both nodes[/]").LeftJustified());
+                foreach (var (name, host) in new[] { ("node", node), ("node-b", nodeB) })
+                {
+                    await DemoFederation.ApproveMaskGitAsync(host, ct);
+                    AnsiConsole.MarkupLineInterpolated($"{name}: DataSteward approved federated training of maskgit");
+                }
+
+                var roundStart = DateTimeOffset.UtcNow;
+                var outcome = await DemoFederation.RunRoundAsync(pki, coordinator.GrpcAddress, bundle, 2, parse.GetValue(localSteps), TimeSpan.FromSeconds(parse.GetValue(roundDeadline)), ct);
+                await DemoFederation.ShowNodeAccountsAsync([("node", node), ("node-b", nodeB)], roundStart, ct);
 
                 // Both services are still healthy after the work.
-                foreach (var (name, address, certificate) in new[] { ("coordinator", coordinator.GrpcAddress, coordinator.Certificate), ("node", node.GrpcAddress, node.Certificate) })
+                foreach (var (name, address, certificate) in new[] { ("coordinator", coordinator.GrpcAddress, coordinator.Certificate), ("node", node.GrpcAddress, node.Certificate), ("node-b", nodeB.GrpcAddress, nodeB.Certificate) })
                 {
                     using var channel = GrpcClientChannels.ForPinnedServer(address, certificate);
                     AnsiConsole.MarkupLineInterpolated($"{name} health over gRPC/TLS ({address}): [green]{await GrpcClientChannels.CheckHealthAsync(channel, ct)}[/]");
@@ -93,10 +113,20 @@ internal static class DemoCommand
                     await node!.WaitForShutdownAsync(ct);
                 }
 
+                if (outcome.Round.State != "completed")
+                {
+                    throw new CommandFailure($"the demo's federated round {outcome.Round.Round} did not complete: {outcome.Round.State} {outcome.Round.FailureReason}");
+                }
+
                 return 0;
             }
             finally
             {
+                if (nodeB is not null)
+                {
+                    await nodeB.DisposeAsync();
+                }
+
                 if (node is not null)
                 {
                     await node.DisposeAsync();
@@ -110,6 +140,29 @@ internal static class DemoCommand
         });
         return cmd;
     }
+
+    private const string NodeA = "hospital-a";
+    private const string NodeB = "hospital-b";
+
+    /// <summary>The coordinator polls its rounds every 250 ms here: its SQL is not the demo's story.</summary>
+    private const string QuietDatabaseLog = "Logging:LogLevel:Microsoft.EntityFrameworkCore";
+
+    private static Task<NodeHost> StartNodeAsync(string dataDirectory, string kit, Uri coordinator, string bundle, CancellationToken ct) =>
+        NodeHost.StartAsync(
+            HostConfiguration.Build(null, new Dictionary<string, string?>
+            {
+                ["Node:DataDirectory"] = dataDirectory,
+                ["Node:GrpcPort"] = "0",
+                ["Node:GrpcAddress"] = "127.0.0.1",
+                ["Node:DicomPort"] = "0",
+                ["Node:Ingest:Hl7Port"] = "0",
+                ["Node:Federation:Kit"] = kit,
+                ["Node:Federation:Coordinator"] = coordinator.ToString(),
+                ["Node:Federation:ReconnectSeconds"] = "1",
+                ["Node:Generation:Bundle"] = bundle,
+                [QuietDatabaseLog] = "Warning",
+            }),
+            ct);
 
     /// <summary>
     /// Each demo starts from a clean state: a directory the demo made before (it holds the marker

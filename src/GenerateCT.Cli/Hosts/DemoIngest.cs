@@ -24,9 +24,9 @@ internal static class DemoIngest
 {
     public sealed record Result(string PhantomDirectory, IReadOnlyList<PhantomCase> Cases);
 
-    public static async Task<Result> RunAsync(NodeHost node, string root, int count, int slices, int size, CancellationToken ct)
+    public static async Task<Result> RunAsync(NodeHost node, string root, int count, int slices, int size, string folder, int firstSeed, CancellationToken ct)
     {
-        var phantomDir = Path.Combine(root, "phantoms");
+        var phantomDir = Path.Combine(root, folder);
         Directory.CreateDirectory(phantomDir);
         var cases = new List<PhantomCase>();
         var kinds = new[] { FindingKind.Cardiomegaly, FindingKind.PleuralEffusion, FindingKind.LungNodules, FindingKind.Emphysema };
@@ -36,7 +36,7 @@ internal static class DemoIngest
                 var generate = ctx.AddTask($"Phantom patients ({slices}×{size}×{size})", maxValue: count);
                 for (int i = 0; i < count; i++)
                 {
-                    var spec = new PhantomSpec { Seed = 100 + i, Slices = slices, Size = size, FindingKinds = i % 3 == 2 ? [] : [kinds[i % kinds.Length]], PlantPhi = true };
+                    var spec = new PhantomSpec { Seed = firstSeed + i, Slices = slices, Size = size, FindingKinds = i % 3 == 2 ? [] : [kinds[i % kinds.Length]], PlantPhi = true };
                     var phantom = await Task.Run(() => ChestPhantomGenerator.Generate(spec), ct);
                     var stem = $"case-{spec.Seed:D4}";
                     await PhantomCaseWriter.WriteAsync(phantom, phantomDir, stem, ct);
