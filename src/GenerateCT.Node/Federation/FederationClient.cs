@@ -73,9 +73,9 @@ internal sealed class FederationClient(
 
                 log.LogInformation("the coordinator ended the round stream; reconnecting");
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (stoppingToken.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
             {
-                return;
+                return; // the node is stopping: a call cancelled by it is not an outage
             }
             catch (RpcException e)
             {
