@@ -239,7 +239,7 @@ public sealed class TrainingSample
 /// A researcher's cohort request: prompts × count volumes from one seed. The worker takes queued jobs in
 /// order of creation; only a succeeded job keeps outputs (a failed or cancelled one has its rows and files removed).
 /// </summary>
-public sealed class GenerationJob
+public sealed class GenerationJob : IQueuedJob
 {
     public Guid Id { get; set; }
 
@@ -323,7 +323,7 @@ public sealed class StageApproval
 /// one at a time; a job the node stopped or lost while it ran goes back to the queue and resumes from its last
 /// checkpoint. The result (the stage's new weights) is a checkpoint file the row points to.
 /// </summary>
-public sealed class TrainingJob
+public sealed class TrainingJob : IQueuedJob
 {
     public Guid Id { get; set; }
 

@@ -54,34 +54,11 @@ internal sealed class GenerationJobStore(IDbContextFactory<NodeDb> databases)
             .ToListAsync(ct);
     }
 
-    /// <summary>Moves the oldest queued job to running and returns it; null when none is queued.</summary>
+    /// <summary>Moves the oldest queued job to running and returns it; null when none is queued (<see cref="JobQueue"/>).</summary>
     public async Task<GenerationJob?> ClaimNextAsync(CancellationToken ct)
     {
         await using var db = await databases.CreateDbContextAsync(ct);
-        while (true)
-        {
-            var next = await db.GenerationJobs.AsNoTracking()
-                .Where(j => j.State == JobStates.Queued)
-                .OrderBy(j => j.CreatedAt).ThenBy(j => j.Id)
-                .FirstOrDefaultAsync(ct);
-            if (next is null)
-            {
-                return null;
-            }
-
-            var now = DateTimeOffset.UtcNow;
-            var claimed = await db.GenerationJobs
-                .Where(j => j.Id == next.Id && j.State == JobStates.Queued)
-                .ExecuteUpdateAsync(s => s.SetProperty(j => j.State, JobStates.Running).SetProperty(j => j.StartedAt, now), ct);
-            if (claimed == 1)
-            {
-                next.State = JobStates.Running;
-                next.StartedAt = now;
-                return next;
-            }
-
-            // Cancelled between the read and the update: take the next one.
-        }
+        return await JobQueue.ClaimNextAsync(db.GenerationJobs, ct);
     }
 
     /// <summary>Cancels a job that has not started; false when it is no longer queued.</summary>

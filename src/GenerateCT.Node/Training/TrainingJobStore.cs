@@ -42,33 +42,11 @@ internal sealed class TrainingJobStore(IDbContextFactory<NodeDb> databases)
         return await db.TrainingJobs.AsNoTracking().OrderByDescending(j => j.CreatedAt).ThenBy(j => j.Id).Take(limit).ToListAsync(ct);
     }
 
-    /// <summary>Moves the oldest queued job to running and returns it; null when none is queued.</summary>
+    /// <summary>Moves the oldest queued job to running and returns it; null when none is queued (<see cref="JobQueue"/>).</summary>
     public async Task<TrainingJob?> ClaimNextAsync(CancellationToken ct)
     {
         await using var db = await databases.CreateDbContextAsync(ct);
-        while (true)
-        {
-            var next = await db.TrainingJobs.AsNoTracking()
-                .Where(j => j.State == JobStates.Queued)
-                .OrderBy(j => j.CreatedAt).ThenBy(j => j.Id)
-                .FirstOrDefaultAsync(ct);
-            if (next is null)
-            {
-                return null;
-            }
-
-            var now = DateTimeOffset.UtcNow;
-            var started = next.StartedAt ?? now;
-            var claimed = await db.TrainingJobs
-                .Where(j => j.Id == next.Id && j.State == JobStates.Queued)
-                .ExecuteUpdateAsync(s => s.SetProperty(j => j.State, JobStates.Running).SetProperty(j => j.StartedAt, started), ct);
-            if (claimed == 1)
-            {
-                next.State = JobStates.Running;
-                next.StartedAt = started;
-                return next;
-            }
-        }
+        return await JobQueue.ClaimNextAsync(db.TrainingJobs, ct);
     }
 
     /// <summary>Records a durable checkpoint: the job resumes from <paramref name="step"/> with these running metrics.</summary>
