@@ -16,17 +16,7 @@ public sealed class BundleWeightsTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var cases = Enumerable.Range(0, 2)
-            .Select(seed => ChestPhantomGenerator.Generate(new PhantomSpec { Seed = seed, Slices = 9, Size = 64 }))
-            .Select(p => new TrainingCase(p.Volume, p.Prompt))
-            .ToList();
-        await BundleTrainer.TrainAsync(
-            GenerationConfig.Tiny,
-            cases,
-            ReferenceFixtures.PathOf("spm_tiny.model"),
-            Bundle,
-            new TrainAllOptions { CtVitSteps = 1, MaskGitSteps = 1, SuperResSteps = 1, BatchSize = 2, Seed = 3 },
-            TorchSharp.torch.CPU);
+        await TinyBundle.TrainAsync(Bundle, cases: 2, size: 64, steps: 1, seed: 3, findings: false);
     }
 
     public Task DisposeAsync()

@@ -33,14 +33,7 @@ public sealed class GenerationNodeFixture() : NodeFixture("gct-node-gen")
     protected override async Task PrepareAsync()
     {
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
-        var cases = Enumerable.Range(0, 8).Select(Chest).ToList();
-        await BundleTrainer.TrainAsync(
-            GenerationConfig.Tiny,
-            cases,
-            ReferenceFixtures.PathOf("spm_tiny.model"),
-            Bundle,
-            new TrainAllOptions { CtVitSteps = 2, MaskGitSteps = 2, SuperResSteps = 2, BatchSize = 2, Seed = 5 },
-            TorchSharp.torch.CPU);
+        await TinyBundle.TrainAsync(Bundle, cases: 8, size: 64, steps: 2, seed: 5);
         TrainingSeconds = stopwatch.Elapsed.TotalSeconds;
     }
 
@@ -83,12 +76,6 @@ public sealed class GenerationNodeFixture() : NodeFixture("gct-node-gen")
     public CallOptions As(TokenRequest who, int seconds = 60) =>
         new(headers: new Metadata { { "Authorization", "Bearer " + Issuer.IssueToken(who) } }, deadline: DateTime.UtcNow.AddSeconds(seconds));
 
-    /// <summary>A 9 × 64 × 64 generator phantom (every other one with cardiomegaly) and its report's prompt.</summary>
-    private static TrainingCase Chest(int seed)
-    {
-        var phantom = ChestPhantomGenerator.Generate(new PhantomSpec { Seed = seed, Slices = 9, Size = 64, FindingKinds = seed % 2 == 0 ? [FindingKind.Cardiomegaly] : [] });
-        return new TrainingCase(phantom.Volume, phantom.Prompt);
-    }
 }
 
 [CollectionDefinition(Name)]

@@ -16,17 +16,7 @@ public sealed class GlobalVersionsNodeFixture() : NodeFixture("gct-node-global")
 
     protected override async Task PrepareAsync()
     {
-        var cases = Enumerable.Range(0, 4)
-            .Select(seed => ChestPhantomGenerator.Generate(new PhantomSpec { Seed = seed, Slices = 9, Size = 64, FindingKinds = seed % 2 == 0 ? [FindingKind.Cardiomegaly] : [] }))
-            .Select(p => new TrainingCase(p.Volume, p.Prompt))
-            .ToList();
-        await BundleTrainer.TrainAsync(
-            GenerationConfig.Tiny,
-            cases,
-            ReferenceFixtures.PathOf("spm_tiny.model"),
-            Bundle,
-            new TrainAllOptions { CtVitSteps = 1, MaskGitSteps = 1, SuperResSteps = 1, BatchSize = 2, Seed = 7 },
-            TorchSharp.torch.CPU);
+        await TinyBundle.TrainAsync(Bundle, cases: 4, size: 64, steps: 1, seed: 7);
     }
 
     protected override Dictionary<string, string?> Configuration() => new()

@@ -305,20 +305,8 @@ public class OnlyWeightsLeaveTests(PostgresFixture postgres) : IClassFixture<Pos
     }
 
     /// <summary>A tiny bundle trained here in seconds: the round's base model.</summary>
-    private static Task TrainBundleAsync(string bundle)
-    {
-        var cases = Enumerable.Range(0, 2)
-            .Select(i => ChestPhantomGenerator.Generate(new PhantomSpec { Seed = 70 + i, Slices = 9, Size = 32, FindingKinds = i == 0 ? [FindingKind.Cardiomegaly] : [] }))
-            .Select(p => new TrainingCase(p.Volume, p.Prompt))
-            .ToList();
-        return BundleTrainer.TrainAsync(
-            GenerationConfig.Tiny,
-            cases,
-            ReferenceFixtures.PathOf("spm_tiny.model"),
-            bundle,
-            new TrainAllOptions { CtVitSteps = 1, MaskGitSteps = 1, SuperResSteps = 1, BatchSize = 2, Seed = 7 },
-            TorchSharp.torch.CPU);
-    }
+    private static Task TrainBundleAsync(string bundle) =>
+        TinyBundle.TrainAsync(bundle, cases: 2, size: 32, steps: 1, seed: 7, firstSeed: 70);
 
     /// <summary>Two marked patients: their CT series by storescu over DICOM, their reports as HL7 ORU^R01 over MLLP.</summary>
     private static async Task<List<MarkedPatient>> PushMarkedPatientsAsync(NodeHost node, string dir)

@@ -39,17 +39,7 @@ public sealed class TrainingNodeFixture() : NodeFixture("gct-node-train")
 
     protected override async Task PrepareAsync()
     {
-        var cases = Enumerable.Range(0, 4)
-            .Select(i => ChestPhantomGenerator.Generate(new PhantomSpec { Seed = 50 + i, Slices = 9, Size = 32, FindingKinds = i % 2 == 0 ? [FindingKind.Cardiomegaly] : [] }))
-            .Select(p => new TrainingCase(p.Volume, p.Prompt))
-            .ToList();
-        await BundleTrainer.TrainAsync(
-            GenerationConfig.Tiny,
-            cases,
-            ReferenceFixtures.PathOf("spm_tiny.model"),
-            Bundle,
-            new TrainAllOptions { CtVitSteps = 2, MaskGitSteps = 2, SuperResSteps = 2, BatchSize = 2, Seed = 5 },
-            TorchSharp.torch.CPU);
+        await TinyBundle.TrainAsync(Bundle, cases: 4, size: 32, steps: 2, seed: 5, firstSeed: 50);
     }
 
     protected override Dictionary<string, string?> Configuration() => NodeConfiguration(Bundle);
