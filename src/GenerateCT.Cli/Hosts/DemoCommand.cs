@@ -58,7 +58,6 @@ internal static class DemoCommand
                             ["Coordinator:GrpcAddress"] = "127.0.0.1",
                             ["Coordinator:Pki:Kit"] = pki.CoordinatorKit,
                             ["Coordinator:RoundCheckMilliseconds"] = "250",
-                            [QuietDatabaseLog] = "Warning",
                         }),
                         ct);
                     status.Status("Starting node (embedded PostgreSQL, TLS)…");
@@ -144,9 +143,6 @@ internal static class DemoCommand
     private const string NodeA = "hospital-a";
     private const string NodeB = "hospital-b";
 
-    /// <summary>The coordinator polls its rounds every 250 ms here: its SQL is not the demo's story.</summary>
-    private const string QuietDatabaseLog = "Logging:LogLevel:Microsoft.EntityFrameworkCore";
-
     private static Task<NodeHost> StartNodeAsync(string dataDirectory, string kit, Uri coordinator, string bundle, CancellationToken ct) =>
         NodeHost.StartAsync(
             HostConfiguration.Build(null, new Dictionary<string, string?>
@@ -160,7 +156,6 @@ internal static class DemoCommand
                 ["Node:Federation:Coordinator"] = coordinator.ToString(),
                 ["Node:Federation:ReconnectSeconds"] = "1",
                 ["Node:Generation:Bundle"] = bundle,
-                [QuietDatabaseLog] = "Warning",
             }),
             ct);
 
