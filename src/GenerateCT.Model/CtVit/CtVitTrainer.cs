@@ -183,6 +183,9 @@ public sealed class CtVitTrainer : IStageTrainer<CtVolumeDataset>
 
     private CtVitTrainingProgress TrainStepOn(CtVolumeDataset data)
     {
+        // Grad mode is per thread, and a no_grad scope that crossed an await elsewhere can leave a pool thread
+        // with it off: a training step always runs with gradients on.
+        using var gradients = enable_grad();
         _model.train();
         _model.Vgg?.eval();
         var lr = _schedule.Apply(_optimizer, Step);

@@ -127,6 +127,9 @@ public sealed class MaskGitTrainer : IStageTrainer<MaskGitDataset>
     /// <summary>One optimizer step over <see cref="MaskGitTrainingOptions.GradientAccumulationSteps"/> micro-batches.</summary>
     public MaskGitStepReport TrainStep(IReadOnlyList<MaskGitBatch> microBatches)
     {
+        // Grad mode is per thread, and a no_grad scope that crossed an await elsewhere can leave a pool thread
+        // with it off: a training step always runs with gradients on.
+        using var gradients = enable_grad();
         if (microBatches.Count != Options.GradientAccumulationSteps)
         {
             throw new ArgumentException($"expected {Options.GradientAccumulationSteps} micro-batches per step, got {microBatches.Count}", nameof(microBatches));

@@ -134,6 +134,9 @@ public sealed class SuperResTrainer : IStageTrainer<IReadOnlyList<SuperResExampl
 
     private (double Loss, double LearningRate) OptimizerStep(IReadOnlyList<SuperResExample> examples)
     {
+        // Grad mode is per thread, and a no_grad scope that crossed an await elsewhere can leave a pool thread
+        // with it off: a training step always runs with gradients on.
+        using var gradients = enable_grad();
         var device = _diffusion.Unet.parameters().First().device;
         using var generator = new Generator(SuperResDiffusion.SliceSeed(_options.Seed, unchecked((int)Step)));
         var lr = _schedule.Apply(_optimizer, Step);
